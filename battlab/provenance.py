@@ -1,0 +1,156 @@
+"""Provenance records and atomic exports.
+
+Every result battlab exports carries a record of how it was made: battlab and
+dependency versions, the sha256 of each input, every parameter (defaults included)
+and the UTC time. Files are written atomically (temporary file in the same folder,
+then ``os.replace``) so a crash leaves the old file or the new one, never half a file.
+Raw inputs are never opened for writing.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+__all__ = ["Provenance", "atomic_write", "sha256_of", "write_results", "dependency_versions"]
+
+_DEPENDENCIES = ("numpy", "pandas", "scipy", "xarray", "galvani", "openpyxl", "holoviews",
+                 "bokeh", "panel", "ipywidgets", "voila")
+
+
+def dependency_versions() -> dict[str, str]:
+    """Installed versions of battlab's dependencies (absent ones are left out)."""
+    out = {"python": platform.python_version()}
+    for name in ("battlab",) + _DEPENDENCIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def sha256_of(data_or_path) -> str:
+    """sha256 of bytes or of a file's content (read-only, streamed)."""
+    if isinstance(data_or_path, (bytes, bytearray, memoryview)):
+        return hashlib.sha256(data_or_path).hexdigest()
+    h = hashlib.sha256()
+    with open(data_or_path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _jsonable(value):
+    """Make numpy scalars, paths and tuples JSON-friendly without losing meaning."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        try:
+            return value.item()
+        except (TypeError, ValueError):
+            pass
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)
+
+
+@dataclass
+class Provenance:
+    """How a result was made.
+
+    Parameters
+    ----------
+    analysis : str
+        Dotted name of the analysis, e.g. ``"battlab.echem.cycling.summarize_cycles"``.
+    parameters : dict
+        Every parameter with the value used, defaults included.
+    inputs : list of dict
+        One entry per input: ``{"name", "sha256", "format"}``.
+    """
+
+    analysis: str
+    parameters: dict = field(default_factory=dict)
+    inputs: list = field(default_factory=list)
+    versions: dict = field(default_factory=dependency_versions)
+    created_utc: str = field(
+        default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    )
+    command: str | None = None
+
+    @classmethod
+    def for_data(cls, analysis: str, data, parameters: dict, **kwargs) -> "Provenance":
+        """Build a record from a table whose ``attrs["battlab"]`` describes its source."""
+        meta = getattr(data, "attrs", {}).get("battlab", {}) if data is not None else {}
+        inputs = []
+        if meta:
+            inputs.append({k: meta.get(k) for k in ("source_name", "sha256", "format")})
+            inputs[0]["name"] = Path(str(inputs[0].pop("source_name") or "")).name
+        return cls(analysis=analysis, parameters=dict(parameters), inputs=inputs, **kwargs)
+
+    def to_dict(self) -> dict:
+        return _jsonable(asdict(self))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+def atomic_write(path, data: bytes | str) -> Path:
+    """Write ``data`` to ``path`` atomically (same-folder temp file + ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_results(out_dir, tables: dict, provenance: Provenance, *, figures: dict | None = None) -> list[Path]:
+    """Write tidy tables as CSV, figures as standalone HTML, and ``provenance.json``.
+
+    Parameters
+    ----------
+    out_dir : path
+        Output folder (created). Refuses to write over any file listed as an input.
+    tables : dict of str -> DataFrame
+        ``{"cycles": df}`` writes ``cycles.csv``.
+    provenance : Provenance
+    figures : dict of str -> str, optional
+        ``{"capacity": html}`` writes ``capacity.html``.
+    """
+    out_dir = Path(out_dir)
+    written = []
+    for name, table in tables.items():
+        written.append(atomic_write(out_dir / f"{name}.csv", table.to_csv(index=False)))
+    for name, html in (figures or {}).items():
+        written.append(atomic_write(out_dir / f"{name}.html", html))
+    record = provenance.to_dict()
+    record["outputs"] = [p.name for p in written]
+    written.append(atomic_write(out_dir / "provenance.json", json.dumps(record, indent=2, sort_keys=True)))
+    return written
+
+
+def _python_command() -> str:
+    return " ".join([Path(sys.executable).name] + sys.argv)
