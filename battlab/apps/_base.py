@@ -1,0 +1,310 @@
+"""The layout every battlab app shares.
+
+Data source (demo picker, upload with a visible size limit, files on the server),
+parameter controls, plots, a results table, export (CSV + provenance JSON + figures as
+HTML), a status line and an error banner. Callbacks never let a traceback reach the
+page: battlab errors become a plain message, anything else is logged on the server
+and reported as an unexpected problem, and the app keeps working.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import io
+import logging
+import os
+import time
+import zipfile
+from pathlib import Path
+
+import ipywidgets as w
+
+from battlab.errors import BattlabError
+
+__all__ = ["BaseApp", "PlotPane", "load_browser_resources", "DEFAULT_UPLOAD_LIMIT_MB"]
+
+log = logging.getLogger("battlab.apps")
+
+#: Uploads larger than this are refused with a message (env BATTLAB_UPLOAD_LIMIT_MB).
+DEFAULT_UPLOAD_LIMIT_MB = float(os.environ.get("BATTLAB_UPLOAD_LIMIT_MB", "100"))
+
+_RESOURCES_LOADED = False
+
+
+def load_browser_resources():
+    """Put BokehJS and Panel's JS inline into the page (once per kernel).
+
+    Loading them inline rather than from a CDN is what lets Voila pages render offline.
+    """
+    global _RESOURCES_LOADED
+    if _RESOURCES_LOADED:
+        return
+    import panel as pn
+
+    pn.extension(inline=True)
+    _RESOURCES_LOADED = True
+
+
+class PlotPane:
+    """An ipywidget that shows a HoloViews object and can be swapped for a new one."""
+
+    def __init__(self, *, min_height_px: int = 340):
+        self.widget = w.Box(layout=w.Layout(min_height=f"{min_height_px}px", overflow="auto"))
+        self.widget.add_class("battlab-plot")
+        self.object = None
+        self.revision = 0
+
+    def update(self, obj):
+        import holoviews as hv
+        from jupyter_bokeh import BokehModel
+
+        self.object = obj
+        self.revision += 1
+        self.widget.children = [BokehModel(hv.render(obj, backend="bokeh"))]
+
+
+def _format_bytes(n: float) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"
+
+
+class BaseApp:
+    """Base class: subclasses set ``title``/``demos`` and implement the hooks.
+
+    Hooks
+    -----
+    ``_build_controls()`` -> list of widgets; ``_set_data(data, label)`` after a
+    successful load; ``_results()`` -> dict of tables; ``_figures()`` -> dict of
+    HoloViews objects; ``_provenance()`` -> Provenance.
+    """
+
+    title = "battlab app"
+    intro = ""
+    accept = ""  # upload file extensions, e.g. ".mpt,.mpr,.csv"
+
+    def __init__(self, data=None, *, upload_limit_mb: float | None = None, data_dirs=None):
+        load_browser_resources()
+        self.upload_limit_mb = float(upload_limit_mb or DEFAULT_UPLOAD_LIMIT_MB)
+        self.data_dirs = [Path(p) for p in (data_dirs if data_dirs is not None else _env_data_dirs())]
+        self.source_label = ""
+        self._build_layout()
+        if data is None:
+            self._load_demo(self.demo_picker.value)
+        else:
+            self._guard("loading the data", self._accept_data, data, getattr(data, "attrs", {})
+                        .get("battlab", {}).get("source_name", "data given in code"))
+
+    # --- layout --------------------------------------------------------------------
+    def _build_layout(self):
+        self.banner = w.HTML(layout=w.Layout(display="none"))
+        self.banner.add_class("battlab-error")
+        self.status = w.HTML()
+        self.status.add_class("battlab-status")
+        self.demo_picker = w.Dropdown(options=list(self.demos()), description="Demo",
+                                      style={"description_width": "initial"}, layout=w.Layout(width="360px"))
+        self.demo_button = w.Button(description="Load demo", icon="flask")
+        self.demo_button.on_click(lambda _: self._load_demo(self.demo_picker.value))
+        self.upload = w.FileUpload(accept=self.accept, multiple=False, description="Upload file")
+        self.upload.observe(self._on_upload, "value")
+        limit = w.HTML(f"<small>max {self.upload_limit_mb:g} MB per file; larger files: use "
+                       "<i>Server file</i> or the <code>battlab</code> command line</small>")
+        rows = [w.HBox([self.demo_picker, self.demo_button]), w.HBox([self.upload, limit])]
+        self.server_picker = w.Dropdown(options=self._server_files(), description="Server file",
+                                        layout=w.Layout(width="460px"))
+        self.server_button = w.Button(description="Load", icon="folder-open")
+        self.server_button.on_click(lambda _: self._load_server_file(self.server_picker.value))
+        if self.server_picker.options:
+            rows.append(w.HBox([self.server_picker, self.server_button]))
+        source = w.VBox(rows)
+        self.controls = w.VBox(self._build_controls())
+        self.export_button = w.Button(description="Prepare download", icon="download",
+                                      tooltip="CSV tables + provenance.json + figures (HTML) in one zip")
+        self.export_button.on_click(lambda _: self._guard("preparing the download", self._prepare_download))
+        self.download_link = w.HTML()
+        self.table = w.HTML(layout=w.Layout(max_height="320px", overflow="auto"))
+        self.table.add_class("battlab-table")
+        # The notebook carries the title; the app opens with its one-line purpose.
+        header = w.HTML(f"<p><b>{html.escape(self.title)}.</b> {self.intro}</p>")
+        self.widget = w.VBox([
+            header, source, self.banner, self.status,
+            w.HTML("<b>Parameters</b>"), self.controls,
+            self._plot_area(),
+            w.HTML("<b>Results</b>"), self.table,
+            w.HBox([self.export_button, self.download_link]),
+        ])
+        self.widget.add_class("battlab-app")
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+    # --- error handling --------------------------------------------------------------
+    def _guard(self, what, func, *args, **kwargs):
+        """Run a callback; show any failure as a message instead of a traceback."""
+        try:
+            result = func(*args, **kwargs)
+        except BattlabError as exc:
+            self.show_error(str(exc))
+            return None
+        except Exception:  # the page must never see a traceback
+            log.exception("battlab app: unexpected error while %s", what)
+            self.show_error(f"Something unexpected went wrong while {what}. The app is still usable; "
+                            "the details were written to the server log. Try another file or setting.")
+            return None
+        return result
+
+    def show_error(self, message: str):
+        self.banner.value = (f"<div style='background:#fde2e1;border:1px solid #d9534f;padding:6px 10px;"
+                             f"border-radius:4px'>⚠ {html.escape(message)}</div>")
+        self.banner.layout.display = "block"
+
+    def clear_error(self):
+        self.banner.value = ""
+        self.banner.layout.display = "none"
+
+    def set_status(self, message: str):
+        self.status.value = f"<span style='color:#555'>{html.escape(message)}</span>"
+
+    # --- data sources ----------------------------------------------------------------
+    def demos(self) -> dict:
+        """Demo name -> zero-argument callable returning a battlab Demo."""
+        raise NotImplementedError
+
+    def _load_demo(self, name):
+        demo = self._guard("building the demo data", lambda: self.demos()[name]())
+        if demo is not None:
+            self._guard("analysing the demo data", self._accept_data, demo.data, f"demo: {name}",
+                        truth=demo.truth)
+
+    def _on_upload(self, change):
+        files = change["new"]
+        if not files:
+            return
+        item = files[0]
+        # The browser's name is only for display; it never becomes a path.
+        name = Path(str(item.get("name", "upload")).replace("\\", "/")).name or "upload"
+        content = item.get("content")
+        size = len(content) if content is not None else 0
+        declared = int(item.get("size") or 0)
+        if size == 0:
+            if declared > 0:
+                self.show_error(f"{name} ({_format_bytes(declared)}) did not arrive: the browser connection "
+                                f"limits uploads. Files up to {self.upload_limit_mb:g} MB are accepted.")
+            else:
+                self.show_error(f"{name} is empty.")
+            return
+        if size > self.upload_limit_mb * 1e6:
+            self.show_error(f"{name} is {_format_bytes(size)}, above the {self.upload_limit_mb:g} MB upload "
+                            "limit. Use a server-side file or the battlab command line for large files.")
+            return
+        self._guard(f"reading {name}", self._load_bytes, bytes(content), name)
+
+    def _load_bytes(self, data: bytes, name: str):
+        import battlab
+
+        self.set_status(f"Reading {name} ({_format_bytes(len(data))})…")
+        loaded = battlab.load(data, name=name, max_bytes=int(self.upload_limit_mb * 1e6) + 1)
+        self._accept_data(loaded, name)
+
+    def _server_files(self):
+        from battlab.io.registry import formats
+
+        try:
+            exts = {e for f in formats() for e in f.extensions}
+        except Exception:
+            log.exception("could not list readable formats")
+            return []
+        found = []
+        for root in self.data_dirs:
+            if not root.is_dir():
+                continue
+            for path in sorted(root.rglob("*")):
+                if path.is_file() and path.suffix.lower() in exts and self._accepts_name(path.name):
+                    found.append((str(path.relative_to(root)), str(path)))
+        return found
+
+    def _accepts_name(self, name: str) -> bool:
+        return not self.accept or Path(name).suffix.lower() in self.accept.split(",")
+
+    def _load_server_file(self, path):
+        if not path:
+            return
+        resolved = Path(path).resolve()
+        # Only files inside the configured folders can be opened from the page.
+        if not any(resolved.is_relative_to(root.resolve()) for root in self.data_dirs):
+            self.show_error("That file is outside the folders this app may read.")
+            return
+
+        def _read():
+            import battlab
+
+            self.set_status(f"Reading {resolved.name}…")
+            self._accept_data(battlab.load(resolved), resolved.name)
+
+        self._guard(f"reading {resolved.name}", _read)
+
+    def _accept_data(self, data, label, truth=None):
+        started = time.perf_counter()
+        self._set_data(data, label, truth=truth)
+        self.source_label = label
+        self.clear_error()
+        self.download_link.value = ""
+        self.set_status(f"{label} — {self.describe_data()} (analysed in {time.perf_counter() - started:.2f} s)")
+
+    # --- export ----------------------------------------------------------------------
+    def export(self, out_dir) -> list:
+        """Write results (CSV), figures (HTML) and provenance.json into ``out_dir``."""
+        from battlab.plot import to_html
+        from battlab.provenance import write_results
+
+        figures = {name: to_html(obj, title=f"{self.title}: {name}") for name, obj in self._figures().items()}
+        return write_results(out_dir, self._results(), self._provenance(), figures=figures)
+
+    def export_zip(self) -> bytes:
+        import tempfile
+
+        buf = io.BytesIO()
+        with tempfile.TemporaryDirectory(prefix="battlab-export-") as tmp:
+            paths = self.export(tmp)
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+                for p in paths:
+                    zf.write(p, arcname=p.name)
+        return buf.getvalue()
+
+    def _prepare_download(self):
+        self.set_status("Preparing the download…")
+        payload = base64.b64encode(self.export_zip()).decode("ascii")
+        stem = Path(self.source_label.replace("demo: ", "demo-")).stem.replace(" ", "_") or "results"
+        self.download_link.value = (f"<a download='battlab_{html.escape(stem)}.zip' "
+                                    f"href='data:application/zip;base64,{payload}' "
+                                    "class='battlab-download'>⬇ Download results (zip)</a>")
+        self.set_status("Download ready: tables as CSV, provenance.json and figures as HTML.")
+
+    # --- hooks -----------------------------------------------------------------------
+    def _build_controls(self):
+        return []
+
+    def _plot_area(self):
+        return w.VBox()
+
+    def describe_data(self) -> str:
+        return ""
+
+    def _set_data(self, data, label, truth=None):
+        raise NotImplementedError
+
+    def _results(self) -> dict:
+        raise NotImplementedError
+
+    def _figures(self) -> dict:
+        return {}
+
+    def _provenance(self):
+        raise NotImplementedError
+
+
+def _env_data_dirs():
+    raw = os.environ.get("BATTLAB_DATA_DIRS", "")
+    return [p for p in raw.split(os.pathsep) if p]

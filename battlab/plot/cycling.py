@@ -1,0 +1,95 @@
+"""Figures for galvanostatic cycling."""
+
+from __future__ import annotations
+
+import holoviews as hv
+import numpy as np
+import pandas as pd
+
+from battlab.plot._core import CHARGE_COLOR, DISCHARGE_COLOR, HEIGHT, WIDTH, cycle_colors, empty
+
+__all__ = ["voltage_profile", "capacity_vs_cycle", "efficiency_vs_cycle", "dqdv", "rate_capability", "X_AXES"]
+
+#: x-axis choice -> (column of voltage_profiles output, axis label)
+X_AXES = {
+    "capacity": ("capacity_mAh", "Capacity (mAh)"),
+    "specific capacity": ("specific_capacity_mAh_g", "Specific capacity (mAh/g)"),
+    "time": ("time_h", "Time in half cycle (h)"),
+    "SOC": ("soc", "State of charge of the half cycle"),
+}
+
+
+def _curves_by_cycle(frame, x_col, y_col, x_label, y_label, title, width, height):
+    """One line per cycle (its half cycles joined by a gap), coloured along viridis.
+
+    One glyph per cycle with plain arrays keeps rendering and transfer fast.
+    """
+    cycles = sorted(frame["cycle"].unique())
+    colors = cycle_colors(cycles)
+    curves = []
+    for cycle, g in frame.groupby("cycle", sort=True):
+        breaks = np.flatnonzero(np.diff(g["half_cycle"].to_numpy())) + 1
+        xs = np.insert(g[x_col].to_numpy(dtype=float), breaks, np.nan)
+        ys = np.insert(g[y_col].to_numpy(dtype=float), breaks, np.nan)
+        curves.append(hv.Curve((xs, ys), kdims=[x_label], vdims=[y_label], label=f"cycle {cycle}")
+                      .opts(color=colors[cycle], line_width=1.5))
+    return hv.Overlay(curves).opts(width=width, height=height, title=title, show_legend=len(cycles) <= 10,
+                                   legend_position="right", tools=["hover"])
+
+
+def voltage_profile(profiles: pd.DataFrame, *, x: str = "capacity", width=WIDTH, height=HEIGHT):
+    """Voltage against capacity/time/SOC, one line per half cycle, coloured by cycle."""
+    if x not in X_AXES:
+        raise ValueError(f"x must be one of {list(X_AXES)}")
+    col, label = X_AXES[x]
+    if profiles.empty or col not in profiles:
+        why = "Enter the active mass to plot specific capacity." if col not in profiles else "No cycles selected."
+        return empty(why, width=width, height=height)
+    return _curves_by_cycle(profiles, col, "voltage_V", label, "Voltage (V)", "Voltage profiles", width, height)
+
+
+def capacity_vs_cycle(summary: pd.DataFrame, *, specific: bool = False, width=WIDTH, height=HEIGHT):
+    """Charge and discharge capacity per cycle."""
+    if summary.empty:
+        return empty("No complete cycles.", width=width, height=height)
+    suffix, unit = ("_mAh_g", "mAh/g") if specific and "charge_capacity_mAh_g" in summary else ("_mAh", "mAh")
+    kd = hv.Dimension("cycle", label="Cycle")
+    vd = hv.Dimension("capacity", label=f"Capacity ({unit})")
+    ch = hv.Scatter((summary["cycle"], summary[f"charge_capacity{suffix}"]), kd, vd, label="charge")
+    dis = hv.Scatter((summary["cycle"], summary[f"discharge_capacity{suffix}"]), kd, vd, label="discharge")
+    return (ch.opts(color=CHARGE_COLOR, size=5, marker="triangle") *
+            dis.opts(color=DISCHARGE_COLOR, size=5)).opts(
+        width=width, height=height, title="Capacity per cycle", legend_position="right", tools=["hover"])
+
+
+def efficiency_vs_cycle(summary: pd.DataFrame, *, width=WIDTH, height=HEIGHT // 2 + 40):
+    """Coulombic efficiency per cycle (first cycle usually far lower: SEI formation)."""
+    if summary.empty:
+        return empty("No complete cycles.", width=width, height=height)
+    ce = hv.Scatter((summary["cycle"], summary["coulombic_efficiency_pct"]),
+                    hv.Dimension("cycle", label="Cycle"), hv.Dimension("ce", label="Coulombic eff. (%)"))
+    finite = summary["coulombic_efficiency_pct"].dropna()
+    low = float(np.percentile(finite, 5)) if len(finite) else 90.0
+    return ce.opts(color="black", size=4, width=width, height=height, title="Coulombic efficiency",
+                   ylim=(max(0.0, min(low - 1.0, 99.0)), 100.5), tools=["hover"])
+
+
+def dqdv(ica: pd.DataFrame, *, width=WIDTH, height=HEIGHT):
+    """Incremental capacity dQ/dV against voltage (charge up, discharge down)."""
+    if ica.empty:
+        return empty("No half cycle long enough for dQ/dV.", width=width, height=height)
+    return _curves_by_cycle(ica, "voltage_V", "dqdv_mAh_V", "Voltage (V)", "dQ/dV (mAh/V)",
+                           "Incremental capacity dQ/dV", width, height)
+
+
+def rate_capability(table: pd.DataFrame, *, width=WIDTH, height=HEIGHT):
+    """Mean capacity of each constant-rate block, in protocol order."""
+    if table.empty:
+        return empty("No rate blocks found.", width=width, height=height)
+    labels = [f"{b}: {lab}" for b, lab in zip(table["block"], table["c_rate_label"])]
+    col = "out_capacity_mAh_g" if "out_capacity_mAh_g" in table else "out_capacity_mAh"
+    unit = "mAh/g" if col.endswith("_g") else "mAh"
+    bars = hv.Bars((labels, table[col]), hv.Dimension("block", label="Block: C-rate"),
+                   hv.Dimension("capacity", label=f"Reversible capacity ({unit})"))
+    return bars.opts(width=width, height=height, title="Rate capability", xrotation=45, color="#4c72b0",
+                     tools=["hover"])

@@ -1,0 +1,118 @@
+"""Real Voila serving the gallery, real headless Chromium (Debian package) driving it."""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+LOCAL_PREFIXES = ("http://127.0.0.1", "http://localhost", "ws://127.0.0.1", "ws://localhost", "data:", "blob:")
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def chromium_path():
+    if not Path(CHROMIUM).exists():
+        reason = "Debian chromium is not installed (.ci/run installs it)"
+        if os.environ.get("BATTLAB_REQUIRE_BROWSER"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def gallery_url(tmp_path_factory):
+    from battlab.cli import voila_command
+
+    port = _free_port()
+    cmd, env = voila_command(REPO / "notebooks", port=port)
+    log = open(tmp_path_factory.mktemp("voila") / "voila.log", "w")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"voila exited early; see {log.name}")
+            time.sleep(0.5)
+    else:
+        proc.terminate()
+        raise RuntimeError("voila did not start within 90 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+class Page:
+    """A page that refuses and records every request leaving this machine."""
+
+    def __init__(self, browser):
+        self.external = []
+        self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        self.page.route("**/*", self._route)
+
+    def _route(self, route):
+        url = route.request.url
+        if url.startswith(LOCAL_PREFIXES):
+            route.continue_()
+        else:
+            self.external.append(url)
+            route.abort()
+
+    def assert_clean(self):
+        html = self.page.content()
+        assert "Traceback" not in html and 'File "/' not in html
+        assert self.external == [], f"requests left localhost: {self.external}"
+
+
+@pytest.fixture
+def new_page(browser):
+    pages = []
+
+    def make():
+        pages.append(Page(browser))
+        return pages[-1]
+
+    yield make
+    for p in pages:
+        p.page.close()
+
+
+def wait_for_change(locator, before: bytes, timeout_s: float = 45.0) -> bool:
+    """Poll element screenshots until the pixels differ from ``before``."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if locator.screenshot() != before:
+            return True
+        time.sleep(0.3)
+    return False

@@ -1,0 +1,86 @@
+"""The environment files, Binder, Voila settings and notebooks stay in step with the code."""
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _pyproject_runtime():
+    meta = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    extras = meta["optional-dependencies"]
+    return {_name(r) for r in meta["dependencies"] + extras["apps"] + extras["biologic"]}
+
+
+def _conda_env(path):
+    env = yaml.safe_load(path.read_text())
+    names = set()
+    for dep in env["dependencies"]:
+        if isinstance(dep, dict):
+            names |= {_name(r) for r in dep.get("pip", []) if not r.startswith("-")}
+        elif not dep.startswith(("python=", "pip")) or dep.startswith("pip:"):
+            names.add(_name(dep))
+    return names
+
+
+def test_environment_files_match_pyproject():
+    wanted = _pyproject_runtime()
+    assert _conda_env(REPO / "environment.yml") == wanted
+    assert _conda_env(REPO / "binder" / "environment.yml") == wanted
+
+
+def test_binder_installs_battlab_and_its_voila_template():
+    post = (REPO / "binder" / "postBuild").read_text()
+    assert "pip install --no-deps ." in post
+    assert "voila/templates" in post and "voila.json" in post
+
+
+def test_voila_json_matches_the_gallery_settings():
+    from battlab.cli import VOILA_SETTINGS
+
+    assert json.loads((REPO / "voila.json").read_text()) == VOILA_SETTINGS
+    assert VOILA_SETTINGS["VoilaConfiguration"]["show_tracebacks"] is False
+
+
+def test_notebooks_are_stripped_and_listed_in_the_gallery():
+    import nbformat
+
+    from battlab.apps import APPS
+
+    notebooks = sorted((REPO / "notebooks").glob("*.ipynb"))
+    gallery = nbformat.read(REPO / "notebooks" / "00_gallery.ipynb", as_version=4)
+    gallery_text = "".join(c.source for c in gallery.cells)
+    for nb_path in notebooks:
+        nb = nbformat.read(nb_path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert not cell.outputs and cell.execution_count is None, nb_path.name
+                assert "def " not in cell.source and "%pip" not in cell.source, nb_path.name
+        if nb_path.name != "00_gallery.ipynb":
+            assert f"({nb_path.name})" in gallery_text, f"{nb_path.name} missing from the gallery"
+    assert {nb for nb, _ in APPS.values()} == {p.name for p in notebooks} - {"00_gallery.ipynb"}
+
+
+def test_import_battlab_stays_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, battlab; heavy = [m for m in ('holoviews', 'panel', 'bokeh', 'ipywidgets', 'scipy') "
+            "if m in sys.modules]; print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_no_unsafe_deserialisation_in_the_library():
+    pattern = re.compile(r"allow_pickle\s*=\s*True|pickle\.loads?\(|read_pickle\(|joblib\.load\(|[^_.\w]eval\(")
+    offenders = [f"{p.relative_to(REPO)}:{n}" for p in (REPO / "battlab").rglob("*.py")
+                 for n, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    assert offenders == []
