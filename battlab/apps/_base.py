@@ -182,7 +182,14 @@ class BaseApp:
         files = change["new"]
         if not files:
             return
-        item = files[0]
+        try:
+            self._handle_upload(files[0])
+        finally:
+            # Clear the widget so that choosing the same file again is a new upload,
+            # not an unchanged value that would be silently ignored.
+            self.upload.value = ()
+
+    def _handle_upload(self, item):
         # The browser's name is only for display; it never becomes a path.
         name = Path(str(item.get("name", "upload")).replace("\\", "/")).name or "upload"
         content = item.get("content")

@@ -123,3 +123,12 @@ def test_server_files_are_confined_to_data_dirs(tmp_path):
     assert len(app.summary) == 3
     app._load_server_file(str(tmp_path / "elsewhere.csv"))
     assert "outside the folders" in app.banner.value
+
+
+def test_same_file_twice_is_processed_twice():
+    app = CyclingApp()
+    for _ in range(2):
+        app.clear_error()
+        _upload(app, "again.mpr", b"\x00not a file" * 20)
+        assert "again.mpr" in app.banner.value
+        assert app.upload.value == ()
