@@ -107,8 +107,6 @@ def _cmd_cycling(args) -> int:
     from battlab.echem import cycling
     from battlab.provenance import Provenance, write_results
 
-    if args.mass_mg is None and not args.no_mass:
-        print("battlab: note: no --mass-mg given, so no specific capacities (mAh/g).", file=sys.stderr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         data = battlab.load(args.file)
@@ -124,6 +122,9 @@ def _cmd_cycling(args) -> int:
         print(f"battlab: warning: {w.message}", file=sys.stderr)
     if summary.empty:
         return _fail(f"{Path(args.file).name}: no complete charge/discharge cycle found.")
+    # Said only once the file has loaded, so a failure stays a single error line.
+    if args.mass_mg is None and not args.no_mass:
+        print("battlab: note: no --mass-mg given, so no specific capacities (mAh/g).", file=sys.stderr)
     params = {"active_mass_mg": args.mass_mg, "area_cm2": args.area_cm2, "cell_type": args.cell_type,
               "opening_half": summary.attrs["battlab"]["opening_half"],
               "nominal_capacity_mAh": summary.attrs["battlab"]["nominal_capacity_mAh"],
