@@ -12,6 +12,14 @@ delithiation; for a full cell or a cathode half cell it is charge. ``current_A <
 discharge (lithiation of an anode half cell). Readers convert vendor conventions
 (for example Maccor's unsigned current with a C/D state column) onto this one.
 
+Impedance
+---------
+Impedance tables (EIS) carry ``frequency_Hz``, ``z_real_ohm`` and ``z_imag_ohm`` where
+``z_imag_ohm`` is Im(Z) with its true sign (negative for a capacitive arc); plots show
+−Z″ upward. Readers of files that store −Im(Z) (EC-Lab) or |Z| and phase convert onto
+this convention and say so in the notes. In a time series the EIS rows may sit among
+other rows; rows without a frequency are not impedance points.
+
 Vendor columns that have no canonical meaning are kept under their original names;
 ``df.attrs["battlab"]["column_map"]`` records which vendor column became which
 canonical one.
@@ -28,6 +36,10 @@ __all__ = [
     "STEP",
     "HALF_CYCLE",
     "TEMPERATURE",
+    "FREQUENCY",
+    "Z_REAL",
+    "Z_IMAG",
+    "EIS_COLUMNS",
     "REQUIRED_COLUMNS",
     "BDF_LABELS",
     "empty_metadata",
@@ -43,8 +55,12 @@ HALF_CYCLE = "half_cycle"
 TEMPERATURE = "temperature_degC"
 CHARGE_CAPACITY = "charge_capacity_Ah"
 DISCHARGE_CAPACITY = "discharge_capacity_Ah"
+FREQUENCY = "frequency_Hz"
+Z_REAL = "z_real_ohm"
+Z_IMAG = "z_imag_ohm"  # Im(Z), true sign: negative for capacitive behaviour
 
 REQUIRED_COLUMNS = (TEST_TIME, VOLTAGE, CURRENT)
+EIS_COLUMNS = (FREQUENCY, Z_REAL, Z_IMAG)
 
 #: battlab column -> Battery Data Format label.
 BDF_LABELS = {
@@ -67,7 +83,7 @@ def empty_metadata(*, format_name: str, source_name: str, sha256: str) -> dict:
         "format": format_name,
         "source_name": source_name,
         "sha256": sha256,
-        "technique": None,  # e.g. "cycling", "cv", "eis", "ocv" when the file says
+        "technique": None,  # e.g. "cycling", "cv", "gitt", "eis", "ocv", "cp" when the file says
         "start_time_utc": None,  # ISO 8601 string when the file has an absolute clock
         "column_map": {},  # vendor column -> battlab column
         "notes": [],  # plain-language remarks about repairs or assumptions
