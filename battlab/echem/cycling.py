@@ -381,10 +381,14 @@ def incremental_capacity(df: pd.DataFrame, *, cycles=None, voltage_step_V: float
                          cell_type: str = "auto", rest_current_A: float | None = None) -> pd.DataFrame:
     """dQ/dV (incremental capacity) of each half cycle on a uniform voltage grid.
 
-    Rule for non-monotonic voltage: within a half cycle only rows that move the voltage
-    beyond every earlier row (up on charge, down on discharge) are used; relaxations,
-    noise reversals and a constant-voltage hold at the end are left out (their counts
-    are in ``attrs["battlab"]["dropped_rows"]``). Capacity is interpolated onto the grid
+    Rule for non-monotonic voltage: within a half cycle the voltage must advance with
+    capacity (up on charge, down on discharge). A constant-voltage hold at the end is left
+    out (count in ``attrs["battlab"]["dropped_rows"]``); noise reversals and short
+    relaxations are handled by an isotonic (monotone least-squares) fit of voltage against
+    capacity, which pools each run of reversing rows into one point at their mean voltage
+    and capacity (count in ``attrs["battlab"]["pooled_rows"]``). Unlike keeping only
+    rows that beat the running maximum, pooling uses every row and does not shift the
+    curve towards the noise extremes. Capacity is interpolated onto the grid
     and differentiated with a Savitzky–Golay filter ("savgol", window ``window_V``), a
     smoothing spline ("spline", smoothing scale ``window_V``) or plain differences ("none").
 
@@ -411,7 +415,8 @@ def incremental_capacity(df: pd.DataFrame, *, cycles=None, voltage_step_V: float
     v_all = lab[S.VOLTAGE].to_numpy(dtype=float)[mask]
     i_all = np.abs(lab[S.CURRENT].to_numpy(dtype=float)[mask])
     q_all = np.abs(dq[mask])
-    pieces, dropped = [], {"non_monotonic": 0, "cv_hold": 0, "short_half_cycles": 0}
+    pieces, dropped = [], {"cv_hold": 0, "short_half_cycles": 0}
+    pooled = {"non_monotonic": 0}
     bounds = np.r_[0, np.flatnonzero(np.diff(half)) + 1, len(half)]
     for a, b in zip(bounds[:-1], bounds[1:]):
         sign = dirs[a]
@@ -423,10 +428,8 @@ def incremental_capacity(df: pd.DataFrame, *, cycles=None, voltage_step_V: float
         if len(v) < 5:
             dropped["short_half_cycles"] += 1
             continue
-        prev_max = np.r_[-np.inf, np.maximum.accumulate(v)[:-1]]
-        advancing = v > prev_max
-        dropped["non_monotonic"] += int((~advancing).sum())
-        v, q = v[advancing], q[advancing]
+        v, q = _monotone_voltage(v, q)
+        pooled["non_monotonic"] += (b - a) - int(cv.sum()) - len(v)
         lo = np.ceil(v[0] / voltage_step_V) * voltage_step_V
         hi = np.floor(v[-1] / voltage_step_V) * voltage_step_V
         n_grid = int(round((hi - lo) / voltage_step_V)) + 1
@@ -455,9 +458,21 @@ def incremental_capacity(df: pd.DataFrame, *, cycles=None, voltage_step_V: float
     else:
         out = pd.DataFrame(columns=["cycle", "half_cycle", "direction", "voltage_V", "capacity_mAh",
                                     "dqdv_mAh_V"])
-    out.attrs["battlab"] = {"dropped_rows": dropped, "voltage_step_V": voltage_step_V,
+    out.attrs["battlab"] = {"dropped_rows": dropped, "pooled_rows": pooled["non_monotonic"],
+                            "voltage_step_V": voltage_step_V,
                             "smoothing": smoothing, "window_V": window_V}
     return out
+
+
+def _monotone_voltage(v_rising, q):
+    """Isotonic fit of a (should-be) rising voltage against capacity, pooled to unique points."""
+    from scipy.optimize import isotonic_regression
+
+    fitted = isotonic_regression(v_rising, increasing=True).x
+    # Fitted values are constant over each pooled block; collapse each block to its mean.
+    starts = np.r_[0, np.flatnonzero(np.diff(fitted) > 0) + 1]
+    counts = np.diff(np.r_[starts, len(fitted)])
+    return fitted[starts], np.add.reduceat(q, starts) / counts
 
 
 def find_dqdv_peaks(ica: pd.DataFrame, *, min_prominence_fraction: float = 0.05) -> pd.DataFrame:

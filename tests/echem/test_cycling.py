@@ -100,8 +100,25 @@ def test_dqdv_excludes_cv_hold_and_reversals(demo):
     # The generator's 50-point hold at 5 mV; its first points still carry ~I0 and are
     # removed as non-advancing instead.
     assert 45 <= dropped["cv_hold"] <= 50
-    assert dropped["non_monotonic"] > 0  # noise reversals on the plateaus
+    assert ica.attrs["battlab"]["pooled_rows"] > 0  # noise reversals on the plateaus, pooled not dropped
     assert np.isfinite(ica["dqdv_mAh_V"]).all()
+
+
+def test_dqdv_peaks_survive_heavy_voltage_noise():
+    # 5 mV of noise (about 17x the demo's): the monotone pooling must not drag the peaks
+    # towards the noise extremes; same 5 mV tolerance as the clean known-answer test.
+    noisy = make_cycling(n_cycles=12, rate_block=(), noise_V=0.005)
+    truth = noisy.truth
+    rates = truth["cycles"].set_index("cycle")["current_A"]
+    # Heavy noise calls for a wider smoothing window than the 15 mV default.
+    ica = cycling.incremental_capacity(noisy.data, cycles=[3, 11], window_V=0.02)
+    peaks = cycling.find_dqdv_peaks(ica)
+    for (cycle, direction), group in peaks.groupby(["cycle", "direction"]):
+        shift = rates[cycle] * truth["resistance_ohm"] * (1 if direction == "charge" else -1)
+        expected = np.sort(np.array(truth["plateau_potentials_V"]) + shift)
+        found = np.sort(group["voltage_V"].to_numpy())
+        assert len(found) == 3, (cycle, direction, found)
+        np.testing.assert_allclose(found, expected, atol=0.005)
 
 
 def test_dvdq_is_inverse_of_slope(demo):
