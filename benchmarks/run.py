@@ -515,7 +515,9 @@ def main(argv=None):
                                    "Savitzky–Golay 15 mV)", input=label,
                      ours_name="`incremental_capacity`", ours=min(res["a"]),
                      peer_name="navani dQ/dV" if navani_ok else "navani: not installable here", peer=None,
-                     note=(f"{len(ica):,} output points; dropped rows {ica.attrs['battlab']['dropped_rows']}. "
+                     note=(f"{len(ica):,} output points; dropped rows {ica.attrs['battlab']['dropped_rows']}, "
+                           f"{ica.attrs['battlab']['pooled_rows']:,} noise-reversal rows pooled by the "
+                           "monotone fit. "
                            + ("" if navani_ok else f"navani not installable here: {navani_info}.")
                            + " Labelling included (unlabelled input).")))
     del ica
@@ -616,6 +618,25 @@ def main(argv=None):
                              peer_name="pandas.read_csv", peer=peak_mb(lambda: pandas_read_mpt(mpt_path))))
     except Exception:  # noqa: BLE001
         traceback.print_exc()
+
+    # ---- technique benchmarks: every benchmarks/bench_*.py contributes rows
+    for module_path in sorted(HERE.glob("bench_*.py")):
+        name = module_path.stem
+        print(f"[{name}] ...", flush=True)
+        try:
+            module = importlib.import_module(name)
+            got_rows = module.measure(repeats)
+        except Exception as exc:  # noqa: BLE001 - one failing technique must not hide the rest
+            traceback.print_exc()
+            rows.append(dict(id=name, task=f"{name} failed", input="—", ours_name="—", ours=None,
+                             peer_name="—", peer=None, note=f"{type(exc).__name__}: {str(exc)[:200]}"))
+            continue
+        for r in got_rows:
+            rows.append(dict(id=r["id"], task=r["task"], input=r["input"], ours_name=r["battlab"],
+                             ours=r["battlab_s"], peer_name=r.get("peer") or "—", peer=r.get("peer_s"),
+                             note=r.get("detail")))
+            details.append(f"{r['id']} ({name}): battlab {fmt_s(r['battlab_s'])}"
+                           + (f"; peer {fmt_s(r['peer_s'])}" if r.get("peer_s") is not None else ""))
 
     # ---- peers that could not be installed
     peers = []
