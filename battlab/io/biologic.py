@@ -9,6 +9,11 @@ column is kept under its EC-Lab name (``"Ewe/V"``, ``"<I>/mA"``, ``"Ns"``…); t
 canonical columns are added copies in SI-style units. BioLogic's current sign already
 matches battlab's (positive = oxidation at the working electrode), so it is kept.
 
+Impedance files (PEIS, GEIS, and Modulo Bat runs with impedance steps) also get
+``frequency_Hz``, ``z_real_ohm`` and ``z_imag_ohm``. EC-Lab stores ``-Im(Z)/Ohm``; battlab's
+``z_imag_ohm`` is Im(Z) with its true sign, so it is that column negated. Rows recorded
+outside an impedance step (frequency 0) get NaN in the three columns.
+
 EC-Lab writes the acquisition start as local wall-clock time without a time zone.
 battlab treats that clock as if it were UTC: ``unix_time_s`` is exact relative to other
 files from the same computer, but may be offset by the lab's UTC offset.
@@ -52,6 +57,12 @@ _CLOCK_NOTE = ("EC-Lab records the acquisition start as local wall-clock time wi
 
 # Technique names as EC-Lab prints them on the header's fourth line -> battlab technique.
 _TECHNIQUE_WORDS = (
+    # intermittent titration first: its names also contain "galvano"/"potentio"
+    ("potentiostatic intermittent titration", "pitt"),
+    ("potentio intermittent titration", "pitt"),
+    ("intermittent titration", "gitt"),
+    ("gitt", "gitt"),
+    ("pitt", "pitt"),
     ("galvanostatic cycling", "cycling"),
     ("potentiostatic cycling", "cycling"),
     ("potentiodynamic cycling", "cycling"),
@@ -217,10 +228,52 @@ def _add_canonical(df: pd.DataFrame, meta: dict, *, technique: str | None,
             canon[target] = df[vendor].astype(np.float64) * 1e-3
             cmap[vendor] = target
 
+    if "freq/Hz" in cols:
+        canon.update(_impedance_columns(df, meta))
+
     order = [c for c in (S.TEST_TIME, S.UNIX_TIME, S.VOLTAGE, S.CURRENT, S.CYCLE, S.STEP,
-                         S.TEMPERATURE, S.CHARGE_CAPACITY, S.DISCHARGE_CAPACITY) if c in canon]
+                         S.TEMPERATURE, S.CHARGE_CAPACITY, S.DISCHARGE_CAPACITY,
+                         S.FREQUENCY, S.Z_REAL, S.Z_IMAG) if c in canon]
     out = pd.concat([pd.DataFrame({c: canon[c] for c in order}), df], axis=1)
     out.attrs["battlab"] = meta
+    return out
+
+
+def _impedance_columns(df: pd.DataFrame, meta: dict) -> dict[str, pd.Series]:
+    """frequency_Hz, z_real_ohm and z_imag_ohm (Im(Z), true sign) from EC-Lab's EIS columns.
+
+    Rows recorded outside an impedance step (frequency 0 or missing, as in Modulo Bat or
+    linked techniques) get NaN in all three.
+    """
+    freq = df["freq/Hz"].astype(np.float64)
+    is_eis = np.isfinite(freq) & (freq > 0)
+    cmap = meta["column_map"]
+    out = {S.FREQUENCY: freq.where(is_eis)}
+    cmap["freq/Hz"] = S.FREQUENCY
+    if "Re(Z)/Ohm" in df and "-Im(Z)/Ohm" in df:
+        out[S.Z_REAL] = df["Re(Z)/Ohm"].astype(np.float64).where(is_eis)
+        out[S.Z_IMAG] = -df["-Im(Z)/Ohm"].astype(np.float64).where(is_eis)
+        cmap["Re(Z)/Ohm"] = S.Z_REAL
+        cmap["-Im(Z)/Ohm"] = S.Z_IMAG
+        meta["notes"].append("EC-Lab stores -Im(Z)/Ohm; z_imag_ohm = -(-Im(Z)/Ohm) is Im(Z) with its true "
+                             "sign (negative for a capacitive arc).")
+    elif "|Z|/Ohm" in df and "Phase(Z)/deg" in df:
+        # EC-Lab's Phase(Z) is the phase of Z itself (negative when capacitive).
+        modulus = df["|Z|/Ohm"].astype(np.float64)
+        phase = np.deg2rad(df["Phase(Z)/deg"].astype(np.float64))
+        out[S.Z_REAL] = (modulus * np.cos(phase)).where(is_eis)
+        out[S.Z_IMAG] = (modulus * np.sin(phase)).where(is_eis)
+        meta["notes"].append("The file has no Re(Z)/-Im(Z) columns; z_real_ohm and z_imag_ohm were computed "
+                             "from |Z|/Ohm and Phase(Z)/deg (Im(Z) with its true sign).")
+    else:
+        out[S.Z_REAL] = pd.Series(np.nan, index=df.index)
+        out[S.Z_IMAG] = pd.Series(np.nan, index=df.index)
+        meta["notes"].append("The file has freq/Hz but neither Re(Z)/-Im(Z) nor |Z|/Phase(Z) columns; "
+                             "z_real_ohm and z_imag_ohm are empty (NaN).")
+    n_other = int((~is_eis).sum())
+    if n_other:
+        meta["notes"].append(f"{n_other} rows were recorded outside an impedance step (frequency 0 or "
+                             "missing); their frequency_Hz, z_real_ohm and z_imag_ohm are NaN.")
     return out
 
 
@@ -263,7 +316,8 @@ def read_mpt(source, *, name: str | None = None) -> pd.DataFrame:
     pandas.DataFrame
         Canonical columns (``test_time_s``, ``voltage_V``, ``current_A``, and when the
         file has them ``unix_time_s``, ``step``, ``cycle``, ``temperature_degC``,
-        ``charge_capacity_Ah``, ``discharge_capacity_Ah``) followed by every EC-Lab
+        ``charge_capacity_Ah``, ``discharge_capacity_Ah``, and for impedance
+        ``frequency_Hz``, ``z_real_ohm``, ``z_imag_ohm``) followed by every EC-Lab
         column under its own name. ``attrs["battlab"]`` holds the technique, the start
         time and notes.
 

@@ -80,6 +80,7 @@ def formats() -> list[Format]:
 def _import_readers():
     # Importing the reader modules registers them; kept lazy so `import battlab` is fast.
     from battlab.io import biologic, tabular, bdf  # noqa: F401
+    from battlab.io import eis_text, gamry  # noqa: F401
 
 
 def _as_source(source, name: str | None, max_bytes: int) -> Source:

@@ -185,6 +185,64 @@ def test_large_mpr_loads_quickly(real_data):
     assert df.attrs["battlab"]["start_time_utc"] == "2017-03-15T10:22:54"
 
 
+EIS_PAIRS = ["impedancepy_exampleDataBioLogic", "yadg_peis.issue_149"]
+
+
+@pytest.mark.parametrize("base", EIS_PAIRS)
+def test_peis_canonical_impedance_columns(real_data, base):
+    mpr = read_mpr(real_data / "biologic" / f"{base}.mpr")
+    mpt = read_mpt(real_data / "biologic" / f"{base}.mpt")
+    for df in (mpr, mpt):
+        meta = df.attrs["battlab"]
+        assert meta["column_map"]["-Im(Z)/Ohm"] == "z_imag_ohm"
+        assert any("z_imag_ohm = -(-Im(Z)/Ohm)" in n for n in meta["notes"])
+        np.testing.assert_array_equal(df["frequency_Hz"], df["freq/Hz"])
+        np.testing.assert_array_equal(df["z_real_ohm"], df["Re(Z)/Ohm"])
+        np.testing.assert_array_equal(df["z_imag_ohm"], -df["-Im(Z)/Ohm"])
+        # EC-Lab's |Z| and Phase(Z) agree with the converted complex impedance
+        z = df["z_real_ohm"] + 1j * df["z_imag_ohm"]
+        np.testing.assert_allclose(np.abs(z), df["|Z|/Ohm"], rtol=1e-5)
+        np.testing.assert_allclose(np.degrees(np.angle(z)), df["Phase(Z)/deg"], rtol=1e-4, atol=1e-4)
+    # the .mpt keeps ~8 significant digits of the .mpr's float32 values
+    for col in ("frequency_Hz", "z_real_ohm", "z_imag_ohm"):
+        np.testing.assert_allclose(mpr[col], mpt[col], rtol=1e-6, err_msg=col)
+
+
+def test_peis_known_values(real_data):
+    # first and last rows of yadg_peis.issue_149.mpt: "199998.14  12.753284  0.96167845 ..."
+    # and "99.968163  82.633186  17.386202 ..." (EC-Lab writes -Im(Z) > 0 for a capacitive arc)
+    df = read_mpt(real_data / "biologic" / "yadg_peis.issue_149.mpt")
+    assert len(df) == 84
+    assert df["frequency_Hz"].iloc[0] == 199998.14 and df["frequency_Hz"].iloc[-1] == 99.968163
+    assert df["z_real_ohm"].iloc[0] == 12.753284 and df["z_imag_ohm"].iloc[0] == -0.96167845
+    assert df["z_real_ohm"].iloc[-1] == 82.633186 and df["z_imag_ohm"].iloc[-1] == -17.386202
+    small = read_mpt(real_data / "biologic" / "impedancepy_exampleDataBioLogic.mpt")
+    assert len(small) == 43
+    assert small["frequency_Hz"].iloc[0] == 1000.3201 and small["frequency_Hz"].iloc[-1] == 0.01689554
+
+
+def test_modulo_bat_with_impedance_steps(real_data):
+    # GEIS steps inside a Modulo Bat run: only rows with a frequency are impedance points,
+    # and this file has |Z| and Phase(Z) but no Re(Z)/-Im(Z) columns.
+    df = read_mpr(real_data / "biologic" / "cellpy_biol.mpr")
+    is_eis = df["freq/Hz"] > 0
+    assert int(is_eis.sum()) == 310
+    assert df.loc[~is_eis, ["frequency_Hz", "z_real_ohm", "z_imag_ohm"]].isna().all().all()
+    eis = df[is_eis]
+    z = eis["z_real_ohm"] + 1j * eis["z_imag_ohm"]
+    np.testing.assert_allclose(np.abs(z), eis["|Z|/Ohm"], rtol=1e-12)
+    np.testing.assert_allclose(np.degrees(np.angle(z)), eis["Phase(Z)/deg"], rtol=1e-9)
+    assert (eis["z_imag_ohm"] < 0).mean() > 0.9  # capacitive arcs
+    notes = " ".join(df.attrs["battlab"]["notes"])
+    assert "23251 rows were recorded outside an impedance step" in notes
+    assert "Phase(Z)/deg" in notes
+
+
+def test_cycling_files_have_no_impedance_columns(real_data):
+    df = read_mpt(real_data / "biologic" / "yadg_gcpl.issue_149.mpt")
+    assert "frequency_Hz" not in df and "z_imag_ohm" not in df
+
+
 # --------------------------------------------------------------------------- fixtures
 
 
@@ -228,6 +286,9 @@ def test_decimal_comma_fixture_matches(test_data):
     ("Potentio Electrochemical Impedance Spectroscopy", "eis"),
     ("Galvano Electrochemical Impedance Spectroscopy", "eis"),
     ("Open Circuit Voltage", "ocv"),
+    ("Galvanostatic Intermittent Titration Technique", "gitt"),
+    ("Potentiostatic Intermittent Titration Technique", "pitt"),
+    ("GITT", "gitt"),
     ("Something New", "cycling"),  # unknown name: falls back to the columns (Ns, dq)
 ])
 def test_technique_from_header_line(test_data, technique_line, expected):

@@ -25,7 +25,8 @@ FUZZ = settings(max_examples=150, derandomize=True, deadline=None, database=None
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 FIXTURES = ["cycler_semicolon_comma_latin1.csv", "cycler_maccor_style.txt", "cycler_neware_nested.csv",
-            "cycler_unmapped_names.csv", "eclab_minimal_header.mpt", "eclab_gcpl_full_header.mpt"]
+            "cycler_unmapped_names.csv", "eclab_minimal_header.mpt", "eclab_gcpl_full_header.mpt",
+            "gamry_cv_two_cycles.DTA", "gamry_chronop.DTA", "eis_named_minus_zimag.csv", "eis_modulus_phase.tsv"]
 
 # (path under the real folder, bytes to keep from its start or None for all of it)
 REAL_SEEDS = [
@@ -38,6 +39,10 @@ REAL_SEEDS = [
     ("maccor/cellpy_maccor_001.txt", 48_000),
     ("neware/NewareNDA_Issue94_Unit27_Example_Data_File.ndax", None),
     ("arbin/cellpy_20160805_test001_45_cc_01.res", 16_384),
+    ("gamry/impedancepy_exampleDataGamry.DTA", None),
+    ("eis-text/impedancepy_exampleDataVersaStudio.par", None),
+    ("eis-text/impedancepy_exampleDataZPlot.z", None),
+    ("eis-text/impedancepy_exampleDataCHInstruments.txt", None),
 ]
 
 
@@ -91,7 +96,8 @@ def _reader_for(name: str):
     suffix = name.rsplit(".", 1)[-1].lower()
     by_name = {f.name: f for f in formats()}
     return {"mpt": by_name["biologic-mpt"], "mpr": by_name["biologic-mpr"], "xlsx": by_name["cycler-xlsx"],
-            "csv": by_name["cycler-csv"], "txt": by_name["cycler-csv"]}.get(suffix)
+            "csv": by_name["cycler-csv"], "txt": by_name["cycler-csv"], "dta": by_name["gamry-dta"],
+            "par": by_name["versastudio-par"], "z": by_name["zplot-z"], "tsv": by_name["eis-csv"]}.get(suffix)
 
 
 def _check(data: bytes, name: str):
