@@ -6,7 +6,7 @@ import holoviews as hv
 import numpy as np
 import pandas as pd
 
-from battlab.plot._core import CHARGE_COLOR, DISCHARGE_COLOR, HEIGHT, WIDTH, cycle_colors, empty
+from battlab.plot._core import CE_COLOR, CHARGE_COLOR, DISCHARGE_COLOR, HEIGHT, WIDTH, cycle_colors, empty
 
 __all__ = ["voltage_profile", "capacity_vs_cycle", "efficiency_vs_cycle", "dqdv", "rate_capability", "X_AXES"]
 
@@ -66,12 +66,25 @@ def efficiency_vs_cycle(summary: pd.DataFrame, *, width=WIDTH, height=HEIGHT // 
     """Coulombic efficiency per cycle (first cycle usually far lower: SEI formation)."""
     if summary.empty:
         return empty("No complete cycles.", width=width, height=height)
-    ce = hv.Scatter((summary["cycle"], summary["coulombic_efficiency_pct"]),
-                    hv.Dimension("cycle", label="Cycle"), hv.Dimension("ce", label="Coulombic eff. (%)"))
-    finite = summary["coulombic_efficiency_pct"].dropna()
+    cycle = summary["cycle"].to_numpy()
+    ce_pct = summary["coulombic_efficiency_pct"].to_numpy(dtype=float)
+    finite = ce_pct[np.isfinite(ce_pct)]
+    # Zoom on the steady cycles (CE differences of 0.01 % matter); cycles below the
+    # window, usually the first (SEI formation), are pinned to its bottom edge as
+    # down-triangles whose hover shows the true value, so none is hidden.
     low = float(np.percentile(finite, 5)) if len(finite) else 90.0
-    return ce.opts(color="black", size=4, width=width, height=height, title="Coulombic efficiency",
-                   ylim=(max(0.0, min(low - 1.0, 99.0)), 100.5), tools=["hover"])
+    y_min = max(0.0, min(low - 1.0, 99.0))
+    kdims = hv.Dimension("cycle", label="Cycle")
+    vdims = [hv.Dimension("ce", label="Coulombic eff. (%)"), hv.Dimension("ce_true", label="CE (%)")]
+    inside = ce_pct >= y_min
+    ce = hv.Scatter((cycle[inside], ce_pct[inside], ce_pct[inside]), kdims, vdims).opts(
+        color=CE_COLOR, size=4, tools=["hover"])
+    below = hv.Scatter((cycle[~inside], np.full((~inside).sum(), y_min + 0.05), ce_pct[~inside]), kdims, vdims,
+                       label=f"below {y_min:.1f} % (hover for value)").opts(
+        color=CHARGE_COLOR, size=9, marker="inverted_triangle", tools=["hover"])
+    plot = ce * below if (~inside).any() else ce
+    return plot.opts(width=width, height=height, title="Coulombic efficiency", ylim=(y_min, 100.5),
+                     legend_position="bottom_right")
 
 
 def dqdv(ica: pd.DataFrame, *, width=WIDTH, height=HEIGHT):

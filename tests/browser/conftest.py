@@ -116,3 +116,18 @@ def wait_for_change(locator, before: bytes, timeout_s: float = 45.0) -> bool:
             return True
         time.sleep(0.3)
     return False
+
+
+def colored_pixels(png: bytes) -> int:
+    """Strongly coloured pixels of a screenshot: the data, not the grey axes.
+
+    A plot whose lines failed to draw (e.g. WebGL unavailable) still has axes, a legend and
+    the Bokeh logo, about 500 such pixels; drawn curves add thousands.
+    """
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    return int(((rgb.max(axis=2) - rgb.min(axis=2)) > 60).sum())

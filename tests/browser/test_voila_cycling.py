@@ -6,7 +6,7 @@ apps are proven to render with no internet access.
 
 import pytest
 
-from tests.browser.conftest import wait_for_change
+from tests.browser.conftest import colored_pixels, wait_for_change
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -40,6 +40,9 @@ def test_sliders_update_plots_and_bad_upload_is_reported(new_page, gallery_url, 
     page = p.page
     plots = page.locator(".battlab-plot")
     assert plots.count() == 5
+    # Every plot shows data, not only axes (lines and markers must draw without WebGL).
+    for k in range(5):
+        assert colored_pixels(plots.nth(k).screenshot()) > 1500, f"plot {k} shows no data"
 
     # Smoothing window: type a new value into the slider's readout.
     dqdv = plots.nth(1)
