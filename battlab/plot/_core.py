@@ -6,9 +6,13 @@ import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  registers the backend without notebook output
 
 hv.Store.set_current_backend("bokeh")
+# HoloViews draws lines and markers with WebGL by default; where WebGL is unavailable
+# (headless or GPU-less browsers) most plots on a page then show axes without data.
+hv.renderer("bokeh").webgl = False
 
 WIDTH, HEIGHT = 480, 320
 CHARGE_COLOR, DISCHARGE_COLOR = "#d62728", "#1f77b4"
+CE_COLOR = "#2ca02c"
 
 
 def cycle_colors(cycles, cmap="viridis"):
