@@ -1,0 +1,48 @@
+"""The operando sensors app in real Voila and headless Chromium, offline (one page load)."""
+
+import pytest
+
+from tests.browser.conftest import colored_pixels, open_app, wait_for_change
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+APP = "11_operando_sensors.ipynb"
+
+
+def test_sensor_app_renders_reacts_and_reports_bad_upload(new_page, gallery_url, tmp_path):
+    p = open_app(new_page, gallery_url, APP, "2,384 samples")
+    page = p.page
+    plots = page.locator(".battlab-plot")
+    assert plots.count() == 4
+    # Lines and markers drew (the pulse train / sensor trace), not only the axes.
+    assert colored_pixels(plots.nth(0).screenshot()) > 1500
+    assert "Li⁺" in page.locator(".battlab-table").inner_text()
+
+    # Crystal area: type a new value; the mass (top plot) rescales.
+    top = plots.nth(0)
+    before = top.screenshot()
+    area = page.locator(".widget-inline-hbox", has_text="Electrode area").locator("input")
+    area.fill("0.5")
+    area.press("Enter")
+    assert wait_for_change(top, before), "mass plot did not change after editing the electrode area"
+
+    # Switch sensor: the MOSS demo opens with its stress plot.
+    before = top.screenshot()
+    page.get_by_role("button", name="MOSS stress").click()
+    page.wait_for_selector(".battlab-status >> text=MOSS stress", timeout=60_000)
+    assert wait_for_change(top, before), "plot did not change after switching to MOSS"
+
+    # A garbage sensor file: a visible message, and the app still answers.
+    garbage = tmp_path / "garbage.csv"
+    garbage.write_bytes(b"\x00\x01 not a sensor table " * 40)
+    with page.expect_file_chooser() as chooser:
+        page.locator(".widget-upload").first.click()
+    chooser.value.set_files(str(garbage))
+    banner = page.wait_for_selector(".battlab-error >> text=garbage.csv", timeout=60_000)
+    assert banner.is_visible()
+    before = top.screenshot()
+    film = page.locator(".widget-inline-hbox", has_text="Film thickness").locator("input")
+    film.fill("300")
+    film.press("Enter")
+    assert wait_for_change(top, before), "app stopped answering after a bad upload"
+    p.assert_clean()
