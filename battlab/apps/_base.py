@@ -10,7 +10,6 @@ and reported as an unexpected problem, and the app keeps working.
 from __future__ import annotations
 
 import base64
-import functools
 import html
 import io
 import logging
@@ -23,7 +22,7 @@ import ipywidgets as w
 
 from battlab.errors import BattlabError
 
-__all__ = ["BaseApp", "PlotPane", "load_browser_resources", "DEFAULT_UPLOAD_LIMIT_MB"]
+__all__ = ["BaseApp", "PlotPane", "load_browser_resources", "html_table", "DEFAULT_UPLOAD_LIMIT_MB"]
 
 log = logging.getLogger("battlab.apps")
 
@@ -63,6 +62,37 @@ class PlotPane:
         self.object = obj
         self.revision += 1
         self.widget.children = [BokehModel(hv.render(obj, backend="bokeh"))]
+
+
+def html_table(frame, columns, *, scale=None) -> str:
+    """A results table as HTML for the app page.
+
+    ``columns`` lists ``(column, label, fmt)``: ``fmt`` is a format string, ``"{:d}"`` for
+    integers or ``"{}"`` for text. Columns missing from ``frame`` or holding only NaN are
+    left out; NaN cells show a dash. ``scale`` maps a column to a factor applied before
+    formatting (e.g. A -> mA when the label says mA).
+    """
+    import numpy as np
+
+    scale = scale or {}
+    cols = [c for c in columns if c[0] in frame
+            and not (frame[c[0]].dtype.kind == "f" and frame[c[0]].isna().all())]
+    head = "".join(f"<th>{html.escape(label)}</th>" for _, label, _ in cols)
+    body = []
+    for row in frame[[c[0] for c in cols]].itertuples(index=False):
+        cells = []
+        for value, (col, _, fmt) in zip(row, cols, strict=True):
+            if value is None or (isinstance(value, (float, np.floating)) and not np.isfinite(value)):
+                cells.append("<td>–</td>")
+            elif fmt == "{:d}":
+                cells.append(f"<td>{int(value)}</td>")
+            elif fmt == "{}":
+                cells.append(f"<td>{html.escape(str(value))}</td>")
+            else:
+                cells.append(f"<td>{html.escape(fmt.format(value * scale.get(col, 1.0)))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return ("<table class='battlab-results' style='border-collapse:collapse;font-size:12px'>"
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
 
 def _format_bytes(n: float) -> str:

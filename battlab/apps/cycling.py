@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import html
 
 import ipywidgets as w
 import numpy as np
 
-from battlab.apps._base import BaseApp, PlotPane
+from battlab.apps._base import BaseApp, PlotPane, html_table
 from battlab.echem import cycling
 from battlab.errors import MissingDataError
 
@@ -183,20 +182,7 @@ class CyclingApp(BaseApp):
         self.dqdv_plot.update(P.dqdv(self.ica))
 
     def _table_html(self):
-        s = self.summary
-        head = "".join(f"<th>{html.escape(label)}</th>" for col, label, _ in _TABLE_COLUMNS if col in s)
-        body = []
-        for _, row in s.iterrows():
-            cells = []
-            for col, _, fmt in _TABLE_COLUMNS:
-                if col not in s:
-                    continue
-                value = row[col]
-                cells.append("<td>–</td>" if value is None or (isinstance(value, float) and not np.isfinite(value))
-                             else f"<td>{fmt.format(int(value) if fmt == '{:d}' else value)}</td>")
-            body.append("<tr>" + "".join(cells) + "</tr>")
-        return ("<table class='battlab-results' style='border-collapse:collapse;font-size:12px'>"
-                f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+        return html_table(self.summary, _TABLE_COLUMNS)
 
     # --- export ----------------------------------------------------------------------
     def _results(self):

@@ -131,3 +131,12 @@ def colored_pixels(png: bytes) -> int:
 
     rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
     return int(((rgb.max(axis=2) - rgb.min(axis=2)) > 60).sum())
+
+
+def open_app(new_page, gallery_url: str, notebook: str, ready_text: str, timeout_ms: int = 90_000):
+    """Open one app's Voila page and wait until a plot is drawn and the status says ``ready_text``."""
+    p = new_page()
+    p.page.goto(gallery_url + "voila/render/" + notebook, timeout=120_000)
+    p.page.wait_for_selector(".battlab-plot canvas", timeout=120_000)
+    p.page.wait_for_selector(f".battlab-status >> text={ready_text}", timeout=timeout_ms)
+    return p

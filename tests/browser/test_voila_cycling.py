@@ -6,19 +6,15 @@ apps are proven to render with no internet access.
 
 import pytest
 
-from tests.browser.conftest import colored_pixels, wait_for_change
+from tests.browser.conftest import colored_pixels, open_app, wait_for_change
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-APP = "voila/render/01_galvanostatic_cycling.ipynb"
+APP = "01_galvanostatic_cycling.ipynb"
 
 
 def _open_app(new_page, gallery_url):
-    p = new_page()
-    p.page.goto(gallery_url + APP, timeout=120_000)
-    p.page.wait_for_selector(".battlab-plot canvas", timeout=120_000)
-    p.page.wait_for_selector(".battlab-status >> text=100 cycles", timeout=60_000)
-    return p
+    return open_app(new_page, gallery_url, APP, "100 cycles")
 
 
 def _upload(page, path):
