@@ -104,6 +104,9 @@ def impedance_frame(freq, z_real, z_imag, *, vendor: pd.DataFrame | None, meta: 
         if extra and key in extra:
             data[key] = np.asarray(extra[key])
     canon = pd.DataFrame(data)
+    if vendor is not None:
+        # A vendor column already under a canonical name (a table battlab wrote) is that column.
+        vendor = vendor.drop(columns=[c for c in vendor.columns if c in canon.columns])
     out = canon if vendor is None else pd.concat([canon, vendor.reset_index(drop=True)], axis=1)
     meta["technique"] = "eis"
     out.attrs["battlab"] = meta
@@ -222,8 +225,13 @@ def _split_header_name(name: str) -> tuple[str, str | None, bool]:
         text, unit = base, u
     else:
         m2 = re.match(r"^(.*?)\s+(ohms?|hz|khz|deg|°|rad)$", text, re.IGNORECASE)
+        # battlab's own names carry the unit after an underscore (frequency_Hz, z_real_ohm),
+        # so a table battlab exported reads back.
+        m3 = re.match(r"^(.*?)_(hz|khz|k?ohm|deg|rad)$", text, re.IGNORECASE)
         if m2:
             text, unit = m2.group(1), m2.group(2)
+        elif m3:
+            text, unit = m3.group(1), m3.group(2)
     base = text.strip().lower().replace("’", "'").replace("′", "'").replace("″", "''").replace("−", "-")
     negated = False
     if base.startswith("-"):

@@ -166,6 +166,22 @@ def test_minus_phase_and_kilohm_and_khz_units():
     np.testing.assert_allclose(df["z_real_ohm"] + 1j * df["z_imag_ohm"], z, rtol=1e-12)
 
 
+def test_battlab_export_reads_back(tmp_path):
+    # The spectrum table battlab's EIS app and CLI write (canonical names, extra fit columns).
+    from battlab.echem.eis import impedance_table
+
+    f = np.logspace(4, -2, 25)
+    z = _randles(f)
+    table = impedance_table(f, z)
+    table["z_real_fit_ohm"] = z.real
+    path = tmp_path / "spectrum.csv"
+    table.to_csv(path, index=False)
+    df = battlab.load(path)
+    assert list(df.columns[:3]) == ["frequency_Hz", "z_real_ohm", "z_imag_ohm"]
+    assert list(df.columns).count("z_imag_ohm") == 1
+    np.testing.assert_allclose(df["z_real_ohm"] + 1j * df["z_imag_ohm"], z, rtol=1e-12)
+
+
 def test_units_row_under_the_header():
     text = b"Frequency,Z',-Z''\nkHz,kOhm,kOhm\n1,10,1\n0.1,12,5\n0.01,20,9\n"
     df = read_eis_csv(text, name="u.csv")
