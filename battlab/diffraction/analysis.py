@@ -1,0 +1,293 @@
+"""Pattern analysis: backgrounds, peak fits with d-spacings, tracking over an operando series."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from battlab import peaks as _pk
+from battlab.diffraction.bragg import d_spacing_A, fit_lattice, strain
+from battlab.errors import InvalidParameterError, MissingDataError
+
+__all__ = [
+    "background",
+    "doublet_for",
+    "find_pattern_peaks",
+    "fit_pattern",
+    "lattice_series",
+    "phase_fractions",
+    "subtract_background",
+    "suggest_windows",
+    "track_peaks",
+]
+
+
+def _xy(pattern):
+    if "two_theta_deg" not in getattr(pattern, "dims", ()):
+        raise InvalidParameterError("expected a pattern DataArray over two_theta_deg (see battlab.diffraction.io).")
+    return np.asarray(pattern["two_theta_deg"].to_numpy(), float), np.asarray(pattern.to_numpy(), float)
+
+
+def background(pattern, *, method: str = "snip", order: int = 3, half_width_deg: float = 1.5,
+               lam: float = 1e6, p: float = 0.01):
+    """Background of one pattern (same shape), by ``"snip"``, ``"polynomial"`` or ``"als"``.
+
+    ``half_width_deg`` is the SNIP clipping half-window in degrees (about the broadest
+    peak's full width); ``order`` the polynomial degree; ``lam``/``p`` the ALS settings.
+    """
+    x, y = _xy(pattern)
+    y = np.where(np.isfinite(y), y, np.nanmedian(y))
+    if method == "snip":
+        step = float(np.median(np.diff(x)))
+        return _pk.background_snip(y, half_width=max(1, round(half_width_deg / step)))
+    if method == "polynomial":
+        return _pk.background_polynomial(x, y, order=order)
+    if method == "als":
+        return _pk.background_als(y, lam=lam, p=p)
+    if method == "none":
+        return np.zeros_like(y)
+    raise InvalidParameterError(f"unknown background method {method!r}; use snip, polynomial, als or none.")
+
+
+def subtract_background(pattern, **options):
+    """Pattern (or series, pattern by pattern) minus :func:`background`; options as there."""
+    if "time" in pattern.dims:
+        out = pattern.copy(data=np.stack([pattern.isel(time=i).to_numpy() - background(pattern.isel(time=i), **options)
+                                          for i in range(pattern.sizes["time"])]))
+    else:
+        out = pattern.copy(data=pattern.to_numpy() - background(pattern, **options))
+    out.attrs["battlab"] = dict(pattern.attrs.get("battlab", {}), background=options or {"method": "snip"})
+    return out
+
+
+def doublet_for(pattern, doublet):
+    """Resolve ``doublet`` ("auto", True, False/None or a dict) for a pattern's wavelengths."""
+    if doublet in (None, False):
+        return None
+    if isinstance(doublet, dict):
+        return doublet
+    lam1, lam2 = pattern.attrs.get("wavelength_A"), pattern.attrs.get("wavelength2_A")
+    ratio = pattern.attrs.get("ka2_ratio")
+    if doublet == "auto":
+        return {"lambda1": lam1, "lambda2": lam2, "ratio": ratio} if lam1 and lam2 and ratio else None
+    if not (lam1 and lam2):
+        raise MissingDataError("a Kα1/Kα2 doublet fit needs both wavelengths; give anode='Cu' when reading.")
+    return {"lambda1": lam1, "lambda2": lam2, "ratio": ratio or 0.5}
+
+
+def find_pattern_peaks(pattern, *, prominence=None, min_separation_deg: float = 0.1, max_peaks: int | None = 30,
+                       background_method: str = "snip"):
+    """Peak search on the background-subtracted pattern; adds ``d_A`` when λ is known."""
+    x, _ = _xy(pattern)
+    y = subtract_background(pattern, method=background_method).to_numpy()
+    found = _pk.find_peaks(x, y, prominence=prominence, min_separation=min_separation_deg, max_peaks=max_peaks)
+    found = found.rename(columns={"center": "two_theta_deg", "fwhm": "fwhm_deg"})
+    lam = pattern.attrs.get("wavelength_A")
+    found["d_A"] = d_spacing_A(found["two_theta_deg"], lam) if lam else np.nan
+    return found
+
+
+def suggest_windows(pattern, *, n_peaks: int = 3, exclude=None) -> dict:
+    """Windows around the ``n_peaks`` most prominent peaks not inside ``exclude`` windows.
+
+    Each is ± max(0.3°, 2.5 × the estimated FWHM) and named by its 2θ, e.g. ``"29.04°"``.
+    """
+    found = find_pattern_peaks(pattern, max_peaks=max(20, n_peaks))
+    taken = list((exclude or {}).values())
+    found = found[[not any(lo <= t <= hi for lo, hi in taken) for t in found["two_theta_deg"]]]
+    if found.empty:
+        raise MissingDataError("no peaks found outside the existing windows; set a window by hand.")
+    out = {}
+    for r in found.nlargest(n_peaks, "prominence").sort_values("two_theta_deg").itertuples():
+        half = max(0.3, 2.5 * r.fwhm_deg)
+        out[f"{r.two_theta_deg:.2f}°"] = (round(float(r.two_theta_deg - half), 3),
+                                          round(float(r.two_theta_deg + half), 3))
+    return out
+
+
+def _windows(windows):
+    if isinstance(windows, dict):
+        items = list(windows.items())
+    else:
+        items = [(f"peak_{k + 1}", w) for k, w in enumerate(windows)]
+    out = []
+    for name, w in items:
+        lo, hi = float(w[0]), float(w[1])
+        if not hi > lo:
+            raise InvalidParameterError(f"peak window {name!r}: the upper limit must exceed the lower ({lo}, {hi}).")
+        out.append((str(name), lo, hi))
+    if not out:
+        raise MissingDataError("give at least one peak window (low, high) in degrees 2θ.")
+    return out
+
+
+def fit_pattern(pattern, windows, *, model: str = "pseudo_voigt", background_order: int = 1,
+                doublet="auto", start=None) -> tuple[pd.DataFrame, dict]:
+    """Fit one peak in each 2θ window of one pattern.
+
+    Parameters
+    ----------
+    pattern : DataArray over ``two_theta_deg``
+    windows : dict name -> (low, high) or sequence of (low, high)
+        Degrees 2θ; one peak is fitted per window with a polynomial background.
+    model : {"pseudo_voigt", "gaussian", "lorentzian"}
+    background_order : int
+        Local background polynomial degree in each window.
+    doublet : "auto", bool or dict
+        Kα1/Kα2 doublet: ``"auto"`` uses it when the pattern states both wavelengths
+        and a non-zero Kα2 ratio. Positions reported are Kα1.
+    start : dict, optional
+        name -> (center, fwhm) starting values (e.g. the previous pattern's fit).
+
+    Returns
+    -------
+    (DataFrame, dict)
+        One row per window (``peak``, ``two_theta_deg``, ``d_A``, ``fwhm_deg``, ``eta``,
+        ``area``, ``height``, errors, ``r_squared``) and name -> :class:`~battlab.peaks.PeakFit`.
+    """
+    x, y = _xy(pattern)
+    lam = pattern.attrs.get("wavelength_A")
+    dbl = doublet_for(pattern, doublet)
+    rows, fits = [], {}
+    for name, lo, hi in _windows(windows):
+        sel = (x >= lo) & (x <= hi) & np.isfinite(y)
+        if sel.sum() < 8:
+            raise MissingDataError(f"peak window {name!r} ({lo:g}–{hi:g}°) holds {int(sel.sum())} points; "
+                                   "widen it or check the 2θ range of the data.")
+        xs, ys = x[sel], y[sel]
+        if start and name in start:
+            c0, w0 = start[name]
+            c0 = min(max(c0, lo), hi)
+        else:
+            c0, w0 = xs[np.argmax(ys - np.linspace(ys[0], ys[-1], ys.size))], (hi - lo) / 8
+        fit = _pk.fit_peaks(xs, ys, [c0], model=model, fwhm=w0, background_order=background_order,
+                            center_bounds=[(lo, hi)], fwhm_bounds=(2 * float(np.median(np.diff(xs))), hi - lo),
+                            doublet=dbl)
+        pk = fit.peaks.iloc[0]
+        resid = fit.residual
+        noise = float(np.std(resid)) if resid.size > 1 else np.nan
+        rows.append({"peak": name, "two_theta_deg": pk.center, "two_theta_err_deg": pk.center_err,
+                     "d_A": d_spacing_A(pk.center, lam) if lam else np.nan, "fwhm_deg": pk.fwhm,
+                     "fwhm_err_deg": pk.fwhm_err, "eta": pk.eta, "area": pk.area, "area_err": pk.area_err,
+                     "height": pk.height, "snr": pk.height / noise if noise > 0 else np.inf,
+                     "r_squared": fit.r_squared})
+        fits[name] = fit
+    return pd.DataFrame(rows), fits
+
+
+def _present(table, windows, min_snr):
+    """A fitted peak is real when it stands above the noise, its area is determined to
+    better than a third, and it sits inside its window (a fit to pure noise runs to an
+    edge or spreads over the whole window)."""
+    win = {n: (lo, hi) for n, lo, hi in _windows(windows)}
+    lo = table["peak"].map(lambda n: win[n][0])
+    hi = table["peak"].map(lambda n: win[n][1])
+    inside = (table["two_theta_deg"] > lo + 0.5 * table["fwhm_deg"]) & (table["two_theta_deg"] < hi - 0.5 * table["fwhm_deg"])
+    return (table["snr"] >= min_snr) & (table["area"] >= 3 * table["area_err"].fillna(np.inf)) & inside
+
+
+def track_peaks(series, windows, *, model: str = "pseudo_voigt", background_order: int = 1, doublet="auto",
+                reference=None, min_snr: float = 3.0) -> pd.DataFrame:
+    """Fit every pattern of a series and tabulate each peak over time.
+
+    Parameters
+    ----------
+    series : DataArray (time, two_theta_deg)
+    windows : dict name -> (low, high)
+        One peak per window, as in :func:`fit_pattern`.
+    reference : dict name -> d0_A, or "first"
+        Reference d-spacings for the strain column (default: each peak's first fitted d).
+    min_snr : float
+        Below this height/noise (or with an area not determined to better than 1/3, or
+        a centre at the window edge) a peak counts as absent: its position, d, FWHM and strain
+        are NaN (the area is kept, near zero, for phase-fraction plots).
+
+    Returns
+    -------
+    DataFrame
+        Tidy: one row per pattern and peak, with ``time``, ``elapsed_s``,
+        ``two_theta_deg``, ``d_A``, ``strain``, ``fwhm_deg``, ``area``, ``present``.
+    """
+    if "time" not in series.dims:
+        series = series.expand_dims(time=[np.datetime64("1970-01-01T00:00:00", "ns")])
+    names = [w[0] for w in _windows(windows)]
+    start = None
+    frames = []
+    times = series["time"].to_numpy()
+    elapsed = series["elapsed_s"].to_numpy() if "elapsed_s" in series.coords else \
+        (times - times[0]) / np.timedelta64(1, "s")
+    for i in range(series.sizes["time"]):
+        table, _ = fit_pattern(series.isel(time=i), windows, model=model, background_order=background_order,
+                               doublet=doublet, start=start)
+        table.insert(0, "time", times[i])
+        table.insert(1, "elapsed_s", float(elapsed[i]))
+        table.insert(2, "pattern", i)
+        # Start the next pattern from this one: operando changes are small per scan.
+        table["present"] = _present(table, windows, min_snr)
+        start = {r.peak: (r.two_theta_deg, r.fwhm_deg) for r in table.itertuples() if r.present}
+        frames.append(table)
+    out = pd.concat(frames, ignore_index=True)
+    for col in ("two_theta_deg", "d_A", "fwhm_deg", "two_theta_err_deg", "fwhm_err_deg", "eta"):
+        out.loc[~out["present"], col] = np.nan
+    ref = reference if isinstance(reference, dict) else {}
+    d0 = {}
+    for name in names:
+        sub = out.loc[(out["peak"] == name) & out["present"], "d_A"]
+        d0[name] = ref.get(name, sub.iloc[0] if len(sub) else np.nan)
+    out["d0_A"] = out["peak"].map(d0)
+    out["strain"] = strain(out["d_A"], out["d0_A"])
+    out.attrs["battlab"] = {"analysis": "battlab.diffraction.track_peaks", "windows": {
+        n: (lo, hi) for n, lo, hi in _windows(windows)}, "model": model, "min_snr": min_snr}
+    return out
+
+
+def phase_fractions(tracked: pd.DataFrame, peaks=None, *, scale=None) -> pd.DataFrame:
+    """Phase fractions from integrated intensities of one peak per phase.
+
+    ``fraction_i = s_i A_i / Σ s_j A_j`` with optional scale factors ``s`` (relative
+    intensity corrections, 1 by default). A two-phase reaction shows as intensity moving
+    between peaks at fixed positions; a solid solution as one peak whose position shifts.
+
+    Returns
+    -------
+    DataFrame
+        One row per pattern: ``time``, ``elapsed_s`` and ``fraction_<peak>`` columns.
+    """
+    names = list(peaks) if peaks is not None else list(dict.fromkeys(tracked["peak"]))
+    # An absent peak (below min_snr) counts as zero intensity, not as a fit to the noise.
+    area = tracked["area"].where(tracked["present"], 0.0) if "present" in tracked else tracked["area"]
+    wide = tracked.assign(area=area).pivot_table(index=["pattern", "time", "elapsed_s"], columns="peak",
+                                                 values="area")[names]
+    s = pd.Series({n: (scale or {}).get(n, 1.0) for n in names})
+    w = wide.clip(lower=0) * s
+    frac = w.div(w.sum(axis=1).replace(0, np.nan), axis=0)
+    frac.columns = [f"fraction_{c}" for c in frac.columns]
+    return frac.reset_index()
+
+
+def lattice_series(tracked: pd.DataFrame, hkl: dict, *, system: str) -> pd.DataFrame:
+    """Lattice parameters per pattern from tracked, indexed peaks.
+
+    Parameters
+    ----------
+    tracked : DataFrame from :func:`track_peaks` (needs ``d_A``)
+    hkl : dict peak name -> (h, k, l)
+    system : {"cubic", "tetragonal", "hexagonal", "orthorhombic"}
+    """
+    missing = [n for n in hkl if n not in set(tracked["peak"])]
+    if missing:
+        raise MissingDataError(f"no tracked peak named {missing[0]!r}; tracked peaks: {sorted(set(tracked['peak']))}.")
+    rows = []
+    for (pattern, time, elapsed), sub in tracked[tracked["peak"].isin(list(hkl))].groupby(
+            ["pattern", "time", "elapsed_s"], sort=True):
+        sub = sub[np.isfinite(sub["d_A"])]
+        try:
+            fit = fit_lattice([hkl[n] for n in sub["peak"]], sub["d_A"].to_numpy(), system=system)
+        except MissingDataError:
+            continue
+        row = {"pattern": pattern, "time": time, "elapsed_s": elapsed, "n_peaks": len(sub)}
+        row.update(fit.to_frame().iloc[0].to_dict())
+        rows.append(row)
+    if not rows:
+        raise MissingDataError("no pattern had enough indexed peaks for a lattice fit.")
+    return pd.DataFrame(rows)

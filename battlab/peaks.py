@@ -1,0 +1,444 @@
+"""Baselines, peak shapes and multi-peak least-squares fits shared by every 1-D technique.
+
+Diffraction (:mod:`battlab.diffraction`) and spectroscopy reuse these: nothing here
+knows about 2θ, wavenumbers or binding energies, only ``x`` and ``y``.
+
+Peak shapes are parametrised by integrated **area**, **center**, full width at half
+maximum (**fwhm**) and, for the pseudo-Voigt, the Lorentzian fraction **eta**, so that
+fitted numbers are directly the ones a paper reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from battlab.errors import InvalidParameterError, MissingDataError
+
+__all__ = [
+    "PEAK_MODELS",
+    "PeakFit",
+    "background_als",
+    "background_polynomial",
+    "background_snip",
+    "find_peaks",
+    "fit_peaks",
+    "gaussian",
+    "lorentzian",
+    "pseudo_voigt",
+]
+
+_A = 4.0 * np.log(2.0)
+_KG = np.sqrt(_A / np.pi)
+_KL = 2.0 / np.pi
+
+
+def gaussian(x, area, center, fwhm):
+    """Area-normalised Gaussian: ``area`` is the integral over x."""
+    u = (np.asarray(x, float) - center) / fwhm
+    return area * _KG / fwhm * np.exp(-_A * u * u)
+
+
+def lorentzian(x, area, center, fwhm):
+    """Area-normalised Lorentzian (Cauchy) profile."""
+    u = (np.asarray(x, float) - center) / fwhm
+    return area * _KL / fwhm / (1.0 + 4.0 * u * u)
+
+
+def pseudo_voigt(x, area, center, fwhm, eta=0.5):
+    """``eta`` · Lorentzian + (1 − ``eta``) · Gaussian with one shared FWHM and area."""
+    return eta * lorentzian(x, area, center, fwhm) + (1.0 - eta) * gaussian(x, area, center, fwhm)
+
+
+#: model name -> eta held fixed (None = eta is fitted)
+PEAK_MODELS = {"gaussian": 0.0, "lorentzian": 1.0, "pseudo_voigt": None}
+
+
+def _shape_and_grads(x, center, fwhm, eta):
+    """Unit-area pseudo-Voigt and its derivatives wrt center, fwhm and eta (vectorised)."""
+    u = (x - center) / fwhm
+    g = _KG / fwhm * np.exp(-_A * u * u)
+    den = 1.0 + 4.0 * u * u
+    lo = _KL / fwhm / den
+    f = eta * lo + (1 - eta) * g
+    dg_dc = g * 2 * _A * u / fwhm
+    dl_dc = lo * 8 * u / (fwhm * den)
+    dg_dw = g * (2 * _A * u * u - 1) / fwhm
+    dl_dw = lo * (8 * u * u / den - 1) / fwhm
+    return f, eta * dl_dc + (1 - eta) * dg_dc, eta * dl_dw + (1 - eta) * dg_dw, lo - g
+
+
+# --------------------------------------------------------------------------- backgrounds
+
+
+def background_polynomial(x, y, *, order: int = 3, n_iter: int = 30, mask=None):
+    """Polynomial baseline fitted iteratively below the data (peaks are clipped away).
+
+    Parameters
+    ----------
+    x, y : array_like
+    order : int
+        Polynomial degree.
+    n_iter : int
+        Iterations of "fit, then replace points above the fit by the fit" (modified
+        polyfit), which lets the polynomial settle under the peaks. 0 = plain fit.
+    mask : array of bool, optional
+        Points known to be background only; when given, a plain fit to them.
+
+    Returns
+    -------
+    ndarray
+        The baseline at every ``x``.
+    """
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    if order < 0 or order > 12:
+        raise InvalidParameterError(f"polynomial order must be 0–12, got {order}.")
+    xs = (x - x.mean()) / (np.ptp(x) or 1.0)  # scaled for a well-conditioned fit
+    if mask is not None:
+        mask = np.asarray(mask, bool)
+        if mask.sum() <= order:
+            raise MissingDataError(f"only {int(mask.sum())} background points for a polynomial of order {order}.")
+        return np.polyval(np.polyfit(xs[mask], y[mask], order), xs)
+    work = y.copy()
+    for _ in range(max(1, n_iter)):
+        base = np.polyval(np.polyfit(xs, work, order), xs)
+        work = np.minimum(work, base)
+        if n_iter == 0:
+            break
+    return base
+
+
+def background_snip(y, *, half_width: int = 40, lls: bool = True, decreasing: bool = True):
+    """Statistics-sensitive non-linear iterative peak clipping (SNIP) baseline.
+
+    Parameters
+    ----------
+    y : array_like
+        Intensities on an evenly spaced axis.
+    half_width : int
+        Largest clipping half-window in points; about the full width of the broadest peak.
+    lls : bool
+        Clip in the log-log-sqrt domain, which compresses the dynamic range of counts.
+    decreasing : bool
+        Apply windows from large to small (smoother baseline under wide peaks).
+    """
+    y = np.asarray(y, float)
+    if half_width < 1:
+        raise InvalidParameterError("SNIP half_width must be at least 1 point.")
+    offset = 0.0
+    if lls:
+        offset = min(0.0, float(np.nanmin(y)))
+        v = np.log(np.log(np.sqrt(y - offset + 1.0) + 1.0) + 1.0)
+    else:
+        v = y.copy()
+    n = v.size
+    widths = range(min(half_width, n // 2 - 1), 0, -1) if decreasing else range(1, min(half_width, n // 2 - 1) + 1)
+    for p in widths:
+        mean = 0.5 * (v[:-2 * p] + v[2 * p:])
+        v[p:n - p] = np.minimum(v[p:n - p], mean)
+    if lls:
+        v = (np.exp(np.exp(v) - 1.0) - 1.0) ** 2 - 1.0 + offset
+    return v
+
+
+def background_als(y, *, lam: float = 1e5, p: float = 0.01, n_iter: int = 10):
+    """Asymmetric least squares baseline (Eilers & Boelens 2005).
+
+    Parameters
+    ----------
+    lam : float
+        Smoothness (larger = stiffer baseline), typically 1e2–1e9.
+    p : float
+        Weight of points above the baseline (0.001–0.05): small keeps it under peaks.
+    n_iter : int
+        Reweighting iterations.
+    """
+    from scipy import sparse
+    from scipy.sparse.linalg import spsolve
+
+    y = np.asarray(y, float)
+    if not 0 < p < 1 or lam <= 0:
+        raise InvalidParameterError("ALS needs lam > 0 and 0 < p < 1.")
+    n = y.size
+    d = sparse.diags([1.0, -2.0, 1.0], [0, -1, -2], shape=(n, n - 2))
+    penalty = lam * (d @ d.T)
+    wts = np.ones(n)
+    z = y
+    for _ in range(n_iter):
+        wmat = sparse.spdiags(wts, 0, n, n)
+        z = spsolve((wmat + penalty).tocsc(), wts * y)
+        wts = np.where(y > z, p, 1 - p)
+    return np.asarray(z)
+
+
+# --------------------------------------------------------------------------- peak search
+
+
+def find_peaks(x, y, *, prominence: float | None = None, min_separation: float | None = None,
+               max_peaks: int | None = None) -> pd.DataFrame:
+    """Local maxima with their prominence and an estimated FWHM.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Background-subtracted data work best.
+    prominence : float, optional
+        Minimum prominence; default 5 × a robust noise estimate.
+    min_separation : float, optional
+        Minimum distance between peaks in x units.
+    max_peaks : int, optional
+        Keep only the most prominent.
+
+    Returns
+    -------
+    DataFrame
+        ``center``, ``height``, ``prominence``, ``fwhm`` sorted by ``center``.
+    """
+    from scipy.signal import find_peaks as _fp
+    from scipy.signal import peak_widths
+
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    if x.size < 5:
+        raise MissingDataError("a peak search needs at least 5 points.")
+    step = float(np.median(np.abs(np.diff(x))))
+    if prominence is None:
+        noise = 1.4826 * np.median(np.abs(np.diff(y))) / np.sqrt(2)
+        prominence = 5 * max(noise, 1e-12 * np.max(np.abs(y)))
+    distance = max(1, round(min_separation / step)) if min_separation else None
+    idx, props = _fp(y, prominence=prominence, distance=distance)
+    widths = peak_widths(y, idx, rel_height=0.5)[0] * step if idx.size else np.array([])
+    out = pd.DataFrame({"center": x[idx], "height": y[idx], "prominence": props["prominences"], "fwhm": widths})
+    if max_peaks is not None and len(out) > max_peaks:
+        out = out.nlargest(max_peaks, "prominence")
+    return out.sort_values("center").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+@dataclass
+class PeakFit:
+    """Result of :func:`fit_peaks`.
+
+    Attributes
+    ----------
+    peaks : DataFrame
+        One row per peak: ``area``, ``center``, ``fwhm``, ``eta``, ``height`` and standard
+        errors ``*_err`` (from the Jacobian; NaN when singular).
+    background : ndarray
+        Polynomial background coefficients (highest power first, in ``x - x_ref``).
+    x, y, model : ndarray
+        The fitted data and the model.
+    """
+
+    peaks: pd.DataFrame
+    background: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    model: np.ndarray
+    x_ref: float
+    success: bool
+    message: str
+    doublet: dict | None = None
+    options: dict = field(default_factory=dict)
+
+    @property
+    def residual(self):
+        return self.y - self.model
+
+    @property
+    def r_squared(self) -> float:
+        ss = np.sum((self.y - self.y.mean()) ** 2)
+        return float(1 - np.sum(self.residual ** 2) / ss) if ss > 0 else np.nan
+
+    def evaluate(self, x, *, background: bool = True, components: bool = False):
+        """Model at new ``x`` (total, or a list of per-peak curves with ``components``)."""
+        x = np.asarray(x, float)
+        curves = []
+        for row in self.peaks.itertuples():
+            c = pseudo_voigt(x, row.area, row.center, row.fwhm, row.eta)
+            if self.doublet:
+                c2 = _doublet_center(row.center, self.doublet)
+                c = c + self.doublet["ratio"] * pseudo_voigt(x, row.area, c2, row.fwhm, row.eta)
+            curves.append(c)
+        if components:
+            return curves
+        total = np.sum(curves, axis=0) if curves else np.zeros_like(x)
+        if background:
+            total = total + np.polyval(self.background, x - self.x_ref)
+        return total
+
+
+def _doublet_center(center, doublet):
+    """Position of the Kα2 line (same d) for a Kα1 position, both in degrees 2θ."""
+    s = np.clip(doublet["lambda2"] / doublet["lambda1"] * np.sin(np.radians(center) / 2), -1, 1)
+    return 2 * np.degrees(np.arcsin(s))
+
+
+def _doublet_dcenter(center, doublet):
+    th1 = np.radians(center) / 2
+    r = doublet["lambda2"] / doublet["lambda1"]
+    th2 = np.arcsin(np.clip(r * np.sin(th1), -1, 1))
+    return r * np.cos(th1) / np.cos(th2)
+
+
+def fit_peaks(x, y, centers, *, model: str = "pseudo_voigt", fwhm=None, eta: float = 0.5,
+              background_order: int = 1, center_tolerance: float | None = None,
+              center_bounds=None, fwhm_bounds=None, doublet: dict | None = None, weights=None,
+              max_nfev: int = 200) -> PeakFit:
+    """Fit several peaks plus a polynomial background by bounded least squares.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Data (usually a window around the peaks).
+    centers : sequence of float or DataFrame
+        Starting centres (a :func:`find_peaks` table also gives starting FWHMs).
+    model : {"pseudo_voigt", "gaussian", "lorentzian"}
+        Peak shape; eta is fitted (0–1) only for the pseudo-Voigt.
+    fwhm : float or sequence, optional
+        Starting FWHM(s); default from the table or 1/20 of the x range.
+    eta : float
+        Starting Lorentzian fraction (pseudo-Voigt).
+    background_order : int
+        Polynomial background degree fitted together with the peaks (-1 = none).
+    center_tolerance : float, optional
+        Each centre stays within ± this of its start (default: the data range).
+    center_bounds : sequence of (float, float), optional
+        Absolute (low, high) limits per centre; overrides ``center_tolerance``.
+    fwhm_bounds : (float, float), optional
+        Lower and upper FWHM limits (default: 2 × the point spacing to the x range).
+    doublet : dict, optional
+        ``{"lambda1", "lambda2", "ratio"}``: every peak gets a second line at the
+        position of the same d-spacing for ``lambda2`` (x must be 2θ in degrees), with
+        ``ratio`` × the area and the same shape — the Kα1/Kα2 doublet.
+    weights : array_like, optional
+        Per-point weights (1/σ).
+    max_nfev : int
+        Function evaluation budget of :func:`scipy.optimize.least_squares`.
+
+    Returns
+    -------
+    PeakFit
+    """
+    from scipy.optimize import least_squares
+
+    if model not in PEAK_MODELS:
+        raise InvalidParameterError(f"unknown peak model {model!r}; choose one of {list(PEAK_MODELS)}.")
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    good = np.isfinite(x) & np.isfinite(y)
+    x, y = x[good], y[good]
+    if isinstance(centers, pd.DataFrame):
+        table = centers
+        centers = table["center"].to_numpy(float)
+        if fwhm is None and "fwhm" in table:
+            fwhm = table["fwhm"].to_numpy(float)
+    centers = np.atleast_1d(np.asarray(centers, float))
+    n_peaks = centers.size
+    n_bg = background_order + 1
+    if n_peaks == 0:
+        raise MissingDataError("no peaks to fit: give at least one starting centre.")
+    if x.size < 4 * n_peaks + n_bg:
+        raise MissingDataError(f"{x.size} points are too few to fit {n_peaks} peak(s); widen the window.")
+    span = float(np.ptp(x))
+    step = float(np.median(np.abs(np.diff(np.sort(x)))))
+    wlo, whi = fwhm_bounds if fwhm_bounds is not None else (2 * step, span)
+    fw = np.broadcast_to(np.asarray(fwhm if fwhm is not None else span / 20, float), (n_peaks,)).copy()
+    fw = np.clip(np.where(np.isfinite(fw) & (fw > 0), fw, span / 20), wlo * 1.0001, whi * 0.9999)
+    free_eta = PEAK_MODELS[model] is None
+    eta0 = eta if free_eta else PEAK_MODELS[model]
+    tol = center_tolerance if center_tolerance is not None else span
+    x_ref = float(np.mean(x))
+    xr = x - x_ref
+    wts = np.ones_like(y) if weights is None else np.asarray(weights, float)[good]
+
+    # Starting areas from the height above the data minimum: area = h·fwhm·(shape factor).
+    base0 = float(np.percentile(y, 5))
+    heights = np.interp(centers, x, y) - base0
+    shape = eta0 * _KL + (1 - eta0) * _KG
+    area0 = np.maximum(heights, 1e-9 * max(1.0, np.abs(y).max())) * fw / shape
+    if doublet:
+        area0 = area0 / (1 + doublet["ratio"])
+    npp = 4 if free_eta else 3
+    p0, lo, hi = [], [], []
+    for k in range(n_peaks):
+        p0 += [area0[k], centers[k], fw[k]]
+        clo, chi = (centers[k] - tol, centers[k] + tol) if center_bounds is None else center_bounds[k]
+        lo += [0.0, clo, wlo]
+        hi += [np.inf, chi, whi]
+        if free_eta:
+            p0.append(eta0)
+            lo.append(0.0)
+            hi.append(1.0)
+    bg0 = np.zeros(n_bg)
+    if n_bg:
+        bg0[-1] = base0
+    p0 = np.concatenate([p0, bg0])
+    lo = np.concatenate([lo, np.full(n_bg, -np.inf)])
+    hi = np.concatenate([hi, np.full(n_bg, np.inf)])
+    eps = 1e-9 * (np.abs(p0) + 1)
+    p0 = np.where(np.isfinite(lo), np.maximum(p0, lo + eps), p0)
+    p0 = np.where(np.isfinite(hi), np.minimum(p0, hi - eps), p0)
+    vander = np.vander(xr, n_bg) if n_bg else np.zeros((x.size, 0))
+
+    def unpack(p):
+        pk = p[:npp * n_peaks].reshape(n_peaks, npp)
+        etas = pk[:, 3] if free_eta else np.full(n_peaks, eta0)
+        return pk[:, 0], pk[:, 1], pk[:, 2], etas, p[npp * n_peaks:]
+
+    def evaluate(p, jac=False):
+        area, cen, wid, et, bg = unpack(p)
+        # Vectorised over peaks: arrays of shape (n_peaks, n_points).
+        f, dc, dw, de = _shape_and_grads(x[None, :], cen[:, None], wid[:, None], et[:, None])
+        if doublet:
+            c2 = _doublet_center(cen, doublet)
+            f2, dc2, dw2, de2 = _shape_and_grads(x[None, :], c2[:, None], wid[:, None], et[:, None])
+            r = doublet["ratio"]
+            f = f + r * f2
+            dc = dc + r * dc2 * _doublet_dcenter(cen, doublet)[:, None]
+            dw = dw + r * dw2
+            de = de + r * de2
+        total = (area[:, None] * f).sum(axis=0) + vander @ bg
+        if not jac:
+            return total
+        cols = np.empty((x.size, p.size))
+        blk = cols[:, :npp * n_peaks].reshape(x.size, n_peaks, npp)
+        blk[:, :, 0] = f.T
+        blk[:, :, 1] = (area[:, None] * dc).T
+        blk[:, :, 2] = (area[:, None] * dw).T
+        if free_eta:
+            blk[:, :, 3] = (area[:, None] * de).T
+        cols[:, npp * n_peaks:] = vander
+        return total, cols
+
+    res = least_squares(lambda p: wts * (evaluate(p) - y), p0,
+                        jac=lambda p: wts[:, None] * evaluate(p, jac=True)[1],
+                        bounds=(lo, hi), x_scale="jac", max_nfev=max_nfev)
+    area, cen, wid, et, bg = unpack(res.x)
+    errs = _standard_errors(res, x.size)
+    err = errs[:npp * n_peaks].reshape(n_peaks, npp)
+    peaks = pd.DataFrame({
+        "area": area, "center": cen, "fwhm": wid, "eta": et,
+        "height": area * (et * _KL + (1 - et) * _KG) / wid,
+        "area_err": err[:, 0], "center_err": err[:, 1], "fwhm_err": err[:, 2],
+        "eta_err": err[:, 3] if free_eta else np.zeros(n_peaks),
+    })
+    return PeakFit(peaks=peaks, background=np.asarray(bg), x=x, y=y, model=evaluate(res.x), x_ref=x_ref,
+                   success=bool(res.success), message=str(res.message), doublet=doublet,
+                   options={"model": model, "background_order": background_order})
+
+
+def _standard_errors(res, n_points):
+    dof = max(1, n_points - res.x.size)
+    s2 = 2 * res.cost / dof
+    try:
+        jtj = res.jac.T @ res.jac
+        cov = np.linalg.pinv(jtj) * s2
+        return np.sqrt(np.clip(np.diag(cov), 0, None))
+    except (np.linalg.LinAlgError, ValueError):
+        return np.full(res.x.size, np.nan)

@@ -1,0 +1,118 @@
+"""The XRD app, driven headless by setting widget values (no browser)."""
+
+import datetime
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from battlab.apps import XRDApp
+
+
+def _upload(app, name, content: bytes):
+    app.upload.value = ({"name": name, "type": "", "size": len(content), "content": memoryview(content),
+                         "last_modified": datetime.datetime.now()},)
+
+
+@pytest.fixture(scope="module")
+def app():
+    return XRDApp()
+
+
+def test_opens_on_operando_demo_with_tracking_and_plots(app):
+    assert app.banner.layout.display == "none"
+    assert app.series.sizes["time"] == 80
+    assert set(app.tracked["peak"]) == {"graphite", "LiC12", "LiC6"}
+    assert app.echem is not None and "voltage_V" in app.echem
+    for pane in (app.map_plot, app.pattern_plot, app.track_plot):
+        assert pane.widget.children, "every plot shows something"
+    assert "Scherrer size (nm)" in app.table.value and "d (Å)" in app.table.value
+    g = app.tracked[app.tracked["peak"] == "graphite"]
+    assert g["two_theta_deg"].max() == pytest.approx(26.55, abs=0.01)
+
+
+def test_pattern_slider_references_and_quantity_update(app):
+    rev = app.pattern_plot.revision
+    first = app.current_table.copy()
+    lic6 = app.tracked[app.tracked["peak"] == "LiC6"]
+    app.pattern_slider.value = int(lic6.loc[lic6["area"].idxmax(), "pattern"])  # deepest lithiation
+    assert app.pattern_plot.revision > rev
+    assert app.current_table.set_index("peak").loc["LiC6", "area"] > first.set_index("peak").loc["LiC6", "area"]
+    rev = app.pattern_plot.revision
+    app.references.value = ("LiC6", "Si")
+    assert app.pattern_plot.revision > rev
+    rev = app.track_plot.revision
+    app.quantity.value = "fwhm_deg"
+    assert app.track_plot.revision > rev
+    assert app.banner.layout.display == "none"
+
+
+def test_window_and_model_changes_refit(app):
+    app.peak_picker.value = "LiC12"
+    before = app.tracked.copy()
+    app.window_slider.value = (25.0, 25.7)
+    assert app.windows["LiC12"] == (25.0, 25.7)
+    assert not before["area"].equals(app.tracked["area"])
+    app.model.value = "gaussian"
+    assert (app.tracked["eta"].dropna() == 0).all()
+    app.model.value = "pseudo_voigt"
+    app.new_name.value = "extra"
+    n = len(app.windows)
+    app.add_button.click()
+    assert app.banner.layout.display == "none", app.banner.value
+    assert len(app.windows) == n + 1 and "extra" in set(app.tracked["peak"])
+    app.peak_picker.value = "extra"
+    app.remove_button.click()
+    assert "extra" not in app.windows
+
+
+def test_wavelength_controls_change_d_spacing(app):
+    d_cu = app.tracked["d_A"].dropna().iloc[0]
+    app.anode.value = "Mo"
+    assert app.wavelength.value == pytest.approx(0.709319)
+    assert app.tracked["d_A"].dropna().iloc[0] == pytest.approx(d_cu * 0.709319 / 1.540598, rel=1e-9)
+    app.energy.value = 8.04778  # Cu Kα1 energy in keV
+    assert app.wavelength.value == pytest.approx(1.5406, abs=1e-4)
+
+
+def test_garbage_upload_shows_banner_and_app_keeps_working(app):
+    _upload(app, "../../bad.xy", b"\x00\x01garbage" * 50)
+    assert app.banner.layout.display == "block" and "Traceback" not in app.banner.value
+    assert app.series.sizes["time"] == 80  # previous data still loaded
+    rev = app.pattern_plot.revision
+    app.pattern_slider.value = 10
+    assert app.pattern_plot.revision > rev
+
+
+def test_real_xrdml_upload_finds_windows(app, real_data):
+    path = real_data / "xrd" / "yadg_210520step1_30min.xrdml"
+    _upload(app, path.name, path.read_bytes())
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.series.sizes["time"] == 1 and len(app.windows) == 3
+    assert app.wavelength.value == pytest.approx(1.540598)
+    assert app.tracked["present"].all()
+    # The strongest line of this sample is at 29.04° 2θ (peak search); the fit agrees within 0.1°.
+    assert np.isclose(app.tracked["two_theta_deg"], 29.04, atol=0.1).any()
+
+
+def test_lto_and_sized_demos():
+    app = XRDApp()
+    app._load_demo("LTO lattice drift 8.3636 → 8.3580 Å (Kα1+Kα2)")
+    assert app.doublet.value and len(app.windows) == 6 and app.banner.layout.display == "none"
+    app._load_demo("Si, 25 nm crystallites (Scherrer)")
+    sizes = app.current_table["scherrer_size_nm"].to_numpy()
+    assert np.all(np.abs(sizes / 25.0 - 1) < 0.05)
+    assert app.williamson_hall["size_nm"] == pytest.approx(25.0, rel=0.05)  # no strain in this demo
+    assert "Williamson–Hall over 7 peaks" in app.table.value
+
+
+def test_export_zip_has_tables_figures_and_provenance(app):
+    app._load_demo("operando graphite (002) → LiC12 → LiC6")
+    names = zipfile.ZipFile(io.BytesIO(app.export_zip())).namelist()
+    assert {"tracked_peaks.csv", "phase_fractions.csv", "current_pattern_peaks.csv", "provenance.json",
+            "map.html", "pattern.html", "tracking.html"} <= set(names)
+    prov = json.loads(zipfile.ZipFile(io.BytesIO(app.export_zip())).read("provenance.json"))
+    assert prov["parameters"]["wavelength_A"] == pytest.approx(1.540598)
+    assert set(prov["parameters"]["windows_deg"]) == {"graphite", "LiC12", "LiC6"}

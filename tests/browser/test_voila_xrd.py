@@ -1,0 +1,33 @@
+"""The XRD app in real Voila and headless Chromium, offline: one page load."""
+
+import re
+
+import pytest
+
+from tests.browser.conftest import colored_pixels, open_app, wait_for_change
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+APP = "09_operando_xrd.ipynb"
+
+
+def test_pattern_slider_updates_the_pattern_offline(new_page, gallery_url):
+    p = open_app(new_page, gallery_url, APP, "80 patterns")
+    page = p.page
+    plots = page.locator(".battlab-plot")
+    assert plots.count() == 3
+    # The map, the pattern with its fit and the tracking curves drew data, not only axes.
+    for k in range(3):
+        assert colored_pixels(plots.nth(k).screenshot()) > 1500, f"plot {k} shows no data"
+    assert "Scherrer size (nm)" in page.locator(".battlab-table").inner_text()
+
+    pattern = plots.nth(1)
+    before = pattern.screenshot()
+    slider = page.locator(".widget-slider").filter(has=page.locator("label", has_text=re.compile(r"^Pattern$")))
+    slider.locator(".noUi-handle").focus()
+    for _ in range(30):
+        page.keyboard.press("ArrowRight")
+    assert wait_for_change(pattern, before), "pattern plot did not change after moving the pattern slider"
+    assert slider.locator(".widget-readout").inner_text().strip() == "30"
+    assert not page.locator(".battlab-error").is_visible()
+    p.assert_clean()

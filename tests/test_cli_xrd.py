@@ -1,0 +1,94 @@
+"""`battlab xrd` run as a real subprocess."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from battlab.datasets.diffraction import make_lto_series, make_operando_graphite
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "battlab.cli", *args], capture_output=True, text=True, timeout=300,
+                          check=False)
+
+
+def _write_folder(series, folder):
+    folder.mkdir()
+    rows = []
+    x = series["two_theta_deg"].to_numpy()
+    for i in range(series.sizes["time"]):
+        name = f"scan_{i:04d}.xy"
+        np.savetxt(folder / name, np.column_stack([x, series.isel(time=i).to_numpy()]), fmt="%.4f")
+        rows.append({"file": name, "time": pd.Timestamp(series["time"].to_numpy()[i]).tz_localize("UTC").isoformat()})
+    pd.DataFrame(rows).to_csv(folder / "timestamps.csv", index=False)
+
+
+def test_folder_series_tracks_graphite_staging(tmp_path):
+    demo = make_operando_graphite(n_patterns=30)
+    _write_folder(demo.data, tmp_path / "scans")
+    # The demo is monochromatic Kα1: a Cu tube without monochromator would need the doublet.
+    args = ["xrd", str(tmp_path / "scans"), "--anode", "Cu", "--doublet", "off", "--timestamps", str(tmp_path / "scans" / "timestamps.csv"),
+            "--out", str(tmp_path / "res")]
+    for name, (lo, hi) in demo.truth["windows"].items():
+        args += ["--window", f"{name}={lo},{hi}"]
+    res = run(*args)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("30 patterns, 3 peak(s)")
+    tracked = pd.read_csv(tmp_path / "res" / "tracked_peaks.csv")
+    truth = demo.truth["peaks"]
+    for name in ("graphite", "LiC12", "LiC6"):
+        sub = tracked[tracked["peak"] == name].reset_index(drop=True)
+        strong = (truth[f"fraction_{name}"] > 0.2).to_numpy()
+        err = np.abs(sub["two_theta_deg"] - truth[f"two_theta_{name}_deg"]).to_numpy()[strong]
+        assert np.all(err < 0.01)  # same 0.01° known-answer tolerance as the library test
+    np.testing.assert_allclose(tracked.groupby("pattern")["elapsed_s"].first(), demo.data["elapsed_s"], atol=1e-3)
+    assert (tmp_path / "res" / "phase_fractions.csv").is_file()
+    prov = json.loads((tmp_path / "res" / "provenance.json").read_text())
+    assert prov["parameters"]["wavelength_A"] == pytest.approx(1.540598)
+    assert prov["parameters"]["windows_deg"]["LiC6"] == [23.4, 24.6]
+    assert prov["command"].startswith("battlab xrd")
+
+
+def test_lattice_parameters_from_hkl(tmp_path):
+    demo = make_lto_series(n_patterns=6, doublet=False)
+    _write_folder(demo.data, tmp_path / "lto")
+    args = ["xrd", str(tmp_path / "lto"), "--wavelength-A", "1.540598", "--timestamps",
+            str(tmp_path / "lto" / "timestamps.csv"), "--system", "cubic", "--out", str(tmp_path / "res")]
+    for name, (lo, hi) in demo.truth["windows"].items():
+        h, k, l = demo.truth["hkl"][name]
+        args += ["--window", f"{name}={lo},{hi}", "--hkl", f"{name}={h},{k},{l}"]
+    res = run(*args)
+    assert res.returncode == 0, res.stderr
+    lat = pd.read_csv(tmp_path / "res" / "lattice.csv")
+    np.testing.assert_allclose(lat["a_A"], demo.truth["a_A"], atol=1e-3)
+
+
+def test_real_xrdml_with_auto_windows(tmp_path, real_data):
+    res = run("xrd", str(real_data / "xrd" / "yadg_210520step1_30min.xrdml"), "--out", str(tmp_path / "o"))
+    assert res.returncode == 0, res.stderr
+    tracked = pd.read_csv(tmp_path / "o" / "tracked_peaks.csv")
+    assert len(tracked) == 3 and tracked["present"].all()
+    assert tracked["time"].iloc[0].startswith("2021-05-20 13:55:51")
+    np.testing.assert_allclose(tracked["d_A"], 1.540598 / (2 * np.sin(np.radians(tracked["two_theta_deg"] / 2))))
+
+
+def test_bad_inputs_exit_2_with_one_line(tmp_path, real_data):
+    for args, needle in (
+            ([str(real_data / "xrd" / "xraylarch_Pilatus.tiff")], "poni"),
+            ([str(real_data / "xrd" / "yadg_210520step1_30min.xy")], "--anode Cu"),
+            ([str(real_data / "xrd" / "yadg_210520step1_30min.xrdml"), "--window", "bad"], "NAME=LOW,HIGH"),
+            ([str(tmp_path / "missing")], "no such file")):
+        res = run("xrd", *args, "--out", str(tmp_path / "o"))
+        assert res.returncode == 2, res.stderr
+        assert needle in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_info_describes_a_pattern(real_data):
+    res = run("info", str(real_data / "xrd" / "yadg_210520step1_30min.xrdml"))
+    assert res.returncode == 0, res.stderr
+    assert "format:     xrdml" in res.stdout and "4489 points" in res.stdout
+    assert "wavelength: 1.540598 A" in res.stdout and "started:    2021-05-20T13:55:51+00:00" in res.stdout
