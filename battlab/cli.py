@@ -78,6 +78,11 @@ def _cmd_info(args) -> int:
     print(f"format:     {fmt.name} ({fmt.description})")
     print(f"technique:  {meta.get('technique') or 'not stated in the file'}")
     print(f"sha256:     {meta.get('sha256', '')}")
+    if hasattr(data, "dims"):  # diffraction patterns (xarray) have no table rows
+        from battlab.diffraction.io import describe
+
+        print(describe(data))
+        return 0
     print(f"rows:       {len(data):,}")
     if "test_time_s" in data:
         t = data["test_time_s"].to_numpy(dtype=float)
@@ -138,6 +143,192 @@ def _cmd_cycling(args) -> int:
     return 0
 
 
+def _cmd_eis(args) -> int:
+    import battlab
+    from battlab.echem import eis
+    from battlab.errors import InvalidParameterError
+    from battlab.provenance import Provenance, write_results
+
+    frozen = {}
+    for item in args.freeze:
+        name, sep, value = item.partition("=")
+        try:
+            frozen[name.strip()] = float(value) if sep else None
+        except ValueError:
+            raise InvalidParameterError(f"--freeze {item!r}: write NAME=VALUE, e.g. CPE1_alpha=0.9.") from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = battlab.load(args.file)
+        spectra, labels = eis.split_spectra(data)
+        f, z = spectra[args.spectrum if args.spectrum < len(spectra) else 0]
+        if args.spectrum >= len(spectra):
+            raise InvalidParameterError(f"--spectrum {args.spectrum}: the file has {len(spectra)} spectra "
+                                        f"(0 to {len(spectra) - 1}).")
+        dist = eis.drt(f, z, lambda_=args.drt_lambda)
+        circuit = args.circuit or dist.suggested_circuit
+        fit = eis.EquivalentCircuit(circuit).fit(f, z, weighting=args.weighting, frozen=frozen or None)
+        kk = eis.kramers_kronig(f, z, threshold=args.kk_threshold_pct / 100)
+        spec = eis.impedance_table(f, z)
+        zf = fit.predict(f)
+        spec["z_real_fit_ohm"], spec["z_imag_fit_ohm"] = zf.real, zf.imag
+        tables = {"fit_parameters": fit.summary(), "spectrum": spec, "kk_residuals": kk.residuals,
+                  "drt": dist.table(), "drt_peaks": dist.peaks}
+        if len(spectra) > 1 and not args.no_series:
+            series = eis.fit_series([s[0] for s in spectra], [s[1] for s in spectra], circuit,
+                                    labels=labels["spectrum"].to_numpy(), weighting=args.weighting,
+                                    frozen=frozen or None)
+            for col in labels.columns:
+                if col != "spectrum":
+                    series.insert(1, col, labels[col].to_numpy())
+            tables["series_fit"] = series
+    for w in caught:
+        print(f"battlab: warning: {w.message}", file=sys.stderr)
+    params = {"circuit": circuit, "circuit_source": "user" if args.circuit else "DRT suggestion",
+              "weighting": args.weighting, "frozen": frozen, "spectrum": args.spectrum,
+              "n_spectra": len(spectra), "kk_threshold": args.kk_threshold_pct / 100,
+              "kk_mu_criterion": 0.85, "drt_lambda": dist.lambda_, "drt_lambda_method": dist.lambda_method}
+    prov = Provenance.for_data("battlab.echem.eis", data, params, command=" ".join(["battlab"] + sys.argv[1:]))
+    written = write_results(args.out, tables, prov)
+    print(f"{len(spectra)} spectra; {circuit}: reduced chi2 {fit.reduced_chi_squared_:.3g}; {kk.verdict}")
+    print(f"wrote {', '.join(p.name for p in written)} to {args.out}")
+    return 0
+
+
+def _pair_V(text, option):
+    from battlab.errors import InvalidParameterError
+
+    try:
+        lo, hi = (float(x) for x in text.split(","))
+    except ValueError:
+        raise InvalidParameterError(f"{option} {text!r}: write two potentials in V as LOW,HIGH, "
+                                    "e.g. 3.3,3.7.") from None
+    return (lo, hi)
+
+
+def _cmd_cv(args) -> int:
+    import pandas as pd
+
+    import battlab
+    from battlab.echem import cv
+    from battlab.provenance import Provenance, write_results
+
+    notes = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tables = [battlab.load(f) for f in args.files]
+        lab = cv.check_cv(tables)
+        guess = cv.suggest_windows(lab)
+        win = {"anodic": _pair_V(args.anodic_window, "--anodic-window") if args.anodic_window
+               else guess["anodic_window_V"],
+               "cathodic": _pair_V(args.cathodic_window, "--cathodic-window") if args.cathodic_window
+               else guess["cathodic_window_V"]}
+        base = {"anodic": _pair_V(args.anodic_baseline, "--anodic-baseline") if args.anodic_baseline
+                else guess["anodic_baseline_V"],
+                "cathodic": _pair_V(args.cathodic_baseline, "--cathodic-baseline") if args.cathodic_baseline
+                else guess["cathodic_baseline_V"]}
+        peaks = {d: cv.find_peaks(lab, window_V=win[d], direction=d, baseline=args.baseline,
+                                  baseline_window_V=base[d] if args.baseline == "window" else None,
+                                  baseline_points_V=base[d] if args.baseline == "points" else None)
+                 for d in ("anodic", "cathodic")}
+        out = {"sweeps": lab.attrs["battlab"]["sweeps"],
+               "peaks": pd.concat([peaks["anodic"], peaks["cathodic"]], ignore_index=True),
+               "peak_pairs": cv.pair_peaks(peaks["anodic"], peaks["cathodic"])}
+        rates = sorted(lab["scan_rate_group_mV_s"].dropna().unique())
+        rs = None
+        if len(rates) < 2:
+            notes.append(f"one scan rate ({rates[0]:.3g} mV/s): no b-values, Randles-Sevcik or Dunn "
+                         "decomposition (they need two or more).")
+        else:
+            out["b_values"] = cv.power_law(out["peaks"], cycle=args.cycle)
+            model = cv.dunn_decomposition(lab, cycle=args.cycle)
+            out["dunn_coefficients"] = model.coefficients_
+            out["capacitive_fraction"] = model.fractions_
+            out["dunn_decomposed"] = model.predict(model.scan_rates_mV_s_)
+            if None in (args.n_electrons, args.area_cm2, args.concentration_mol_cm3):
+                notes.append("no Randles-Sevcik D: give --n-electrons, --area-cm2 and --concentration-mol-cm3.")
+            else:
+                rs = cv.randles_sevcik(peaks["anodic"], n_electrons=args.n_electrons, area_cm2=args.area_cm2,
+                                       concentration_mol_cm3=args.concentration_mol_cm3,
+                                       temperature_K=args.temperature_K, form=args.form, cycle=args.cycle)
+                out["randles_sevcik"] = pd.DataFrame([{k: v for k, v in rs.items() if k != "points"}])
+                out["randles_sevcik_points"] = rs["points"]
+    for w in caught:
+        print(f"battlab: warning: {w.message}", file=sys.stderr)
+    for note in notes:
+        print(f"battlab: note: {note}", file=sys.stderr)
+    params = {"files": [Path(f).name for f in args.files], "anodic_window_V": win["anodic"],
+              "cathodic_window_V": win["cathodic"], "baseline": args.baseline, "anodic_baseline_V": base["anodic"],
+              "cathodic_baseline_V": base["cathodic"], "windows_source": {
+                  "anodic": "given" if args.anodic_window else "suggested",
+                  "cathodic": "given" if args.cathodic_window else "suggested"},
+              "cycle": args.cycle, "n_electrons": args.n_electrons, "area_cm2": args.area_cm2,
+              "concentration_mol_cm3": args.concentration_mol_cm3, "temperature_K": args.temperature_K,
+              "randles_sevcik_form": args.form, "peak_fit_V": 0.01, "dunn_n_grid": 400,
+              "sweep_options": lab.attrs["battlab"]["cv"]}
+    inputs = []
+    for t in tables:
+        meta = t.attrs.get("battlab", {})
+        inputs.append({"name": Path(str(meta.get("source_name") or "")).name, "sha256": meta.get("sha256"),
+                       "format": meta.get("format")})
+    prov = Provenance("battlab.echem.cv", params, inputs, command=" ".join(["battlab"] + sys.argv[1:]))
+    written = write_results(args.out, out, prov)
+    line = f"{len(out['sweeps'])} sweeps at {', '.join(f'{r:.3g}' for r in rates)} mV/s"
+    if rs:
+        line += f"; D = {rs['diffusion_coefficient_cm2_s']:.3g} cm2/s (R2 {rs['r_squared']:.4f})"
+    print(f"{line}; wrote {', '.join(p.name for p in written)} to {args.out}")
+    return 0
+
+
+def _cmd_gitt(args) -> int:
+    import battlab
+    from battlab.echem import gitt
+    from battlab.errors import InvalidParameterError, MissingDataError
+    from battlab.provenance import Provenance, write_results
+
+    try:
+        window = tuple(float(x) for x in args.fit_window.split(",")) if args.fit_window else None
+    except ValueError:
+        raise InvalidParameterError(f"--fit-window {args.fit_window!r}: write two fractions START,END, "
+                                    "e.g. 0.1,0.9.") from None
+    geometry = {"mass_mg": args.mass_mg, "molar_mass_g_mol": args.molar_mass_g_mol,
+                "molar_volume_cm3_mol": args.molar_volume_cm3_mol, "area_cm2": args.area_cm2,
+                "thickness_um": args.thickness_um}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = battlab.load(args.file)
+        technique = args.technique
+        if technique == "auto":
+            try:
+                gitt.find_pulses(data)
+                technique = "gitt"
+            except MissingDataError as gitt_error:
+                try:
+                    gitt.find_potential_steps(data)
+                except MissingDataError:
+                    raise MissingDataError(f"{Path(args.file).name}: {gitt_error}") from None
+                technique = "pitt"
+        if technique == "gitt":
+            window = window or (0.1, 0.9)
+            table = gitt.analyze_gitt(data, fit_window=window, x_initial=args.x_initial, z=args.z, **geometry)
+            tables = {"gitt_pulses": table, "ocv": gitt.ocv_curve(table)}
+            line = (f"{len(table)} GITT pulses ({int(table['valid'].sum())} pass the validity checks)")
+        else:
+            window = window or (0.4, 0.9)
+            table = gitt.analyze_pitt(data, fit_window=window, **geometry)
+            tables = {"pitt_steps": table}
+            line = f"{len(table)} PITT steps"
+    for w in caught:
+        print(f"battlab: warning: {w.message}", file=sys.stderr)
+    params = {"technique": technique, **geometry, "x_initial": args.x_initial, "z": args.z,
+              "fit_window": list(window),
+              **{k: v for k, v in table.attrs.get("battlab", {}).items() if k not in geometry}}
+    prov = Provenance.for_data(f"battlab.echem.gitt.analyze_{technique}", data, params,
+                               command=" ".join(["battlab"] + sys.argv[1:]))
+    written = write_results(args.out, tables, prov)
+    print(f"{line}; wrote {', '.join(p.name for p in written)} to {args.out}")
+    return 0
+
+
 def _cmd_gallery(args) -> int:
     import subprocess
 
@@ -180,6 +371,50 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--window-mV", type=float, default=15.0, help="dQ/dV smoothing window in mV")
     s.set_defaults(func=_cmd_cycling)
 
+    s = sub.add_parser("eis", help="equivalent-circuit fit, Kramers-Kronig test and DRT of impedance spectra")
+    s.add_argument("file")
+    s.add_argument("--out", required=True, help="output folder (created)")
+    s.add_argument("--circuit", help="circuit string, e.g. 'R0-p(R1,CPE1)-W1' (default: the DRT suggestion)")
+    s.add_argument("--weighting", default="modulus", choices=["modulus", "proportional", "unit"])
+    s.add_argument("--freeze", action="append", default=[], metavar="NAME[=VALUE]",
+                   help="hold a parameter fixed, e.g. CPE1_alpha=0.9 (repeatable)")
+    s.add_argument("--spectrum", type=int, default=0, help="which spectrum of a multi-sweep file to detail")
+    s.add_argument("--no-series", action="store_true", help="do not fit every spectrum of a multi-sweep file")
+    s.add_argument("--kk-threshold-pct", type=float, default=1.0, help="Lin-KK pass threshold (%% of |Z|)")
+    s.add_argument("--drt-lambda", type=float, help="DRT regularisation (default: chosen by GCV)")
+    s.set_defaults(func=_cmd_eis)
+
+    s = sub.add_parser("cv", help="sweeps, peaks, Randles-Sevcik D, b-values and Dunn split of CV files")
+    s.add_argument("files", nargs="+", metavar="FILE", help="one CV file with several scan rates, or one per rate")
+    s.add_argument("--out", required=True, help="output folder (created)")
+    s.add_argument("--n-electrons", type=float, help="electrons per molecule (Randles-Sevcik)")
+    s.add_argument("--area-cm2", type=float, help="electrode area in cm2 (Randles-Sevcik)")
+    s.add_argument("--concentration-mol-cm3", type=float, help="bulk concentration in mol/cm3 (Randles-Sevcik)")
+    s.add_argument("--temperature-K", type=float, default=298.15)
+    s.add_argument("--form", default="general", choices=["general", "25C"], help="Randles-Sevcik form")
+    s.add_argument("--anodic-window", help="anodic peak window LOW,HIGH in V (default: suggested)")
+    s.add_argument("--cathodic-window", help="cathodic peak window LOW,HIGH in V (default: suggested)")
+    s.add_argument("--baseline", default="window", choices=["window", "points", "none"])
+    s.add_argument("--anodic-baseline", help="anodic baseline window (or two points) LOW,HIGH in V")
+    s.add_argument("--cathodic-baseline", help="cathodic baseline window (or two points) LOW,HIGH in V")
+    s.add_argument("--cycle", default="first", help="cycle of each scan rate: first, last or a number")
+    s.set_defaults(func=_cmd_cv)
+
+    s = sub.add_parser("gitt", help="GITT (Weppner-Huggins, sqrt-t fit) or PITT diffusion coefficients per pulse/step")
+    s.add_argument("file")
+    s.add_argument("--out", required=True, help="output folder (created)")
+    s.add_argument("--mass-mg", type=float, required=True, help="active material mass m_B in mg")
+    s.add_argument("--molar-mass-g-mol", type=float, required=True, help="molar mass M_B in g/mol")
+    s.add_argument("--molar-volume-cm3-mol", type=float, required=True, help="molar volume V_M in cm3/mol")
+    s.add_argument("--area-cm2", type=float, required=True, help="electrode/electrolyte contact area S in cm2")
+    s.add_argument("--thickness-um", type=float, help="electrode thickness L in um (adds the L^2 form)")
+    s.add_argument("--x-initial", type=float, default=0.0, help="x in LixM before the first pulse")
+    s.add_argument("--z", type=int, default=1, help="charge number of the inserted ion")
+    s.add_argument("--fit-window", help="START,END fractions of each pulse for the GITT sqrt-t fit (default "
+                   "0.1,0.9) or of each step for the PITT decay fit (default 0.4,0.9)")
+    s.add_argument("--technique", default="auto", choices=["auto", "gitt", "pitt"])
+    s.set_defaults(func=_cmd_gitt)
+
     s = sub.add_parser("gallery", help="serve the Voila gallery of apps")
     s.add_argument("--port", type=int, default=8866)
     s.add_argument("--ip", default="127.0.0.1")
@@ -188,6 +423,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder whose files the apps may open server-side (repeatable)")
     s.add_argument("--open", action="store_true", help="open a browser")
     s.set_defaults(func=_cmd_gallery)
+
+    from battlab.diffraction._cli import add_parser as _add_xrd
+
+    _add_xrd(sub)
+    from battlab.sensors._cli import add_parser as _add_sensors
+
+    _add_sensors(sub)
     return p
 
 

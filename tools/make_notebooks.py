@@ -18,7 +18,18 @@ GALLERY = [
         "bundled demo data, so it works offline; upload your own instrument file from inside the app.\n\n"
         "| app | what it does |\n|---|---|\n"
         "| [Galvanostatic cycling](01_galvanostatic_cycling.ipynb) | capacity, coulombic efficiency, "
-        "voltage profiles, dQ/dV and rate capability of charge/discharge cycling |\n\n"
+        "voltage profiles, dQ/dV and rate capability of charge/discharge cycling |\n"
+        "| [Cyclic voltammetry](02_cyclic_voltammetry.ipynb) | sweeps and scan rates, peaks, ΔEp and E½, "
+        "Randles–Ševčík diffusion coefficient, b-values and the Dunn capacitive/diffusive split |\n"
+        "| [Electrochemical impedance](03_impedance.ipynb) | equivalent-circuit fit with automatic starting "
+        "values, Kramers–Kronig check, distribution of relaxation times, spectra along SOC |\n"
+        "| [GITT and PITT](04_gitt.ipynb) | automatic pulse/rest (or potential step) detection, OCV curve, "
+        "IR drop, Weppner–Huggins and √t-fit diffusion coefficients against x, with validity flags |\n"
+        "| [Operando X-ray diffraction](09_operando_xrd.ipynb) | peak fits (pseudo-Voigt, Kα1/Kα2), d-spacing, "
+        "strain, FWHM and intensity of every pattern beside the voltage; lattice parameters, Scherrer size, "
+        "reference sticks of battery phases |\n"
+        "| [Operando sensors](11_operando_sensors.ipynb) | EQCM mass per electron, dilatometry, "
+        "MOSS film stress and acoustic emission aligned with the cycling |\n\n"
         "More techniques (cyclic voltammetry, GITT, impedance, operando imaging, diffraction, sensors and "
         "their correlation) join this list as they land."
     ),
@@ -58,6 +69,205 @@ CYCLING = [
 ]
 
 
+IMPEDANCE = [
+    new_markdown_cell(
+        "# Electrochemical impedance\n\n"
+        "Impedance spectroscopy applies a small AC perturbation over many decades of frequency and "
+        "records Z = Z′ + jZ″. Processes with different time constants separate: the electrolyte "
+        "resistance at the high-frequency intercept, the SEI and charge-transfer arcs (resistance ‖ "
+        "double-layer capacitance) at kHz–Hz, and solid-state diffusion as a 45° Warburg line at low "
+        "frequency, whose coefficient σ gives the diffusion coefficient.\n\n"
+        "The app fits an equivalent circuit written as text (`R0-p(R1,CPE1)-W1`) from starting values "
+        "read off the spectrum, checks the data with the Lin-KK test, and computes the distribution of "
+        "relaxation times (DRT), which shows how many arcs there are and suggests a circuit. It opens on "
+        "a synthetic Randles cell; the demo picker also has two arcs (SEI + charge transfer) and a series "
+        "of 200 spectra along SOC. Upload an EC-Lab PEIS `.mpr`/`.mpt`, a Gamry `.DTA` or a CSV of "
+        "frequency, Z′ and Z″."
+    ),
+    new_code_cell("import battlab as bl"),
+    new_code_cell("app = bl.apps.EISApp()\napp"),
+    new_markdown_cell(
+        "## Under the hood\n\n"
+        "The same analyses as plain calls. `bl.load(\"my_peis.mpr\")` reads an instrument file into the "
+        "table the demo uses; `bl.echem.eis.impedance_from_table` turns it into frequency and complex Z."
+    ),
+    new_code_cell("demo = bl.datasets.make_two_arc(noise=0.003)\n"
+                  "f, Z = bl.echem.eis.impedance_from_table(demo.data)"),
+    new_code_cell("fit = bl.echem.eis.EquivalentCircuit(\"R0-p(R1,CPE1)-p(R2,CPE2)\").fit(f, Z)\nfit.summary()"),
+    new_code_cell("bl.echem.eis.kramers_kronig(f, Z).verdict"),
+    new_code_cell("bl.echem.eis.drt(f, Z).peaks"),
+    new_markdown_cell(
+        "Fits are complex non-linear least squares on the real and imaginary residuals (weighted by |Z| "
+        "unless chosen otherwise), positive parameters in log space, with an analytic Jacobian; standard "
+        "errors come from the Jacobian at the optimum. Lin-KK fits Voigt elements on log-spaced time "
+        "constants, their number chosen by the μ criterion. The DRT is Tikhonov-regularised non-negative "
+        "least squares on Gaussian basis functions, λ chosen by generalised cross-validation.\n\n"
+        "**References.** M. Schönleber et al., Electrochim. Acta 131 (2014) 20 (Lin-KK); T. H. Wan et al., "
+        "Electrochim. Acta 184 (2015) 483 (DRT by RBF + Tikhonov); C. Ho, I. D. Raistrick, R. A. Huggins, "
+        "J. Electrochem. Soc. 127 (1980) 343 (D from the Warburg coefficient); the seed review's §2.3."
+    ),
+]
+
+
+SENSORS = [
+    new_markdown_cell(
+        "# Operando sensors: EQCM, dilatometry, MOSS stress, acoustic emission\n\n"
+        "These sensors record a time series next to the electrochemistry: the resonance of a quartz crystal "
+        "(EQCM: mass of the electrode film), the height of the electrode (dilatometry), the curvature of a "
+        "substrate carrying a thin-film electrode (MOSS: film stress by Stoney's equation) and the elastic waves "
+        "of cracking particles or gas bubbles (acoustic emission). Their value lies in lining them up with the "
+        "charge passed: mass per electron names the species that moves, expansion and stress per cycle show "
+        "reversible breathing and irreversible ratcheting, hits per half cycle show when particles crack.\n\n"
+        "The app opens on synthetic records built on a real cycling timeline (Li⁺ insertion in a graphite "
+        "film, an Sb electrode expanding by 110 %, a Si film yielding at −1.75 GPa / +1 GPa, a Si/C anode "
+        "cracking mostly in its first lithiation). Upload a sensor table (CSV/TSV with a time column and "
+        "sensor columns with units) and the cycling file it ran with; crystal, substrate and film constants "
+        "are visible inputs, never silent defaults."
+    ),
+    new_code_cell("import battlab as bl"),
+    new_code_cell("app = bl.apps.SensorsApp()\napp"),
+    new_markdown_cell(
+        "## Under the hood\n\n"
+        "`bl.sensors.read_sensor_table(\"my_eqcm.csv\", kind=\"eqcm\")` reads an instrument export into the "
+        "same table the demo uses; `bl.sensors.align_to_cycling` puts it on the cycler's timeline (as-of join "
+        "of cycle labels, interpolated charge, clock offset) and its tidy output is what the correlation "
+        "notebook reads."
+    ),
+    new_code_cell("demo = bl.datasets.make_eqcm()"),
+    new_code_cell("aligned = bl.sensors.align_to_cycling(demo.data.sensor, demo.data.echem, clock_offset_s=120.0)"),
+    new_code_cell("mass = bl.sensors.eqcm.eqcm_mass(aligned, f0_Hz=5e6, area_cm2=1.37, overtone=3)\n"
+                  "bl.sensors.eqcm.mass_per_electron(mass)"),
+    new_markdown_cell(
+        "Sauerbrey: Δm = −C_f·Δf_n/n with C_f = √(ρ_q·μ_q)/(2f₀²) (17.7 ng cm⁻² Hz⁻¹ at 5 MHz), valid while "
+        "ΔD/(−Δf/n) stays well below 4·10⁻⁷ Hz⁻¹. Mass per electron m.p.e. = −F·dm/dQ: 6.94 g/mol for Li⁺. "
+        "Stoney: σ_f·h_f = M_s·h_s²·Δκ/6 with M_s = E_s/(1 − ν_s); MOSS curvature Δκ = (d − d₀)/d₀ · cos φ/(2L).\n\n"
+        "**References.** G. Sauerbrey, Z. Phys. 155 (1959) 206; G. G. Stoney, Proc. R. Soc. A 82 (1909) 172; "
+        "V. A. Sethuraman et al., J. Power Sources 195 (2010) 5062; the seed review's §3.4.4, §3.7.1, §3.7.3 "
+        "and §3.7.4 (see the project's research notes)."
+    ),
+]
+
+CV = [
+    new_markdown_cell(
+        "# Cyclic voltammetry\n\n"
+        "Cyclic voltammetry sweeps the electrode potential linearly up and down between two vertices and "
+        "records the current. Redox reactions show as peaks: their potentials give ΔEp and E½, and how the "
+        "peak current grows with the scan rate v tells how the charge is stored. A diffusion-limited "
+        "reaction grows as √v (Randles–Ševčík, which gives the diffusion coefficient D), a capacitive or "
+        "surface process as v (the b-value of |ip| = a·v^b). Fitting i(E) = k1·v + k2·√v at every potential "
+        "(Dunn) splits each voltammogram into its capacitive and diffusive parts.\n\n"
+        "The app finds the sweeps and their scan rates from the potential itself. It opens on a synthetic "
+        "electrode with a reversible diffusive couple and a surface (pseudocapacitive) peak at six scan "
+        "rates; upload your own EC-Lab `.mpr`/`.mpt` or CSV instead (one file with all scan rates, or several "
+        "files at once, one per rate). D needs the number of electrons, the "
+        "electrode area and the concentration: battlab never assumes them."
+    ),
+    new_code_cell("import battlab as bl"),
+    new_code_cell("app = bl.apps.CVApp()\napp"),
+    new_markdown_cell(
+        "## Under the hood\n\n"
+        "The same analysis with plain functions. `bl.load(\"my_cv.mpr\")` (or a list of files, one per "
+        "scan rate) gives the table the demo uses."
+    ),
+    new_code_cell("demo = bl.datasets.make_cv()"),
+    new_code_cell("sweeps = bl.echem.cv.label_sweeps(demo.data)\nsweeps.attrs[\"battlab\"][\"sweeps\"].head()"),
+    new_code_cell("peaks = bl.echem.cv.find_peaks(sweeps, window_V=(3.3, 3.7), baseline_window_V=(3.25, 3.3))"),
+    new_code_cell("bl.echem.cv.randles_sevcik(peaks, n_electrons=1, area_cm2=1.0, concentration_mol_cm3=1e-5)"),
+    new_code_cell("bl.echem.cv.power_law(peaks)"),
+    new_code_cell("bl.echem.cv.dunn_decomposition(sweeps).fractions_"),
+    new_markdown_cell(
+        "Sweeps are cut at turning points of the potential that stand out by more than a hysteresis, and "
+        "each sweep's scan rate is a straight-line fit of potential against time away from the vertices, so "
+        "noise, digital staircases and rounded vertices do not disturb it. Peak currents are measured from "
+        "a straight baseline fitted just before the peak and extrapolated under it. For the Dunn split each "
+        "sweep is averaged onto a common potential grid (per sweep direction) and one least-squares problem "
+        "is solved for all potentials at once.\n\n"
+        "**References.** Randles–Ševčík and reversible-wave theory: Bard & Faulkner, *Electrochemical "
+        "Methods*, ch. 6. b-values and the k1·v + k2·v^½ analysis: Wang, Polleux, Lim & Dunn, "
+        "*J. Phys. Chem. C* 111 (2007) 14925; Augustyn, Simon & Dunn, *Energy Environ. Sci.* 7 (2014) 1597."
+    ),
+]
+
+
+GITT = [
+    new_markdown_cell(
+        "# Galvanostatic and potentiostatic intermittent titration (GITT, PITT)\n\n"
+        "GITT passes short constant-current pulses, each followed by a long open-circuit rest. The voltage "
+        "step between consecutive rests (ΔEs) traces the equilibrium curve, the change during each pulse "
+        "(ΔEt, without the IR drop) measures how fast the ions diffuse away from the surface, and the "
+        "Weppner–Huggins relation turns their ratio into the chemical diffusion coefficient D at every "
+        "composition. PITT steps the potential instead and reads D from the exponential tail of the current.\n\n"
+        "The app finds pulses and rests (or potential steps) by itself. It opens on a simulated thin film "
+        "whose D(x) is known (with a two-phase-like plateau where the method breaks down, so those pulses "
+        "are flagged); a PITT demo is in the picker. The mass, molar mass, molar volume and area (or "
+        "thickness) change D by orders of magnitude: battlab never assumes them. Upload an EC-Lab "
+        "`.mpr`/`.mpt` or a cycler CSV of your own."
+    ),
+    new_code_cell("import battlab as bl"),
+    new_code_cell("app = bl.apps.GITTApp()\napp"),
+    new_markdown_cell(
+        "## Under the hood\n\n"
+        "The same analysis as plain calls; `bl.load(\"my_gitt.mpr\")` reads an instrument file into the "
+        "table the demo uses."
+    ),
+    new_code_cell("demo = bl.datasets.make_gitt(n_pulses=40)\ngeometry = dict(mass_mg=1.01, molar_mass_g_mol=97.87, "
+                  "molar_volume_cm3_mol=19.38, area_cm2=1.0)"),
+    new_code_cell("bl.echem.gitt.find_pulses(demo.data).head()"),
+    new_code_cell("pulses = bl.echem.gitt.analyze_gitt(demo.data, x_initial=0.08, **geometry)\n"
+                  "pulses[[\"x_mid\", \"delta_Es_V\", \"delta_Et_V\", \"diffusion_coefficient_cm2_s\", \"flags\"]].head(10)"),
+    new_code_cell("bl.echem.gitt.ocv_curve(pulses).head()"),
+    new_markdown_cell(
+        "Weppner–Huggins: D = 4/(πτ)·(m_B·V_M/(M_B·S))²·(ΔEs/ΔEt)², valid for τ ≪ L²/D and a constant OCV "
+        "slope over the pulse. The √t variant fits E against √t over the chosen window: "
+        "D = 4/π·(V_M/(S·F·z))²·(I·(dE/dx)/(dE/d√t))². Flags mark pulses where E is not linear in √t, the "
+        "OCV slope changes across the pulse, the voltage changes are at noise level (plateaus), or the rest "
+        "did not relax. PITT fits ln|I| = const − π²Dt/(4L²) over the late part of each step.\n\n"
+        "**References.** W. Weppner and R. A. Huggins, J. Electrochem. Soc. 124 (1977) 1569; C. J. Wen, "
+        "B. A. Boukamp, R. A. Huggins and W. Weppner, J. Electrochem. Soc. 126 (1979) 2258."
+    ),
+]
+
+
+XRD = [
+    new_markdown_cell(
+        "# Operando X-ray diffraction\n\n"
+        "Operando XRD records a diffraction pattern I(2θ) every few minutes while the cell cycles. Bragg's law "
+        "(λ = 2d sin θ) turns each peak position into a lattice spacing d: a peak that shifts is a solid "
+        "solution (the lattice expands or contracts), intensity moving between peaks at fixed positions is a "
+        "two-phase reaction, and peak widths give crystallite size (Scherrer) and microstrain "
+        "(Williamson–Hall).\n\n"
+        "The app opens on a synthetic graphite anode whose (002) peak goes 26.6° → LiC12 (25.3°) → LiC6 (24.0°) "
+        "on the clock of a cycling record. Move the pattern slider, pick reference sticks, add or move peak "
+        "windows, or upload a `.xy`/`.xye`/`.csv`/`.xrdml` file; folders of patterns are read with "
+        "`bl.diffraction.load_series` or the `battlab xrd` command."
+    ),
+    new_code_cell("import battlab as bl"),
+    new_code_cell("app = bl.apps.XRDApp()\napp"),
+    new_markdown_cell(
+        "## Under the hood\n\n"
+        "Every number in the app comes from plain functions. A series is an xarray DataArray over "
+        "(time, two_theta_deg) with the wavelength in its attributes."
+    ),
+    new_code_cell("demo = bl.datasets.make_operando_graphite()\ndemo.data"),
+    new_code_cell("tracked = bl.diffraction.track_peaks(demo.data, demo.truth[\"windows\"])\ntracked.head()"),
+    new_code_cell("bl.diffraction.phase_fractions(tracked).iloc[::10]"),
+    new_code_cell("lto = bl.datasets.make_lto_series()\n"
+                  "lto_tracked = bl.diffraction.track_peaks(lto.data, lto.truth[\"windows\"])\n"
+                  "bl.diffraction.lattice_series(lto_tracked, lto.truth[\"hkl\"], system=\"cubic\").head()"),
+    new_code_cell("bl.diffraction.reference_sticks(\"LiC6\", wavelength_A=1.540598)"),
+    new_markdown_cell(
+        "Peaks are area-normalised pseudo-Voigt profiles (area, centre, FWHM, η) on a local polynomial "
+        "background, fitted with bounded least squares and an analytic Jacobian; with a Cu tube the Kα2 line "
+        "(1.544426 Å, half the Kα1 area) is fitted at the 2θ of the same d. Lattice parameters are linear "
+        "least squares of 1/d² on the indices. Scherrer: τ = Kλ/(β cos θ) after removing the instrument "
+        "width in quadrature.\n\n"
+        "**References.** Operando diffraction of battery materials is reviewed in the seed papers of this "
+        "project (see the research notes); reference lattice parameters are cited in "
+        "`battlab/diffraction/references.py`."
+    ),
+]
+
+
 def write(cells, name):
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -71,3 +281,8 @@ if __name__ == "__main__":
     HERE.mkdir(exist_ok=True)
     write(GALLERY, "00_gallery.ipynb")
     write(CYCLING, "01_galvanostatic_cycling.ipynb")
+    write(CV, "02_cyclic_voltammetry.ipynb")
+    write(IMPEDANCE, "03_impedance.ipynb")
+    write(GITT, "04_gitt.ipynb")
+    write(SENSORS, "11_operando_sensors.ipynb")
+    write(XRD, "09_operando_xrd.ipynb")

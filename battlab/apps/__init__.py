@@ -5,12 +5,27 @@ the apps render in Voila with no internet access.
 """
 
 from battlab.apps._base import BaseApp, PlotPane, load_browser_resources
+from battlab.apps.cv import CVApp
 from battlab.apps.cycling import CyclingApp
+from battlab.apps.diffraction import XRDApp
+from battlab.apps.eis import EISApp
+from battlab.apps.gitt import GITTApp
+from battlab.apps.sensors import SensorsApp
 
-__all__ = ["BaseApp", "PlotPane", "CyclingApp", "load_browser_resources", "APPS"]
+__all__ = ["BaseApp", "PlotPane", "CVApp", "CyclingApp", "EISApp", "GITTApp", "SensorsApp", "XRDApp", "load_browser_resources", "APPS"]
 
 #: Notebook gallery: app class -> (notebook, one-line description).
 APPS = {
     "CyclingApp": ("01_galvanostatic_cycling.ipynb",
                    "Galvanostatic cycling: capacity, coulombic efficiency, voltage profiles, dQ/dV, rate capability."),
+    "CVApp": ("02_cyclic_voltammetry.ipynb",
+              "Cyclic voltammetry: peaks, ΔEp and E½, Randles–Ševčík D, b-values, Dunn capacitive split."),
+    "GITTApp": ("04_gitt.ipynb",
+                "GITT and PITT: pulse detection, OCV, Weppner–Huggins and √t-fit diffusion coefficients, PITT decay."),
+    "EISApp": ("03_impedance.ipynb",
+               "Impedance: equivalent-circuit fit, Kramers–Kronig check, DRT, spectra along SOC."),
+    "SensorsApp": ("11_operando_sensors.ipynb",
+                   "Operando sensors: EQCM mass per electron, dilatometry, MOSS film stress, acoustic emission."),
+    "XRDApp": ("09_operando_xrd.ipynb",
+               "Operando XRD: peak fits, d-spacing, strain, FWHM and intensity vs time beside the voltage; lattice, size."),
 }

@@ -6,13 +6,33 @@ these when no file is given, so every notebook runs offline with no setup.
 """
 
 from battlab.datasets._base import Demo
+from battlab.datasets.cv import make_cv
 from battlab.datasets.cycling import graphite_ocv, make_cycling
+from battlab.datasets.diffraction import make_lto_series, make_operando_graphite, make_sized_pattern
+from battlab.datasets.eis import make_eis_series, make_randles, make_two_arc
+from battlab.datasets.gitt import make_gitt, make_pitt
+from battlab.datasets.sensors import make_acoustic, make_ae_waveform, make_dilatometry, make_eqcm, make_moss
 
-__all__ = ["Demo", "make_cycling", "graphite_ocv", "load_demo", "DEMOS"]
+__all__ = ["Demo", "make_cycling", "graphite_ocv", "make_randles", "make_two_arc", "make_eis_series", "make_cv", "load_demo", "DEMOS",
+           "make_eqcm", "make_dilatometry", "make_moss", "make_acoustic", "make_ae_waveform", "make_gitt", "make_pitt",
+           "make_operando_graphite", "make_lto_series", "make_sized_pattern"]
 
 #: Demo name -> (generator, description) for the app pickers.
 DEMOS = {
     "graphite half cell (100 cycles, rate test)": (make_cycling, "cycling"),
+    "Randles cell (CPE + Warburg)": (make_randles, "eis"),
+    "SEI + charge transfer (two arcs)": (make_two_arc, "eis"),
+    "200 impedance spectra along SOC": (make_eis_series, "eis"),
+    "CV at 6 scan rates (diffusive + pseudocapacitive)": (make_cv, "cv"),
+    "EQCM: graphite film, Li+ and first-cycle SEI": (make_eqcm, "sensors"),
+    "Dilatometry: Sb anode (+110 %)": (make_dilatometry, "sensors"),
+    "MOSS: 108 nm Si film": (make_moss, "sensors"),
+    "Acoustic emission: Si/C anode hit list": (make_acoustic, "sensors"),
+    "GITT: thin film with known D(x) (190 pulses)": (make_gitt, "gitt"),
+    "PITT: thin film, 20 steps of 10 mV, known D": (make_pitt, "gitt"),
+    "operando XRD: graphite (002) → LiC12 → LiC6": (make_operando_graphite, "xrd"),
+    "XRD: LTO lattice drift 8.3636 → 8.3580 Å": (make_lto_series, "xrd"),
+    "XRD: Si, 25 nm crystallites": (make_sized_pattern, "xrd"),
 }
 
 

@@ -81,6 +81,7 @@ def _import_readers():
     # Importing the reader modules registers them; kept lazy so `import battlab` is fast.
     from battlab.io import biologic, tabular, bdf  # noqa: F401
     from battlab.io import eis_text, gamry  # noqa: F401
+    from battlab.diffraction import io as _xrd_io  # noqa: F401  kind="xrd"
 
 
 def _as_source(source, name: str | None, max_bytes: int) -> Source:
