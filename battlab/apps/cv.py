@@ -98,7 +98,8 @@ class CVApp(BaseApp):
                                 "limit; nothing was loaded. Use the battlab command line for large files.")
                 return
             self.set_status(f"Reading {name} ({_format_bytes(size)})…")
-            tables.append(battlab.load(bytes(content), name=name, max_bytes=int(self.upload_limit_mb * 1e6) + 1))
+            tables.append(battlab.load(bytes(content), name=name, max_bytes=int(self.upload_limit_mb * 1e6) + 1,
+                                       kind="echem"))
             names.append(name)
         self._accept_data(tables, f"{len(names)} files ({', '.join(names)})")
 

@@ -191,7 +191,7 @@ class SensorsApp(BaseApp):
         import battlab
         from battlab.sensors import SensorRun
 
-        echem = battlab.load(content, name=name, max_bytes=int(self.upload_limit_mb * 1e6) + 1)
+        echem = battlab.load(content, name=name, max_bytes=int(self.upload_limit_mb * 1e6) + 1, kind="echem")
         if self._pending is not None:
             run = self._pending
             self._accept_data(SensorRun(run.kind, run.sensor, echem, run.label), f"{run.label} + {name}")

@@ -120,7 +120,12 @@ def detect(source, *, name: str | None = None, max_bytes: int = DEFAULT_MAX_BYTE
     return _detect(src)
 
 
-def _detect(src: Source) -> Format:
+#: Plain words for each kind of data, for messages.
+KIND_WORDS = {"echem": "an electrochemistry record (cycler, potentiostat, impedance)",
+              "xrd": "a diffraction pattern"}
+
+
+def _detect(src: Source, kind: str | None = None) -> Format:
     head = src.data[:65536]
     scored = []
     for fmt in formats():
@@ -136,11 +141,23 @@ def _detect(src: Source) -> Format:
             f"{Path(src.name).name}: not a format battlab recognises. Readable extensions: {known}."
         )
     scored.sort(key=lambda t: (-t[0], t[1]))
+    if kind is not None:
+        wanted = [t for t in scored if t[2].kind == kind]
+        # A file that looks more like another kind of data (a diffraction CSV is also a
+        # CSV) is refused rather than forced through a reader of the wanted kind.
+        if not wanted or wanted[0][0] < scored[0][0]:
+            best = scored[0][2]
+            raise UnsupportedFormatError(
+                f"{Path(src.name).name} looks like {best.description}, which is "
+                f"{KIND_WORDS.get(best.kind, best.kind + ' data')}; this analysis needs "
+                f"{KIND_WORDS.get(kind, kind + ' data')}. Open it where that kind of data is analysed."
+            )
+        return wanted[0][2]
     return scored[0][2]
 
 
 def load(source, *, format: str | None = None, name: str | None = None,
-         max_bytes: int = DEFAULT_MAX_BYTES, **options):
+         max_bytes: int = DEFAULT_MAX_BYTES, kind: str | None = None, **options):
     """Read an instrument file into battlab's canonical object.
 
     Parameters
@@ -153,6 +170,10 @@ def load(source, *, format: str | None = None, name: str | None = None,
         Original file name for bytes input.
     max_bytes : int
         Inputs above this size are refused with :class:`~battlab.errors.TooLargeError`.
+    kind : str, optional
+        Only accept formats of this kind (``"echem"``, ``"xrd"``): a file of another kind
+        is refused with a message saying what it is, instead of being read as something
+        the caller cannot use. Apps pass the kind they analyse.
     **options
         Passed to the reader (for example ``column_map`` for generic CSV).
 
@@ -164,7 +185,7 @@ def load(source, *, format: str | None = None, name: str | None = None,
     """
     src = _as_source(source, name, max_bytes)
     if format is None:
-        fmt = _detect(src)
+        fmt = _detect(src, kind)
     else:
         _import_readers()
         if format not in _REGISTRY:
@@ -172,6 +193,11 @@ def load(source, *, format: str | None = None, name: str | None = None,
                 f"unknown format {format!r}; known: {', '.join(sorted(_REGISTRY))}."
             )
         fmt = _REGISTRY[format]
+        if kind is not None and fmt.kind != kind:
+            raise UnsupportedFormatError(
+                f"format {format!r} holds {KIND_WORDS.get(fmt.kind, fmt.kind)}; this analysis needs "
+                f"{KIND_WORDS.get(kind, kind)}."
+            )
     if not fmt.available():
         raise UnsupportedFormatError(
             f"{Path(src.name).name} is {fmt.description}, which needs the optional package(s) "
