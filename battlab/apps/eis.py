@@ -49,6 +49,10 @@ class EISApp(BaseApp):
         self.drt_result = None
         self.series = None
         self._param_rows = {}
+        self._param_sliders = {}
+        self._syncing = False  # a slider and its value box are being synchronised
+        self._marker_sync = False  # the frequency marker is being fitted to a new spectrum
+        self._bulk_update = False  # guess/fit set every value: draw once at the end
         self._busy = False
         super().__init__(data, **kw)
 
@@ -81,6 +85,10 @@ class EISApp(BaseApp):
         self.lam = w.FloatLogSlider(value=1e-3, base=10, min=-6, max=1, step=0.25, description="DRT λ",
                                     continuous_update=False, disabled=True, style=_STYLE,
                                     readout_format=".1e")
+        self.marker_f = w.FloatLogSlider(value=1.0, base=10, min=-2, max=5, step=0.05,
+                                         description="mark f (Hz)", continuous_update=False,
+                                         style=_STYLE, readout_format=".3g")
+        self.marker_readout = w.HTML()
         self.kk_threshold = w.FloatSlider(value=1.0, min=0.1, max=5.0, step=0.1,
                                           description="KK threshold (%)", continuous_update=False,
                                           style=_STYLE)
@@ -105,6 +113,7 @@ class EISApp(BaseApp):
         self.auto_lambda.observe(lambda _: self._guard("computing the DRT", self._on_auto_lambda), "value")
         self.lam.observe(lambda _: self._guard("computing the DRT", self._update_drt), "value")
         self.kk_threshold.observe(lambda _: self._guard("running the KK test", self._update_kk), "value")
+        self.marker_f.observe(lambda _: self._guard("marking the frequency", self._on_marker), "value")
         self.spectrum.observe(lambda _: self._guard("showing the spectrum", self._on_spectrum), "value")
         self.series_button.on_click(lambda _: self._guard("fitting the series", self._fit_series))
         self.trend_x.observe(lambda _: self._guard("plotting the trend", self._update_trend), "value")
@@ -115,6 +124,7 @@ class EISApp(BaseApp):
                 w.HTML("<small>starting values (tick to freeze a parameter at its value)</small>"),
                 self.params_box,
                 w.HBox([self.auto_lambda, self.lam, self.kk_threshold]),
+                w.HBox([self.marker_f, self.marker_readout]),
                 self.series_box,
                 w.HBox([w.HTML("<small>Diffusion from σ of W:</small>"), self.molar_volume, self.area,
                         self.dEdx])]
@@ -182,25 +192,102 @@ class EISApp(BaseApp):
             self._fit()
 
     def _build_param_rows(self, c):
-        rows, box = {}, []
-        for name, label, unit in zip(c.param_names, c.labelled_names, c.units):
+        rows, box, sliders = {}, [], {}
+        for name, label, unit, positive in zip(c.param_names, c.labelled_names, c.units, c.positive):
             val = w.FloatText(value=0.0, description=f"{name}", style={"description_width": "90px"},
                               layout=w.Layout(width="240px"))
+            # A slider per parameter: dragging it redraws the model with the values as set
+            # (no fit), so a starting point can be tuned by eye before pressing Fit.
+            if name.endswith("_alpha"):
+                slider = w.FloatSlider(value=0.8, min=0.3, max=1.0, step=0.005, readout=False,
+                                       continuous_update=False, layout=w.Layout(width="180px"))
+            elif positive:
+                slider = w.FloatLogSlider(value=1.0, base=10, min=-2, max=2, step=0.02, readout=False,
+                                          continuous_update=False, layout=w.Layout(width="180px"))
+            else:
+                slider = None
             frz = w.Checkbox(value=False, description="freeze", indent=False, layout=w.Layout(width="80px"))
             se = w.HTML(layout=w.Layout(width="220px"))
             rows[name] = (val, frz, se)
-            box.append(w.HBox([val, w.HTML(f"<small>{html.escape(_UNITS.get(unit, unit))}</small>",
-                                           layout=w.Layout(width="80px")), frz, se]))
+            items = [val, w.HTML(f"<small>{html.escape(_UNITS.get(unit, unit))}</small>",
+                                 layout=w.Layout(width="80px"))]
+            if slider is not None:
+                sliders[name] = slider
+                slider.observe(lambda ch, n=name: self._guard("previewing the model", self._on_slider, n), "value")
+                items.append(slider)
+            val.observe(lambda ch, n=name: self._guard("previewing the model", self._on_value, n), "value")
+            box.append(w.HBox(items + [frz, se]))
         self._param_rows = rows
+        self._param_sliders = sliders
         self._param_circuit = c
         self.params_box.children = box
+
+    def _set_slider(self, name, value):
+        """Move a parameter's slider to ``value``, re-centring a log slider's range on it."""
+        slider = self._param_sliders.get(name)
+        if slider is None or not np.isfinite(value):
+            return
+        self._syncing = True
+        try:
+            if isinstance(slider, w.FloatLogSlider):
+                if value <= 0:
+                    return
+                exponent = np.log10(value)
+                if not slider.min + 0.5 <= exponent <= slider.max - 0.5:
+                    with slider.hold_trait_notifications():
+                        slider.min, slider.max = np.floor(exponent) - 2, np.floor(exponent) + 3
+            slider.value = float(np.clip(value, *((10 ** slider.min, 10 ** slider.max)
+                                                   if isinstance(slider, w.FloatLogSlider)
+                                                   else (slider.min, slider.max))))
+        finally:
+            self._syncing = False
+
+    def _on_slider(self, name):
+        if self._syncing:
+            return
+        val = self._param_rows[name][0]
+        self._syncing = True
+        try:
+            val.value = float(f"{self._param_sliders[name].value:.6g}")
+        finally:
+            self._syncing = False
+        self._preview()
+
+    def _on_value(self, name):
+        if self._syncing:
+            return
+        self._set_slider(name, self._param_rows[name][0].value)
+        if not self._bulk_update:
+            self._preview()
+
+    def _preview(self):
+        """Redraw Nyquist and Bode with the model at the values now in the boxes (not fitted)."""
+        if self.data is None or not self._param_rows:
+            return
+        from battlab.plot import eis as P
+
+        c = self._param_circuit
+        values = np.array([row[0].value for row in self._param_rows.values()], float)
+        if np.any(values[c.positive] <= 0):
+            return
+        f, z = self.current
+        zm = eis.circuit_impedance(c, f, values)
+        self.fit_ok = False
+        label = "model (values as set; press Fit)"
+        self.nyquist_plot.update(P.nyquist(f, z, fit=zm, fit_label=label, marker=self._marker_index()))
+        self.bode_plot.update(P.bode(f, z, fit=zm, marker=self._marker_index()))
+        self.set_status("Model drawn with the values as set; press Fit to refine them.")
 
     def _auto_guess(self):
         f, z = self.current
         g = eis.guess_parameters(self._param_circuit, f, z)
-        for name, (val, _, se) in self._param_rows.items():
-            val.value = float(f"{g[name]:.6g}")
-            se.value = ""
+        self._bulk_update = True
+        try:
+            for name, (val, _, se) in self._param_rows.items():
+                val.value = float(f"{g[name]:.6g}")
+                se.value = ""
+        finally:
+            self._bulk_update = False
 
     def _use_suggestion(self):
         if self.drt_result is None:
@@ -221,12 +308,16 @@ class EISApp(BaseApp):
         self.model = eis.EquivalentCircuit(self.circuit.value).fit(
             f, z, weighting=self.weighting.value, initial_guess=guess, frozen=frozen or None)
         self.fit_ok = True
-        for (n, (val, frz, se)), v, s in zip(self._param_rows.items(), self.model.parameters_,
-                                             self.model.standard_errors_):
-            if not frz.value:
-                val.value = float(f"{v:.6g}")
-            rel = f" ({100 * s / abs(v):.2g} %)" if v and s else ""
-            se.value = "<small>frozen</small>" if frz.value else f"<small>± {s:.3g}{rel}</small>"
+        self._bulk_update = True
+        try:
+            for (n, (val, frz, se)), v, s in zip(self._param_rows.items(), self.model.parameters_,
+                                                 self.model.standard_errors_):
+                if not frz.value:
+                    val.value = float(f"{v:.6g}")
+                rel = f" ({100 * s / abs(v):.2g} %)" if v and s else ""
+                se.value = "<small>frozen</small>" if frz.value else f"<small>± {s:.3g}{rel}</small>"
+        finally:
+            self._bulk_update = False
         self._update_fit_plots()
         self._update_kk()
         self._update_drt()
@@ -240,8 +331,34 @@ class EISApp(BaseApp):
         f, z = self.current
         zf = self.model.predict(f) if self.fit_ok else None
         label = f"fit {self.circuit.value}"
-        self.nyquist_plot.update(P.nyquist(f, z, fit=zf, fit_label=label))
-        self.bode_plot.update(P.bode(f, z, fit=zf))
+        # One marked frequency on both plots links the Nyquist point to its place in the Bode plot.
+        k = self._marker_index()
+        self.nyquist_plot.update(P.nyquist(f, z, fit=zf, fit_label=label, marker=k))
+        self.bode_plot.update(P.bode(f, z, fit=zf, marker=k))
+        zk = z[k]
+        self.marker_readout.value = (f"<small>marked: f = {f[k]:.4g} Hz, Z′ = {zk.real:.4g} Ω, "
+                                     f"−Z″ = {-zk.imag:.4g} Ω, |Z| = {abs(zk):.4g} Ω, "
+                                     f"phase = {np.angle(zk, deg=True):.2f}°</small>")
+
+    def _marker_index(self):
+        """Index of the data point nearest (in log f) to the marked frequency."""
+        f = self.current[0]
+        lo, hi = float(np.floor(np.log10(f.min()))), float(np.ceil(np.log10(f.max())))
+        hi = max(hi, lo + 1)
+        if (self.marker_f.min, self.marker_f.max) != (lo, hi):
+            # A new spectrum: fit the slider to its frequency range without redrawing twice.
+            self._marker_sync = True
+            try:
+                self.marker_f.min, self.marker_f.max = min(lo, self.marker_f.min), max(hi, self.marker_f.max)
+                self.marker_f.min, self.marker_f.max = lo, hi
+                self.marker_f.value = float(np.sqrt(f.min() * f.max()))
+            finally:
+                self._marker_sync = False
+        return int(np.argmin(np.abs(np.log10(f) - np.log10(self.marker_f.value))))
+
+    def _on_marker(self):
+        if not self._marker_sync and self.data is not None:
+            self._update_fit_plots()
 
     # --- KK and DRT ------------------------------------------------------------------
     def _update_kk(self):
@@ -277,11 +394,15 @@ class EISApp(BaseApp):
             return
         if self.series is not None and self.spectrum.value < len(self.series):
             row = self.series.iloc[self.spectrum.value]
-            for n, (val, frz, _) in self._param_rows.items():
-                col = self.model.circuit_.labelled_names[self.model.circuit_.param_names.index(n)] \
-                    if self.model is not None else None
-                if col in row and np.isfinite(row[col]) and not frz.value:
-                    val.value = float(f"{row[col]:.6g}")
+            self._bulk_update = True
+            try:
+                for n, (val, frz, _) in self._param_rows.items():
+                    col = self.model.circuit_.labelled_names[self.model.circuit_.param_names.index(n)] \
+                        if self.model is not None else None
+                    if col in row and np.isfinite(row[col]) and not frz.value:
+                        val.value = float(f"{row[col]:.6g}")
+            finally:
+                self._bulk_update = False
         self._fit()
         self._update_trend()
 

@@ -15,10 +15,22 @@ _RE = hv.Dimension("z_real", label="Z′ (Ω)")
 _MIM = hv.Dimension("minus_z_imag", label="−Z″ (Ω)")
 
 
-def nyquist(frequency_Hz, Z, *, fit=None, fit_label="fit", width=WIDTH, height=HEIGHT, title="Nyquist"):
+MARKER_COLOR = "#ff7f0e"
+
+
+def _marker(x, y, f, kdim, vdim):
+    """One highlighted point (the frequency marked in the app) labelled with its f."""
+    return hv.Scatter(([x], [y], [f]), kdim, [vdim, hv.Dimension("f", label="f (Hz)")],
+                      label=f"f = {f:.3g} Hz").opts(color=MARKER_COLOR, size=14, marker="circle",
+                                                     fill_alpha=0.0, line_width=3, tools=["hover"])
+
+
+def nyquist(frequency_Hz, Z, *, fit=None, fit_label="fit", marker=None, width=WIDTH, height=HEIGHT,
+            title="Nyquist"):
     """−Z″ against Z′ with equal scales on both axes (arcs look like arcs).
 
-    ``fit`` is a complex array at the same frequencies (or a dict label -> array).
+    ``fit`` is a complex array at the same frequencies (or a dict label -> array);
+    ``marker`` is the index of a data point to highlight (the same one :func:`bode` marks).
     """
     z = np.asarray(Z, dtype=complex)
     if z.size == 0:
@@ -32,12 +44,17 @@ def nyquist(frequency_Hz, Z, *, fit=None, fit_label="fit", width=WIDTH, height=H
         zf = np.asarray(zf, dtype=complex)
         layers.append(hv.Curve((zf.real, -zf.imag), _RE, _MIM, label=label)
                       .opts(color=FIT_COLOR if k == 0 else "#2ca02c", line_width=2))
+    if marker is not None:
+        layers.append(_marker(z.real[marker], -z.imag[marker], f[marker], _RE, _MIM))
     return hv.Overlay(layers).opts(width=width, height=height, title=title, data_aspect=1,
                                    legend_position="top_left", show_grid=True)
 
 
-def bode(frequency_Hz, Z, *, fit=None, width=WIDTH, height=HEIGHT):
-    """|Z| and phase against frequency (log axes), data as points and fit as lines."""
+def bode(frequency_Hz, Z, *, fit=None, marker=None, width=WIDTH, height=HEIGHT):
+    """|Z| and phase against frequency (log axes), data as points and fit as lines.
+
+    ``marker`` is the index of a data point to highlight on both panels.
+    """
     z = np.asarray(Z, dtype=complex)
     f = np.asarray(frequency_Hz, float)
     if z.size == 0:
@@ -52,6 +69,9 @@ def bode(frequency_Hz, Z, *, fit=None, width=WIDTH, height=HEIGHT):
         mod.append(hv.Curve((f, np.abs(zf)), fd, md, label="fit").opts(color=FIT_COLOR, line_width=2))
         ph.append(hv.Curve((f, -np.angle(zf, deg=True)), fd, pd_, label="fit")
                   .opts(color=FIT_COLOR, line_width=2))
+    if marker is not None:
+        mod.append(_marker(f[marker], np.abs(z[marker]), f[marker], fd, md))
+        ph.append(_marker(f[marker], -np.angle(z[marker], deg=True), f[marker], fd, pd_))
     top = hv.Overlay(mod).opts(logx=True, logy=True, width=width, height=height // 2 + 30,
                                title="Bode", show_legend=False, tools=["hover"])
     bottom = hv.Overlay(ph).opts(logx=True, width=width, height=height // 2 + 30, show_legend=False,

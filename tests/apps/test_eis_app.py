@@ -69,6 +69,40 @@ def test_freeze_checkbox_holds_a_parameter(app):
     assert app.model.parameters_["CPE1_alpha"] == pytest.approx(0.9, rel=0.02)
 
 
+def test_parameter_slider_redraws_the_model_without_fitting(app):
+    app.fit_button.click()
+
+    def r1():
+        return dict(zip(app.model.circuit_.param_names, app.model.parameters_))["R1"]
+
+    fitted_r1 = r1()
+    val, _, _ = app._param_rows["R1"]
+    slider = app._param_sliders["R1"]
+    assert slider.value == pytest.approx(val.value, rel=1e-3)  # slider follows the fit
+    rev = app.nyquist_plot.revision
+    slider.value = 2 * fitted_r1
+    assert val.value == pytest.approx(2 * fitted_r1, rel=1e-3)
+    assert app.nyquist_plot.revision == rev + 1 and not app.fit_ok  # one redraw, model as set
+    assert "press Fit" in app.status.value
+    # Typing a value far outside the slider's range re-centres the range on it.
+    val.value = 1000 * fitted_r1
+    assert slider.min <= np.log10(val.value) <= slider.max
+    app.fit_button.click()  # fitting from there converges back to the demo's R1
+    assert r1() == pytest.approx(fitted_r1, rel=1e-3)
+    assert app._param_sliders["CPE1_alpha"].value == pytest.approx(app.model.parameters_["CPE1_alpha"], abs=0.005)
+
+
+def test_frequency_marker_is_the_same_point_on_nyquist_and_bode(app):
+    f, z = app.current
+    app.marker_f.value = 10.0
+    k = int(np.argmin(np.abs(np.log10(f) - 1.0)))
+    marked = [el for el in app.nyquist_plot.object if "f =" in el.label]
+    assert len(marked) == 1 and marked[0].data.iloc[0, 0] == pytest.approx(z[k].real)
+    bode_marks = [el for panel in app.bode_plot.object for el in panel if "f =" in el.label]
+    assert len(bode_marks) == 2 and bode_marks[0].data.iloc[0, 0] == pytest.approx(f[k])
+    assert f"f = {f[k]:.4g} Hz" in app.marker_readout.value
+
+
 def test_weighting_lambda_and_threshold_change_results(app):
     chi = app.model.chi_squared_
     app.weighting.value = "unit"

@@ -33,6 +33,15 @@ def test_circuit_change_refits_and_bad_circuit_is_reported(new_page, gallery_url
     assert wait_for_change(nyquist, before), "Nyquist plot did not change after a new circuit"
     page.wait_for_selector(".battlab-table >> text=C1", timeout=60_000)
 
+    # The frequency marker moves on the Bode plot too (the two views are linked by it).
+    bode = plots.nth(1)
+    before = bode.screenshot()
+    marker = page.locator(".widget-slider", has_text="mark f")
+    marker.locator(".noUi-handle, .slider-handle, [role=slider]").first.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    assert wait_for_change(bode, before), "Bode plot did not follow the frequency marker"
+
     # A broken circuit string: a banner that says how to write one, no traceback.
     _set_circuit(page, "R0-p(R1,C1")
     banner = page.wait_for_selector(".battlab-error >> text=p(a,b)", timeout=60_000)
