@@ -134,10 +134,12 @@ class EISApp(BaseApp):
         self.bode_plot = PlotPane()
         self.drt_plot = PlotPane()
         self.kk_plot = PlotPane(min_height_px=240)
+        self.residual_plot = PlotPane(min_height_px=240)
         self.trend_plot = PlotPane()
         self.trend_box = w.VBox([self.trend_plot.widget], layout=w.Layout(display="none"))
         return w.VBox([w.HBox([self.nyquist_plot.widget, self.bode_plot.widget]),
-                       w.HBox([self.drt_plot.widget, self.kk_plot.widget]), self.trend_box])
+                       w.HBox([self.drt_plot.widget, self.kk_plot.widget]),
+                       self.residual_plot.widget, self.trend_box])
 
     # --- data ------------------------------------------------------------------------
     def _set_data(self, data, label, truth=None):
@@ -325,7 +327,7 @@ class EISApp(BaseApp):
         self.set_status(f"{self.source_label} — {self.describe_data()}; fit χ² = "
                         f"{self.model.chi_squared_:.3g} (reduced {self.model.reduced_chi_squared_:.3g})")
 
-    def _update_fit_plots(self):
+    def _update_fit_plots(self, *, residuals: bool = True):
         from battlab.plot import eis as P
 
         f, z = self.current
@@ -335,6 +337,9 @@ class EISApp(BaseApp):
         k = self._marker_index()
         self.nyquist_plot.update(P.nyquist(f, z, fit=zf, fit_label=label, marker=k))
         self.bode_plot.update(P.bode(f, z, fit=zf, marker=k))
+        if residuals:
+            chi2 = self.model.chi_squared_ if zf is not None else None
+            self.residual_plot.update(P.fit_residuals(f, z, zf, chi_squared=chi2))
         zk = z[k]
         self.marker_readout.value = (f"<small>marked: f = {f[k]:.4g} Hz, Z′ = {zk.real:.4g} Ω, "
                                      f"−Z″ = {-zk.imag:.4g} Ω, |Z| = {abs(zk):.4g} Ω, "
@@ -358,7 +363,7 @@ class EISApp(BaseApp):
 
     def _on_marker(self):
         if not self._marker_sync and self.data is not None:
-            self._update_fit_plots()
+            self._update_fit_plots(residuals=False)
 
     # --- KK and DRT ------------------------------------------------------------------
     def _update_kk(self):
@@ -506,7 +511,8 @@ class EISApp(BaseApp):
 
     def _figures(self):
         return {"nyquist": self.nyquist_plot.object, "bode": self.bode_plot.object,
-                "drt": self.drt_plot.object, "kk_residuals": self.kk_plot.object}
+                "drt": self.drt_plot.object, "kk_residuals": self.kk_plot.object,
+                "fit_residuals": self.residual_plot.object}
 
     def _provenance(self):
         from battlab.provenance import Provenance

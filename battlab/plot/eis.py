@@ -8,7 +8,7 @@ import pandas as pd
 
 from battlab.plot._core import HEIGHT, WIDTH, cycle_colors, empty
 
-__all__ = ["nyquist", "bode", "drt", "kk_residuals", "parameter_trend"]
+__all__ = ["nyquist", "bode", "drt", "kk_residuals", "fit_residuals", "parameter_trend"]
 
 DATA_COLOR, FIT_COLOR = "#1f77b4", "#d62728"
 _RE = hv.Dimension("z_real", label="Z′ (Ω)")
@@ -113,6 +113,27 @@ def kk_residuals(result, *, width=WIDTH, height=HEIGHT // 2 + 60):
     title = ("KK residuals: pass" if result.passed else "KK residuals: FAIL")
     return (band * re * im).opts(logx=True, width=width, height=height, title=title,
                                  legend_position="right")
+
+
+def fit_residuals(frequency_Hz, Z, fit, *, chi_squared=None, width=WIDTH, height=HEIGHT // 2 + 60):
+    """Relative fit residuals (Z − Z_fit)/|Z| in % against frequency, real and imaginary.
+
+    Random scatter around zero is a good fit; a wave says the circuit misses a process.
+    """
+    if fit is None:
+        return empty("No fit yet.", width=width, height=height)
+    z = np.asarray(Z, dtype=complex)
+    zf = np.asarray(fit, dtype=complex)
+    f = np.asarray(frequency_Hz, float)
+    rel = (z - zf) / np.abs(z) * 100
+    fd = hv.Dimension("frequency_Hz", label="Frequency (Hz)")
+    rd = hv.Dimension("residual_pct", label="(Z − Z_fit)/|Z| (%)")
+    re = hv.Curve((f, rel.real), fd, rd, label="real").opts(color=DATA_COLOR, line_width=1.5)
+    im = hv.Curve((f, rel.imag), fd, rd, label="imag").opts(color=FIT_COLOR, line_width=1.5)
+    zero = hv.HLine(0.0).opts(color="grey", line_width=1)
+    title = "Fit residuals" + (f" (χ² = {chi_squared:.3g})" if chi_squared is not None else "")
+    return (zero * re * im).opts(logx=True, width=width, height=height, title=title, legend_position="right",
+                                 tools=["hover"])
 
 
 def parameter_trend(table: pd.DataFrame, parameters, *, x: str = "spectrum", current=None,

@@ -9,6 +9,7 @@ import io
 import json
 import zipfile
 
+import holoviews as hv
 import numpy as np
 import pytest
 
@@ -39,8 +40,11 @@ def test_opens_on_demo_with_fit(app):
         assert fitted[name] == pytest.approx(value, rel=0.02), name
     assert "χ²" in app.table.value and "Lin-KK passes" in app.table.value
     assert "DRT peaks" in app.table.value
-    for pane in (app.nyquist_plot, app.bode_plot, app.drt_plot, app.kk_plot):
+    for pane in (app.nyquist_plot, app.bode_plot, app.drt_plot, app.kk_plot, app.residual_plot):
         assert pane.widget.children, "every plot shows something"
+    # Fit residuals of the demo (0.3 % noise) scatter within a few percent of |Z|.
+    resid = [el for el in app.residual_plot.object if isinstance(el, hv.Curve)]
+    assert len(resid) == 2 and all(np.abs(el.dimension_values(1)).max() < 2.0 for el in resid)
     assert app.series_box.layout.display == "none"  # one spectrum: no series controls
 
 

@@ -21,7 +21,7 @@ def test_circuit_change_refits_and_bad_circuit_is_reported(new_page, gallery_url
     p = open_app(new_page, gallery_url, APP, "1 spectrum")
     page = p.page
     plots = page.locator(".battlab-plot")
-    assert plots.count() == 5  # Nyquist, Bode, DRT, KK, series trend (hidden for one spectrum)
+    assert plots.count() == 6  # Nyquist, Bode, DRT, KK, fit residuals, series trend (hidden for one spectrum)
     assert colored_pixels(plots.nth(0).screenshot()) > 1500  # the Nyquist points and fit drew
     table = page.locator(".battlab-table")
     assert "Lin-KK passes" in table.inner_text()
