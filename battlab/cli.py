@@ -430,6 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
     from battlab.sensors._cli import add_parser as _add_sensors
 
     _add_sensors(sub)
+    from battlab.optical._cli import add_parser as _add_optical
+
+    _add_optical(sub)
     return p
 
 

@@ -10,9 +10,10 @@ from battlab.apps.cycling import CyclingApp
 from battlab.apps.diffraction import XRDApp
 from battlab.apps.eis import EISApp
 from battlab.apps.gitt import GITTApp
+from battlab.apps.optical import OpticalApp
 from battlab.apps.sensors import SensorsApp
 
-__all__ = ["BaseApp", "PlotPane", "CVApp", "CyclingApp", "EISApp", "GITTApp", "SensorsApp", "XRDApp", "load_browser_resources", "APPS"]
+__all__ = ["BaseApp", "PlotPane", "CVApp", "CyclingApp", "EISApp", "GITTApp", "SensorsApp", "XRDApp", "OpticalApp", "load_browser_resources", "APPS"]
 
 #: Notebook gallery: app class -> (notebook, one-line description).
 APPS = {
@@ -22,6 +23,8 @@ APPS = {
               "Cyclic voltammetry: peaks, ΔEp and E½, Randles–Ševčík D, b-values, Dunn capacitive split."),
     "GITTApp": ("04_gitt.ipynb",
                 "GITT and PITT: pulse detection, OCV, Weppner–Huggins and √t-fit diffusion coefficients, PITT decay."),
+    "OpticalApp": ("05_operando_optical.ipynb",
+                   "Operando optical microscopy (side view): thickness and expansion, colour stages, √t lithiation front."),
     "EISApp": ("03_impedance.ipynb",
                "Impedance: equivalent-circuit fit, Kramers–Kronig check, DRT, spectra along SOC."),
     "SensorsApp": ("11_operando_sensors.ipynb",

@@ -11,11 +11,13 @@ from battlab.datasets.cycling import graphite_ocv, make_cycling
 from battlab.datasets.diffraction import make_lto_series, make_operando_graphite, make_sized_pattern
 from battlab.datasets.eis import make_eis_series, make_randles, make_two_arc
 from battlab.datasets.gitt import make_gitt, make_pitt
+from battlab.datasets.optical import make_graphite_movie
 from battlab.datasets.sensors import make_acoustic, make_ae_waveform, make_dilatometry, make_eqcm, make_moss
 
 __all__ = ["Demo", "make_cycling", "graphite_ocv", "make_randles", "make_two_arc", "make_eis_series", "make_cv", "load_demo", "DEMOS",
            "make_eqcm", "make_dilatometry", "make_moss", "make_acoustic", "make_ae_waveform", "make_gitt", "make_pitt",
-           "make_operando_graphite", "make_lto_series", "make_sized_pattern"]
+           "make_operando_graphite", "make_lto_series", "make_sized_pattern",
+           "make_graphite_movie"]
 
 #: Demo name -> (generator, description) for the app pickers.
 DEMOS = {

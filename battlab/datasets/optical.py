@@ -20,8 +20,9 @@ import numpy as np
 
 from battlab.datasets._base import Demo
 from battlab.errors import InvalidParameterError
+from battlab.optical.colour import GRAPHITE_RGB
 
-__all__ = ["make_electrode_movie", "write_movie", "MOVIE_FORMATS"]
+__all__ = ["GRAPHITE_COLORS", "MOVIE_FORMATS", "make_electrode_movie", "make_graphite_movie", "make_plating_movie", "write_movie"]
 
 MOVIE_FORMATS = ("tiff", "imagej-tiff", "ome-tiff", "png-folder", "tiff-folder", "jpeg-folder", "zip", "mp4",
                  "avi")
@@ -117,6 +118,249 @@ def make_electrode_movie(*, n_frames: int = 24, shape=(128, 160), pixel_size_um:
              "pixel_size_um": float(pixel_size_um), "frame_interval_s": float(frame_interval_s), "clean": clean}
     return Demo(data=movie, truth=truth,
                 description=f"{n_frames}-frame synthetic electrode cross-section, {ny}×{nx} px, known drift")
+
+
+#: Colours (8-bit sRGB) of the graphite side-view demo: the default calibration's colours.
+GRAPHITE_COLORS = GRAPHITE_RGB
+_ELECTRODE_ORDER = ("LiC6", "LiC12", "dilute", "pristine")
+
+
+def _coverage_row(nx, boundaries, names):
+    """Colour of each pixel column from region boundaries (box-filtered: exact area coverage).
+
+    ``boundaries`` are increasing image x positions (pixel centres at integers) separating
+    ``names`` (one more name than boundaries); returns (nx, 3) float RGB and per-name
+    coverage (nx,) arrays.
+    """
+    lo = np.arange(nx) - 0.5
+    hi = lo + 1.0
+    edges = np.concatenate([[-np.inf], np.asarray(boundaries, float), [np.inf]])
+    rgb = np.zeros((nx, 3))
+    cover = {}
+    for k, name in enumerate(names):
+        c = np.clip(np.minimum(hi, edges[k + 1]) - np.maximum(lo, edges[k]), 0.0, 1.0)
+        cover[name] = cover.get(name, 0.0) + c
+        rgb += c[:, None] * np.asarray(GRAPHITE_COLORS[name], float)
+    return rgb, cover
+
+
+def _graphite_voltage(q):
+    """Lithiation-state -> OCV of the battlab graphite model (plateaus at 0.21/0.12/0.085 V)."""
+    from battlab.datasets.cycling import graphite_ocv
+
+    x, v = graphite_ocv(n_points=20_001)
+    return np.interp(np.clip(q, 0.0, 1.0), x, v)
+
+
+def make_graphite_movie(*, n_frames: int = 100, lithiation_frames: int = 60, shape=(120, 240),
+                        pixel_size_um: float = 0.5, frame_interval_s: float = 60.0, thickness_um: float = 70.0,
+                        collector_x_px: float = 200.0, front_exponent: float = 0.5, cycle: int = 1,
+                        front_depth_fraction: float = 0.75, peak_expansion: float = 0.10,
+                        residual_expansion: float = 0.02, drift_amplitude_px: float = 0.8, capacity_mAh: float = 1.0,
+                        noise: float = 3.0, seed: int = 0) -> Demo:
+    """Side-view operando movie of a graphite electrode lithiating from the separator, with truth.
+
+    The depth axis is image x: separator (light) on the left, the electrode, then the
+    copper current collector on the right. During lithiation (the first
+    ``lithiation_frames``) the lithiated region grows from the separator as
+    ``x_f = k·t**n`` (t from the first frame): gold LiC6 for depth < 0.55·x_f, red LiC12 up
+    to x_f, a 10 px dark-blue dilute band ahead of the front, grey pristine graphite
+    beyond. During delithiation a dark-blue delithiated layer grows from the separator
+    with the same law. The thickness follows the state of charge q:
+    ``h = h0·(1 + ε_peak·q)`` on lithiation and ``h0·(1 + ε_res + (ε_peak − ε_res)·q)``
+    on delithiation (the collector side is fixed, the separator face moves). Every region
+    boundary is box-filtered into the pixels, so edges are known to sub-pixel accuracy.
+    A small known drift ``dx`` moves the whole scene.
+
+    Parameters
+    ----------
+    cycle : int
+        Cycle number recorded in the cycling table; the front rate ``k`` falls by 3 % per
+        cycle (cycle 10 lithiates visibly slower), so ``front_depth_fraction`` is reached
+        only in cycle 1.
+    front_depth_fraction : float
+        Front depth at the end of lithiation in cycle 1, as a fraction of ``h0``.
+    capacity_mAh : float
+        Charge of a full lithiation in the matching cycling table.
+    noise : float
+        Gaussian noise, 8-bit counts.
+
+    Returns
+    -------
+    Demo
+        ``data``: ``{"movie": DataArray (time, y, x, channel) uint8 RGB, "echem": cycling
+        table on the movie clock}``. ``truth``: per-frame arrays ``time_s``,
+        ``separator_x_px``, ``collector_x_px`` (image coordinates, drift included),
+        ``thickness_um``, ``expansion``, ``front_depth_px``/``front_depth_um`` (NaN after
+        lithiation), ``delithiated_depth_px`` (emptied layer at the separator: 0 during
+        lithiation), ``fractions`` (DataFrame of stage area fractions), ``dx_px``, and
+        ``k_um_s_n``, ``n``, ``peak_expansion``, ``residual_expansion``, ``recovery_ratio``.
+    """
+    import pandas as pd
+    import xarray as xr
+
+    from battlab.io import schema as S
+
+    if not (2 <= lithiation_frames < n_frames):
+        raise InvalidParameterError("need 2 ≤ lithiation_frames < n_frames.")
+    ny, nx = shape
+    px = float(pixel_size_um)
+    h0_px = thickness_um / px
+    if collector_x_px - h0_px * (1 + peak_expansion) < 10 or collector_x_px > nx - 10:
+        raise InvalidParameterError("the electrode does not fit in the frame; widen shape or move collector_x_px.")
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_frames) * float(frame_interval_s)
+    t_lith_end = t[lithiation_frames - 1]
+    slow = 0.97 ** (cycle - 1)
+    k_px = front_depth_fraction * h0_px / t_lith_end ** front_exponent * slow
+    lith = np.arange(n_frames) < lithiation_frames
+    # state of charge: linear in time under constant current
+    t_del = t[lithiation_frames:] - t_lith_end
+    q = np.where(lith, t / t_lith_end, 0.0)
+    q[~lith] = 1.0 - t_del / (t[-1] - t_lith_end + frame_interval_s)
+    h_px = np.where(lith, h0_px * (1 + peak_expansion * q),
+                    h0_px * (1 + residual_expansion + (peak_expansion - residual_expansion) * q))
+    dx = drift_amplitude_px * np.sin(2 * np.pi * np.arange(n_frames) / n_frames)
+    cc = collector_x_px + dx
+    sep = cc - h_px
+    front = np.where(lith, k_px * t ** front_exponent, np.nan)
+    x_end = k_px * t_lith_end ** front_exponent
+    blue_px = 10.0
+    frames = np.empty((n_frames, ny, nx, 3), dtype=np.uint8)
+    fractions = []
+    emptied = np.zeros(n_frames)
+    for i in range(n_frames):
+        if lith[i]:
+            depths = [0.55 * front[i], front[i], front[i] + (blue_px if front[i] > 0 else 0.0)]
+            names = ["LiC6", "LiC12", "dilute", "pristine"]
+        else:
+            xd = k_px * t_del[i - lithiation_frames + 0] ** front_exponent if i >= lithiation_frames else 0.0
+            ends = [0.55 * x_end, x_end, x_end + blue_px]
+            # delithiated dark-blue layer from the separator over the end-of-lithiation bands
+            depths = [xd] + [max(d, xd) for d in ends]
+            emptied[i] = xd if xd < x_end else np.nan
+            names = ["dilute", "LiC6", "LiC12", "dilute", "pristine"]
+        depths = np.minimum(depths, h_px[i])
+        bounds = [sep[i], *(sep[i] + depths), cc[i]]
+        rgb, _ = _coverage_row(nx, bounds, ["separator", *names, "collector"])
+        widths = {name: 0.0 for name in _ELECTRODE_ORDER}
+        for name, a, b in zip(names, [0.0, *depths], [*depths, h_px[i]], strict=True):
+            widths[name] += max(b - a, 0.0)
+        fractions.append({f"fraction_{n}": widths[n] / h_px[i] for n in _ELECTRODE_ORDER})
+        img = rgb[None, :, :] + rng.normal(0.0, noise, size=(ny, nx, 3))
+        frames[i] = np.clip(np.round(img), 0, 255).astype(np.uint8)
+    movie = xr.DataArray(
+        frames, dims=("time", "y", "x", "channel"),
+        coords={"time_s": ("time", t), "y_um": ("y", np.arange(ny) * px), "x_um": ("x", np.arange(nx) * px),
+                "frame": ("time", np.arange(n_frames)), "channel": np.arange(3)},
+        name="intensity",
+        attrs={"units": "counts", "pixel_size_um": px, "time_known": True, "time_source": "synthetic",
+               "source_format": "synthetic", "source_name": f"synthetic graphite side view, cycle {cycle}",
+               "notes": []},
+    )
+    # Cycling table on the movie clock: constant current, lithiation (negative) then delithiation.
+    t_end = t[-1] + frame_interval_s
+    current_A = capacity_mAh / 1e3 * 3600.0 / t_lith_end
+    tt = np.linspace(0.0, t_end, 4 * n_frames + 1)
+    q_tt = np.where(tt <= t_lith_end, tt / t_lith_end, 1.0 - (tt - t_lith_end) / (t_end - t_lith_end))
+    i_tt = np.where(tt <= t_lith_end, -current_A, current_A)
+    v_tt = _graphite_voltage(q_tt) + 8.0 * i_tt
+    echem = pd.DataFrame({S.TEST_TIME: tt, S.VOLTAGE: v_tt, S.CURRENT: i_tt})
+    meta = S.empty_metadata(format_name="battlab-demo", source_name="demo:graphite-side-view-cycling", sha256="")
+    meta.update(technique="cycling", notes=["synthetic cycling matching battlab.datasets.make_graphite_movie"])
+    echem.attrs["battlab"] = meta
+    thickness_um = h_px * px
+    expansion = h_px / h0_px - 1.0
+    peak = float(expansion.max())
+    resid = float(expansion[-1])
+    truth = {"time_s": t, "separator_x_px": sep, "collector_x_px": cc, "thickness_um": thickness_um,
+             "thickness_0_um": float(thickness_um[0]), "expansion": expansion, "front_depth_px": front,
+             "front_depth_um": front * px,
+             "delithiated_depth_px": emptied, "fractions": pd.DataFrame(fractions), "dx_px": dx,
+             "k_um_s_n": k_px * px, "n": float(front_exponent), "lithiation_frames": int(lithiation_frames),
+             "peak_expansion": peak, "residual_expansion": resid, "recovery_ratio": (peak - resid) / peak,
+             "pixel_size_um": px, "frame_interval_s": float(frame_interval_s), "cycle": int(cycle),
+             "lithiation_current_A": current_A, "separator": "left"}
+    return Demo(data={"movie": movie, "echem": echem}, truth=truth,
+                description=f"graphite side view, cycle {cycle}: √t lithiation front, colour bands, "
+                            f"{peak_expansion:.0%} expansion")
+
+
+def make_plating_movie(*, n_frames: int = 36, shape=(120, 200), pixel_size_um: float = 0.5,
+                       frame_interval_s: float = 300.0, current_density_mA_cm2: float = 1.0, area_cm2: float = 1.0,
+                       porosity: float = 0.3, onset_frame: float = 24.5, dendrite_rate_um_per_frame: float = 4.0,
+                       n_dendrites: int = 3, interface_x_px: float = 170.0, noise: float = 2.0,
+                       seed: int = 0) -> Demo:
+    """Side view of lithium plating on a Li electrode: dense/mossy layer, then dendrites; with truth.
+
+    Depth is image x: electrolyte (dark) on the left towards the separator, lithium metal
+    (bright) on the right from ``interface_x_px``. Plating at constant current density grows
+    a uniform layer ``h = h_F / (1 − porosity)`` (h_F: Faraday thickness, 4.85 µm per
+    mAh/cm²; porosity 0 = dense, > 0 = mossy); from ``onset_frame`` (may be fractional:
+    an onset between frames) ``n_dendrites`` Gaussian protrusions (4 px wide) grow by
+    ``dendrite_rate_um_per_frame``. The interface is box-filtered into pixels on every row.
+
+    Returns
+    -------
+    Demo
+        ``data``: ``{"movie", "echem"}`` as :func:`make_graphite_movie`. ``truth``: per frame
+        ``height_um`` (frames × rows), ``deposit_thickness_um`` (mean), ``roughness_um``,
+        ``protrusion_um``, ``faraday_thickness_um``, ``charge_mAh_cm2``; ``onset_time_s``,
+        ``onset_frame`` (first frame after onset), ``dendrite_y_px``, ``porosity``, ``area_cm2``.
+    """
+    import pandas as pd
+    import xarray as xr
+
+    from battlab.io import schema as S
+    from battlab.optical.plating import faraday_thickness_um
+
+    ny, nx = shape
+    px = float(pixel_size_um)
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_frames) * float(frame_interval_s)
+    q = current_density_mA_cm2 * t / 3600.0  # mAh/cm²
+    h_f = faraday_thickness_um(q)
+    uniform = h_f / (1.0 - porosity)
+    y = np.arange(ny, dtype=float)
+    centres = np.sort(rng.uniform(10, ny - 10, n_dendrites))
+    bumps = sum(np.exp(-0.5 * ((y - c) / 4.0) ** 2) for c in centres)
+    amp = np.clip(np.arange(n_frames) - onset_frame, 0.0, None) * dendrite_rate_um_per_frame
+    height = uniform[:, None] + amp[:, None] * bumps[None, :]  # µm, frames × rows
+    if interface_x_px - height.max() / px < nx * 0.1:
+        raise InvalidParameterError("the deposit grows out of the frame; widen shape or shorten the movie.")
+    lo = np.arange(nx) - 0.5
+    frames = np.empty((n_frames, ny, nx, 3), dtype=np.uint8)
+    dark, bright = 50.0, 190.0
+    for i in range(n_frames):
+        s = interface_x_px - height[i] / px  # interface per row, px
+        cov = np.clip(lo[None, :] + 1.0 - s[:, None], 0.0, 1.0)
+        img = dark + (bright - dark) * cov + rng.normal(0.0, noise, size=(ny, nx))
+        frames[i] = np.clip(np.round(img), 0, 255).astype(np.uint8)[..., None]
+    movie = xr.DataArray(
+        frames, dims=("time", "y", "x", "channel"),
+        coords={"time_s": ("time", t), "y_um": ("y", y * px), "x_um": ("x", np.arange(nx) * px),
+                "frame": ("time", np.arange(n_frames)), "channel": np.arange(3)},
+        name="intensity",
+        attrs={"units": "counts", "pixel_size_um": px, "time_known": True, "time_source": "synthetic",
+               "source_format": "synthetic", "source_name": "synthetic Li plating side view", "notes": []},
+    )
+    tt = np.linspace(0.0, t[-1] + frame_interval_s, 4 * n_frames + 1)
+    i_a = -current_density_mA_cm2 * area_cm2 / 1e3
+    echem = pd.DataFrame({S.TEST_TIME: tt, S.VOLTAGE: -0.03 - 0.005 * np.sqrt(tt / tt[-1]),
+                          S.CURRENT: np.full_like(tt, i_a)})
+    meta = S.empty_metadata(format_name="battlab-demo", source_name="demo:li-plating-cycling", sha256="")
+    meta.update(technique="cycling", notes=["synthetic Li plating matching battlab.datasets.make_plating_movie"])
+    echem.attrs["battlab"] = meta
+    med = np.median(height, axis=1)
+    truth = {"time_s": t, "height_um": height, "deposit_thickness_um": height.mean(axis=1),
+             "roughness_um": height.std(axis=1), "protrusion_um": height.max(axis=1) - med,
+             "faraday_thickness_um": h_f, "charge_mAh_cm2": q, "onset_time_s": float(onset_frame * frame_interval_s),
+             "onset_frame": int(np.ceil(onset_frame)), "dendrite_y_px": centres, "porosity": float(porosity),
+             "area_cm2": float(area_cm2), "pixel_size_um": px, "separator": "left",
+             "current_density_mA_cm2": float(current_density_mA_cm2)}
+    return Demo(data={"movie": movie, "echem": echem}, truth=truth,
+                description=f"Li plating side view at {current_density_mA_cm2:g} mA/cm², porosity {porosity:.0%}, "
+                            f"{n_dendrites} dendrites from frame {onset_frame:g}")
 
 
 def write_movie(frames, path, *, format: str = "tiff", frame_interval_s: float | None = None,

@@ -8,7 +8,8 @@ from battlab.plot import cycling
 from battlab.plot import diffraction
 from battlab.plot import eis
 from battlab.plot import gitt
+from battlab.plot import optical
 from battlab.plot import sensors
 from battlab.plot._core import to_html
 
-__all__ = ["cv", "cycling", "diffraction", "eis", "gitt", "sensors", "to_html"]
+__all__ = ["cv", "cycling", "diffraction", "eis", "gitt", "optical", "sensors", "to_html"]

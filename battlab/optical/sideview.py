@@ -1,0 +1,525 @@
+"""Side-view (cross-section) operando optical analysis: thickness, stage fractions, front.
+
+Each frame is cropped to a region of interest and turned so that depth runs away from
+the separator (``separator=`` names the edge that faces it). Per frame:
+
+* colour classes (:func:`battlab.optical.classify_pixels`) give, column by column, the
+  share of electrode pixels; the longest run of electrode columns locates the electrode;
+* both electrode edges are refined to sub-pixel accuracy on the row-averaged RGB depth
+  profile: with the colours ``A`` outside and ``B`` inside, each column's projection
+  ``p = (c − A)·(B − A)/|B − A|²`` is the fraction of the column covered by the electrode,
+  and the edge is where those fractions add up (exact for an edge blurred by pixel
+  area, whatever the colours);
+* thickness h = collector edge − separator edge, expansion ε = h/h₀ − 1 (h₀: the
+  reference frame); edges measured in each frame make h, ε and front depth independent
+  of stage drift;
+* stage area fractions inside the electrode, the lithiation index Σ fᵢ·xᵢ (x in LixC6);
+* the lithiation front: the deepest column (from the separator face) whose pixels are
+  mostly in ``front_stages`` (red LiC12 / gold LiC6), refined the same way;
+* a kymograph column: the row-averaged colour along depth.
+
+Frames are read one at a time from the (lazy) movie, so memory does not grow with the
+movie length.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from battlab.errors import InvalidParameterError, MissingDataError
+from battlab.optical.colour import (
+    UNCLASSIFIED,
+    classify_pixels,
+    default_calibration,
+    to_lab,
+)
+
+__all__ = [
+    "SEPARATOR_SIDES",
+    "PowerLawFront",
+    "SideViewResult",
+    "analyze_movie",
+    "expansion_by_cycle",
+    "first_lithiation_end_s",
+    "fit_front_kinetics",
+    "measure_frame",
+    "orient",
+    "provenance",
+]
+
+SEPARATOR_SIDES = ("left", "right", "top", "bottom")
+
+
+def _check_side(separator):
+    if separator not in SEPARATOR_SIDES:
+        raise InvalidParameterError(f"separator must be one of {SEPARATOR_SIDES} (the image edge that faces "
+                                    f"the separator), not {separator!r}.")
+
+
+def orient(frame, separator: str = "left"):
+    """View of a (y, x, ...) frame with depth along axis 1, increasing away from the separator."""
+    _check_side(separator)
+    f = np.asarray(frame)
+    if separator in ("top", "bottom"):
+        f = np.swapaxes(f, 0, 1)
+    if separator in ("right", "bottom"):
+        f = f[:, ::-1]
+    return f
+
+
+def _roi_slices(roi, shape):
+    ny, nx = shape
+    if roi is None:
+        return slice(0, ny), slice(0, nx)
+    try:
+        y0, y1, x0, x1 = (round(float(v)) for v in roi)
+    except (TypeError, ValueError):
+        raise InvalidParameterError("roi must be (y0, y1, x0, x1) in pixels.") from None
+    y0, x0 = max(y0, 0), max(x0, 0)
+    y1, x1 = min(y1, ny), min(x1, nx)
+    if y1 - y0 < 1 or x1 - x0 < 16:
+        raise InvalidParameterError(f"roi {tuple(roi)} leaves {max(y1 - y0, 0)}×{max(x1 - x0, 0)} px of the "
+                                    f"{ny}×{nx} frame; it needs ≥ 1 row and ≥ 16 px along depth.")
+    return slice(y0, y1), slice(x0, x1)
+
+
+def _refine_edge(profile, last_in_before: int, *, inside_left: bool, reach: int = 3):
+    """Sub-pixel edge between columns ``last_in_before`` and ``+1`` of an (n, 3) profile."""
+    n = len(profile)
+    j = last_in_before
+    lo, hi = j - reach + 1, j + reach  # window of columns around the boundary
+    a_idx, b_idx = (hi + 1, lo - 1) if inside_left else (lo - 1, hi + 1)  # outside, inside references
+    if lo < 0 or hi >= n or min(a_idx, b_idx) < 0 or max(a_idx, b_idx) >= n:
+        return j + 0.5
+    A, B = profile[a_idx], profile[b_idx]
+    d = B - A
+    norm = float(d @ d)
+    if norm < 1e-6:
+        return j + 0.5
+    p = np.clip((profile[lo:hi + 1] - A) @ d / norm, 0.0, 1.0)  # fraction of each column that is "inside"
+    return lo - 0.5 + (p.sum() if inside_left else (1.0 - p).sum())
+
+
+def _bridge(mask, max_gap):
+    mask = np.asarray(mask, bool).copy()
+    idx = np.flatnonzero(mask)
+    for a, b in itertools.pairwise(idx):
+        if 1 < b - a <= max_gap + 1:
+            mask[a:b] = True
+    return mask
+
+
+def _longest_run(mask):
+    best, start, best_rng = 0, None, None
+    for i, v in enumerate(np.append(mask, False)):
+        if v and start is None:
+            start = i
+        elif not v and start is not None:
+            if i - start > best:
+                best, best_rng = i - start, (start, i - 1)
+            start = None
+    return best_rng
+
+
+def measure_frame(frame, *, separator: str = "left", roi=None, calibration: pd.DataFrame | None = None,
+                  max_delta_e: float = 25.0, front_stages=("LiC12", "LiC6"), full_scale: float | None = None) -> dict:
+    """Electrode edges, thickness (px), stage fractions and front of one RGB frame.
+
+    Parameters
+    ----------
+    frame : (y, x, 3) array
+        One RGB frame (image coordinates).
+    separator : {"left", "right", "top", "bottom"}
+        Image edge that faces the separator.
+    roi : (y0, y1, x0, x1), optional
+        Pixel box to analyse (image coordinates, half-open); the whole frame by default.
+    calibration, max_delta_e
+        Colour classes (:func:`battlab.optical.default_calibration`) and ΔE cutoff.
+    front_stages : sequence of str
+        Classes that count as lithiated for the front.
+    full_scale : float, optional
+        White level of a float frame in counts (e.g. 255 for a drift-corrected 8-bit
+        movie); float frames are otherwise taken as 0..1.
+
+    Returns
+    -------
+    dict
+        ``separator_edge_px`` and ``collector_edge_px`` (image coordinate along the depth
+        axis, sub-pixel), ``thickness_px``, ``front_depth_px`` (from the separator face),
+        ``delithiated_depth_px`` (depth of the emptied layer next to the separator: 0
+        while the face is lithiated), ``fraction_<stage>`` per electrode stage plus ``fraction_unclassified``,
+        ``lithiation_index``, and ``profile`` (depth, 3): the row-averaged colour of the
+        oriented ROI, for the kymograph.
+    """
+    table = default_calibration() if calibration is None else calibration
+    frame = np.asarray(frame)
+    if frame.ndim != 3 or frame.shape[-1] != 3:
+        raise InvalidParameterError("side-view colour analysis needs RGB frames (y, x, 3).")
+    ys, xs = _roi_slices(roi, frame.shape[:2])
+    crop = orient(frame[ys, xs], separator)
+    rgb = crop.astype(np.float32)
+    profile = rgb.mean(axis=0)
+    classes = classify_pixels(to_lab(crop if full_scale is None else rgb / float(full_scale)), table,
+                              max_delta_e=max_delta_e, is_lab=True)
+    stages = list(table["stage"])
+    is_el = table["electrode"].to_numpy(dtype=bool) if "electrode" in table else np.ones(len(stages), bool)
+    el_idx = np.flatnonzero(is_el)
+    electrode_cols = np.isin(classes, el_idx).mean(axis=0) > 0.5
+    out = {"separator_edge_px": np.nan, "collector_edge_px": np.nan, "thickness_px": np.nan,
+           "front_depth_px": np.nan, "delithiated_depth_px": np.nan, "lithiation_index": np.nan, "profile": profile}
+    for k in el_idx:
+        out[f"fraction_{stages[k]}"] = np.nan
+    out[f"fraction_{UNCLASSIFIED}"] = np.nan
+    # a column of mixed pixels at a band boundary can look like a neighbour (gold + red ≈ copper):
+    # bridge gaps of up to max_gap_px columns before taking the longest electrode run
+    run = _longest_run(_bridge(electrode_cols, 3))
+    if run is None:
+        return out
+    a, b = run
+    e_sep = _refine_edge(profile, a - 1, inside_left=False)
+    e_cc = _refine_edge(profile, b, inside_left=True)
+    # back to image coordinates along the depth axis
+    depth_axis_start = (ys if separator in ("top", "bottom") else xs).start
+    depth_axis_stop = (ys if separator in ("top", "bottom") else xs).stop
+    flip = separator in ("right", "bottom")
+
+    def to_image(pos):
+        return depth_axis_stop - 1 - pos if flip else depth_axis_start + pos
+
+    out["separator_edge_px"] = to_image(e_sep)
+    out["collector_edge_px"] = to_image(e_cc)
+    out["thickness_px"] = e_cc - e_sep
+    inside = np.arange(crop.shape[1])
+    inside = inside[(inside > e_sep) & (inside < e_cc)]
+    region = classes[:, inside]
+    n = region.size
+    xs_li = table["lithium_x"].to_numpy(dtype=float) if "lithium_x" in table else np.full(len(stages), np.nan)
+    index, counted = 0.0, 0
+    for k in el_idx:
+        cnt = int((region == k).sum())
+        out[f"fraction_{stages[k]}"] = cnt / n if n else np.nan
+        if np.isfinite(xs_li[k]):
+            index += cnt * xs_li[k]
+            counted += cnt
+    out[f"fraction_{UNCLASSIFIED}"] = float((~np.isin(region, el_idx)).sum()) / n if n else np.nan
+    out["lithiation_index"] = index / counted if counted else np.nan
+    lith_idx = [stages.index(s) for s in front_stages if s in stages]
+    if lith_idx and len(inside):
+        lit = np.isin(region, lith_idx).mean(axis=0) >= 0.5
+        if lit.any():
+            cols = np.flatnonzero(lit)
+            last = inside[cols[-1]]
+            out["front_depth_px"] = _refine_edge(profile, int(last), inside_left=True) - e_sep
+            # delithiation empties the electrode from the separator: depth of the emptied layer
+            out["delithiated_depth_px"] = 0.0 if cols[0] == 0 else \
+                _refine_edge(profile, int(inside[cols[0]]) - 1, inside_left=False) - e_sep
+        else:
+            out["front_depth_px"] = 0.0
+    return out
+
+
+@dataclass
+class SideViewResult:
+    """Per-frame metrics and the kymograph of a side-view movie.
+
+    Attributes
+    ----------
+    frames : DataFrame
+        One row per frame: ``frame``, ``time_s``, edges (px), ``thickness_um``,
+        ``expansion``, ``front_depth_um``, stage fractions, ``lithiation_index`` and, when
+        a cycling table was given, the per-frame electrochemistry of
+        :func:`battlab.imaging.per_frame_echem` (``voltage_V``, ``capacity_mAh``, …).
+    kymograph : xarray.DataArray
+        Row-averaged colour (time, depth, channel), depth in µm from the ROI edge on the
+        separator side.
+    parameters : dict
+        Everything needed to repeat the analysis.
+    """
+
+    frames: pd.DataFrame
+    kymograph: object
+    parameters: dict = field(default_factory=dict)
+
+
+def _pixel_size(movie, pixel_size_um):
+    px = pixel_size_um if pixel_size_um is not None else movie.attrs.get("pixel_size_um", np.nan)
+    try:
+        px = float(px)
+    except (TypeError, ValueError):
+        px = np.nan
+    if not (np.isfinite(px) and px > 0):
+        raise MissingDataError("the pixel size is unknown: give pixel_size_um (µm per pixel, from the "
+                               "microscope calibration) so thicknesses and fronts come out in µm.")
+    return px
+
+
+def analyze_movie(movie, *, pixel_size_um: float | None = None, separator: str = "left", roi=None,
+                  calibration: pd.DataFrame | None = None, max_delta_e: float = 25.0,
+                  front_stages=("LiC12", "LiC6"), reference_frame: int = 0, echem: pd.DataFrame | None = None,
+                  clock_offset_s: float = 0.0, frames=None, drift: pd.DataFrame | None = None) -> SideViewResult:
+    """Per-frame thickness, expansion, stage fractions, lithiation front and kymograph.
+
+    Parameters
+    ----------
+    movie : xarray.DataArray
+        (time, y, x, channel) RGB movie, e.g. :func:`battlab.imaging.open_movie` (lazy:
+        frames are read one at a time).
+    pixel_size_um : float, optional
+        µm per pixel; required unless the movie records it.
+    separator, roi, calibration, max_delta_e, front_stages
+        See :func:`measure_frame`.
+    reference_frame : int
+        Frame whose thickness is h₀ for the expansion.
+    echem : DataFrame, optional
+        Cycling table; joined per frame with :func:`battlab.imaging.per_frame_echem`.
+    clock_offset_s : float
+        Cycler time = frame time + offset.
+    frames : sequence of int, optional
+        Analyse only these frame indices (default all).
+    drift : DataFrame, optional
+        Stage drift per frame (``dy_px``, ``dx_px``, from
+        :func:`battlab.imaging.estimate_drift`), undone with
+        :func:`battlab.imaging.apply_drift` before measuring, so that edges and the
+        kymograph are in sample coordinates. Thickness, expansion, fractions and front
+        depth are measured from the electrode's own edges in every frame and do not need it.
+    """
+    import xarray as xr
+
+    if not hasattr(movie, "dims") or tuple(movie.dims) != ("time", "y", "x", "channel"):
+        raise InvalidParameterError("movie must be a (time, y, x, channel) DataArray from battlab.imaging.open_movie.")
+    _check_side(separator)
+    px = _pixel_size(movie, pixel_size_um)
+    n = movie.sizes["time"]
+    idx = np.arange(n) if frames is None else np.asarray(frames, dtype=int)
+    if idx.size == 0 or idx.min() < 0 or idx.max() >= n:
+        raise InvalidParameterError(f"frames must be indices in 0..{n - 1}.")
+    ys, xs = _roi_slices(roi, (movie.sizes["y"], movie.sizes["x"]))
+    table = default_calibration() if calibration is None else calibration
+    full_scale = None
+    if drift is not None:
+        from battlab.imaging import apply_drift
+
+        full_scale = float(np.iinfo(movie.dtype).max) if movie.dtype.kind in "ui" else None
+        movie = apply_drift(movie, drift)  # lazy float32 counts, NaN where no data moved in
+    rows, profiles = [], []
+    times = movie["time_s"].to_numpy() if "time_s" in movie.coords else np.arange(n, dtype=float)
+    for i in idx:
+        # one frame in memory at a time; the ROI is cut before reading
+        frame = np.asarray(movie.isel(time=int(i), y=ys, x=xs).values)
+        m = measure_frame(frame, separator=separator, calibration=table, max_delta_e=max_delta_e,
+                          front_stages=front_stages, full_scale=full_scale)
+        profiles.append(m.pop("profile"))
+        for key in ("separator_edge_px", "collector_edge_px"):
+            m[key] += (ys if separator in ("top", "bottom") else xs).start
+        rows.append({"frame": int(i), "time_s": float(times[i]), **m})
+    df = pd.DataFrame(rows)
+    df["thickness_um"] = df["thickness_px"] * px
+    ref = df.loc[df["frame"] == reference_frame, "thickness_um"]
+    h0 = float(ref.iloc[0]) if len(ref) else float(df["thickness_um"].dropna().iloc[0]) \
+        if df["thickness_um"].notna().any() else np.nan
+    df["expansion"] = df["thickness_um"] / h0 - 1.0
+    df["expansion_pct"] = 100.0 * df["expansion"]
+    df["front_depth_um"] = df["front_depth_px"] * px
+    df["delithiated_depth_um"] = df["delithiated_depth_px"] * px
+    lead = ["frame", "time_s", "thickness_um", "expansion", "expansion_pct", "front_depth_um", "lithiation_index"]
+    df = df[lead + [c for c in df.columns if c not in lead]]
+    if echem is not None:
+        from battlab.imaging import per_frame_echem
+
+        sub = movie.isel(time=idx)
+        ec = per_frame_echem(sub, echem, clock_offset_s=clock_offset_s)
+        df = df.merge(ec.drop(columns=["time_s"]), on="frame", how="left")
+    depth = len(profiles[0])
+    kymo = xr.DataArray(np.asarray(profiles, dtype=np.float32), dims=("time", "depth", "channel"),
+                        coords={"time_s": ("time", df["time_s"].to_numpy()), "frame": ("time", df["frame"].to_numpy()),
+                                "depth_um": ("depth", np.arange(depth) * px)},
+                        name="mean_colour", attrs={"pixel_size_um": px, "separator": separator})
+    params = {"pixel_size_um": px, "separator": separator, "roi": None if roi is None else [int(v) for v in roi],
+              "max_delta_e": float(max_delta_e), "front_stages": list(front_stages),
+              "reference_frame": int(reference_frame), "clock_offset_s": float(clock_offset_s),
+              "calibration": table.to_dict(orient="records"), "n_frames": len(idx),
+              "drift_corrected": drift is not None}
+    df.attrs["battlab"] = {"analysis": "battlab.optical.analyze_movie", **{k: v for k, v in params.items()
+                                                                            if k != "calibration"}}
+    return SideViewResult(frames=df, kymograph=kymo, parameters=params)
+
+
+def expansion_by_cycle(frames: pd.DataFrame) -> pd.DataFrame:
+    """Peak and residual expansion and recovery ratio of every cycle.
+
+    ``frames`` needs ``expansion`` and a ``cycle`` column (from the cycling join; without
+    it the whole movie is one cycle). Residual = expansion at the cycle's last frame;
+    recovery ratio = (peak − residual) / peak.
+    """
+    if "expansion" not in frames:
+        raise InvalidParameterError("frames needs an 'expansion' column (from analyze_movie).")
+    df = frames.copy()
+    if "cycle" not in df or df["cycle"].isna().all():
+        df["cycle"] = 1
+    rows = []
+    for cyc, g in df.dropna(subset=["expansion", "cycle"]).groupby("cycle"):
+        if int(cyc) < 1:
+            continue
+        peak = float(g["expansion"].max())
+        resid = float(g["expansion"].iloc[-1])
+        rows.append({"cycle": int(cyc), "frames": len(g), "peak_expansion_pct": 100 * peak,
+                     "peak_time_s": float(g["time_s"].iloc[int(np.argmax(g["expansion"].to_numpy()))]),
+                     "residual_expansion_pct": 100 * resid,
+                     "recovery_ratio": (peak - resid) / peak if peak > 0 else np.nan})
+    return pd.DataFrame(rows, columns=["cycle", "frames", "peak_expansion_pct", "peak_time_s",
+                                       "residual_expansion_pct", "recovery_ratio"])
+
+
+class PowerLawFront:
+    """Front kinetics ``x = k·(t − t0)ⁿ`` (n = 0.5: diffusion-limited), fitted by least squares.
+
+    Attributes after :meth:`fit`: ``k``, ``n``, ``k_stderr``, ``n_stderr`` (from the
+    covariance of the fit), ``r2``, ``t0_s``, ``n_points``.
+    """
+
+    def __init__(self, *, t0_s: float = 0.0):
+        self.t0_s = float(t0_s)
+        self.k = self.n = self.k_stderr = self.n_stderr = self.r2 = np.nan
+        self.n_points = 0
+
+    def fit(self, time_s, front_um):
+        from scipy.optimize import curve_fit
+
+        t = np.asarray(time_s, dtype=float) - self.t0_s
+        x = np.asarray(front_um, dtype=float)
+        ok = np.isfinite(t) & np.isfinite(x) & (t > 0) & (x > 0)
+        if ok.sum() < 3:
+            raise MissingDataError("fewer than 3 frames with a lithiation front after t0; the front kinetics "
+                                   "need the front visible in more frames (check the colour classes/ROI).")
+        t, x = t[ok], x[ok]
+        slope, icpt = np.polyfit(np.log(t), np.log(x), 1)  # start from the log-log line
+        try:
+            (k, n), cov = curve_fit(lambda tt, k, n: k * tt ** n, t, x, p0=(np.exp(icpt), slope), maxfev=5000)
+        except RuntimeError:
+            raise MissingDataError("the front kinetics fit x = k·tⁿ did not converge; check that the front "
+                                   "grows with time in the frames used.") from None
+        resid = x - k * t ** n
+        self.k, self.n = float(k), float(n)
+        err = np.sqrt(np.diag(cov)) if np.all(np.isfinite(cov)) else (np.nan, np.nan)
+        self.k_stderr, self.n_stderr = float(err[0]), float(err[1])
+        self.r2 = float(1 - resid @ resid / np.sum((x - x.mean()) ** 2)) if len(x) > 1 else np.nan
+        self.n_points = len(x)
+        return self
+
+    def predict(self, time_s):
+        t = np.clip(np.asarray(time_s, dtype=float) - self.t0_s, 0.0, None)
+        return self.k * t ** self.n
+
+    def as_dict(self) -> dict:
+        return {"k_um_per_s_n": self.k, "k_stderr": self.k_stderr, "n": self.n, "n_stderr": self.n_stderr,
+                "r2": self.r2, "t0_s": self.t0_s, "n_points": self.n_points}
+
+
+def fit_front_kinetics(frames: pd.DataFrame, *, t0_s: float | None = None, until_s: float | None = None) -> PowerLawFront:
+    """Fit x_f = k·(t − t0)ⁿ to ``front_depth_um`` vs ``time_s`` of an :func:`analyze_movie` table.
+
+    ``t0_s`` defaults to the first frame; ``until_s`` limits the fit to the lithiation
+    (e.g. the end of the first lithiation half cycle).
+    """
+    if not {"time_s", "front_depth_um"} <= set(frames.columns):
+        raise InvalidParameterError("frames needs time_s and front_depth_um (from analyze_movie).")
+    df = frames
+    if until_s is not None:
+        df = df[df["time_s"] <= until_s]
+    t0 = float(frames["time_s"].iloc[0]) if t0_s is None else float(t0_s)
+    return PowerLawFront(t0_s=t0).fit(df["time_s"], df["front_depth_um"])
+
+
+def provenance(result: SideViewResult, movie, echem=None, *, analysis: str = "battlab.optical.analyze_movie",
+               extra: dict | None = None, command: str | None = None):
+    """A :class:`battlab.provenance.Provenance` for a side-view analysis (movie + cycling inputs)."""
+    from battlab.provenance import Provenance
+
+    inputs = [{"name": movie.attrs.get("source_name"), "sha256": movie.attrs.get("source_sha256"),
+               "format": movie.attrs.get("source_format")}]
+    meta = getattr(echem, "attrs", {}).get("battlab", {}) if echem is not None else {}
+    if meta:
+        from pathlib import Path
+
+        inputs.append({"name": Path(str(meta.get("source_name") or "")).name, "sha256": meta.get("sha256"),
+                       "format": meta.get("format")})
+    params = {**result.parameters, **(extra or {})}
+    return Provenance(analysis=analysis, parameters=params, inputs=inputs, command=command)
+
+
+def first_lithiation_end_s(frames: pd.DataFrame):
+    """Time (s) of the last frame of the first run of negative-current frames, or None.
+
+    Used to limit the front-kinetics fit to the first lithiation (graphite half cell:
+    lithiation is negative current); None without per-frame current.
+    """
+    if "current_A" not in frames or frames["current_A"].isna().all():
+        return None
+    neg = (frames["current_A"].to_numpy(float) < 0)
+    if not neg.any():
+        return None
+    start = int(np.argmax(neg))
+    stop = start
+    while stop + 1 < len(neg) and neg[stop + 1]:
+        stop += 1
+    return float(frames["time_s"].iloc[stop])
+
+
+def relative_depth_of_charge(frames: pd.DataFrame, *, lithiation_current_sign: int = -1) -> pd.DataFrame:
+    """Relative depth of charge d* vs relative time τ for every half cycle.
+
+    On lithiation d* = front depth / thickness; on delithiation d* = depth of the emptied
+    layer next to the separator / thickness; τ runs from 0 to 1 over the frames of each
+    half cycle (``half_cycle`` from the cycling join). ``lithiation_current_sign``: the
+    sign of the current while the observed electrode lithiates (−1 in a graphite ‖ Li
+    half cell).
+
+    Returns
+    -------
+    DataFrame
+        ``cycle``, ``half_cycle``, ``process`` ("lithiation"/"delithiation"), ``frame``,
+        ``time_s``, ``tau``, ``relative_depth``.
+    """
+    need = {"half_cycle", "current_A", "time_s", "front_depth_um", "delithiated_depth_um", "thickness_um"}
+    if not need <= set(frames.columns):
+        raise MissingDataError("relative depth of charge needs the per-frame cycling join (analyze_movie with "
+                               "echem=) so that half cycles are known.")
+    rows = []
+    for (cyc, half), g in frames.dropna(subset=["half_cycle"]).groupby(["cycle", "half_cycle"]):
+        if int(half) < 1 or len(g) < 2:
+            continue
+        lith = np.sign(np.nanmedian(g["current_A"])) == np.sign(lithiation_current_sign)
+        depth = g["front_depth_um"] if lith else g["delithiated_depth_um"]
+        t = g["time_s"].to_numpy(float)
+        tau = (t - t[0]) / (t[-1] - t[0])
+        rows.append(pd.DataFrame({"cycle": int(cyc), "half_cycle": int(half),
+                                  "process": "lithiation" if lith else "delithiation", "frame": g["frame"].to_numpy(),
+                                  "time_s": t, "tau": tau,
+                                  "relative_depth": (depth / g["thickness_um"]).to_numpy(float)}))
+    if not rows:
+        raise MissingDataError("no half cycle with at least two frames; check clock_offset_s.")
+    return pd.concat(rows, ignore_index=True)
+
+
+def depth_hysteresis(rel: pd.DataFrame, *, n_points: int = 101) -> pd.DataFrame:
+    """Gap between the lithiation and delithiation d*(τ) curves of each cycle.
+
+    Both curves are interpolated onto a common τ grid; ``max_gap`` is the largest
+    |d*_lith − d*_delith| and ``area`` the mean gap (the area between the curves over τ ∈ [0, 1]).
+    """
+    grid = np.linspace(0.0, 1.0, n_points)
+    rows = []
+    for cyc, g in rel.groupby("cycle"):
+        curves = {}
+        for proc, h in g.groupby("process"):
+            ok = h["relative_depth"].notna()
+            if ok.sum() >= 2:
+                curves[proc] = np.interp(grid, h.loc[ok, "tau"], h.loc[ok, "relative_depth"])
+        if len(curves) == 2:
+            gap = np.abs(curves["lithiation"] - curves["delithiation"])
+            rows.append({"cycle": int(cyc), "max_gap": float(gap.max()), "area": float(np.trapezoid(gap, grid))})
+    return pd.DataFrame(rows, columns=["cycle", "max_gap", "area"])
