@@ -32,8 +32,8 @@ GALLERY = [
         "reference sticks of battery phases |\n"
         "| [Operando sensors](11_operando_sensors.ipynb) | EQCM mass per electron, dilatometry, "
         "MOSS film stress and acoustic emission aligned with the cycling |\n\n"
-        "More techniques (cyclic voltammetry, GITT, impedance, operando imaging, diffraction, sensors and "
-        "their correlation) join this list as they land."
+        "More techniques (in situ TEM, AFM, X-ray tomography, operando spectroscopy and the correlation of "
+        "all of them in time and space) join this list as they land."
     ),
     new_code_cell("import battlab as bl\n\nprint(f\"battlab {bl.__version__}\")"),
 ]
