@@ -19,6 +19,11 @@ def test_notebook_executes(path, tmp_path):
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
     assert "Traceback" not in text
+    if path.name.startswith("05_"):
+        # The optical app rendered; the under-the-hood calls printed per-frame metrics, the
+        # front fit and the plating table.
+        assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+        assert "thickness_um" in text and "front_depth_um" in text and "faraday_thickness_um" in text
     if path.name.startswith("11_"):
         # The sensors app rendered; the under-the-hood m.p.e. table names Li⁺.
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
