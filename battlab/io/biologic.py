@@ -50,6 +50,7 @@ MPR_MAGIC = b"BIO-LOGIC MODULAR FILE"
 # EC-Lab counts the column header line in "Nb header lines"; a real header is never
 # this long, so anything above is a damaged file, not a reason to scan megabytes.
 _MAX_HEADER_LINES = 10_000
+_MAX_COLUMNS = 1_000
 
 _CLOCK_NOTE = ("EC-Lab records the acquisition start as local wall-clock time without a time "
                "zone; unix_time_s treats that clock as UTC, so it may be offset by the lab's "
@@ -381,6 +382,10 @@ def read_mpt(source, *, name: str | None = None) -> pd.DataFrame:
     while columns and not columns[-1].strip():
         columns.pop()
     columns = [c.strip() for c in columns]
+    if len(columns) > _MAX_COLUMNS:
+        # EC-Lab writes well under a hundred; a huge count means damage and would make
+        # the table parser crawl (found by fuzzing: a 2 MB run of tabs took minutes).
+        raise CorruptFileError(f"{label}: the column header has {len(columns)} columns; the file is damaged.")
     if "time/s" not in columns:
         raise CorruptFileError(
             f"{label}: line {n_header} should be the column header with 'time/s'; the header "

@@ -149,9 +149,18 @@ def _norm(name: str) -> str:
     return re.sub(r"\s+", " ", b).strip()
 
 
+#: Longer cells are data or damage, never a column name: the unit patterns backtrack
+#: quadratically on them (found by fuzzing: a 2 MB cell took minutes).
+_MAX_HEADER_CELL = 256
+#: A sensor header names its columns within the first few dozen cells.
+_MAX_HEADER_CELLS = 200
+
+
 def _split(name: str):
     """``"Δf3 (Hz)"`` -> ("df", "Hz", 3); unit and overtone None when absent."""
     raw = str(name).strip().lstrip("\ufeff")
+    if len(raw) > _MAX_HEADER_CELL:
+        return "", None, None
     unit = None
     for pat in _UNIT_PATTERNS:
         m = pat.match(raw)
@@ -202,7 +211,9 @@ def _find_header(lines, delim):
         if not ln.strip() or ln.lstrip().startswith("#"):
             continue
         cells = [c.strip().strip('"') for c in ln.split(delim)]
-        if len(cells) < 2 or sum(_is_number(c) for c in cells if c) > len(cells) // 2:
+        if len(cells) < 2 or len(cells) > _MAX_HEADER_CELLS or len(ln) > _MAX_HEADER_CELLS * _MAX_HEADER_CELL:
+            continue
+        if sum(_is_number(c) for c in cells if c) > len(cells) // 2:
             continue
         if any(_ALIASES.get(_split(c)[0]) in ("time", "unix") for c in cells):
             return k, cells
@@ -349,6 +360,17 @@ def read_sensor_table(source, *, kind: str, name: str | None = None, column_map:
     body_lines = [ln for ln in lines[h + 1:] if ln.strip() and not ln.lstrip().startswith("#")]
     if not body_lines:
         raise MissingDataError(f"{label} has a header row but no data rows.")
+    # A row with far more cells than the header is damage; the C parser would spend
+    # minutes splitting it only to skip it (found by fuzzing: one 2 MB row of separators).
+    max_cells = 4 * len(header) + 16
+    damaged = [k for k, ln in enumerate(body_lines) if ln.count(delim) > max_cells]
+    if damaged:
+        warnings.warn(f"{label}: skipped {len(damaged)} damaged rows with more than {max_cells} cells "
+                      f"(first at data row {damaged[0] + 1}).", BattlabWarning, stacklevel=2)
+        drop = set(damaged)
+        body_lines = [ln for k, ln in enumerate(body_lines) if k not in drop]
+        if not body_lines:
+            raise MissingDataError(f"{label} has a header row but no readable data rows.")
     decimal = "."
     if delim != "," and any(re.search(r"\d,\d", ln) for ln in body_lines[:50]):
         decimal = ","

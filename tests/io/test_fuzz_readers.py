@@ -19,8 +19,7 @@ from hypothesis import strategies as st
 import battlab
 from battlab.errors import BattlabError
 from battlab.io.registry import Source, formats
-
-TIME_LIMIT_S = 2.0
+from tests.hardening._fuzz import TIME_LIMIT_S  # a hang guard, not a speed test
 FUZZ = settings(max_examples=150, derandomize=True, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 

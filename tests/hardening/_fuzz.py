@@ -1,0 +1,287 @@
+"""Deterministic mutation fuzzing of every registered cycler/EIS reader.
+
+Seeds are the real instrument files a reader claims (by sniffing or extension) plus the
+hand-made fixtures in ``tests/data`` and a generated workbook for the XLSX reader. Each
+case is one mutation of one seed fed straight to the reader (``Format.read``, not
+``battlab.load``, whose catch-all would hide reader bugs). A case passes when the reader
+returns or raises a :class:`~battlab.errors.BattlabError` within the time limit.
+
+Run alone for a longer campaign::
+
+    BATTLAB_FUZZ_CASES=20000 .venv/bin/python -m tests.hardening._fuzz
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import signal
+import time
+import traceback
+import tracemalloc
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from battlab.errors import BattlabError, BattlabWarning
+from battlab.io.registry import Format, Source, formats
+
+REPO = Path(__file__).resolve().parents[2]
+TEST_DATA = REPO / "tests" / "data"
+REAL_DATA = Path(os.environ.get("BATTLAB_REAL_DATA", REPO.parent / "shared" / "data" / "real"))
+
+#: The time-to-verdict target. It is reported (README table, ``python -m
+#: tests.hardening._fuzz``), not asserted: timings on a shared CI machine are not a test.
+TIME_TARGET_S = 2.0
+#: A verdict slower than this is a failure: the bugs the harness found ran for minutes,
+#: so five times the target separates them from a busy machine.
+TIME_LIMIT_S = 5 * TIME_TARGET_S
+#: A case still running after this is interrupted and recorded as a hang.
+HANG_S = 20
+#: Seeds above this size are mutated from a prefix (full-size copies get a few cases only)
+#: so that 1,000 cases per reader stay within the CI budget.
+BIG_SEED = 160_000
+KINDS = ("echem",)
+
+
+@dataclass
+class Stats:
+    reader: str
+    seeds: int = 0
+    cases: int = 0
+    failures: list = field(default_factory=list)
+    max_s: float = 0.0
+    max_case: str = ""
+    peak_bytes: int = 0
+    peak_case: str = ""
+    rejected: int = 0
+    other_warnings: set = field(default_factory=set)
+
+
+class _Hang(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _Hang()
+
+
+def _sensor_kind(name: str) -> str:
+    low = name.lower()
+    for key, kind in (("eqcm", "eqcm"), ("dilat", "dilatometry"), ("ae_", "acoustic"), ("acoustic", "acoustic")):
+        if key in low:
+            return kind
+    return "stress"
+
+
+def _read_sensor(source, **_):
+    from battlab.sensors import read_sensor_table
+
+    return read_sensor_table(source, kind=_sensor_kind(source.name), name=source.name)
+
+
+#: The sensor-table reader is not in the format registry (it needs to be told the
+#: sensor kind), so it is fuzzed through this stand-in; the kind follows the seed's name.
+SENSOR_TABLE = Format(name="sensor-table", description="a sensor table", kind="sensor",
+                      extensions=(".csv", ".tsv", ".txt"), read=_read_sensor,
+                      sniff=lambda head, name: 1.0 if Path(name).name.startswith("sensor_") else 0.0)
+
+
+def echem_formats():
+    return [f for f in formats() if f.kind in KINDS and f.available()] + [SENSOR_TABLE]
+
+
+def _workbook_seed() -> bytes:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "record"
+    ws.append(["Total Time", "Current(mA)", "Voltage(V)", "Date"])
+    for i in range(40):
+        ws.append([f"0:00:{i:02d}", 1.5 if i < 20 else -1.5, 3.0 + 0.01 * i, f"2024-03-12 10:00:{i:02d}"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _bdf_seed() -> bytes:
+    """A Battery Data Format table written by battlab's own writer (no BDF file ships)."""
+    import tempfile
+
+    from battlab.datasets import make_cycling
+    from battlab.io import write_bdf_csv
+
+    df = make_cycling().data.iloc[:300]
+    with tempfile.TemporaryDirectory() as tmp:
+        return Path(write_bdf_csv(df, Path(tmp) / "seed.csv")).read_bytes()
+
+
+def seeds_for(fmt) -> list[tuple[str, bytes]]:
+    """Every real and fixture file this reader claims, by its sniffer or its extensions."""
+    paths = sorted(TEST_DATA.glob("*"))
+    if (REAL_DATA / "MANIFEST.md").is_file():
+        paths += sorted(p for p in REAL_DATA.rglob("*") if p.is_file() and p.name != "MANIFEST.md")
+    out = []
+    for p in paths:
+        data = p.read_bytes()
+        try:
+            score = fmt.sniff(data[:65536], p.name)
+        except Exception:  # noqa: BLE001  a crashing sniffer just does not claim the file
+            score = 0.0
+        if score > 0 or (fmt.extensions and p.suffix.lower() in fmt.extensions and score > 0):
+            out.append((p.name, data))
+    if fmt.name == "cycler-xlsx":
+        out.append(("generated_record.xlsx", _workbook_seed()))
+    if fmt.name == "bdf-csv":
+        out.append(("generated_bdf.csv", _bdf_seed()))
+    return out
+
+
+# --------------------------------------------------------------------------- mutations
+MUTATIONS = ("truncate", "flip_head", "ffff", "random_after_magic", "empty", "huge_line",
+             "zero_run", "duplicate_block", "stack")
+
+
+def mutate(data: bytes, kind: str, rng: random.Random) -> bytes:
+    n = len(data)
+    if kind == "empty" or n == 0:
+        return b""
+    if kind == "truncate":
+        return data[: rng.randrange(n)]
+    if kind == "flip_head":
+        buf = bytearray(data)
+        for _ in range(rng.randint(1, 8)):
+            pos = rng.randrange(min(n, 4096))
+            buf[pos] ^= rng.randint(1, 255)
+        return bytes(buf)
+    if kind == "ffff":
+        # Length-looking fields: 4 aligned-or-not bytes of the header set to 0xFFFFFFFF.
+        buf = bytearray(data)
+        for _ in range(rng.randint(1, 3)):
+            pos = rng.randrange(max(min(n, 4096) - 4, 1))
+            if rng.random() < 0.5:
+                pos -= pos % 4
+            buf[pos:pos + 4] = b"\xff\xff\xff\xff"
+        return bytes(buf)
+    if kind == "random_after_magic":
+        keep = min(n, rng.choice((4, 8, 16, 64, 256)))
+        return data[:keep] + rng.randbytes(rng.randrange(1, 8192))
+    if kind == "huge_line":
+        pos = rng.randrange(n)
+        filler = rng.choice((b"9", b"a", b",", b"\t", b";", b"1.5e300,"))
+        return data[:pos] + filler * (2_000_000 // len(filler)) + data[pos:]
+    if kind == "zero_run":
+        pos = rng.randrange(n)
+        return data[:pos] + b"\x00" * rng.randrange(1, 4096) + data[pos + rng.randrange(64):]
+    if kind == "duplicate_block":
+        a = rng.randrange(n)
+        b = min(n, a + rng.randrange(1, 4096))
+        return data[:b] + data[a:b] * rng.randint(1, 5) + data[b:]
+    # stack: two or three of the above on top of each other
+    for sub in rng.sample(("truncate", "flip_head", "ffff", "zero_run", "duplicate_block"), rng.randint(2, 3)):
+        data = mutate(data, sub, rng)
+        if not data:
+            break
+    return data
+
+
+def run_case(fmt, name: str, data: bytes, stats: Stats, label: str, *, measure_memory: bool):
+    """One reader call; records failures (non-battlab exceptions, slow verdicts, hangs)."""
+    if measure_memory:
+        tracemalloc.start()
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, HANG_S)
+    start = time.perf_counter()
+    outcome = None
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fmt.read(Source(data=data, name=name))
+        for wrn in caught:
+            if not issubclass(wrn.category, BattlabWarning):
+                stats.other_warnings.add(wrn.category.__name__)
+    except BattlabError:
+        stats.rejected += 1
+    except _Hang:
+        outcome = f"hang > {HANG_S} s"
+    except Exception as exc:  # noqa: BLE001  exactly what the harness is looking for
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = next((f"{Path(f.filename).name}:{f.lineno}" for f in reversed(tb) if "battlab" in f.filename), "?")
+        outcome = f"{type(exc).__name__} at {where}: {str(exc)[:120]}"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        elapsed = time.perf_counter() - start
+        if measure_memory:
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            if peak > stats.peak_bytes:
+                stats.peak_bytes, stats.peak_case = peak, label
+    stats.cases += 1
+    if elapsed > stats.max_s:
+        stats.max_s, stats.max_case = elapsed, label
+    if outcome is None and elapsed > TIME_LIMIT_S:
+        outcome = f"verdict took {elapsed:.2f} s (limit {TIME_LIMIT_S} s)"
+    if outcome is not None:
+        stats.failures.append(f"{label}: {outcome}")
+
+
+def fuzz_reader(fmt, n_cases: int, *, seed: int = 12, memory_every: int = 10) -> Stats:
+    """``n_cases`` deterministic mutations spread over the reader's seeds."""
+    rng = random.Random(f"{seed}-{fmt.name}")
+    stats = Stats(fmt.name)
+    seeds = seeds_for(fmt)
+    stats.seeds = len(seeds)
+    if not seeds:
+        return stats
+    # Full-size big seeds get a handful of cases; the bulk mutates prefixes of them.
+    bases = []
+    for name, data in seeds:
+        bases.append((name, data[:BIG_SEED], "prefix" if len(data) > BIG_SEED else "full"))
+    fixed = []
+    for name, data in seeds:
+        fixed.append((name, data, "unmutated"))
+        fixed.append((name, b"", "empty"))
+        if len(data) > BIG_SEED:
+            for rel in (0.1, 0.5, 0.99):
+                fixed.append((name, data[: int(len(data) * rel)], f"truncate@{rel:.0%} (full size)"))
+    for i, (name, data, kind) in enumerate(fixed[:n_cases]):
+        run_case(fmt, name, data, stats, f"{name} [{kind}]", measure_memory=i % memory_every == 0)
+    for i in range(max(n_cases - len(fixed), 0)):
+        name, data, _ = bases[i % len(bases)]
+        kind = MUTATIONS[rng.randrange(len(MUTATIONS))]
+        case_seed = rng.randrange(2**32)
+        mutated = mutate(data, kind, random.Random(case_seed))
+        run_case(fmt, name, mutated, stats, f"{name} [{kind} seed={case_seed}]",
+                 measure_memory=i % memory_every == 0)
+    return stats
+
+
+def markdown_table(all_stats) -> str:
+    rows = ["| reader | seed files | cases | rejected with a battlab error | failures | max time to verdict | peak memory (traced) |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
+    for s in all_stats:
+        rows.append(f"| {s.reader} | {s.seeds} | {s.cases} | {s.rejected} | {len(s.failures)} | "
+                    f"{s.max_s * 1000:.0f} ms | {s.peak_bytes / 1e6:.1f} MB |")
+    return "\n".join(rows)
+
+
+def cases_per_reader(default: int = 1000) -> int:
+    return int(os.environ.get("BATTLAB_FUZZ_CASES", default))
+
+
+if __name__ == "__main__":
+    results = []
+    for fmt in echem_formats():
+        t0 = time.perf_counter()
+        st = fuzz_reader(fmt, cases_per_reader())
+        results.append(st)
+        print(f"{fmt.name}: {st.cases} cases in {time.perf_counter() - t0:.1f} s, {len(st.failures)} failures",
+              flush=True)
+        for f in st.failures[:20]:
+            print("   ", f)
+    print(markdown_table(results))
+    for st in results:
+        print(f"{st.reader}: slowest {st.max_case}; peak memory {st.peak_case}")
