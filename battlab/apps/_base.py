@@ -20,6 +20,7 @@ from pathlib import Path
 
 import ipywidgets as w
 
+from battlab.apps._uploads import check_numeric_widget, new_error_id, safe_display_name
 from battlab.errors import BattlabError
 
 __all__ = ["BaseApp", "PlotPane", "load_browser_resources", "html_table", "DEFAULT_UPLOAD_LIMIT_MB"]
@@ -112,6 +113,9 @@ class BaseApp:
     title = "battlab app"
     intro = ""
     accept = ""  # upload file extensions, e.g. ".mpt,.mpr,.csv"
+    #: The kind of data the analysis needs (``battlab.load(kind=...)``): a file of
+    #: another kind gets a message naming what it holds instead of a failed parse.
+    data_kind = "echem"
 
     def __init__(self, data=None, *, upload_limit_mb: float | None = None, data_dirs=None):
         load_browser_resources()
@@ -172,18 +176,58 @@ class BaseApp:
 
     # --- error handling --------------------------------------------------------------
     def _guard(self, what, func, *args, **kwargs):
-        """Run a callback; show any failure as a message instead of a traceback."""
+        """Run a callback; show any failure as a message instead of a traceback.
+
+        Control values are re-checked first: the browser can send any value for a
+        synced widget, so numbers outside a control's range are clamped and non-finite
+        ones refused before an analysis sees them.
+        """
         try:
+            if not self._validate_controls():
+                return None
             result = func(*args, **kwargs)
         except BattlabError as exc:
             self.show_error(str(exc))
             return None
         except Exception:  # the page must never see a traceback
-            log.exception("battlab app: unexpected error while %s", what)
-            self.show_error(f"Something unexpected went wrong while {what}. The app is still usable; "
-                            "the details were written to the server log. Try another file or setting.")
+            error_id = new_error_id()
+            log.exception("battlab app: unexpected error while %s [error id %s]", what, error_id)
+            self.show_error(f"Something unexpected went wrong while {what} (error id {error_id}). The app is "
+                            "still usable; the details were written to the server log under that id. "
+                            "Try another file or setting.")
             return None
         return result
+
+    def _numeric_controls(self):
+        stack = [getattr(self, "controls", None)]
+        while stack:
+            widget = stack.pop()
+            if widget is None:
+                continue
+            stack.extend(getattr(widget, "children", ()) or ())
+            if isinstance(widget, w.ValueWidget) and not isinstance(widget, (w.FileUpload, w.HTML, w.Label)):
+                yield widget
+
+    def _validate_controls(self) -> bool:
+        """Clamp out-of-range control values; refuse (and restore) non-finite ones."""
+        good = self.__dict__.setdefault("_last_good_values", {})
+        for widget in list(self._numeric_controls()):
+            ok, replacement, reason = check_numeric_widget(widget)
+            if ok:
+                good[widget.model_id] = widget.value
+                continue
+            label = getattr(widget, "description", "") or "a control"
+            restore = replacement if replacement is not None else good.get(widget.model_id)
+            log.warning("battlab app: %s value %r %s; reset to %r", label, widget.value, reason, restore)
+            if restore is not None:
+                widget.value = restore  # observers re-run the analysis with the safe value
+            self.show_error(f"{label} {reason}; it was reset to {restore!r}." if restore is not None
+                            else f"{label} {reason}; please enter a number.")
+            self._control_refused = True
+            return False
+        if self.__dict__.pop("_control_refused", False):
+            self.clear_error()  # the refused value is gone; its message would now mislead
+        return True
 
     def show_error(self, message: str):
         self.banner.value = (f"<div style='background:#fde2e1;border:1px solid #d9534f;padding:6px 10px;"
@@ -213,7 +257,7 @@ class BaseApp:
         if not files:
             return
         try:
-            self._handle_upload(files[0])
+            self._guard("receiving the upload", self._handle_upload, files[0])
         finally:
             # Clear the widget so that choosing the same file again is a new upload,
             # not an unchanged value that would be silently ignored.
@@ -221,10 +265,16 @@ class BaseApp:
 
     def _handle_upload(self, item):
         # The browser's name is only for display; it never becomes a path.
-        name = Path(str(item.get("name", "upload")).replace("\\", "/")).name or "upload"
+        name = safe_display_name(item.get("name"))
         content = item.get("content")
+        if content is not None and not isinstance(content, (bytes, bytearray, memoryview)):
+            self.show_error(f"{name} did not arrive intact; please upload it again.")
+            return
         size = len(content) if content is not None else 0
-        declared = int(item.get("size") or 0)
+        try:
+            declared = int(item.get("size") or 0)
+        except (TypeError, ValueError):  # the browser's claim is only used for the message
+            declared = 0
         if size == 0:
             if declared > 0:
                 self.show_error(f"{name} ({_format_bytes(declared)}) did not arrive: the browser connection "
@@ -242,7 +292,8 @@ class BaseApp:
         import battlab
 
         self.set_status(f"Reading {name} ({_format_bytes(len(data))})…")
-        loaded = battlab.load(data, name=name, max_bytes=int(self.upload_limit_mb * 1e6) + 1)
+        loaded = battlab.load(data, name=name, max_bytes=int(self.upload_limit_mb * 1e6) + 1,
+                              kind=self.data_kind)
         self._accept_data(loaded, name)
 
     def _server_files(self):
@@ -265,20 +316,27 @@ class BaseApp:
     def _accepts_name(self, name: str) -> bool:
         return not self.accept or Path(name).suffix.lower() in self.accept.split(",")
 
-    def _load_server_file(self, path):
+    def _confined_path(self, path):
+        """``path`` resolved, or None (with a message) when it lies outside ``data_dirs``."""
         if not path:
-            return
+            return None
         resolved = Path(path).resolve()
         # Only files inside the configured folders can be opened from the page.
         if not any(resolved.is_relative_to(root.resolve()) for root in self.data_dirs):
             self.show_error("That file is outside the folders this app may read.")
+            return None
+        return resolved
+
+    def _load_server_file(self, path):
+        resolved = self._confined_path(path)
+        if resolved is None:
             return
 
         def _read():
             import battlab
 
             self.set_status(f"Reading {resolved.name}…")
-            self._accept_data(battlab.load(resolved), resolved.name)
+            self._accept_data(battlab.load(resolved, kind=self.data_kind), resolved.name)
 
         self._guard(f"reading {resolved.name}", _read)
 

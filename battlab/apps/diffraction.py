@@ -41,6 +41,7 @@ class XRDApp(BaseApp):
     intro = ("Peak positions, d-spacings, strain, widths and intensities of every pattern in a series, "
              "beside the voltage on the same clock, with reference sticks of common battery phases.")
     accept = ".xy,.xye,.csv,.xrdml"
+    data_kind = "xrd"
 
     def __init__(self, data=None, *, echem: pd.DataFrame | None = None, **kw):
         self.series = None

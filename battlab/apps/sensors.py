@@ -225,11 +225,8 @@ class SensorsApp(BaseApp):
         return found
 
     def _load_server_file(self, path):
-        if not path:
-            return
-        resolved = Path(path).resolve()
-        if not any(resolved.is_relative_to(root.resolve()) for root in self.data_dirs):
-            self.show_error("That file is outside the folders this app may read.")
+        resolved = self._confined_path(path)
+        if resolved is None:
             return
         self._guard(f"reading {resolved.name}", lambda: self._load_bytes(resolved.read_bytes(), resolved.name))
 

@@ -1,0 +1,104 @@
+"""Corrupt, oversized, then valid uploads in real Voila: message, message, result.
+
+This module starts its own Voila server with a small upload limit
+(``BATTLAB_UPLOAD_LIMIT_MB=0.05``) so that "oversized" is a 60 kB file rather than a
+100 MB one; the shared gallery server of the other browser tests is left as it is. The
+page must never show a traceback or a server file path, and no request may leave
+localhost.
+"""
+
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from tests.browser.conftest import REPO, _free_port, open_app, wait_for_change
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+LIMIT_MB = 0.05
+
+
+@pytest.fixture(scope="module")
+def small_limit_url(chromium_path, tmp_path_factory):
+    from battlab.cli import voila_command
+
+    port = _free_port()
+    cmd, env = voila_command(REPO / "notebooks", port=port)
+    env["BATTLAB_UPLOAD_LIMIT_MB"] = str(LIMIT_MB)
+    log = open(tmp_path_factory.mktemp("voila-small-limit") / "voila.log", "w")  # noqa: SIM115  open while voila runs
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 90
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"voila did not start; see {log.name}") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _upload(page, path):
+    with page.expect_file_chooser() as chooser:
+        page.locator(".widget-upload").first.click()
+    chooser.value.set_files(str(path))
+
+
+def _banner_text(page, contains, timeout_ms=60_000):
+    page.wait_for_selector(f".battlab-error >> text={contains}", timeout=timeout_ms)
+    return page.locator(".battlab-error").first.inner_text()
+
+
+def _assert_no_leak(p, tmp_path):
+    html = p.page.content()
+    for bad in ("Traceback", "/work/", str(tmp_path), 'File "/', "/tmp/"):
+        assert bad not in html, f"page shows {bad!r}"
+    p.assert_clean()
+
+
+@pytest.mark.parametrize("notebook, ready, valid, result_text", [
+    ("01_galvanostatic_cycling.ipynb", "100 cycles", "biologic/yadg_gcpl.issue_149.mpr", "yadg_gcpl.issue_149.mpr"),
+    ("03_impedance.ipynb", "1 spectrum", "biologic/impedancepy_exampleDataBioLogic.mpr",
+     "impedancepy_exampleDataBioLogic.mpr"),
+], ids=["cycling", "eis"])
+def test_corrupt_then_oversized_then_valid_upload(new_page, small_limit_url, tmp_path, real_data,
+                                                  notebook, ready, valid, result_text):
+    real = real_data / valid
+    assert real.stat().st_size < LIMIT_MB * 1e6
+    p = open_app(new_page, small_limit_url, notebook, ready)
+    page = p.page
+    assert f"max {LIMIT_MB:g} MB per file" in page.content()  # the limit is shown before uploading
+
+    corrupt = tmp_path / "corrupt.mpr"
+    corrupt.write_bytes(real.read_bytes()[:6000] + b"\xff" * 64)
+    _upload(page, corrupt)
+    first = _banner_text(page, "corrupt.mpr")
+    _assert_no_leak(p, tmp_path)
+
+    oversized = tmp_path / "oversized.mpr"
+    oversized.write_bytes(b"BIO-LOGIC MODULAR FILE" + b"\0" * int(LIMIT_MB * 1e6 * 1.2))
+    _upload(page, oversized)
+    second = _banner_text(page, "upload limit")
+    assert second != first and "oversized.mpr" in second
+    _assert_no_leak(p, tmp_path)
+
+    plot = page.locator(".battlab-plot").first
+    before = plot.screenshot()
+    _upload(page, real)
+    # "<name> — <summary> (analysed in …)" is set only after a successful analysis.
+    page.wait_for_selector(f".battlab-status:has-text('{result_text}'):has-text('analysed in')", timeout=90_000)
+    page.locator(".battlab-error").first.wait_for(state="hidden", timeout=10_000)
+    assert wait_for_change(plot, before), "the plot did not show the valid file"
+    _assert_no_leak(p, tmp_path)
