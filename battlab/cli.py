@@ -6,7 +6,6 @@ Exit status is 0 on success and 2 on bad input, with a one-line reason on stderr
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import warnings

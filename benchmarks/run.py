@@ -26,7 +26,6 @@ import gc  # noqa: E402
 import hashlib  # noqa: E402
 import importlib  # noqa: E402
 import importlib.metadata as _md  # noqa: E402
-import io  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import subprocess  # noqa: E402
