@@ -345,6 +345,19 @@ def _cmd_gallery(args) -> int:
         return 0
 
 
+def _cmd_batch(args) -> int:
+    from battlab.batch import run_campaign
+
+    table = run_campaign(args.technique, args.folder, args.out, options=args.options, pattern=args.pattern,
+                         sensor_kind=args.sensor_kind, scheduler=args.scheduler, n_workers=args.workers)
+    counts = table["status"].value_counts()
+    print(f"{len(table)} files: {counts.get('done', 0)} analysed, {counts.get('skipped', 0)} already done, "
+          f"{counts.get('failed', 0)} failed; wrote {Path(args.out) / 'campaign.csv'}")
+    for row in table[table["status"] == "failed"].itertuples():
+        print(f"failed: {Path(row.file).name}: {row.message}", file=sys.stderr)
+    return 1 if counts.get("failed", 0) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="battlab", description="Battery characterization analyses.")
     p.add_argument("--version", action="version", version=_version())
@@ -423,6 +436,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--open", action="store_true", help="open a browser")
     s.set_defaults(func=_cmd_gallery)
 
+    s = sub.add_parser("batch", help="run one technique over a folder of files on dask (resumable)",
+                       description="Analyse every file of FOLDER with one technique, in parallel on "
+                       "dask.distributed. Options after -- go to the technique's command for every file, e.g. "
+                       "battlab batch cycling cells/ --out results/ -- --mass-mg 12.5. Each file gets its own "
+                       "result folder; files whose results already exist for the same content are skipped; "
+                       "failures are recorded in campaign.csv and do not stop the campaign.")
+    s.add_argument("technique", choices=["cycling", "eis", "gitt", "xrd", "sensors", "optical"])
+    s.add_argument("folder", help="folder searched recursively for input files")
+    s.add_argument("--out", required=True, help="output folder (created; outside FOLDER)")
+    s.add_argument("--pattern", default="*", help="glob that input names must match (default: all)")
+    s.add_argument("--sensor-kind", choices=["eqcm", "dilatometry", "stress", "acoustic"],
+                   help="sensor kind (sensors campaigns)")
+    s.add_argument("--scheduler", help="address of a running dask scheduler (default: start a local cluster)")
+    s.add_argument("--workers", type=int, default=2, help="local worker processes; 0 = one by one, no dask")
+    s.set_defaults(func=_cmd_batch, options=[])
+
     from battlab.diffraction._cli import add_parser as _add_xrd
 
     _add_xrd(sub)
@@ -444,7 +473,15 @@ def _version():
 def main(argv=None) -> int:
     from battlab.errors import BattlabError
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough = []
+    # "battlab batch ... -- OPTIONS": everything after "--" belongs to the technique's command.
+    if argv[:1] == ["batch"] and "--" in argv:
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1:]
     args = build_parser().parse_args(argv)
+    if passthrough:
+        args.options = passthrough
     try:
         return args.func(args)
     except BattlabError as exc:
