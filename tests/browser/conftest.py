@@ -1,5 +1,6 @@
 """Real Voila serving the gallery, real headless Chromium (Debian package) driving it."""
 
+import contextlib
 import os
 import shutil
 import socket
@@ -31,34 +32,40 @@ def chromium_path():
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
-def gallery_url(tmp_path_factory):
+@contextlib.contextmanager
+def serve_voila(log_dir, *, env_extra=None):
+    """A real Voila server on the gallery notebooks; yields its URL, stops it afterwards."""
     from battlab.cli import voila_command
 
     port = _free_port()
     cmd, env = voila_command(REPO / "notebooks", port=port)
-    log = open(tmp_path_factory.mktemp("voila") / "voila.log", "w")
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 90
-    while time.time() < deadline:
+    env.update(env_extra or {})
+    with open(Path(log_dir) / "voila.log", "w") as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.time() + 90
         try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"voila exited early; see {log.name}")
-            time.sleep(0.5)
-    else:
-        proc.terminate()
-        raise RuntimeError("voila did not start within 90 s")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+            while True:
+                try:
+                    urllib.request.urlopen(url, timeout=2)
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.time() > deadline:
+                        raise RuntimeError(f"voila did not start; see {log.name}") from None
+                    time.sleep(0.5)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="session")
+def gallery_url(tmp_path_factory):
+    with serve_voila(tmp_path_factory.mktemp("voila")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

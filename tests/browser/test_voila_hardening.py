@@ -7,13 +7,9 @@ page must never show a traceback or a server file path, and no request may leave
 localhost.
 """
 
-import subprocess
-import time
-import urllib.request
-
 import pytest
 
-from tests.browser.conftest import REPO, _free_port, open_app, wait_for_change
+from tests.browser.conftest import open_app, serve_voila, wait_for_change
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -22,32 +18,9 @@ LIMIT_MB = 0.05
 
 @pytest.fixture(scope="module")
 def small_limit_url(chromium_path, tmp_path_factory):
-    from battlab.cli import voila_command
-
-    port = _free_port()
-    cmd, env = voila_command(REPO / "notebooks", port=port)
-    env["BATTLAB_UPLOAD_LIMIT_MB"] = str(LIMIT_MB)
-    log = open(tmp_path_factory.mktemp("voila-small-limit") / "voila.log", "w")  # noqa: SIM115  open while voila runs
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 90
-    try:
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"voila did not start; see {log.name}") from None
-                time.sleep(0.5)
+    with serve_voila(tmp_path_factory.mktemp("voila-small-limit"),
+                     env_extra={"BATTLAB_UPLOAD_LIMIT_MB": str(LIMIT_MB)}) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def _upload(page, path):

@@ -7,11 +7,9 @@ into the reader the name points at. Hypothesis runs derandomized with a fixed nu
 of examples so CI sees the same cases every time.
 """
 
-import io
 import time
 import warnings
 
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,7 +17,9 @@ from hypothesis import strategies as st
 import battlab
 from battlab.errors import BattlabError
 from battlab.io.registry import Source, formats
-from tests.hardening._fuzz import TIME_LIMIT_S  # a hang guard, not a speed test
+# The seed builders are shared with the 1,000-case harness; the limit is a hang guard.
+from tests.hardening._fuzz import TIME_LIMIT_S, _bdf_seed, _workbook_seed
+
 FUZZ = settings(max_examples=150, derandomize=True, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -43,26 +43,6 @@ REAL_SEEDS = [
     ("eis-text/impedancepy_exampleDataZPlot.z", None),
     ("eis-text/impedancepy_exampleDataCHInstruments.txt", None),
 ]
-
-
-def _workbook_seed() -> bytes:
-    import openpyxl
-
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "record"
-    ws.append(["Total Time", "Current(mA)", "Voltage(V)", "Date"])
-    for i in range(20):
-        ws.append([f"0:00:{i:02d}", 1.5 if i < 10 else -1.5, 3.0 + 0.01 * i, f"2024-03-12 10:00:{i:02d}"])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
-def _bdf_seed() -> bytes:
-    df = pd.DataFrame({"Test Time / s": [0.0, 1.0, 2.0], "Voltage / V": [3.0, 3.1, 3.2],
-                       "Current / A": [0.0, 0.1, -0.1], "Step Count / 1": [1, 2, 3]})
-    return df.to_csv(index=False).encode()
 
 
 @st.composite
