@@ -21,3 +21,16 @@ def real_data() -> Path:
 @pytest.fixture(scope="session")
 def test_data() -> Path:
     return TEST_DATA
+
+
+@pytest.fixture(scope="session", autouse=True)
+def upload_store_in_tmp(tmp_path_factory):
+    """Uploads made by the tests (and by the Voila servers they start) stay out of ~/.cache."""
+    folder = tmp_path_factory.mktemp("upload-store")
+    old = os.environ.get("BATTLAB_UPLOAD_DIR")
+    os.environ["BATTLAB_UPLOAD_DIR"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("BATTLAB_UPLOAD_DIR", None)
+    else:
+        os.environ["BATTLAB_UPLOAD_DIR"] = old

@@ -20,7 +20,12 @@ from pathlib import Path
 
 import ipywidgets as w
 
-from battlab.apps._uploads import check_numeric_widget, new_error_id, safe_display_name
+from battlab.apps._uploads import (
+    check_numeric_widget,
+    new_error_id,
+    safe_display_name,
+    store_upload,
+)
 from battlab.errors import BattlabError
 
 __all__ = ["BaseApp", "PlotPane", "load_browser_resources", "html_table", "DEFAULT_UPLOAD_LIMIT_MB"]
@@ -122,6 +127,8 @@ class BaseApp:
         self.upload_limit_mb = float(upload_limit_mb or DEFAULT_UPLOAD_LIMIT_MB)
         self.data_dirs = [Path(p) for p in (data_dirs if data_dirs is not None else _env_data_dirs())]
         self.source_label = ""
+        #: sha256 -> path of every upload kept in the upload store (see ``store_upload``)
+        self.stored_uploads: dict[str, Path] = {}
         self._build_layout()
         if data is None:
             self._load_demo(self.demo_picker.value)
@@ -286,7 +293,19 @@ class BaseApp:
             self.show_error(f"{name} is {_format_bytes(size)}, above the {self.upload_limit_mb:g} MB upload "
                             "limit. Use a server-side file or the battlab command line for large files.")
             return
-        self._guard(f"reading {name}", self._load_bytes, bytes(content), name)
+        data = bytes(content)
+        self._keep_upload(data, name)
+        self._guard(f"reading {name}", self._load_bytes, data, name)
+
+    def _keep_upload(self, data: bytes, name: str):
+        """Store an upload before anything parses it, so none is lost, even one that fails."""
+        try:
+            stored = store_upload(data, name)
+        except OSError:
+            log.exception("battlab app: could not keep a copy of %s in the upload store", name)
+            return None
+        self.stored_uploads[stored.parent.name] = stored
+        return stored
 
     def _load_bytes(self, data: bytes, name: str):
         import battlab
@@ -355,7 +374,12 @@ class BaseApp:
         from battlab.provenance import write_results
 
         figures = {name: to_html(obj, title=f"{self.title}: {name}") for name, obj in self._figures().items()}
-        return write_results(out_dir, self._results(), self._provenance(), figures=figures)
+        results = self._results()
+        provenance = self._provenance()
+        for record in provenance.inputs:  # where the raw upload is kept, to re-run from it
+            if isinstance(record, dict) and record.get("sha256") in self.stored_uploads:
+                record["stored_at"] = str(self.stored_uploads[record["sha256"]])
+        return write_results(out_dir, results, provenance, figures=figures)
 
     def export_zip(self) -> bytes:
         import tempfile

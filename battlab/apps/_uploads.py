@@ -6,11 +6,21 @@ crafted comm message can set any synced widget value, so the apps re-check them 
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
+import os
 import secrets
+import shutil
 import unicodedata
+from pathlib import Path
 
-__all__ = ["MAX_NAME_CHARS", "new_error_id", "safe_display_name"]
+__all__ = ["MAX_NAME_CHARS", "new_error_id", "safe_display_name", "store_upload", "upload_store"]
+
+log = logging.getLogger("battlab.apps")
+
+#: Default size cap of the upload store; the oldest uploads are removed beyond it.
+DEFAULT_STORE_MB = 2000
 
 #: Display names are cut to this many characters (the extension is kept).
 MAX_NAME_CHARS = 80
@@ -80,3 +90,64 @@ def check_numeric_widget(widget):
     if clamped != values:
         return False, clamped if isinstance(value, tuple) else clamped[0], "was outside its range"
     return True, value, ""
+
+
+def upload_store() -> Path:
+    """The folder uploads are kept in: ``$BATTLAB_UPLOAD_DIR``, else the user cache.
+
+    ``~/.cache/battlab/uploads`` (or under ``$XDG_CACHE_HOME``), private to the user.
+    """
+    configured = os.environ.get("BATTLAB_UPLOAD_DIR")
+    if configured:
+        root = Path(configured)
+    else:
+        cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        root = Path(cache) / "battlab" / "uploads"
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return root
+
+
+def store_upload(content: bytes, name, *, root: Path | None = None, cap_mb: float | None = None) -> Path:
+    """Keep an uploaded file under its sha256; return the stored (read-only) path.
+
+    The file goes to ``<store>/<sha256>/<display name>``: the same content uploaded
+    twice is stored once, the browser's name never chooses the folder, and the stored
+    copy is made read-only so no analysis can change the raw input. Beyond ``cap_mb``
+    (``$BATTLAB_UPLOAD_STORE_MB``, default 2,000 MB) the least recently uploaded
+    entries are removed, never the one just stored.
+    """
+    root = Path(root) if root is not None else upload_store()
+    digest = hashlib.sha256(content).hexdigest()
+    folder = root / digest
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / safe_display_name(name)
+    if not path.exists():
+        tmp = folder / f".{secrets.token_hex(6)}.part"
+        tmp.write_bytes(content)
+        tmp.chmod(0o400)
+        os.replace(tmp, path)  # atomic: a reader never sees half a file
+    os.utime(folder)  # marks the entry as recently used for pruning
+    _prune(root, keep=folder, cap_mb=cap_mb)
+    return path
+
+
+def _prune(root: Path, *, keep: Path, cap_mb: float | None) -> None:
+    if cap_mb is None:
+        try:
+            cap_mb = float(os.environ.get("BATTLAB_UPLOAD_STORE_MB", DEFAULT_STORE_MB))
+        except ValueError:
+            cap_mb = DEFAULT_STORE_MB
+    entries = []
+    for folder in root.iterdir():
+        if folder.is_dir() and len(folder.name) == 64:
+            size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+            entries.append((folder.stat().st_mtime, folder, size))
+    total = sum(e[2] for e in entries)
+    for _mtime, folder, size in sorted(entries):
+        if total <= cap_mb * 1e6:
+            break
+        if folder == keep:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        log.info("battlab upload store: removed %s (%d bytes) to stay under %g MB", folder.name, size, cap_mb)
+        total -= size

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import html
-from pathlib import Path
 
 import ipywidgets as w
 import pandas as pd
 
 from battlab.apps._base import BaseApp, PlotPane, _format_bytes, html_table
+from battlab.apps._uploads import safe_display_name
 from battlab.echem import cv
 from battlab.errors import BattlabError, MissingDataError
 
@@ -87,8 +87,11 @@ class CVApp(BaseApp):
 
         tables, names = [], []
         for item in files:
-            name = Path(str(item.get("name", "upload")).replace("\\", "/")).name or "upload"
+            name = safe_display_name(item.get("name"))
             content = item.get("content")
+            if content is not None and not isinstance(content, (bytes, bytearray, memoryview)):
+                self.show_error(f"{name} did not arrive intact; please upload it again.")
+                return
             size = len(content) if content is not None else 0
             if size == 0:
                 self.show_error(f"{name} is empty or did not arrive; nothing was loaded.")
@@ -98,6 +101,7 @@ class CVApp(BaseApp):
                                 "limit; nothing was loaded. Use the battlab command line for large files.")
                 return
             self.set_status(f"Reading {name} ({_format_bytes(size)})…")
+            self._keep_upload(bytes(content), name)
             tables.append(battlab.load(bytes(content), name=name, max_bytes=int(self.upload_limit_mb * 1e6) + 1,
                                        kind="echem"))
             names.append(name)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import ipywidgets as w
 import numpy as np
 

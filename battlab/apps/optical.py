@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import ipywidgets as w
@@ -10,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from battlab.apps._base import BaseApp, PlotPane, html_table
-from battlab.errors import InvalidParameterError, MissingDataError
+from battlab.errors import BattlabError, InvalidParameterError, MissingDataError
 
 __all__ = ["OpticalApp"]
 
@@ -54,7 +53,6 @@ class OpticalApp(BaseApp):
         self.cycles = None
         self.fit = None
         self._echem_uploaded = False
-        self._tmp = tempfile.TemporaryDirectory(prefix="battlab-optical-")
         super().__init__(data, **kw)
 
     def demos(self):
@@ -115,11 +113,11 @@ class OpticalApp(BaseApp):
             from battlab.imaging import open_movie
 
             self.set_status(f"Opening movie {name}…")
-            # the movie reader needs a file; it lives in this app's private temporary folder
-            folder = Path(self._tmp.name) / f"upload-{len(list(Path(self._tmp.name).iterdir()))}"
-            folder.mkdir()
-            path = folder / name
-            path.write_bytes(data)
+            # The movie reader needs a file: the copy the upload store keeps (read-only).
+            path = self._keep_upload(data, name)
+            if path is None:
+                raise BattlabError(f"{name} could not be kept on the server (see the server log), so the movie "
+                                   "cannot be opened; try again or ask the administrator about disk space.")
             px = self.pixel_size.value or None
             movie = open_movie(path, pixel_size_um=px if px else 1.0)
             if not px:

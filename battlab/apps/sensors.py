@@ -9,6 +9,7 @@ import ipywidgets as w
 import numpy as np
 
 from battlab.apps._base import BaseApp, PlotPane, _format_bytes, html_table
+from battlab.apps._uploads import safe_display_name
 from battlab.errors import InvalidParameterError, MissingDataError
 
 __all__ = ["SensorsApp"]
@@ -174,8 +175,12 @@ class SensorsApp(BaseApp):
             return
         try:
             item = files[0]
-            name = Path(str(item.get("name", "cycling")).replace("\\", "/")).name or "cycling"
-            content = bytes(item.get("content") or b"")
+            name = safe_display_name(item.get("name"), default="cycling")
+            raw = item.get("content")
+            if raw is not None and not isinstance(raw, (bytes, bytearray, memoryview)):
+                self.show_error(f"{name} did not arrive intact; please upload it again.")
+                return
+            content = bytes(raw or b"")
             if not content:
                 self.show_error(f"{name} is empty.")
                 return
@@ -183,6 +188,7 @@ class SensorsApp(BaseApp):
                 self.show_error(f"{name} is {_format_bytes(len(content))}, above the {self.upload_limit_mb:g} MB "
                                 "upload limit.")
                 return
+            self._keep_upload(content, name)
             self._guard(f"reading {name}", self._load_echem_bytes, content, name)
         finally:
             self.echem_upload.value = ()

@@ -143,3 +143,51 @@ def test_a_file_of_another_kind_is_named_not_forced_through(app, valid_mpt):
     _upload(xrd.upload, "cell.mpt", valid_mpt)
     assert xrd.banner.layout.display == "block"
     assert "diffraction" in xrd.banner.value.lower(), xrd.banner.value
+
+
+def test_uploads_are_kept_read_only_under_their_content_hash(tmp_path):
+    import hashlib
+    import os
+    import stat
+
+    from battlab.apps._uploads import store_upload
+
+    content = b"time/s\tEwe/V\n0\t3.1\n"
+    first = store_upload(content, "../../etc/run.mpt", root=tmp_path)
+    # The same bytes under another name land in the same folder; nothing escapes the store.
+    second = store_upload(content, "C:\\other\\copy.mpt", root=tmp_path)
+    digest = hashlib.sha256(content).hexdigest()
+    assert first == tmp_path / digest / "run.mpt" and second == tmp_path / digest / "copy.mpt"
+    assert first.read_bytes() == content
+    assert not os.stat(first).st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)  # raw input, read-only
+    assert sorted(p.name for p in tmp_path.rglob("*")) == sorted([digest, "run.mpt", "copy.mpt"])
+
+
+def test_the_store_drops_the_oldest_uploads_beyond_its_cap(tmp_path):
+    import os
+
+    from battlab.apps._uploads import store_upload
+
+    paths = []
+    for k in range(4):
+        paths.append(store_upload(bytes([k]) * 400_000, f"f{k}.csv", root=tmp_path, cap_mb=1.0))
+        os.utime(paths[-1].parent, (1_000 + k, 1_000 + k))  # distinct ages on coarse clocks
+    # 4 × 0.4 MB with a 1 MB cap: only the two newest remain, the latest always among them.
+    assert [p.exists() for p in paths] == [False, False, True, True]
+
+
+def test_an_upload_is_kept_even_when_it_cannot_be_read(app, upload_store_in_tmp, valid_mpt, tmp_path):
+    import hashlib
+    import json
+
+    broken = b"BIO-LOGIC MODULAR FILE" + b"\xff" * 100
+    _upload(app.upload, "broken.mpr", broken)
+    assert app.banner.layout.display == "block"
+    kept = upload_store_in_tmp / hashlib.sha256(broken).hexdigest() / "broken.mpr"
+    assert kept.read_bytes() == broken
+    # A good upload's export says where its raw file is kept.
+    _upload(app.upload, "cell.mpt", valid_mpt)
+    assert app.banner.layout.display == "none", app.banner.value
+    record = json.loads(next(p for p in app.export(tmp_path / "out") if p.name == "provenance.json").read_text())
+    stored = record["inputs"][0]["stored_at"]
+    assert stored.startswith(str(upload_store_in_tmp)) and open(stored, "rb").read() == valid_mpt
