@@ -23,7 +23,8 @@ from pathlib import Path
 __all__ = ["Provenance", "atomic_write", "sha256_of", "write_results", "dependency_versions"]
 
 _DEPENDENCIES = ("numpy", "pandas", "scipy", "xarray", "galvani", "openpyxl", "defusedxml", "tifffile",
-                 "dask", "imageio", "imageio-ffmpeg", "holoviews", "bokeh", "panel", "ipywidgets", "voila")
+                 "dask", "distributed", "imageio", "imageio-ffmpeg", "holoviews", "bokeh", "panel", "ipywidgets",
+                 "voila")
 
 
 def dependency_versions() -> dict[str, str]:
