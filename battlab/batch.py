@@ -94,21 +94,14 @@ def _run_task(task: _Task) -> dict:
         row["message"] = "results with this input's sha256 already exist"
         return row
     out, err = io.StringIO(), io.StringIO()
-    argv = list(task.argv)
-    saved_argv = sys.argv
-    # Provenance records the command it ran from sys.argv; on a worker that would be the
-    # worker's own command line.
-    sys.argv = ["battlab", *argv]
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(argv)
+            code = main(list(task.argv))
     except SystemExit as exc:  # argparse rejects options this way
         code = exc.code if isinstance(exc.code, int) else 2
     except Exception as exc:  # noqa: BLE001  one bad file must not end the campaign
         code = 1
         err.write(f"unexpected {type(exc).__name__}: {exc}\n")
-    finally:
-        sys.argv = saved_argv
     row["seconds"] = round(time.perf_counter() - started, 3)
     lines = [ln for ln in err.getvalue().splitlines() if ln.strip()]
     if code == 0:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import warnings
 from pathlib import Path
@@ -136,7 +137,7 @@ def _cmd_cycling(args) -> int:
               "rest_current_A": summary.attrs["battlab"]["rest_current_A"],
               "retention_reference_cycle": 1, "dqdv_cycles": dqdv_cycles, "dqdv_smoothing": args.smoothing,
               "dqdv_window_V": args.window_mV / 1e3, "dqdv_voltage_step_V": 0.001}
-    prov = Provenance.for_data("battlab.echem.cycling", data, params, command=" ".join(["battlab"] + sys.argv[1:]))
+    prov = Provenance.for_data("battlab.echem.cycling", data, params, command=args.command_line)
     written = write_results(args.out, {"cycles": summary, "rate_capability": rates, "dqdv": ica}, prov)
     print(f"{len(summary)} cycles; wrote {', '.join(p.name for p in written)} to {args.out}")
     return 0
@@ -186,7 +187,7 @@ def _cmd_eis(args) -> int:
               "weighting": args.weighting, "frozen": frozen, "spectrum": args.spectrum,
               "n_spectra": len(spectra), "kk_threshold": args.kk_threshold_pct / 100,
               "kk_mu_criterion": 0.85, "drt_lambda": dist.lambda_, "drt_lambda_method": dist.lambda_method}
-    prov = Provenance.for_data("battlab.echem.eis", data, params, command=" ".join(["battlab"] + sys.argv[1:]))
+    prov = Provenance.for_data("battlab.echem.eis", data, params, command=args.command_line)
     written = write_results(args.out, tables, prov)
     print(f"{len(spectra)} spectra; {circuit}: reduced chi2 {fit.reduced_chi_squared_:.3g}; {kk.verdict}")
     print(f"wrote {', '.join(p.name for p in written)} to {args.out}")
@@ -269,7 +270,7 @@ def _cmd_cv(args) -> int:
         meta = t.attrs.get("battlab", {})
         inputs.append({"name": Path(str(meta.get("source_name") or "")).name, "sha256": meta.get("sha256"),
                        "format": meta.get("format")})
-    prov = Provenance("battlab.echem.cv", params, inputs, command=" ".join(["battlab"] + sys.argv[1:]))
+    prov = Provenance("battlab.echem.cv", params, inputs, command=args.command_line)
     written = write_results(args.out, out, prov)
     line = f"{len(out['sweeps'])} sweeps at {', '.join(f'{r:.3g}' for r in rates)} mV/s"
     if rs:
@@ -322,7 +323,7 @@ def _cmd_gitt(args) -> int:
               "fit_window": list(window),
               **{k: v for k, v in table.attrs.get("battlab", {}).items() if k not in geometry}}
     prov = Provenance.for_data(f"battlab.echem.gitt.analyze_{technique}", data, params,
-                               command=" ".join(["battlab"] + sys.argv[1:]))
+                               command=args.command_line)
     written = write_results(args.out, tables, prov)
     print(f"{line}; wrote {', '.join(p.name for p in written)} to {args.out}")
     return 0
@@ -356,6 +357,14 @@ def _cmd_batch(args) -> int:
     for row in table[table["status"] == "failed"].itertuples():
         print(f"failed: {Path(row.file).name}: {row.message}", file=sys.stderr)
     return 1 if counts.get("failed", 0) else 0
+
+
+def _cmd_rerun(args) -> int:
+    from battlab.provenance import rerun_argv
+
+    argv = rerun_argv(args.provenance, out_dir=args.out, inputs=args.input)
+    print(f"re-running: {shlex.join(['battlab', *argv])}", file=sys.stderr)
+    return main(argv)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -452,6 +461,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=2, help="local worker processes; 0 = one by one, no dask")
     s.set_defaults(func=_cmd_batch, options=[])
 
+    s = sub.add_parser("rerun", help="repeat the analysis a provenance.json records, on the same inputs",
+                       description="Re-run the command recorded in a provenance.json written by the battlab "
+                       "command line. Inputs are found where the record names them, in the upload store "
+                       "(stored_at) or among --input paths, and must have the recorded sha256.")
+    s.add_argument("provenance", help="provenance.json of an earlier result")
+    s.add_argument("--out", required=True, help="output folder for the new results (created)")
+    s.add_argument("--input", action="append", default=[], metavar="PATH",
+                   help="where an input is now (file or folder; repeatable)")
+    s.set_defaults(func=_cmd_rerun)
+
     from battlab.diffraction._cli import add_parser as _add_xrd
 
     _add_xrd(sub)
@@ -482,6 +501,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if passthrough:
         args.options = passthrough
+    # Recorded in provenance.json; shell-quoted so that `battlab rerun` can split it again.
+    args.command_line = shlex.join(["battlab", *argv, *(["--", *passthrough] if passthrough else [])])
     try:
         return args.func(args)
     except BattlabError as exc:

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import platform
+import shlex
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -155,3 +156,74 @@ def write_results(out_dir, tables: dict, provenance: Provenance, *, figures: dic
 
 def _python_command() -> str:
     return " ".join([Path(sys.executable).name] + sys.argv)
+
+
+def rerun_argv(record_path, *, out_dir, inputs=()) -> list[str]:
+    """The ``battlab`` arguments that repeat a recorded command-line analysis.
+
+    Parameters
+    ----------
+    record_path : path
+        A ``provenance.json`` written by the battlab command line.
+    out_dir : path
+        Where the repeated results go; must differ from the recorded output folder.
+    inputs : sequence of path
+        Where inputs are now, when they were moved (files, or folders searched by name).
+
+    Every recorded input must be found with its recorded sha256, at the recorded path,
+    in the upload store (``stored_at``) or among ``inputs``; otherwise
+    :class:`~battlab.errors.MissingDataError` names what is missing.
+    """
+    from battlab.errors import InvalidParameterError, MissingDataError
+
+    record_path = Path(record_path)
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise MissingDataError(f"{record_path} is not a readable provenance.json ({exc}).") from exc
+    command = record.get("command") if isinstance(record, dict) else None
+    if not command:
+        raise MissingDataError(f"{record_path.name} records no command: it was exported from an app, whose "
+                               "parameters are listed in it; set them in the app or the matching command.")
+    tokens = shlex.split(command)[1:]
+    wanted = {i["sha256"]: i for i in record.get("inputs", []) if isinstance(i, dict) and i.get("sha256")}
+
+    # Where to look: the recorded paths, stored uploads and the user's --input paths
+    # (folders are searched for the recorded names); content decides, not the name.
+    names = {i.get("name") for i in wanted.values()}
+    places = [Path(t) for t in tokens if not t.startswith("-")] + [Path(p) for p in inputs]
+    places += [Path(i["stored_at"]) for i in wanted.values() if i.get("stored_at")]
+    found: dict[str, Path] = {}
+    for place in places:
+        files = [f for f in place.rglob("*") if f.name in names] if place.is_dir() else [place]
+        for f in files:
+            if f.is_file():
+                found.setdefault(sha256_of(f), f)
+    missing = [i.get("name") or sha for sha, i in wanted.items() if sha not in found]
+    if missing:
+        raise MissingDataError(f"input(s) {', '.join(map(str, missing))} not found with the recorded content "
+                               "(sha256); pass where they are now with --input PATH.")
+
+    by_name = {i.get("name"): found[sha] for sha, i in wanted.items()}
+    argv, out_seen, k = [], False, 0
+    while k < len(tokens):
+        tok = tokens[k]
+        if tok.startswith("--out="):
+            tokens[k:k + 1] = ["--out", tok.split("=", 1)[1]]
+            tok = "--out"
+        if tok == "--out" and k + 1 < len(tokens):
+            if Path(tokens[k + 1]).resolve() == Path(out_dir).resolve():
+                raise InvalidParameterError("the re-run would write over the recorded results; choose another "
+                                            "--out folder.")
+            argv += ["--out", str(out_dir)]
+            out_seen, k = True, k + 2
+            continue
+        path = Path(tok)
+        if not tok.startswith("-") and path.name in by_name and not path.is_dir():
+            # The recorded file, wherever its content is now.
+            tok = str(by_name[path.name])
+        argv.append(tok)
+        k += 1
+    if not out_seen:
+        raise MissingDataError(f"{record_path.name}: the recorded command has no --out; it cannot be repeated.")
+    return argv

@@ -85,7 +85,7 @@ def _cmd_xrd(args) -> int:
               "instrument_correction": "quadratic", "strain_reference": "first fitted d of each peak",
               "hkl": hkl, "system": args.system, "timestamps": args.timestamps}
     prov = Provenance.for_data("battlab.diffraction.track_peaks", series, params,
-                               command=" ".join(["battlab"] + sys.argv[1:]))
+                               command=args.command_line)
     written = write_results(args.out, tables, prov)
     present = tracked.groupby("peak")["present"].sum()
     n = series.sizes["time"]

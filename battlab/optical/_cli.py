@@ -87,7 +87,7 @@ def run(args) -> int:
         return _fail(f"{Path(args.movie).name}: no electrode edges found in any frame; check --separator, --roi "
                      "and --calibration.")
     prov = make_provenance(result, movie, echem, extra={"fps": args.fps, "timestamps": args.timestamps},
-                           command=" ".join(["battlab"] + sys.argv[1:]))
+                           command=args.command_line)
     written = write_results(args.out, tables, prov)
     print(f"{len(result.frames)} frames; wrote {', '.join(p.name for p in written)} to {args.out}")
     return 0

@@ -88,7 +88,7 @@ def run(args) -> int:
     for m in result.messages:
         print(f"battlab: note: {m}", file=sys.stderr)
     prov = Provenance.for_data(f"battlab.sensors.{args.kind}", sensor, result.parameters,
-                               command=" ".join(["battlab"] + sys.argv[1:]))
+                               command=args.command_line)
     if echem is not None:
         meta = echem.attrs.get("battlab", {})
         prov.inputs.append({"name": Path(str(meta.get("source_name") or args.echem)).name,
