@@ -26,12 +26,12 @@ __all__ = ["TECHNIQUES", "campaign_inputs", "run_campaign"]
 #: Techniques a campaign can run, with the kind of file each one reads.
 TECHNIQUES = ("cycling", "eis", "gitt", "xrd", "sensors", "optical")
 
-_SENSOR_SUFFIXES = (".csv", ".tsv", ".txt")
-
 
 def _suffixes(technique: str) -> tuple[str, ...]:
     if technique == "sensors":
-        return _SENSOR_SUFFIXES
+        from battlab.sensors._io import TABLE_SUFFIXES
+
+        return TABLE_SUFFIXES
     if technique == "optical":
         from battlab.imaging.movie import TIFF_SUFFIXES, VIDEO_SUFFIXES
 
@@ -56,7 +56,6 @@ def campaign_inputs(technique: str, folder, *, pattern: str = "*") -> list[Path]
 
 @dataclass(frozen=True)
 class _Task:
-    technique: str
     path: str
     result_dir: str
     argv: tuple
@@ -174,7 +173,7 @@ def run_campaign(technique: str, folder, out_dir, *, options=(), pattern: str = 
     tasks = []
     for path in paths:
         result = _result_dir(out_dir, folder, path)
-        tasks.append(_Task(technique, str(path), str(result),
+        tasks.append(_Task(str(path), str(result),
                            tuple(prefix + [str(path), *map(str, options), "--out", str(result)])))
 
     rows = []

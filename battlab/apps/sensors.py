@@ -11,12 +11,12 @@ import numpy as np
 from battlab.apps._base import BaseApp, PlotPane, _format_bytes, html_table
 from battlab.apps._uploads import safe_display_name
 from battlab.errors import InvalidParameterError, MissingDataError
+from battlab.sensors._io import TABLE_SUFFIXES
 
 __all__ = ["SensorsApp"]
 
 _KINDS = [("EQCM", "eqcm"), ("Dilatometry", "dilatometry"), ("MOSS stress", "stress"),
           ("Acoustic emission", "acoustic")]
-_TEXT_EXT = (".csv", ".tsv", ".txt", ".dat")
 
 _TABLE_COLUMNS = {
     "eqcm": [("cycle", "cycle", "{:d}"), ("direction", "half cycle", "{}"), ("charge_passed_C", "ΔQ (mC)", "mC"),
@@ -65,7 +65,7 @@ class SensorsApp(BaseApp):
     intro = ("EQCM mass (Sauerbrey, mass per electron), electrode thickness (dilatometry), film stress (MOSS, "
              "Stoney) and acoustic-emission hits, each put on the cycling timeline. Upload a sensor table "
              "(CSV/TSV: a time column plus sensor columns with units) and the cycling file it ran with.")
-    accept = ",".join(_TEXT_EXT)
+    accept = ",".join(TABLE_SUFFIXES)
 
     def __init__(self, data=None, **kw):
         self.runs = []
@@ -227,7 +227,7 @@ class SensorsApp(BaseApp):
         for root in self.data_dirs:
             if root.is_dir():
                 found += [(str(p.relative_to(root)), str(p)) for p in sorted(root.rglob("*"))
-                          if p.is_file() and p.suffix.lower() in _TEXT_EXT]
+                          if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES]
         return found
 
     def _load_server_file(self, path):

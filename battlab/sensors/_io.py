@@ -49,7 +49,10 @@ from battlab.errors import (
 )
 from battlab.io.registry import DEFAULT_MAX_BYTES, Source, _as_source
 
-__all__ = ["read_sensor_table", "SensorRun", "KINDS", "SENSOR_COLUMNS"]
+__all__ = ["read_sensor_table", "SensorRun", "KINDS", "SENSOR_COLUMNS", "TABLE_SUFFIXES"]
+
+#: File name endings of the sensor text exports the reader is offered.
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".dat")
 
 #: Sensor kinds and the columns each one needs (any one of each inner tuple).
 KINDS = {
