@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from battlab.errors import CorruptFileError, MissingDataError, UnsupportedFormatError
+from battlab.series import stack_curves, times_for
 from battlab.io.registry import DEFAULT_MAX_BYTES, Format, Source, _as_source, register
 
 __all__ = ["describe", "load_pattern", "load_series", "make_pattern", "read_xrdml", "read_xy", "stack_patterns"]
@@ -262,44 +263,7 @@ def stack_patterns(patterns, *, times=None):
     times : sequence of timestamps, optional
         UTC acquisition times; default each pattern's ``start_time_utc``.
     """
-    import xarray as xr
-
-    if not patterns:
-        raise MissingDataError("no patterns to stack.")
-    grid = patterns[0]["two_theta_deg"].to_numpy()
-    notes = []
-    rows = []
-    for p in patterns:
-        x = p["two_theta_deg"].to_numpy()
-        if x.shape == grid.shape and np.allclose(x, grid, rtol=0, atol=1e-6):
-            rows.append(p.to_numpy())
-        else:
-            rows.append(np.interp(grid, x, p.to_numpy(), left=np.nan, right=np.nan))
-            if not notes:
-                notes.append("patterns on different 2θ grids were interpolated onto the first one.")
-    if times is None:
-        times = [p.attrs.get("battlab", {}).get("start_time_utc") for p in patterns]
-    if any(t is None for t in times):
-        raise MissingDataError("some patterns have no acquisition time: give a timestamps CSV (file,time) "
-                               "or times=[...] so the series can be aligned with cycling.")
-    t = pd.to_datetime(pd.Series([pd.Timestamp(v) for v in times]), utc=True)
-    order = np.argsort(t.to_numpy(), kind="stable")
-    tvals = t.dt.tz_localize(None).to_numpy()[order]
-    data = np.asarray(rows)[order]
-    first = patterns[0]
-    da = xr.DataArray(data, dims=("time", "two_theta_deg"),
-                      coords={"time": ("time", tvals, {"long_name": "time (UTC)"}),
-                              "elapsed_s": ("time", (tvals - tvals[0]) / np.timedelta64(1, "s"), {"units": "s"}),
-                              "two_theta_deg": ("two_theta_deg", grid, {"units": "degree", "long_name": "2θ"})},
-                      name="intensity")
-    da.attrs.update({k: v for k, v in first.attrs.items() if k != "battlab"})
-    meta = dict(first.attrs.get("battlab", {}))
-    meta["notes"] = list(meta.get("notes", [])) + notes
-    meta["start_time_utc"] = pd.Timestamp(tvals[0]).tz_localize("UTC").isoformat()
-    meta["n_patterns"] = len(patterns)
-    meta["sources"] = [p.attrs.get("battlab", {}).get("source_name") for p in (patterns[j] for j in order)]
-    da.attrs["battlab"] = meta
-    return da
+    return stack_curves(patterns, times=times, label="patterns")
 
 
 def describe(data) -> str:
@@ -354,20 +318,6 @@ def _with_wavelength(data, wavelength_A, anode):
     return data
 
 
-def _read_timestamps(path: Path) -> dict:
-    table = pd.read_csv(path)
-    cols = {c.lower().strip(): c for c in table.columns}
-    fcol = next((cols[c] for c in ("file", "filename", "name", "pattern") if c in cols), None)
-    tcol = next((cols[c] for c in ("time", "timestamp", "time_utc", "datetime") if c in cols), None)
-    if fcol is None or tcol is None:
-        raise MissingDataError(f"{path.name}: a timestamps CSV needs columns 'file' and 'time' (ISO 8601, UTC).")
-    try:
-        times = pd.to_datetime(table[tcol], utc=True, format="ISO8601")
-    except (ValueError, TypeError) as exc:
-        raise MissingDataError(f"{path.name}: the time column is not ISO 8601 ({exc}).") from exc
-    return {Path(str(f)).name: t for f, t in zip(table[fcol], times, strict=True)}
-
-
 _PATTERN_EXT = (".xy", ".xye", ".csv", ".xrdml", ".txt", ".dat")
 
 
@@ -390,7 +340,7 @@ def load_series(folder_or_files, *, timestamps=None, wavelength_A: float | None 
         one = load_pattern(folder_or_files, wavelength_A=wavelength_A, anode=anode)
         if "time" in one.dims:
             return one
-        times = _times_for([Path(folder_or_files)], timestamps, [one])
+        times = times_for([Path(folder_or_files)], timestamps, [one], label="patterns")
         if times[0] is None:  # a single pattern needs no clock; say so instead of refusing
             one.attrs["battlab"]["notes"].append("no acquisition time in the file; time set to 1970-01-01.")
             times = ["1970-01-01T00:00:00Z"]
@@ -406,23 +356,7 @@ def load_series(folder_or_files, *, timestamps=None, wavelength_A: float | None 
     if not files:
         raise MissingDataError(f"no pattern files ({', '.join(_PATTERN_EXT)}) found in {folder_or_files}.")
     pats = [load_pattern(p, wavelength_A=wavelength_A, anode=anode) for p in files]
-    return stack_patterns(pats, times=_times_for(files, timestamps, pats))
-
-
-def _times_for(files, timestamps, pats):
-    if timestamps is None:
-        return [p.attrs.get("battlab", {}).get("start_time_utc") for p in pats]
-    if isinstance(timestamps, (str, Path)):
-        table = _read_timestamps(Path(timestamps))
-        missing = [f.name for f in files if f.name not in table]
-        if missing:
-            raise MissingDataError(f"the timestamps CSV has no row for {', '.join(missing[:3])}"
-                                   f"{' …' if len(missing) > 3 else ''}.")
-        return [table[f.name] for f in files]
-    times = list(timestamps)
-    if len(times) != len(files):
-        raise MissingDataError(f"{len(times)} timestamps for {len(files)} patterns.")
-    return times
+    return stack_patterns(pats, times=times_for(files, timestamps, pats, label="patterns"))
 
 
 # --------------------------------------------------------------------------- registry
