@@ -259,11 +259,12 @@ class PeakFit:
         """Model at new ``x`` (total, or a list of per-peak curves with ``components``)."""
         x = np.asarray(x, float)
         curves = []
-        for row in self.peaks.itertuples():
+        partners = _doublet_list(self.doublet, len(self.peaks))
+        for row, dbl in zip(self.peaks.itertuples(), partners, strict=True):
             c = pseudo_voigt(x, row.area, row.center, row.fwhm, row.eta)
-            if self.doublet:
-                c2 = _doublet_center(row.center, self.doublet)
-                c = c + self.doublet["ratio"] * pseudo_voigt(x, row.area, c2, row.fwhm, row.eta)
+            if dbl:
+                c2 = _doublet_center(row.center, dbl)
+                c = c + dbl["ratio"] * pseudo_voigt(x, row.area, c2, row.fwhm, row.eta)
             curves.append(c)
         if components:
             return curves
@@ -273,13 +274,50 @@ class PeakFit:
         return total
 
 
+def _doublet_list(doublet, n_peaks):
+    """One doublet description (dict) or None per peak from ``doublet`` as given to :func:`fit_peaks`."""
+    if doublet is None or doublet is False:
+        return [None] * n_peaks
+    if isinstance(doublet, dict):
+        items = [doublet] * n_peaks
+    else:
+        items = list(doublet)
+        if len(items) != n_peaks:
+            raise InvalidParameterError(f"{len(items)} doublet entries for {n_peaks} peak(s); give one per peak "
+                                        "(None for a singlet).")
+    out = []
+    for d in items:
+        if not d:
+            out.append(None)
+            continue
+        if "splitting" not in d and not ("lambda1" in d and "lambda2" in d):
+            raise InvalidParameterError("a doublet needs either 'splitting' (spin–orbit, x units) or "
+                                        "'lambda1' and 'lambda2' (Kα1/Kα2, Å), plus 'ratio'.")
+        ratio = float(d.get("ratio", np.nan))
+        if not (np.isfinite(ratio) and ratio >= 0):
+            raise InvalidParameterError(f"doublet area ratio must be a finite number ≥ 0, got {d.get('ratio')!r}.")
+        if "splitting" in d and not np.isfinite(float(d["splitting"])):
+            raise InvalidParameterError(f"doublet splitting must be finite, got {d['splitting']!r}.")
+        out.append(d)
+    return out
+
+
 def _doublet_center(center, doublet):
-    """Position of the Kα2 line (same d) for a Kα1 position, both in degrees 2θ."""
+    """Position of the second line of a doublet for a main-line position.
+
+    With ``"splitting"`` (spin–orbit doublets, e.g. XPS 2p3/2 / 2p1/2) the partner is at
+    ``center + splitting`` in x units; with ``"lambda1"``/``"lambda2"`` it is the Kα2
+    line of the same d-spacing, both in degrees 2θ.
+    """
+    if "splitting" in doublet:
+        return np.asarray(center, float) + float(doublet["splitting"])
     s = np.clip(doublet["lambda2"] / doublet["lambda1"] * np.sin(np.radians(center) / 2), -1, 1)
     return 2 * np.degrees(np.arcsin(s))
 
 
 def _doublet_dcenter(center, doublet):
+    if "splitting" in doublet:
+        return np.ones_like(np.asarray(center, float))
     th1 = np.radians(center) / 2
     r = doublet["lambda2"] / doublet["lambda1"]
     th2 = np.arcsin(np.clip(r * np.sin(th1), -1, 1))
@@ -288,8 +326,8 @@ def _doublet_dcenter(center, doublet):
 
 def fit_peaks(x, y, centers, *, model: str = "pseudo_voigt", fwhm=None, eta: float = 0.5,
               background_order: int = 1, center_tolerance: float | None = None,
-              center_bounds=None, fwhm_bounds=None, doublet: dict | None = None, weights=None,
-              max_nfev: int = 200) -> PeakFit:
+              center_bounds=None, fwhm_bounds=None, doublet=None, weights=None,
+              max_nfev: int = 200, shared_fwhm: bool = False) -> PeakFit:
     """Fit several peaks plus a polynomial background by bounded least squares.
 
     Parameters
@@ -312,14 +350,22 @@ def fit_peaks(x, y, centers, *, model: str = "pseudo_voigt", fwhm=None, eta: flo
         Absolute (low, high) limits per centre; overrides ``center_tolerance``.
     fwhm_bounds : (float, float), optional
         Lower and upper FWHM limits (default: 2 × the point spacing to the x range).
-    doublet : dict, optional
+    doublet : dict or sequence of (dict or None), optional
         ``{"lambda1", "lambda2", "ratio"}``: every peak gets a second line at the
         position of the same d-spacing for ``lambda2`` (x must be 2θ in degrees), with
         ``ratio`` × the area and the same shape — the Kα1/Kα2 doublet.
+        ``{"splitting", "ratio"}``: a spin–orbit doublet, second line at
+        ``center + splitting`` (x units, negative allowed) with ``ratio`` × the area and
+        the same width and shape (e.g. XPS 2p: splitting ≈ 0.86 eV for P, ratio 0.5).
+        A sequence gives one entry per peak (None = singlet), so singlets and doublets
+        can be fitted together. Reported areas are those of the main line.
     weights : array_like, optional
         Per-point weights (1/σ).
     max_nfev : int
         Function evaluation budget of :func:`scipy.optimize.least_squares`.
+    shared_fwhm : bool
+        One FWHM for all peaks (a common constraint when overlapping components of one
+        core level or band are resolved by position only).
 
     Returns
     -------
@@ -362,8 +408,9 @@ def fit_peaks(x, y, centers, *, model: str = "pseudo_voigt", fwhm=None, eta: flo
     heights = np.interp(centers, x, y) - base0
     shape = eta0 * _KL + (1 - eta0) * _KG
     area0 = np.maximum(heights, 1e-9 * max(1.0, np.abs(y).max())) * fw / shape
-    if doublet:
-        area0 = area0 / (1 + doublet["ratio"])
+    partners = _doublet_list(doublet, n_peaks)
+    ratio = np.array([d["ratio"] if d else 0.0 for d in partners], float)
+    area0 = area0 / (1 + ratio)
     npp = 4 if free_eta else 3
     p0, lo, hi = [], [], []
     for k in range(n_peaks):
@@ -395,12 +442,14 @@ def fit_peaks(x, y, centers, *, model: str = "pseudo_voigt", fwhm=None, eta: flo
         area, cen, wid, et, bg = unpack(p)
         # Vectorised over peaks: arrays of shape (n_peaks, n_points).
         f, dc, dw, de = _shape_and_grads(x[None, :], cen[:, None], wid[:, None], et[:, None])
-        if doublet:
-            c2 = _doublet_center(cen, doublet)
+        if ratio.any():
+            # Singlets get their own centre as a dummy partner with zero weight.
+            c2 = np.array([_doublet_center(c, d) if d else c for c, d in zip(cen, partners, strict=True)])
+            dd = np.array([_doublet_dcenter(c, d) if d else 0.0 for c, d in zip(cen, partners, strict=True)])
             f2, dc2, dw2, de2 = _shape_and_grads(x[None, :], c2[:, None], wid[:, None], et[:, None])
-            r = doublet["ratio"]
+            r = ratio[:, None]
             f = f + r * f2
-            dc = dc + r * dc2 * _doublet_dcenter(cen, doublet)[:, None]
+            dc = dc + r * dc2 * dd[:, None]
             dw = dw + r * dw2
             de = de + r * de2
         total = (area[:, None] * f).sum(axis=0) + vander @ bg
@@ -416,11 +465,22 @@ def fit_peaks(x, y, centers, *, model: str = "pseudo_voigt", fwhm=None, eta: flo
         cols[:, npp * n_peaks:] = vander
         return total, cols
 
-    res = least_squares(lambda p: wts * (evaluate(p) - y), p0,
-                        jac=lambda p: wts[:, None] * evaluate(p, jac=True)[1],
-                        bounds=(lo, hi), x_scale="jac", max_nfev=max_nfev)
-    area, cen, wid, et, bg = unpack(res.x)
-    errs = _standard_errors(res, x.size)
+    # Tied parameters: the optimiser sees only the free ones; ``tie`` maps every full
+    # parameter to its free one (all FWHMs to the first peak's with shared_fwhm).
+    tie = np.arange(p0.size)
+    if shared_fwhm and n_peaks > 1:
+        tie[[npp * k + 2 for k in range(1, n_peaks)]] = 2
+    free = np.unique(tie)
+    tie = np.searchsorted(free, tie)
+    tmat = np.zeros((p0.size, free.size))
+    tmat[np.arange(p0.size), tie] = 1.0
+
+    res = least_squares(lambda q: wts * (evaluate(q[tie]) - y), p0[free],
+                        jac=lambda q: wts[:, None] * (evaluate(q[tie], jac=True)[1] @ tmat),
+                        bounds=(lo[free], hi[free]), x_scale="jac", max_nfev=max_nfev)
+    full = res.x[tie]
+    area, cen, wid, et, bg = unpack(full)
+    errs = _standard_errors(res, x.size)[tie]
     err = errs[:npp * n_peaks].reshape(n_peaks, npp)
     peaks = pd.DataFrame({
         "area": area, "center": cen, "fwhm": wid, "eta": et,
@@ -428,9 +488,9 @@ def fit_peaks(x, y, centers, *, model: str = "pseudo_voigt", fwhm=None, eta: flo
         "area_err": err[:, 0], "center_err": err[:, 1], "fwhm_err": err[:, 2],
         "eta_err": err[:, 3] if free_eta else np.zeros(n_peaks),
     })
-    return PeakFit(peaks=peaks, background=np.asarray(bg), x=x, y=y, model=evaluate(res.x), x_ref=x_ref,
+    return PeakFit(peaks=peaks, background=np.asarray(bg), x=x, y=y, model=evaluate(full), x_ref=x_ref,
                    success=bool(res.success), message=str(res.message), doublet=doublet,
-                   options={"model": model, "background_order": background_order})
+                   options={"model": model, "background_order": background_order, "shared_fwhm": shared_fwhm})
 
 
 def _standard_errors(res, n_points):
