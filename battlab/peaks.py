@@ -25,6 +25,10 @@ __all__ = [
     "background_snip",
     "find_peaks",
     "fit_peaks",
+    "fit_windows",
+    "parse_windows",
+    "peaks_present",
+    "track_windows",
     "gaussian",
     "lorentzian",
     "pseudo_voigt",
@@ -502,3 +506,134 @@ def _standard_errors(res, n_points):
         return np.sqrt(np.clip(np.diag(cov), 0, None))
     except (np.linalg.LinAlgError, ValueError):
         return np.full(res.x.size, np.nan)
+
+
+# --------------------------------------------------------------------------- windows and tracking
+#
+# One peak per named window, fitted curve by curve over a series. Diffraction
+# (battlab.diffraction.track_peaks) and spectroscopy (battlab.spectra.track_bands) both
+# call these and only rename columns and add their technique's quantities.
+
+
+def parse_windows(windows, *, units: str = "") -> list:
+    """``[(name, low, high), ...]`` from a dict name -> (low, high) or a sequence of pairs."""
+    items = list(windows.items()) if isinstance(windows, dict) else \
+        [(f"peak_{k + 1}", w) for k, w in enumerate(windows or [])]
+    out = []
+    for name, w in items:
+        try:
+            lo, hi = float(w[0]), float(w[1])
+        except (TypeError, ValueError, IndexError) as exc:
+            raise InvalidParameterError(f"window {name!r} must be (low, high) numbers, got {w!r}.") from exc
+        if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
+            raise InvalidParameterError(f"peak window {name!r}: the upper limit must exceed the lower ({lo}, {hi}).")
+        out.append((str(name), lo, hi))
+    if not out:
+        raise MissingDataError(f"give at least one peak window (low, high){' in ' + units if units else ''}.")
+    return out
+
+
+def fit_windows(x, y, windows, *, model: str = "pseudo_voigt", background_order: int = 1, doublet=None,
+                start=None, min_points: int = 8, units: str = "") -> tuple[pd.DataFrame, dict]:
+    """Fit one peak plus a local polynomial background in each window of one curve.
+
+    Parameters
+    ----------
+    x, y : array_like
+        One curve.
+    windows : dict name -> (low, high) or sequence of (low, high)
+        In x units.
+    model, background_order, doublet
+        As in :func:`fit_peaks`.
+    start : dict name -> (center, fwhm), optional
+        Starting values, e.g. the previous curve's fit.
+    min_points : int
+        Fewer finite points in a window raise :class:`~battlab.errors.MissingDataError`.
+    units : str
+        x units for messages.
+
+    Returns
+    -------
+    (DataFrame, dict)
+        One row per window: ``peak``, ``center``, ``center_err``, ``fwhm``, ``fwhm_err``,
+        ``eta``, ``area``, ``area_err``, ``height``, ``snr`` (height / residual scatter),
+        ``r_squared``; and name -> :class:`PeakFit`.
+    """
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    rows, fits = [], {}
+    for name, lo, hi in parse_windows(windows, units=units):
+        sel = (x >= lo) & (x <= hi) & np.isfinite(y) & np.isfinite(x)
+        if sel.sum() < min_points:
+            raise MissingDataError(f"peak window {name!r} ({lo:g}–{hi:g}{units}) holds {int(sel.sum())} points; "
+                                   "widen it or check the range of the data.")
+        xs, ys = x[sel], y[sel]
+        order = np.argsort(xs)
+        xs, ys = xs[order], ys[order]
+        if start and name in start and np.all(np.isfinite(start[name])):
+            c0, w0 = start[name]
+            c0 = min(max(c0, lo), hi)
+        else:
+            # Highest point above the chord joining the window ends: robust to a sloping background.
+            c0, w0 = xs[np.argmax(ys - np.linspace(ys[0], ys[-1], ys.size))], (hi - lo) / 8
+        fit = fit_peaks(xs, ys, [c0], model=model, fwhm=w0, background_order=background_order,
+                        center_bounds=[(lo, hi)], fwhm_bounds=(2 * float(np.median(np.diff(xs))), hi - lo),
+                        doublet=doublet)
+        pk = fit.peaks.iloc[0]
+        noise = float(np.std(fit.residual)) if fit.residual.size > 1 else np.nan
+        rows.append({"peak": name, "center": pk.center, "center_err": pk.center_err, "fwhm": pk.fwhm,
+                     "fwhm_err": pk.fwhm_err, "eta": pk.eta, "area": pk.area, "area_err": pk.area_err,
+                     "height": pk.height, "snr": pk.height / noise if noise > 0 else np.inf,
+                     "r_squared": fit.r_squared})
+        fits[name] = fit
+    return pd.DataFrame(rows), fits
+
+
+def peaks_present(table: pd.DataFrame, windows, *, min_snr: float = 3.0) -> pd.Series:
+    """Which fitted window peaks are real (table from :func:`fit_windows`).
+
+    A peak is real when it stands above the noise, its area is determined to better
+    than a third, and it sits inside its window (a fit to pure noise runs to an edge or
+    spreads over the whole window).
+    """
+    win = {n: (lo, hi) for n, lo, hi in parse_windows(windows)}
+    lo = table["peak"].map(lambda n: win[n][0])
+    hi = table["peak"].map(lambda n: win[n][1])
+    inside = (table["center"] > lo + 0.5 * table["fwhm"]) & (table["center"] < hi - 0.5 * table["fwhm"])
+    return (table["snr"] >= min_snr) & (table["area"] >= 3 * table["area_err"].fillna(np.inf)) & inside
+
+
+def track_windows(x, curves, windows, *, min_snr: float = 3.0, **fit_options) -> pd.DataFrame:
+    """:func:`fit_windows` on every curve (rows of ``curves``), each started from the previous.
+
+    Parameters
+    ----------
+    x : array_like
+        The common axis.
+    curves : 2-D array_like
+        One curve per row, in time order.
+    windows : dict name -> (low, high)
+    min_snr : float
+        See :func:`peaks_present`; an absent peak has NaN ``center``, ``fwhm``, their
+        errors and ``eta`` (its area is kept, near zero, for fraction plots).
+    **fit_options
+        Passed to :func:`fit_windows` (``model``, ``background_order``, ``doublet``, ``units``).
+
+    Returns
+    -------
+    DataFrame
+        The :func:`fit_windows` columns plus ``curve`` (row index) and ``present``.
+    """
+    curves = np.atleast_2d(np.asarray(curves, float))
+    start, frames = None, []
+    for i, y in enumerate(curves):
+        table, _ = fit_windows(x, y, windows, start=start, **fit_options)
+        table.insert(0, "curve", i)
+        table["present"] = peaks_present(table, windows, min_snr=min_snr)
+        # Start the next curve from this one: operando changes are small per scan.
+        start = {r.peak: (r.center, r.fwhm) for r in table.itertuples() if r.present}
+        frames.append(table)
+    out = pd.concat(frames, ignore_index=True)
+    for col in ("center", "fwhm", "center_err", "fwhm_err", "eta"):
+        out.loc[~out["present"], col] = np.nan
+    return out

@@ -106,19 +106,19 @@ def suggest_windows(pattern, *, n_peaks: int = 3, exclude=None) -> dict:
 
 
 def _windows(windows):
-    if isinstance(windows, dict):
-        items = list(windows.items())
-    else:
-        items = [(f"peak_{k + 1}", w) for k, w in enumerate(windows)]
-    out = []
-    for name, w in items:
-        lo, hi = float(w[0]), float(w[1])
-        if not hi > lo:
-            raise InvalidParameterError(f"peak window {name!r}: the upper limit must exceed the lower ({lo}, {hi}).")
-        out.append((str(name), lo, hi))
-    if not out:
-        raise MissingDataError("give at least one peak window (low, high) in degrees 2θ.")
-    return out
+    return _pk.parse_windows(windows, units="degrees 2θ")
+
+
+_RENAME = {"center": "two_theta_deg", "center_err": "two_theta_err_deg", "fwhm": "fwhm_deg",
+           "fwhm_err": "fwhm_err_deg"}
+
+
+def _with_d(table, lam):
+    """Generic window-fit columns renamed to 2θ names, with d-spacings after the position."""
+    table = table.rename(columns=_RENAME)
+    table.insert(table.columns.get_loc("two_theta_err_deg") + 1, "d_A",
+                 d_spacing_A(table["two_theta_deg"], lam) if lam else np.nan)
+    return table
 
 
 def fit_pattern(pattern, windows, *, model: str = "pseudo_voigt", background_order: int = 1,
@@ -146,44 +146,10 @@ def fit_pattern(pattern, windows, *, model: str = "pseudo_voigt", background_ord
         ``area``, ``height``, errors, ``r_squared``) and name -> :class:`~battlab.peaks.PeakFit`.
     """
     x, y = _xy(pattern)
-    lam = pattern.attrs.get("wavelength_A")
-    dbl = doublet_for(pattern, doublet)
-    rows, fits = [], {}
-    for name, lo, hi in _windows(windows):
-        sel = (x >= lo) & (x <= hi) & np.isfinite(y)
-        if sel.sum() < 8:
-            raise MissingDataError(f"peak window {name!r} ({lo:g}–{hi:g}°) holds {int(sel.sum())} points; "
-                                   "widen it or check the 2θ range of the data.")
-        xs, ys = x[sel], y[sel]
-        if start and name in start:
-            c0, w0 = start[name]
-            c0 = min(max(c0, lo), hi)
-        else:
-            c0, w0 = xs[np.argmax(ys - np.linspace(ys[0], ys[-1], ys.size))], (hi - lo) / 8
-        fit = _pk.fit_peaks(xs, ys, [c0], model=model, fwhm=w0, background_order=background_order,
-                            center_bounds=[(lo, hi)], fwhm_bounds=(2 * float(np.median(np.diff(xs))), hi - lo),
-                            doublet=dbl)
-        pk = fit.peaks.iloc[0]
-        resid = fit.residual
-        noise = float(np.std(resid)) if resid.size > 1 else np.nan
-        rows.append({"peak": name, "two_theta_deg": pk.center, "two_theta_err_deg": pk.center_err,
-                     "d_A": d_spacing_A(pk.center, lam) if lam else np.nan, "fwhm_deg": pk.fwhm,
-                     "fwhm_err_deg": pk.fwhm_err, "eta": pk.eta, "area": pk.area, "area_err": pk.area_err,
-                     "height": pk.height, "snr": pk.height / noise if noise > 0 else np.inf,
-                     "r_squared": fit.r_squared})
-        fits[name] = fit
-    return pd.DataFrame(rows), fits
-
-
-def _present(table, windows, min_snr):
-    """A fitted peak is real when it stands above the noise, its area is determined to
-    better than a third, and it sits inside its window (a fit to pure noise runs to an
-    edge or spreads over the whole window)."""
-    win = {n: (lo, hi) for n, lo, hi in _windows(windows)}
-    lo = table["peak"].map(lambda n: win[n][0])
-    hi = table["peak"].map(lambda n: win[n][1])
-    inside = (table["two_theta_deg"] > lo + 0.5 * table["fwhm_deg"]) & (table["two_theta_deg"] < hi - 0.5 * table["fwhm_deg"])
-    return (table["snr"] >= min_snr) & (table["area"] >= 3 * table["area_err"].fillna(np.inf)) & inside
+    _windows(windows)
+    table, fits = _pk.fit_windows(x, y, windows, model=model, background_order=background_order,
+                                  doublet=doublet_for(pattern, doublet), start=start, units="°")
+    return _with_d(table, pattern.attrs.get("wavelength_A")), fits
 
 
 def track_peaks(series, windows, *, model: str = "pseudo_voigt", background_order: int = 1, doublet="auto",
@@ -211,24 +177,19 @@ def track_peaks(series, windows, *, model: str = "pseudo_voigt", background_orde
     if "time" not in series.dims:
         series = series.expand_dims(time=[np.datetime64("1970-01-01T00:00:00", "ns")])
     names = [w[0] for w in _windows(windows)]
-    start = None
-    frames = []
+    x, _ = _xy(series.isel(time=0))
     times = series["time"].to_numpy()
     elapsed = series["elapsed_s"].to_numpy() if "elapsed_s" in series.coords else \
         (times - times[0]) / np.timedelta64(1, "s")
-    for i in range(series.sizes["time"]):
-        table, _ = fit_pattern(series.isel(time=i), windows, model=model, background_order=background_order,
-                               doublet=doublet, start=start)
-        table.insert(0, "time", times[i])
-        table.insert(1, "elapsed_s", float(elapsed[i]))
-        table.insert(2, "pattern", i)
-        # Start the next pattern from this one: operando changes are small per scan.
-        table["present"] = _present(table, windows, min_snr)
-        start = {r.peak: (r.two_theta_deg, r.fwhm_deg) for r in table.itertuples() if r.present}
-        frames.append(table)
-    out = pd.concat(frames, ignore_index=True)
-    for col in ("two_theta_deg", "d_A", "fwhm_deg", "two_theta_err_deg", "fwhm_err_deg", "eta"):
-        out.loc[~out["present"], col] = np.nan
+    # One doublet for the whole series (the wavelengths are series attributes).
+    tracked = _pk.track_windows(x, series.transpose("time", "two_theta_deg").to_numpy(), windows,
+                                min_snr=min_snr, model=model, background_order=background_order,
+                                doublet=doublet_for(series, doublet), units="°")
+    idx = tracked.pop("curve").to_numpy()
+    out = _with_d(tracked, series.attrs.get("wavelength_A"))
+    out.insert(0, "time", times[idx])
+    out.insert(1, "elapsed_s", elapsed[idx].astype(float))
+    out.insert(2, "pattern", idx)
     ref = reference if isinstance(reference, dict) else {}
     d0 = {}
     for name in names:
