@@ -12,7 +12,7 @@ REAL_DATA := $(wildcard ../shared/data/real)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[all,test]"
+	$(BIN)/python -m pip install --quiet -e ".[all,xrd2d,test]"
 	touch $(STAMP)
 
 app: $(STAMP)

@@ -24,7 +24,7 @@ from pathlib import Path
 __all__ = ["Provenance", "atomic_write", "sha256_of", "write_results", "dependency_versions"]
 
 _DEPENDENCIES = ("numpy", "pandas", "scipy", "xarray", "galvani", "openpyxl", "defusedxml", "tifffile",
-                 "dask", "distributed", "imageio", "imageio-ffmpeg", "holoviews", "bokeh", "panel", "ipywidgets",
+                 "dask", "distributed", "imageio", "imageio-ffmpeg", "h5py", "pyFAI", "holoviews", "bokeh", "panel", "ipywidgets",
                  "voila")
 
 

@@ -27,10 +27,12 @@ from battlab.diffraction.bragg import (
                                           wavelength_A,
                                           williamson_hall,
 )
+from battlab.diffraction.integrate import integrate_image, integrate_images, load_poni
 from battlab.diffraction.io import (
                                           load_pattern,
                                           load_series,
                                           make_pattern,
+                                          read_hdf5_series,
                                           read_xrdml,
                                           read_xy,
                                           stack_patterns,
@@ -48,11 +50,15 @@ __all__ = [
                                           "find_pattern_peaks",
                                           "fit_lattice",
                                           "fit_pattern",
+                                          "integrate_image",
+                                          "integrate_images",
                                           "lattice_series",
                                           "load_pattern",
+                                          "load_poni",
                                           "load_series",
                                           "make_pattern",
                                           "phase_fractions",
+                                          "read_hdf5_series",
                                           "read_xrdml",
                                           "read_xy",
                                           "reference_sticks",

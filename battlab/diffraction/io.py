@@ -16,11 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from battlab.errors import CorruptFileError, MissingDataError, UnsupportedFormatError
+from battlab.errors import (CorruptFileError, InvalidParameterError, MissingDataError, TooLargeError,
+                            UnsupportedFormatError)
 from battlab.series import stack_curves, times_for
 from battlab.io.registry import DEFAULT_MAX_BYTES, Format, Source, _as_source, register
 
-__all__ = ["describe", "load_pattern", "load_series", "make_pattern", "read_xrdml", "read_xy", "stack_patterns"]
+__all__ = ["describe", "load_pattern", "load_series", "make_pattern", "read_hdf5_series", "read_xrdml", "read_xy",
+           "stack_patterns"]
 
 _NUM = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?([\s,;]+[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?){1,2}\s*$")
 _ANGLE_HEADER = re.compile(r"(2[\s_-]?theta|two[\s_-]?theta|2θ|^angle|^pos)", re.IGNORECASE)
@@ -251,6 +253,295 @@ def _read_xrdml(src):
     return stack_patterns(pats, times=[p[2] for p in patterns])
 
 
+# --------------------------------------------------------------------------- hdf5
+
+_H5_NAMES = {
+    "two_theta": ("two_theta_deg", "two_theta", "2theta", "twotheta", "tth", "2th", "2theta_deg"),
+    "q": ("q_A-1", "q_a^-1", "q_inv_A", "q", "q_nm-1"),
+    "intensity": ("intensity", "intensities", "i", "counts", "patterns", "data", "signal"),
+    "time": ("time_utc", "timestamps", "timestamp", "time", "times", "epoch_s", "datetime", "start_time"),
+    "wavelength": ("wavelength_A", "wavelength", "incident_wavelength", "lambda"),
+}
+#: Series larger than this many intensity values are refused (float64: 800 MB).
+H5_MAX_VALUES = 100_000_000
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def _is_hdf5(head: bytes) -> bool:
+    # The superblock sits at 0, 512, 1024, 2048 … (after an optional user block).
+    return any(head[off:off + 8] == _HDF5_MAGIC for off in (0, 512, 1024, 2048, 4096, 8192, 16384, 32768))
+
+
+def _attr_text(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        return [_attr_text(v) for v in value.tolist()]
+    return value.decode("utf-8", "replace") if isinstance(value, np.bytes_) else value
+
+
+def _h5_get(group, path):
+    """The dataset at ``path``, or None when it is absent, not a dataset or an unreachable link."""
+    import h5py
+
+    try:
+        obj = group.get(path)
+    except (KeyError, OSError, ValueError, RuntimeError):  # broken external/soft links
+        return None
+    return obj if isinstance(obj, h5py.Dataset) else None
+
+
+def _h5_groups(root, depth: int = 3):
+    """Groups reachable by hard links only (external links are never opened), breadth first."""
+    import h5py
+
+    out, todo = [], [(root, 0)]
+    while todo and len(out) < 500:
+        group, level = todo.pop(0)
+        out.append(group)
+        if level >= depth:
+            continue
+        for key in list(group.keys())[:200]:
+            try:
+                link = group.get(key, getlink=True)
+                if isinstance(link, h5py.HardLink) and isinstance(group[key], h5py.Group):
+                    todo.append((group[key], level + 1))
+            except (KeyError, OSError, ValueError, RuntimeError):
+                continue
+    return out
+
+
+def _h5_external_links(groups):
+    """(path, target file) of the external links in these groups (never opened)."""
+    import h5py
+
+    out = []
+    for group in groups:
+        for key in list(group.keys())[:200]:
+            try:
+                link = group.get(key, getlink=True)
+            except (KeyError, OSError, ValueError, RuntimeError):
+                continue
+            if isinstance(link, h5py.ExternalLink):
+                out.append((f"{group.name.rstrip('/')}/{key}", link.filename))
+    return out
+
+
+def _h5_find(groups, role):
+    for group in groups:
+        names = {k.lower(): k for k in group.keys()}
+        for cand in _H5_NAMES[role]:
+            key = names.get(cand.lower())
+            if key is not None:
+                ds = _h5_get(group, key)
+                if ds is not None:
+                    return ds
+    return None
+
+
+def _h5_nxdata(groups):
+    """(signal, x axis, time axis) datasets of the first NXdata group with a 1-D or 2-D signal."""
+    for group in groups:
+        if _attr_text(group.attrs.get("NX_class")) != "NXdata" or "signal" not in group.attrs:
+            continue
+        signal = _h5_get(group, str(_attr_text(group.attrs["signal"])))
+        if signal is None or signal.ndim not in (1, 2):
+            continue
+        axes = _attr_text(group.attrs.get("axes", []))
+        axes = [axes] if isinstance(axes, str) else list(axes)
+        axes = [a for ax in axes for a in str(ax).split(":")]  # old NeXus "time:two_theta"
+        xname = axes[-1] if axes and axes[-1] != "." else None
+        tname = axes[0] if signal.ndim == 2 and len(axes) == 2 and axes[0] != "." else None
+        return signal, (_h5_get(group, xname) if xname else None), (_h5_get(group, tname) if tname else None)
+    return None, None, None
+
+
+def _h5_read(ds, what, label, limit=H5_MAX_VALUES):
+    if ds.size > limit:
+        raise TooLargeError(f"{label}: the {what} dataset {ds.name} holds {ds.size:,} values, above battlab's "
+                            f"{limit:,}; read a part of it with h5py and stack_patterns.")
+    try:
+        return ds[()]
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+        raise CorruptFileError(f"{label}: the {what} dataset {ds.name} could not be read ({exc}); "
+                               "the file may be truncated or use a missing compression filter.") from exc
+
+
+def _h5_times(ds, n, label):
+    raw = _h5_read(ds, "time", label)
+    vals = np.atleast_1d(raw)
+    if vals.size != n:
+        raise CorruptFileError(f"{label}: {vals.size} timestamps for {n} patterns in {ds.name}.")
+    if vals.dtype.kind in "SOU":
+        text = [_attr_text(v) for v in vals.tolist()]
+        try:
+            stamps = pd.to_datetime(pd.Series(text), utc=True, format="ISO8601")
+        except (ValueError, TypeError) as exc:
+            raise CorruptFileError(f"{label}: the timestamps in {ds.name} are not ISO 8601 ({exc}).") from exc
+        return list(stamps)
+    if vals.dtype.kind not in "iuf" or not np.all(np.isfinite(vals)):
+        raise CorruptFileError(f"{label}: the timestamps in {ds.name} are neither ISO strings nor epoch seconds.")
+    start = _attr_text(ds.attrs.get("start_time", ds.attrs.get("start")))
+    if isinstance(start, str):  # seconds since a stated start (NeXus style)
+        t0 = pd.Timestamp(start)
+        t0 = t0.tz_convert("UTC") if t0.tzinfo else t0.tz_localize("UTC")
+        return [t0 + pd.Timedelta(seconds=float(v)) for v in vals]
+    if np.nanmax(np.abs(vals)) > 4e9 * 1000:
+        raise CorruptFileError(f"{label}: the numbers in {ds.name} are not epoch seconds.")
+    return list(pd.to_datetime(vals.astype(float), unit="s", utc=True))
+
+
+def read_hdf5_series(source, *, paths: dict | None = None, wavelength_A: float | None = None, timestamps=None,
+                     **_options):
+    """Read a series of 1-D diffraction patterns from an HDF5 (or NeXus) file.
+
+    The simple layout battlab reads (any group, depth ≤ 3):
+
+    * ``two_theta_deg`` (degrees; also ``two_theta``, ``2theta``, ``tth``) **or** ``q``
+      (Å⁻¹; ``units`` attribute ``1/nm`` or ``nm^-1`` for nm⁻¹) with a wavelength
+      (``wavelength_A`` dataset or attribute, or the ``wavelength_A`` option);
+    * ``intensity`` (also ``intensities``, ``counts``, ``data``), shape
+      ``(n_patterns, n_points)`` or ``(n_points,)`` for one pattern;
+    * ``time`` / ``timestamps``: one per pattern, ISO 8601 strings or epoch seconds
+      (or seconds after an ISO ``start_time`` attribute).
+
+    A NeXus ``NXdata`` group's ``signal`` and ``axes`` attributes are used first when
+    present. Only these datasets are read; external links are never followed to find them.
+
+    Parameters
+    ----------
+    source : path, bytes or Source
+    paths : dict, optional
+        Explicit dataset paths, keys ``two_theta`` or ``q``, ``intensity``, ``time`` and
+        ``wavelength``, e.g. ``{"intensity": "/entry/data/I", "q": "/entry/data/q"}``.
+    wavelength_A : float, optional
+        X-ray wavelength in Å (needed for q, recorded for d-spacings).
+    timestamps : sequence, optional
+        One UTC time per pattern, replacing (or standing in for) the file's.
+
+    Returns
+    -------
+    DataArray
+        A series over ``(time, two_theta_deg)`` (see :func:`stack_patterns`).
+    """
+    import h5py
+
+    src = source if isinstance(source, Source) else _as_source(source, None, DEFAULT_MAX_BYTES)
+    label = Path(src.name).name
+    if not _is_hdf5(src.data[:65536]):
+        raise UnsupportedFormatError(f"{label}: not an HDF5 file (no HDF5 signature).")
+    paths = dict(paths or {})
+    unknown = set(paths) - set(_H5_NAMES)
+    if unknown:
+        raise InvalidParameterError(f"paths keys must be among {', '.join(_H5_NAMES)}; got {', '.join(sorted(unknown))}.")
+    try:
+        fh = h5py.File(_io.BytesIO(src.data), "r")
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise CorruptFileError(f"{label}: the HDF5 structure could not be opened ({exc}); the file may be "
+                               "truncated or damaged.") from exc
+    with fh:
+        return _read_h5(fh, src, label, paths, wavelength_A, timestamps)
+
+
+def _read_h5(fh, src, label, paths, wavelength_A, timestamps):
+    def named(role):
+        ds = _h5_get(fh, paths[role])
+        if ds is None:
+            raise MissingDataError(f"{label}: no readable dataset at {paths[role]!r} (given as {role}).")
+        return ds
+
+    groups = _h5_groups(fh)
+    signal, xds, tds = _h5_nxdata(groups) if "intensity" not in paths else (None, None, None)
+    y_ds = named("intensity") if "intensity" in paths else (signal or _h5_find(groups, "intensity"))
+    x_role = "two_theta" if "two_theta" in paths else ("q" if "q" in paths else None)
+    if x_role:
+        xds = named(x_role)
+    elif xds is None:
+        xds = _h5_find(groups, "two_theta") or _h5_find(groups, "q")
+    if xds is not None and x_role is None:
+        short = xds.name.rsplit("/", 1)[-1].lower()
+        units = str(_attr_text(xds.attrs.get("units", ""))).lower()
+        x_role = "q" if (short.startswith("q") or "^-1" in units or units.startswith("1/")) else "two_theta"
+    tds = named("time") if "time" in paths else (tds or _h5_find(groups, "time"))
+    if y_ds is None or xds is None:
+        missing = " and no ".join(w for w, d in (("intensity array", y_ds), ("2θ or q axis", xds)) if d is None)
+        broken = _h5_external_links(groups)
+        raise UnsupportedFormatError(
+            f"{label} is an HDF5 file without a diffraction series battlab recognises: it has no {missing} "
+            + (f"(its external link {broken[0][0]} points to {broken[0][1]}, which battlab does not open; "
+               "a master file needs its data files beside it) " if broken else "") +
+            "(datasets named two_theta_deg/q, intensity, time, or a NeXus NXdata group with signal/axes; "
+            "a link to a missing external file counts as absent). Name them with paths={...} "
+            "(battlab xrd --h5-path intensity=/entry/data/I …).")
+    if y_ds.ndim not in (1, 2) or xds.ndim != 1:
+        raise UnsupportedFormatError(f"{label}: {y_ds.name} has shape {y_ds.shape}; a series is "
+                                     "(n_patterns, n_points) with a 1-D axis. 2-D detector frames need "
+                                     "battlab.diffraction.integrate_images with a PONI geometry.")
+    n_x = xds.shape[0]
+    if y_ds.shape[-1] != n_x:
+        raise CorruptFileError(f"{label}: {y_ds.name} {y_ds.shape} does not match the {n_x} points of {xds.name}.")
+    if n_x < 3:
+        raise MissingDataError(f"{label}: fewer than 3 points in {xds.name}.")
+    x = np.asarray(_h5_read(xds, "axis", label), float)
+    lam = wavelength_A
+    if lam is None:
+        wds = named("wavelength") if "wavelength" in paths else _h5_find(groups, "wavelength")
+        if wds is not None and wds.size == 1:
+            lam = float(np.asarray(_h5_read(wds, "wavelength", label)).ravel()[0])
+            if str(_attr_text(wds.attrs.get("units", ""))).lower() in ("nm",):
+                lam *= 10
+        for obj in (y_ds, y_ds.parent, fh):
+            if lam is None and "wavelength_A" in obj.attrs:
+                lam = float(np.asarray(obj.attrs["wavelength_A"]).ravel()[0])
+    if lam is not None and not (0.01 < lam < 20):
+        raise CorruptFileError(f"{label}: wavelength {lam:g} Å is not plausible (give wavelength_A).")
+    meta = _meta(src, "xrd-hdf5")
+    meta["hdf5_paths"] = {"intensity": y_ds.name, x_role: xds.name, "time": tds.name if tds is not None else None}
+    if x_role == "q":
+        if lam is None:
+            raise MissingDataError(f"{label}: the axis {xds.name} is q; converting it to 2θ needs the wavelength "
+                                   "(a wavelength_A dataset/attribute, or give wavelength_A).")
+        units = str(_attr_text(xds.attrs.get("units", ""))).lower()
+        q_A = x / 10.0 if "nm" in units else x
+        arg = q_A * lam / (4 * np.pi)
+        if np.any(np.abs(arg) > 1) or not np.all(np.isfinite(arg)):
+            raise CorruptFileError(f"{label}: q values in {xds.name} exceed 4π/λ; wrong units or wavelength?")
+        x = np.degrees(2 * np.arcsin(arg))
+        meta["notes"].append(f"2θ computed from q ({xds.name}) with λ = {lam:g} Å.")
+    else:
+        units = str(_attr_text(xds.attrs.get("units", ""))).lower()
+        if units.startswith("rad"):
+            x = np.degrees(x)
+    if not np.all(np.isfinite(x)) or np.ptp(x) <= 0 or x.max() > 180 or x.min() < -10:
+        raise CorruptFileError(f"{label}: {xds.name} is not a range of 2θ angles in degrees.")
+    y = np.asarray(_h5_read(y_ds, "intensity", label), float)
+    y = y[None, :] if y.ndim == 1 else y
+    n = y.shape[0]
+    if n == 0:
+        raise MissingDataError(f"{label}: {y_ds.name} holds no patterns.")
+    if timestamps is not None:
+        times = [pd.Timestamp(t) for t in timestamps]
+        if len(times) != n:
+            raise MissingDataError(f"{len(times)} timestamps for the {n} patterns of {label}.")
+        times = [t.tz_convert("UTC") if t.tzinfo else t.tz_localize("UTC") for t in times]
+    else:
+        times = _h5_times(tds, n, label) if tds is not None else [None] * n
+    if lam is None:
+        meta["notes"].append("the file does not state the wavelength; give wavelength_A or anode for d-spacings.")
+    pats = []
+    for i in range(n):
+        m = dict(meta, notes=list(meta["notes"]), start_time_utc=times[i].isoformat() if times[i] is not None else None)
+        pats.append(make_pattern(x, y[i], wavelength_A=lam, meta=m))
+    if times[0] is None:
+        if n == 1:
+            pats[0].attrs["battlab"]["notes"].append("no acquisition time in the file; time set to 1970-01-01.")
+            times = ["1970-01-01T00:00:00Z"]
+        else:
+            raise MissingDataError(f"{label}: {n} patterns but no timestamps dataset (time/timestamps, ISO 8601 "
+                                   "or epoch seconds); name it with paths={'time': ...} or give timestamps.")
+    return stack_patterns(pats, times=times)
+
+
 # --------------------------------------------------------------------------- series
 
 
@@ -283,12 +574,13 @@ def describe(data) -> str:
 
 
 def _refuse_special(path: Path):
-    suffix = path.suffix.lower()
-    if suffix in (".tif", ".tiff", ".cbf", ".edf", ".h5", ".nxs"):
+    from battlab.diffraction.integrate import IMAGE_EXTENSIONS
+
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
         raise UnsupportedFormatError(
-            f"{path.name} looks like a 2-D detector image or HDF5 container. Integrating it to I(2θ) needs the "
-            "detector geometry (a pyFAI .poni file), which battlab does not do yet: integrate it with pyFAI "
-            "(pyFAI-integrate) and load the resulting .xy/.dat pattern.")
+            f"{path.name} looks like a 2-D detector image. Integrating it to I(2θ) needs the detector geometry "
+            "(a pyFAI .poni file): use battlab.diffraction.integrate_image(path, poni=...) or "
+            "integrate_images(folder, poni=...), or `battlab xrd FOLDER --poni geometry.poni`.")
 
 
 def load_pattern(source, *, name: str | None = None, wavelength_A: float | None = None, anode: str | None = None):
@@ -321,8 +613,11 @@ def _with_wavelength(data, wavelength_A, anode):
 _PATTERN_EXT = (".xy", ".xye", ".csv", ".xrdml", ".txt", ".dat")
 
 
+_HDF5_EXT = (".h5", ".hdf5", ".hdf", ".nxs", ".nx5")
+
+
 def load_series(folder_or_files, *, timestamps=None, wavelength_A: float | None = None,
-                anode: str | None = None, pattern: str = "*"):
+                anode: str | None = None, pattern: str = "*", paths: dict | None = None):
     """Read a folder (or list) of patterns into a series DataArray (time, two_theta_deg).
 
     Parameters
@@ -335,8 +630,22 @@ def load_series(folder_or_files, *, timestamps=None, wavelength_A: float | None 
         Default: the times stated in the files (XRDML ``startTimeStamp``).
     wavelength_A, anode : optional
         Wavelength for files that do not state it.
+    paths : dict, optional
+        For an HDF5 series: explicit dataset paths (see :func:`read_hdf5_series`).
     """
     if isinstance(folder_or_files, (str, Path)) and Path(folder_or_files).is_file():
+        path = Path(folder_or_files)
+        with open(path, "rb") as fh:
+            head = fh.read(65536)
+        if path.suffix.lower() in _HDF5_EXT or _is_hdf5(head):
+            times = None
+            if timestamps is not None and not isinstance(timestamps, (str, Path)):
+                times = list(timestamps)
+            elif timestamps is not None:
+                raise InvalidParameterError("an HDF5 series carries its own times; give timestamps as a list "
+                                            "(one per pattern) or name the dataset with paths={'time': ...}.")
+            series = read_hdf5_series(path, paths=paths, wavelength_A=wavelength_A, timestamps=times)
+            return _with_wavelength(series, None, anode)  # wavelength_A was applied by the reader
         one = load_pattern(folder_or_files, wavelength_A=wavelength_A, anode=anode)
         if "time" in one.dims:
             return one
@@ -396,6 +705,12 @@ def _sniff_xy(head: bytes, name: str) -> float:
     return 0.0
 
 
+def _sniff_hdf5(head: bytes, name: str) -> float:
+    if _is_hdf5(head):
+        return 0.6
+    return 0.3 if name.lower().endswith(_HDF5_EXT) else 0.0
+
+
 def _sniff_bruker(head: bytes, name: str) -> float:
     low = name.lower()
     if head.startswith((b"RAW1.01", b"RAW4.00", b"RAW ")) and low.endswith(".raw"):
@@ -416,5 +731,7 @@ register(Format(name="xrdml", description="a PANalytical XRDML diffraction scan"
                 extensions=(".xrdml",), sniff=_sniff_xrdml, read=read_xrdml, requires=("defusedxml",)))
 register(Format(name="xrd-xy", description="a diffraction pattern as text (2θ, intensity[, esd])", kind="xrd",
                 extensions=(".xy", ".xye"), sniff=_sniff_xy, read=read_xy))
+register(Format(name="xrd-hdf5", description="a series of diffraction patterns in HDF5/NeXus", kind="xrd",
+                extensions=_HDF5_EXT, sniff=_sniff_hdf5, read=read_hdf5_series, requires=("h5py",)))
 register(Format(name="bruker-xrd", description="a Bruker .brml/.raw diffraction file (not readable, export .xy)",
                 kind="xrd", extensions=(), sniff=_sniff_bruker, read=_read_bruker))
