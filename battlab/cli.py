@@ -73,6 +73,15 @@ def _cmd_info(args) -> int:
 
     fmt = detect(args.file)
     data = battlab.load(args.file)
+    if fmt.kind == "spectrum":  # spectra (xarray) or a dict of them (VAMAS regions)
+        from battlab.spectra.io import describe as describe_spectra
+
+        first = next(iter(data.values())) if isinstance(data, dict) else data
+        print(f"file:       {Path(args.file).name}")
+        print(f"format:     {fmt.name} ({fmt.description})")
+        print(f"sha256:     {first.attrs.get('battlab', {}).get('sha256', '')}")
+        print(describe_spectra(data))
+        return 0
     meta = data.attrs.get("battlab", {})
     print(f"file:       {Path(args.file).name}")
     print(f"format:     {fmt.name} ({fmt.description})")

@@ -82,6 +82,7 @@ def _import_readers():
     from battlab.io import biologic, tabular, bdf  # noqa: F401
     from battlab.io import eis_text, gamry  # noqa: F401
     from battlab.diffraction import io as _xrd_io  # noqa: F401  kind="xrd"
+    from battlab.spectra import io as _spectra_io  # noqa: F401  kind="spectrum"
 
 
 def _as_source(source, name: str | None, max_bytes: int) -> Source:
@@ -122,7 +123,8 @@ def detect(source, *, name: str | None = None, max_bytes: int = DEFAULT_MAX_BYTE
 
 #: Plain words for each kind of data, for messages.
 KIND_WORDS = {"echem": "an electrochemistry record (cycler, potentiostat, impedance)",
-              "xrd": "a diffraction pattern"}
+              "xrd": "a diffraction pattern",
+              "spectrum": "a spectrum (Raman, FTIR, NMR, XPS, XAS)"}
 
 
 def _detect(src: Source, kind: str | None = None) -> Format:
