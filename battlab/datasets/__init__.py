@@ -13,11 +13,19 @@ from battlab.datasets.eis import make_eis_series, make_randles, make_two_arc
 from battlab.datasets.gitt import make_gitt, make_pitt
 from battlab.datasets.optical import make_graphite_movie
 from battlab.datasets.sensors import make_acoustic, make_ae_waveform, make_dilatometry, make_eqcm, make_moss
+from battlab.datasets.spectra import (
+    make_ftir_series,
+    make_nmr_plating_series,
+    make_raman_graphite_series,
+    make_xas_mixture_series,
+    make_xps_sei,
+)
 
 __all__ = ["Demo", "make_cycling", "graphite_ocv", "make_randles", "make_two_arc", "make_eis_series", "make_cv", "load_demo", "DEMOS",
            "make_eqcm", "make_dilatometry", "make_moss", "make_acoustic", "make_ae_waveform", "make_gitt", "make_pitt",
            "make_operando_graphite", "make_lto_series", "make_sized_pattern",
-           "make_graphite_movie"]
+           "make_graphite_movie", "make_raman_graphite_series", "make_ftir_series", "make_xps_sei",
+           "make_xas_mixture_series", "make_nmr_plating_series"]
 
 #: Demo name -> (generator, description) for the app pickers.
 DEMOS = {
@@ -35,6 +43,11 @@ DEMOS = {
     "operando XRD: graphite (002) → LiC12 → LiC6": (make_operando_graphite, "xrd"),
     "XRD: LTO lattice drift 8.3636 → 8.3580 Å": (make_lto_series, "xrd"),
     "XRD: Si, 25 nm crystallites": (make_sized_pattern, "xrd"),
+    "operando Raman: graphite G 1580 → 1602 cm⁻¹, D/G": (make_raman_graphite_series, "raman"),
+    "operando FTIR: SEI bands growing with charge": (make_ftir_series, "ftir"),
+    "XPS: SEI C 1s and F 1s (Shirley)": (make_xps_sei, "xps"),
+    "operando XANES: Mn3+/Mn4+ mixture (3 eV shift)": (make_xas_mixture_series, "xas"),
+    "operando 7Li NMR: plated and dead lithium": (make_nmr_plating_series, "nmr"),
 }
 
 
