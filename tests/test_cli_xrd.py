@@ -92,3 +92,46 @@ def test_info_describes_a_pattern(real_data):
     assert res.returncode == 0, res.stderr
     assert "format:     xrdml" in res.stdout and "4489 points" in res.stdout
     assert "wavelength: 1.540598 A" in res.stdout and "started:    2021-05-20T13:55:51+00:00" in res.stdout
+
+
+def test_hdf5_series_writes_pca_tables(tmp_path):
+    from tests.diffraction.test_hdf5 import TIMES, write_series
+
+    path = write_series(tmp_path / "series.h5", layout="custom")
+    res = run("xrd", str(path), "--h5-path", "intensity=/a/b", "--h5-path", "two_theta=/a/c", "--h5-path", "time=/a/d",
+              "--wavelength-A", "1.540598", "--window", "a=25.9,26.9", "--pca-uncentered", "--out", str(tmp_path / "o"))
+    assert res.returncode == 0, res.stderr
+    assert "\nPCA: " in res.stdout and "significant component" in res.stdout
+    scores = pd.read_csv(tmp_path / "o" / "pca_scores.csv")
+    comps = pd.read_csv(tmp_path / "o" / "pca_components.csv")
+    assert len(scores) == len(TIMES) and {"time", "elapsed_s", "pc1", "pc5"} <= set(scores.columns)
+    assert list(comps.columns[:2]) == ["two_theta_deg", "pc1"] and len(comps) == 1201
+    prov = json.loads((tmp_path / "o" / "provenance.json").read_text())
+    assert prov["parameters"]["pca"]["center"] is False
+    assert len(prov["parameters"]["pca"]["explained_variance_ratio"]) == 5
+    assert prov["parameters"]["h5_paths"]["intensity"] == "/a/b"
+
+
+def test_folder_of_detector_images_with_poni(tmp_path):
+    pytest.importorskip("pyFAI")
+    import tifffile
+
+    from tests.diffraction.test_integrate import PONI_TEXT, TRUE_TTH, synthetic_frame
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    rows = []
+    for i in range(3):
+        tifffile.imwrite(folder / f"f{i}.tif", synthetic_frame(0.05 * i).astype(np.float32))
+        rows.append({"file": f"f{i}.tif", "time": f"2026-02-01T10:0{i}:00Z"})
+    pd.DataFrame(rows).to_csv(tmp_path / "times.csv", index=False)
+    (tmp_path / "g.poni").write_text(PONI_TEXT)
+    lo, hi = TRUE_TTH[1] - 0.4, TRUE_TTH[1] + 0.4
+    res = run("xrd", str(folder), "--poni", str(tmp_path / "g.poni"), "--timestamps", str(tmp_path / "times.csv"),
+              "--window", f"110={lo},{hi}", "--doublet", "off", "--out", str(tmp_path / "o"))
+    assert res.returncode == 0, res.stderr
+    tracked = pd.read_csv(tmp_path / "o" / "tracked_peaks.csv")
+    np.testing.assert_allclose(tracked["two_theta_deg"], TRUE_TTH[1] + 0.05 * np.arange(3), atol=0.01)
+    assert (tmp_path / "o" / "pca_scores.csv").is_file()
+    res = run("xrd", str(folder), "--poni", str(tmp_path / "g.poni"), "--anode", "Cu", "--out", str(tmp_path / "p"))
+    assert res.returncode == 2 and "--poni gives the wavelength" in res.stderr

@@ -31,6 +31,16 @@ def _hkl(text: str):
     return name, (h, k, l)
 
 
+def _h5_path(text: str):
+    from battlab.errors import InvalidParameterError
+
+    key, sep, path = text.partition("=")
+    if not sep or key not in ("two_theta", "q", "intensity", "time", "wavelength") or not path:
+        raise InvalidParameterError(f"--h5-path {text!r}: use ROLE=/path/in/file with ROLE one of two_theta, q, "
+                                    "intensity, time, wavelength.")
+    return key, path
+
+
 def _cmd_xrd(args) -> int:
     import numpy as np
 
@@ -46,12 +56,23 @@ def _cmd_xrd(args) -> int:
     from battlab.errors import InvalidParameterError, MissingDataError
     from battlab.provenance import Provenance, write_results
 
+    from battlab.series import pca
+
     lam = args.wavelength_A
     if args.energy_keV is not None:
         lam = wavelength_A(energy_keV=args.energy_keV)
+    h5_paths = dict(_h5_path(t) for t in args.h5_path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        series = load_series(args.input, timestamps=args.timestamps, wavelength_A=lam, anode=args.anode)
+        if args.poni:
+            from battlab.diffraction import integrate_images
+
+            if lam is not None or args.anode:
+                raise InvalidParameterError("--poni gives the wavelength; leave out --wavelength-A/--anode/--energy-keV.")
+            series = integrate_images(args.input, poni=args.poni, timestamps=args.timestamps, n_points=args.n_points)
+        else:
+            series = load_series(args.input, timestamps=args.timestamps, wavelength_A=lam, anode=args.anode,
+                                 paths=h5_paths or None)
     for w in caught:
         print(f"battlab: warning: {w.message}", file=sys.stderr)
     if not series.attrs.get("wavelength_A"):
@@ -78,12 +99,20 @@ def _cmd_xrd(args) -> int:
         if args.system is None:
             raise InvalidParameterError("--hkl needs --system (cubic, tetragonal, hexagonal or orthorhombic).")
         tables["lattice"] = lattice_series(tracked, hkl, system=args.system)
+    pca_info = None
+    if series.sizes["time"] >= 3 and args.pca_components > 0:
+        result = pca(series, n_components=args.pca_components, center=not args.pca_uncentered)
+        tables["pca_scores"] = result.scores
+        tables["pca_components"] = result.components
+        pca_info = {"n_significant": result.n_significant, "center": not args.pca_uncentered,
+                    "explained_variance_ratio": [float(v) for v in result.explained_variance_ratio]}
     params = {"wavelength_A": series.attrs["wavelength_A"], "anode": args.anode, "energy_keV": args.energy_keV,
               "windows_deg": windows, "windows_source": "given" if args.window else "peak search",
               "model": args.model, "background_order": args.background_order, "doublet": args.doublet,
               "min_snr": args.min_snr, "scherrer_k": args.k, "instrument_fwhm_deg": args.instrument_fwhm_deg,
               "instrument_correction": "quadratic", "strain_reference": "first fitted d of each peak",
-              "hkl": hkl, "system": args.system, "timestamps": args.timestamps}
+              "hkl": hkl, "system": args.system, "timestamps": args.timestamps, "poni": args.poni,
+              "n_points": args.n_points if args.poni else None, "h5_paths": h5_paths or None, "pca": pca_info}
     prov = Provenance.for_data("battlab.diffraction.track_peaks", series, params,
                                command=args.command_line)
     written = write_results(args.out, tables, prov)
@@ -92,6 +121,9 @@ def _cmd_xrd(args) -> int:
     print(f"{n} pattern{'s' if n != 1 else ''}, {len(windows)} peak(s) "
           f"({', '.join(f'{k}: {int(v)}/{n} found' for k, v in present.items())}); "
           f"wrote {', '.join(p.name for p in written)} to {args.out}")
+    if pca_info is not None:
+        print(f"PCA: {pca_info['n_significant']} significant component(s); explained variance "
+              + ", ".join(f"{100 * v:.1f}%" for v in pca_info["explained_variance_ratio"][:3]))
     if not np.any(tracked["present"]):
         print("battlab: warning: no peak stood above the noise in any window.", file=sys.stderr)
     return 0
@@ -100,13 +132,24 @@ def _cmd_xrd(args) -> int:
 def add_parser(sub):
     s = sub.add_parser("xrd", help="fit and track diffraction peaks (position, d, strain, FWHM, intensity, size)")
     s.add_argument("input", metavar="FILE_OR_FOLDER",
-                   help=".xy/.xye/.csv/.xrdml pattern, or a folder of patterns forming a time series")
+                   help=".xy/.xye/.csv/.xrdml pattern, an HDF5 series, or a folder of patterns (or of "
+                        "detector images with --poni) forming a time series")
     s.add_argument("--out", required=True, help="output folder (created)")
     wl = s.add_mutually_exclusive_group()
     wl.add_argument("--wavelength-A", type=float, help="X-ray wavelength in Å (overrides the file)")
     wl.add_argument("--anode", help="tube anode for files that do not state λ: Cu, Mo, Co, Fe, Cr, Ag (implies the Kα1/Kα2 doublet; add --doublet off after a monochromator)")
     wl.add_argument("--energy-keV", type=float, help="synchrotron photon energy in keV")
-    s.add_argument("--timestamps", help="CSV with columns file,time (ISO 8601 UTC) for a folder of text patterns")
+    s.add_argument("--timestamps", help="CSV with columns file,time (ISO 8601 UTC) for a folder of text patterns "
+                   "or detector images")
+    s.add_argument("--poni", metavar="FILE", help="pyFAI geometry: integrate a folder of 2-D detector images "
+                   "(TIFF/CBF/EDF) into a series (needs battlab[xrd2d])")
+    s.add_argument("--n-points", type=int, default=2000, help="radial bins of the integration (with --poni)")
+    s.add_argument("--h5-path", action="append", default=[], metavar="ROLE=PATH",
+                   help="dataset of an HDF5 series: two_theta, q, intensity, time or wavelength (repeatable)")
+    s.add_argument("--pca-components", type=int, default=5,
+                   help="PCA components written to pca_scores.csv/pca_components.csv (series of ≥3; 0 = no PCA)")
+    s.add_argument("--pca-uncentered", action="store_true",
+                   help="PCA without subtracting the mean pattern (a mixture of k phases then has k components)")
     s.add_argument("--window", action="append", default=[], metavar="NAME=LOW,HIGH",
                    help="peak window in degrees 2θ (repeatable; default: the 3 strongest peaks)")
     s.add_argument("--n-peaks", type=int, default=3, help="windows found automatically when none are given")

@@ -14,8 +14,10 @@ __all__ = [
     "contour",
     "contour_with_voltage",
     "pattern",
+    "pca_plot",
     "tracking",
     "voltage_vs_time",
+    "waterfall",
     "williamson_hall_plot",
 ]
 
@@ -140,3 +142,64 @@ def williamson_hall_plot(result: dict, *, width=WIDTH, height=HEIGHT):
     line = hv.Curve((xs, result["intercept_rad"] + result["microstrain"] * xs)).opts(color="#d62728", line_dash="dashed")
     return (sc * line).opts(width=width, height=height,
                             title=f"Williamson–Hall: {result['size_nm']:.1f} nm, ε = {result['microstrain']:.2e}")
+
+
+def waterfall(series, *, offset: float | None = None, every: int = 1, width=WIDTH + 220, height=HEIGHT,
+              cmap: str = "viridis"):
+    """Patterns stacked upwards in time order, each shifted by ``offset``, coloured by time (h).
+
+    Parameters
+    ----------
+    series : DataArray (time, two_theta_deg)
+    offset : float, optional
+        Vertical shift between successive drawn patterns (intensity units); default a
+        tenth of the intensity range.
+    every : int
+        Draw every n-th pattern (long series stay readable).
+    """
+    if series is None or "time" not in series.dims or series.sizes["time"] < 1:
+        return empty("No series for the waterfall.", width=width, height=height)
+    every = max(1, int(every))
+    z = np.asarray(series.transpose("time", "two_theta_deg").to_numpy(), float)
+    if offset is None:
+        span = float(np.nanmax(z) - np.nanmin(z)) if np.isfinite(z).any() else 1.0
+        offset = 0.1 * span if span > 0 else 1.0
+    x = series["two_theta_deg"].to_numpy()
+    hours = _hours(series)
+    paths = [{"2θ (°)": x, "Intensity + offset": z[i] + k * offset, "Time (h)": float(hours[i])}
+             for k, i in enumerate(range(0, z.shape[0], every))]
+    return hv.Path(paths, kdims=["2θ (°)", "Intensity + offset"], vdims=["Time (h)"]).opts(
+        color="Time (h)", cmap=cmap, colorbar=True, line_width=1, width=width, height=height,
+        title=f"Waterfall (every {every} pattern{'s' if every > 1 else ''}, offset {offset:.3g})",
+        tools=["hover"])
+
+
+def pca_plot(result, *, n_components: int | None = None, width=WIDTH + 220, height=240):
+    """Scores against time (h) and loadings against 2θ of a :class:`battlab.series.PCAResult`.
+
+    Parameters
+    ----------
+    result : PCAResult
+    n_components : int, optional
+        Components drawn; default the significant ones (at least one, at most five).
+    """
+    if result is None:
+        return empty("No PCA (needs at least three patterns).", width=width, height=height)
+    avail = [c for c in result.scores.columns if c.startswith("pc")]
+    n = n_components or min(max(1, result.n_significant), 5)
+    names = avail[:n]
+    colors = cycle_colors(names, cmap="Category10")
+    t = (result.scores["elapsed_s"] / 3600.0 if "elapsed_s" in result.scores
+         else pd.Series(np.arange(len(result.scores)), dtype=float))
+    xlabel = "Time (h)" if "elapsed_s" in result.scores else "Pattern"
+    ratio = result.explained_variance_ratio
+    scores = hv.Overlay([hv.Curve((t, result.scores[c]), xlabel, "Score",
+                                  label=f"{c} ({100 * ratio[k]:.1f} %)").opts(color=colors[c], line_width=1.5)
+                         for k, c in enumerate(names)]).opts(
+        width=width, height=height, legend_position="right", tools=["hover"],
+        title=f"PCA scores ({result.n_significant} significant component{'s' if result.n_significant != 1 else ''})")
+    axis = result.components.columns[0]
+    loads = hv.Overlay([hv.Curve((result.components[axis], result.components[c]), "2θ (°)", "Loading",
+                                 label=c).opts(color=colors[c], line_width=1) for c in names]).opts(
+        width=width, height=height, legend_position="right", title="PCA loadings", tools=["hover"])
+    return (scores + loads).cols(1)
