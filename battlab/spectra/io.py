@@ -809,12 +809,16 @@ def _read_pf9809(src: Source, lines, label, mode):
     start = None
     for k, line in enumerate(lines[:60]):
         s = line.split()
-        if s and s[0] == "Mode":
-            modes = [int(float(v)) for v in s[1:]]
-        elif s and s[0] == "Offset":
-            offsets = [float(v) for v in s[1:]]
-            start = k + 1
-            break
+        try:
+            if s and s[0] == "Mode":
+                modes = [int(float(v)) for v in s[1:]]
+            elif s and s[0] == "Offset":
+                offsets = [float(v) for v in s[1:]]
+                start = k + 1
+                break
+        except (ValueError, OverflowError):
+            raise CorruptFileError(f"{label}: line {k + 1} of the 9809 header ({s[0]}) is not numbers; "
+                                   "the file is damaged.") from None
     if modes is None or offsets is None or start is None:
         raise CorruptFileError(f"{label}: the 9809 header has no Mode/Offset rows; the file is damaged.")
     rows = []

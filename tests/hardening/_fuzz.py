@@ -29,6 +29,9 @@ from battlab.io.registry import Format, Source, formats
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_DATA = REPO / "tests" / "data"
+#: Hand-written spectroscopy fixtures (JCAMP-DX, VAMAS, text spectra, SPC): seeds for the
+#: spectrum readers, which have no real files except the XAS ones.
+SPECTRA_DATA = REPO / "tests" / "spectra" / "data"
 REAL_DATA = Path(os.environ.get("BATTLAB_REAL_DATA", REPO.parent / "shared" / "data" / "real"))
 
 #: The time-to-verdict target. It is reported (README table, ``python -m
@@ -92,6 +95,11 @@ def echem_formats():
     return [f for f in formats() if f.kind in KINDS and f.available()] + [SENSOR_TABLE]
 
 
+def spectrum_formats():
+    """The spectroscopy readers (kind "spectrum"), fuzzed by test_fuzz_spectra_readers."""
+    return [f for f in formats() if f.kind == "spectrum" and f.available()]
+
+
 def _workbook_seed() -> bytes:
     import openpyxl
 
@@ -121,6 +129,8 @@ def _bdf_seed() -> bytes:
 def seeds_for(fmt) -> list[tuple[str, bytes]]:
     """Every real and fixture file this reader claims, by its sniffer or its extensions."""
     paths = sorted(TEST_DATA.glob("*"))
+    if fmt.kind == "spectrum":
+        paths += sorted(SPECTRA_DATA.glob("*"))
     if (REAL_DATA / "MANIFEST.md").is_file():
         paths += sorted(p for p in REAL_DATA.rglob("*") if p.is_file() and p.name != "MANIFEST.md")
     out = []
