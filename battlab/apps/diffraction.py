@@ -40,7 +40,7 @@ class XRDApp(BaseApp):
     title = "Operando X-ray diffraction"
     intro = ("Peak positions, d-spacings, strain, widths and intensities of every pattern in a series, "
              "beside the voltage on the same clock, with reference sticks of common battery phases.")
-    accept = ".xy,.xye,.csv,.xrdml"
+    accept = ".xy,.xye,.csv,.xrdml,.h5,.hdf5,.nxs"
     data_kind = "xrd"
 
     def __init__(self, data=None, *, echem: pd.DataFrame | None = None, **kw):
@@ -53,6 +53,7 @@ class XRDApp(BaseApp):
         self.fits = {}
         self.current_table = None
         self.williamson_hall = None
+        self.pca = None
         self._busy = False
         super().__init__(data, **kw)
 
@@ -108,6 +109,10 @@ class XRDApp(BaseApp):
         self.k_factor = w.BoundedFloatText(value=0.9, min=0.5, max=2.0, step=0.01, description="Scherrer K",
                                            style=style, layout=w.Layout(width="160px"))
         self.log_map = w.Checkbox(value=False, description="log intensity map", indent=False)
+        self.map_view = w.ToggleButtons(options=[("contour map", "contour"), ("waterfall", "waterfall")],
+                                        value="contour", description="Series view", style=style)
+        self.pca_center = w.Checkbox(value=True, description="PCA: subtract the mean pattern", indent=False)
+        self.pca_info = w.HTML()
 
         retrack = lambda _: self._guard("fitting the peaks", self._retrack)
         for widget in (self.wavelength, self.model, self.doublet, self.bg_order):
@@ -124,19 +129,25 @@ class XRDApp(BaseApp):
         for widget in (self.instrument_fwhm, self.k_factor):
             widget.observe(lambda _: self._guard("computing sizes", self._update_pattern), "value")
         self.log_map.observe(lambda _: self._guard("drawing the map", self._update_map), "value")
+        self.map_view.observe(lambda _: self._guard("drawing the series view", self._update_map), "value")
+        self.pca_center.observe(lambda _: self._guard("computing the PCA", self._update_pca), "value")
         return [w.HBox([self.wavelength, self.anode, self.energy]),
                 w.HBox([self.model, self.doublet, self.bg_order]),
                 w.HBox([self.peak_picker, self.window_slider]),
                 w.HBox([self.new_name, self.add_button, self.remove_button]),
                 w.HBox([self.pattern_slider, self.pattern_label]),
                 w.HBox([self.references, w.VBox([self.instrument_fwhm, self.k_factor, self.log_map])]),
-                self.quantity]
+                self.quantity,
+                w.HBox([self.map_view, self.pca_center]),
+                self.pca_info]
 
     def _plot_area(self):
         self.map_plot = PlotPane()
         self.pattern_plot = PlotPane()
         self.track_plot = PlotPane(min_height_px=260)
-        return w.VBox([self.map_plot.widget, self.pattern_plot.widget, self.track_plot.widget])
+        self.pca_plot = PlotPane(min_height_px=260)
+        return w.VBox([self.map_plot.widget, self.pattern_plot.widget, self.track_plot.widget,
+                       self.pca_plot.widget])
 
     # --- data ------------------------------------------------------------------------
     def _set_data(self, data, label, truth=None):
@@ -175,6 +186,7 @@ class XRDApp(BaseApp):
             self._busy = False
         self._retrack()
         self._update_map()
+        self._update_pca()
 
     def _auto_windows(self):
         from battlab.diffraction import suggest_windows
@@ -310,7 +322,7 @@ class XRDApp(BaseApp):
         self.pattern_plot.update(P.pattern(pat, fits=self.fits, sticks=sticks, windows=self.windows,
                                            title=f"Pattern {i} ({hours:.2f} h)"))
         self.table.value = html_table(table, _TABLE_COLUMNS) + self._williamson_hall_html(table)
-        if self.series.sizes["time"] > 1 and self.map_plot.object is not None:
+        if self.series.sizes["time"] > 1 and self.map_plot.object is not None and self.map_view.value == "contour":
             self._update_map()
 
     def _williamson_hall_html(self, table):
@@ -336,11 +348,34 @@ class XRDApp(BaseApp):
             return
         from battlab.plot import diffraction as P
 
+        if self.map_view.value == "waterfall":
+            n = self.series.sizes["time"]
+            self.map_plot.update(P.waterfall(self.series, every=max(1, n // 30)))
+            return
         if self.series.sizes["time"] < 2:
             self.map_plot.update(P.contour(self.series))
             return
         self.map_plot.update(P.contour_with_voltage(self.series, self.echem, current=int(self.pattern_slider.value),
                                                     log=self.log_map.value))
+
+    def _update_pca(self):
+        """PCA of the series (battlab.series.pca): significant components, explained variance, scores."""
+        if self.series is None:
+            return
+        from battlab.plot import diffraction as P
+        from battlab.series import pca
+
+        if self.series.sizes["time"] < 3:
+            self.pca = None
+            self.pca_info.value = "<small>PCA needs a series of at least three patterns.</small>"
+            self.pca_plot.update(P.pca_plot(None))
+            return
+        self.pca = pca(self.series, n_components=5, center=self.pca_center.value)
+        ratio = ", ".join(f"pc{k + 1} {100 * v:.1f} %" for k, v in enumerate(self.pca.explained_variance_ratio))
+        self.pca_info.value = (f"<small>PCA ({'centred' if self.pca_center.value else 'not centred'}): "
+                               f"<b>{self.pca.n_significant}</b> significant component(s) above the noise; "
+                               f"explained variance {html.escape(ratio)}.</small>")
+        self.pca_plot.update(P.pca_plot(self.pca))
 
     def _update_tracking(self):
         if self.tracked is None:
@@ -356,10 +391,17 @@ class XRDApp(BaseApp):
             out["current_pattern_peaks"] = self.current_table
         if self.fractions is not None:
             out["phase_fractions"] = self.fractions
+        if self.pca is not None:
+            out["pca_scores"] = self.pca.scores
+            out["pca_components"] = self.pca.components
         return out
 
     def _figures(self):
-        return {"map": self.map_plot.object, "pattern": self.pattern_plot.object, "tracking": self.track_plot.object}
+        figures = {"map": self.map_plot.object, "pattern": self.pattern_plot.object,
+                   "tracking": self.track_plot.object}
+        if self.pca is not None:
+            figures["pca"] = self.pca_plot.object
+        return figures
 
     def _provenance(self):
         from battlab.provenance import Provenance
@@ -369,5 +411,8 @@ class XRDApp(BaseApp):
                   "windows_deg": self.windows, "min_snr": 3.0, "strain_reference": "first fitted d of each peak",
                   "scherrer_k": self.k_factor.value, "instrument_fwhm_deg": self.instrument_fwhm.value,
                   "instrument_correction": "quadratic", "current_pattern": int(self.pattern_slider.value),
-                  "source": self.source_label}
+                  "series_view": self.map_view.value, "source": self.source_label,
+                  "pca": None if self.pca is None else {
+                      "center": self.pca_center.value, "n_significant": self.pca.n_significant,
+                      "explained_variance_ratio": [float(v) for v in self.pca.explained_variance_ratio]}}
         return Provenance.for_data("battlab.apps.XRDApp", self.series, params)

@@ -116,3 +116,50 @@ def test_export_zip_has_tables_figures_and_provenance(app):
     prov = json.loads(zipfile.ZipFile(io.BytesIO(app.export_zip())).read("provenance.json"))
     assert prov["parameters"]["wavelength_A"] == pytest.approx(1.540598)
     assert set(prov["parameters"]["windows_deg"]) == {"graphite", "LiC12", "LiC6"}
+
+
+def test_waterfall_view_and_pca_panel_export(tmp_path):
+    from tests.diffraction.test_pca_waterfall import two_phase_series
+
+    series, _ = two_phase_series()
+    app = XRDApp(series)
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.pca is not None and app.pca.n_significant == 1  # centred two-phase mixture
+    assert "<b>1</b> significant component" in app.pca_info.value and "explained variance" in app.pca_info.value
+    assert app.pca_plot.widget.children
+    rev = app.pca_plot.revision
+    app.pca_center.value = False
+    assert app.pca_plot.revision > rev and app.pca.n_significant == 2
+    assert "<b>2</b> significant" in app.pca_info.value
+    rev = app.map_plot.revision
+    app.map_view.value = "waterfall"
+    assert app.map_plot.revision > rev and type(app.map_plot.object).__name__ == "Path"
+    rev = app.map_plot.revision
+    app.pattern_slider.value = 3  # the waterfall has no current-pattern marker to redraw
+    assert app.map_plot.revision == rev
+    app.map_view.value = "contour"
+    assert type(app.map_plot.object).__name__ != "Path"
+    zf = zipfile.ZipFile(io.BytesIO(app.export_zip()))
+    assert {"pca_scores.csv", "pca_components.csv", "pca.html"} <= set(zf.namelist())
+    prov = json.loads(zf.read("provenance.json"))
+    assert prov["parameters"]["pca"]["n_significant"] == 2 and prov["parameters"]["pca"]["center"] is False
+    import pandas as pd
+
+    scores = pd.read_csv(zf.open("pca_scores.csv"))
+    assert len(scores) == series.sizes["time"] and "pc1" in scores
+
+
+def test_hdf5_upload_and_single_pattern_pca_message(tmp_path):
+    from tests.diffraction.test_hdf5 import TIMES, write_series
+
+    app = XRDApp()
+    path = write_series(tmp_path / "series.h5")
+    _upload(app, path.name, path.read_bytes())
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.series.sizes["time"] == len(TIMES) and app.pca is not None
+    x = np.linspace(20, 30, 200)
+    from battlab.diffraction import make_pattern
+
+    app._accept_data(make_pattern(x, 10 + np.exp(-0.5 * ((x - 25) / 0.1) ** 2) * 100, wavelength_A=1.54), "one")
+    assert app.pca is None and "at least three patterns" in app.pca_info.value
+    assert "pca_scores" not in app._results()
