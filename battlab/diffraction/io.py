@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from battlab.errors import (CorruptFileError, InvalidParameterError, MissingDataError, TooLargeError,
+from battlab.errors import (BattlabError, CorruptFileError, InvalidParameterError, MissingDataError, TooLargeError,
                             UnsupportedFormatError)
 from battlab.series import stack_curves, times_for
 from battlab.io.registry import DEFAULT_MAX_BYTES, Format, Source, _as_source, register
@@ -440,7 +440,14 @@ def read_hdf5_series(source, *, paths: dict | None = None, wavelength_A: float |
         raise CorruptFileError(f"{label}: the HDF5 structure could not be opened ({exc}); the file may be "
                                "truncated or damaged.") from exc
     with fh:
-        return _read_h5(fh, src, label, paths, wavelength_A, timestamps)
+        try:
+            return _read_h5(fh, src, label, paths, wavelength_A, timestamps)
+        except BattlabError:
+            raise
+        except (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
+            # A damaged HDF5 object table or heap surfaces as one of these from h5py.
+            raise CorruptFileError(f"{label}: the HDF5 structure is damaged ({exc}); the file may be truncated "
+                                   "or corrupted.") from exc
 
 
 def _read_h5(fh, src, label, paths, wavelength_A, timestamps):

@@ -126,6 +126,30 @@ def _bdf_seed() -> bytes:
         return Path(write_bdf_csv(df, Path(tmp) / "seed.csv")).read_bytes()
 
 
+def _hdf5_series_seed() -> bytes:
+    """A small NeXus-style XRD series in HDF5 (2θ, intensity, ISO times), written with h5py."""
+    import h5py
+    import numpy as np
+
+    buf = io.BytesIO()
+    x = np.linspace(20, 30, 200)
+    with h5py.File(buf, "w") as f:
+        g = f.create_group("entry/data")
+        g.attrs["NX_class"] = "NXdata"
+        g.attrs["signal"] = "intensity"
+        g.attrs["axes"] = ["time", "two_theta_deg"]
+        g["two_theta_deg"] = x
+        g["intensity"] = np.array([100 + 500 * np.exp(-0.5 * ((x - 25 - 0.1 * i) / 0.1) ** 2) for i in range(4)])
+        g["time"] = np.array([f"2026-01-05T09:{10 * i:02d}:00Z" for i in range(4)], dtype="S")
+        f.attrs["wavelength_A"] = 1.540598
+    return buf.getvalue()
+
+
+def xrd_hdf5_format():
+    """The HDF5 diffraction-series reader (kind "xrd"), fuzzed by test_fuzz_all_readers."""
+    return next(f for f in formats() if f.name == "xrd-hdf5")
+
+
 def seeds_for(fmt) -> list[tuple[str, bytes]]:
     """Every real and fixture file this reader claims, by its sniffer or its extensions."""
     paths = sorted(TEST_DATA.glob("*"))
@@ -146,6 +170,8 @@ def seeds_for(fmt) -> list[tuple[str, bytes]]:
         out.append(("generated_record.xlsx", _workbook_seed()))
     if fmt.name == "bdf-csv":
         out.append(("generated_bdf.csv", _bdf_seed()))
+    if fmt.name == "xrd-hdf5":
+        out.append(("generated_series.h5", _hdf5_series_seed()))
     return out
 
 

@@ -31,6 +31,20 @@ def test_reader_survives_mutations(fmt):
     assert stats.max_s < _fuzz.TIME_LIMIT_S
 
 
+@pytest.mark.slow
+def test_hdf5_xrd_series_reader_survives_mutations():
+    fmt = _fuzz.xrd_hdf5_format()
+    seeds = _fuzz.seeds_for(fmt)
+    assert "generated_series.h5" in {name for name, _ in seeds}
+    fmt.read(Source(data=dict(seeds)["generated_series.h5"], name="generated_series.h5"))  # the seed reads
+    n = _fuzz.cases_per_reader()
+    stats = _fuzz.fuzz_reader(fmt, n)
+    print(f"\n{fmt.name}: {stats.cases} cases, {len(stats.failures)} failures, max {stats.max_s * 1000:.0f} ms")
+    assert stats.cases >= n
+    assert not stats.failures, "\n".join(stats.failures[:20])
+    assert stats.max_s < _fuzz.TIME_LIMIT_S
+
+
 def test_every_echem_reader_is_fuzzed():
     names = {f.name for f in FORMATS}
     assert {"biologic-mpr", "biologic-mpt", "gamry-dta", "cycler-csv", "eis-csv"} <= names
