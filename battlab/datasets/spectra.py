@@ -188,10 +188,10 @@ def make_xps_sei(*, step_eV: float = 0.05, counts_scale: float = 1.0, rng=5) -> 
 
     gen = np.random.default_rng(rng)
     regions = {
-        "C 1s": {"range": (280.0, 296.0), "fwhm": 1.2, "eta": 0.3, "total": 30000.0, "low": 1500.0, "k": 0.12,
+        "C 1s": {"range": (276.0, 300.0), "fwhm": 1.2, "eta": 0.3, "total": 30000.0, "low": 1500.0, "k": 0.12,
                  "comps": [("C–C/C–H", 284.8, 0.40), ("C–O", 286.5, 0.25), ("C=O", 288.6, 0.15),
                            ("Li2CO3/CO3", 290.1, 0.20)]},
-        "F 1s": {"range": (679.0, 694.0), "fwhm": 1.6, "eta": 0.3, "total": 60000.0, "low": 4000.0, "k": 0.10,
+        "F 1s": {"range": (674.0, 698.0), "fwhm": 1.6, "eta": 0.3, "total": 60000.0, "low": 4000.0, "k": 0.10,
                  "comps": [("LiF", 685.0, 0.65), ("LixPFy/P–F", 687.1, 0.35)]},
     }
     data, truth = {}, {}

@@ -484,7 +484,9 @@ def track_bands(series, windows, *, model: str = "pseudo_voigt", baseline: str =
     axis = curve_axis(series)
     units = _UNITS.get(axis, "")
     if "time" not in series.dims:
-        series = series.expand_dims(time=[np.datetime64("1970-01-01T00:00:00", "ns")])
+        # One spectrum: keep its own timestamp when it was selected from a series.
+        series = series.expand_dims("time") if "time" in series.coords else \
+            series.expand_dims(time=[np.datetime64("1970-01-01T00:00:00", "ns")])
     if series.sizes["time"] == 0:
         raise MissingDataError("the series holds no spectra.")
     _pk.parse_windows(windows, units=units)
@@ -499,8 +501,8 @@ def track_bands(series, windows, *, model: str = "pseudo_voigt", baseline: str =
                                 units=f" {units}")
     idx = tracked.pop("curve").to_numpy()
     times = data["time"].to_numpy()
-    elapsed = data["elapsed_s"].to_numpy() if "elapsed_s" in data.coords else \
-        (times - times[0]) / np.timedelta64(1, "s")
+    elapsed = data["elapsed_s"].to_numpy() if "elapsed_s" in data.coords and data["elapsed_s"].dims == ("time",) \
+        else (times - times[0]) / np.timedelta64(1, "s")
     tracked = tracked.rename(columns={"peak": "band"})
     tracked.insert(0, "time", times[idx])
     tracked.insert(1, "elapsed_s", np.asarray(elapsed, float)[idx])
