@@ -117,7 +117,9 @@ def make_ftir_series(*, n_spectra: int = 40, step_cm1: float = 1.0, noise: float
     1775 cm⁻¹ (FWHM 20, area 6, constant); a growing band at 1650 cm⁻¹ (FWHM 30) whose
     area is 4·(1 − exp(−q/q0)) with q the cumulative lithiation charge and q0 = 15 % of
     its maximum; a weaker Li2CO3-like band at 1450 cm⁻¹ (FWHM 40) growing to area 2 the
-    same way. Linear baseline, Gaussian noise (absorbance units).
+    same way; the PF6⁻ P–F band at 840 cm⁻¹ (FWHM 25, area 5) is constant. Linear
+    baseline, Gaussian noise (absorbance units). ``truth["windows"]`` holds the three
+    carbonyl/carbonate windows.
 
     Returns
     -------
@@ -134,12 +136,13 @@ def make_ftir_series(*, n_spectra: int = 40, step_cm1: float = 1.0, noise: float
     q_lith = np.cumsum(np.clip(-df["current_A"].to_numpy(), 0, None) * dt)
     q_at = np.interp(times, t, q_lith)
     growth = 1 - np.exp(-q_at / (0.15 * q_lith[-1]))
-    wn = np.arange(1000.0, 2000.0 + step_cm1 / 2, step_cm1)
-    bands = {"C=O (electrolyte)": (1775.0, 20.0), "ROCO2Li": (1650.0, 30.0), "Li2CO3": (1450.0, 40.0)}
+    wn = np.arange(750.0, 2000.0 + step_cm1 / 2, step_cm1)
+    bands = {"C=O (electrolyte)": (1775.0, 20.0), "ROCO2Li": (1650.0, 30.0), "Li2CO3": (1450.0, 40.0),
+             "P–F (PF6⁻)": (840.0, 25.0)}
     rows, spectra = [], []
     for i, g in enumerate(growth):
-        areas = {"C=O (electrolyte)": 6.0, "ROCO2Li": 4.0 * g, "Li2CO3": 2.0 * g}
-        y = 0.02 + 1e-5 * (wn - 1000)
+        areas = {"C=O (electrolyte)": 6.0, "ROCO2Li": 4.0 * g, "Li2CO3": 2.0 * g, "P–F (PF6⁻)": 5.0}
+        y = 0.02 + 1e-5 * (wn - 750)
         for name, (c, w) in bands.items():
             y = y + _pv(wn, areas[name], c, w, 0.5)
             rows.append({"spectrum": i, "test_time_s": times[i], "band": name, "center_cm1": c, "fwhm_cm1": w,

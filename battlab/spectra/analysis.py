@@ -59,7 +59,10 @@ def spectrum_xy(spectrum, *, min_points: int = 5):
 
 
 def _rows(data):
-    """(axis, x, list of 1-D spectra, is_series) for a spectrum or a (time, axis) series."""
+    """(axis, list of 1-D spectra, is_series) for a spectrum or a (time, axis) series."""
+    if not hasattr(data, "dims"):
+        raise InvalidParameterError("expected a spectrum DataArray or a (time, axis) series "
+                                    "(see battlab.spectra.make_spectrum / stack_spectra).")
     axis = curve_axis(data)
     if "time" in data.dims:
         if data.sizes["time"] == 0:
@@ -464,8 +467,10 @@ def track_bands(series, windows, *, model: str = "pseudo_voigt", baseline: str =
     ----------
     series : DataArray
         ``(time, axis)`` series or one spectrum.
-    windows : dict name -> (low, high)
-        Axis units; one band plus a local polynomial background per window.
+    windows : dict name -> (low, high), or a technique name
+        Axis units; one band plus a local polynomial background per window. A technique
+        name ("ftir", "raman", "nmr") takes that preset's windows
+        (:data:`battlab.spectra.presets.PRESETS`).
     model : {"pseudo_voigt", "gaussian", "lorentzian"}
     baseline : str
         A :func:`baseline` method applied to each whole spectrum first ("none": only the
@@ -481,6 +486,14 @@ def track_bands(series, windows, *, model: str = "pseudo_voigt", baseline: str =
         ``center``, ``center_err``, ``fwhm``, ``fwhm_err``, ``eta``, ``area``,
         ``area_err``, ``height``, ``snr``, ``r_squared``, ``present`` (axis units).
     """
+    if isinstance(windows, str):
+        from battlab.spectra.presets import preset
+
+        windows = preset(windows).get("windows")
+        if not windows:
+            raise MissingDataError("that technique preset has no band windows; give windows={name: (low, high)}.")
+    if not hasattr(series, "dims"):
+        raise InvalidParameterError("expected a spectrum DataArray or a (time, axis) series.")
     axis = curve_axis(series)
     units = _UNITS.get(axis, "")
     if "time" not in series.dims:

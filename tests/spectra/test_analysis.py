@@ -143,6 +143,8 @@ def test_track_bands_on_ftir_demo():
     assert tracked["elapsed_s"].max() == pytest.approx(echem["test_time_s"].iloc[-1] - echem["test_time_s"].iloc[0])
     one = track_bands(demo.data.isel(time=-1), demo.truth["windows"])
     assert len(one) == 3
+    preset_tracked = track_bands(demo.data.isel(time=-1), "ftir")   # windows of the FTIR preset
+    assert "ROCO2Li / Li2CO3" in set(preset_tracked["band"])
 
 
 @pytest.mark.parametrize("windows,error", [
@@ -188,3 +190,7 @@ def test_bad_inputs_raise_battlab_errors():
     assert fit.table["center"].iloc[0] == pytest.approx(1582, abs=0.5)
     assert np.all(np.isfinite(baseline(holes, method="als").to_numpy()))
     assert issubclass(MissingDataError, BattlabError)
+    with pytest.raises(InvalidParameterError):
+        baseline(np.arange(10.0))        # not a spectrum
+    with pytest.raises(InvalidParameterError):
+        track_bands(spec, "mössbauer")   # no such preset
