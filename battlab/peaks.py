@@ -637,3 +637,36 @@ def track_windows(x, curves, windows, *, min_snr: float = 3.0, **fit_options) ->
     for col in ("center", "fwhm", "center_err", "fwhm_err", "eta"):
         out.loc[~out["present"], col] = np.nan
     return out
+
+
+def suggest_windows(x, y, *, n_peaks: int = 3, exclude=None, min_half_width: float = 0.0,
+                    label: str = "{:.2f}", min_separation: float | None = None) -> dict:
+    """Windows around the ``n_peaks`` most prominent peaks not inside ``exclude`` windows.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Background-subtracted data work best.
+    n_peaks : int
+        Windows returned.
+    exclude : dict of name -> (low, high), optional
+        Existing windows; peaks inside them are skipped.
+    min_half_width : float
+        Each window is ± max(``min_half_width``, 2.5 × the estimated FWHM) around its peak.
+    label : str
+        Format of a window's name from its centre, e.g. ``"{:.2f}°"``.
+
+    Returns
+    -------
+    dict of name -> (low, high)
+    """
+    found = find_peaks(x, y, max_peaks=max(20, n_peaks), min_separation=min_separation)
+    taken = list((exclude or {}).values())
+    found = found[[not any(min(w) <= c <= max(w) for w in taken) for c in found["center"]]]
+    if found.empty:
+        raise MissingDataError("no peaks found outside the existing windows; set a window by hand.")
+    out = {}
+    for r in found.nlargest(n_peaks, "prominence").sort_values("center").itertuples():
+        half = max(min_half_width, 2.5 * r.fwhm)
+        out[label.format(r.center)] = (round(float(r.center - half), 3), round(float(r.center + half), 3))
+    return out

@@ -92,17 +92,10 @@ def suggest_windows(pattern, *, n_peaks: int = 3, exclude=None) -> dict:
 
     Each is ± max(0.3°, 2.5 × the estimated FWHM) and named by its 2θ, e.g. ``"29.04°"``.
     """
-    found = find_pattern_peaks(pattern, max_peaks=max(20, n_peaks))
-    taken = list((exclude or {}).values())
-    found = found[[not any(lo <= t <= hi for lo, hi in taken) for t in found["two_theta_deg"]]]
-    if found.empty:
-        raise MissingDataError("no peaks found outside the existing windows; set a window by hand.")
-    out = {}
-    for r in found.nlargest(n_peaks, "prominence").sort_values("two_theta_deg").itertuples():
-        half = max(0.3, 2.5 * r.fwhm_deg)
-        out[f"{r.two_theta_deg:.2f}°"] = (round(float(r.two_theta_deg - half), 3),
-                                          round(float(r.two_theta_deg + half), 3))
-    return out
+    x, _ = _xy(pattern)
+    y = subtract_background(pattern, method="snip").to_numpy()
+    return _pk.suggest_windows(x, y, n_peaks=n_peaks, exclude=exclude, min_half_width=0.3, label="{:.2f}°",
+                               min_separation=0.1)
 
 
 def _windows(windows):

@@ -10,6 +10,8 @@ from battlab.plot import eis
 from battlab.plot import gitt
 from battlab.plot import optical
 from battlab.plot import sensors
+from battlab.plot import series
+from battlab.plot import spectra
 from battlab.plot._core import to_html
 
-__all__ = ["cv", "cycling", "diffraction", "eis", "gitt", "optical", "sensors", "to_html"]
+__all__ = ["cv", "cycling", "diffraction", "eis", "gitt", "optical", "sensors", "series", "spectra", "to_html"]
