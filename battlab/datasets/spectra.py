@@ -104,7 +104,8 @@ def make_raman_graphite_series(*, n_spectra: int = 60, step_cm1: float = 1.0, no
     series = _series(spectra, "operando Raman graphite", "synthetic 532 nm Raman aligned to a make_cycling half cell")
     truth = {"bands": pd.DataFrame(rows), "windows": {"D": (1250.0, 1450.0), "G": (1500.0, 1700.0)},
              "echem": df, "noise_counts": noise}
-    return Demo(data=series, truth=truth, description="Operando Raman: graphite G 1580 → 1602 cm⁻¹, I_D/I_G 0.15 → 0.5")
+    return Demo(data=series, truth=truth,
+                description="Operando Raman: graphite G 1580 → 1602 cm⁻¹, I_D/I_G 0.15 → 0.5")
 
 
 # --------------------------------------------------------------------------- FTIR

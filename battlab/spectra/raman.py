@@ -7,7 +7,6 @@ stages); the D band (≈ 1350 cm⁻¹) is disorder-activated, so I_D/I_G measure
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from battlab.errors import InvalidParameterError

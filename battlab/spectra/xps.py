@@ -92,7 +92,8 @@ def shirley_background(x, y, *, n_iter: int = 50, tol: float = 1e-6, end_points:
     """Iterative Shirley background (Shirley 1972; Proctor & Sherwood 1982).
 
     The background at binding energy E is proportional to the peak area at binding
-    energies below E: ``B(E) = I_low + (I_high − I_low) · ∫_{E_low}^{E} (y − B) / ∫_{E_low}^{E_high} (y − B)``,
+    energies below E,
+    ``B(E) = I_low + (I_high − I_low) · ∫_{E_low}^{E} (y − B) / ∫_{E_low}^{E_high} (y − B)``,
     iterated to self-consistency.
 
     Parameters
