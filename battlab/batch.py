@@ -24,7 +24,7 @@ from battlab.errors import InvalidParameterError, MissingDataError
 __all__ = ["TECHNIQUES", "campaign_inputs", "run_campaign"]
 
 #: Techniques a campaign can run, with the kind of file each one reads.
-TECHNIQUES = ("cycling", "eis", "gitt", "xrd", "sensors", "optical")
+TECHNIQUES = ("cycling", "eis", "gitt", "xrd", "sensors", "optical", "spectra")
 
 
 def _suffixes(technique: str) -> tuple[str, ...]:
@@ -38,7 +38,7 @@ def _suffixes(technique: str) -> tuple[str, ...]:
         return (*TIFF_SUFFIXES, *VIDEO_SUFFIXES, ".zip")  # a zip holds one movie's frames
     from battlab.io.registry import formats
 
-    kind = "xrd" if technique == "xrd" else "echem"
+    kind = {"xrd": "xrd", "spectra": "spectrum"}.get(technique, "echem")
     return tuple(sorted({ext for f in formats() if f.kind == kind for ext in f.extensions}))
 
 

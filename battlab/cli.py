@@ -460,7 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "battlab batch cycling cells/ --out results/ -- --mass-mg 12.5. Each file gets its own "
                        "result folder; files whose results already exist for the same content are skipped; "
                        "failures are recorded in campaign.csv and do not stop the campaign.")
-    s.add_argument("technique", choices=["cycling", "eis", "gitt", "xrd", "sensors", "optical"])
+    from battlab.batch import TECHNIQUES
+
+    s.add_argument("technique", choices=TECHNIQUES)
     s.add_argument("folder", help="folder searched recursively for input files")
     s.add_argument("--out", required=True, help="output folder (created; outside FOLDER)")
     s.add_argument("--pattern", default="*", help="glob that input names must match (default: all)")
@@ -489,6 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
     from battlab.optical._cli import add_parser as _add_optical
 
     _add_optical(sub)
+    from battlab.spectra._cli import add_parser as _add_spectra
+
+    _add_spectra(sub)
     return p
 
 

@@ -12,8 +12,9 @@ from battlab.apps.eis import EISApp
 from battlab.apps.gitt import GITTApp
 from battlab.apps.optical import OpticalApp
 from battlab.apps.sensors import SensorsApp
+from battlab.apps.spectra import SpectraApp
 
-__all__ = ["BaseApp", "PlotPane", "CVApp", "CyclingApp", "EISApp", "GITTApp", "SensorsApp", "XRDApp", "OpticalApp", "load_browser_resources", "APPS"]
+__all__ = ["BaseApp", "PlotPane", "CVApp", "CyclingApp", "EISApp", "GITTApp", "SensorsApp", "SpectraApp", "XRDApp", "OpticalApp", "load_browser_resources", "APPS"]
 
 #: Notebook gallery: app class -> (notebook, one-line description).
 APPS = {
@@ -29,6 +30,8 @@ APPS = {
                "Impedance: equivalent-circuit fit, Kramers–Kronig check, DRT, spectra along SOC."),
     "SensorsApp": ("11_operando_sensors.ipynb",
                    "Operando sensors: EQCM mass per electron, dilatometry, MOSS film stress, acoustic emission."),
+    "SpectraApp": ("10_spectroscopy.ipynb",
+                   "Operando spectroscopy: Raman D/G and bands, FTIR, XPS SEI components, XAS edge and LCF, ⁷Li NMR plating."),
     "XRDApp": ("09_operando_xrd.ipynb",
                "Operando XRD: peak fits, d-spacing, strain, FWHM and intensity vs time beside the voltage; lattice, size."),
 }

@@ -1,0 +1,459 @@
+"""Operando spectroscopy app: Raman, FTIR, XPS, XAS and NMR with technique presets."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as w
+import numpy as np
+import pandas as pd
+
+from battlab.apps._base import BaseApp, PlotPane, html_table
+from battlab.apps._windows import WindowEditor
+from battlab.errors import MissingDataError
+
+__all__ = ["SpectraApp"]
+
+_TECHNIQUES = {"raman": "Raman", "ftir": "FTIR", "xps": "XPS", "xas": "XAS (XANES)", "nmr": "⁷Li NMR",
+               "generic": "spectra"}
+_BASELINES = [("none", "none"), ("asymmetric least squares", "als"), ("polynomial (iterative)", "polynomial"),
+              ("SNIP", "snip"), ("linear (end points)", "linear")]
+_NORMALIZATIONS = [("none", "none"), ("to maximum", "max"), ("to area", "area"), ("SNV", "snv")]
+_MODELS = [("pseudo-Voigt", "pseudo_voigt"), ("Lorentzian", "lorentzian"), ("Gaussian", "gaussian")]
+_BAND_QUANTITIES = [("band position", "center"), ("FWHM", "fwhm"), ("area", "area"), ("height", "height")]
+
+#: (column, header, format) per result table shown under the plots
+_BAND_COLUMNS = [("band", "band", "{}"), ("center", "position", "{:.2f}"), ("center_err", "±", "{:.2f}"),
+                 ("fwhm", "FWHM", "{:.2f}"), ("area", "area", "{:.4g}"), ("height", "height", "{:.4g}"),
+                 ("present", "present", "{}")]
+_XPS_COLUMNS = [("region", "region", "{}"), ("name", "species", "{}"), ("center", "BE (eV)", "{:.2f}"),
+                ("fwhm", "FWHM (eV)", "{:.2f}"), ("area", "area", "{:.4g}"),
+                ("fraction", "share of region", "{:.1%}")]
+_COMPOSITION_COLUMNS = [("element", "element", "{}"), ("species", "species", "{}"), ("rsf", "RSF", "{:.3g}"),
+                        ("fraction", "fraction (RSF-corrected)", "{:.1%}"),
+                        ("fraction_in_element", "of its element", "{:.1%}")]
+_EDGE_COLUMNS = [("e0_eV", "E0 (eV)", "{:.2f}"), ("edge_shift_eV", "edge shift (eV)", "{:+.2f}"),
+                 ("edge_step", "edge step", "{:.4g}"), ("white_line_eV", "white line (eV)", "{:.2f}"),
+                 ("white_line_height", "white-line height", "{:.3f}")]
+
+
+class SpectraApp(BaseApp):
+    """Operando spectroscopy: map or waterfall of a series beside the voltage, one spectrum with
+    its baseline and fits, and the technique's tracked quantities.
+
+    Raman: band positions, widths and I_D/I_G. FTIR: band growth. XPS: Shirley background,
+    SEI component fits and RSF-corrected composition. XAS: E0, edge shift, white line and
+    a linear-combination fit by the first and last spectra. NMR: window integrals and the
+    Li-metal amount. Every technique: PCA of the series.
+
+    Parameters
+    ----------
+    data : DataArray or dict of DataArray, optional
+        A spectrum, a (time, axis) series (:func:`battlab.spectra.load_spectra_series`) or
+        named XPS regions; the operando Raman demo otherwise.
+    echem : DataFrame, optional
+        Canonical cycling table on the same clock (``unix_time_s``, ``voltage_V``).
+    """
+
+    title = "Operando spectroscopy"
+    intro = ("Raman, FTIR, XPS, XAS and NMR spectra: baseline, bands or components, and how they change "
+             "over time beside the voltage, with technique presets and PCA of the series.")
+    accept = ".csv,.txt,.dat,.tsv,.asc,.jdx,.dx,.jcamp,.xmu,.xdi,.vms"
+    data_kind = "spectrum"
+
+    def __init__(self, data=None, *, echem: pd.DataFrame | None = None, **kw):
+        self.regions = {}
+        self.technique = "generic"
+        self.echem = echem
+        self._given_echem = echem
+        self.analysis = None
+        self.current_fit_table = None
+        self._busy = False
+        super().__init__(data, **kw)
+
+    def demos(self):
+        from battlab.datasets.spectra import (
+            make_ftir_series,
+            make_nmr_plating_series,
+            make_raman_graphite_series,
+            make_xas_mixture_series,
+            make_xps_sei,
+        )
+
+        return {"Raman: graphite G band and I_D/I_G over one cycle": make_raman_graphite_series,
+                "XAS: Mn edge, two-state mixture over time": make_xas_mixture_series,
+                "XPS: SEI C 1s and F 1s (Shirley, components)": make_xps_sei,
+                "FTIR: electrolyte decomposition bands": make_ftir_series,
+                "⁷Li NMR: lithium plating at ~260 ppm": make_nmr_plating_series}
+
+    # --- controls --------------------------------------------------------------------
+    def _build_controls(self):
+        style = {"description_width": "initial"}
+        self.technique_label = w.HTML()
+        self.region = w.Dropdown(options=[], description="Region", style=style, layout=w.Layout(width="240px"))
+        self.baseline = w.Dropdown(options=_BASELINES, value="none", description="Baseline", style=style,
+                                   layout=w.Layout(width="300px"))
+        self.stiffness = w.FloatSlider(value=6.0, min=2.0, max=9.0, step=0.5, description="ALS log10 λ",
+                                       continuous_update=False, style=style, layout=w.Layout(width="300px"))
+        self.poly_order = w.BoundedIntText(value=2, min=0, max=8, description="polynomial order", style=style,
+                                           layout=w.Layout(width="180px"))
+        self.smoothing = w.IntSlider(value=0, min=0, max=51, step=2, description="Smoothing (points, 0 = off)",
+                                     continuous_update=False, style=style, layout=w.Layout(width="360px"))
+        self.normalization = w.Dropdown(options=_NORMALIZATIONS, value="none", description="Normalise",
+                                        style=style, layout=w.Layout(width="220px"))
+        self.model = w.Dropdown(options=_MODELS, value="pseudo_voigt", description="Band shape", style=style,
+                                layout=w.Layout(width="220px"))
+        self.window_editor = WindowEditor(label="band range", on_change=self._windows_changed,
+                                          suggest=self._suggest_window, placeholder="name, e.g. G",
+                                          guard=self._guard)
+        self.spectrum_slider = w.IntSlider(value=0, min=0, max=0, description="Spectrum", continuous_update=False,
+                                           style=style, layout=w.Layout(width="460px"))
+        self.spectrum_label = w.HTML()
+        self.view = w.ToggleButtons(options=[("map", "map"), ("waterfall", "waterfall")], value="map",
+                                    description="Series view", style=style)
+        self.quantity = w.Dropdown(options=[], description="Plot over time", style=style,
+                                   layout=w.Layout(width="320px"))
+
+        rerun = lambda _: self._guard("analysing the spectra", self._analyse)
+        for widget in (self.baseline, self.stiffness, self.poly_order, self.smoothing, self.normalization,
+                       self.model):
+            widget.observe(rerun, "value")
+        self.region.observe(lambda _: self._guard("showing the region", self._update_views), "value")
+        self.spectrum_slider.observe(lambda _: self._guard("showing the spectrum", self._update_spectrum), "value")
+        self.view.observe(lambda _: self._guard("drawing the series", self._update_map), "value")
+        self.quantity.observe(lambda _: self._guard("plotting over time", self._update_tracking), "value")
+        self.preprocessing_box = w.VBox([w.HBox([self.baseline, self.stiffness, self.poly_order]),
+                                         w.HBox([self.smoothing, self.normalization, self.model])])
+        return [w.HBox([self.technique_label, self.region]),
+                self.preprocessing_box,
+                self.window_editor.widget,
+                w.HBox([self.spectrum_slider, self.spectrum_label]),
+                w.HBox([self.view, self.quantity])]
+
+    def _plot_area(self):
+        self.map_plot = PlotPane()
+        self.spectrum_plot = PlotPane()
+        self.track_plot = PlotPane(min_height_px=260)
+        return w.VBox([self.map_plot.widget, self.spectrum_plot.widget, self.track_plot.widget])
+
+    # --- data ------------------------------------------------------------------------
+    def _set_data(self, data, label, truth=None):
+        from battlab.spectra.presets import PRESETS
+        from battlab.spectra.workflow import as_regions, technique_of
+
+        regions = as_regions(data)
+        technique = technique_of(data)
+        truth = truth or {}
+        self.regions = regions
+        self.technique = technique
+        self.echem = truth.get("echem", self._given_echem)
+        preset = PRESETS.get(technique, {})
+        self._busy = True
+        try:
+            self.region.options = list(regions)
+            self.region.value = next(iter(regions))
+            self.region.layout.display = "" if len(regions) > 1 else "none"
+            self.technique_label.value = f"<b>{html.escape(_TECHNIQUES.get(technique, technique))}</b>&nbsp;"
+            base = dict(preset.get("baseline") or {"method": "none"})
+            method = base.get("method", "none")
+            shown = method if method in dict((v, k) for k, v in _BASELINES) else "none"
+            self.baseline.value = shown
+            if "lam" in base:
+                self.stiffness.value = float(np.clip(np.log10(base["lam"]), 2, 9))
+            if "order" in base:
+                self.poly_order.value = int(base["order"])
+            self.smoothing.value = int((preset.get("smoothing") or {}).get("window_points", 0))
+            self.normalization.value = "none"
+            self.model.value = preset.get("model", "pseudo_voigt")
+            # XPS backgrounds and XAS edge normalisation belong to their analyses, not to a baseline here.
+            self.preprocessing_box.layout.display = "none" if technique in ("xps", "xas") else ""
+            uses_windows = technique in ("raman", "ftir", "nmr", "generic")
+            self.window_editor.widget.layout.display = "" if uses_windows else "none"
+            series = regions[self.region.value]
+            axis = [d for d in series.dims if d != "time"][0]
+            x = series[axis].to_numpy()
+            step = float(np.median(np.abs(np.diff(x)))) if x.size > 1 else 1.0
+            self.window_editor.slider.description = f"band range ({series[axis].attrs.get('units', '')})"
+            self.window_editor.set_axis(float(x.min()), float(x.max()), step=max(step / 2, 1e-6))
+            windows = truth.get("windows") or preset.get("windows") or {}
+            if uses_windows and not windows:
+                windows = self._auto_windows(series)
+            self.window_editor.set_windows(windows)
+            n = max(s.sizes["time"] for s in regions.values())
+            self.spectrum_slider.max = n - 1
+            self.spectrum_slider.value = 0
+        finally:
+            self._busy = False
+        self._analyse()
+
+    def _auto_windows(self, series):
+        from battlab.errors import BattlabError
+        from battlab.peaks import suggest_windows
+
+        axis = [d for d in series.dims if d != "time"][0]
+        try:
+            return suggest_windows(series[axis].to_numpy(), np.nan_to_num(series.isel(time=0).to_numpy()),
+                                   n_peaks=2, label="{:.0f}")
+        except BattlabError:
+            return {}
+
+    def _suggest_window(self, exclude):
+        from battlab.peaks import suggest_windows
+
+        spec = self._processed().isel(time=int(self.spectrum_slider.value))
+        axis = [d for d in spec.dims if d != "time"][0]
+        found = suggest_windows(spec[axis].to_numpy(), np.nan_to_num(spec.to_numpy()), n_peaks=1, exclude=exclude,
+                                label="{:.0f}")
+        return next(iter(found.items()))
+
+    def _windows_changed(self):
+        self._analyse()
+
+    def describe_data(self):
+        if not self.regions:
+            return ""
+        series = self.regions[self.region.value or next(iter(self.regions))]
+        axis = [d for d in series.dims if d != "time"][0]
+        x = series[axis].to_numpy()
+        n = series.sizes["time"]
+        units = series[axis].attrs.get("units", "")
+        regions = f"{len(self.regions)} regions, " if len(self.regions) > 1 else ""
+        return (f"{_TECHNIQUES.get(self.technique, self.technique)}: {regions}{n} spectr{'a' if n != 1 else 'um'}, "
+                f"{x.min():.4g}–{x.max():.4g} {units}")
+
+    # --- analysis --------------------------------------------------------------------
+    def _baseline_options(self):
+        method = self.baseline.value
+        if method == "als":
+            return {"method": "als", "lam": float(10 ** self.stiffness.value), "p": 0.01}
+        if method == "polynomial":
+            return {"method": "polynomial", "order": int(self.poly_order.value)}
+        return {"method": method}
+
+    def _analyse(self):
+        if self._busy or not self.regions:
+            return
+        from battlab.spectra.workflow import analyse_spectra
+
+        windows = dict(self.window_editor.windows) if self.technique in ("raman", "ftir", "nmr", "generic") else None
+        self.analysis = analyse_spectra(
+            self.regions, technique=self.technique, windows=windows, baseline=self._baseline_options(),
+            smoothing_points=int(self.smoothing.value), normalization=self.normalization.value,
+            model=self.model.value)
+        self._refresh_quantities()
+        self.set_status(f"{self.source_label or 'data'} — {self.describe_data()}")
+        self._update_views()
+
+    def _processed(self):
+        return self.analysis.processed[self.region.value]
+
+    def _refresh_quantities(self):
+        tables = self.analysis.tables
+        opts = []
+        if self.technique in ("raman", "ftir", "generic") and any(k.endswith("bands") for k in tables):
+            opts += _BAND_QUANTITIES
+        if any(k.endswith("d_to_g") for k in tables):
+            opts += [("I_D/I_G", "id_ig"), ("G-band position", "g_center_cm1")]
+        if any(k.endswith("li_metal") for k in tables):
+            opts += [("Li metal amount", "li_metal"), ("window integrals", "integrals")]
+        if any(k.endswith("edge") for k in tables):
+            opts += [("E0 and white line", "edge"), ("edge shift", "edge_shift")]
+        if any(k.endswith("lcf") for k in tables):
+            opts += [("LCF fractions", "lcf")]
+        if "composition" in tables:
+            opts += [("composition", "composition")]
+        if self.analysis.pca:
+            opts += [("PCA scores and loadings", "pca")]
+        current = self.quantity.value
+        self._busy = True
+        try:
+            self.quantity.options = opts
+            values = [v for _, v in opts]
+            if values:
+                self.quantity.value = current if current in values else values[0]
+        finally:
+            self._busy = False
+
+    def _table(self, suffix):
+        tables = self.analysis.tables
+        prefix = f"{self.region.value}_" if len(self.regions) > 1 else ""
+        return tables.get(f"{prefix}{suffix}", tables.get(suffix))
+
+    # --- views -----------------------------------------------------------------------
+    def _update_views(self):
+        if self._busy or self.analysis is None:
+            return
+        self._update_map()
+        self._update_spectrum()
+        self._update_tracking()
+
+    def _update_map(self):
+        if self.analysis is None:
+            return
+        from battlab.plot import series as S
+
+        series = self._processed()
+        title = f"Operando {_TECHNIQUES.get(self.technique, '')} map"
+        if series.sizes["time"] < 2:
+            self.map_plot.update(S.series_map(series))
+        elif self.view.value == "waterfall":
+            n = series.sizes["time"]
+            self.map_plot.update(S.waterfall(series, every=max(1, n // 30), what="spectra"))
+        else:
+            self.map_plot.update(S.series_map_with_voltage(series, self.echem,
+                                                           current=int(self.spectrum_slider.value), title=title))
+
+    def _update_spectrum(self):
+        if self._busy or self.analysis is None:
+            return
+        from battlab.plot import spectra as P
+        from battlab.spectra.presets import PRESETS
+
+        name = self.region.value
+        series = self.regions[name]
+        i = min(int(self.spectrum_slider.value), series.sizes["time"] - 1)
+        raw = series.isel(time=i)
+        axis = [d for d in raw.dims][0]
+        x = raw[axis].to_numpy()
+        reverse = PRESETS.get(self.technique, {}).get("axis_reversed", False)
+        hours = float(series["elapsed_s"].to_numpy()[i]) / 3600 if "elapsed_s" in series.coords else 0.0
+        stamp = pd.Timestamp(series["time"].to_numpy()[i])
+        self.spectrum_label.value = f"<small>{html.escape(stamp.isoformat())} UTC · {hours:.2f} h</small>"
+        title = f"{name}: spectrum {i} ({hours:.2f} h)" if len(self.regions) > 1 else f"Spectrum {i} ({hours:.2f} h)"
+        notes = "".join(f"<p><small>{html.escape(n)}</small></p>" for n in self.analysis.notes)
+        if self.technique == "xps":
+            fits = self.analysis.fits.get(name) or []
+            fit = fits[i] if i < len(fits) else None
+            if fit is None:
+                self.spectrum_plot.update(P.spectrum(raw, reverse_x=True, title=title))
+                self.current_fit_table = None
+                self.table.value = notes or "<p>No components fitted in this region.</p>"
+                return
+            base = np.interp(x, fit.x, fit.baseline)
+            comps = {n: (fit.x, fit.baseline + c) for n, c in fit.evaluate(components=True).items()}
+            self.spectrum_plot.update(P.spectrum(raw, baseline=base, components=comps, total=(fit.x, fit.evaluate()),
+                                                 reverse_x=True, title=f"{title}, Shirley background"))
+            self.current_fit_table = fit.table
+            comp = self.analysis.tables.get("composition")
+            comp = comp[comp["spectrum"] == i] if comp is not None else None
+            self.table.value = (html_table(fit.table, _XPS_COLUMNS)
+                                + ("<p><b>Composition of this spectrum</b> (all fitted regions)</p>"
+                                   + html_table(comp, _COMPOSITION_COLUMNS) if comp is not None else "") + notes)
+            return
+        if self.technique == "xas":
+            from battlab.spectra.xas import normalize_xas
+
+            edge = self._table("edge")
+            row = edge.iloc[[i]]
+            normed, info = normalize_xas(raw, e0=float(row["e0_eV"].iloc[0]))
+            self.spectrum_plot.update(P.spectrum(normed, title=f"{title}, normalised, E0 = {info['e0_eV']:.2f} eV"))
+            self.current_fit_table = row
+            lcf = self._table("lcf")
+            extra = ""
+            if lcf is not None:
+                cols = [(c, c.replace("_fraction", " fraction"), "{:.1%}") for c in lcf.columns if c.endswith("_fraction")]
+                extra = ("<p><b>Linear-combination fit</b> by the first and last spectra</p>"
+                         + html_table(lcf.iloc[[i]], cols + [("r_factor", "R factor", "{:.2e}")]))
+            self.table.value = html_table(row, _EDGE_COLUMNS) + extra + notes
+            return
+        processed = self._processed().isel(time=i)
+        base = self.analysis.baselines[name].isel(time=i).to_numpy()
+        shown = processed + base  # smoothed data on its baseline, as measured
+        windows = self.window_editor.windows
+        comps = {}
+        bands = self._table("bands")
+        if bands is not None:
+            from battlab.peaks import pseudo_voigt
+
+            rows = bands[(bands["spectrum"] == i) & bands["present"].astype(bool)]
+            for r in rows.itertuples():
+                lo, hi = windows.get(r.band, (x.min(), x.max()))
+                xs = x[(x >= lo) & (x <= hi)]
+                comps[str(r.band)] = (xs, np.interp(xs, x, base) + pseudo_voigt(xs, r.area, r.center, r.fwhm, r.eta))
+            self.current_fit_table = bands[bands["spectrum"] == i]
+            table = html_table(self.current_fit_table, _BAND_COLUMNS)
+        else:
+            self.current_fit_table = None
+            table = ""
+        for key in ("d_to_g", "integrals", "li_metal"):
+            extra = self._table(key)
+            if extra is not None:
+                row = extra[extra["spectrum"] == i] if "spectrum" in extra else extra.iloc[[i]]
+                cols = [(c, c, "{:.4g}") for c in row.columns if c not in ("time", "elapsed_s", "spectrum")]
+                table += f"<p><b>{html.escape(key.replace('_', ' '))}</b></p>" + html_table(row, cols)
+        self.spectrum_plot.update(P.spectrum(shown, baseline=base if self.baseline.value != "none" else None,
+                                             components=comps, windows=windows, reverse_x=reverse, title=title))
+        self.table.value = table + notes
+
+    def _update_tracking(self):
+        if self._busy or self.analysis is None:
+            return
+        import holoviews as hv
+
+        from battlab.plot import series as S
+        from battlab.plot._core import empty
+
+        q = self.quantity.value
+        name = self.region.value
+        units = ""
+        series = self.regions[name]
+        axis = [d for d in series.dims if d != "time"][0]
+        units = series[axis].attrs.get("units", "")
+        if q in ("center", "fwhm", "area", "height"):
+            label = dict((v, k) for k, v in _BAND_QUANTITIES)[q] + (f" ({units})" if q in ("center", "fwhm") else "")
+            fig = S.tracked_quantity(self._table("bands"), q, group="band", label=label)
+        elif q in ("id_ig", "g_center_cm1"):
+            label = {"id_ig": "I_D/I_G", "g_center_cm1": "G-band position (cm⁻¹)"}[q]
+            fig = S.columns_vs_time(self._table("d_to_g"), {q: label}, ylabel=label)
+        elif q == "li_metal":
+            table = self._table("li_metal")
+            col = "li_metal_umol" if "li_metal_umol" in table else "li_metal_relative"
+            label = "Li metal (µmol)" if col == "li_metal_umol" else "Li metal (relative to first spectrum)"
+            fig = S.columns_vs_time(table, {col: label}, ylabel=label)
+        elif q == "integrals":
+            table = self._table("integrals")
+            cols = {c: c for c in table.columns if c not in ("time", "elapsed_s", "spectrum")}
+            fig = S.columns_vs_time(table, cols, ylabel="Integral (intensity × ppm)")
+        elif q == "edge":
+            fig = S.columns_vs_time(self._table("edge"), {"e0_eV": "E0", "white_line_eV": "white line"},
+                                    ylabel="Energy (eV)")
+        elif q == "edge_shift":
+            fig = S.columns_vs_time(self._table("edge"), {"edge_shift_eV": "edge shift"}, ylabel="Edge shift (eV)")
+        elif q == "lcf":
+            table = self._table("lcf")
+            fig = S.columns_vs_time(table, {c: c.replace("_fraction", "") for c in table.columns
+                                            if c.endswith("_fraction")}, ylabel="Fraction")
+        elif q == "composition":
+            comp = self.analysis.tables["composition"]
+            i = int(self.spectrum_slider.value)
+            sub = comp[comp["spectrum"] == min(i, int(comp["spectrum"].max()))]
+            fig = hv.Bars((sub["species"], 100 * sub["fraction"]), "Species", "Fraction (%)").opts(
+                width=700, height=260, title="RSF-corrected composition", tools=["hover"], xrotation=30)
+        elif q == "pca":
+            from battlab.plot.series import axis_label
+
+            fig = S.pca_plot(self.analysis.pca.get(name), axis_title=axis_label(series, axis))
+        else:
+            fig = empty("Nothing to plot over time for a single spectrum.", width=700, height=260)
+        self.track_plot.update(fig)
+
+    # --- export ----------------------------------------------------------------------
+    def _results(self):
+        if self.analysis is None:
+            raise MissingDataError("nothing analysed yet.")
+        out = dict(self.analysis.tables)
+        if self.current_fit_table is not None:
+            out["current_spectrum_fit"] = self.current_fit_table
+        return out
+
+    def _figures(self):
+        return {"map": self.map_plot.object, "spectrum": self.spectrum_plot.object, "over_time": self.track_plot.object}
+
+    def _provenance(self):
+        from battlab.provenance import Provenance
+
+        params = dict(self.analysis.options if self.analysis else {})
+        params.update({"current_spectrum": int(self.spectrum_slider.value), "region": self.region.value,
+                       "source": self.source_label})
+        first = self.regions[next(iter(self.regions))]
+        return Provenance.for_data("battlab.apps.SpectraApp", first, params)
