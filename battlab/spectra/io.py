@@ -5,6 +5,15 @@ A spectrum is an ``xarray.DataArray`` named ``intensity`` over one technique axi
 ``elapsed_s``), exactly like a diffraction series (:mod:`battlab.series`).
 ``attrs["technique"]`` names the technique and ``attrs["battlab"]`` holds the source
 record (format, sha256, source name, start time, notes).
+
+Readers (registered with kind ``"spectrum"``, so ``battlab.load(..., kind="spectrum")``
+refuses diffraction and cycler files and the XRD/echem apps refuse spectra):
+
+``spectrum-text``  text/CSV tables whose x header names the axis (Raman, FTIR, NMR, XPS)
+``jcamp-dx``       JCAMP-DX 4.24 (AFFN, SQZ/DIF/DUP with the Y-check, XY..XY tables)
+``xas-columns``    Athena ``.xmu``, XDI 1.0, beamline column files, KEK-PF 9809
+``vamas``          ISO 14976 XPS (a dict of spectra, one per region)
+``galactic-spc``   recognised and refused: export CSV or JCAMP-DX
 """
 
 from __future__ import annotations
