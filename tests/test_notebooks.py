@@ -32,6 +32,11 @@ def test_notebook_executes(path, tmp_path):
         # The XRD app rendered; under the hood: tracked peaks, phase fractions, LTO lattice, LiC6 sticks.
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
         assert "two_theta_deg" in text and "fraction_LiC6" in text and "a_A" in text and "(001)" in text
+    if path.name.startswith("10_"):
+        # The spectroscopy app rendered; under the hood: I_D/I_G, XAS edge and LCF, XPS composition, Li metal.
+        assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+        assert "id_ig" in text and "edge_shift_eV" in text and "fraction_in_element" in text
+        assert "li_metal_umol" in text
     if path.name.startswith("01_"):
         # The app rendered as a widget and the under-the-hood table has the demo's cycles.
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)

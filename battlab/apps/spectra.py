@@ -67,6 +67,7 @@ class SpectraApp(BaseApp):
         self.echem = echem
         self._given_echem = echem
         self.analysis = None
+        self.references = None
         self.current_fit_table = None
         self._busy = False
         super().__init__(data, **kw)
@@ -147,6 +148,8 @@ class SpectraApp(BaseApp):
         self.regions = regions
         self.technique = technique
         self.echem = truth.get("echem", self._given_echem)
+        # XAS end members: a demo brings its references; otherwise the first and last spectrum.
+        self.references = truth.get("references")
         preset = PRESETS.get(technique, {})
         self._busy = True
         try:
@@ -239,7 +242,7 @@ class SpectraApp(BaseApp):
         self.analysis = analyse_spectra(
             self.regions, technique=self.technique, windows=windows, baseline=self._baseline_options(),
             smoothing_points=int(self.smoothing.value), normalization=self.normalization.value,
-            model=self.model.value)
+            model=self.model.value, references=self.references)
         self._refresh_quantities()
         self.set_status(f"{self.source_label or 'data'} — {self.describe_data()}")
         self._update_views()
@@ -352,7 +355,8 @@ class SpectraApp(BaseApp):
             extra = ""
             if lcf is not None:
                 cols = [(c, c.replace("_fraction", " fraction"), "{:.1%}") for c in lcf.columns if c.endswith("_fraction")]
-                extra = ("<p><b>Linear-combination fit</b> by the first and last spectra</p>"
+                by = ", ".join(self.references) if self.references else "the first and last spectra"
+                extra = (f"<p><b>Linear-combination fit</b> by {html.escape(by)}</p>"
                          + html_table(lcf.iloc[[i]], cols + [("r_factor", "R factor", "{:.2e}")]))
             self.table.value = html_table(row, _EDGE_COLUMNS) + extra + notes
             return
@@ -453,6 +457,8 @@ class SpectraApp(BaseApp):
         from battlab.provenance import Provenance
 
         params = dict(self.analysis.options if self.analysis else {})
+        if self.technique == "xas":
+            params["xas_references"] = sorted(self.references) if self.references else "first and last spectrum"
         params.update({"current_spectrum": int(self.spectrum_slider.value), "region": self.region.value,
                        "source": self.source_label})
         first = self.regions[next(iter(self.regions))]

@@ -21,7 +21,8 @@ __all__ = ["PRESETS", "preset"]
 PRESETS = {
     "raman": {
         "axis": "wavenumber_cm1", "units": "cm⁻¹", "axis_reversed": False,
-        "baseline": {"method": "als", "lam": 1e6, "p": 0.01},
+        # λ = 1e7: stiff enough to pass under the broad (≈ 50 cm⁻¹) D band; 1e6 takes ~4 % of its height.
+        "baseline": {"method": "als", "lam": 1e7, "p": 0.01},
         "smoothing": {"window_points": 7, "order": 3},
         "model": "lorentzian",
         # Graphite/carbon: D ≈ 1350, G ≈ 1580 (→ ≈ 1600 cm⁻¹ when lithiated); Si: c-Si ≈ 520, a-Si ≈ 480.

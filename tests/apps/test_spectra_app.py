@@ -1,0 +1,167 @@
+"""The spectroscopy app, driven headless by setting widget values (no browser)."""
+
+import datetime
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from battlab.apps import SpectraApp
+
+DEMOS = {"raman": "Raman: graphite G band and I_D/I_G over one cycle",
+         "xas": "XAS: Mn edge, two-state mixture over time",
+         "xps": "XPS: SEI C 1s and F 1s (Shirley, components)",
+         "ftir": "FTIR: electrolyte decomposition bands",
+         "nmr": "⁷Li NMR: lithium plating at ~260 ppm"}
+
+
+def _upload(app, name, content: bytes):
+    app.upload.value = ({"name": name, "type": "", "size": len(content), "content": memoryview(content),
+                         "last_modified": datetime.datetime.now()},)
+
+
+def _demo(app, technique):
+    app.demo_picker.value = DEMOS[technique]
+    app.demo_button.click()
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.technique == technique
+
+
+@pytest.fixture(scope="module")
+def app():
+    return SpectraApp()
+
+
+def test_opens_on_raman_demo_with_known_bands(app):
+    from battlab.datasets.spectra import make_raman_graphite_series
+
+    truth = make_raman_graphite_series().truth["bands"]
+    assert app.banner.layout.display == "none"
+    assert app.technique == "raman" and app.echem is not None
+    for pane in (app.map_plot, app.spectrum_plot, app.track_plot):
+        assert pane.widget.children, "every plot shows something"
+    d_to_g = app.analysis.tables["d_to_g"]
+    # Tolerances: band position 0.5 cm⁻¹, I_D/I_G (heights) 3 %.
+    np.testing.assert_allclose(d_to_g["g_center_cm1"], truth["g_center_cm1"], atol=0.5)
+    np.testing.assert_allclose(d_to_g["id_ig"], truth["id_ig_height"], rtol=0.03)
+    assert "position" in app.table.value and "id_ig" in app.table.value
+
+
+def test_preprocessing_controls_rerun_the_analysis(app):
+    before = app.analysis.tables["bands"]["area"].copy()
+    rev = app.spectrum_plot.revision
+    app.baseline.value = "polynomial"
+    app.poly_order.value = 3
+    app.smoothing.value = 11
+    app.normalization.value = "max"
+    assert app.analysis.options["baseline"] == {"method": "polynomial", "order": 3}
+    assert app.analysis.options["normalization"] == "max"
+    assert not np.allclose(before, app.analysis.tables["bands"]["area"], equal_nan=True)
+    assert app.spectrum_plot.revision > rev
+    assert app.banner.layout.display == "none"
+    app.normalization.value = "none"
+    app.baseline.value = "als"
+
+
+def test_views_slider_and_quantities_redraw(app):
+    rev = app.map_plot.revision
+    app.view.value = "waterfall"
+    assert app.map_plot.revision > rev
+    app.view.value = "map"
+    rev = app.spectrum_plot.revision
+    app.spectrum_slider.value = 30
+    assert app.spectrum_plot.revision > rev
+    for _, value in app.quantity.options:
+        if value == app.quantity.value:
+            continue
+        rev = app.track_plot.revision
+        app.quantity.value = value
+        assert app.track_plot.revision > rev, value
+        assert app.banner.layout.display == "none", value
+
+
+def test_window_editor_adds_moves_and_keeps_one(app):
+    editor = app.window_editor
+    editor.new_name.value = "shoulder"
+    editor.set_windows({"G": (1500.0, 1700.0)})
+    app._analyse()
+    editor.add_button.click()
+    assert "shoulder" in editor.windows and app.banner.layout.display == "none"
+    assert set(app.analysis.tables["bands"]["band"]) == {"G", "shoulder"}
+    editor.picker.value = "G"
+    editor.slider.value = (1520.0, 1650.0)
+    assert app.analysis.options["windows"]["G"] == (1520.0, 1650.0)
+    editor.remove_button.click()
+    assert list(editor.windows) == ["shoulder"]
+    editor.remove_button.click()  # the last window stays, with a message
+    assert "at least one" in app.banner.value and list(editor.windows) == ["shoulder"]
+
+
+def test_xas_demo_edge_and_lcf_recover_the_mixture(app):
+    from battlab.datasets.spectra import make_xas_mixture_series
+
+    truth = make_xas_mixture_series().truth
+    _demo(app, "xas")
+    lcf = app.analysis.tables["lcf"]
+    # Tolerance: 2 percentage points on the LCF fractions with the demo's references.
+    np.testing.assert_allclose(lcf["Mn4+_fraction"], truth["fractions"]["fraction_Mn4"], atol=0.02)
+    assert app.analysis.pca["xas"].n_significant == 2
+    assert "E0 (eV)" in app.table.value and "Linear-combination fit" in app.table.value
+
+
+def test_xps_demo_components_and_composition(app):
+    from battlab.datasets.spectra import make_xps_sei
+
+    truth = make_xps_sei().truth
+    _demo(app, "xps")
+    assert app.region.options == ("C 1s", "F 1s")
+    comp = app.analysis.tables["composition"].set_index("species")
+    for region, expected in truth.items():
+        for row in expected["components"].itertuples():
+            # Tolerance: 2 percentage points of the region's area.
+            assert comp.loc[row.name, "fraction_in_element"] == pytest.approx(row.fraction, abs=0.02), row.name
+    rev = app.spectrum_plot.revision
+    app.region.value = "F 1s"
+    assert app.spectrum_plot.revision > rev and "LiF" in app.table.value
+
+
+def test_nmr_and_ftir_demos(app):
+    from battlab.datasets.spectra import make_nmr_plating_series
+
+    truth = make_nmr_plating_series().truth
+    _demo(app, "nmr")
+    app.analysis.tables["li_metal"]  # the window named "Li metal" gives the amount table
+    ftir_ok = app.quantity.options
+    assert ("Li metal amount", "li_metal") in ftir_ok
+    from battlab.spectra import lithium_metal_amount
+
+    amount = lithium_metal_amount(app.regions["nmr"], calibration_umol_per_area=truth["calibration_umol_per_area"])
+    final = truth["lithium"]["li_metal_umol"].iloc[-1]
+    assert amount["li_metal_umol"].iloc[-1] == pytest.approx(final, rel=0.03)
+    _demo(app, "ftir")
+    assert len(app.analysis.tables["bands"]["band"].unique()) >= 3
+
+
+def test_real_xas_upload_and_refusals(app, real_data):
+    _upload(app, "fe2o3.xmu", (real_data / "xas" / "xraylarch_fe2o3_rt1.xmu").read_bytes())
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.technique == "xas"
+    e0 = app.analysis.tables["edge"]["e0_eV"].iloc[0]
+    assert 7105 < e0 < 7130  # Fe K edge
+    _upload(app, "garbage.csv", b"\x00\x01 this is not a spectrum \xff" * 50)
+    assert app.banner.layout.display == "block"
+    _upload(app, "pattern.xy", (real_data / "xrd" / "xrayutilities_LaB6_d500_si_psd.xye").read_bytes()[:20000])
+    assert app.banner.layout.display == "block" and "diffraction" in app.banner.value.lower()
+    _demo(app, "raman")  # still usable
+
+
+def test_export_zip_has_tables_figures_and_provenance(app):
+    _demo(app, "raman")
+    with zipfile.ZipFile(io.BytesIO(app.export_zip())) as zf:
+        names = set(zf.namelist())
+        prov = json.loads(zf.read("provenance.json"))
+    assert {"bands.csv", "d_to_g.csv", "pca_scores.csv", "pca_components.csv", "provenance.json",
+            "spectrum.html", "map.html", "over_time.html"} <= names
+    assert prov["parameters"]["technique"] == "raman"
