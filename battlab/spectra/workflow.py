@@ -283,6 +283,15 @@ def _xps(result, *, components, model, prefix, **_):
         if comps is None:
             key = next((k for k in SEI_COMPONENTS if k.replace(" ", "").lower() in name.replace(" ", "").lower()),
                        None)
+            axis = series["binding_energy_eV"].to_numpy()
+            if key is None:
+                # A single-region export (no region name): the region whose species all lie in its range.
+                inside = [k for k, cs in SEI_COMPONENTS.items()
+                          if all(axis.min() < c["center"] < axis.max() for c in cs)]
+                if len(inside) == 1:
+                    key = inside[0]
+                    result.notes.append(f"{name}: fitted as {key} (the only known region inside "
+                                        f"{axis.min():.1f}–{axis.max():.1f} eV).")
             if key is None:
                 result.notes.append(f"{name}: no components known for this region; give components to fit it.")
                 continue

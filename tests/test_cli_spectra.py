@@ -1,0 +1,111 @@
+"""`battlab spectra` (and `battlab batch spectra`) run as real subprocesses."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from battlab.datasets.spectra import make_raman_graphite_series
+
+DATA = Path(__file__).resolve().parent / "spectra" / "data"
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "battlab.cli", *args], capture_output=True, text=True, timeout=300,
+                          check=False)
+
+
+def _write_raman_folder(series, folder):
+    folder.mkdir()
+    x = series["wavenumber_cm1"].to_numpy()
+    rows = []
+    for i in range(series.sizes["time"]):
+        name = f"raman_{i:03d}.csv"
+        pd.DataFrame({"Raman shift (cm-1)": x, "Intensity": series.isel(time=i).to_numpy()}).to_csv(
+            folder / name, index=False)
+        rows.append({"file": name, "time": pd.Timestamp(series["time"].to_numpy()[i]).tz_localize("UTC").isoformat()})
+    pd.DataFrame(rows).to_csv(folder / "timestamps.csv", index=False)
+
+
+def test_raman_folder_gives_known_d_to_g(tmp_path):
+    demo = make_raman_graphite_series(n_spectra=12)
+    _write_raman_folder(demo.data, tmp_path / "raman")
+    res = run("spectra", str(tmp_path / "raman"), "--timestamps", str(tmp_path / "raman" / "timestamps.csv"),
+              "--out", str(tmp_path / "res"))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("raman: 12 spectra")
+    d_to_g = pd.read_csv(tmp_path / "res" / "d_to_g.csv")
+    truth = demo.truth["bands"]
+    # Tolerances: I_D/I_G (heights) 3 %, G band position 0.5 cm⁻¹.
+    np.testing.assert_allclose(d_to_g["id_ig"], truth["id_ig_height"], rtol=0.03)
+    np.testing.assert_allclose(d_to_g["g_center_cm1"], truth["g_center_cm1"], atol=0.5)
+    prov = json.loads((tmp_path / "res" / "provenance.json").read_text())
+    assert prov["parameters"]["baseline"]["method"] == "als"
+    assert {"bands.csv", "pca_scores.csv"} <= {p.name for p in (tmp_path / "res").iterdir()}
+
+
+def test_windows_and_baseline_options_are_used(tmp_path):
+    spec = make_raman_graphite_series(n_spectra=3).data.isel(time=0)
+    path = tmp_path / "one.csv"
+    pd.DataFrame({"Raman shift (cm-1)": spec["wavenumber_cm1"].to_numpy(), "Intensity": spec.to_numpy()}).to_csv(
+        path, index=False)
+    res = run("spectra", str(path), "--window", "band=1500,1700", "--baseline", "none", "--smoothing-points", "0",
+              "--out", str(tmp_path / "res"))
+    assert res.returncode == 0, res.stderr
+    bands = pd.read_csv(tmp_path / "res" / "bands.csv")
+    assert list(bands["band"]) == ["band"]
+    assert abs(bands["center"].iloc[0] - 1580.0) < 0.5  # the demo's first G band, 0.5 cm⁻¹ tolerance
+    prov = json.loads((tmp_path / "res" / "provenance.json").read_text())
+    assert prov["parameters"]["windows"] == {"band": [1500.0, 1700.0]}
+    assert prov["parameters"]["baseline"] == {"method": "none"}
+
+
+def test_xps_region_gives_component_fractions(tmp_path):
+    from battlab.datasets.spectra import make_xps_sei
+
+    demo = make_xps_sei()
+    c1s = demo.data["C 1s"]
+    path = tmp_path / "C 1s.csv"
+    pd.DataFrame({"Binding Energy (eV)": c1s["binding_energy_eV"].to_numpy(), "Counts": c1s.to_numpy()}).to_csv(
+        path, index=False)
+    res = run("spectra", str(path), "--out", str(tmp_path / "res"))
+    assert res.returncode == 0, res.stderr
+    comp = pd.read_csv(tmp_path / "res" / "composition.csv").set_index("species")
+    for row in demo.truth["C 1s"]["components"].itertuples():
+        assert abs(comp.loc[row.name, "fraction_in_element"] - row.fraction) < 0.02, row.name  # 2 points
+
+
+def test_too_short_vamas_regions_are_explained(tmp_path):
+    res = run("spectra", str(DATA / "xps_regions.vms"), "--out", str(tmp_path / "res"))
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert "too few" in res.stderr and "no analysis could run" in res.stderr
+
+
+def test_real_xas_file_with_a_reference(tmp_path, real_data):
+    fe = real_data / "xas" / "xraylarch_fe2o3_rt1.xmu"
+    res = run("spectra", str(fe), "--reference", f"self={fe}", "--out", str(tmp_path / "res"))
+    assert res.returncode == 0, res.stderr
+    edge = pd.read_csv(tmp_path / "res" / "edge.csv")
+    assert 7105 < edge["e0_eV"].iloc[0] < 7130  # Fe K edge
+    lcf = pd.read_csv(tmp_path / "res" / "lcf.csv")
+    assert lcf["self_fraction"].iloc[0] == 1.0 and lcf["r_factor"].iloc[0] < 1e-6  # a spectrum fits itself
+
+
+def test_bad_input_gets_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Raman shift,Intensity\nnot,numbers\n")
+    res = run("spectra", str(bad), "--out", str(tmp_path / "res"))
+    assert res.returncode != 0
+    assert "Traceback" not in res.stderr and "battlab" in res.stderr
+    res = run("spectra", str(DATA / "raman_comma.csv"), "--window", "G=oops", "--out", str(tmp_path / "r2"))
+    assert res.returncode != 0 and "NAME=LOW,HIGH" in res.stderr
+
+
+def test_batch_runs_every_spectrum_of_a_folder(tmp_path, real_data):
+    res = run("batch", "spectra", str(real_data / "xas"), "--out", str(tmp_path / "campaign"), "--workers", "0")
+    assert res.returncode == 0, res.stderr
+    campaign = pd.read_csv(tmp_path / "campaign" / "campaign.csv")
+    assert len(campaign) >= 2 and (campaign["status"] == "done").all()
