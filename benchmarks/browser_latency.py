@@ -39,6 +39,7 @@ APPS = {
     "GITTApp": ("04_gitt.ipynb", "190 pulses"),
     "OpticalApp": ("05_operando_optical.ipynb", "100 frames"),
     "XRDApp": ("09_operando_xrd.ipynb", "80 patterns"),
+    "SpectraApp": ("10_spectroscopy.ipynb", "60 spectra"),
     "SensorsApp": ("11_operando_sensors.ipynb", "2,384 samples"),
 }
 TARGET_COLD_S = 10.0

@@ -113,6 +113,15 @@ def _meta(src: Source, fmt: str, technique: str) -> dict:
             "start_time_utc": None, "notes": []}
 
 
+def _text(src: Source) -> str:
+    """The file as text; NUL bytes mean a damaged file or a binary one, never a text export."""
+    text = src.text()
+    if "\x00" in text:
+        raise CorruptFileError(f"{_label(src)} holds binary bytes (NUL) where a text spectrum should be; the file "
+                               "is damaged or is not a text export. Export it again from the instrument software.")
+    return text
+
+
 def _lines(text: str):
     """Lines of a text file; over-long ones (damaged or hostile) are blanked, not parsed."""
     return [ln if len(ln) <= MAX_LINE_CHARS else "" for ln in text.splitlines()]
@@ -268,7 +277,7 @@ def read_text_spectrum(source, *, technique: str | None = None, x_column=0, y_co
     src = _src(source, name)
     _check_technique(technique)
     label = _label(src)
-    header, labels, arr, notes = _parse_table(src.text(), label)
+    header, labels, arr, notes = _parse_table(_text(src), label)
 
     def col(which, default):
         if isinstance(which, str):
@@ -647,7 +656,7 @@ def read_jcamp(source, *, technique: str | None = None, block: int | None = None
     src = _src(source, name)
     _check_technique(technique)
     label = _label(src)
-    blocks = _jcamp_blocks(src.text(), label)
+    blocks = _jcamp_blocks(_text(src), label)
     spectra = []
     for b in blocks:
         spec = _jcamp_spectrum(b, src, technique, label)
@@ -901,7 +910,7 @@ def read_xas(source, *, mode: str | None = None, name=None, **_options):
     """
     src = _src(source, name)
     label = _label(src)
-    text = src.text()
+    text = _text(src)
     lines = _lines(text)
     first_line = lines[0].split() if lines else []
     meta = _meta(src, "xas-columns", "xas")
@@ -1075,7 +1084,7 @@ def read_vamas(source, *, name=None, **_options):
     """
     src = _src(source, name)
     label = _label(src)
-    lines = _lines(src.text())
+    lines = _lines(_text(src))
     r = _Lines(lines, label)
     first = r.next("the format identifier")
     if not first.upper().startswith("VAMAS"):

@@ -49,6 +49,7 @@ CASES = {
     "cv": ("02_cyclic_voltammetry.ipynb", "24 sweeps", "biologic/yadg_cv.mpr"),
     "eis": ("03_impedance.ipynb", "1 spectrum", "biologic/impedancepy_exampleDataBioLogic.mpr"),
     "xrd": ("09_operando_xrd.ipynb", "80 patterns", "xrd/yadg_210520step1_30min.xrdml"),
+    "spectra": ("10_spectroscopy.ipynb", "60 spectra", "xas/xraylarch_fe2o3_rt1.xmu"),
 }
 
 
