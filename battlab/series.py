@@ -18,7 +18,7 @@ import pandas as pd
 from battlab.errors import InvalidParameterError, MissingDataError
 
 __all__ = ["LinearCombinationFit", "PCAResult", "curve_axis", "linear_combination_fit", "pca", "read_timestamps",
-           "stack_curves", "times_for"]
+           "series_files", "stack_curves", "times_for"]
 
 
 def curve_axis(data) -> str:
@@ -99,6 +99,26 @@ def read_timestamps(path) -> dict:
     except (ValueError, TypeError) as exc:
         raise MissingDataError(f"{path.name}: the time column is not ISO 8601 ({exc}).") from exc
     return {Path(str(f)).name: t for f, t in zip(table[fcol], times, strict=True)}
+
+
+def series_files(folder_or_files, *, suffixes, pattern: str = "*", label: str = "curve") -> list:
+    """The files of a series: a folder's files with ``suffixes`` (sorted by name), or the given list.
+
+    A ``timestamps`` CSV inside the folder is not a curve and is left out.
+    """
+    from battlab.errors import UnsupportedFormatError
+
+    if isinstance(folder_or_files, (str, Path)):
+        folder = Path(folder_or_files)
+        if not folder.is_dir():
+            raise UnsupportedFormatError(f"{folder}: no such file or folder.")
+        files = sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in suffixes
+                       and "timestamp" not in p.name.lower())
+    else:
+        files = [Path(p) for p in folder_or_files]
+    if not files:
+        raise MissingDataError(f"no {label} files ({', '.join(suffixes)}) found in {folder_or_files}.")
+    return files
 
 
 def times_for(files, timestamps, curves, *, label: str = "curves"):

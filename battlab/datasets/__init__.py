@@ -8,11 +8,21 @@ these when no file is given, so every notebook runs offline with no setup.
 from battlab.datasets._base import Demo
 from battlab.datasets.cv import make_cv
 from battlab.datasets.cycling import graphite_ocv, make_cycling
-from battlab.datasets.diffraction import make_lto_series, make_operando_graphite, make_sized_pattern
+from battlab.datasets.diffraction import (
+    make_lto_series,
+    make_operando_graphite,
+    make_sized_pattern,
+)
 from battlab.datasets.eis import make_eis_series, make_randles, make_two_arc
 from battlab.datasets.gitt import make_gitt, make_pitt
 from battlab.datasets.optical import make_graphite_movie
-from battlab.datasets.sensors import make_acoustic, make_ae_waveform, make_dilatometry, make_eqcm, make_moss
+from battlab.datasets.sensors import (
+    make_acoustic,
+    make_ae_waveform,
+    make_dilatometry,
+    make_eqcm,
+    make_moss,
+)
 from battlab.datasets.spectra import (
     make_ftir_series,
     make_nmr_plating_series,

@@ -15,7 +15,7 @@ import pandas as pd
 from battlab.datasets._base import Demo
 from battlab.io import schema as S
 
-__all__ = ["make_cycling", "graphite_ocv"]
+__all__ = ["make_cycling", "graphite_ocv", "operando_clock"]
 
 #: Staging transitions of graphite: (potential V vs Li, fraction of capacity, width V).
 GRAPHITE_STAGES = ((0.21, 0.17, 0.006), (0.12, 0.33, 0.005), (0.085, 0.44, 0.004))
@@ -232,3 +232,31 @@ def make_cycling(*, n_cycles: int = 100, active_mass_mg: float = 12.5,
     }
     return Demo(data=df, truth=truth,
                 description="Graphite half cell: formation, C/10–5C rate test, then C/2 with CV holds.")
+
+
+def operando_clock(n_samples: int, *, rng=0):
+    """One lithiation/delithiation of a :func:`make_cycling` half cell, sampled for an operando series.
+
+    Returns
+    -------
+    cycling : DataFrame
+        The canonical cycling table.
+    times_s : ndarray
+        ``n_samples`` acquisition times (``test_time_s``), evenly spread over the record.
+    x_lithiation : ndarray
+        State of lithiation (0–1, from the charge passed) at those times.
+    stamps_utc : list of str
+        ISO 8601 UTC timestamps of those times on the cycling clock.
+    """
+    import pandas as pd
+
+    cyc = make_cycling(n_cycles=1, formation_cycles=1, rate_block=(), points_per_half_cycle=200, rng=rng)
+    df = cyc.data
+    t = df["test_time_s"].to_numpy()
+    dt = np.diff(t, prepend=t[0])
+    # State of lithiation from the charge passed (lithiation = negative current).
+    q = np.cumsum(-df["current_A"].to_numpy() * dt)
+    x_li = np.clip(q / np.max(q), 0, 1)
+    times = np.linspace(t[0], t[-1], n_samples)
+    stamps = [pd.Timestamp(df["unix_time_s"].iloc[0] + (ti - t[0]), unit="s", tz="UTC").isoformat() for ti in times]
+    return df, times, np.interp(times, t, x_li), stamps

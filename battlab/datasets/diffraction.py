@@ -57,19 +57,11 @@ def make_operando_graphite(*, n_patterns: int = 80, two_theta_range=(22.0, 29.0)
         positions and phase fractions), ``windows`` for tracking, and ``echem``: the
         cycling table whose clock the patterns share.
     """
-    from battlab.datasets.cycling import make_cycling
+    from battlab.datasets.cycling import operando_clock
     from battlab.diffraction.io import make_pattern, stack_patterns
 
     gen = np.random.default_rng(rng)
-    cyc = make_cycling(n_cycles=1, formation_cycles=1, rate_block=(), points_per_half_cycle=200, rng=rng)
-    df = cyc.data
-    t = df["test_time_s"].to_numpy()
-    # State of lithiation from the charge passed (lithiation = negative current).
-    dt = np.diff(t, prepend=t[0])
-    q = np.cumsum(-df["current_A"].to_numpy() * dt)
-    x_li = np.clip(q / np.max(q), 0, 1)
-    times = np.linspace(t[0], t[-1], n_patterns)
-    x_at = np.interp(times, t, x_li)
+    df, times, x_at, stamps = operando_clock(n_patterns, rng=rng)
     tt = np.arange(two_theta_range[0], two_theta_range[1] + step_deg / 2, step_deg)
     pos_lic12, pos_lic6 = 25.35, 24.00
     rows, pats = [], []
@@ -89,10 +81,9 @@ def make_operando_graphite(*, n_patterns: int = 80, two_theta_range=(22.0, 29.0)
         pos = {"graphite": pos_g, "LiC12": pos_lic12, "LiC6": pos_lic6}
         peaks = [(peak_area * f[k], pos[k], fwhm_deg) for k in pos if f[k] > 0]
         y = pattern_from_peaks(tt, peaks, background=bg, eta=eta, rng=gen)
-        stamp = pd.Timestamp(df["unix_time_s"].iloc[0] + (ti - t[0]), unit="s", tz="UTC")
         pats.append(make_pattern(tt, y, wavelength_A=_CU[0], anode="Cu",
                                  meta={"format": "synthetic", "source_name": "operando graphite demo",
-                                       "sha256": None, "technique": "xrd", "start_time_utc": stamp.isoformat()}))
+                                       "sha256": None, "technique": "xrd", "start_time_utc": stamps[i]}))
         rows.append({"pattern": i, "test_time_s": ti, "x_in_LixC6": x,
                      **{f"two_theta_{k}_deg": pos[k] for k in pos}, **{f"fraction_{k}": f[k] for k in f}})
     series = stack_patterns(pats)

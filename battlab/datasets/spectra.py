@@ -12,28 +12,12 @@ import numpy as np
 import pandas as pd
 
 from battlab.datasets._base import Demo
+from battlab.datasets.cycling import operando_clock
 
 __all__ = ["make_ftir_series", "make_nmr_plating_series", "make_raman_graphite_series", "make_xas_mixture_series",
            "make_xps_sei"]
 
 _FARADAY = 96485.33212  # C/mol
-
-
-def _cell_clock(n_spectra, rng):
-    """Cycling table, acquisition times (test_time_s), lithiation state x at those times and
-    UTC stamps, for one lithiation/delithiation of a make_cycling half cell."""
-    from battlab.datasets.cycling import make_cycling
-
-    cyc = make_cycling(n_cycles=1, formation_cycles=1, rate_block=(), points_per_half_cycle=200, rng=rng)
-    df = cyc.data
-    t = df["test_time_s"].to_numpy()
-    dt = np.diff(t, prepend=t[0])
-    # State of lithiation from the charge passed (lithiation = negative current).
-    q = np.cumsum(-df["current_A"].to_numpy() * dt)
-    x_li = np.clip(q / np.max(q), 0, 1)
-    times = np.linspace(t[0], t[-1], n_spectra)
-    stamps = [pd.Timestamp(df["unix_time_s"].iloc[0] + (ti - t[0]), unit="s", tz="UTC").isoformat() for ti in times]
-    return df, times, np.interp(times, t, x_li), stamps
 
 
 def _meta(name, stamp=None):
@@ -82,7 +66,7 @@ def make_raman_graphite_series(*, n_spectra: int = 60, step_cm1: float = 1.0, no
     from battlab.spectra.io import make_spectrum
 
     gen = np.random.default_rng(rng)
-    df, times, x_at, stamps = _cell_clock(n_spectra, rng)
+    df, times, x_at, stamps = operando_clock(n_spectra, rng=rng)
     wn = np.arange(1100.0, 1800.0 + step_cm1 / 2, step_cm1)
     bg = 300 + 0.25 * (wn - 1100) - 1.5e-4 * (wn - 1450) ** 2
     d_fwhm, g_fwhm = 50.0, 22.0
@@ -131,7 +115,7 @@ def make_ftir_series(*, n_spectra: int = 40, step_cm1: float = 1.0, noise: float
     from battlab.spectra.io import make_spectrum
 
     gen = np.random.default_rng(rng)
-    df, times, x_at, stamps = _cell_clock(n_spectra, rng)
+    df, times, x_at, stamps = operando_clock(n_spectra, rng=rng)
     t = df["test_time_s"].to_numpy()
     dt = np.diff(t, prepend=t[0])
     q_lith = np.cumsum(np.clip(-df["current_A"].to_numpy(), 0, None) * dt)
@@ -250,7 +234,7 @@ def make_xas_mixture_series(*, n_spectra: int = 40, step_eV: float = 0.25, edge_
     from battlab.spectra.io import make_spectrum
 
     gen = np.random.default_rng(rng)
-    df, times, x_at, stamps = _cell_clock(n_spectra, rng)
+    df, times, x_at, stamps = operando_clock(n_spectra, rng=rng)
     energy = np.arange(6400.0, 6900.0 + step_eV / 2, step_eV)
     centers = {"Mn3+": 6550.0, "Mn4+": 6550.0 + edge_shift_eV}
     shapes = {"Mn3+": {"white_line": 3.0, "wl_offset": 8.0}, "Mn4+": {"white_line": 4.5, "wl_offset": 9.0}}
@@ -301,7 +285,7 @@ def make_nmr_plating_series(*, n_spectra: int = 50, step_ppm: float = 0.5, plati
     from battlab.spectra.io import make_spectrum
 
     gen = np.random.default_rng(rng)
-    df, times, x_at, stamps = _cell_clock(n_spectra, rng)
+    df, times, x_at, stamps = operando_clock(n_spectra, rng=rng)
     t = df["test_time_s"].to_numpy()
     cur = df["current_A"].to_numpy()
     dt = np.diff(t, prepend=t[0])

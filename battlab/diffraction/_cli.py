@@ -55,7 +55,6 @@ def _cmd_xrd(args) -> int:
     )
     from battlab.errors import InvalidParameterError, MissingDataError
     from battlab.provenance import Provenance, write_results
-
     from battlab.series import pca
 
     lam = args.wavelength_A

@@ -18,7 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from battlab.errors import CorruptFileError, InvalidParameterError, MissingDataError, UnsupportedFormatError
+from battlab.errors import (
+    CorruptFileError,
+    InvalidParameterError,
+    MissingDataError,
+    UnsupportedFormatError,
+)
 
 __all__ = ["IMAGE_EXTENSIONS", "integrate_image", "integrate_images", "load_poni", "read_detector_image"]
 

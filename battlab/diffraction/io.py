@@ -16,10 +16,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from battlab.errors import (BattlabError, CorruptFileError, InvalidParameterError, MissingDataError, TooLargeError,
-                            UnsupportedFormatError)
-from battlab.series import stack_curves, times_for
+from battlab.errors import (
+    BattlabError,
+    CorruptFileError,
+    InvalidParameterError,
+    MissingDataError,
+    TooLargeError,
+    UnsupportedFormatError,
+)
 from battlab.io.registry import DEFAULT_MAX_BYTES, Format, Source, _as_source, register
+from battlab.series import series_files, stack_curves, times_for
 
 __all__ = ["describe", "load_pattern", "load_series", "make_pattern", "read_hdf5_series", "read_xrdml", "read_xy",
            "stack_patterns"]
@@ -661,16 +667,7 @@ def load_series(folder_or_files, *, timestamps=None, wavelength_A: float | None 
             one.attrs["battlab"]["notes"].append("no acquisition time in the file; time set to 1970-01-01.")
             times = ["1970-01-01T00:00:00Z"]
         return stack_patterns([one], times=times)
-    if isinstance(folder_or_files, (str, Path)):
-        folder = Path(folder_or_files)
-        if not folder.is_dir():
-            raise UnsupportedFormatError(f"{folder}: no such file or folder.")
-        files = sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in _PATTERN_EXT
-                       and "timestamp" not in p.name.lower())
-    else:
-        files = [Path(p) for p in folder_or_files]
-    if not files:
-        raise MissingDataError(f"no pattern files ({', '.join(_PATTERN_EXT)}) found in {folder_or_files}.")
+    files = series_files(folder_or_files, suffixes=_PATTERN_EXT, pattern=pattern, label="pattern")
     pats = [load_pattern(p, wavelength_A=wavelength_A, anode=anode) for p in files]
     return stack_patterns(pats, times=times_for(files, timestamps, pats, label="patterns"))
 

@@ -8,7 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from battlab.errors import BattlabError, CorruptFileError, TooLargeError, UnsupportedFormatError
+from battlab.errors import (
+    BattlabError,
+    CorruptFileError,
+    TooLargeError,
+    UnsupportedFormatError,
+)
 
 __all__ = ["Format", "register", "formats", "detect", "load", "Source", "DEFAULT_MAX_BYTES"]
 
@@ -79,9 +84,8 @@ def formats() -> list[Format]:
 
 def _import_readers():
     # Importing the reader modules registers them; kept lazy so `import battlab` is fast.
-    from battlab.io import biologic, tabular, bdf  # noqa: F401
-    from battlab.io import eis_text, gamry  # noqa: F401
     from battlab.diffraction import io as _xrd_io  # noqa: F401  kind="xrd"
+    from battlab.io import bdf, biologic, eis_text, gamry, tabular  # noqa: F401  # noqa: F401
     from battlab.spectra import io as _spectra_io  # noqa: F401  kind="spectrum"
 
 

@@ -31,10 +31,21 @@ from battlab.spectra.io import (
 from battlab.spectra.nmr import LI_WINDOWS_PPM, integrate_windows, lithium_metal_amount
 from battlab.spectra.presets import PRESETS, preset
 from battlab.spectra.raman import d_to_g_ratio
-from battlab.spectra.workflow import SpectraAnalysis, analyse_spectra, as_regions, preprocess
+from battlab.spectra.workflow import (
+    SpectraAnalysis,
+    analyse_spectra,
+    as_regions,
+    preprocess,
+)
 from battlab.spectra.xas import find_e0, normalize_xas, xas_lcf, xas_series_table
-from battlab.spectra.xps import RSF_SCOFIELD, SEI_COMPONENTS, composition, fit_xps, shirley_background, \
-    tougaard_background
+from battlab.spectra.xps import (
+    RSF_SCOFIELD,
+    SEI_COMPONENTS,
+    composition,
+    fit_xps,
+    shirley_background,
+    tougaard_background,
+)
 
 __all__ = [
     "AXES", "BASELINE_METHODS", "LI_WINDOWS_PPM", "PRESETS", "RSF_SCOFIELD", "SEI_COMPONENTS", "SpectraAnalysis",

@@ -24,10 +24,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from battlab.errors import (CorruptFileError, InvalidParameterError, MissingDataError, TooLargeError,
-                            UnsupportedFormatError, UnsupportedVersionError)
+from battlab.errors import (
+    CorruptFileError,
+    InvalidParameterError,
+    MissingDataError,
+    TooLargeError,
+    UnsupportedFormatError,
+    UnsupportedVersionError,
+)
 from battlab.io.registry import DEFAULT_MAX_BYTES, Format, Source, _as_source, register
-from battlab.series import stack_curves, times_for
+from battlab.series import series_files, stack_curves, times_for
 
 __all__ = ["AXES", "MAX_POINTS", "describe", "load_spectra_series", "load_spectrum", "make_spectrum", "read_jcamp",
            "read_text_spectrum", "read_vamas", "read_xas", "stack_spectra"]
@@ -557,14 +563,14 @@ def _jcamp_spectrum(block, src: Source, technique, label: str):
                 raise MissingDataError(f"{label}: the X axis needs ##FIRSTX/##LASTX or ##DELTAX.")
             x = np.empty(n)
             bounds = xs_line + [(None, n)]
-            for (x0, i0), (_, i1) in zip(bounds[:-1], bounds[1:]):
+            for (x0, i0), (_, i1) in zip(bounds[:-1], bounds[1:], strict=True):
                 x[i0:i1] = x0 * xfac + deltax * np.arange(i1 - i0)
         y = y * yfac
     else:  # (XY..XY) points or peak tables
         if "XY..XY" not in compact and "XYW..XYW" not in compact:
             raise UnsupportedVersionError(f"{label}: ##{key}={form} is not an (XY..XY) table.")
         nums = []
-        for ln, text_line in cont:
+        for _ln, text_line in cont:
             for t in _AFFN.findall(text_line.split("$$", 1)[0]):
                 nums.append(np.nan if t == "?" else float(t))
             if len(nums) > 3 * MAX_POINTS:
@@ -860,7 +866,7 @@ def _read_pf9809(src: Source, lines, label, mode):
         energy = _HC_EV_A / (2 * d * np.sin(np.radians(theta)))
     notes.append(f"energy from the observed Bragg angle with the header's d-spacing {d} Å "
                  f"(E = hc / 2d·sinθ).")
-    tcol = next((first + k for k, (mm, off) in enumerate(zip(modes, offsets)) if mm == 0 and off == 0
+    tcol = next((first + k for k, (mm, off) in enumerate(zip(modes, offsets, strict=False)) if mm == 0 and off == 0
                  and first + k >= 2), 2)
     t = arr[:, tcol]
     chans = {}
@@ -1342,16 +1348,8 @@ def load_spectra_series(folder_or_files, *, technique: str | None = None, timest
     """
     if isinstance(folder_or_files, (str, Path)) and Path(folder_or_files).is_file():
         files = [Path(folder_or_files)]
-    elif isinstance(folder_or_files, (str, Path)):
-        folder = Path(folder_or_files)
-        if not folder.is_dir():
-            raise UnsupportedFormatError(f"{folder}: no such file or folder.")
-        files = sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in _SPECTRUM_EXT
-                       and "timestamp" not in p.name.lower())
     else:
-        files = [Path(p) for p in folder_or_files]
-    if not files:
-        raise MissingDataError(f"no spectrum files ({', '.join(_SPECTRUM_EXT)}) found in {folder_or_files}.")
+        files = series_files(folder_or_files, suffixes=_SPECTRUM_EXT, pattern=pattern, label="spectrum")
     spectra = []
     for p in files:
         spec = load_spectrum(p, technique=technique, **opts)

@@ -118,7 +118,7 @@ def test_xps_demo_components_and_composition(app):
     _demo(app, "xps")
     assert app.region.options == ("C 1s", "F 1s")
     comp = app.analysis.tables["composition"].set_index("species")
-    for region, expected in truth.items():
+    for expected in truth.values():
         for row in expected["components"].itertuples():
             # Tolerance: 2 percentage points of the region's area.
             assert comp.loc[row.name, "fraction_in_element"] == pytest.approx(row.fraction, abs=0.02), row.name

@@ -7,7 +7,12 @@ import pytest
 
 import battlab
 from battlab.diffraction import load_series, read_hdf5_series, track_peaks
-from battlab.errors import BattlabError, CorruptFileError, MissingDataError, UnsupportedFormatError
+from battlab.errors import (
+    BattlabError,
+    CorruptFileError,
+    MissingDataError,
+    UnsupportedFormatError,
+)
 
 LAM = 1.540598
 CENTERS = (26.40, 33.10)  # peak positions of pattern 0; pattern i is shifted by SHIFT * i

@@ -9,8 +9,17 @@ import pytest
 
 pytest.importorskip("pyFAI", reason="pyFAI (battlab[xrd2d]) is not installed")
 
-from battlab.diffraction import fit_pattern, integrate_image, integrate_images, load_pattern  # noqa: E402
-from battlab.errors import InvalidParameterError, MissingDataError, UnsupportedFormatError  # noqa: E402
+from battlab.diffraction import (  # noqa: E402
+    fit_pattern,
+    integrate_image,
+    integrate_images,
+    load_pattern,
+)
+from battlab.errors import (  # noqa: E402
+    InvalidParameterError,
+    MissingDataError,
+    UnsupportedFormatError,
+)
 
 LAM_A = 1.540598
 A_LAB6 = 4.15689  # Å, NIST SRM 660 class lattice parameter

@@ -3,7 +3,6 @@
 import holoviews as hv
 import numpy as np
 import pandas as pd
-import pytest
 
 from battlab.diffraction import make_pattern, stack_patterns
 from battlab.plot.diffraction import pca_plot, waterfall

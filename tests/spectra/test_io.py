@@ -6,11 +6,24 @@ import numpy as np
 import pytest
 
 import battlab
-from battlab.errors import (BattlabError, CorruptFileError, MissingDataError, TooLargeError, UnsupportedFormatError,
-                            UnsupportedVersionError)
+from battlab.errors import (
+    BattlabError,
+    CorruptFileError,
+    MissingDataError,
+    TooLargeError,
+    UnsupportedFormatError,
+    UnsupportedVersionError,
+)
 from battlab.io.registry import Source, detect, formats
-from battlab.spectra.io import (describe, load_spectra_series, load_spectrum, read_jcamp, read_text_spectrum,
-                                read_vamas, read_xas)
+from battlab.spectra.io import (
+    describe,
+    load_spectra_series,
+    load_spectrum,
+    read_jcamp,
+    read_text_spectrum,
+    read_vamas,
+    read_xas,
+)
 
 DATA = Path(__file__).parent / "data"
 XRD_CSV = b"2theta,intensity\n" + b"".join(f"{10 + 0.1 * k:.1f},{5 + k}\n".encode() for k in range(30))

@@ -9,7 +9,13 @@ from battlab.errors import InvalidParameterError, MissingDataError
 from battlab.peaks import fit_peaks, pseudo_voigt
 from battlab.spectra.analysis import baseline
 from battlab.spectra.io import make_spectrum
-from battlab.spectra.xps import SEI_COMPONENTS, composition, fit_xps, shirley_background, tougaard_background
+from battlab.spectra.xps import (
+    SEI_COMPONENTS,
+    composition,
+    fit_xps,
+    shirley_background,
+    tougaard_background,
+)
 
 
 @pytest.fixture(scope="module")
