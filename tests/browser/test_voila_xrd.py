@@ -15,9 +15,9 @@ def test_pattern_slider_updates_the_pattern_offline(new_page, gallery_url):
     p = open_app(new_page, gallery_url, APP, "80 patterns")
     page = p.page
     plots = page.locator(".battlab-plot")
-    assert plots.count() == 3
-    # The map, the pattern with its fit and the tracking curves drew data, not only axes.
-    for k in range(3):
+    assert plots.count() == 4
+    # The map, the pattern with its fit, the tracking curves and the PCA scores/loadings drew data, not only axes.
+    for k in range(4):
         assert colored_pixels(plots.nth(k).screenshot()) > 1500, f"plot {k} shows no data"
     assert "Scherrer size (nm)" in page.locator(".battlab-table").inner_text()
 
