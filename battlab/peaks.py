@@ -515,19 +515,22 @@ def _standard_errors(res, n_points):
 # call these and only rename columns and add their technique's quantities.
 
 
+def check_window(window, *, what: str = "window") -> tuple[float, float]:
+    """``(low, high)`` as floats, or battlab's error when it is not two finite numbers with low < high."""
+    try:
+        lo, hi = float(window[0]), float(window[1])
+    except (TypeError, ValueError, IndexError) as exc:
+        raise InvalidParameterError(f"{what} must be (low, high) numbers, got {window!r}.") from exc
+    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
+        raise InvalidParameterError(f"{what} must have low < high, got ({lo}, {hi}).")
+    return lo, hi
+
+
 def parse_windows(windows, *, units: str = "") -> list:
     """``[(name, low, high), ...]`` from a dict name -> (low, high) or a sequence of pairs."""
     items = list(windows.items()) if isinstance(windows, dict) else \
         [(f"peak_{k + 1}", w) for k, w in enumerate(windows or [])]
-    out = []
-    for name, w in items:
-        try:
-            lo, hi = float(w[0]), float(w[1])
-        except (TypeError, ValueError, IndexError) as exc:
-            raise InvalidParameterError(f"window {name!r} must be (low, high) numbers, got {w!r}.") from exc
-        if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
-            raise InvalidParameterError(f"peak window {name!r}: the upper limit must exceed the lower ({lo}, {hi}).")
-        out.append((str(name), lo, hi))
+    out = [(str(name), *check_window(w, what=f"window {name!r}")) for name, w in items]
     if not out:
         raise MissingDataError(f"give at least one peak window (low, high){' in ' + units if units else ''}.")
     return out

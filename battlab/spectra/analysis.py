@@ -83,22 +83,12 @@ def _fill_nan(x, y):
 def _window_mask(x, window, *, what: str = "window", units: str = "", min_points: int = 1):
     if window is None:
         return np.ones(x.size, bool)
-    lo, hi = _check_window(window, what=what)
+    lo, hi = _pk.check_window(window, what=what)
     sel = (x >= lo) & (x <= hi)
     if sel.sum() < min_points:
         raise MissingDataError(f"{what} {lo:g}–{hi:g} {units} holds {int(sel.sum())} points of data spanning "
                                f"{np.nanmin(x):g}–{np.nanmax(x):g} {units}; move or widen it.")
     return sel
-
-
-def _check_window(window, *, what="window"):
-    try:
-        lo, hi = float(window[0]), float(window[1])
-    except (TypeError, ValueError, IndexError) as exc:
-        raise InvalidParameterError(f"{what} must be (low, high), got {window!r}.") from exc
-    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
-        raise InvalidParameterError(f"{what} must have low < high, got ({lo}, {hi}).")
-    return lo, hi
 
 
 def _apply(data, func, *, name: str, options: dict):

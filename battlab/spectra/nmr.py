@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from battlab.errors import InvalidParameterError, MissingDataError
-from battlab.spectra.analysis import _check_window, _rows, baseline_xy, spectrum_xy
+from battlab.peaks import check_window
+from battlab.spectra.analysis import _rows, baseline_xy, spectrum_xy
 
 __all__ = ["LI_WINDOWS_PPM", "integrate_windows", "lithium_metal_amount"]
 
@@ -64,7 +65,7 @@ def integrate_windows(spectrum, windows=None, *, baseline: str = "linear", basel
     windows = dict(LI_WINDOWS_PPM if windows is None else windows)
     if not windows:
         raise MissingDataError("give at least one integration window (low, high) in ppm.")
-    checked = {name: _check_window(w, what=f"window {name!r}") for name, w in windows.items()}
+    checked = {name: check_window(w, what=f"window {name!r}") for name, w in windows.items()}
     _, rows, is_series = _rows(spectrum)
     recs = []
     for i, r in enumerate(rows):
