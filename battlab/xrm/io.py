@@ -1,0 +1,463 @@
+"""Open tomography volumes lazily as calibrated ``(z, y, x)`` DataArrays.
+
+Every reader returns the same thing: a dask-backed ``xarray.DataArray`` with dims
+``("z", "y", "x")``, coordinates ``z_um``, ``y_um``, ``x_um`` and attrs ``units``,
+``voxel_size_um`` (z, y, x), ``source_format``, ``source_name``, ``source_sha256``,
+``notes`` and ``battlab`` (the provenance summary). Nothing is read until a slice or a
+reduction asks for it, so a volume larger than memory can be viewed and analysed chunk
+by chunk.
+
+Inputs: multi-page TIFF / OME-TIFF and folders of TIFF slices (through
+:func:`battlab.imaging.open_movie`, one slice per page), HDF5 / NeXus datasets (h5py,
+read slab by slab), zarr arrays, NumPy ``.npy`` files (memory-mapped), MetaImage
+``.mhd`` headers with their raw data, and headerless raw files with an explicit shape
+and dtype.
+
+The voxel size is a required, visible input: it is taken from ``voxel_size_um`` when
+given, else from the file (OME/ImageJ TIFF calibration, an HDF5/zarr attribute
+``voxel_size_um`` or ``element_size_um``, MetaImage ``ElementSpacing`` in mm), else the
+reader refuses with a message saying how to give it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from battlab.errors import CorruptFileError, InvalidParameterError, MissingDataError, UnsupportedFormatError
+
+__all__ = ["open_volume", "make_volume", "write_zarr_volume", "VOLUME_SUFFIXES"]
+
+VOLUME_SUFFIXES = (".tif", ".tiff", ".h5", ".hdf5", ".hdf", ".nxs", ".nx5", ".emd", ".zarr", ".npy", ".mhd",
+                   ".raw", ".vol", ".bin")
+_HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".nxs", ".nx5", ".emd")
+_VOXEL_ATTRS = ("voxel_size_um", "element_size_um")
+_MHD_TYPES = {"MET_UCHAR": "u1", "MET_CHAR": "i1", "MET_USHORT": "u2", "MET_SHORT": "i2", "MET_UINT": "u4",
+              "MET_INT": "i4", "MET_FLOAT": "f4", "MET_DOUBLE": "f8", "MET_ULONG": "u8", "MET_LONG": "i8"}
+_HINT = ("battlab reads TIFF/OME-TIFF stacks, folders of TIFF slices, HDF5/NeXus, zarr, .npy, MetaImage .mhd "
+         "and raw files with shape= and dtype=")
+
+
+# --------------------------------------------------------------------------- voxel size
+def _voxel_tuple(value, where="voxel_size_um"):
+    """(dz, dy, dx) in µm from a number or three numbers; None stays None."""
+    if value is None:
+        return None
+    try:
+        vals = [float(v) for v in (value if np.ndim(value) else [value])]
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"{where} must be a number of micrometres or three (z, y, x), got {value!r}.") \
+            from None
+    if len(vals) == 1:
+        vals = vals * 3
+    if len(vals) != 3 or not all(np.isfinite(v) and v > 0 for v in vals):
+        raise InvalidParameterError(f"{where} must be one positive number of micrometres or three (z, y, x), "
+                                    f"got {value!r}.")
+    return tuple(vals)
+
+
+def _require_voxel(given, from_file, name, notes):
+    if given is not None:
+        if from_file is not None and not np.allclose(given, from_file, rtol=0.01):
+            notes.append(f"the file declares a voxel size of {from_file} µm; {given} µm (given) was used.")
+        return given
+    if from_file is not None:
+        notes.append(f"voxel size {from_file} µm taken from the file.")
+        return from_file
+    raise InvalidParameterError(
+        f"{name} does not state its voxel size: give voxel_size_um= (µm per voxel, one number for cubic voxels "
+        "or three for z, y, x), from the reconstruction log or the instrument's pixel size divided by the "
+        "geometric magnification (see battlab.xrm.effective_pixel_size_um).")
+
+
+# --------------------------------------------------------------------------- wrapping
+def make_volume(array, *, voxel_size_um, name: str = "intensity", units: str = "a.u.", source_format: str = "array",
+                source_name: str = "array", source_sha256: str | None = None, notes=None):
+    """Wrap a 3-D NumPy or dask array as a calibrated ``(z, y, x)`` volume.
+
+    Parameters
+    ----------
+    array : array-like, 3-D
+        Voxel values ordered (z, y, x).
+    voxel_size_um : float or (float, float, float)
+        Voxel size in micrometres, cubic or (z, y, x).
+    name, units : str
+        Name and units of the values.
+
+    Returns
+    -------
+    xarray.DataArray
+    """
+    import xarray as xr
+
+    vox = _voxel_tuple(voxel_size_um)
+    if vox is None:
+        raise InvalidParameterError("voxel_size_um is required (µm per voxel).")
+    if getattr(array, "ndim", np.ndim(array)) != 3:
+        raise InvalidParameterError(f"a volume must be 3-D (z, y, x), got shape {np.shape(array)}.")
+    nz, ny, nx = array.shape
+    vol = xr.DataArray(
+        array, dims=("z", "y", "x"), name=name,
+        coords={"z_um": ("z", np.arange(nz) * vox[0]), "y_um": ("y", np.arange(ny) * vox[1]),
+                "x_um": ("x", np.arange(nx) * vox[2])},
+        attrs={"units": units, "voxel_size_um": vox, "source_format": source_format, "source_name": source_name,
+               "source_sha256": source_sha256, "notes": list(notes or []),
+               "battlab": {"source_name": source_name, "sha256": source_sha256, "format": source_format}})
+    for c in ("z_um", "y_um", "x_um"):
+        vol[c].attrs["units"] = "µm"
+    return vol
+
+
+def write_zarr_volume(volume, path, *, chunks=(64, 64, 64)):
+    """Write a volume (NumPy, dask or DataArray) to a zarr store with its voxel size.
+
+    Parameters
+    ----------
+    volume : DataArray or array
+        A DataArray from :func:`open_volume`/:func:`make_volume` keeps its voxel size.
+    path : path
+        The ``.zarr`` folder to create (an existing store is refused).
+    chunks : tuple of int
+        Chunk shape on disk (z, y, x).
+    """
+    import dask.array as da
+    import zarr
+
+    path = Path(path)
+    if path.exists():
+        raise InvalidParameterError(f"{path} exists; battlab does not overwrite a volume, choose a new path.")
+    data = getattr(volume, "data", volume)
+    arr = data if isinstance(data, da.Array) else da.from_array(np.asarray(data), chunks=chunks)
+    arr = arr.rechunk(chunks)
+    store = zarr.open_array(str(path), mode="w", shape=arr.shape, chunks=chunks, dtype=arr.dtype)
+    vox = getattr(volume, "attrs", {}).get("voxel_size_um")
+    if vox is not None:
+        store.attrs["voxel_size_um"] = [float(v) for v in vox]
+    da.store(arr, store, lock=False)
+    return path
+
+
+# --------------------------------------------------------------------------- TIFF
+def _tiff_volume(path, vox, notes):
+    from battlab.imaging.movie import open_movie
+
+    # open_movie calibrates x/y only; a placeholder size is replaced below.
+    movie = open_movie(path, pixel_size_um=vox[1] if vox else 1.0, hash_source=False)
+    if movie.sizes["channel"] != 1:
+        raise UnsupportedFormatError(f"{Path(path).name} holds {movie.sizes['channel']} colour channels per slice; "
+                                     "a tomography volume has one value per voxel. Export greyscale slices.")
+    meta = movie.attrs.get("metadata_pixel_size_um")
+    from_file = (meta, meta, meta) if meta else None
+    notes.extend(n for n in movie.attrs.get("notes", []) if "time" not in n)
+    files = movie.attrs["source_name"]
+    fmt = movie.attrs["source_format"]
+    return movie.data[..., 0], from_file, fmt if fmt in ("TIFF", "OME-TIFF") else "TIFF slices", files
+
+
+def _tiff_files(path):
+    from battlab.imaging.movie import _natural_key
+
+    if path.is_dir():
+        return sorted((p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
+                       and p.suffix.lower() in (".tif", ".tiff")), key=lambda p: _natural_key(p.name))
+    return [path]
+
+
+# --------------------------------------------------------------------------- HDF5
+class _H5Slab:
+    """Array-like view of an HDF5 dataset: each read opens the file and reads one slab.
+
+    Holding no open handle keeps the dask graph picklable (distributed workers) and
+    means a chunk read never loads more than the requested slab.
+    """
+
+    def __init__(self, path, dataset, shape, dtype):
+        self.path, self.dataset = str(path), dataset
+        self.shape, self.dtype, self.ndim = tuple(shape), np.dtype(dtype), len(shape)
+
+    def __getitem__(self, key):
+        import h5py
+
+        with h5py.File(self.path, "r") as fh:
+            return fh[self.dataset][key]
+
+
+def _h5_candidates(fh):
+    """3-D (or 2-D) datasets reachable by hard links, largest first."""
+    import h5py
+
+    from battlab.diffraction.io import _h5_groups
+
+    found = []
+    for group in _h5_groups(fh, depth=6):
+        for key in list(group.keys())[:200]:
+            try:
+                link = group.get(key, getlink=True)
+                if not isinstance(link, h5py.HardLink):
+                    continue
+                obj = group[key]
+            except (KeyError, OSError, ValueError, RuntimeError):
+                continue
+            if isinstance(obj, h5py.Dataset) and obj.ndim in (2, 3) and obj.dtype.kind in "uif" \
+                    and sorted(obj.shape)[-2] >= 8:  # image-like: two axes of 8+ (not a metadata column)
+                found.append(obj)
+    return sorted(found, key=lambda d: -int(np.prod(d.shape)))
+
+
+def _h5_volume(path, dataset, vox, notes):
+    import h5py
+
+    from battlab.diffraction.io import _h5_external_links, _h5_groups
+
+    try:
+        fh = h5py.File(path, "r")
+    except OSError as exc:
+        raise CorruptFileError(f"{path.name} is not a readable HDF5 file ({exc}); check the copy is complete.") \
+            from None
+    with fh:
+        if dataset is not None:
+            try:
+                link = fh.get(dataset, getlink=True)
+            except (KeyError, OSError, ValueError, RuntimeError):
+                link = None
+            if link is None:
+                raise MissingDataError(f"{path.name} has no dataset {dataset!r}; list its datasets with h5py "
+                                       "(h5py.File(path).visit(print)) and pass one as dataset=.")
+            if isinstance(link, h5py.ExternalLink):
+                target = Path(path).parent / link.filename
+                if not target.is_file():
+                    raise MissingDataError(
+                        f"{path.name}: {dataset} is an external link to {link.filename}, which is not next to the "
+                        "file. Copy the data file(s) beside the master file, or open the data file directly.")
+            try:
+                obj = fh[dataset]
+            except (KeyError, OSError, ValueError, RuntimeError) as exc:
+                raise MissingDataError(f"{path.name}: {dataset} cannot be opened ({exc}); a linked data file is "
+                                       "missing or damaged.") from None
+            if not isinstance(obj, h5py.Dataset):
+                raise InvalidParameterError(f"{path.name}: {dataset} is a group, not a dataset; name the array "
+                                            "inside it.")
+        else:
+            # A NeXus master keeps its frames in linked data files: when such a link is
+            # broken, the volume is missing, and a small mask array must not stand in for it.
+            broken = [(name, target) for name, target in _h5_external_links(_h5_groups(fh, depth=6))
+                      if not (Path(path).parent / target).is_file()]
+            cands = [] if broken else _h5_candidates(fh)
+            if broken:
+                raise MissingDataError(
+                    f"{path.name}: its data are in linked file(s) that are missing ({broken[0][0]} -> "
+                    f"{broken[0][1]}). Copy the data file(s) beside this master file, or open a data file itself.")
+            if not cands:
+                raise MissingDataError(f"{path.name} holds no 2-D or 3-D numeric dataset; {_HINT}.")
+            obj = cands[0]
+            if len(cands) > 1:
+                notes.append(f"opened {obj.name} (the largest image dataset); pass dataset= to choose another.")
+        if obj.dtype.kind not in "uif":
+            raise UnsupportedFormatError(f"{path.name}: {obj.name} holds {obj.dtype} values, not numbers.")
+        from_file = None
+        for key in _VOXEL_ATTRS:
+            if key in obj.attrs:
+                from_file = _voxel_tuple(np.asarray(obj.attrs[key]).tolist(), f"{obj.name} attribute {key}")
+                break
+        return _H5Slab(path, obj.name, obj.shape, obj.dtype), obj.chunks, from_file
+
+
+# --------------------------------------------------------------------------- zarr, npy, raw
+def _zarr_volume(path, dataset):
+    import zarr
+
+    try:
+        node = zarr.open(str(path), mode="r")
+    except Exception as exc:  # noqa: BLE001 - zarr raises several types for a damaged store
+        raise CorruptFileError(f"{path.name} is not a readable zarr store ({exc}).") from None
+    if dataset is not None:
+        try:
+            node = node[dataset]
+        except (KeyError, TypeError):
+            raise MissingDataError(f"{path.name} has no array {dataset!r}.") from None
+    if not hasattr(node, "shape"):
+        arrays = [name for name, _ in node.arrays()] if hasattr(node, "arrays") else []
+        raise MissingDataError(f"{path.name} is a zarr group; pass dataset= one of {arrays}.")
+    from_file = None
+    for key in _VOXEL_ATTRS:
+        if key in node.attrs:
+            from_file = _voxel_tuple(node.attrs[key], f"zarr attribute {key}")
+            break
+    return node, from_file
+
+
+def _mhd_header(path):
+    fields = {}
+    for line in path.read_text(errors="replace").splitlines():
+        if "=" in line:
+            key, value = line.split("=", 1)
+            fields[key.strip()] = value.strip()
+    try:
+        dims = [int(v) for v in fields["DimSize"].split()]
+        dtype = np.dtype(_MHD_TYPES[fields["ElementType"]])
+        data_file = fields["ElementDataFile"]
+    except (KeyError, ValueError):
+        raise CorruptFileError(f"{path.name}: a MetaImage header needs DimSize, ElementType (MET_UCHAR, MET_USHORT, "
+                               "MET_FLOAT, …) and ElementDataFile.") from None
+    if len(dims) != 3:
+        raise UnsupportedFormatError(f"{path.name}: DimSize has {len(dims)} numbers; a volume has three.")
+    if fields.get("BinaryDataByteOrderMSB", fields.get("ElementByteOrderMSB", "False")).lower() == "true":
+        dtype = dtype.newbyteorder(">")
+    spacing = None
+    if "ElementSpacing" in fields:
+        sx, sy, sz = (float(v) for v in fields["ElementSpacing"].split()[:3])
+        spacing = (sz * 1e3, sy * 1e3, sx * 1e3)  # MetaImage spacing is in mm, x first
+    if data_file.upper() == "LOCAL":
+        raise UnsupportedFormatError(f"{path.name}: data embedded in the header (LOCAL) is not supported; save as "
+                                     ".mhd + .raw.")
+    offset = int(fields.get("HeaderSize", "0") or 0)
+    return path.parent / data_file, (dims[2], dims[1], dims[0]), dtype, offset, spacing
+
+
+def _raw_memmap(path, shape, dtype, offset):
+    if shape is None or dtype is None:
+        raise InvalidParameterError(f"{path.name} is a headerless raw file: give shape=(nz, ny, nx) and dtype= "
+                                    "(e.g. 'uint16', '>f4') from the reconstruction log, or a MetaImage .mhd header.")
+    try:
+        shape = tuple(int(v) for v in shape)
+        dtype = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"shape must be three integers and dtype a NumPy type, got {shape!r}, "
+                                    f"{dtype!r}.") from None
+    if len(shape) != 3 or min(shape) < 1:
+        raise InvalidParameterError(f"shape must be three positive integers (nz, ny, nx), got {shape}.")
+    need = int(np.prod(shape)) * dtype.itemsize + int(offset)
+    size = path.stat().st_size
+    if size < need:
+        raise CorruptFileError(f"{path.name} holds {size:,} bytes but shape {shape} of {dtype} needs {need:,}; "
+                               "check shape, dtype and offset_bytes.")
+    return np.memmap(path, mode="r", dtype=dtype, shape=shape, offset=int(offset))
+
+
+# --------------------------------------------------------------------------- entry point
+def _kind(path):
+    name = path.name.lower()
+    if path.is_dir():
+        if name.endswith(".zarr") or any((path / m).exists() for m in (".zarray", ".zgroup", "zarr.json")):
+            return "zarr"
+        return "tiff-folder"
+    if not path.is_file():
+        raise MissingDataError(f"{path} does not exist.")
+    if path.stat().st_size == 0:
+        raise CorruptFileError(f"{path.name} is empty (0 bytes); copy the file again.")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    from battlab.diffraction.io import _is_hdf5
+
+    with open(path, "rb") as fh:
+        if _is_hdf5(fh.read(32776)):
+            return "hdf5"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "tiff"
+    if head[:6] == b"\x93NUMPY":
+        return "npy"
+    if name.endswith(".mhd"):
+        return "mhd"
+    if name.endswith((".raw", ".vol", ".bin", ".dat")):
+        return "raw"
+    if name.endswith((".tif", ".tiff")):
+        raise CorruptFileError(f"{path.name} has a TIFF name but not a TIFF header; the file is damaged.")
+    raise UnsupportedFormatError(f"{path.name}: not a volume format battlab recognises; {_HINT}.")
+
+
+def open_volume(path, *, voxel_size_um=None, dataset: str | None = None, axes: str = "zyx", shape=None, dtype=None,
+                offset_bytes: int = 0, chunks=None, hash_source: bool = True):
+    """Open a tomography volume lazily as ``(z, y, x)`` with physical coordinates.
+
+    Parameters
+    ----------
+    path : path
+        Multi-page TIFF / OME-TIFF, folder of TIFF slices, HDF5/NeXus file, zarr store,
+        ``.npy``, MetaImage ``.mhd`` or headerless raw file.
+    voxel_size_um : float or (float, float, float)
+        Voxel size in micrometres (one number for cubic voxels, or z, y, x). Required
+        unless the file states it; a given value wins over the file's.
+    dataset : str, optional
+        HDF5 dataset or zarr array path inside the file (default: the largest 2-D/3-D
+        numeric dataset reachable without following external links).
+    axes : str
+        Order of the stored axes as letters ``z``, ``y``, ``x`` (e.g. ``"yxz"`` for a
+        stack stored with slices last). TIFF stacks are always ``zyx`` (slice per page).
+    shape, dtype : optional
+        Headerless raw files only: ``(nz, ny, nx)`` and the NumPy dtype (byte order
+        included, e.g. ``">u2"``). ``offset_bytes`` skips a header.
+    chunks : tuple or str, optional
+        dask chunks; default one slab per stored chunk or about 64 MB.
+    hash_source : bool
+        Hash the input for ``attrs["source_sha256"]`` (streamed, ~1 s per GB; zarr
+        stores and folders are not hashed).
+
+    Returns
+    -------
+    xarray.DataArray
+        Dask-backed ``(z, y, x)`` volume; attrs ``voxel_size_um`` (z, y, x), ``units``,
+        ``source_format``, ``source_name``, ``source_sha256``, ``notes``.
+    """
+    import dask.array as da
+
+    path = Path(path)
+    given = _voxel_tuple(voxel_size_um)
+    if sorted(str(axes).lower()) != ["x", "y", "z"]:
+        raise InvalidParameterError(f"axes must name z, y and x once each (e.g. 'zyx' or 'yxz'), got {axes!r}.")
+    axes = str(axes).lower()
+    notes: list[str] = []
+    kind = _kind(path)
+    files = [path]
+    if kind in ("tiff", "tiff-folder"):
+        if kind == "tiff-folder" and not _tiff_files(path):
+            raise MissingDataError(f"folder {path.name} holds no TIFF slices or zarr store; {_HINT}.")
+        data, from_file, fmt, _ = _tiff_volume(path, given, notes)
+        files = _tiff_files(path)
+        if axes != "zyx":
+            notes.append("axes= is ignored for TIFF stacks: one page is one z slice.")
+            axes = "zyx"
+    elif kind == "hdf5":
+        slab, stored_chunks, from_file = _h5_volume(path, dataset, given, notes)
+        if slab.ndim == 2:
+            notes.append("the dataset is 2-D: opened as a volume of one slice.")
+            axes = "".join(a for a in axes if a != "z")
+        auto = chunks or (tuple(max(c, 1) for c in stored_chunks) if stored_chunks else "auto")
+        data = da.from_array(slab, chunks=auto, lock=False, asarray=True, fancy=False,
+                             name=f"battlab-h5-{path.name}-{slab.dataset}-{path.stat().st_mtime_ns}")
+        if slab.ndim == 2:
+            data = data[None]
+            axes = "z" + axes
+        fmt = "HDF5"
+    elif kind == "zarr":
+        node, from_file = _zarr_volume(path, dataset)
+        data = da.from_zarr(node) if chunks is None else da.from_zarr(node).rechunk(chunks)
+        fmt = "zarr"
+        hash_source = False
+    elif kind == "npy":
+        arr = np.load(path, mmap_mode="r")
+        data, from_file, fmt = da.from_array(arr, chunks=chunks or "auto"), None, "NumPy .npy"
+    elif kind == "mhd":
+        raw_path, shp, dt, off, from_file = _mhd_header(path)
+        if not raw_path.is_file():
+            raise MissingDataError(f"{path.name} points to {raw_path.name}, which is not beside it.")
+        data = da.from_array(_raw_memmap(raw_path, shp, dt, off), chunks=chunks or "auto")
+        fmt, files = "MetaImage", [path, raw_path]
+    else:
+        data = da.from_array(_raw_memmap(path, shape, dtype, offset_bytes), chunks=chunks or "auto")
+        from_file, fmt = None, "raw"
+    if data.ndim != 3:
+        raise UnsupportedFormatError(f"{path.name}: the data are {data.ndim}-D; a volume is 3-D (z, y, x).")
+    if axes != "zyx":
+        data = data.transpose([axes.index(a) for a in "zyx"])
+    vox = _require_voxel(given, from_file, path.name, notes)
+    sha = None
+    if hash_source:
+        from battlab.imaging.movie import _sha256
+
+        sha = _sha256(files)
+    units = "counts" if np.dtype(data.dtype).kind in "ui" else "a.u."
+    name = path.name if len(files) == 1 or kind == "mhd" else f"{path.name}/ ({len(files)} files)"
+    return make_volume(data, voxel_size_um=vox, units=units, source_format=fmt, source_name=name,
+                       source_sha256=sha, notes=notes)
