@@ -1,7 +1,7 @@
 """Put movie frames on the cycler's timeline.
 
 Each frame gets the cell's potential, current, cycle labels and the charge passed up to
-the frame's instant. The join itself is :func:`battlab.sensors._align.align_to_cycling`
+the frame's instant. The join itself is :func:`battlab.correlate.align_to_cycling`
 (one implementation for every time series recorded beside a cycler): cumulative charge
 is the cycler's own row increments (:mod:`battlab.echem.cycling`), interpolated at the
 frame time; labels and current come from the cycler interval that contains the frame.
@@ -13,12 +13,10 @@ start (``movie_start_unix_s``) is added first and matched to ``unix_time_s``.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
-from battlab.errors import BattlabWarning, InvalidParameterError, MissingDataError
+from battlab.errors import MissingDataError
 
 __all__ = ["per_frame_echem", "FRAME_ECHEM_COLUMNS"]
 
@@ -73,40 +71,17 @@ def per_frame_echem(movie_or_times, echem_df: pd.DataFrame, *, clock_offset_s: f
         outside the cycling record keep their row with NaN electrochemistry (a
         :class:`~battlab.errors.BattlabWarning` says how many).
     """
-    from battlab.sensors._align import align_to_cycling
+    from battlab.correlate.timeline import echem_at
 
     frames, t, name = _frame_times(movie_or_times)
     if len(t) == 0:
         raise MissingDataError("no frames to sync.")
-    if not np.all(np.isfinite(t)):
-        raise InvalidParameterError("frame times must be finite seconds.")
-    if not isinstance(echem_df, pd.DataFrame):
-        raise InvalidParameterError("echem_df must be a cycling table (pandas DataFrame), e.g. from battlab.load().")
-    table = pd.DataFrame({"frame": frames, "time_s": t, "sensor_time_s": t})
-    if time_basis == "unix":
-        if movie_start_unix_s is None:
-            raise MissingDataError("time_basis='unix' needs movie_start_unix_s (the wall-clock time of frame 0, "
-                                   "in Unix seconds); or use the default test-time basis with clock_offset_s.")
-        table["unix_time_s"] = float(movie_start_unix_s) + t
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", BattlabWarning)
-        aligned = align_to_cycling(table, echem_df, clock_offset_s=clock_offset_s, time_basis=time_basis,
-                                   cell_type=cell_type, rest_current_A=rest_current_A)
-    out = table[["frame", "time_s"]].merge(aligned.drop(columns=["time_s", "sensor_time_s", "unix_time_s"],
-                                                        errors="ignore"), on="frame", how="left")
-    if "unix_time_s" in aligned:
-        out["unix_time_s"] = out["frame"].map(dict(zip(aligned["frame"], aligned["unix_time_s"], strict=True)))
-    missing = int(out["voltage_V"].isna().sum())
-    if missing:
-        warnings.warn(f"{missing} of {len(out)} frames of {name} fall outside the cycling record and have no "
-                      "electrochemistry; check clock_offset_s.", BattlabWarning, stacklevel=2)
-    for w in caught:  # pass on anything else the join had to say
-        if "outside the cycling record" not in str(w.message):
-            warnings.warn(str(w.message), w.category, stacklevel=2)
-    first = out["charge_mAh"].dropna()
-    out["capacity_mAh"] = out["charge_mAh"] - (first.iloc[0] if len(first) else np.nan)
-    cols = [c for c in FRAME_ECHEM_COLUMNS if c in out] + [c for c in out.columns if c not in FRAME_ECHEM_COLUMNS]
-    out = out[cols]
-    out.attrs["battlab"] = dict(aligned.attrs.get("battlab", {}))
+    if time_basis == "unix" and movie_start_unix_s is None:
+        raise MissingDataError("time_basis='unix' needs movie_start_unix_s (the wall-clock time of frame 0, "
+                               "in Unix seconds); or use the default test-time basis with clock_offset_s.")
+    out = echem_at(t, echem_df, clock_offset_s=clock_offset_s, time_basis=time_basis,
+                   start_unix_s=movie_start_unix_s, cell_type=cell_type, rest_current_A=rest_current_A,
+                   label=f"frames of {name}")
+    out.insert(0, "frame", frames)
     out.attrs["battlab"]["movie"] = name
     return out

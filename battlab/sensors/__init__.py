@@ -19,7 +19,9 @@ from importlib import import_module
 # numpy/pandas on every call.
 _LAZY = {
     "read_sensor_table": "_io", "SensorRun": "_io", "KINDS": "_io", "SENSOR_COLUMNS": "_io",
-    "align_to_cycling": "_align", "charge_timeline": "_align", "FARADAY_C_MOL": "_align",
+    # The timeline join serves every technique; it lives in battlab.correlate.
+    "align_to_cycling": "battlab.correlate.timeline", "charge_timeline": "battlab.correlate.timeline",
+    "FARADAY_C_MOL": "battlab.correlate.timeline",
     "analyze": "_pipeline", "SensorResult": "_pipeline", "DEFAULTS": "_pipeline",
 }
 _SUBMODULES = {"eqcm", "dilatometry", "stress", "acoustic"}
@@ -32,7 +34,8 @@ def __getattr__(name):
     if name in _SUBMODULES:
         return import_module(f"battlab.sensors.{name}")
     if name in _LAZY:
-        return getattr(import_module(f"battlab.sensors.{_LAZY[name]}"), name)
+        module = _LAZY[name]
+        return getattr(import_module(module if "." in module else f"battlab.sensors.{module}"), name)
     raise AttributeError(f"module 'battlab.sensors' has no attribute {name!r}")
 
 

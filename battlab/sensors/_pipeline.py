@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from battlab.correlate.timeline import align_to_cycling
 from battlab.errors import InvalidParameterError, MissingDataError
 from battlab.sensors import acoustic, dilatometry, eqcm, stress  # noqa: F401  (submodules)
-from battlab.sensors._align import align_to_cycling
 from battlab.sensors._io import KINDS
 
 __all__ = ["analyze", "SensorResult", "DEFAULTS"]

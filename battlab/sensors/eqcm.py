@@ -35,8 +35,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from battlab.correlate.timeline import FARADAY_C_MOL
 from battlab.errors import InvalidParameterError, MissingDataError
-from battlab.sensors._align import FARADAY_C_MOL
 
 __all__ = ["sauerbrey_constant", "sauerbrey_mass", "eqcm_mass", "mass_per_electron", "dissipation_check",
            "identify_species", "overtone_spread", "SPECIES", "QUARTZ_DENSITY_G_CM3", "QUARTZ_SHEAR_MODULUS_G_CM_S2",
