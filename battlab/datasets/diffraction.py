@@ -37,6 +37,26 @@ def _two_theta_of_d(d, lam=_CU[0]):
     return 2 * np.degrees(np.arcsin(lam / (2 * d)))
 
 
+def graphite_staging(x: float):
+    """Phase fractions and (002)/(001) positions (Cu Kα1, degrees) of LixC6 at lithiation x.
+
+    0 ≤ x ≤ 0.2: solid solution, one peak shifting 26.55° → 26.20°; 0.2–0.5: two-phase
+    towards LiC12 (25.35°); 0.5–1: two-phase LiC12 → LiC6 (24.00°).
+    """
+    if x <= 0.2:
+        f = {"graphite": 1.0, "LiC12": 0.0, "LiC6": 0.0}
+        pos_g = 26.55 - (26.55 - 26.20) * x / 0.2
+    elif x <= 0.5:
+        s = (x - 0.2) / 0.3
+        f = {"graphite": 1 - s, "LiC12": s, "LiC6": 0.0}
+        pos_g = 26.20
+    else:
+        s = (x - 0.5) / 0.5
+        f = {"graphite": 0.0, "LiC12": 1 - s, "LiC6": s}
+        pos_g = 26.20
+    return f, {"graphite": pos_g, "LiC12": 25.35, "LiC6": 24.00}
+
+
 def make_operando_graphite(*, n_patterns: int = 80, two_theta_range=(22.0, 29.0), step_deg: float = 0.01,
                            fwhm_deg: float = 0.12, eta: float = 0.4, peak_area: float = 400.0,
                            rng=0) -> Demo:
@@ -63,22 +83,10 @@ def make_operando_graphite(*, n_patterns: int = 80, two_theta_range=(22.0, 29.0)
     gen = np.random.default_rng(rng)
     df, times, x_at, stamps = operando_clock(n_patterns, rng=rng)
     tt = np.arange(two_theta_range[0], two_theta_range[1] + step_deg / 2, step_deg)
-    pos_lic12, pos_lic6 = 25.35, 24.00
     rows, pats = [], []
     bg = 60 + 25 * np.exp(-0.5 * ((tt - 22.0) / 3.0) ** 2) + 2.0 * (tt - tt[0])  # amorphous + slope
     for i, (ti, x) in enumerate(zip(times, x_at, strict=True)):
-        if x <= 0.2:
-            f = {"graphite": 1.0, "LiC12": 0.0, "LiC6": 0.0}
-            pos_g = 26.55 - (26.55 - 26.20) * x / 0.2
-        elif x <= 0.5:
-            s = (x - 0.2) / 0.3
-            f = {"graphite": 1 - s, "LiC12": s, "LiC6": 0.0}
-            pos_g = 26.20
-        else:
-            s = (x - 0.5) / 0.5
-            f = {"graphite": 0.0, "LiC12": 1 - s, "LiC6": s}
-            pos_g = 26.20
-        pos = {"graphite": pos_g, "LiC12": pos_lic12, "LiC6": pos_lic6}
+        f, pos = graphite_staging(x)
         peaks = [(peak_area * f[k], pos[k], fwhm_deg) for k in pos if f[k] > 0]
         y = pattern_from_peaks(tt, peaks, background=bg, eta=eta, rng=gen)
         pats.append(make_pattern(tt, y, wavelength_A=_CU[0], anode="Cu",
