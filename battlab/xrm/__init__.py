@@ -2,5 +2,23 @@
 tortuosity, reconstruction for teaching, XANES chemical maps and calculators."""
 
 from battlab.xrm.io import VOLUME_SUFFIXES, make_volume, open_volume, write_zarr_volume
+from battlab.xrm.metrics import (
+    connected_porosity,
+    crack_table,
+    local_thickness,
+    particle_changes,
+    particle_table,
+    phase_fractions,
+    porosity,
+    size_distribution,
+    slice_profile,
+    specific_surface_area,
+)
+from battlab.xrm.segment import clean_labels, find_thresholds, histogram, phase_mask, segment, split_particles
+from battlab.xrm.tortuosity import diffusivity_field, tortuosity
 
-__all__ = ["VOLUME_SUFFIXES", "make_volume", "open_volume", "write_zarr_volume"]
+__all__ = ["VOLUME_SUFFIXES", "make_volume", "open_volume", "write_zarr_volume",
+           "histogram", "find_thresholds", "segment", "clean_labels", "split_particles", "phase_mask",
+           "phase_fractions", "porosity", "slice_profile", "connected_porosity", "specific_surface_area",
+           "local_thickness", "size_distribution", "particle_table", "crack_table", "particle_changes",
+           "tortuosity", "diffusivity_field"]
