@@ -92,7 +92,7 @@ def _fine_peak(cross, guess, factor, half_width_px):
     return centre + (np.array([fy, fx]) - half) / factor, float(np.abs(fine[fy, fx]))
 
 
-def _register(ref_spec, ref_energy, moving, upsample):
+def _register(ref_spec, ref_energy, moving, upsample, taper=True):
     """(dy, dx, confidence) of a mean-subtracted frame relative to the reference spectrum.
 
     Plain (energy-weighted) cross-correlation, not whitened: whitening gives the empty,
@@ -100,31 +100,48 @@ def _register(ref_spec, ref_energy, moving, upsample):
     Integer peak first, then two sub-pixel passes, each with the taper moved with the
     content found so far (±0.6 px, then ±0.1 px around the previous answer). The
     confidence is the normalised cross-correlation coefficient at the peak (Parseval).
+    Without ``taper`` the frames are correlated whole (see :func:`phase_shift`).
     """
     shape = moving.shape
+    window = _window if taper else (lambda shape, shift=(0.0, 0.0): 1.0)
     conj_ref = np.conj(ref_spec)
-    shift, height = _integer_peak(_fft2(moving * _window(shape)) * conj_ref)
+    shift, height = _integer_peak(_fft2(moving * window(shape)) * conj_ref)
     energy = None
     if upsample > 1:
         for half_width in (0.6, 0.1):
-            tapered = moving * _window(shape, shift)
+            tapered = moving * window(shape, shift)
             shift, height = _fine_peak(_fft2(tapered) * conj_ref, shift, upsample, half_width)
             energy = float(np.sum(tapered.astype(np.float64) ** 2)) * tapered.size
     if energy is None:
-        tapered = moving * _window(shape)
+        tapered = moving * window(shape)
         energy = float(np.sum(tapered ** 2)) * tapered.size
     denom = np.sqrt(ref_energy * energy)
     conf = height / denom if denom > 0 else 0.0
     return shift[0], shift[1], float(min(conf, 1.0))
 
 
-def _reference(frame):
-    f = _prepare(frame) * _window(np.shape(frame)[:2])
+def _reference(frame, taper=True):
+    f = _prepare(frame)
+    if taper:
+        f = f * _window(np.shape(frame)[:2])
     return _fft2(f), float(np.sum(f ** 2)) * f.size
 
 
-def phase_shift(reference, frame, *, upsample_factor: int = 50):
+def phase_shift(reference, frame, *, upsample_factor: int = 50, window: bool = True):
     """Sub-pixel displacement of ``frame`` relative to ``reference`` (2-D or (y, x, c)).
+
+    Parameters
+    ----------
+    reference, frame : array_like
+        Two frames of the same size.
+    upsample_factor : int
+        Resolution of the shift: 1/upsample_factor px.
+    window : bool
+        Hann-taper both frames (default), which suits drift: small shifts of frames
+        whose borders do not move with the content. ``window=False`` correlates the
+        frames whole, so that content shared only near opposite borders (a shift of
+        more than about a third of the frame) still gives the peak, at its position
+        modulo the frame size.
 
     Returns
     -------
@@ -136,7 +153,8 @@ def phase_shift(reference, frame, *, upsample_factor: int = 50):
     if reference.shape[:2] != frame.shape[:2]:
         raise InvalidParameterError(f"the frames differ in size: {reference.shape} vs {frame.shape}.")
     up = _check_upsample(upsample_factor)
-    return _register(*_reference(reference), _prepare(frame), up)
+    taper = bool(window)
+    return _register(*_reference(reference, taper), _prepare(frame), up, taper)
 
 
 def _check_upsample(upsample_factor):
