@@ -649,7 +649,7 @@ def _square_grid(n, spacing, centre=(0.0, 0.0)):
     return Affine([[spacing, 0.0, centre[0] - h * spacing], [0.0, spacing, centre[1] - h * spacing]])
 
 
-def register_similarity(reference, moving, *, angle_range_deg=(-180.0, 180.0), angle_step_deg: float = 3.0,
+def register_similarity(reference, moving, *, angle_range_deg=(-180.0, 180.0), angle_step_deg: float | None = None,
                         fit_scale: bool = False, feature: str = "intensity",
                         initial: Affine | None = None) -> Registration:
     """Rotation (+ optional scale) + translation of a map relative to a map of another pixel size.
@@ -673,8 +673,10 @@ def register_similarity(reference, moving, *, angle_range_deg=(-180.0, 180.0), a
         away from its edges by half the moving map's size.
     angle_range_deg : (float, float)
         Angles searched (moving → reference rotation), degrees.
-    angle_step_deg : float
-        Coarse search step; the refinement then resolves a small fraction of it.
+    angle_step_deg : float, optional
+        Coarse search step. By default the step turns the template's corners by about
+        one working pixel (between 1° and 6°); the refinement then resolves a small
+        fraction of it.
     fit_scale : bool
         Also refine the physical scale (default: trust the pixel sizes).
     feature : {"intensity", "gradient"}
@@ -696,7 +698,7 @@ def register_similarity(reference, moving, *, angle_range_deg=(-180.0, 180.0), a
     lo, hi = (float(v) for v in _pair(angle_range_deg, "angle_range_deg"))
     if hi < lo:
         raise InvalidParameterError("angle_range_deg must be (low, high) with low ≤ high.")
-    if not np.isfinite(angle_step_deg) or angle_step_deg <= 0:
+    if angle_step_deg is not None and (not np.isfinite(angle_step_deg) or angle_step_deg <= 0):
         raise InvalidParameterError(f"angle_step_deg must be positive, got {angle_step_deg!r}.")
     pr, pm = _pixel_affine(ref), _pixel_affine(mov)
     px_r, px_m = _pixel_size(ref), _pixel_size(mov)
@@ -730,11 +732,14 @@ def register_similarity(reference, moving, *, angle_range_deg=(-180.0, 180.0), a
         raise InvalidParameterError("the moving map is larger than the reference at the working pixel size; "
                                     "swap reference and moving.")
 
+    if angle_step_deg is None:
+        angle_step_deg = float(np.clip(np.degrees(1.0 / (n_t / math.sqrt(2))), 1.0, 6.0))
+
     def transform_of(theta_deg, t_um, scale=1.0):
         rot = Affine.similarity(scale=scale, rotation_deg=theta_deg, translation_um=t_um)
         return rot @ Affine.similarity(translation_um=-centre_m)
 
-    details = {"working_pixel_size_um": pw}
+    details = {"working_pixel_size_um": pw, "angle_step_deg": angle_step_deg}
     if initial is None:
         # coarse search: the template is the moving field seen in reference orientation
         src_f_pix = grid_m
