@@ -221,6 +221,17 @@ def test_per_cycle_tables_and_bad_populations():
         population_summary({"a": pd.DataFrame({"x": [1, 2]})})
 
 
+def test_cells_given_as_files_are_read_where_they_are_summarised(demo, summary, tmp_path):
+    # A campaign passes paths, so each worker reads its own file; the result is the same.
+    paths = {}
+    for name in ("cell_03", "cell_16"):
+        paths[name] = tmp_path / f"{name}.csv"
+        demo.data[name].to_csv(paths[name], index=False)
+    from_files = population_summary(paths)
+    expected = summary.set_index("cell").loc[list(paths)].reset_index()
+    pd.testing.assert_frame_equal(from_files, expected, check_exact=False, rtol=1e-9)
+
+
 @pytest.mark.slow
 def test_population_summary_on_a_dask_local_cluster_equals_the_serial_result():
     distributed = pytest.importorskip("distributed")
