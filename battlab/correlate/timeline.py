@@ -148,7 +148,7 @@ def align_to_cycling(sensor: pd.DataFrame, echem: pd.DataFrame | None = None, *,
             f"the sensor record ({t_sen.min():.0f}–{t_sen.max():.0f} s on the cycler clock) does not overlap "
             f"the cycling record ({t_cyc[0]:.0f}–{t_cyc[-1]:.0f} s); set the clock offset.")
     if not inside.all():
-        warnings.warn(f"{int((~inside).sum())} sensor samples fall outside the cycling record and were left "
+        warnings.warn(f"{int((~inside).sum())} samples fall outside the cycling record and were left "
                       "out.", BattlabWarning, stacklevel=2)
     sen = sensor.loc[inside].reset_index(drop=True)
     t = t_sen[inside]
@@ -166,8 +166,13 @@ def align_to_cycling(sensor: pd.DataFrame, echem: pd.DataFrame | None = None, *,
         out[col] = tl[col].to_numpy()[row]
     out["charge_mAh"] = np.interp(t, t_cyc, tl["charge_mAh"].to_numpy())
     out["charge_C"] = out["charge_mAh"] * 3.6
-    grp = out.groupby("cycle")["charge_mAh"]
-    lo, hi = grp.transform("min").to_numpy(), grp.transform("max").to_numpy()
+    # SOC against the cycle's charge swing on the cycler (not the samples', which may miss its ends).
+    q_tl = tl["charge_mAh"].to_numpy()
+    q_prev = np.r_[0.0, q_tl[:-1]]
+    by_cycle = pd.DataFrame({"cycle": tl["cycle"].to_numpy(), "lo": np.minimum(q_tl, q_prev),
+                             "hi": np.maximum(q_tl, q_prev)}).groupby("cycle").agg({"lo": "min", "hi": "max"})
+    lo = out["cycle"].map(by_cycle["lo"]).to_numpy(dtype=float)
+    hi = out["cycle"].map(by_cycle["hi"]).to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["soc"] = np.where(hi > lo, (out["charge_mAh"].to_numpy() - lo) / (hi - lo), np.nan)
     if time_column != "sensor_time_s":

@@ -6,6 +6,7 @@ these when no file is given, so every notebook runs offline with no setup.
 """
 
 from battlab.datasets._base import Demo
+from battlab.datasets.correlation import make_multimodal
 from battlab.datasets.cv import make_cv
 from battlab.datasets.cycling import graphite_ocv, make_cycling
 from battlab.datasets.diffraction import (
@@ -35,7 +36,7 @@ __all__ = ["Demo", "make_cycling", "graphite_ocv", "make_randles", "make_two_arc
            "make_eqcm", "make_dilatometry", "make_moss", "make_acoustic", "make_ae_waveform", "make_gitt", "make_pitt",
            "make_operando_graphite", "make_lto_series", "make_sized_pattern",
            "make_graphite_movie", "make_raman_graphite_series", "make_ftir_series", "make_xps_sei",
-           "make_xas_mixture_series", "make_nmr_plating_series"]
+           "make_xas_mixture_series", "make_nmr_plating_series", "make_multimodal"]
 
 #: Demo name -> (generator, description) for the app pickers.
 DEMOS = {
@@ -58,6 +59,7 @@ DEMOS = {
     "XPS: SEI C 1s and F 1s (Shirley)": (make_xps_sei, "xps"),
     "operando XANES: Mn3+/Mn4+ mixture (3 eV shift)": (make_xas_mixture_series, "xas"),
     "operando 7Li NMR: plated and dead lithium": (make_nmr_plating_series, "nmr"),
+    "multimodal graphite cell: optical, XRD, EIS, AFM + X-ray maps": (make_multimodal, "correlation"),
 }
 
 
