@@ -214,14 +214,14 @@ def _smooth_texture(shape, rng, scale_px=3.0):
 
 
 def make_si_nanowire_movie(*, n_frames: int = 60, size: int = 128, pixel_size_nm: float = 1.0,
-                           frame_time_s: float = 1.0, r0_nm: float = 30.0, D_nm2_s: float = 10.0,
+                           frame_time_s: float = 1.0, r0_nm: float = 20.0, D_nm2_s: float = 2.0,
                            beta: float = 3.7, drift_px_per_frame=(0.15, 0.2), noise: float = 0.03, rng=1) -> Demo:
     """A horizontal Si nanowire lithiating radially: a shrinking crystalline core.
 
     Core radius r_c(t) = r₀ − √(2Dt) (parabolic front; the reacted depth x = √(2Dt) is
     a power law with n = 0.5); outer radius from volume conservation with expansion β of
     the reacted area, r_out² = r_c² + β (r₀² − r_c²). Intensities: vacuum/support 1.0
-    (with a fixed texture that drifts with the specimen), amorphous LixSi shell 0.75,
+    (with a support-film texture that drifts with the specimen), amorphous LixSi shell 0.75,
     crystalline core 0.45. Stage drift ``drift_px_per_frame`` (dy, dx) accumulates.
 
     Truth: ``core_radius_nm``, ``outer_radius_nm``, ``depth_nm`` per frame, ``D_nm2_s``,
@@ -237,14 +237,17 @@ def make_si_nanowire_movie(*, n_frames: int = 60, size: int = 128, pixel_size_nm
     pad = 16
     big = size + 2 * pad
     yy = (np.arange(big) - big / 2)[:, None] * pixel_size_nm
-    texture = 0.05 * _smooth_texture((big, big), gen)
+    texture = 0.12 * _smooth_texture((big, big), gen)
     drift = np.cumsum(np.tile(np.asarray(drift_px_per_frame, float), (n_frames, 1)), axis=0)
     drift -= drift[0]
     frames = np.empty((n_frames, size, size), np.float32)
     for i in range(n_frames):
         dist = np.abs(yy) * np.ones((1, big))
-        img = np.where(dist <= rout[i], 0.75, 1.0) + texture
-        img = np.where(dist <= rc[i], 0.45 + texture, img)
+        # the support film's texture shows beside the wire, which is thick enough to hide it
+        # partial-pixel coverage keeps the edges sub-pixel accurate
+        shell = np.clip(rout[i] - dist + 0.5, 0, 1)
+        core = np.clip(rc[i] - dist + 0.5, 0, 1)
+        img = (1.0 + texture) * (1 - shell) + 0.75 * (shell - core) + 0.45 * core
         moved = nd_shift(img, drift[i], order=1, mode="nearest")
         frames[i] = moved[pad:pad + size, pad:pad + size] + noise * gen.standard_normal((size, size))
     movie = _movie(frames, pixel_size_nm=pixel_size_nm, frame_time_s=frame_time_s, name="Si nanowire lithiation")
