@@ -86,6 +86,15 @@ def find_thresholds(volume, *, method: str = "otsu", classes: int = 2, bins: int
     raise InvalidParameterError(f"unknown threshold method {method!r}; use 'otsu' or 'multiotsu'.")
 
 
+def _digitize_block(block, thresholds):
+    # Same bins as np.digitize (x >= t counts), without its int64 output: a chunk's
+    # labels take one byte per voxel, which keeps chunked passes small in memory.
+    out = np.zeros(block.shape, np.uint8)
+    for t in thresholds:
+        out += block >= t
+    return out
+
+
 def _local_block(block, block_size, offset):
     from skimage.filters import threshold_local
 
@@ -141,7 +150,7 @@ def segment(volume, *, method: str = "otsu", classes: int = 2, thresholds=None, 
                      block_size_px=size)
     else:
         raise InvalidParameterError(f"unknown method {method!r}; use 'otsu', 'multiotsu', 'manual' or 'local'.")
-    labels = da.map_blocks(lambda b, t=thr: np.digitize(b, t).astype(np.uint8), data, dtype=np.uint8)
+    labels = da.map_blocks(_digitize_block, data, thr, dtype=np.uint8)
     return _like(volume, labels, "phase", "phase index", method=method, thresholds=[float(t) for t in thr],
                  n_phases=len(thr) + 1)
 
