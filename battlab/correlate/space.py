@@ -279,13 +279,9 @@ def as_image(image, *, pixel_size_um: float | None = None, name: str | None = No
 
 
 def _check_px(px):
-    try:
-        v = float(px)
-    except (TypeError, ValueError):
-        raise InvalidParameterError(f"pixel_size_um must be a number of micrometres, got {px!r}.") from None
-    if not np.isfinite(v) or v <= 0:
-        raise InvalidParameterError(f"pixel_size_um must be a positive number of micrometres, got {px!r}.")
-    return v
+    from battlab.imaging.movie import _check_pixel_size
+
+    return _check_pixel_size(px)
 
 
 def _spacing(coord, name, fallback):
