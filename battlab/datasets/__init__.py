@@ -6,6 +6,7 @@ these when no file is given, so every notebook runs offline with no setup.
 """
 
 from battlab.datasets._base import Demo
+from battlab.datasets.afm import make_ecafm_series, make_force_curve, make_force_map, make_rough_surface
 from battlab.datasets.correlation import make_multimodal
 from battlab.datasets.cv import make_cv
 from battlab.datasets.cycling import graphite_ocv, make_cycling
@@ -36,7 +37,8 @@ __all__ = ["Demo", "make_cycling", "graphite_ocv", "make_randles", "make_two_arc
            "make_eqcm", "make_dilatometry", "make_moss", "make_acoustic", "make_ae_waveform", "make_gitt", "make_pitt",
            "make_operando_graphite", "make_lto_series", "make_sized_pattern",
            "make_graphite_movie", "make_raman_graphite_series", "make_ftir_series", "make_xps_sei",
-           "make_xas_mixture_series", "make_nmr_plating_series", "make_multimodal"]
+           "make_xas_mixture_series", "make_nmr_plating_series", "make_multimodal",
+           "make_rough_surface", "make_force_curve", "make_force_map", "make_ecafm_series"]
 
 #: Demo name -> (generator, description) for the app pickers.
 DEMOS = {
@@ -60,6 +62,9 @@ DEMOS = {
     "operando XANES: Mn3+/Mn4+ mixture (3 eV shift)": (make_xas_mixture_series, "xas"),
     "operando 7Li NMR: plated and dead lithium": (make_nmr_plating_series, "nmr"),
     "multimodal graphite cell: optical, XRD, EIS, AFM + X-ray maps": (make_multimodal, "correlation"),
+    "AFM: self-affine surface, Sq = 3 nm on a tilt": (make_rough_surface, "afm"),
+    "AFM: two-phase force-volume map": (make_force_map, "afm"),
+    "EC-AFM: SEI growth and step swelling": (make_ecafm_series, "afm"),
 }
 
 

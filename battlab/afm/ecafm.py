@@ -1,0 +1,163 @@
+"""EC-AFM image series: frame registration, film (SEI) thickness and step height vs time
+and potential, swelling.
+
+A series is a DataArray with dims ``("time", "y", "x")``, per-frame coordinates
+``time_s`` and (optionally) ``potential_V``, and the attrs of an AFM map
+(``pixel_size_um``, ``units``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from battlab.errors import InvalidParameterError, MissingDataError
+
+__all__ = ["register_series", "stack_frames", "thickness_series", "step_height_series"]
+
+
+def _check_series(series):
+    if not isinstance(series, xr.DataArray) or series.dims != ("time", "y", "x"):
+        raise InvalidParameterError("expected an EC-AFM series: a DataArray with dims ('time', 'y', 'x') "
+                                    "(battlab.afm.stack_frames or battlab.datasets.afm.make_ecafm_series).")
+    if series.sizes["time"] < 1:
+        raise MissingDataError("the series has no frames.")
+    return series
+
+
+def stack_frames(frames, *, time_s=None, potential_V=None) -> xr.DataArray:
+    """Stack same-size AFM maps (from :func:`battlab.afm.read_afm`) into a (time, y, x) series."""
+    frames = list(frames)
+    if not frames:
+        raise MissingDataError("no frames to stack.")
+    shapes = {f.shape for f in frames}
+    if len(shapes) != 1:
+        raise InvalidParameterError(f"the frames differ in size: {sorted(shapes)}; crop or resample them first.")
+    n = len(frames)
+    t = np.arange(n, dtype=float) if time_s is None else np.asarray(time_s, float)
+    if t.size != n:
+        raise InvalidParameterError(f"{t.size} times for {n} frames.")
+    series = xr.concat([f.drop_attrs() if hasattr(f, "drop_attrs") else f for f in frames], dim="time")
+    series = series.assign_coords(time_s=("time", t))
+    if potential_V is not None:
+        v = np.asarray(potential_V, float)
+        if v.size != n:
+            raise InvalidParameterError(f"{v.size} potentials for {n} frames.")
+        series = series.assign_coords(potential_V=("time", v))
+    series.attrs = dict(frames[0].attrs)
+    return series
+
+
+def register_series(series, *, reference="previous", upsample_factor: int = 20):
+    """Undo lateral drift between frames (phase correlation of :mod:`battlab.imaging.drift`).
+
+    ``reference="previous"`` (default) correlates each frame with the one before and sums
+    the shifts: a film that grows through the series changes the image too much for a
+    comparison with frame 0, but little from one frame to the next. An integer compares
+    every frame with that frame.
+
+    Returns
+    -------
+    registered : DataArray
+        The series shifted onto frame ``reference`` (pixels moved in from outside are NaN).
+    drift : DataFrame
+        Per frame dy_px, dx_px, dy_um, dx_um and the correlation confidence.
+    """
+    from battlab.imaging.drift import apply_drift, estimate_drift
+
+    series = _check_series(series)
+    # Each frame's own plane is removed first: a tilt is a strong low-frequency pattern
+    # that pulls the correlation peak, and uniform height changes must not weigh in.
+    z = np.asarray(series.values, float)
+    ny, nx = z.shape[1:]
+    yy, xx = np.meshgrid(np.linspace(-1, 1, ny), np.linspace(-1, 1, nx), indexing="ij")
+    design = np.stack([np.ones(z[0].size), xx.ravel(), yy.ravel()], axis=1)
+    flat = z.reshape(z.shape[0], -1).T
+    coef = np.linalg.lstsq(design, np.nan_to_num(flat), rcond=None)[0]
+    centred = series.copy(data=(flat - design @ coef).T.reshape(z.shape))
+    movie = centred.expand_dims(channel=1, axis=-1).transpose("time", "y", "x", "channel")
+    movie.attrs = dict(series.attrs)
+    ref = reference if reference == "previous" else int(reference)
+    drift = estimate_drift(movie, reference=ref, upsample_factor=upsample_factor, scheduler="synchronous")
+    full = series.expand_dims(channel=1, axis=-1).transpose("time", "y", "x", "channel")
+    full.attrs = dict(series.attrs)
+    registered = apply_drift(full, drift, method="linear").isel(channel=0).compute()
+    registered = registered.astype(float)
+    registered.attrs = dict(series.attrs)
+    registered.attrs["registered_to_frame"] = 0 if ref == "previous" else ref
+    return registered, drift
+
+
+def _table(series, values, name):
+    out = pd.DataFrame({"frame": np.arange(series.sizes["time"]),
+                        "time_s": series["time_s"].to_numpy() if "time_s" in series.coords
+                        else np.arange(series.sizes["time"], dtype=float)})
+    if "potential_V" in series.coords:
+        out["potential_V"] = series["potential_V"].to_numpy()
+    out[name] = values
+    return out
+
+
+def _offset_fit(series, a_mask, b_mask, labels):
+    """Per frame, the height offset of region a over region b with a common plane removed.
+
+    Fitting z = c0 + c1·x + c2·y + h·[a] on the pixels of both regions makes h immune to
+    sample tilt, which would otherwise add to a difference of plain means.
+    """
+    masks = []
+    for m, label in zip((a_mask, b_mask), labels, strict=True):
+        m = np.asarray(m, bool)
+        if m.shape != (series.sizes["y"], series.sizes["x"]):
+            raise InvalidParameterError(f"the {label} mask is {m.shape}; frames are "
+                                        f"{(series.sizes['y'], series.sizes['x'])}.")
+        if not m.any():
+            raise MissingDataError(f"the {label} mask selects no pixel.")
+        masks.append(m)
+    a, b = masks
+    yy, xx = np.nonzero(a | b)
+    in_a = a[yy, xx].astype(float)
+    design = np.stack([np.ones(yy.size), xx / series.sizes["x"], yy / series.sizes["y"], in_a], axis=1)
+    z = np.asarray(series.values, float)[:, yy, xx]
+    out = np.full(z.shape[0], np.nan)
+    for i, row in enumerate(z):
+        ok = np.isfinite(row)
+        if ok.sum() > 4 and in_a[ok].any() and (in_a[ok] == 0).any():
+            out[i] = np.linalg.lstsq(design[ok], row[ok], rcond=None)[0][3]
+    return out
+
+
+def thickness_series(series, *, film, reference) -> pd.DataFrame:
+    """Film (SEI) thickness per frame: height of the film over a bare reference region.
+
+    The offset between the two regions is fitted together with a common plane, so a
+    tilted sample does not bias it (the scratch/step method on levelled data).
+
+    Parameters
+    ----------
+    series : DataArray
+        Registered (time, y, x) heights (:func:`register_series`).
+    film, reference : bool arrays (y, x)
+        Where the film grows, and a bare reference (a scratched window, a masked strip).
+        Both should cover the same terraces so that steps cancel in the difference.
+
+    Returns
+    -------
+    DataFrame
+        frame, time_s, potential_V (if known), thickness_nm, growth_nm (relative to frame 0).
+    """
+    series = _check_series(series)
+    t = _offset_fit(series, film, reference, ("film", "reference"))
+    out = _table(series, t, "thickness_nm")
+    out["growth_nm"] = t - t[0]
+    return out
+
+
+def step_height_series(series, *, upper, lower) -> pd.DataFrame:
+    """Step height per frame (terrace offset fitted with a common plane) and swelling %
+    relative to frame 0 (e.g. graphite interlayer swelling on lithiation)."""
+    series = _check_series(series)
+    h = _offset_fit(series, upper, lower, ("upper terrace", "lower terrace"))
+    out = _table(series, h, "step_height_nm")
+    out["swelling_pct"] = (h / h[0] - 1) * 100 if h[0] != 0 else np.nan
+    return out

@@ -1,0 +1,472 @@
+"""Readers for AFM images and force curves.
+
+Images come back as ``dict`` channel name -> ``xarray.DataArray`` with dims ``("y", "x")``,
+coordinates ``y_um``/``x_um`` at pixel centres (row 0 is the first row stored in the file)
+and attrs ``units``, ``channel``, ``pixel_size_um``, ``scan_size_um``, ``source_name`` plus
+``attrs["battlab"]`` (source name, sha256, format) for provenance. Lengths are in nm, other
+signals in the SI unit the file gives (V, A, deg).
+
+Force curves come back as one tidy :class:`pandas.DataFrame` (one row per sample):
+``curve``, ``segment`` ("approach"/"retract"), ``piezo_height_nm``, ``tip_height_nm``,
+``force_nN`` and ``time_s`` when the file has it; force maps add ``grid_x``/``grid_y``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from battlab.errors import (
+    CorruptFileError,
+    InvalidParameterError,
+    MissingDataError,
+    TooLargeError,
+    UnsupportedFormatError,
+)
+
+__all__ = ["read_afm", "read_force_curves", "height_map", "is_force_file", "IMAGE_EXTENSIONS",
+           "FORCE_EXTENSIONS"]
+
+IMAGE_EXTENSIONS = (".gwy", ".spm", ".jpk", ".txt", ".csv", ".asc", ".tif", ".tiff") + tuple(
+    f".{k:03d}" for k in range(10))
+FORCE_EXTENSIONS = (".jpk-force", ".jpk-force-map", ".jpk-qi-data", ".ibw")
+MAX_BYTES = 1024**3
+
+#: Factor to the unit battlab shows: lengths in nm, currents in nA.
+_DISPLAY = {"m": (1e9, "nm"), "um": (1e3, "nm"), "µm": (1e3, "nm"), "~m": (1e3, "nm"), "nm": (1.0, "nm"),
+            "pm": (1e-3, "nm"), "A": (1e9, "nA"), "nA": (1.0, "nA"), "pA": (1e-3, "nA")}
+
+
+def _read_bytes(source, name):
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data, src_name = bytes(source), name or "upload"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise UnsupportedFormatError(f"{path}: no such file.")
+        if path.stat().st_size > MAX_BYTES:
+            raise TooLargeError(f"{path.name} is {path.stat().st_size / 1e9:.1f} GB, above the 1 GB limit.")
+        with open(path, "rb") as fh:  # raw inputs are only ever read
+            data = fh.read()
+        src_name = name or str(path)
+    if not data:
+        raise CorruptFileError(f"{Path(src_name).name} is empty.")
+    return data, src_name
+
+
+def _suffix(name):
+    low = Path(name).name.lower()
+    for ext in (".jpk-force-map", ".jpk-force", ".jpk-qi-data"):
+        if low.endswith(ext):
+            return ext
+    return Path(low).suffix
+
+
+def is_force_file(name: str) -> bool:
+    """True for file names that hold force curves rather than images."""
+    return _suffix(name) in FORCE_EXTENSIONS
+
+
+def height_map(values, *, pixel_size_um, units="nm", channel="height", source_name="array",
+               pixel_size_y_um=None, meta=None) -> xr.DataArray:
+    """Wrap a 2-D array as a calibrated AFM channel (dims ``y``, ``x``; µm coordinates).
+
+    Parameters
+    ----------
+    values : array_like
+        2-D map, rows along y.
+    pixel_size_um : float
+        Lateral pixel size (x; also y unless ``pixel_size_y_um`` is given). Required: a
+        wrong value changes every lateral result, so it is never guessed.
+    units : str
+        Unit of the values ("nm" for height).
+    """
+    z = np.asarray(values, dtype=float)
+    if z.ndim != 2 or min(z.shape) < 2:
+        raise InvalidParameterError(f"an AFM map must be 2-D with at least 2×2 pixels, got shape {z.shape}.")
+    dx = _positive(pixel_size_um, "pixel_size_um")
+    dy = _positive(pixel_size_y_um, "pixel_size_y_um") if pixel_size_y_um is not None else dx
+    ny, nx = z.shape
+    da = xr.DataArray(z, dims=("y", "x"),
+                      coords={"y_um": ("y", (np.arange(ny) + 0.5) * dy), "x_um": ("x", (np.arange(nx) + 0.5) * dx)},
+                      name=channel)
+    da["y_um"].attrs["units"] = "µm"
+    da["x_um"].attrs["units"] = "µm"
+    da.attrs.update({"units": units, "channel": channel, "pixel_size_um": dx, "pixel_size_y_um": dy,
+                     "scan_size_um": [nx * dx, ny * dy], "source_name": source_name})
+    da.attrs["battlab"] = dict(meta or {"source_name": source_name})
+    return da
+
+
+def _positive(value, name):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"{name} must be a positive number in µm, got {value!r}.") from None
+    if not np.isfinite(v) or v <= 0:
+        raise InvalidParameterError(f"{name} must be a positive number in µm, got {value!r}.")
+    return v
+
+
+def _display(values, unit):
+    factor, shown = _DISPLAY.get(unit.strip(), (1.0, unit.strip()))
+    return np.asarray(values, dtype=float) * factor, shown
+
+
+def read_afm(source, *, name: str | None = None, pixel_size_um: float | None = None,
+             z_unit: str | None = None) -> dict:
+    """Read every channel of an AFM image file.
+
+    Parameters
+    ----------
+    source : path or bytes
+        Gwyddion ``.gwy``, Bruker/Veeco Nanoscope ``.spm``/``.000``–``.009`` (v5+ image
+        files), JPK ``.jpk`` image, or a plain height map (text/CSV matrix, TIFF).
+    name : str, optional
+        Original file name when ``source`` is bytes.
+    pixel_size_um : float, optional
+        Required for plain text/TIFF maps and for files that store no lateral unit.
+    z_unit : str, optional
+        Unit of a plain map's values (e.g. "nm", "m", "V"); required for plain maps.
+
+    Returns
+    -------
+    dict of str -> DataArray
+    """
+    data, src_name = _read_bytes(source, name)
+    ext = _suffix(src_name)
+    meta = {"source_name": src_name, "sha256": hashlib.sha256(data).hexdigest()}
+    if ext in FORCE_EXTENSIONS:
+        raise UnsupportedFormatError(f"{Path(src_name).name} holds force curves, not an image: read it with "
+                                     "battlab.afm.read_force_curves (or `battlab afm-force`).")
+    if data[:4] == b"GWYP":
+        channels = _read_gwy(data, meta, pixel_size_um)
+    elif data.lstrip()[:11] in (b"\\*File list", b"\\*EC File "):
+        channels = _read_nanoscope(data, meta)
+    elif data.lstrip()[:17] == b"\\*Force file list":
+        raise UnsupportedFormatError(f"{Path(src_name).name} is a Nanoscope force file; battlab reads Nanoscope "
+                                     "images. Export the curves as text or use a JPK/Asylum force file.")
+    elif data[:4] in (b"II*\x00", b"MM\x00*") and ext == ".jpk":
+        channels = _read_jpk_image(data, meta)
+    elif data[:4] in (b"II*\x00", b"MM\x00*"):
+        channels = _read_tiff_map(data, meta, pixel_size_um, z_unit)
+    elif ext in (".txt", ".csv", ".asc"):
+        channels = _read_text_map(data, meta, pixel_size_um, z_unit)
+    elif ext == ".sxm":
+        raise UnsupportedFormatError(f"{Path(src_name).name} is a Nanonis .sxm file, which battlab does not read; "
+                                     "export the channel from Gwyddion as .gwy or as a text matrix.")
+    else:
+        raise UnsupportedFormatError(f"{Path(src_name).name}: not an AFM format battlab reads (.gwy, Nanoscope "
+                                     ".spm/.000, JPK .jpk, text/CSV or TIFF height map).")
+    if not channels:
+        raise MissingDataError(f"{Path(src_name).name} holds no image channel.")
+    return channels
+
+
+# --- Gwyddion -------------------------------------------------------------------------------
+def _read_gwy(data, meta, pixel_size_um):
+    try:
+        import gwyfile
+        from gwyfile.util import get_datafields
+    except ImportError:
+        raise UnsupportedFormatError("reading .gwy files needs the optional package gwyfile: "
+                                     "pip install 'battlab[afm]'.") from None
+    try:
+        obj = gwyfile.load(io.BytesIO(data))
+        fields = get_datafields(obj)
+    except Exception as exc:
+        raise CorruptFileError(f"{Path(meta['source_name']).name}: the Gwyddion container could not be read "
+                               f"({type(exc).__name__}: {exc}).") from exc
+    out = {}
+    for title, field in fields.items():
+        z = np.asarray(field.data, dtype=float)
+        xy_unit = _gwy_unit(field.get("si_unit_xy"))
+        z_unit = _gwy_unit(field.get("si_unit_z"))
+        nx, ny = int(field["xres"]), int(field["yres"])
+        xreal, yreal = float(field["xreal"]), float(field["yreal"])
+        if xy_unit == "m":
+            dx, dy = xreal / nx * 1e6, yreal / ny * 1e6
+        elif pixel_size_um is not None:
+            dx = dy = _positive(pixel_size_um, "pixel_size_um")
+        else:
+            raise MissingDataError(f"{Path(meta['source_name']).name}: channel {title!r} stores no lateral unit "
+                                   f"(width {xreal:g} with unit {xy_unit!r}); pass pixel_size_um.")
+        values, unit = _display(z, z_unit)
+        key = _unique(out, str(title) or "channel")
+        da = height_map(values, pixel_size_um=dx, pixel_size_y_um=dy, units=unit, channel=key,
+                        source_name=meta["source_name"], meta={**meta, "format": "gwyddion"})
+        da.attrs["file_scan_size"] = [xreal, yreal]
+        da.attrs["file_xy_unit"] = xy_unit
+        out[key] = da
+    return out
+
+
+def _gwy_unit(unit):
+    if unit is None:
+        return ""
+    try:
+        return str(unit.get("unitstr", "") or "")
+    except AttributeError:
+        return str(unit)
+
+
+def _unique(existing, key):
+    base, k = key, 2
+    while key in existing:
+        key = f"{base} ({k})"
+        k += 1
+    return key
+
+
+# --- Bruker / Veeco Nanoscope -----------------------------------------------------------------
+_NUM = r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?"
+
+
+def _nanoscope_sections(header):
+    sections = []
+    for line in header.splitlines():
+        line = line.strip()
+        if line.startswith("\\*"):
+            sections.append((line[2:].strip(), {}))
+        elif line.startswith("\\") and sections:
+            m = re.match(r"\\(@\d:)?([^:]+):(.*)$", line)
+            if m:
+                sections[-1][1].setdefault((m.group(1) or "") + m.group(2).strip(), m.group(3).strip())
+    return sections
+
+
+def _read_nanoscope(data, meta):
+    name = Path(meta["source_name"]).name
+    end = data.find(b"\\*File list end")
+    if end < 0:
+        raise CorruptFileError(f"{name}: the Nanoscope header has no end marker (truncated file?).")
+    header = data[:end].decode("latin-1")
+    sections = _nanoscope_sections(header)
+    version = sections[0][1].get("Version", "") if sections else ""
+    try:
+        if int(version, 16) < 0x05000000:
+            raise UnsupportedFormatError(f"{name}: Nanoscope version {version} (before v5) is not supported; "
+                                         "export the image from NanoScope Analysis or Gwyddion.")
+    except ValueError:
+        raise CorruptFileError(f"{name}: unreadable Nanoscope version {version!r}.") from None
+    scanner = {}
+    for title, fields in sections:
+        if title in ("Scanner list", "Ciao scan list", "Equipment list"):
+            scanner.update({k: v for k, v in fields.items() if k not in scanner})
+    out = {}
+    for title, f in sections:
+        if title != "Ciao image list":
+            continue
+        try:
+            offset, length = int(f["Data offset"]), int(f["Data length"])
+            bpp = int(f.get("Bytes/pixel", "2"))
+            nx, ny = int(f["Samps/line"]), int(f["Number of lines"])
+        except (KeyError, ValueError) as exc:
+            raise CorruptFileError(f"{name}: an image section lacks {exc}.") from None
+        if bpp not in (2, 4) or nx * ny * bpp > length or offset + nx * ny * bpp > len(data):
+            raise CorruptFileError(f"{name}: an image needs {nx}×{ny}×{bpp} bytes at offset {offset}, beyond "
+                                   f"the {len(data)}-byte file (truncated?).")
+        raw = np.frombuffer(data, dtype=f"<i{bpp}", count=nx * ny, offset=offset).reshape(ny, nx)
+        dx_um, dy_um = _nanoscope_scan_size(f.get("Scan size", ""), nx, ny, name)
+        label = next((v for k, v in f.items() if k.endswith("Image Data")), "")
+        m = re.search(r'"([^"]+)"', label) or re.search(r"\[([^\]]+)\]", label)
+        channel = m.group(1) if m else f"channel {len(out) + 1}"
+        zline = next((v for k, v in f.items() if k.endswith("Z scale")), "")
+        zm = re.search(r"\[([^\]]+)\]\s*\((" + _NUM + r")\s*[^)]*/LSB\)", zline)
+        if not zm:
+            raise CorruptFileError(f"{name}: channel {channel!r} has no Z scale ({zline!r}).")
+        sens_key, hard = zm.group(1), float(zm.group(2))
+        sens_line = scanner.get("@" + sens_key, scanner.get(sens_key, ""))
+        sm = re.match(r"V\s+(" + _NUM + r")\s*(\S*)", sens_line)
+        sens, unit = (float(sm.group(1)), sm.group(2) or "V/V") if sm else (1.0, "V/V")
+        unit = unit.split("/")[0] or "V"
+        values, shown = _display(raw * hard * sens, unit)
+        key = _unique(out, channel)
+        da = height_map(values, pixel_size_um=dx_um, pixel_size_y_um=dy_um, units=shown, channel=key,
+                        source_name=meta["source_name"], meta={**meta, "format": "nanoscope"})
+        da.attrs.update({"line_direction": f.get("Line direction", ""), "nanoscope_version": version,
+                         "z_scale_per_lsb": hard * sens, "z_sensitivity": sens_line})
+        out[key] = da
+    return out
+
+
+def _nanoscope_scan_size(text, nx, ny, name):
+    m = re.match(r"(" + _NUM + r")\s+(" + _NUM + r")?\s*(\S+)", text.strip())
+    if not m:
+        raise CorruptFileError(f"{name}: unreadable scan size {text!r}.")
+    sx = float(m.group(1))
+    sy = float(m.group(2)) if m.group(2) else sx
+    unit = m.group(3)
+    factor = {"~m": 1.0, "um": 1.0, "µm": 1.0, "nm": 1e-3}.get(unit)
+    if factor is None:
+        raise CorruptFileError(f"{name}: unknown scan-size unit {unit!r}.")
+    return sx * factor / nx, sy * factor / ny
+
+
+# --- JPK image (TIFF with JPK private tags) --------------------------------------------------------
+_JPK_GRID = {"u": 32834, "v": 32835, "i": 32838, "j": 32839, "x0": 32832, "y0": 32833}
+
+
+def _read_jpk_image(data, meta):
+    import tifffile
+
+    name = Path(meta["source_name"]).name
+    with tifffile.TiffFile(io.BytesIO(data)) as tif:
+        pages = list(tif.pages)
+        tags0 = {t.code: t.value for t in pages[0].tags.values()}
+        try:
+            u_m, v_m = float(tags0[_JPK_GRID["u"]]), float(tags0[_JPK_GRID["v"]])
+        except KeyError:
+            raise MissingDataError(f"{name}: a TIFF without JPK scan-grid tags; is it a JPK image?") from None
+        out = {}
+        for page in pages[1:]:
+            tags = {t.code: t.value for t in page.tags.values()}
+            channel = tags.get(32848)
+            if channel is None or page.ndim != 2:
+                continue
+            raw = page.asarray().astype(float)
+            ny, nx = raw.shape
+            slot_name = str(tags.get(32897, ""))
+            multiplier, offset, unit = 1.0, 0.0, ""
+            for k in range(int(tags.get(32896, 0))):
+                base = 32912 + 48 * k
+                if str(tags.get(base)) == slot_name:
+                    if str(tags.get(base + 19, "")) == "LinearScaling":
+                        # Every slot's scaling maps the stored integers directly to its unit.
+                        multiplier = float(tags.get(base + 20, 1.0))
+                        offset = float(tags.get(base + 21, 0.0))
+                    unit = str(tags.get(base + 18, ""))
+            values, shown = _display(raw * multiplier + offset, unit)
+            label = str(tags.get(32850, channel))
+            key = _unique(out, f"{label} ({'retrace' if tags.get(32849) else 'trace'})")
+            da = height_map(values, pixel_size_um=u_m / nx * 1e6, pixel_size_y_um=v_m / ny * 1e6, units=shown,
+                            channel=key, source_name=meta["source_name"], meta={**meta, "format": "jpk-image"})
+            da.attrs.update({"jpk_slot": slot_name, "jpk_channel": str(channel)})
+            out[key] = da
+    return out
+
+
+# --- plain maps ------------------------------------------------------------------------------------
+def _need_plain(meta, pixel_size_um, z_unit):
+    name = Path(meta["source_name"]).name
+    if pixel_size_um is None:
+        raise MissingDataError(f"{name} is a plain height map without a lateral scale: pass pixel_size_um "
+                               "(µm per pixel; the CLI option --pixel-size-um).")
+    if not z_unit:
+        raise MissingDataError(f"{name}: give the unit of the values with z_unit (e.g. 'nm', 'm', 'V').")
+
+
+def _read_text_map(data, meta, pixel_size_um, z_unit):
+    _need_plain(meta, pixel_size_um, z_unit)
+    text = data.decode("utf-8-sig", errors="strict") if b"\x00" not in data else None
+    if text is None:
+        raise CorruptFileError(f"{Path(meta['source_name']).name} holds binary bytes, not a text matrix.")
+    rows = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line[0] in "#%;":
+            continue
+        try:
+            rows.append([float(v) for v in re.split(r"[,\s;]+", line) if v])
+        except ValueError:
+            if rows:
+                raise CorruptFileError(f"{Path(meta['source_name']).name}: a non-numeric row inside the "
+                                       f"matrix: {line[:40]!r}.") from None
+            continue  # a header line before the numbers
+    widths = {len(r) for r in rows}
+    if not rows or len(widths) != 1:
+        raise CorruptFileError(f"{Path(meta['source_name']).name}: not a rectangular numeric matrix.")
+    values, unit = _display(np.array(rows), z_unit)
+    return {"height": height_map(values, pixel_size_um=pixel_size_um, units=unit, channel="height",
+                                 source_name=meta["source_name"], meta={**meta, "format": "text-matrix"})}
+
+
+def _read_tiff_map(data, meta, pixel_size_um, z_unit):
+    import tifffile
+
+    _need_plain(meta, pixel_size_um, z_unit)
+    arr = tifffile.imread(io.BytesIO(data))
+    if arr.ndim != 2:
+        raise UnsupportedFormatError(f"{Path(meta['source_name']).name}: a TIFF height map must be one 2-D "
+                                     f"page, got shape {arr.shape}.")
+    values, unit = _display(arr, z_unit)
+    return {"height": height_map(values, pixel_size_um=pixel_size_um, units=unit, channel="height",
+                                 source_name=meta["source_name"], meta={**meta, "format": "tiff-map"})}
+
+
+# --- force curves ---------------------------------------------------------------------------------------
+def read_force_curves(source, *, name: str | None = None, max_curves: int | None = None) -> pd.DataFrame:
+    """Read force–distance curves (JPK ``.jpk-force``/``.jpk-force-map``, Asylum ``.ibw``).
+
+    Uses afmformats, which converts deflection to force with the file's sensitivity and
+    spring constant.
+
+    Returns
+    -------
+    DataFrame
+        One row per sample: ``curve``, ``segment`` ("approach"/"retract"),
+        ``piezo_height_nm``, ``tip_height_nm`` (piezo height corrected by the cantilever
+        deflection), ``force_nN``, ``time_s`` (if stored), ``grid_x``/``grid_y`` (maps).
+        ``attrs["battlab"]`` has source, sha256, format and per-curve
+        ``spring_constant_N_per_m`` and ``sensitivity_nm_per_V``.
+    """
+    data, src_name = _read_bytes(source, name)
+    ext = _suffix(src_name)
+    if ext not in FORCE_EXTENSIONS:
+        raise UnsupportedFormatError(f"{Path(src_name).name}: not a force-curve file battlab reads "
+                                     f"({', '.join(FORCE_EXTENSIONS)}).")
+    try:
+        import afmformats
+    except ImportError:
+        raise UnsupportedFormatError("reading force curves needs the optional package afmformats: "
+                                     "pip install 'battlab[afm]'.") from None
+    import warnings
+
+    # afmformats reads from a path; a private temporary copy keeps the original untouched.
+    with tempfile.TemporaryDirectory(prefix="battlab-afm-") as tmp:
+        path = Path(tmp) / f"curves{ext}"
+        path.write_bytes(data)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                curves = afmformats.load_data(path, modality="force-distance")
+        except (Exception, afmformats.errors.AFMFileFormatError) as exc:  # the latter is a BaseException
+            raise CorruptFileError(f"{Path(src_name).name} could not be read as {ext} force data "
+                                   f"({type(exc).__name__}: {exc}).") from exc
+    if not curves:
+        raise MissingDataError(f"{Path(src_name).name} holds no force–distance curve.")
+    frames, per_curve = [], []
+    for k, fd in enumerate(curves[:max_curves] if max_curves else curves):
+        cols = set(fd.columns)
+        force = np.asarray(fd["force"], float) * 1e9
+        seg = np.asarray(fd["segment"]).astype(int) if "segment" in cols else np.zeros(force.size, int)
+        frame = pd.DataFrame({
+            "curve": k,
+            "segment": np.where(seg == 0, "approach", "retract"),
+            "piezo_height_nm": np.asarray(fd["height (piezo)"], float) * 1e9,
+            "tip_height_nm": (np.asarray(fd["height (measured)"], float) * 1e9 if "height (measured)" in cols
+                              else np.nan),
+            "force_nN": force,
+        })
+        if "time" in cols:
+            frame["time_s"] = np.asarray(fd["time"], float)
+        md = fd.metadata
+        if "grid index x" in md:
+            frame["grid_x"] = int(md["grid index x"])
+            frame["grid_y"] = int(md["grid index y"])
+        frames.append(frame)
+        per_curve.append({"curve": k, "spring_constant_N_per_m": float(md.get("spring constant", np.nan)),
+                          "sensitivity_nm_per_V": float(md.get("sensitivity", np.nan)) * 1e9,
+                          "position_x_um": float(md.get("position x", np.nan)) * 1e6,
+                          "position_y_um": float(md.get("position y", np.nan)) * 1e6})
+    out = pd.concat(frames, ignore_index=True)
+    out.attrs["battlab"] = {"source_name": src_name, "sha256": hashlib.sha256(data).hexdigest(),
+                            "format": ext.lstrip("."), "curves": per_curve}
+    return out

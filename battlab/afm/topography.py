@@ -1,0 +1,341 @@
+"""Topography: levelling, scar removal, roughness (ISO 25178 / ISO 4287), histogram, PSD,
+grains and step heights.
+
+All functions take a calibrated map from :func:`battlab.afm.read_afm` (or
+:func:`battlab.afm.height_map`): dims ``("y", "x")``, ``pixel_size_um`` in attrs and the
+values' unit in ``attrs["units"]``. Maps come back with the same coordinates and attrs,
+plus a record of what was done in ``attrs["levelling"]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from battlab.errors import InvalidParameterError, MissingDataError
+
+__all__ = ["level_plane", "level_polynomial", "level_lines", "feature_mask", "remove_scars", "roughness",
+           "line_roughness", "height_histogram", "psd", "segment_grains", "step_height", "level"]
+
+
+def _check(image):
+    if not isinstance(image, xr.DataArray) or image.dims != ("y", "x"):
+        raise InvalidParameterError("expected an AFM map: a DataArray with dims ('y', 'x') from "
+                                    "battlab.afm.read_afm or battlab.afm.height_map.")
+    if "pixel_size_um" not in image.attrs:
+        raise MissingDataError("the map has no pixel_size_um attribute; build it with battlab.afm.height_map.")
+    return np.asarray(image.values, dtype=float)
+
+
+def _like(image, values, step):
+    out = image.copy(data=values)
+    out.attrs = dict(image.attrs)
+    out.attrs["levelling"] = list(image.attrs.get("levelling", [])) + [step]
+    return out
+
+
+def _mask_arg(mask, shape):
+    if mask is None:
+        return np.ones(shape, bool)
+    m = np.asarray(mask, bool)
+    if m.shape != shape:
+        raise InvalidParameterError(f"mask shape {m.shape} differs from the map {shape}.")
+    return m
+
+
+def _design(shape, order):
+    ny, nx = shape
+    # Coordinates scaled to [-1, 1] keep the polynomial least squares well conditioned.
+    y, x = np.meshgrid(np.linspace(-1, 1, ny), np.linspace(-1, 1, nx), indexing="ij")
+    terms = [x ** i * y ** j for i in range(order + 1) for j in range(order + 1 - i)]
+    return np.stack([t.ravel() for t in terms], axis=1)
+
+
+def level_polynomial(image, *, order: int = 2, mask=None) -> xr.DataArray:
+    """Subtract a 2-D polynomial surface of total degree ``order`` fitted by least squares.
+
+    Parameters
+    ----------
+    mask : bool array, optional
+        True where pixels belong to the background used for the fit (features excluded,
+        e.g. from :func:`feature_mask` inverted).
+    """
+    z = _check(image)
+    if not 0 <= int(order) <= 6:
+        raise InvalidParameterError(f"polynomial order must be 0–6, got {order!r}.")
+    use = _mask_arg(mask, z.shape) & np.isfinite(z)
+    if use.sum() < (order + 1) * (order + 2) // 2:
+        raise InvalidParameterError("too few background pixels to fit the levelling surface.")
+    a = _design(z.shape, int(order))
+    coef, *_ = np.linalg.lstsq(a[use.ravel()], z[use], rcond=None)
+    return _like(image, z - (a @ coef).reshape(z.shape), {"method": "polynomial", "order": int(order),
+                                                          "masked": mask is not None})
+
+
+def level_plane(image, *, mask=None) -> xr.DataArray:
+    """Subtract the least-squares plane (optionally fitted to background pixels only)."""
+    out = level_polynomial(image, order=1, mask=mask)
+    out.attrs["levelling"][-1] = {"method": "plane", "masked": mask is not None}
+    return out
+
+
+def level_lines(image, *, method: str = "median", order: int = 1, mask=None) -> xr.DataArray:
+    """Line-by-line levelling along the fast-scan axis (x).
+
+    ``method="median"`` subtracts each line's median height (robust to features);
+    ``"poly"`` subtracts a per-line polynomial of ``order``. Pixels where ``mask`` is False
+    (features) are left out of each line's estimate.
+    """
+    z = _check(image)
+    use = _mask_arg(mask, z.shape) & np.isfinite(z)
+    out = z.copy()
+    x = np.linspace(-1, 1, z.shape[1])
+    for i in range(z.shape[0]):
+        good = use[i]
+        if good.sum() < max(2, order + 1):
+            good = np.isfinite(z[i])
+        if method == "median":
+            out[i] -= np.median(z[i, good])
+        elif method == "poly":
+            coef = np.polyfit(x[good], z[i, good], int(order))
+            out[i] -= np.polyval(coef, x)
+        else:
+            raise InvalidParameterError(f"line levelling method must be 'median' or 'poly', got {method!r}.")
+    return _like(image, out, {"method": f"lines-{method}", "order": int(order), "masked": mask is not None})
+
+
+def feature_mask(image, *, threshold_sigma: float = 2.0) -> np.ndarray:
+    """True on features (pixels beyond ``threshold_sigma`` robust σ from a plane-levelled map).
+
+    Pass ``~feature_mask(...)`` as the background ``mask`` of a levelling function so that
+    particles and terraces do not tilt the fitted background.
+    """
+    z = np.asarray(level_plane(image).values)
+    med = np.nanmedian(z)
+    sigma = 1.4826 * np.nanmedian(np.abs(z - med))
+    if sigma == 0:
+        return np.zeros(z.shape, bool)
+    return np.abs(z - med) > threshold_sigma * sigma
+
+
+def level(image, *, method: str = "plane", order: int = 2, mask_features: bool = False,
+          threshold_sigma: float = 2.0) -> xr.DataArray:
+    """One entry point for the apps and CLI: ``method`` in none/plane/polynomial/lines-median/lines-poly."""
+    mask = ~feature_mask(image, threshold_sigma=threshold_sigma) if mask_features else None
+    if method == "none":
+        return _like(image, _check(image), {"method": "none"})
+    if method == "plane":
+        return level_plane(image, mask=mask)
+    if method == "polynomial":
+        return level_polynomial(image, order=order, mask=mask)
+    if method in ("lines-median", "lines-poly"):
+        return level_lines(level_plane(image, mask=mask), method=method.split("-")[1], order=1, mask=mask)
+    raise InvalidParameterError(f"unknown levelling {method!r}: none, plane, polynomial, lines-median, lines-poly.")
+
+
+def remove_scars(image, *, threshold_sigma: float = 4.0) -> xr.DataArray:
+    """Replace scan-line scars: pixels that jump the same way against both neighbouring lines.
+
+    A scar is a short run of a scan line offset from the lines above and below. A pixel
+    whose differences to both neighbours share a sign and exceed ``threshold_sigma`` times
+    the robust σ of line-to-line differences is replaced by the neighbours' mean.
+    """
+    z = _check(image)
+    up = z[1:-1] - z[:-2]
+    down = z[1:-1] - z[2:]
+    d = np.diff(z, axis=0)
+    sigma = 1.4826 * np.nanmedian(np.abs(d - np.nanmedian(d)))
+    if sigma == 0:
+        return _like(image, z.copy(), {"method": "scars", "pixels": 0})
+    scar = (np.sign(up) == np.sign(down)) & (np.minimum(np.abs(up), np.abs(down)) > threshold_sigma * sigma)
+    out = z.copy()
+    inner = out[1:-1]
+    inner[scar] = 0.5 * (z[:-2] + z[2:])[scar]
+    return _like(image, out, {"method": "scars", "threshold_sigma": threshold_sigma, "pixels": int(scar.sum())})
+
+
+def roughness(image, *, mask=None) -> dict:
+    """Areal roughness parameters (ISO 25178) of a levelled map.
+
+    Returns
+    -------
+    dict
+        Sa, Sq, Ssk, Sku, Sp, Sv, Sz (in the map's unit), Sdr (%, developed interfacial
+        area ratio, only when the values are lengths), plus the scan and pixel size and
+        the levelling applied, which must be reported with any roughness value.
+    """
+    z = _check(image)
+    use = _mask_arg(mask, z.shape) & np.isfinite(z)
+    v = z[use]
+    if v.size < 4:
+        raise MissingDataError("fewer than 4 valid pixels: no roughness.")
+    dev = v - v.mean()
+    sq = float(np.sqrt(np.mean(dev ** 2)))
+    out = {"Sa": float(np.mean(np.abs(dev))), "Sq": sq,
+           "Ssk": float(np.mean(dev ** 3) / sq ** 3) if sq > 0 else np.nan,
+           "Sku": float(np.mean(dev ** 4) / sq ** 4) if sq > 0 else np.nan,
+           "Sp": float(dev.max()), "Sv": float(-dev.min()), "Sz": float(dev.max() - dev.min())}
+    unit = image.attrs.get("units", "")
+    scale_to_unit = {"nm": 1e3, "µm": 1.0, "um": 1.0}.get(unit)
+    if scale_to_unit is not None:
+        dx = image.attrs["pixel_size_um"] * scale_to_unit
+        dy = image.attrs.get("pixel_size_y_um", image.attrs["pixel_size_um"]) * scale_to_unit
+        gy, gx = np.gradient(z, dy, dx)
+        area = np.sqrt(1 + gx ** 2 + gy ** 2)
+        out["Sdr"] = float((area[use].mean() - 1) * 100)
+    else:
+        out["Sdr"] = np.nan
+    out.update({"units": unit, "scan_size_um": list(image.attrs.get("scan_size_um", [])),
+                "pixel_size_um": image.attrs["pixel_size_um"], "levelling": image.attrs.get("levelling", [])})
+    return out
+
+
+def line_roughness(image, *, axis: str = "x") -> dict:
+    """Profile roughness Ra and Rq (ISO 4287) averaged over all lines along ``axis``.
+
+    Each profile's least-squares mean line is removed first (the primary profile without
+    a cut-off filter).
+    """
+    z = _check(image)
+    prof = z if axis == "x" else z.T
+    t = np.arange(prof.shape[1])
+    a = np.vstack([t, np.ones_like(t)]).T
+    coef, *_ = np.linalg.lstsq(a, prof.T, rcond=None)
+    dev = prof - (a @ coef).T
+    ra = np.mean(np.abs(dev), axis=1)
+    rq = np.sqrt(np.mean(dev ** 2, axis=1))
+    return {"Ra": float(ra.mean()), "Rq": float(rq.mean()), "Ra_std": float(ra.std()), "Rq_std": float(rq.std()),
+            "profiles": int(prof.shape[0]), "axis": axis, "units": image.attrs.get("units", "")}
+
+
+def height_histogram(image, *, bins: int = 128) -> pd.DataFrame:
+    """Height distribution: bin centre, count and probability density."""
+    z = _check(image)
+    v = z[np.isfinite(z)]
+    counts, edges = np.histogram(v, bins=int(bins))
+    width = np.diff(edges)
+    return pd.DataFrame({"height": 0.5 * (edges[1:] + edges[:-1]), "count": counts,
+                         "density": counts / (counts.sum() * width)})
+
+
+def psd(image, *, n_bins: int | None = None) -> pd.DataFrame:
+    """Radially averaged 2-D power spectral density.
+
+    Normalised so that ∫ PSD(f) 2πf df over the measured band equals the mean-square
+    roughness (Parseval): the column ``psd`` is in unit²·µm².
+    """
+    z = _check(image)
+    z = np.where(np.isfinite(z), z, np.nanmean(z))
+    z = z - z.mean()
+    ny, nx = z.shape
+    dx = image.attrs["pixel_size_um"]
+    dy = image.attrs.get("pixel_size_y_um", dx)
+    spec = np.abs(np.fft.fft2(z)) ** 2 * dx * dy / (nx * ny)
+    fy = np.fft.fftfreq(ny, dy)[:, None]
+    fx = np.fft.fftfreq(nx, dx)[None, :]
+    fr = np.hypot(fy, fx)
+    fmax = min(0.5 / dx, 0.5 / dy)
+    nb = int(n_bins or min(nx, ny) // 2)
+    edges = np.linspace(0, fmax, nb + 1)
+    idx = np.digitize(fr.ravel(), edges) - 1
+    ok = (idx >= 0) & (idx < nb)
+    sums = np.bincount(idx[ok], weights=spec.ravel()[ok], minlength=nb)
+    counts = np.bincount(idx[ok], minlength=nb)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    with np.errstate(invalid="ignore"):
+        mean = sums / counts
+    frame = pd.DataFrame({"frequency_per_um": centres, "psd": mean, "pixels": counts})
+    frame = frame[counts > 0].reset_index(drop=True)
+    frame.attrs["units"] = f"{image.attrs.get('units', '')}²·µm²"
+    return frame
+
+
+def segment_grains(image, *, threshold: float | None = None, min_area_px: int = 4) -> pd.DataFrame:
+    """Grains/particles above a height threshold, one row per grain.
+
+    Parameters
+    ----------
+    threshold : float, optional
+        Height (map unit) above which a pixel belongs to a grain; Otsu's threshold when
+        omitted.
+    min_area_px : int
+        Smaller connected regions are dropped as noise.
+
+    Returns
+    -------
+    DataFrame
+        grain, area_um2, equivalent_diameter_nm, max_height, mean_height, volume (map
+        unit × µm², heights taken above the median of the background pixels),
+        centroid_x_um, centroid_y_um. ``attrs["labels"]`` holds the label image.
+    """
+    from scipy import ndimage
+
+    z = _check(image)
+    if threshold is None:
+        from skimage.filters import threshold_otsu
+
+        threshold = float(threshold_otsu(z[np.isfinite(z)]))
+    grains = np.nan_to_num(z, nan=-np.inf) > threshold
+    labels, n = ndimage.label(grains)
+    if n:
+        sizes = ndimage.sum(np.ones_like(z), labels, index=np.arange(1, n + 1))
+        keep = np.zeros(n + 1, bool)
+        keep[1:] = sizes >= int(min_area_px)
+        labels = np.where(keep[labels], labels, 0)
+        labels, n = ndimage.label(labels > 0)
+    dx = image.attrs["pixel_size_um"]
+    dy = image.attrs.get("pixel_size_y_um", dx)
+    base = float(np.nanmedian(z[labels == 0])) if (labels == 0).any() else 0.0
+    idx = np.arange(1, n + 1)
+    area = ndimage.sum(np.ones_like(z), labels, idx) * dx * dy
+    cy, cx = (np.array(ndimage.center_of_mass(np.ones_like(z), labels, idx)).reshape(-1, 2).T
+              if n else (np.array([]), np.array([])))
+    frame = pd.DataFrame({
+        "grain": idx,
+        "area_um2": area,
+        "equivalent_diameter_nm": 2e3 * np.sqrt(area / np.pi),
+        "max_height": ndimage.maximum(z, labels, idx) if n else [],
+        "mean_height": ndimage.mean(z, labels, idx) if n else [],
+        "volume": ndimage.sum(z - base, labels, idx) * dx * dy if n else [],
+        "centroid_x_um": (cx + 0.5) * dx, "centroid_y_um": (cy + 0.5) * dy,
+    })
+    frame.attrs.update({"labels": labels, "threshold": float(threshold), "background": base,
+                        "units": image.attrs.get("units", ""), "volume_units": f"{image.attrs.get('units', '')}·µm²"})
+    return frame
+
+
+def step_height(image, *, upper=None, lower=None) -> dict:
+    """Step height as the difference of mean heights on two terraces (levelled data).
+
+    Parameters
+    ----------
+    upper, lower : bool arrays, optional
+        The two terrace regions. When omitted the levelled heights are split in two by
+        Otsu's threshold, and pixels near the split (within a quarter of the separation)
+        are left out so that the step edge does not bias either mean.
+
+    Returns
+    -------
+    dict
+        step_height, upper_mean, lower_mean, upper_std, lower_std, n_upper, n_lower.
+    """
+    z = _check(image)
+    if (upper is None) != (lower is None):
+        raise InvalidParameterError("give both terrace masks (upper and lower) or neither.")
+    if upper is None:
+        from skimage.filters import threshold_otsu
+
+        t = float(threshold_otsu(z[np.isfinite(z)]))
+        top, bottom = np.nanmedian(z[z > t]), np.nanmedian(z[z <= t])
+        # Otsu may place the split anywhere in an empty gap; the midpoint of the two
+        # terrace medians is the symmetric choice.
+        mid, gap = 0.5 * (top + bottom), 0.25 * (top - bottom)
+        upper, lower = z > mid + gap, z < mid - gap
+    upper, lower = _mask_arg(upper, z.shape), _mask_arg(lower, z.shape)
+    if not upper.any() or not lower.any():
+        raise MissingDataError("a terrace region is empty: no step height.")
+    a, b = z[upper & np.isfinite(z)], z[lower & np.isfinite(z)]
+    return {"step_height": float(a.mean() - b.mean()), "upper_mean": float(a.mean()), "lower_mean": float(b.mean()),
+            "upper_std": float(a.std()), "lower_std": float(b.std()), "n_upper": int(a.size), "n_lower": int(b.size),
+            "units": image.attrs.get("units", "")}
