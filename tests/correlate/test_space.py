@@ -5,6 +5,7 @@ The synthetic sample is an analytic field of Gaussian "particles" in the physica
 a fine AFM-like scan through a known rotation/offset, so the true transform is exact.
 """
 
+import json
 import math
 
 import numpy as np
@@ -240,6 +241,22 @@ def test_similarity_with_scale_error_and_cross_modal_contrast(field, angle_deg):
     assert _max_error_px(reg.transform, truth, afm, 0.25) < SIMILARITY_TOL_PX
 
 
+def test_similarity_between_comparable_fields_with_a_finer_reference():
+    # optical frame (coarser, 0.4 µm/px) over an SEM-like field (0.3 µm/px) of similar size:
+    # the working grid is the optical one and the reference is anti-aliased onto it
+    sample = Particles(3)
+    sem = sample.map((128, 128), 0.3, noise=0.02, seed=1, name="sem")
+    truth = Affine.similarity(rotation_deg=-15.0, translation_um=(6.0, 2.0))
+    optical = sample.map((80, 80), 0.4, truth, noise=0.02, seed=2, name="optical")
+    reg = register_similarity(sem, optical)
+    assert reg.details["working_pixel_size_um"] == pytest.approx(0.4)
+    assert abs(reg.transform.rotation_deg + 15.0) < SIMILARITY_TOL_DEG
+    assert _max_error_px(reg.transform, truth, optical, 0.3) < SIMILARITY_TOL_PX
+    record = json.loads(json.dumps(reg.to_dict()))
+    assert Affine.from_dict(record["transform"]).allclose(reg.transform)
+    assert record["method"] == "rotation search + NCC" and record["rms_um"] is None
+
+
 def test_similarity_refines_from_an_initial_guess_and_checks_inputs(xray_afm):
     xray, afm, truth = xray_afm
     guess = Affine.similarity(rotation_deg=25.0, translation_um=(21.6, 17.4))
@@ -296,6 +313,8 @@ def test_landmark_fits_are_exact_on_noise_free_points():
     # the minimum number of points: exact and flagged as saying nothing about accuracy
     two = fit_landmarks(src[:2], sim.apply(src[:2]))
     assert two.transform.allclose(sim, atol=1e-9) and two.details["redundant_points"] == 0
+    record = json.loads(json.dumps(reg.to_dict()))
+    assert len(record["residuals"]) == 6 and record["residuals"][0]["point"] == "a"
 
 
 def test_landmark_rms_matches_the_click_noise():
