@@ -150,7 +150,7 @@ def _expected_out_capacity(scale_mAh, resistance_ohm, current_A):
     return (x1 - x2) * scale_mAh
 
 
-def population_demo(n_cells: int = 24, *, seed: int = 0, max_cycles: int = 260, threshold_fraction: float = 0.8,
+def population_demo(n_cells: int = 24, *, seed: int = 0, max_cycles: int = 240, threshold_fraction: float = 0.8,
                     stop_fraction: float = 0.72, capacity_noise: float = 0.0005,
                     points_per_half_cycle: int = 30) -> Demo:
     """A population of graphite half cells with cell-to-cell variation and known answers.
@@ -160,7 +160,8 @@ def population_demo(n_cells: int = 24, *, seed: int = 0, max_cycles: int = 260, 
     early knee; fade after the knee 4–8·10⁻³ per cycle; resistance 8 Ω ± 10 % growing
     0.1 % per cycle; a cycle-to-cycle capacity scatter of ``capacity_noise`` (relative).
     A cell is cycled until its capacity falls below ``stop_fraction`` of the start or
-    until ``max_cycles`` (then its cycle life may be censored).
+    until ``max_cycles`` (then its cycle life may be censored: with the defaults one
+    cell of 24 has not reached 80 % by cycle 240).
 
     Returns
     -------
