@@ -8,7 +8,9 @@ clock), one results table per technique on its own instrument clock, and maps. T
 2. :func:`on_timeline` puts every table on the cycling timeline with those offsets;
 3. :func:`lithiation_estimates` / :func:`reality_check` compare the state of lithiation
    each technique reports (electrochemistry, optical colour, XRD phases);
-4. :func:`common_table` puts everything on one time grid for statistics.
+4. :func:`common_table` puts everything on one time grid for statistics;
+5. :func:`register_maps` places one map on another (e.g. an AFM scan in an X-ray
+   slice) and :func:`particle_table` joins them particle by particle.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from battlab.correlate import timeline as tl
 from battlab.errors import InvalidParameterError, MissingDataError
 
 __all__ = ["on_timeline", "estimate_offsets", "graphite_lithiation_from_xrd", "lithiation_estimates",
-           "reality_check", "common_table", "DEFAULT_SIGNALS", "read_table"]
+           "reality_check", "common_table", "DEFAULT_SIGNALS", "read_table", "register_maps", "particle_table"]
 
 #: The column of each technique table that follows the charge passed (for offsets). EIS is
 #: left out: spectra are usually taken by the cycler itself (offset 0), and R_ct is not
@@ -160,37 +162,38 @@ def lithiation_estimates(aligned: dict) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def reality_check(aligned: dict) -> pd.DataFrame:
+def reality_check(aligned: dict, *, tolerance: float = 0.05) -> pd.DataFrame:
     """Does each technique's state of lithiation agree with the charge passed?
+
+    Each technique is compared with the electrochemical x at its own sampling instants
+    (Bland–Altman, :func:`battlab.correlate.population.agreement`).
 
     Returns
     -------
     DataFrame
-        One row per technique: ``n``, ``mean_difference`` (x − x_echem), ``rms_difference``,
-        Bland–Altman 95 % limits (``loa_low``, ``loa_high``), ``pearson_r`` and a plain
-        ``verdict`` (consistent within 0.05 / follows but offset or lagging / inconsistent).
+        One row per technique: ``n``, ``mean_difference`` (x − x_echem), ``sd_difference``,
+        ``rms_difference``, 95 % limits of agreement (``loa_low``, ``loa_high``),
+        ``pearson_r`` and a plain ``verdict``: consistent (limits within ±tolerance),
+        follows the charge but offset or lagging (r ≥ 0.9), or inconsistent.
     """
+    from battlab.correlate.population import agreement
+
     est = lithiation_estimates(aligned)
     rows = []
     for technique, part in est.groupby("technique", sort=False):
-        if technique == "electrochemistry":
+        if technique == "electrochemistry" or part[["x", "x_echem"]].dropna().shape[0] < 3:
             continue
-        ok = part[["x", "x_echem"]].dropna()
-        if len(ok) < 3:
-            continue
-        d = ok["x"] - ok["x_echem"]
-        sd = float(d.std(ddof=1))
-        rms = float(np.sqrt(np.mean(d ** 2)))
-        r = float(np.corrcoef(ok["x"], ok["x_echem"])[0, 1]) if ok["x"].std() > 0 else np.nan
-        if rms <= 0.05:
-            verdict = "consistent with the charge passed (RMS ≤ 0.05)"
+        pair = agreement(part, ["x_echem", "x"], tolerance=tolerance).iloc[0]
+        r = float(pair["r"])
+        if pair["agrees"]:
+            verdict = f"consistent with the charge passed (within ±{tolerance:g})"
         elif np.isfinite(r) and r >= 0.9:
             verdict = "follows the charge but is offset or lags (kinetics, calibration)"
         else:
             verdict = "inconsistent: check calibration, region imaged or clock offset"
-        rows.append({"technique": technique, "n": len(ok), "mean_difference": float(d.mean()),
-                     "rms_difference": rms, "loa_low": float(d.mean() - 1.96 * sd),
-                     "loa_high": float(d.mean() + 1.96 * sd), "pearson_r": r, "verdict": verdict})
+        rows.append({"technique": technique, "n": int(pair["n"]), "mean_difference": pair["mean_difference"],
+                     "sd_difference": pair["sd_difference"], "rms_difference": pair["rms_difference"],
+                     "loa_low": pair["loa_low"], "loa_high": pair["loa_high"], "pearson_r": r, "verdict": verdict})
     return pd.DataFrame(rows)
 
 
@@ -232,3 +235,72 @@ def read_table(path, *, time_column: str | None = None) -> tuple[pd.DataFrame, s
             return table, c
     raise MissingDataError(f"{path.name} has no time column in seconds (looked for {', '.join(candidates)}); "
                            "name it with time_column=.")
+
+
+def register_maps(experiment, *, reference: str = "xray_absorption", moving: str = "afm_height",
+                  fit_scale: bool = True, feature: str = "intensity", angle_range_deg=(-180.0, 180.0)):
+    """Place a fine map inside a coarser one: rotation, scale and offset.
+
+    A thin call of :func:`battlab.correlate.space.register_similarity` on two images of
+    the experiment. Returns its :class:`~battlab.correlate.space.Registration`
+    (``transform``: moving µm → reference µm; ``confidence``: NCC after refinement).
+    """
+    from battlab.correlate.space import register_similarity
+
+    for name in (reference, moving):
+        if name not in experiment.images:
+            raise MissingDataError(f"no {name!r} map in this experiment (it has: {', '.join(experiment.images)}).")
+    return register_similarity(experiment.images[reference], experiment.images[moving], fit_scale=fit_scale,
+                               feature=feature, angle_range_deg=angle_range_deg)
+
+
+def particle_table(experiment, registration, *, segment_on: str = "xray_absorption", value_maps=None,
+                   interior_px: int = 1, min_area_px: int = 6) -> pd.DataFrame:
+    """Per-particle values of registered maps (e.g. X-ray SOC and AFM modulus).
+
+    Particles are segmented on ``segment_on`` (Otsu threshold, connected regions of at
+    least ``min_area_px``), shrunk by ``interior_px`` so that edge pixels (a blend of
+    particle and surroundings after resampling) stay out, and every map of
+    ``value_maps`` is averaged per particle on that grid; maps on another grid are first
+    resampled through ``registration`` (anti-aliased). Particles not fully inside every
+    map's field of view are dropped.
+
+    Parameters
+    ----------
+    value_maps : dict of str to str, optional
+        Column name → image name; default ``{"soc": "xray_soc", "modulus_GPa": "afm_modulus"}``.
+
+    Returns
+    -------
+    DataFrame
+        One row per particle: ``label``, ``area_um2``, ``x_um``, ``y_um`` and one column
+        per value map (its mean over the particle's interior).
+    """
+    from scipy import ndimage
+    from skimage.filters import threshold_otsu
+
+    from battlab.correlate.space import region_table, resample_to
+
+    value_maps = value_maps or {"soc": "xray_soc", "modulus_GPa": "afm_modulus"}
+    grid = experiment.images[segment_on]
+    values = np.asarray(grid.to_numpy(), dtype=float)
+    mask = values > threshold_otsu(values[np.isfinite(values)])
+    if interior_px > 0:
+        mask = ndimage.binary_erosion(mask, iterations=int(interior_px))
+    labels, n = ndimage.label(mask)
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    labels[np.isin(labels, np.flatnonzero(sizes < min_area_px))] = 0
+    table = None
+    for column, image_name in value_maps.items():
+        if image_name not in experiment.images:
+            raise MissingDataError(f"no {image_name!r} map in this experiment.")
+        img = experiment.images[image_name]
+        same = img.shape == grid.shape and np.allclose(img["x_um"], grid["x_um"]) and \
+            np.allclose(img["y_um"], grid["y_um"])
+        on_grid = img if same else resample_to(img, grid, registration.transform)
+        part = region_table(labels, on_grid, names=(column, "unused"))
+        part = part[part[f"count_{column}"] == part["count"]]  # wholly inside this map's field of view
+        part = part[["label", "area_um2", "x_um", "y_um", f"mean_{column}"]].rename(
+            columns={f"mean_{column}": column})
+        table = part if table is None else table.merge(part[["label", column]], on="label")
+    return table.reset_index(drop=True)

@@ -95,6 +95,7 @@ def _render(xs_um, ys_um, particles, values, background, *, edge_um):
     for k, (x, y, r) in enumerate(particles):
         d = np.hypot(xs_um - x, ys_um - y)
         cover = np.clip((r - d) / edge_um + 0.5, 0.0, 1.0)
+        img = np.where(np.isnan(img) & (cover > 0), values[k], img)  # a NaN background is replaced, not blended
         img = img * (1 - cover) + values[k] * cover
         owner[cover >= 0.5] = k
     return img, owner

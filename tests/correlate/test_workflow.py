@@ -91,3 +91,30 @@ def test_read_exported_table(tmp_path, demo):
         wf.read_table(tmp_path / "bad.csv")
     with pytest.raises(InvalidParameterError, match="CSV"):
         wf.read_table(tmp_path / "movie.tif")
+
+
+@pytest.mark.slow
+def test_afm_scan_placed_in_the_xray_slice_and_joined_particle_by_particle(demo):
+    reg = wf.register_maps(demo.data)
+    truth = demo.truth["afm_to_xray"]
+    t = reg.transform
+    # the bar: within 0.5° and 0.5 X-ray pixel (0.5 µm) of the designed placement
+    assert abs(t.rotation_deg - truth["rotation_deg"]) < 0.5
+    assert abs(t.scale - truth["scale"]) < 0.005  # the AFM scanner's 2 % calibration error is found
+    assert np.hypot(*(np.asarray(t.translation_um) - truth["translation_um"])) < 0.25
+    table = wf.particle_table(demo.data, reg)
+    particles = demo.truth["particles"]
+    nearest = [int(np.argmin(np.hypot(particles["x_um"] - x, particles["y_um"] - y)))
+               for x, y in zip(table["x_um"], table["y_um"], strict=True)]
+    assert len(table) >= 12 and len(set(nearest)) == len(nearest)
+    # per particle: X-ray SOC within 0.01 and AFM modulus within 0.2 GPa of the generator's values
+    np.testing.assert_allclose(table["soc"], particles["soc"].to_numpy()[nearest], atol=0.01)
+    np.testing.assert_allclose(table["modulus_GPa"], particles["modulus_GPa"].to_numpy()[nearest], atol=0.2)
+    # the designed modulus–SOC correlation of those particles is recovered within 0.02
+    r_true = np.corrcoef(particles["soc"].to_numpy()[nearest], particles["modulus_GPa"].to_numpy()[nearest])[0, 1]
+    assert abs(np.corrcoef(table["soc"], table["modulus_GPa"])[0, 1] - r_true) < 0.02
+
+
+def test_maps_missing_from_the_experiment(demo):
+    with pytest.raises(MissingDataError, match="no 'sem' map"):
+        wf.register_maps(demo.data, moving="sem")
