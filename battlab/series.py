@@ -9,16 +9,19 @@ seconds since the first curve. Everything here works on any such axis.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from battlab.errors import InvalidParameterError, MissingDataError
+from battlab.errors import BattlabWarning, InvalidParameterError, MissingDataError
 
-__all__ = ["LinearCombinationFit", "PCAResult", "curve_axis", "linear_combination_fit", "pca", "read_timestamps",
-           "series_files", "stack_curves", "times_for"]
+__all__ = ["ECHEM_COLUMNS", "LinearCombinationFit", "PCAResult", "add_echem", "curve_axis", "curve_echem",
+           "cycling_input_record", "echem_of", "echem_over_series", "linear_combination_fit", "load_cycling", "pca",
+           "read_timestamps", "series_files",
+           "stack_curves", "times_for"]
 
 
 def curve_axis(data) -> str:
@@ -328,3 +331,174 @@ def linear_combination_fit(data, references: dict, *, normalize: bool = True, of
         if "elapsed_s" in data.coords:
             table.insert(1, "elapsed_s", data["elapsed_s"].to_numpy())
     return LinearCombinationFit(weights=table, model=models, references=names)
+
+
+# --------------------------------------------------------------------------- cycling timeline
+
+#: Columns a per-curve results table gains from the cycling record (see :func:`curve_echem`).
+ECHEM_COLUMNS = ("test_time_s", "voltage_V", "current_A", "cycle", "half_cycle", "direction", "charge_mAh",
+                 "capacity_mAh", "charge_C", "soc")
+
+_NO_CLOCK = np.datetime64("1970-01-01T00:00:00", "ns")
+
+
+def _series_clock(series, echem, time_basis: str):
+    """Measurement times (s from the first curve), the basis used, and the wall-clock start."""
+    if "time" not in series.dims:
+        raise InvalidParameterError("expected a (time, axis) series to put on the cycling timeline.")
+    times = series["time"].to_numpy()
+    elapsed = (series["elapsed_s"].to_numpy().astype(float) if "elapsed_s" in series.coords
+               else (times - times[0]) / np.timedelta64(1, "s"))
+    has_clock = bool(np.all(times != _NO_CLOCK))
+    if time_basis == "auto":
+        # Absolute clocks on both sides need no offset; a placeholder 1970 stamp is no clock.
+        time_basis = "unix" if has_clock and "unix_time_s" in echem else "test"
+    if time_basis not in ("test", "unix"):
+        raise InvalidParameterError("time_basis must be 'auto', 'test' or 'unix'.")
+    start_unix = None
+    if time_basis == "unix":
+        if not has_clock:
+            raise MissingDataError("the series has no acquisition times (set to 1970-01-01), so it cannot be "
+                                   "matched to the cycler's wall clock; use time_basis='test' with clock_offset_s.")
+        start_unix = float((times[0] - np.datetime64("1970-01-01T00:00:00", "ns")) / np.timedelta64(1, "s")) \
+            - float(elapsed[0])
+    return elapsed, time_basis, start_unix
+
+
+def curve_echem(series, echem: pd.DataFrame, *, clock_offset_s: float = 0.0, time_basis: str = "auto",
+                label: str = "curves") -> pd.DataFrame:
+    """The cell's electrochemistry at each curve of a series (one row per curve, in order).
+
+    The join is :func:`battlab.correlate.timeline.echem_at`: potential interpolated,
+    charge integrated from the cycler's rows up to each curve's instant, cycle labels
+    and current from the cycler interval that holds it.
+
+    Parameters
+    ----------
+    series : DataArray (time, axis)
+        Patterns or spectra with UTC ``time`` and ``elapsed_s`` coordinates.
+    echem : DataFrame
+        Canonical cycling table (``test_time_s``, ``voltage_V``, ``current_A``,
+        optional ``unix_time_s``).
+    clock_offset_s : float
+        Seconds added to the series clock before matching. With the ``"test"`` basis it
+        is the cycler's test time at the first curve; with ``"unix"`` a correction of
+        the series' wall clock against the cycler's.
+    time_basis : {"auto", "test", "unix"}
+        ``"unix"`` matches the curves' UTC times to the cycler's ``unix_time_s``;
+        ``"test"`` matches ``elapsed_s + clock_offset_s`` to ``test_time_s``;
+        ``"auto"`` takes ``"unix"`` when both clocks are absolute.
+    label : str
+        What the curves are, for messages.
+
+    Returns
+    -------
+    DataFrame
+        ``curve`` (position in the series), ``time``, ``elapsed_s`` and
+        :data:`ECHEM_COLUMNS`; NaN rows for curves outside the cycling record (a
+        :class:`~battlab.errors.BattlabWarning` says how many). ``attrs["battlab"]
+        ["alignment"]`` records the basis and offset.
+    """
+    from battlab.correlate.timeline import echem_at
+
+    elapsed, basis, start_unix = _series_clock(series, echem, time_basis)
+    joined = echem_at(elapsed, echem, clock_offset_s=clock_offset_s, time_basis=basis, start_unix_s=start_unix,
+                      label=label)
+    out = pd.DataFrame({"curve": np.arange(len(elapsed)), "time": series["time"].to_numpy(), "elapsed_s": elapsed})
+    for col in ECHEM_COLUMNS:
+        out[col] = joined[col].to_numpy() if col in joined else np.nan
+    meta = dict(joined.attrs.get("battlab", {}).get("alignment", {}))
+    meta.update(clock_offset_s=float(clock_offset_s), time_basis=basis)
+    out.attrs["battlab"] = {"alignment": meta}
+    return out
+
+
+def echem_over_series(series, echem: pd.DataFrame, *, clock_offset_s: float = 0.0,
+                      time_basis: str = "auto") -> pd.DataFrame:
+    """The cycling record over the span of a series, on the series' clock.
+
+    Every cycler row between the first and the last curve (plus the two ends), joined
+    like :func:`curve_echem`, so ``capacity_mAh`` counts from the first curve and
+    ``elapsed_s`` is the series clock: a voltage curve to draw beside a map on a shared
+    time, capacity or SOC axis.
+    """
+    from battlab.correlate.timeline import echem_at
+
+    elapsed, basis, start_unix = _series_clock(series, echem, time_basis)
+    if basis == "unix":
+        t_rows = echem["unix_time_s"].to_numpy(dtype=float) - clock_offset_s - start_unix
+    else:
+        t_rows = echem["test_time_s"].to_numpy(dtype=float) - clock_offset_s
+    t0, t1 = float(np.min(elapsed)), float(np.max(elapsed))
+    inside = t_rows[(t_rows > t0) & (t_rows < t1)]
+    grid = np.r_[t0, inside, t1] if t1 > t0 else np.array([t0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BattlabWarning)  # curve_echem already reports curves off the record
+        joined = echem_at(grid, echem, clock_offset_s=clock_offset_s, time_basis=basis, start_unix_s=start_unix,
+                          label="instants")
+    joined.insert(0, "elapsed_s", grid)
+    return joined.drop(columns=["time_s"])
+
+
+def add_echem(table: pd.DataFrame, per_curve: pd.DataFrame, *, index: str | None = None) -> pd.DataFrame:
+    """A results table with the electrochemistry of its curves appended.
+
+    Parameters
+    ----------
+    table : DataFrame
+        One or more rows per curve, identified by the ``index`` column (curve position,
+        e.g. ``pattern``/``spectrum``) or, without one, by ``time``.
+    per_curve : DataFrame
+        From :func:`curve_echem` (or any table with ``curve``/``time`` and the
+        :data:`ECHEM_COLUMNS`).
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``table`` with :data:`ECHEM_COLUMNS` (replacing any already there).
+    """
+    cols = [c for c in ECHEM_COLUMNS if c in per_curve]
+    out = table.drop(columns=[c for c in cols if c in table]).copy()
+    if index is not None and index in out:
+        src = per_curve.drop_duplicates("curve").set_index("curve")
+        key = out[index].to_numpy()
+    elif "time" in out:
+        src = per_curve.drop_duplicates("time").set_index("time")
+        key = out["time"].to_numpy()
+    else:
+        raise MissingDataError("the table has neither a curve index nor a time column to attach the "
+                               "electrochemistry to.")
+    picked = src.reindex(key)
+    for c in cols:
+        out[c] = picked[c].to_numpy()
+    out.attrs = dict(table.attrs)
+    return out
+
+
+def echem_of(table: pd.DataFrame, *, index: str) -> pd.DataFrame | None:
+    """The per-curve electrochemistry carried by a results table (None when it has none)."""
+    cols = [c for c in ECHEM_COLUMNS if c in table]
+    if not cols or index not in table:
+        return None
+    return table.drop_duplicates(index)[[index, "time", *cols]].rename(columns={index: "curve"})
+
+
+def load_cycling(source, *, name: str | None = None, max_bytes: int | None = None) -> pd.DataFrame:
+    """A cycling file (path or bytes) read as the canonical cycling table, for :func:`curve_echem`."""
+    import battlab
+
+    kw = {"name": name} if name else {}
+    if max_bytes:
+        kw["max_bytes"] = int(max_bytes)
+    table = battlab.load(source, kind="echem", **kw)
+    if not isinstance(table, pd.DataFrame) or "test_time_s" not in table:
+        raise MissingDataError(f"{name or Path(str(source)).name} is not a cycling record (no test time, "
+                               "potential and current); give the cycler's export (.mpr, .mpt, .csv…).")
+    return table
+
+
+def cycling_input_record(echem: pd.DataFrame, fallback_name: str) -> dict:
+    """The provenance ``inputs`` entry of a cycling table."""
+    meta = echem.attrs.get("battlab", {})
+    return {"name": Path(str(meta.get("source_name") or fallback_name)).name, "sha256": meta.get("sha256"),
+            "format": meta.get("format"), "role": "cycling"}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from battlab.datasets.spectra import make_raman_graphite_series
 
@@ -109,3 +110,34 @@ def test_batch_runs_every_spectrum_of_a_folder(tmp_path, real_data):
     assert res.returncode == 0, res.stderr
     campaign = pd.read_csv(tmp_path / "campaign" / "campaign.csv")
     assert len(campaign) >= 2 and (campaign["status"] == "done").all()
+
+
+def test_echem_gives_g_band_vs_capacity_and_soc(tmp_path):
+    """--echem: G-band position against capacity follows the generator's law within 0.5 cm⁻¹."""
+    from battlab.correlate.timeline import charge_timeline
+    from battlab.io import write_bdf_csv
+
+    demo = make_raman_graphite_series(n_spectra=16)
+    _write_raman_folder(demo.data, tmp_path / "raman")
+    write_bdf_csv(demo.truth["echem"], tmp_path / "cell.csv")
+    res = run("spectra", str(tmp_path / "raman"), "--timestamps", str(tmp_path / "raman" / "timestamps.csv"),
+              "--echem", str(tmp_path / "cell.csv"), "--out", str(tmp_path / "res"))
+    assert res.returncode == 0, res.stderr
+    assert "cycling: cell.csv on the unix clock" in res.stdout
+    d_to_g = pd.read_csv(tmp_path / "res" / "d_to_g.csv")
+    q_lith = -float(charge_timeline(demo.truth["echem"])["charge_mAh"].min())
+    x = -d_to_g["capacity_mAh"] / q_lith
+    np.testing.assert_allclose(x, demo.truth["bands"]["x_in_LixC6"], atol=1e-6)
+    law = 1580.0 + 22.0 * np.minimum(x / 0.5, 1.0)  # the generator's G-band law
+    assert np.max(np.abs(d_to_g["g_center_cm1"] - law)) < 0.5
+    for name in ("bands.csv", "pca_scores.csv"):
+        table = pd.read_csv(tmp_path / "res" / name)
+        assert {"voltage_V", "capacity_mAh", "soc", "cycle"} <= set(table.columns), name
+    # soc falls while the graphite lithiates (charge goes out of the working electrode) and rises after.
+    lith = d_to_g[d_to_g["direction"] == -1]["soc"].to_numpy()
+    delith = d_to_g[d_to_g["direction"] == 1]["soc"].to_numpy()
+    assert len(lith) >= 4 and np.all(np.diff(lith) < 0) and np.all(np.diff(delith) > 0)
+    assert np.nanmin(d_to_g["soc"]) >= 0.0 and np.nanmax(d_to_g["soc"]) <= 1.0
+    prov = json.loads((tmp_path / "res" / "provenance.json").read_text())
+    assert prov["inputs"][-1]["name"] == "cell.csv"
+    assert prov["parameters"]["alignment"] == {"time_basis": "unix", "clock_offset_s": 0.0}

@@ -135,3 +135,57 @@ def test_folder_of_detector_images_with_poni(tmp_path):
     assert (tmp_path / "o" / "pca_scores.csv").is_file()
     res = run("xrd", str(folder), "--poni", str(tmp_path / "g.poni"), "--anode", "Cu", "--out", str(tmp_path / "p"))
     assert res.returncode == 2 and "--poni gives the wavelength" in res.stderr
+
+
+def _lithiation_capacity_mAh(echem):
+    from battlab.correlate.timeline import charge_timeline
+
+    return -float(charge_timeline(echem)["charge_mAh"].min())
+
+
+def test_echem_adds_capacity_and_soc_per_pattern(tmp_path):
+    """--echem: the (002) position vs capacity follows the generator's staging law."""
+    from battlab.io import write_bdf_csv
+
+    demo = make_operando_graphite(n_patterns=30)
+    _write_folder(demo.data, tmp_path / "scans")
+    write_bdf_csv(demo.truth["echem"], tmp_path / "cell.csv")
+    args = ["xrd", str(tmp_path / "scans"), "--anode", "Cu", "--doublet", "off", "--timestamps",
+            str(tmp_path / "scans" / "timestamps.csv"), "--echem", str(tmp_path / "cell.csv")]
+    for name, (lo, hi) in demo.truth["windows"].items():
+        args += ["--window", f"{name}={lo},{hi}"]
+    res = run(*args, "--out", str(tmp_path / "res"))
+    assert res.returncode == 0, res.stderr
+    assert "cycling: cell.csv on the unix clock (offset 0 s)" in res.stdout
+    tracked = pd.read_csv(tmp_path / "res" / "tracked_peaks.csv")
+    assert {"voltage_V", "capacity_mAh", "soc", "cycle", "direction"} <= set(tracked.columns)
+    truth = demo.truth["peaks"]
+    g = tracked[tracked["peak"] == "graphite"].reset_index(drop=True)
+    # The cycler's test time at each pattern is the generator's, to float precision.
+    np.testing.assert_allclose(g["test_time_s"], truth["test_time_s"], atol=1e-3)
+    x = -g["capacity_mAh"] / _lithiation_capacity_mAh(demo.truth["echem"])
+    np.testing.assert_allclose(x, truth["x_in_LixC6"], atol=1e-6)
+    dilute = (x <= 0.2) & g["present"]
+    law = 26.55 - 0.35 * x / 0.2  # solid-solution shift of the generator
+    assert dilute.sum() >= 4 and np.max(np.abs(g["two_theta_deg"] - law)[dilute]) < 0.01
+    fractions = pd.read_csv(tmp_path / "res" / "phase_fractions.csv")
+    assert "capacity_mAh" in fractions and np.allclose(fractions["capacity_mAh"], g["capacity_mAh"])
+    prov = json.loads((tmp_path / "res" / "provenance.json").read_text())
+    assert prov["inputs"][-1]["name"] == "cell.csv" and prov["inputs"][-1]["role"] == "cycling"
+    assert prov["parameters"]["echem_alignment"]["time_basis"] == "unix"
+
+    # The test-time basis needs the cycler's test time at the first pattern as the offset.
+    offset = float(truth["test_time_s"].iloc[0])
+    res = run(*args, "--out", str(tmp_path / "res2"), "--time-basis", "test", "--clock-offset-s", str(offset))
+    assert res.returncode == 0, res.stderr
+    again = pd.read_csv(tmp_path / "res2" / "tracked_peaks.csv")
+    np.testing.assert_allclose(again["capacity_mAh"], tracked["capacity_mAh"], atol=1e-6)
+
+
+def test_echem_that_is_not_a_cycling_file_is_refused(tmp_path):
+    demo = make_operando_graphite(n_patterns=4)
+    _write_folder(demo.data, tmp_path / "scans")
+    res = run("xrd", str(tmp_path / "scans"), "--anode", "Cu", "--timestamps", str(tmp_path / "scans" / "timestamps.csv"),
+              "--echem", str(tmp_path / "scans" / "scan_0000.xy"), "--out", str(tmp_path / "res"))
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert not (tmp_path / "res" / "tracked_peaks.csv").exists()

@@ -55,12 +55,13 @@ def _cmd_xrd(args) -> int:
     )
     from battlab.errors import InvalidParameterError, MissingDataError
     from battlab.provenance import Provenance, write_results
-    from battlab.series import pca
+    from battlab.series import cycling_input_record, load_cycling, pca
 
     lam = args.wavelength_A
     if args.energy_keV is not None:
         lam = wavelength_A(energy_keV=args.energy_keV)
     h5_paths = dict(_h5_path(t) for t in args.h5_path)
+    echem = load_cycling(args.echem) if args.echem else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if args.poni:
@@ -85,8 +86,13 @@ def _cmd_xrd(args) -> int:
     else:
         windows = suggest_windows(series.isel(time=0), n_peaks=args.n_peaks)
     doublet = {"auto": "auto", "on": True, "off": None}[args.doublet]
-    tracked = track_peaks(series, windows, model=args.model, background_order=args.background_order,
-                          doublet=doublet, min_snr=args.min_snr)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tracked = track_peaks(series, windows, model=args.model, background_order=args.background_order,
+                              doublet=doublet, min_snr=args.min_snr, echem=echem, clock_offset_s=args.clock_offset_s,
+                              time_basis=args.time_basis)
+    for w in caught:
+        print(f"battlab: warning: {w.message}", file=sys.stderr)
     tracked["scherrer_size_nm"] = scherrer_size_nm(tracked["two_theta_deg"], tracked["fwhm_deg"],
                                                    wavelength_A=series.attrs["wavelength_A"], k=args.k,
                                                    instrument_fwhm_deg=args.instrument_fwhm_deg)
@@ -111,21 +117,41 @@ def _cmd_xrd(args) -> int:
               "min_snr": args.min_snr, "scherrer_k": args.k, "instrument_fwhm_deg": args.instrument_fwhm_deg,
               "instrument_correction": "quadratic", "strain_reference": "first fitted d of each peak",
               "hkl": hkl, "system": args.system, "timestamps": args.timestamps, "poni": args.poni,
-              "n_points": args.n_points if args.poni else None, "h5_paths": h5_paths or None, "pca": pca_info}
+              "n_points": args.n_points if args.poni else None, "h5_paths": h5_paths or None, "pca": pca_info,
+              "echem_alignment": tracked.attrs["battlab"].get("alignment")}
     prov = Provenance.for_data("battlab.diffraction.track_peaks", series, params,
                                command=args.command_line)
+    if echem is not None:
+        prov.inputs.append(cycling_input_record(echem, args.echem))
     written = write_results(args.out, tables, prov)
     present = tracked.groupby("peak")["present"].sum()
     n = series.sizes["time"]
     print(f"{n} pattern{'s' if n != 1 else ''}, {len(windows)} peak(s) "
           f"({', '.join(f'{k}: {int(v)}/{n} found' for k, v in present.items())}); "
           f"wrote {', '.join(p.name for p in written)} to {args.out}")
+    if echem is not None:
+        al = tracked.attrs["battlab"]["alignment"]
+        print(f"cycling: {Path(args.echem).name} on the {al['time_basis']} clock (offset {al['clock_offset_s']:g} s); "
+              "voltage, charge, capacity_mAh and soc added per pattern")
     if pca_info is not None:
         print(f"PCA: {pca_info['n_significant']} significant component(s); explained variance "
               + ", ".join(f"{100 * v:.1f}%" for v in pca_info["explained_variance_ratio"][:3]))
     if not np.any(tracked["present"]):
         print("battlab: warning: no peak stood above the noise in any window.", file=sys.stderr)
     return 0
+
+
+def add_echem_arguments(s, *, what: str):
+    """--echem, --clock-offset-s and --time-basis (shared with ``battlab spectra``)."""
+    s.add_argument("--echem", metavar="CYCLING_FILE",
+                   help=f"cycling file of the cell: adds voltage, current, cycle, charge, capacity_mAh (from the "
+                        f"first {what}) and soc to every per-{what} table")
+    s.add_argument("--clock-offset-s", type=float, default=0.0,
+                   help=f"seconds added to the {what} clock before matching the cycler (with the test basis: the "
+                        f"cycler's test time at the first {what})")
+    s.add_argument("--time-basis", default="auto", choices=["auto", "test", "unix"],
+                   help="unix: UTC times against the cycler's absolute time; test: elapsed time + offset against "
+                        "its test time; auto: unix when both clocks are absolute")
 
 
 def add_parser(sub):
@@ -160,6 +186,7 @@ def add_parser(sub):
     s.add_argument("--hkl", action="append", default=[], metavar="NAME=H,K,L",
                    help="index a window for lattice parameters (repeatable; needs --system)")
     s.add_argument("--system", choices=["cubic", "tetragonal", "hexagonal", "orthorhombic"])
+    add_echem_arguments(s, what="pattern")
     s.add_argument("--k", type=float, default=0.9, help="Scherrer constant")
     s.add_argument("--instrument-fwhm-deg", type=float, default=0.0, help="instrumental FWHM (° 2θ) to remove")
     s.set_defaults(func=_cmd_xrd)

@@ -146,7 +146,8 @@ def fit_pattern(pattern, windows, *, model: str = "pseudo_voigt", background_ord
 
 
 def track_peaks(series, windows, *, model: str = "pseudo_voigt", background_order: int = 1, doublet="auto",
-                reference=None, min_snr: float = 3.0) -> pd.DataFrame:
+                reference=None, min_snr: float = 3.0, echem: pd.DataFrame | None = None,
+                clock_offset_s: float = 0.0, time_basis: str = "auto") -> pd.DataFrame:
     """Fit every pattern of a series and tabulate each peak over time.
 
     Parameters
@@ -160,12 +161,22 @@ def track_peaks(series, windows, *, model: str = "pseudo_voigt", background_orde
         Below this height/noise (or with an area not determined to better than 1/3, or
         a centre at the window edge) a peak counts as absent: its position, d, FWHM and strain
         are NaN (the area is kept, near zero, for phase-fraction plots).
+    echem : DataFrame, optional
+        Cycling table of the cell: each row then also gets the cell's state at the
+        pattern's instant (:data:`battlab.series.ECHEM_COLUMNS`: voltage, current, cycle,
+        charge, ``capacity_mAh`` counted from the first pattern, ``soc``), joined by
+        :func:`battlab.series.curve_echem`.
+    clock_offset_s, time_basis
+        How the pattern clock meets the cycler's (see :func:`battlab.series.curve_echem`):
+        by default UTC times against the cycler's ``unix_time_s`` when it has them,
+        else ``elapsed_s + clock_offset_s`` against ``test_time_s``.
 
     Returns
     -------
     DataFrame
         Tidy: one row per pattern and peak, with ``time``, ``elapsed_s``,
-        ``two_theta_deg``, ``d_A``, ``strain``, ``fwhm_deg``, ``area``, ``present``.
+        ``two_theta_deg``, ``d_A``, ``strain``, ``fwhm_deg``, ``area``, ``present``
+        (and the electrochemistry columns when ``echem`` is given).
     """
     if "time" not in series.dims:
         series = series.expand_dims(time=[np.datetime64("1970-01-01T00:00:00", "ns")])
@@ -190,9 +201,25 @@ def track_peaks(series, windows, *, model: str = "pseudo_voigt", background_orde
         d0[name] = ref.get(name, sub.iloc[0] if len(sub) else np.nan)
     out["d0_A"] = out["peak"].map(d0)
     out["strain"] = strain(out["d_A"], out["d0_A"])
-    out.attrs["battlab"] = {"analysis": "battlab.diffraction.track_peaks", "windows": {
+    meta = {"analysis": "battlab.diffraction.track_peaks", "windows": {
         n: (lo, hi) for n, lo, hi in _windows(windows)}, "model": model, "min_snr": min_snr}
+    if echem is not None:
+        from battlab.series import add_echem, curve_echem
+
+        per_pattern = curve_echem(series, echem, clock_offset_s=clock_offset_s, time_basis=time_basis,
+                                  label="patterns")
+        out = add_echem(out, per_pattern, index="pattern")
+        meta["alignment"] = per_pattern.attrs["battlab"]["alignment"]
+    out.attrs["battlab"] = meta
     return out
+
+
+def _with_pattern_echem(table, tracked):
+    """Per-pattern table plus the electrochemistry ``tracked`` carries (if any)."""
+    from battlab.series import add_echem, echem_of
+
+    per_pattern = echem_of(tracked, index="pattern")
+    return table if per_pattern is None else add_echem(table, per_pattern, index="pattern")
 
 
 def phase_fractions(tracked: pd.DataFrame, peaks=None, *, scale=None) -> pd.DataFrame:
@@ -205,7 +232,8 @@ def phase_fractions(tracked: pd.DataFrame, peaks=None, *, scale=None) -> pd.Data
     Returns
     -------
     DataFrame
-        One row per pattern: ``time``, ``elapsed_s`` and ``fraction_<peak>`` columns.
+        One row per pattern: ``time``, ``elapsed_s`` and ``fraction_<peak>`` columns (and
+        the electrochemistry columns when ``tracked`` has them).
     """
     names = list(peaks) if peaks is not None else list(dict.fromkeys(tracked["peak"]))
     # An absent peak (below min_snr) counts as zero intensity, not as a fit to the noise.
@@ -216,7 +244,7 @@ def phase_fractions(tracked: pd.DataFrame, peaks=None, *, scale=None) -> pd.Data
     w = wide.clip(lower=0) * s
     frac = w.div(w.sum(axis=1).replace(0, np.nan), axis=0)
     frac.columns = [f"fraction_{c}" for c in frac.columns]
-    return frac.reset_index()
+    return _with_pattern_echem(frac.reset_index(), tracked)
 
 
 def lattice_series(tracked: pd.DataFrame, hkl: dict, *, system: str) -> pd.DataFrame:
@@ -227,6 +255,12 @@ def lattice_series(tracked: pd.DataFrame, hkl: dict, *, system: str) -> pd.DataF
     tracked : DataFrame from :func:`track_peaks` (needs ``d_A``)
     hkl : dict peak name -> (h, k, l)
     system : {"cubic", "tetragonal", "hexagonal", "orthorhombic"}
+
+    Returns
+    -------
+    DataFrame
+        One row per pattern with a lattice fit (and the electrochemistry columns when
+        ``tracked`` has them).
     """
     missing = [n for n in hkl if n not in set(tracked["peak"])]
     if missing:
@@ -244,4 +278,4 @@ def lattice_series(tracked: pd.DataFrame, hkl: dict, *, system: str) -> pd.DataF
         rows.append(row)
     if not rows:
         raise MissingDataError("no pattern had enough indexed peaks for a lattice fit.")
-    return pd.DataFrame(rows)
+    return _with_pattern_echem(pd.DataFrame(rows), tracked)

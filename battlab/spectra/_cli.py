@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 __all__ = ["add_parser"]
@@ -29,12 +30,14 @@ def _load(path, technique, timestamps):
 
 
 def _cmd_spectra(args) -> int:
-    from battlab.errors import InvalidParameterError
+    from battlab.errors import BattlabWarning, InvalidParameterError
     from battlab.provenance import Provenance, write_results
+    from battlab.series import cycling_input_record, load_cycling
     from battlab.spectra.io import load_spectrum
     from battlab.spectra.workflow import analyse_spectra, as_regions
 
     data = _load(args.input, args.technique, args.timestamps)
+    echem = load_cycling(args.echem) if args.echem else None
     windows = dict(_window(t) for t in args.window) if args.window else None
     baseline = None
     if args.baseline:
@@ -52,11 +55,16 @@ def _cmd_spectra(args) -> int:
             name, path = text.split("=", 1)
             ref = load_spectrum(path, technique="xas")
             references[name.strip()] = next(iter(ref.values())) if isinstance(ref, dict) else ref
-    result = analyse_spectra(data, technique=args.technique, windows=windows, baseline=baseline,
-                             smoothing_points=args.smoothing_points, normalization=args.normalize,
-                             model=args.model, references=references,
-                             calibration_umol_per_area=args.calibration_umol_per_area, min_snr=args.min_snr,
-                             n_pca=args.pca_components)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", BattlabWarning)
+        result = analyse_spectra(data, technique=args.technique, windows=windows, baseline=baseline,
+                                 smoothing_points=args.smoothing_points, normalization=args.normalize,
+                                 model=args.model, references=references,
+                                 calibration_umol_per_area=args.calibration_umol_per_area, min_snr=args.min_snr,
+                                 n_pca=args.pca_components, echem=echem, clock_offset_s=args.clock_offset_s,
+                                 time_basis=args.time_basis)
+    for w in caught:
+        print(f"battlab: warning: {w.message}", file=sys.stderr)
     if not result.tables:
         for note in result.notes:
             print(f"battlab: {note}", file=sys.stderr)
@@ -67,16 +75,24 @@ def _cmd_spectra(args) -> int:
                    "calibration_umol_per_area": args.calibration_umol_per_area, "timestamps": args.timestamps,
                    "notes": result.notes})
     prov = Provenance.for_data("battlab.spectra.analyse_spectra", first, params, command=args.command_line)
+    if echem is not None:
+        prov.inputs.append(cycling_input_record(echem, args.echem))
     written = write_results(args.out, result.tables, prov)
     n = sum(s.sizes["time"] for s in result.regions.values())
     print(f"{result.technique}: {n} spectr{'a' if n != 1 else 'um'} in {len(result.regions)} region(s); "
           f"wrote {', '.join(p.name for p in written)} to {args.out}")
+    if echem is not None:
+        al = result.options["alignment"]
+        print(f"cycling: {Path(args.echem).name} on the {al['time_basis']} clock (offset {al['clock_offset_s']:g} s); "
+              "voltage, charge, capacity_mAh and soc added per spectrum")
     for note in result.notes:
         print(f"battlab: note: {note}", file=sys.stderr)
     return 0
 
 
 def add_parser(sub):
+    from battlab.diffraction._cli import add_echem_arguments
+
     s = sub.add_parser("spectra", help="Raman/FTIR bands and I_D/I_G, XPS components, XAS edge and LCF, NMR Li metal")
     s.add_argument("input", metavar="FILE_OR_FOLDER",
                    help="a spectrum (.csv/.txt/.jdx/.xmu/.xdi/.dat/.vms) or a folder of spectra forming a time series")
@@ -98,5 +114,6 @@ def add_parser(sub):
     s.add_argument("--calibration-umol-per-area", type=float, help="NMR: µmol Li per unit integral")
     s.add_argument("--min-snr", type=float, default=3.0, help="bands weaker than this count as absent")
     s.add_argument("--pca-components", type=int, default=5, help="principal components reported")
+    add_echem_arguments(s, what="spectrum")
     s.set_defaults(func=_cmd_spectra)
     return s

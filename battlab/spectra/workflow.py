@@ -111,6 +111,9 @@ class SpectraAnalysis:
         XPS component fits of every spectrum of the region (in time order).
     notes : list of str
         Analyses that could not run, and why.
+    echem : dict of name -> DataFrame
+        Per region, the cell's electrochemistry at each spectrum
+        (:func:`battlab.series.curve_echem`) when a cycling table was given.
     """
 
     technique: str
@@ -122,6 +125,7 @@ class SpectraAnalysis:
     fits: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
     options: dict = field(default_factory=dict)
+    echem: dict = field(default_factory=dict)
 
 
 def analyse_spectra(data, *, technique: str | None = None, windows: dict | None = None,
@@ -129,7 +133,8 @@ def analyse_spectra(data, *, technique: str | None = None, windows: dict | None 
                     normalization: str = "none", normalization_window=None, model: str | None = None,
                     components: dict | None = None, references: dict | None = None,
                     calibration_umol_per_area: float | None = None, min_snr: float = 3.0,
-                    n_pca: int = 5) -> SpectraAnalysis:
+                    n_pca: int = 5, echem: pd.DataFrame | None = None, clock_offset_s: float = 0.0,
+                    time_basis: str = "auto") -> SpectraAnalysis:
     """Pre-process spectra and run the analyses of their technique.
 
     Parameters
@@ -162,6 +167,13 @@ def analyse_spectra(data, *, technique: str | None = None, windows: dict | None 
         Bands weaker than this count as absent.
     n_pca : int
         Principal components reported.
+    echem : DataFrame, optional
+        Cycling table of the cell: every per-spectrum table (bands, I_D/I_G, edge, LCF,
+        integrals, Li metal, PCA scores, XPS composition) then also gets the cell's state
+        at each spectrum (:data:`battlab.series.ECHEM_COLUMNS`: voltage, current, cycle,
+        charge, ``capacity_mAh`` counted from the first spectrum, ``soc``).
+    clock_offset_s, time_basis
+        How the spectra's clock meets the cycler's (see :func:`battlab.series.curve_echem`).
 
     Returns
     -------
@@ -210,7 +222,27 @@ def analyse_spectra(data, *, technique: str | None = None, windows: dict | None 
         comps.attrs["battlab"] = {"explained_variance_ratio": res.explained_variance_ratio.tolist(),
                                   "n_significant": res.n_significant}
         result.tables[f"{prefix(name)}pca_components"] = comps
+    if echem is not None:
+        _attach_echem(result, echem, clock_offset_s=clock_offset_s, time_basis=time_basis, prefix=prefix)
     return result
+
+
+def _attach_echem(result, echem, *, clock_offset_s, time_basis, prefix):
+    """Electrochemistry columns on every table that has one row per spectrum (by index or time)."""
+    from battlab.series import add_echem, curve_echem
+
+    for name, series in result.regions.items():
+        result.echem[name] = curve_echem(series, echem, clock_offset_s=clock_offset_s, time_basis=time_basis,
+                                         label=f"{name} spectra" if len(result.regions) > 1 else "spectra")
+    first = next(iter(result.regions))
+    for key, table in list(result.tables.items()):
+        if "spectrum" not in table and "time" not in table:
+            continue  # loadings and other tables not indexed by spectrum
+        region = next((n for n in sorted(result.regions, key=len, reverse=True)
+                       if prefix(n) and key.startswith(prefix(n))), first)
+        result.tables[key] = add_echem(table, result.echem[region], index="spectrum")
+    alignment = result.echem[first].attrs["battlab"]["alignment"]
+    result.options["alignment"] = {k: alignment.get(k) for k in ("time_basis", "clock_offset_s")}
 
 
 def _valid_windows(series, windows):
