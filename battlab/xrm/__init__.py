@@ -1,6 +1,7 @@
 """X-ray microscopy and tomography: volumes, segmentation, microstructure metrics,
 tortuosity, reconstruction for teaching, XANES chemical maps and calculators."""
 
+from battlab.xrm.calc import attenuation_coefficient, effective_pixel_size_um, geometric_magnification, transmission
 from battlab.xrm.io import VOLUME_SUFFIXES, make_volume, open_volume, write_zarr_volume
 from battlab.xrm.metrics import (
     connected_porosity,
@@ -14,6 +15,14 @@ from battlab.xrm.metrics import (
     slice_profile,
     specific_surface_area,
 )
+from battlab.xrm.recon import (
+    find_rotation_center,
+    normalize_projections,
+    reconstruct,
+    reconstruction_error,
+    remove_rings,
+    sinogram,
+)
 from battlab.xrm.segment import clean_labels, find_thresholds, histogram, phase_mask, segment, split_particles
 from battlab.xrm.tortuosity import diffusivity_field, tortuosity
 
@@ -21,4 +30,7 @@ __all__ = ["VOLUME_SUFFIXES", "make_volume", "open_volume", "write_zarr_volume",
            "histogram", "find_thresholds", "segment", "clean_labels", "split_particles", "phase_mask",
            "phase_fractions", "porosity", "slice_profile", "connected_porosity", "specific_surface_area",
            "local_thickness", "size_distribution", "particle_table", "crack_table", "particle_changes",
-           "tortuosity", "diffusivity_field"]
+           "tortuosity", "diffusivity_field",
+           "normalize_projections", "sinogram", "reconstruct", "find_rotation_center", "remove_rings",
+           "reconstruction_error",
+           "transmission", "attenuation_coefficient", "geometric_magnification", "effective_pixel_size_um"]
