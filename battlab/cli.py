@@ -494,6 +494,9 @@ def build_parser() -> argparse.ArgumentParser:
     from battlab.spectra._cli import add_parser as _add_spectra
 
     _add_spectra(sub)
+    from battlab.afm._cli import add_parser as _add_afm
+
+    _add_afm(sub)
     return p
 
 

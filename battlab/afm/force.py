@@ -231,8 +231,9 @@ def _contact_search(t, f, shape, offset):
     from scipy.optimize import minimize_scalar
 
     lo, hi = t.min(), t.max()
-    # Candidates from the far baseline to the last few points of the curve.
-    grid = np.linspace(lo + 0.2 * (hi - lo), hi - 0.02 * (hi - lo), 60)
+    # Candidates from the far baseline to the last few points of the curve (at least 5
+    # points must lie past the contact to fit anything).
+    grid = np.linspace(lo + 0.2 * (hi - lo), t[max(t.size - 6, 0)], 60)
 
     def sse(c):
         return _profile_fit(t, f, shape, offset, c)[1]
