@@ -377,7 +377,8 @@ def _warp(values, src_pix, dst_pix, dst_shape, transform, *, order=1, antialias=
 
 
 def resample_to(moving, reference, transform: Affine | None = None, *, order: int = 1,
-                antialias: bool = True, fill_value: float = np.nan) -> xr.DataArray:
+                antialias: bool = True, fill_value: float = np.nan, moving_pixel_size_um: float | None = None,
+                reference_pixel_size_um: float | None = None) -> xr.DataArray:
     """Resample ``moving`` onto ``reference``'s pixel grid.
 
     Parameters
@@ -394,6 +395,8 @@ def resample_to(moving, reference, transform: Affine | None = None, *, order: in
         Turn off only to inspect raw interpolation.
     fill_value : float
         Value of reference pixels that fall outside the moving map.
+    moving_pixel_size_um, reference_pixel_size_um : float, optional
+        Pixel sizes of plain-array inputs (pixel centres from 0).
 
     Returns
     -------
@@ -401,7 +404,8 @@ def resample_to(moving, reference, transform: Affine | None = None, *, order: in
         On the reference's ``y_um``/``x_um`` grid, with the moving map's name, units and
         source_name; a note records the resampling.
     """
-    mov, ref = _need_image(moving, "moving"), _need_image(reference, "reference")
+    mov = _need_image(moving, "moving", moving_pixel_size_um)
+    ref = _need_image(reference, "reference", reference_pixel_size_um)
     t = Affine.identity() if transform is None else _need_affine(transform)
     if order not in (0, 1, 2, 3, 4, 5):
         raise InvalidParameterError(f"order must be an interpolation order 0–5, got {order!r}.")
@@ -412,7 +416,8 @@ def resample_to(moving, reference, transform: Affine | None = None, *, order: in
     return _grid_like(ref, vals, note=note, attrs_from=mov)
 
 
-def to_common_grid(reference, moving, transform: Affine | None = None, *, order: int = 1):
+def to_common_grid(reference, moving, transform: Affine | None = None, *, order: int = 1,
+                   reference_pixel_size_um: float | None = None, moving_pixel_size_um: float | None = None):
     """Both maps on the coarser of the two grids (finer one anti-aliased), NaN outside its field.
 
     Parameters
@@ -423,6 +428,8 @@ def to_common_grid(reference, moving, transform: Affine | None = None, *, order:
         Identity when omitted.
     order : int
         Interpolation order.
+    reference_pixel_size_um, moving_pixel_size_um : float, optional
+        Pixel sizes of plain-array inputs.
 
     Returns
     -------
@@ -431,18 +438,22 @@ def to_common_grid(reference, moving, transform: Affine | None = None, *, order:
         moving's (in physical size), otherwise on the moving grid. In the second case the
         returned coordinates are the moving's own.
     """
-    ref, mov = _need_image(reference, "reference"), _need_image(moving, "moving")
+    ref = _need_image(reference, "reference", reference_pixel_size_um)
+    mov = _need_image(moving, "moving", moving_pixel_size_um)
     t = Affine.identity() if transform is None else _need_affine(transform)
     if _pixel_size(ref) >= _pixel_size(mov) * t.scale * (1 - _REL_TOL):
         return ref, resample_to(mov, ref, t, order=order)
     return resample_to(ref, mov, t.inverse(), order=order), mov
 
 
-def _need_image(image, what):
-    if not isinstance(image, xr.DataArray):
-        raise InvalidParameterError(f"the {what} map must be a calibrated DataArray; wrap a plain array with "
-                                    "battlab.correlate.space.as_image(array, pixel_size_um=…).")
-    return as_image(image)
+def _need_image(image, what, pixel_size_um=None):
+    if isinstance(image, xr.DataArray):
+        return as_image(image, pixel_size_um=pixel_size_um)
+    if pixel_size_um is None:
+        keyword = f"{what}_pixel_size_um" if what in ("reference", "moving") else "pixel_size_um"
+        raise InvalidParameterError(f"the {what} map is a plain array without calibration: give its pixel size "
+                                    f"({keyword}=…, micrometres) or pass a DataArray with x_um/y_um coords.")
+    return as_image(image, pixel_size_um=pixel_size_um, name=what)
 
 
 def _need_affine(t):
@@ -537,8 +548,8 @@ def _fill_nan(a):
     return np.where(ok, a, a[ok].mean())
 
 
-def register_translation(reference, moving, *, upsample_factor: int = 50,
-                         min_overlap: float = 0.1) -> Registration:
+def register_translation(reference, moving, *, upsample_factor: int = 50, min_overlap: float = 0.1,
+                         pixel_size_um: float | None = None) -> Registration:
     """Translation between two maps of equal pixel size by phase correlation.
 
     The circular cross-correlation cannot tell a shift ``s`` from ``s ± N`` (N the frame
@@ -554,6 +565,8 @@ def register_translation(reference, moving, *, upsample_factor: int = 50,
         Sub-pixel resolution 1/upsample_factor px.
     min_overlap : float
         Smallest overlap, as a fraction of the smaller map's pixels, for a candidate shift.
+    pixel_size_um : float, optional
+        Common pixel size of plain-array inputs.
 
     Returns
     -------
@@ -568,7 +581,8 @@ def register_translation(reference, moving, *, upsample_factor: int = 50,
 
     from battlab.imaging.drift import phase_shift
 
-    ref, mov = _need_image(reference, "reference"), _need_image(moving, "moving")
+    ref = _need_image(reference, "reference", pixel_size_um)
+    mov = _need_image(moving, "moving", pixel_size_um)
     pr, pm = _pixel_affine(ref), _pixel_affine(mov)
     if not (np.allclose(np.abs(np.diag(pr.linear)), np.abs(np.diag(pm.linear)), rtol=1e-4)
             and np.all(np.sign(np.diag(pr.linear)) == np.sign(np.diag(pm.linear)))):
@@ -646,8 +660,9 @@ def _square_grid(n, spacing, centre=(0.0, 0.0)):
 
 
 def register_similarity(reference, moving, *, angle_range_deg=(-180.0, 180.0), angle_step_deg: float | None = None,
-                        fit_scale: bool = False, feature: str = "intensity",
-                        initial: Affine | None = None) -> Registration:
+                        fit_scale: bool = False, feature: str = "intensity", initial: Affine | None = None,
+                        reference_pixel_size_um: float | None = None,
+                        moving_pixel_size_um: float | None = None) -> Registration:
     """Rotation (+ optional scale) + translation of a map relative to a map of another pixel size.
 
     Made for a small, fine map lying inside a larger, coarser one (an AFM scan inside an
@@ -680,6 +695,8 @@ def register_similarity(reference, moving, *, angle_range_deg=(-180.0, 180.0), a
         contrasts differ, e.g. AFM height vs X-ray attenuation).
     initial : Affine, optional
         Skip the search and only refine from this moving → reference transform.
+    reference_pixel_size_um, moving_pixel_size_um : float, optional
+        Pixel sizes of plain-array inputs.
 
     Returns
     -------
@@ -690,7 +707,8 @@ def register_similarity(reference, moving, *, angle_range_deg=(-180.0, 180.0), a
     from scipy import ndimage, optimize
     from skimage.feature import match_template
 
-    ref, mov = _need_image(reference, "reference"), _need_image(moving, "moving")
+    ref = _need_image(reference, "reference", reference_pixel_size_um)
+    mov = _need_image(moving, "moving", moving_pixel_size_um)
     lo, hi = (float(v) for v in _pair(angle_range_deg, "angle_range_deg"))
     if hi < lo:
         raise InvalidParameterError("angle_range_deg must be (low, high) with low ≤ high.")
@@ -911,7 +929,8 @@ def _points(p, name):
 
 def refine_mutual_information(reference, moving, initial: Affine | None = None, *, kind: str = "similarity",
                               bins: int = 32, iterations: int = 200, sampling_fraction: float | None = None,
-                              seed: int = 0) -> Registration:
+                              seed: int = 0, reference_pixel_size_um: float | None = None,
+                              moving_pixel_size_um: float | None = None) -> Registration:
     """Refine a transform by maximising Mattes mutual information (needs SimpleITK).
 
     Mutual information only assumes that one map's values predict the other's, not that
@@ -935,6 +954,8 @@ def refine_mutual_information(reference, moving, initial: Affine | None = None, 
         Random fraction of reference pixels used by the metric (all when omitted).
     seed : int
         Seed of that random sampling.
+    reference_pixel_size_um, moving_pixel_size_um : float, optional
+        Pixel sizes of plain-array inputs.
 
     Returns
     -------
@@ -953,7 +974,8 @@ def refine_mutual_information(reference, moving, initial: Affine | None = None, 
     except ImportError:
         raise MissingDataError("mutual-information refinement needs SimpleITK: pip install SimpleITK "
                                "(or use register_similarity / fit_landmarks, which need nothing extra).") from None
-    ref, mov = _need_image(reference, "reference"), _need_image(moving, "moving")
+    ref = _need_image(reference, "reference", reference_pixel_size_um)
+    mov = _need_image(moving, "moving", moving_pixel_size_um)
     init = Affine.identity() if initial is None else _need_affine(initial)
     if kind not in ("rigid", "similarity", "affine"):
         raise InvalidParameterError(f"kind must be 'rigid', 'similarity' or 'affine', got {kind!r}.")
@@ -1048,8 +1070,8 @@ def refine_mutual_information(reference, moving, initial: Affine | None = None, 
 # ------------------------------------------------------------------------- overlays
 
 
-def _same_grid(a, b, what="maps"):
-    a, b = _need_image(a, "first"), _need_image(b, "second")
+def _same_grid(a, b, what="maps", pixel_size_um=None):
+    a, b = _need_image(a, "first", pixel_size_um), _need_image(b, "second", pixel_size_um)
     if a.shape != b.shape or not (np.allclose(a["x_um"], b["x_um"], rtol=0, atol=1e-6 * _pixel_size(a))
                                   and np.allclose(a["y_um"], b["y_um"], rtol=0, atol=1e-6 * _pixel_size(a))):
         raise InvalidParameterError(f"the {what} are not on the same pixel grid ({a.shape} vs {b.shape}); "
@@ -1067,13 +1089,14 @@ def _normalise(v, percentiles=(1.0, 99.0)):
     return np.clip((v - lo) / (hi - lo), 0.0, 1.0)
 
 
-def blend(a, b, *, alpha: float = 0.5, normalize: bool = True) -> xr.DataArray:
+def blend(a, b, *, alpha: float = 0.5, normalize: bool = True, pixel_size_um: float | None = None) -> xr.DataArray:
     """Opacity blend ``(1 − alpha)·a + alpha·b`` of two maps on one grid.
 
     Each map is first scaled to 0–1 between its 1st and 99th percentiles (``normalize``)
-    so different units mix; where one map is NaN the other shows alone.
+    so different units mix; where one map is NaN the other shows alone. ``pixel_size_um``
+    calibrates plain-array inputs.
     """
-    a, b = _same_grid(a, b)
+    a, b = _same_grid(a, b, pixel_size_um=pixel_size_um)
     if not 0 <= alpha <= 1:
         raise InvalidParameterError(f"alpha must be between 0 and 1, got {alpha!r}.")
     va, vb = a.to_numpy(), b.to_numpy()
@@ -1088,13 +1111,14 @@ def blend(a, b, *, alpha: float = 0.5, normalize: bool = True) -> xr.DataArray:
 
 
 def checkerboard(a, b, *, tile_px: int | None = None, tile_um: float | None = None,
-                 normalize: bool = True) -> xr.DataArray:
+                 normalize: bool = True, pixel_size_um: float | None = None) -> xr.DataArray:
     """Checkerboard of two maps on one grid: tiles alternate between ``a`` and ``b``.
 
     Give the tile size in pixels or micrometres (default: 8 tiles across the shorter side).
-    Edges that continue across tile borders show a good registration.
+    Edges that continue across tile borders show a good registration. ``pixel_size_um``
+    calibrates plain-array inputs.
     """
-    a, b = _same_grid(a, b)
+    a, b = _same_grid(a, b, pixel_size_um=pixel_size_um)
     if tile_px is not None and tile_um is not None:
         raise InvalidParameterError("give tile_px or tile_um, not both.")
     if tile_um is not None:
@@ -1118,13 +1142,13 @@ def checkerboard(a, b, *, tile_px: int | None = None, tile_um: float | None = No
 # ------------------------------------------------------------ field of view, resolution
 
 
-def fov_polygon(image, transform: Affine | None = None) -> np.ndarray:
+def fov_polygon(image, transform: Affine | None = None, *, pixel_size_um: float | None = None) -> np.ndarray:
     """Outline of a map's field of view (pixel edges), closed, shape (5, 2) as (x_um, y_um).
 
     With ``transform`` (moving → reference) the outline is given in reference coordinates,
-    ready to draw on the reference map.
+    ready to draw on the reference map. ``pixel_size_um`` calibrates a plain array.
     """
-    da = _need_image(image, "image")
+    da = _need_image(image, "image", pixel_size_um)
     pa = _pixel_affine(da)
     ny, nx = da.shape
     corners = np.array([[-0.5, -0.5], [nx - 0.5, -0.5], [nx - 0.5, ny - 0.5], [-0.5, ny - 0.5], [-0.5, -0.5]])
@@ -1164,8 +1188,15 @@ def _clip(subject, clipper):
     return np.vstack(out + [out[0]])
 
 
-def field_of_view(image) -> dict:
+def field_of_view(image, *, pixel_size_um: float | None = None) -> dict:
     """Area covered and sampling of one map.
+
+    Parameters
+    ----------
+    image : xarray.DataArray or array_like
+        Calibrated map, or a plain array with ``pixel_size_um``.
+    pixel_size_um : float, optional
+        Pixel size of a plain array.
 
     Returns
     -------
@@ -1174,7 +1205,7 @@ def field_of_view(image) -> dict:
         ``pixel_size_x_um``, ``pixel_size_y_um``, ``width_um``, ``height_um``, ``area_um2``,
         ``extent_um`` (x_min, x_max, y_min, y_max of the pixel edges).
     """
-    da = _need_image(image, "image")
+    da = _need_image(image, "image", pixel_size_um)
     pa = _pixel_affine(da)
     poly = fov_polygon(da)
     sx, sy = abs(pa.linear[0, 0]), abs(pa.linear[1, 1])
@@ -1186,7 +1217,8 @@ def field_of_view(image) -> dict:
                           float(poly[:, 1].min()), float(poly[:, 1].max()))}
 
 
-def fov_overlap(reference, moving, transform: Affine | None = None) -> dict:
+def fov_overlap(reference, moving, transform: Affine | None = None, *,
+                reference_pixel_size_um: float | None = None, moving_pixel_size_um: float | None = None) -> dict:
     """How two registered fields of view relate (the seed's area and resolution issues).
 
     Returns
@@ -1199,7 +1231,8 @@ def fov_overlap(reference, moving, transform: Affine | None = None) -> dict:
         the downsampling factor of :func:`to_common_grid`) and ``moving_outline_um``
         (the moving outline in reference coordinates).
     """
-    ref, mov = _need_image(reference, "reference"), _need_image(moving, "moving")
+    ref = _need_image(reference, "reference", reference_pixel_size_um)
+    mov = _need_image(moving, "moving", moving_pixel_size_um)
     t = Affine.identity() if transform is None else _need_affine(transform)
     pr, pm = fov_polygon(ref), fov_polygon(mov, t)
     a_r, a_m = _area(pr), _area(pm)
@@ -1234,7 +1267,7 @@ def resolution_table(*images) -> pd.DataFrame:
 # ----------------------------------------------------------------- region statistics
 
 
-def pixel_table(a, b, *, names=("a", "b"), dropna: bool = True) -> pd.DataFrame:
+def pixel_table(a, b, *, names=("a", "b"), dropna: bool = True, pixel_size_um: float | None = None) -> pd.DataFrame:
     """Per-pixel join of two maps on one grid: ``x_um``, ``y_um``, ``value_<a>``, ``value_<b>``.
 
     Parameters
@@ -1245,8 +1278,10 @@ def pixel_table(a, b, *, names=("a", "b"), dropna: bool = True) -> pd.DataFrame:
         Suffixes of the value columns (default ``value_a``, ``value_b``).
     dropna : bool
         Drop pixels where either map has no value (outside a field of view).
+    pixel_size_um : float, optional
+        Pixel size of plain-array inputs.
     """
-    a, b = _same_grid(a, b)
+    a, b = _same_grid(a, b, pixel_size_um=pixel_size_um)
     na, nb = _names(names)
     xx, yy = np.meshgrid(a["x_um"].to_numpy(), a["y_um"].to_numpy())
     table = pd.DataFrame({"x_um": xx.ravel(), "y_um": yy.ravel(),
@@ -1263,7 +1298,7 @@ def _names(names):
 
 
 def region_table(labels, a, b=None, *, names=("a", "b"), background: int | None = 0,
-                 ddof: int = 1) -> pd.DataFrame:
+                 ddof: int = 1, pixel_size_um: float | None = None) -> pd.DataFrame:
     """Per-region statistics of one or two registered maps (e.g. per particle).
 
     Parameters
@@ -1279,6 +1314,8 @@ def region_table(labels, a, b=None, *, names=("a", "b"), background: int | None 
         Label left out of the table (None keeps every label).
     ddof : int
         Delta degrees of freedom of the standard deviation (1: sample std).
+    pixel_size_um : float, optional
+        Pixel size of plain-array maps.
 
     Returns
     -------
@@ -1289,9 +1326,9 @@ def region_table(labels, a, b=None, *, names=("a", "b"), background: int | None 
     """
     na, nb = _names(names)
     if b is not None:
-        maps = list(_same_grid(a, b))
+        maps = list(_same_grid(a, b, pixel_size_um=pixel_size_um))
     else:
-        maps = [_need_image(a, "map")]
+        maps = [_need_image(a, "map", pixel_size_um)]
     grid = maps[0]
     lab = labels.to_numpy() if isinstance(labels, xr.DataArray) else np.asarray(labels)
     if isinstance(labels, xr.DataArray) and "x_um" in labels.coords:
@@ -1305,32 +1342,29 @@ def region_table(labels, a, b=None, *, names=("a", "b"), background: int | None 
         lab = lab.astype(np.int64)
     if lab.size and lab.min() < 0:
         raise InvalidParameterError("labels must be ≥ 0.")
-    flat = lab.ravel().astype(np.int64)
-    n_lab = int(flat.max()) + 1 if flat.size else 0
+    # dense indices 0…k-1 for the labels present, so sparse label values cost nothing
+    uniq, flat = np.unique(lab.ravel().astype(np.int64), return_inverse=True)
+    n_lab = len(uniq)
     count = np.bincount(flat, minlength=n_lab)
-    present = np.flatnonzero(count)
-    if background is not None:
-        present = present[present != background]
+    keep_idx = np.arange(n_lab) if background is None else np.flatnonzero(uniq != background)
     xx, yy = np.meshgrid(grid["x_um"].to_numpy(), grid["y_um"].to_numpy())
     pa = _pixel_affine(grid)
-    out = {"label": present, "count": count[present],
-           "area_um2": count[present] * abs(pa.linear[0, 0] * pa.linear[1, 1]),
-           "x_um": np.bincount(flat, xx.ravel(), n_lab)[present] / count[present],
-           "y_um": np.bincount(flat, yy.ravel(), n_lab)[present] / count[present]}
+    out = {"label": uniq[keep_idx], "count": count[keep_idx],
+           "area_um2": count[keep_idx] * abs(pa.linear[0, 0] * pa.linear[1, 1]),
+           "x_um": np.bincount(flat, xx.ravel(), n_lab)[keep_idx] / count[keep_idx],
+           "y_um": np.bincount(flat, yy.ravel(), n_lab)[keep_idx] / count[keep_idx]}
     for name, m in zip((na, nb), maps, strict=False):
         v = m.to_numpy().ravel()
         ok = np.isfinite(v)
-        n = np.bincount(flat[ok], minlength=n_lab)[present].astype(float)
-        s1 = np.bincount(flat[ok], v[ok], n_lab)[present]
-        mean = np.divide(s1, n, out=np.full_like(s1, np.nan), where=n > 0)
-        mean_of = np.full(n_lab, np.nan)
-        mean_of[present] = mean
-        keep = ok & np.isfinite(mean_of[flat])
-        dev = np.where(keep, v - mean_of[flat], 0.0)
-        s2 = np.bincount(flat, dev ** 2, n_lab)[present]
+        n = np.bincount(flat[ok], minlength=n_lab).astype(float)
+        s1 = np.bincount(flat[ok], v[ok], n_lab)
+        mean = np.divide(s1, n, out=np.full(n_lab, np.nan), where=n > 0)
+        # two-pass variance (deviations from the region mean) to avoid cancellation
+        dev = np.where(ok, v - mean[flat], 0.0)
+        s2 = np.bincount(flat, dev ** 2, n_lab)
         denom = n - ddof
-        std = np.divide(s2, denom, out=np.full_like(s2, np.nan), where=denom > 0)
-        out[f"mean_{name}"] = mean
-        out[f"std_{name}"] = np.sqrt(std)
-        out[f"count_{name}"] = n.astype(int)
+        var = np.divide(s2, denom, out=np.full(n_lab, np.nan), where=denom > 0)
+        out[f"mean_{name}"] = mean[keep_idx]
+        out[f"std_{name}"] = np.sqrt(var[keep_idx])
+        out[f"count_{name}"] = n[keep_idx].astype(int)
     return pd.DataFrame(out)

@@ -207,8 +207,11 @@ def test_translation_refuses_mismatched_inputs(field):
     a = field.map((64, 64), 0.5)
     with pytest.raises(InvalidParameterError, match="equal pixel sizes"):
         register_translation(a, field.map((64, 64), 0.25))
-    with pytest.raises(InvalidParameterError, match="DataArray"):
+    with pytest.raises(InvalidParameterError, match="plain array"):
         register_translation(a, np.zeros((64, 64)))
+    # plain arrays with their pixel size are accepted
+    plain = register_translation(a.to_numpy(), a.to_numpy()[3:, 5:], pixel_size_um=0.5)
+    np.testing.assert_allclose(plain.transform.translation_um, (2.5, 1.5), atol=1e-6)
     with pytest.raises(InvalidParameterError, match="8×8"):
         register_translation(a, field.map((4, 4), 0.5))
     with pytest.raises(MissingDataError):
@@ -442,6 +445,11 @@ def test_to_common_grid_picks_the_coarser_grid(xray_afm):
         resample_to(afm, xray, truth, order=7)
     with pytest.raises(InvalidParameterError, match="Affine"):
         resample_to(afm, xray, np.eye(3))
+    with pytest.raises(InvalidParameterError, match="moving_pixel_size_um"):
+        resample_to(afm.to_numpy(), xray, truth)
+    plain = resample_to(afm.to_numpy(), xray.to_numpy(), truth, moving_pixel_size_um=0.05,
+                        reference_pixel_size_um=0.2)
+    np.testing.assert_array_equal(plain.to_numpy(), afm_on.to_numpy())
 
 
 def test_resampling_leaves_nan_holes_as_nan():
@@ -507,7 +515,7 @@ def test_pixel_and_region_tables_are_exact_on_constructed_labels():
     labels = np.zeros((ny, nx), dtype=int)
     labels[2:6, 3:8] = 1  # 20 px
     labels[10:18, 10:12] = 2  # 16 px
-    labels[12, 20] = 5  # one pixel: std undefined with ddof=1
+    labels[12, 20] = 10 ** 9  # one pixel, sparse label value: std undefined with ddof=1
     rng = np.random.default_rng(0)
     va = rng.normal(size=(ny, nx))
     vb = 3.0 * va + 1.0
@@ -515,7 +523,7 @@ def test_pixel_and_region_tables_are_exact_on_constructed_labels():
     a = as_image(va, pixel_size_um=0.5, name="modulus")
     b = as_image(vb, pixel_size_um=0.5, name="soc")
     t = region_table(labels, a, b, names=("modulus", "soc"))
-    assert t["label"].tolist() == [1, 2, 5]
+    assert t["label"].tolist() == [1, 2, 10 ** 9]
     assert t["count"].tolist() == [20, 16, 1]
     assert t["area_um2"].tolist() == pytest.approx([5.0, 4.0, 0.25])
     for lab in (1, 2):
@@ -529,11 +537,14 @@ def test_pixel_and_region_tables_are_exact_on_constructed_labels():
         assert t.loc[t.label == lab, "x_um"].item() == pytest.approx(xx.mean() * 0.5)
         assert t.loc[t.label == lab, "y_um"].item() == pytest.approx(yy.mean() * 0.5)
     assert t["count_soc"].tolist() == [19, 16, 1]
-    assert np.isnan(t.loc[t.label == 5, "std_modulus"].item())
-    assert t.loc[t.label == 5, "mean_modulus"].item() == va[12, 20]
+    assert np.isnan(t.loc[t.label == 10 ** 9, "std_modulus"].item())
+    assert t.loc[t.label == 10 ** 9, "mean_modulus"].item() == va[12, 20]
     single = region_table(labels, a, background=None, ddof=0)
-    assert single["label"].tolist() == [0, 1, 2, 5] and "mean_b" not in single
-    assert single.loc[single.label == 5, "std_a"].item() == 0.0
+    assert single["label"].tolist() == [0, 1, 2, 10 ** 9] and "mean_b" not in single
+    assert single.loc[single.label == 10 ** 9, "std_a"].item() == 0.0
+    assert single["count"].sum() == ny * nx
+    empty = region_table(np.zeros((ny, nx), dtype=int), a)
+    assert len(empty) == 0 and "mean_a" in empty
 
     px = pixel_table(a, b, names=("modulus", "soc"))
     assert list(px.columns) == ["x_um", "y_um", "value_modulus", "value_soc"]
