@@ -263,7 +263,8 @@ def make_li_nucleation_movie(*, n_frames: int = 40, size: int = 160, pixel_size_
     """Dark Li nuclei appearing on a bright electrolyte and growing as r = k (t − tᵢ)ⁿ.
 
     ``mode="instantaneous"``: N(t) = N∞ (1 − e^{−A t}) (all sites, fast activation);
-    ``"progressive"``: sites activate at a constant rate A·N∞ (N ∝ t). Nuclei are placed
+    ``"progressive"``: sites activate at a constant rate J over the movie (N = J t;
+    ``truth["rate_per_s"]`` is J). Nuclei are placed
     at least ``min_separation_px`` apart so they never touch in the demo.
 
     Truth: ``nuclei`` (id, y_px, x_px, t_birth_s), ``n_inf``, ``rate_per_s``,
@@ -284,9 +285,11 @@ def make_li_nucleation_movie(*, n_frames: int = 40, size: int = 160, pixel_size_
     sites = np.array(sites)
     if mode == "instantaneous":
         births = gen.exponential(1 / rate_per_s, len(sites))
-    else:
-        births = np.sort(gen.uniform(0, len(sites) / (rate_per_s * n_inf), len(sites)))
     t = np.arange(n_frames) * frame_time_s
+    if mode == "progressive":
+        # constant nucleation rate J over the whole movie
+        births = np.sort(gen.uniform(0, t[-1], len(sites)))
+        rate_per_s = len(sites) / t[-1]
     y, x = np.indices((size, size), dtype=float)
     frames = np.empty((n_frames, size, size), np.float32)
     r_max_px = 0.45 * min_separation_px
