@@ -203,6 +203,21 @@ def test_translation_confidence_is_low_for_unrelated_maps(field):
     assert register_translation(ref, other).confidence < 0.5
 
 
+def test_frames_of_a_battlab_movie_register_like_estimate_drift():
+    # Movie frames (time, y, x, channel) select to maps with the movie's own coords; the
+    # shift agrees with the movie generator's drift truth.
+    from battlab.datasets.optical import make_electrode_movie
+
+    demo = make_electrode_movie(n_frames=4, shape=(64, 80), seed=3)
+    reg = register_translation(demo.data.isel(time=0), demo.data.isel(time=3))
+    truth = demo.truth
+    np.testing.assert_allclose(reg.details["shift_px"], [truth["dy_px"][3], truth["dx_px"][3]],
+                               atol=TRANSLATION_TOL_PX)
+    # frame content moved by +d: its pixel maps back to the reference at -d
+    np.testing.assert_allclose(reg.transform.translation_um,
+                               [-truth["dx_px"][3] * 0.5, -truth["dy_px"][3] * 0.5], atol=TRANSLATION_TOL_PX * 0.5)
+
+
 def test_translation_refuses_mismatched_inputs(field):
     a = field.map((64, 64), 0.5)
     with pytest.raises(InvalidParameterError, match="equal pixel sizes"):
