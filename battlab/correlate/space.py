@@ -575,7 +575,9 @@ def register_translation(reference, moving, *, upsample_factor: int = 50, min_ov
         overlapping pixels after the shift; ``details``: ``shift_px`` (dy, dx: moving
         content relative to the reference pixel grid), ``peak_height`` (phase-correlation
         confidence), ``runner_up_ncc`` (NCC of the best rejected wrap candidate; close to
-        ``confidence`` means ambiguous), ``overlap_fraction``.
+        ``confidence`` means ambiguous), ``overlap_fraction`` and ``wrapped`` (True when
+        the shift exceeds half the frame, where the periodic correlation alone would
+        report it wrapped).
     """
     from scipy import ndimage
 
@@ -639,7 +641,8 @@ def register_translation(reference, moving, *, upsample_factor: int = 50, min_ov
     details = {"shift_px": [float(shift[0]), float(shift[1])], "peak_height": float(peak),
                "runner_up_ncc": float(scored[1][0]) if len(scored) > 1 else float("nan"),
                "overlap_fraction": float(ca.size / min(a.size, b.size)),
-               "wrapped": bool(tuple(n) != tuple(base))}
+               # beyond half the frame: a shift the circular correlation alone reports wrapped
+               "wrapped": bool(abs(n[0]) > shape[0] / 2 or abs(n[1]) > shape[1] / 2)}
     return Registration(transform, "phase correlation", confidence=float(conf), details=details)
 
 
@@ -739,8 +742,7 @@ def register_similarity(reference, moving, *, angle_range_deg=(-180.0, 180.0), a
                                     "are needed to register it.")
     grid_m = Affine([[pw, 0, centre_m[0] - (n_mx - 1) / 2 * pw], [0, pw, centre_m[1] - (n_my - 1) / 2 * pw]])
     mov_w = _warp(mov.to_numpy(), pm, grid_m, (n_my, n_mx), Affine.identity())
-    mov_f = _features(mov_w, feature)
-    mov_f_full = mov_f  # sampled at grid_m pixel centres
+    mov_f = _features(mov_w, feature)  # sampled at the grid_m pixel centres
     n_t = int((min(n_mx, n_my) - 1) / math.sqrt(2))
     if n_t > min(ref_f.shape):
         raise InvalidParameterError("the moving map is larger than the reference at the working pixel size; "
@@ -756,14 +758,13 @@ def register_similarity(reference, moving, *, angle_range_deg=(-180.0, 180.0), a
     details = {"working_pixel_size_um": pw, "angle_step_deg": angle_step_deg}
     if initial is None:
         # coarse search: the template is the moving field seen in reference orientation
-        src_f_pix = grid_m
         angles = np.arange(lo, hi + 1e-9, angle_step_deg)
         if hi - lo >= 360 - 1e-9:
             angles = angles[angles < lo + 360 - 1e-9]
         tgrid = _square_grid(n_t, pw)
         best = []
         for theta in angles:
-            tmpl = _warp(mov_f, src_f_pix, tgrid, (n_t, n_t), transform_of(theta, (0.0, 0.0)), antialias=False)
+            tmpl = _warp(mov_f, grid_m, tgrid, (n_t, n_t), transform_of(theta, (0.0, 0.0)), antialias=False)
             tmpl = _fill_nan(tmpl) if np.isfinite(tmpl).any() else tmpl
             if not np.all(np.isfinite(tmpl)) or np.std(tmpl) == 0:
                 continue
@@ -790,9 +791,9 @@ def register_similarity(reference, moving, *, angle_range_deg=(-180.0, 180.0), a
     # continuous refinement of NCC over the whole moving field
     ref_spline = ndimage.spline_filter(ref_f, order=3)
     gw_inv = gw.inverse()
-    rr, cc = np.indices(mov_f_full.shape, dtype=float)
+    rr, cc = np.indices(mov_f.shape, dtype=float)
     pts = grid_m.apply(np.stack([cc.ravel(), rr.ravel()], axis=1))
-    vals = mov_f_full.ravel()
+    vals = mov_f.ravel()
 
     def params_to_affine(x):
         return transform_of(x[0], base_t + x[1:3] * pw, base_scale * math.exp(x[3] / 100.0))
