@@ -498,9 +498,9 @@ class Registration:
         """JSON-ready summary (transform, method, figures; residuals as records)."""
         out = {"method": self.method, "transform": self.transform.to_dict(),
                "confidence": _num(self.confidence), "rms_um": _num(self.rms_um),
-               "details": {k: _jsonable(v) for k, v in self.details.items()}}
+               "details": _jsonable(dict(self.details))}
         if self.residuals is not None:
-            out["residuals"] = self.residuals.to_dict(orient="records")
+            out["residuals"] = _jsonable(self.residuals.to_dict(orient="records"))
         return out
 
 
@@ -509,12 +509,17 @@ def _num(v):
 
 
 def _jsonable(v):
+    # strict JSON: arrays to lists, NaN/inf to None
     if isinstance(v, np.ndarray):
-        return v.tolist()
+        return _jsonable(v.tolist())
     if isinstance(v, (np.floating, np.integer)):
-        return v.item()
+        v = v.item()
+    if isinstance(v, float):
+        return v if np.isfinite(v) else None
     if isinstance(v, (list, tuple)):
         return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
     return v
 
 
@@ -852,7 +857,9 @@ def fit_landmarks(moving_points_um, reference_points_um, *, kind: str = "similar
         ``point``, ``x_moving_um``, ``y_moving_um``, ``x_reference_um``, ``y_reference_um``,
         ``x_fit_um``, ``y_fit_um``, ``dx_um``, ``dy_um``, ``residual_um``. With exactly
         the minimum number of points the fit is exact and the residuals say nothing
-        about its accuracy (``details["redundant_points"] == 0``).
+        about its accuracy (``details["redundant_points"] == 0``). ``details`` also give
+        ``point_scatter_um``, the per-coordinate scatter of the points estimated from the
+        residuals with the fitted parameters accounted for (NaN without redundant points).
     """
     src = _points(moving_points_um, "moving_points_um")
     dst = _points(reference_points_um, "reference_points_um")
@@ -909,7 +916,10 @@ def fit_landmarks(moving_points_um, reference_points_um, *, kind: str = "similar
                           "x_fit_um": fit[:, 0], "y_fit_um": fit[:, 1], "dx_um": r[:, 0], "dy_um": r[:, 1],
                           "residual_um": dist})
     rms = float(np.sqrt(np.mean(dist ** 2)))
-    details = {"n_points": n, "redundant_points": int(2 * n - dof) // 2, "max_residual_um": float(dist.max())}
+    # per-coordinate scatter of the points, corrected for the parameters fitted
+    noise = float(np.sqrt(np.sum(dist ** 2) / (2 * n - dof))) if 2 * n > dof else float("nan")
+    details = {"n_points": n, "redundant_points": int(2 * n - dof) // 2, "max_residual_um": float(dist.max()),
+               "point_scatter_um": noise}
     return Registration(transform, f"landmarks ({kind})", rms_um=rms, residuals=table, details=details)
 
 

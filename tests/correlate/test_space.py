@@ -270,7 +270,7 @@ def test_similarity_between_comparable_fields_with_a_finer_reference():
     assert reg.details["working_pixel_size_um"] == pytest.approx(0.4)
     assert abs(reg.transform.rotation_deg + 15.0) < SIMILARITY_TOL_DEG
     assert _max_error_px(reg.transform, truth, optical, 0.3) < SIMILARITY_TOL_PX
-    record = json.loads(json.dumps(reg.to_dict()))
+    record = json.loads(json.dumps(reg.to_dict(), allow_nan=False))
     assert Affine.from_dict(record["transform"]).allclose(reg.transform)
     assert record["method"] == "rotation search + NCC" and record["rms_um"] is None
 
@@ -331,7 +331,9 @@ def test_landmark_fits_are_exact_on_noise_free_points():
     # the minimum number of points: exact and flagged as saying nothing about accuracy
     two = fit_landmarks(src[:2], sim.apply(src[:2]))
     assert two.transform.allclose(sim, atol=1e-9) and two.details["redundant_points"] == 0
-    record = json.loads(json.dumps(reg.to_dict()))
+    assert np.isnan(two.details["point_scatter_um"])
+    assert json.loads(json.dumps(two.to_dict(), allow_nan=False))["details"]["point_scatter_um"] is None
+    record = json.loads(json.dumps(reg.to_dict(), allow_nan=False))
     assert len(record["residuals"]) == 6 and record["residuals"][0]["point"] == "a"
 
 
@@ -345,6 +347,7 @@ def test_landmark_rms_matches_the_click_noise():
         reg = fit_landmarks(src, dst, kind=kind)
         # |residual| of 2-D Gaussian noise has RMS σ√2
         assert reg.rms_um == pytest.approx(sigma_um * math.sqrt(2), rel=0.1)
+        assert reg.details["point_scatter_um"] == pytest.approx(sigma_um, rel=0.1)
         assert _max_error_px(reg.transform, truth, as_image(np.zeros((30, 30)), pixel_size_um=1.0), 1.0) < 0.03
         assert reg.residuals["residual_um"].max() == pytest.approx(reg.details["max_residual_um"])
 
