@@ -328,13 +328,15 @@ def make_fracture_population(*, n: int = 500, critical_diameter_nm: float = 150.
 
 
 def _eels_model(e, *, t_over_lambda, edges, zlp_fwhm, plasmon_eV, plasmon_fwhm, bg_A, bg_r):
-    from battlab.peaks import gaussian, lorentzian
+    from math import factorial
 
-    # zero loss and single plasmon scattering with Poisson weights: I1/I0 = t/λ
-    i0 = 1e6
+    from battlab.peaks import gaussian
+
+    # zero loss and multiple plasmon scattering with Poisson weights: I_n/I_0 = (t/λ)^n / n!
+    i0 = 1e9
     spec = gaussian(e, i0, 0.0, zlp_fwhm)
-    spec += lorentzian(e, i0 * t_over_lambda, plasmon_eV, plasmon_fwhm)
-    spec += lorentzian(e, i0 * t_over_lambda ** 2 / 2, 2 * plasmon_eV, 1.5 * plasmon_fwhm)
+    for n in range(1, 6):
+        spec += gaussian(e, i0 * t_over_lambda ** n / factorial(n), n * plasmon_eV, plasmon_fwhm * np.sqrt(n))
     core = np.where(e > 30, bg_A * np.clip(e, 30, None) ** -bg_r, 0.0)
     for onset, jump, decay in edges:
         # sawtooth-like edge: a step at the onset that decays as a power law
@@ -343,12 +345,14 @@ def _eels_model(e, *, t_over_lambda, edges, zlp_fwhm, plasmon_eV, plasmon_fwhm, 
 
 
 def make_eels_spectrum(*, t_over_lambda: float = 0.4, offset_eV: float = -20.0, dispersion_eV: float = 0.25,
-                       n_channels: int = 2800, zlp_shift_eV: float = 1.3, noise: bool = True, rng=8) -> Demo:
+                       n_channels: int = 2800, zlp_shift_eV: float = 1.3, edges=("Li K", "C K", "O K"),
+                       noise: bool = True, rng=8) -> Demo:
     """Low- and core-loss EELS: zero loss, plasmon at 16.7 eV, Li K (55 eV), C K (284 eV), O K (532 eV).
 
     The spectrum is recorded with its zero loss ``zlp_shift_eV`` off zero (calibration
     test); the power-law background is A·E^−3 and each edge a decaying step of known
-    jump. The plasmon/zero-loss areas give t/λ = ``t_over_lambda`` (Poisson statistics).
+    jump (``jump`` counts per eV at the onset). Plasmon orders n = 1…5 carry
+    (t/λ)ⁿ/n! of the zero-loss area, so ln(I_t/I_0) = ``t_over_lambda``.
 
     Truth: ``t_over_lambda``, ``zlp_shift_eV``, ``edges`` (name → onset, jump),
     ``background_r``.
@@ -357,17 +361,23 @@ def make_eels_spectrum(*, t_over_lambda: float = 0.4, offset_eV: float = -20.0, 
 
     gen = _rng(rng)
     e_true = offset_eV + dispersion_eV * np.arange(n_channels)
-    edges = {"Li K": (55.0, 4.0e3, 2.0), "C K": (284.0, 300.0, 2.5), "O K": (532.0, 120.0, 2.5)}
+    known = {"Li K": (55.0, 2.0e4, 2.0), "C K": (284.0, 40.0, 2.5), "O K": (532.0, 10.0, 2.5)}
+    edges = {k: known[k] for k in edges}
     spec = _eels_model(e_true - zlp_shift_eV, t_over_lambda=t_over_lambda, edges=list(edges.values()),
-                       zlp_fwhm=1.0, plasmon_eV=16.7, plasmon_fwhm=4.0, bg_A=3e8, bg_r=3.0) * dispersion_eV
+                       zlp_fwhm=1.0, plasmon_eV=16.7, plasmon_fwhm=4.0, bg_A=3e9, bg_r=3.0) * dispersion_eV
     if noise:
         spec = gen.poisson(spec).astype(float)
     arr = xr.DataArray(spec, dims=("energy",), coords={"energy_eV": ("energy", e_true)}, name="intensity",
                        attrs={"units": "counts", "kind": "spectrum", "dispersion_eV": dispersion_eV, "voltage_kV": 200.0,
                               "source_format": "synthetic", "source_name": "demo: EELS", "notes": []})
     arr["energy_eV"].attrs["units"] = "eV"
+    # integral of jump·(E/onset)^-decay from the onset over 50 eV: the edge signal a
+    # perfect background subtraction recovers
+    truth_edges = {k: {"onset_eV": v[0], "jump": v[1], "decay": v[2],
+                       "signal_50eV": v[1] * v[0] / (v[2] - 1) * (1 - (1 + 50 / v[0]) ** (1 - v[2]))}
+                   for k, v in edges.items()}
     return Demo(arr, {"t_over_lambda": t_over_lambda, "zlp_shift_eV": zlp_shift_eV, "background_r": 3.0,
-                      "edges": {k: {"onset_eV": v[0], "jump": v[1]} for k, v in edges.items()}},
+                      "edges": truth_edges},
                 "EELS: zero loss, plasmon, Li K, C K, O K")
 
 
