@@ -18,6 +18,7 @@ from battlab.datasets.diffraction import (
 from battlab.datasets.eis import make_eis_series, make_randles, make_two_arc
 from battlab.datasets.gitt import make_gitt, make_pitt
 from battlab.datasets.optical import make_graphite_movie
+from battlab.datasets.population import population_demo
 from battlab.datasets.sensors import (
     make_acoustic,
     make_ae_waveform,
@@ -67,6 +68,31 @@ DEMOS = {
     "EC-AFM: SEI growth and step swelling": (make_ecafm_series, "afm"),
 }
 
+
+# In situ TEM (battlab.tem)
+from battlab.datasets.tem import (  # noqa: E402
+    make_eels_spectrum,
+    make_eels_spectrum_image,
+    make_fracture_population,
+    make_hrtem_lattice,
+    make_hrtem_series,
+    make_li_nucleation_movie,
+    make_saed_pattern,
+    make_saed_series,
+    make_si_nanowire_movie,
+)
+
+__all__ += ["make_si_nanowire_movie", "make_li_nucleation_movie", "make_saed_pattern", "make_saed_series",
+            "make_hrtem_lattice", "make_hrtem_series", "make_eels_spectrum", "make_eels_spectrum_image",
+            "make_fracture_population"]
+DEMOS.update({
+    "TEM: Si nanowire lithiation (shrinking core, drift)": (make_si_nanowire_movie, "tem"),
+    "TEM: Li nucleation and growth (instantaneous)": (make_li_nucleation_movie, "tem"),
+    "SAED: Si rings at 200 kV": (make_saed_pattern, "saed"),
+    "SAED series: Si → Li15Si4 (JMAK)": (make_saed_series, "saed"),
+    "HRTEM: graphite (0002) +5.9 %": (make_hrtem_series, "tem"),
+    "EELS: Li K, C K, O K and plasmons": (make_eels_spectrum, "eels"),
+})
 
 def load_demo(name: str = "graphite half cell (100 cycles, rate test)") -> Demo:
     """Build a named demo dataset (deterministic)."""

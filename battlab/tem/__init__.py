@@ -5,9 +5,57 @@ calibrated ``xarray.DataArray`` objects (images, lazy movies, diffraction patter
 spectra). The analyses are plain functions in the submodules:
 
 * :mod:`battlab.tem.physics` — relativistic wavelength, camera equation, dose and budget;
+* :mod:`battlab.tem.saed` — SAED centre, azimuthal profiles, rings, calibration, phase
+  matching, ring intensities → phase fraction; HRTEM FFT spots and d(t);
+* :mod:`battlab.tem.phases` — reference d-spacings of battery phases;
+* :mod:`battlab.tem.movie` — drift correction, temporal/PCA denoising, polarity;
+* :mod:`battlab.tem.fronts` — front detection and kinetic model fits;
+* :mod:`battlab.tem.nucleation` — N(t), growth exponents, size distributions,
+  Scharifker–Hills;
+* :mod:`battlab.tem.morphometry` — per-frame size, named expansion, critical size;
+* :mod:`battlab.tem.eels` — calibration, background, edges, maps, thickness.
+
+Kymographs and particle detection/linking are shared imaging tools
+(:mod:`battlab.imaging.kymograph`, :mod:`battlab.imaging.particles`).
 """
 
+from battlab.tem.eels import (
+    EDGES,
+    calibrate_energy,
+    edge_map,
+    edge_onset,
+    edge_signal,
+    edge_table,
+    log_ratio_thickness,
+    powerlaw_background,
+)
+from battlab.tem.fronts import (
+    detect_front,
+    fit_front_models,
+    fit_shrinking_core,
+    fit_two_regime,
+    front_velocity,
+    shrinking_core_conversion,
+)
 from battlab.tem.io import open_tem
+from battlab.tem.morphometry import (
+    expansion_pct,
+    fit_critical_size,
+    frame_morphometry,
+    volume_ratio,
+    wire_width_profile,
+)
+from battlab.tem.movie import correct_drift, invert_polarity, pca_denoise, temporal_average
+from battlab.tem.nucleation import (
+    EXPECTED_EXPONENTS,
+    classify_transient,
+    count_vs_time,
+    fit_growth_exponent,
+    fit_nucleation,
+    scharifker_hills,
+    size_distribution,
+)
+from battlab.tem.phases import TEM_PHASES, reflections
 from battlab.tem.physics import (
     camera_constant_px_A,
     camera_length_mm,
@@ -21,7 +69,37 @@ from battlab.tem.physics import (
     interaction_constant_rad_per_V_nm,
     radius_from_d_px,
 )
+from battlab.tem.saed import (
+    azimuthal_profile,
+    azimuthal_profiles,
+    calibrate_camera,
+    d_candidates,
+    fft_spots,
+    find_center,
+    find_rings,
+    lattice_spacing_series,
+    match_phases,
+    phase_fraction_from_rings,
+    ring_intensities,
+)
 
-__all__ = ["open_tem", "electron_wavelength_pm", "interaction_constant_rad_per_V_nm", "camera_constant_px_A",
-           "camera_length_mm", "d_from_radius_A", "radius_from_d_px", "dose_rate_tem", "dose_rate_stem",
-           "dose_rate_to_current_density_mA_cm2", "cumulative_dose", "dose_budget"]
+__all__ = [
+    "open_tem",
+    # physics and dose
+    "electron_wavelength_pm", "interaction_constant_rad_per_V_nm", "camera_constant_px_A", "camera_length_mm",
+    "d_from_radius_A", "radius_from_d_px", "dose_rate_tem", "dose_rate_stem", "dose_rate_to_current_density_mA_cm2",
+    "cumulative_dose", "dose_budget",
+    # diffraction and FFT
+    "TEM_PHASES", "reflections", "find_center", "azimuthal_profile", "azimuthal_profiles", "find_rings",
+    "calibrate_camera", "d_candidates", "match_phases", "ring_intensities", "phase_fraction_from_rings", "fft_spots",
+    "lattice_spacing_series",
+    # movies, fronts, particles
+    "correct_drift", "temporal_average", "pca_denoise", "invert_polarity", "detect_front", "fit_front_models",
+    "fit_two_regime", "front_velocity", "fit_shrinking_core", "shrinking_core_conversion",
+    "count_vs_time", "fit_nucleation", "fit_growth_exponent", "size_distribution", "scharifker_hills",
+    "classify_transient", "EXPECTED_EXPONENTS", "frame_morphometry", "volume_ratio", "expansion_pct",
+    "wire_width_profile", "fit_critical_size",
+    # EELS
+    "EDGES", "calibrate_energy", "powerlaw_background", "edge_signal", "edge_onset", "edge_table", "edge_map",
+    "log_ratio_thickness",
+]
