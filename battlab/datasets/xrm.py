@@ -261,7 +261,7 @@ def make_xanes_stack(shape=(48, 48), *, pixel_size_um: float = 0.05, energies_eV
         particles[inside] = k
         # Rim more charged than the core; the spread keeps the mean near mean_soc.
         soc[inside] = np.clip(mean_soc + 0.25 * (r[inside] - 0.6), 0, 1)
-        thickness[inside] = np.sqrt(1 - r[inside] ** 2)
+        thickness[inside] = 0.4 + 0.6 * np.sqrt(1 - r[inside] ** 2)  # platelets: thick even at the rim
     frac = np.nan_to_num(soc)
     mix = (1 - frac)[None] * refs["LiFePO4"].to_numpy()[:, None, None] + frac[None] * refs["FePO4"].to_numpy()[:, None, None]
     pre = 0.2 - 0.0004 * (e - e[0])  # falling pre-edge background, as in transmission data

@@ -13,7 +13,7 @@ from battlab.errors import InvalidParameterError, MissingDataError
 from battlab.series import linear_combination_fit
 from battlab.spectra.analysis import _rows, spectrum_xy
 
-__all__ = ["find_e0", "normalize_xas", "xas_lcf", "xas_series_table"]
+__all__ = ["edge_polynomials", "find_e0", "normalize_xas", "xas_lcf", "xas_series_table"]
 
 
 def _xas_xy(spectrum, min_points=20):
@@ -88,6 +88,27 @@ def find_e0(spectrum, *, method: str = "max_derivative", search=None, smooth_eV:
     raise InvalidParameterError(f"unknown E0 method {method!r}; use 'max_derivative' or 'half_step'.")
 
 
+def edge_polynomials(x, y, e0: float, *, pre=(-150.0, -30.0), post=(50.0, 300.0), pre_order: int = 1,
+                     post_order: int = 2) -> dict:
+    """Pre- and post-edge polynomial coefficients (highest power first, in E − e0).
+
+    ``y`` is one spectrum or many as columns ``(n_energies, n_spectra)`` (one least-
+    squares solve for all, e.g. every pixel of a XANES image stack). Energies ``x``
+    must be finite and sorted.
+    """
+    fits = {}
+    for label, rng, order in (("pre", pre, pre_order), ("post", post, post_order)):
+        if not 0 <= order <= 3:
+            raise InvalidParameterError(f"{label}-edge order must be 0–3, got {order}.")
+        lo, hi = e0 + float(min(rng)), e0 + float(max(rng))
+        sel = (x >= lo) & (x <= hi)
+        if sel.sum() < order + 2:
+            raise MissingDataError(f"the {label}-edge range {lo:g}–{hi:g} eV holds {int(sel.sum())} points; the data "
+                                   f"span {x[0]:g}–{x[-1]:g} eV. Move it with {label}=(…) relative to E0.")
+        fits[label] = np.polyfit(x[sel] - e0, y[sel], order)
+    return fits
+
+
 def normalize_xas(spectrum, *, e0: float | None = None, pre=(-150.0, -30.0), post=(50.0, 300.0),
                   pre_order: int = 1, post_order: int = 2):
     """Pre-edge subtraction and edge-step normalisation of one XAS spectrum.
@@ -119,16 +140,7 @@ def normalize_xas(spectrum, *, e0: float | None = None, pre=(-150.0, -30.0), pos
     e0 = float(e0)
     if not (x[0] < e0 < x[-1]):
         raise InvalidParameterError(f"E0 = {e0:g} eV is outside the data ({x[0]:g}–{x[-1]:g} eV).")
-    fits = {}
-    for label, rng, order in (("pre", pre, pre_order), ("post", post, post_order)):
-        if not 0 <= order <= 3:
-            raise InvalidParameterError(f"{label}-edge order must be 0–3, got {order}.")
-        lo, hi = e0 + float(min(rng)), e0 + float(max(rng))
-        sel = (x >= lo) & (x <= hi)
-        if sel.sum() < order + 2:
-            raise MissingDataError(f"the {label}-edge range {lo:g}–{hi:g} eV holds {int(sel.sum())} points; the data "
-                                   f"span {x[0]:g}–{x[-1]:g} eV. Move it with {label}=(…) relative to E0.")
-        fits[label] = np.polyfit(x[sel] - e0, y[sel], order)
+    fits = edge_polynomials(x, y, e0, pre=pre, post=post, pre_order=pre_order, post_order=post_order)
     step = float(np.polyval(fits["post"], 0.0) - np.polyval(fits["pre"], 0.0))
     # Relative to the signal level: rounding leaves ~1e-16 of a step on a flat line.
     if not np.isfinite(step) or abs(step) <= 1e-6 * max(float(np.max(np.abs(y))), 1e-300):

@@ -25,6 +25,17 @@ from battlab.xrm.recon import (
 )
 from battlab.xrm.segment import clean_labels, find_thresholds, histogram, phase_mask, segment, split_particles
 from battlab.xrm.tortuosity import diffusivity_field, tortuosity
+from battlab.xrm.xanes import (
+    edge_energy_map,
+    lcf_maps,
+    make_xanes_stack_array,
+    normalize_stack,
+    particle_soc,
+    sample_mask,
+    soc_histogram,
+    stack_pca,
+    white_line_map,
+)
 
 __all__ = ["VOLUME_SUFFIXES", "make_volume", "open_volume", "write_zarr_volume",
            "histogram", "find_thresholds", "segment", "clean_labels", "split_particles", "phase_mask",
@@ -33,4 +44,6 @@ __all__ = ["VOLUME_SUFFIXES", "make_volume", "open_volume", "write_zarr_volume",
            "tortuosity", "diffusivity_field",
            "normalize_projections", "sinogram", "reconstruct", "find_rotation_center", "remove_rings",
            "reconstruction_error",
-           "transmission", "attenuation_coefficient", "geometric_magnification", "effective_pixel_size_um"]
+           "transmission", "attenuation_coefficient", "geometric_magnification", "effective_pixel_size_um",
+           "make_xanes_stack_array", "normalize_stack", "edge_energy_map", "white_line_map", "lcf_maps",
+           "particle_soc", "soc_histogram", "stack_pca", "sample_mask"]
