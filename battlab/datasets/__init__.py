@@ -26,6 +26,14 @@ from battlab.datasets.sensors import (
     make_eqcm,
     make_moss,
 )
+from battlab.datasets.xrm import (
+    make_channel_volume,
+    make_cracked_series,
+    make_layered_volume,
+    make_packed_spheres,
+    make_phantom_projections,
+    make_xanes_stack,
+)
 from battlab.datasets.spectra import (
     make_ftir_series,
     make_nmr_plating_series,
@@ -38,7 +46,9 @@ __all__ = ["Demo", "make_cycling", "graphite_ocv", "make_randles", "make_two_arc
            "make_eqcm", "make_dilatometry", "make_moss", "make_acoustic", "make_ae_waveform", "make_gitt", "make_pitt",
            "make_operando_graphite", "make_lto_series", "make_sized_pattern",
            "make_graphite_movie", "make_raman_graphite_series", "make_ftir_series", "make_xps_sei",
-           "make_xas_mixture_series", "make_nmr_plating_series", "make_multimodal",
+           "make_xas_mixture_series", "make_nmr_plating_series",
+           "make_packed_spheres", "make_channel_volume", "make_layered_volume", "make_cracked_series",
+           "make_xanes_stack", "make_phantom_projections", "make_multimodal",
            "make_rough_surface", "make_force_curve", "make_force_map", "make_ecafm_series"]
 
 #: Demo name -> (generator, description) for the app pickers.
@@ -62,6 +72,12 @@ DEMOS = {
     "XPS: SEI C 1s and F 1s (Shirley)": (make_xps_sei, "xps"),
     "operando XANES: Mn3+/Mn4+ mixture (3 eV shift)": (make_xas_mixture_series, "xas"),
     "operando 7Li NMR: plated and dead lithium": (make_nmr_plating_series, "nmr"),
+    "XRM: packed-sphere electrode with binder (64³)": (make_packed_spheres, "xrm"),
+    "XRM: straight channels (τ = 1)": (make_channel_volume, "xrm"),
+    "XRM: layered medium (series/parallel bounds)": (make_layered_volume, "xrm"),
+    "XRM: operando swelling and cracking particles": (make_cracked_series, "xrm"),
+    "XANES imaging: LiFePO4/FePO4 particles with a known SOC map": (make_xanes_stack, "xanes"),
+    "X-ray CT: phantom projections (axis offset, rings)": (make_phantom_projections, "xct"),
     "multimodal graphite cell: optical, XRD, EIS, AFM + X-ray maps": (make_multimodal, "correlation"),
     "AFM: self-affine surface, Sq = 3 nm on a tilt": (make_rough_surface, "afm"),
     "AFM: two-phase force-volume map": (make_force_map, "afm"),
