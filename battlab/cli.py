@@ -497,6 +497,9 @@ def build_parser() -> argparse.ArgumentParser:
     from battlab.afm._cli import add_parser as _add_afm
 
     _add_afm(sub)
+    from battlab.tem._cli import add_parser as _add_tem
+
+    _add_tem(sub)
     return p
 
 

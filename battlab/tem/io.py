@@ -30,7 +30,7 @@ from battlab.errors import (
     UnsupportedFormatError,
 )
 
-__all__ = ["open_tem", "TEM_SUFFIXES", "spatial_unit_to_nm"]
+__all__ = ["open_tem", "open_pattern", "TEM_SUFFIXES", "spatial_unit_to_nm"]
 
 TEM_SUFFIXES = (".dm3", ".dm4", ".emi", ".ser", ".emd", ".mrc", ".tif", ".tiff", ".npy", ".h5", ".hdf5", ".nxs")
 
@@ -457,3 +457,50 @@ def open_tem(path, *, pixel_size_nm: float | None = None, voltage_kV: float | No
                       "source_sha256": _sha256(path) if hash_source else None, "n_signals": n_signals,
                       "notes": notes})
     return arr
+
+
+def open_pattern(path, *, voltage_kV: float | None = None, signal: int | None = None):
+    """Open a diffraction pattern: vendor files through :func:`open_tem`; ``.npy``/TIFF
+    images as ``("ky", "kx")`` in detector pixels (no real-space calibration needed).
+    """
+    import xarray as xr
+
+    path = Path(path)
+    if not path.exists():
+        raise MissingDataError(f"{path} does not exist.")
+    suffix = path.suffix.lower()
+    if suffix not in (".npy", ".tif", ".tiff"):
+        return _vendor_pattern(path, voltage_kV, signal)
+    try:
+        if suffix == ".npy":
+            arr = np.load(path, allow_pickle=False)
+        else:
+            import tifffile
+
+            arr = tifffile.imread(path)
+    except (ValueError, OSError) as exc:
+        raise CorruptFileError(f"{path.name}: not a readable image ({exc}).") from None
+    arr = np.asarray(arr, float)
+    if arr.ndim == 3 and arr.shape[-1] in (3, 4):
+        arr = arr[..., :3].mean(axis=-1)
+    if arr.ndim != 2:
+        raise UnsupportedFormatError(f"{path.name}: a diffraction pattern must be one 2-D image, got {arr.shape}.")
+    out = xr.DataArray(arr, dims=("ky", "kx"), name="intensity",
+                       coords={"ky_px": ("ky", np.arange(arr.shape[0], dtype=float)),
+                               "kx_px": ("kx", np.arange(arr.shape[1], dtype=float))},
+                       attrs={"kind": "diffraction", "units": "counts", "voltage_kV": voltage_kV,
+                              "source_format": "NumPy .npy" if suffix == ".npy" else "TIFF", "source_name": path.name,
+                              "source_sha256": _sha256(path), "notes": []})
+    return out
+
+
+def _vendor_pattern(path, voltage_kV, signal):
+    try:
+        return open_tem(path, voltage_kV=voltage_kV, signal=signal)
+    except MissingDataError:
+        # a pattern stored without any calibration: detector pixels are fine for SAED
+        arr = open_tem(path, voltage_kV=voltage_kV, signal=signal, pixel_size_nm=1.0)
+        arr = arr.rename({"y": "ky", "x": "kx"}).drop_vars(["y_nm", "x_nm"], errors="ignore")
+        arr.attrs["kind"] = "diffraction"
+        arr.attrs["notes"] = list(arr.attrs.get("notes", [])) + ["no calibration in the file: radii in detector px."]
+        return arr

@@ -1,0 +1,149 @@
+"""``battlab tem`` (movies, images, EELS) and ``battlab saed`` (ring patterns → d → phases)."""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["add_parser"]
+
+
+def _floats(text, n, what):
+    from battlab.errors import InvalidParameterError
+
+    try:
+        vals = [float(v) for v in text.split(",")]
+    except ValueError:
+        vals = []
+    if len(vals) != n:
+        raise InvalidParameterError(f"{what} {text!r}: give {n} comma-separated numbers.")
+    return vals
+
+
+def _open(args):
+    from battlab.tem.io import open_tem
+
+    return open_tem(args.input, pixel_size_nm=args.pixel_size_nm, voltage_kV=args.voltage_kv,
+                    frame_time_s=getattr(args, "frame_time_s", None))
+
+
+def _write(args, analysis, data, result, params):
+    from battlab.provenance import Provenance, write_results
+
+    params = {**result.options, **params, "notes": result.notes}
+    prov = Provenance.for_data(analysis, None, params, command=args.command_line)
+    prov.inputs = [{"name": data.attrs.get("source_name"), "sha256": data.attrs.get("source_sha256"),
+                    "format": data.attrs.get("source_format")}]
+    return write_results(args.out, result.tables, prov)
+
+
+def _cmd_tem(args) -> int:
+    from battlab.errors import InvalidParameterError
+    from battlab.tem.workflow import analyse_image, analyse_movie, analyse_spectrum
+
+    data = _open(args)
+    kind = data.attrs.get("kind")
+    if kind == "movie":
+        line = _floats(args.line, 4, "--line") if args.line else None
+        roi = [int(v) for v in _floats(args.drift_roi, 4, "--drift-roi")] if args.drift_roi else None
+        result = analyse_movie(data, line=line, line_width_px=args.line_width, front_method=args.front_method,
+                               level=args.level, direction=args.direction, drift=args.drift, drift_roi=roi,
+                               morphometry=args.morphometry, shape=args.shape, particles=args.particles,
+                               invert=args.invert, threshold=args.threshold, min_area_px=args.min_area,
+                               max_displacement_px=args.max_displacement, n_bootstrap=args.bootstrap,
+                               dose_rate_e_A2_s=args.dose_rate)
+        summary = f"movie: {data.sizes['time']} frames"
+        if "front_models" in result.tables:
+            best = result.tables["front_models"].iloc[0]
+            summary += f"; best front model {best['model']} (AIC {best['aic']:.1f})"
+        if "counts" in result.tables:
+            summary += f"; {int(result.tables['counts']['count'].iloc[-1])} particles in the last frame"
+    elif kind == "image":
+        result = analyse_image(data)
+        spots = result.tables.get("fft_spots")
+        summary = "image" + (f": strongest FFT spot d = {spots['d_A'].iloc[0]:.3f} Å" if spots is not None else "")
+    elif kind == "spectrum":
+        result = analyse_spectrum(data)
+        summary = f"EELS spectrum: {len(result.tables['edges'])} edge(s) in range"
+    elif kind == "diffraction":
+        raise InvalidParameterError("this file holds a diffraction pattern: use `battlab saed`.")
+    else:
+        raise InvalidParameterError(f"battlab tem does not analyse a {kind} yet.")
+    written = _write(args, f"battlab.tem.workflow ({kind})", data, result, {"input_kind": kind})
+    print(f"{summary}; wrote {', '.join(p.name for p in written)} to {args.out}")
+    for note in result.notes:
+        print(f"battlab: note: {note}", file=sys.stderr)
+    return 0
+
+
+def _cmd_saed(args) -> int:
+    from battlab.errors import InvalidParameterError
+    from battlab.tem.io import open_pattern
+    from battlab.tem.workflow import analyse_saed
+
+    data = open_pattern(args.input, voltage_kV=args.voltage_kv)
+    if data.ndim != 2:
+        raise InvalidParameterError(f"battlab saed reads one 2-D pattern; this file holds {dict(data.sizes)}.")
+    center = _floats(args.center, 2, "--center") if args.center else None
+    phases = [p.strip() for p in args.phases.split(",")] if args.phases else None
+    result = analyse_saed(data, camera_constant=args.camera_constant, voltage_kV=args.voltage_kv or
+                          data.attrs.get("voltage_kV"), camera_length_mm=args.camera_length_mm,
+                          detector_pixel_um=args.detector_pixel_um, standard=args.standard, center=center,
+                          beam_stop_px=args.beam_stop, tolerance_pct=args.tolerance_pct, phases=phases,
+                          max_rings=args.max_rings)
+    written = _write(args, "battlab.tem.workflow.analyse_saed", data, result, {})
+    rings = result.tables["rings"]
+    msg = f"SAED: {len(rings)} ring(s)"
+    if "matches" in result.tables and len(result.tables["matches"]):
+        msg += f"; candidates: {', '.join(result.tables['matches']['phase'][:4])}"
+    print(f"{msg}; wrote {', '.join(p.name for p in written)} to {args.out}")
+    for note in result.notes:
+        print(f"battlab: note: {note}", file=sys.stderr)
+    return 0
+
+
+def _common(s):
+    s.add_argument("--out", required=True, help="output folder (created)")
+    s.add_argument("--voltage-kv", type=float, help="accelerating voltage when the file has none")
+
+
+def add_parser(sub):
+    s = sub.add_parser("tem", help="TEM movies (drift, fronts and kinetics, morphometry, nucleation, dose), "
+                                   "HRTEM FFT spacings, EELS edges and thickness")
+    s.add_argument("input", metavar="FILE", help=".dm3/.dm4, .emi/.ser, .emd, .mrc, .tif stack or .npy")
+    _common(s)
+    s.add_argument("--pixel-size-nm", type=float, help="pixel size when the file has none (or to override it)")
+    s.add_argument("--frame-time-s", type=float, help="time between frames when the file has none")
+    s.add_argument("--line", metavar="Y0,X0,Y1,X1", help="kymograph line in px: track the reaction front along it")
+    s.add_argument("--line-width", type=int, default=5, help="lines averaged across the kymograph line (px)")
+    s.add_argument("--front-method", choices=["threshold", "gradient", "erf"], default="erf")
+    s.add_argument("--level", type=float, help="front intensity level (default halfway between both sides)")
+    s.add_argument("--direction", choices=["forward", "backward"], default="forward",
+                   help="walk from the line's start or end to the front")
+    s.add_argument("--drift", action="store_true", help="correct stage drift first (phase correlation)")
+    s.add_argument("--drift-roi", metavar="Y0,Y1,X0,X1", help="region used for drift estimation")
+    s.add_argument("--morphometry", action="store_true", help="size and expansion of the largest object per frame")
+    s.add_argument("--shape", choices=["projected", "sphere", "cylinder"], default="projected",
+                   help="expansion definition")
+    s.add_argument("--particles", action="store_true", help="detect and link particles: N(t), growth exponent")
+    s.add_argument("--invert", action="store_true", help="objects are darker than the background (e.g. Li in HAADF)")
+    s.add_argument("--threshold", type=float, help="segmentation threshold (default Otsu)")
+    s.add_argument("--min-area", type=int, default=5, help="smallest object kept (px)")
+    s.add_argument("--max-displacement", type=float, default=5.0, help="largest frame-to-frame move when linking (px)")
+    s.add_argument("--bootstrap", type=int, default=200, help="bootstrap refits for the kinetics intervals")
+    s.add_argument("--dose-rate", type=float, metavar="E_PER_A2_S", help="dose rate: per-frame and cumulative dose")
+    s.set_defaults(func=_cmd_tem)
+
+    s = sub.add_parser("saed", help="SAED ring pattern: centre, profile, rings → d (camera equation), phase matches")
+    s.add_argument("input", metavar="FILE", help="a diffraction pattern (.dm3/.dm4, .emd, .ser, .tif, .npy)")
+    _common(s)
+    s.add_argument("--camera-constant", type=float, metavar="PX_A", help="K = λL/p in px·Å (d = K / R)")
+    s.add_argument("--standard", help="calibrate K on this pattern as a standard (Au, Si, Cu, Ni)")
+    s.add_argument("--camera-length-mm", type=float, help="nominal camera length (with --voltage-kv, --detector-pixel-um)")
+    s.add_argument("--detector-pixel-um", type=float, help="detector pixel pitch")
+    s.add_argument("--center", metavar="Y,X", help="beam centre in px (default: found from the pattern's symmetry)")
+    s.add_argument("--beam-stop", type=float, metavar="PX", help="mask this radius around the centre")
+    s.add_argument("--tolerance-pct", type=float, default=1.5, help="phase matching tolerance on d")
+    s.add_argument("--phases", help="comma-separated library subset (default: all bundled phases)")
+    s.add_argument("--max-rings", type=int, default=12)
+    s.set_defaults(func=_cmd_saed)
+    return s

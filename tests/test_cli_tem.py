@@ -1,0 +1,95 @@
+"""`battlab tem` and `battlab saed` run as real subprocesses on generated and real files."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from battlab.datasets.tem import make_li_nucleation_movie, make_saed_pattern, make_si_nanowire_movie
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "battlab.cli", *args], capture_output=True, text=True, timeout=300,
+                          check=False)
+
+
+@pytest.mark.slow
+def test_saed_npy_with_standard_then_phase_matching(tmp_path):
+    demo = make_saed_pattern(phases={"Au": 1.0})
+    np.save(tmp_path / "au.npy", demo.data.values)
+    res = run("saed", str(tmp_path / "au.npy"), "--standard", "Au", "--beam-stop", "12", "--out", str(tmp_path / "cal"))
+    assert res.returncode == 0, res.stderr
+    k = pd.read_csv(tmp_path / "cal" / "center.csv")["camera_constant_px_A"].iloc[0]
+    assert k == pytest.approx(demo.truth["camera_constant_px_A"], rel=2e-3)
+    # the calibrated constant then identifies an unknown Li2O pattern
+    unknown = make_saed_pattern(phases={"Li2O": 1.0}, rng=21)
+    np.save(tmp_path / "x.npy", unknown.data.values)
+    res = run("saed", str(tmp_path / "x.npy"), "--camera-constant", f"{k:.4f}", "--beam-stop", "12",
+              "--out", str(tmp_path / "x"))
+    assert res.returncode == 0, res.stderr
+    matches = pd.read_csv(tmp_path / "x" / "matches.csv")
+    assert matches["phase"].iloc[0] == "Li2O"
+    rings = pd.read_csv(tmp_path / "x" / "rings.csv")
+    assert rings["d_A"].iloc[0] == pytest.approx(4.6114 / np.sqrt(3), rel=2e-3)  # Li2O(111)
+    prov = json.loads((tmp_path / "x" / "provenance.json").read_text())
+    assert prov["inputs"][0]["name"] == "x.npy" and len(prov["inputs"][0]["sha256"]) == 64
+    assert "matches.csv" in prov["outputs"]
+
+
+@pytest.mark.slow
+def test_tem_movie_front_and_particles(tmp_path):
+    wire = make_si_nanowire_movie(n_frames=30)
+    np.save(tmp_path / "wire.npy", np.asarray(wire.data.values))
+    ax = wire.truth["axis_y_px"]
+    res = run("tem", str(tmp_path / "wire.npy"), "--pixel-size-nm", "1", "--frame-time-s", "1",
+              "--line", f"{ax - 40},40,{ax + 40},40", "--level", "0.6", "--bootstrap", "20",
+              "--dose-rate", "0.1", "--out", str(tmp_path / "wire"))
+    assert res.returncode == 0, res.stderr
+    front = pd.read_csv(tmp_path / "wire" / "front.csv")
+    # the upper core edge sits 40 − r_c + dy(t) px along the line (the stage drifts by dy)
+    expected = 40 - wire.truth["core_radius_nm"] + wire.truth["drift_px"][:, 0]
+    np.testing.assert_allclose(front["front_nm"], expected, atol=0.6)
+    models = pd.read_csv(tmp_path / "wire" / "front_models.csv")
+    assert set(models["model"]) >= {"linear", "parabolic", "power_law"}
+    dose = pd.read_csv(tmp_path / "wire" / "dose.csv")
+    assert dose["cumulative_dose_e_A2"].iloc[-1] == pytest.approx(3.0)  # 30 frames × 1 s × 0.1 e/Å²/s
+
+    nuc = make_li_nucleation_movie(n_frames=20)
+    np.save(tmp_path / "li.npy", np.asarray(nuc.data.values))
+    res = run("tem", str(tmp_path / "li.npy"), "--pixel-size-nm", "2", "--frame-time-s", "1", "--particles",
+              "--invert", "--min-area", "3", "--out", str(tmp_path / "li"))
+    assert res.returncode == 0, res.stderr
+    counts = pd.read_csv(tmp_path / "li" / "counts.csv")
+    assert counts["count"].iloc[-1] == nuc.truth["count"][-1]
+    assert pd.read_csv(tmp_path / "li" / "nucleation_fits.csv")["model"].iloc[0] == "instantaneous"
+
+
+@pytest.mark.slow
+def test_tem_real_files(real_data, tmp_path):
+    pytest.importorskip("rsciio")
+    res = run("tem", str(real_data / "tem" / "ncempy_08_carbon.dm3"), "--out", str(tmp_path / "eels"))
+    assert res.returncode == 0, res.stderr
+    edges = pd.read_csv(tmp_path / "eels" / "edges.csv")
+    assert edges["edge"].tolist() == ["C K"] and edges["signal"].iloc[0] > 0
+    res = run("tem", str(real_data / "tem" / "ncempy_16_STOimage.emi"), "--out", str(tmp_path / "sto"))
+    assert res.returncode == 0, res.stderr
+    meta = pd.read_csv(tmp_path / "sto" / "metadata.csv").set_index("item")["value"]
+    assert float(meta["voltage_kV"]) == 80.0
+    spots = pd.read_csv(tmp_path / "sto" / "fft_spots.csv")
+    # SrTiO3 (cubic, a = 3.905 Å) viewed down a zone axis: the strongest FFT spots are lattice planes
+    assert spots["d_A"].between(1.0, 4.2).all()
+
+
+@pytest.mark.slow
+def test_bad_input_exits_nonzero(real_data, tmp_path):
+    res = run("tem", str(real_data / "hdf5-nexus" / "ncempy_au_145mm_68kx_microprobe_01_master.h5"),
+              "--out", str(tmp_path / "o"))
+    assert res.returncode != 0 and "data_000001.h5" in res.stderr and "Traceback" not in res.stderr
+    np.save(tmp_path / "m.npy", np.zeros((4, 16, 16), np.float32))
+    res = run("tem", str(tmp_path / "m.npy"), "--out", str(tmp_path / "o2"))
+    assert res.returncode != 0 and "pixel_size_nm" in res.stderr
+    res = run("saed", str(tmp_path / "m.npy"), "--out", str(tmp_path / "o3"))
+    assert res.returncode != 0 and "2-D" in res.stderr
