@@ -5,6 +5,8 @@ the apps render in Voila with no internet access.
 """
 
 from battlab.apps._base import BaseApp, PlotPane, load_browser_resources
+from battlab.apps.afm import AFMApp
+from battlab.apps.correlation import CorrelationApp
 from battlab.apps.cv import CVApp
 from battlab.apps.cycling import CyclingApp
 from battlab.apps.diffraction import XRDApp
@@ -14,7 +16,7 @@ from battlab.apps.optical import OpticalApp
 from battlab.apps.sensors import SensorsApp
 from battlab.apps.spectra import SpectraApp
 
-__all__ = ["BaseApp", "PlotPane", "CVApp", "CyclingApp", "EISApp", "GITTApp", "SensorsApp", "SpectraApp", "XRDApp", "OpticalApp", "load_browser_resources", "APPS"]
+__all__ = ["BaseApp", "PlotPane", "AFMApp", "CorrelationApp", "CVApp", "CyclingApp", "EISApp", "GITTApp", "SensorsApp", "SpectraApp", "XRDApp", "OpticalApp", "load_browser_resources", "APPS"]
 
 #: Notebook gallery: app class -> (notebook, one-line description).
 APPS = {
@@ -34,4 +36,9 @@ APPS = {
                    "Operando spectroscopy: Raman D/G and bands, FTIR, XPS SEI components, XAS edge and LCF, ⁷Li NMR plating."),
     "XRDApp": ("09_operando_xrd.ipynb",
                "Operando XRD: peak fits, d-spacing, strain, FWHM and intensity vs time beside the voltage; lattice, size."),
+    "CorrelationApp": ("12_correlation.ipynb",
+                       "Correlation: every technique on one cycling timeline, reality check of the state of lithiation, "
+                       "AFM scan placed in an X-ray slice, statistics with confidence intervals, the cell in its population."),
+    "AFMApp": ("07_afm.ipynb",
+               "AFM: levelling, ISO 25178 roughness, PSD and grains; Hertz/DMT/JKR force curves and maps; EC-AFM SEI growth."),
 }

@@ -7,7 +7,8 @@ possible, the same place in the sample:
   interpolating joins of any table onto it, clock-offset estimates, common time grids,
   per-cycle aggregation and matching by state of charge across cells;
 - :mod:`~battlab.correlate.space`: pixel→physical affines, registration of images of
-  different scale (phase correlation, Fourier–Mellin, landmarks), resampling, overlays
+  different scale (phase correlation, rotation search with NCC refinement, landmarks,
+  mutual information), resampling, overlays
   and region statistics;
 - :mod:`~battlab.correlate.stats`: correlation with confidence intervals, lag
   correlation, PCA of combined features, outlier flags;

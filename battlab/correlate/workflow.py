@@ -213,27 +213,48 @@ def common_table(aligned: dict, *, columns: dict, every_s: float | None = None,
     return tl.on_common_times(tables, every_s=every_s, method=method)
 
 
-def read_table(path, *, time_column: str | None = None) -> tuple[pd.DataFrame, str]:
+def read_table(source, *, name: str | None = None, time_column: str | None = None) -> tuple[pd.DataFrame, str]:
     """Read an exported results table (CSV) of any battlab app and find its time column.
 
-    Returns the table and the name of the column holding the instrument's time in
-    seconds (``time_s``, ``test_time_s``, ``elapsed_s`` or ``sensor_time_s`` unless
-    ``time_column`` names one).
+    Parameters
+    ----------
+    source : path or bytes
+        The CSV file, or its bytes (then ``name`` is the file name, for messages).
+    time_column : str, optional
+        The column holding the instrument's time in seconds; by default the first of
+        ``time_s``, ``test_time_s``, ``elapsed_s``, ``sensor_time_s`` present.
+
+    Returns
+    -------
+    (DataFrame, str)
+        The table and the name of its time column.
     """
+    import io
     from pathlib import Path
 
-    path = Path(path)
-    if path.suffix.lower() not in (".csv", ".txt", ".tsv"):
-        raise InvalidParameterError(f"{path.name}: give a results table as CSV (exported by a battlab app or CLI).")
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        label = name or "the table"
+        if b"\x00" in bytes(source[:65536]):
+            raise InvalidParameterError(f"{label} is not a text table (it holds binary data); export the results "
+                                        "as CSV.")
+        handle = io.BytesIO(bytes(source))
+    else:
+        path = Path(source)
+        label = path.name
+        handle = path
+    if Path(label).suffix.lower() not in (".csv", ".txt", ".tsv"):
+        raise InvalidParameterError(f"{label}: give a results table as CSV (exported by a battlab app or CLI).")
     try:
-        table = pd.read_csv(path, comment="#", sep=None, engine="python")
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidParameterError(f"{path.name} is not a readable CSV table ({exc}).") from exc
+        table = pd.read_csv(handle, comment="#", sep=None, engine="python")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidParameterError(f"{label} is not a readable CSV table ({exc}).") from exc
     candidates = [time_column] if time_column else ["time_s", "test_time_s", "elapsed_s", "sensor_time_s"]
     for c in candidates:
         if c in table and pd.api.types.is_numeric_dtype(table[c]):
+            if not np.isfinite(table[c].to_numpy(dtype=float)).any():
+                break
             return table, c
-    raise MissingDataError(f"{path.name} has no time column in seconds (looked for {', '.join(candidates)}); "
+    raise MissingDataError(f"{label} has no time column in seconds (looked for {', '.join(candidates)}); "
                            "name it with time_column=.")
 
 

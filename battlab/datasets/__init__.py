@@ -6,7 +6,12 @@ these when no file is given, so every notebook runs offline with no setup.
 """
 
 from battlab.datasets._base import Demo
-from battlab.datasets.afm import make_ecafm_series, make_force_curve, make_force_map, make_rough_surface
+from battlab.datasets.afm import (
+    make_ecafm_series,
+    make_force_curve,
+    make_force_map,
+    make_rough_surface,
+)
 from battlab.datasets.correlation import make_multimodal
 from battlab.datasets.cv import make_cv
 from battlab.datasets.cycling import graphite_ocv, make_cycling
@@ -26,6 +31,13 @@ from battlab.datasets.sensors import (
     make_eqcm,
     make_moss,
 )
+from battlab.datasets.spectra import (
+    make_ftir_series,
+    make_nmr_plating_series,
+    make_raman_graphite_series,
+    make_xas_mixture_series,
+    make_xps_sei,
+)
 from battlab.datasets.xrm import (
     make_channel_volume,
     make_cracked_series,
@@ -34,13 +46,6 @@ from battlab.datasets.xrm import (
     make_phantom_projections,
     make_xanes_stack,
 )
-from battlab.datasets.spectra import (
-    make_ftir_series,
-    make_nmr_plating_series,
-    make_raman_graphite_series,
-    make_xas_mixture_series,
-    make_xps_sei,
-)
 
 __all__ = ["Demo", "make_cycling", "graphite_ocv", "make_randles", "make_two_arc", "make_eis_series", "make_cv", "load_demo", "DEMOS",
            "make_eqcm", "make_dilatometry", "make_moss", "make_acoustic", "make_ae_waveform", "make_gitt", "make_pitt",
@@ -48,7 +53,7 @@ __all__ = ["Demo", "make_cycling", "graphite_ocv", "make_randles", "make_two_arc
            "make_graphite_movie", "make_raman_graphite_series", "make_ftir_series", "make_xps_sei",
            "make_xas_mixture_series", "make_nmr_plating_series",
            "make_packed_spheres", "make_channel_volume", "make_layered_volume", "make_cracked_series",
-           "make_xanes_stack", "make_phantom_projections", "make_multimodal",
+           "make_xanes_stack", "make_phantom_projections", "make_multimodal", "population_demo",
            "make_rough_surface", "make_force_curve", "make_force_map", "make_ecafm_series"]
 
 #: Demo name -> (generator, description) for the app pickers.

@@ -1,0 +1,140 @@
+"""The correlation app, driven headless by setting widget values (no browser)."""
+
+import datetime
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from battlab.apps import APPS, CorrelationApp
+from battlab.apps.correlation import _multimodal
+
+pytestmark = pytest.mark.slow  # each app build analyses the whole multimodal demo
+
+
+def _upload(widget, name, content: bytes):
+    widget.value = ({"name": name, "type": "", "size": len(content), "content": memoryview(content),
+                     "last_modified": datetime.datetime.now()},)
+
+
+@pytest.fixture(scope="module")
+def app():
+    return CorrelationApp()
+
+
+@pytest.fixture(scope="module")
+def truth():
+    return _multimodal().truth  # the app's cached demo
+
+
+def test_opens_on_the_multimodal_demo_with_every_technique_on_the_timeline(app):
+    assert app.banner.layout.display == "none", app.banner.value
+    assert set(app.aligned) == {"cycling", "optical", "xrd", "eis"}
+    assert set(app.offset_inputs) == {"optical", "xrd", "eis"}
+    assert app.timeline_plot.object is not None and "reality" not in app.readout.value
+    assert "At the cursor" in app.readout.value and "clock offset (s)" in app.table.value
+    assert APPS["CorrelationApp"][0] == "12_correlation.ipynb"
+
+
+def test_estimated_offsets_bring_xrd_into_agreement(app, truth):
+    app.estimate_button.click()
+    assert app.banner.layout.display == "none", app.banner.value
+    for name in ("optical", "xrd"):
+        resolution = app.offset_estimates.set_index("dataset").loc[name, "resolution_s"]
+        assert abs(app.offset_inputs[name].value - truth["clock_offsets_s"][name]) <= resolution
+    check = app.check.set_index("technique")
+    assert check.loc["xrd", "rms_difference"] < 0.02 and check.loc["xrd", "verdict"].startswith("consistent")
+    assert "consistent with the charge passed" in app.check_table.value
+
+
+def test_offset_typed_by_hand_moves_the_data_and_nan_is_refused(app, truth):
+    app.offset_inputs["xrd"].value = truth["clock_offsets_s"]["xrd"] + 900.0
+    assert app.check.set_index("technique").loc["xrd", "rms_difference"] > 0.1
+    app.offset_inputs["xrd"].value = float("nan")
+    assert "not a finite number" in app.banner.value
+    assert np.isfinite(app.offset_inputs["xrd"].value)
+    app.offset_inputs["xrd"].value = truth["clock_offsets_s"]["xrd"]
+    assert app.check.set_index("technique").loc["xrd", "rms_difference"] < 0.02
+
+
+def test_cursor_reads_every_dataset(app):
+    app.cursor.value = 0.5
+    assert "xrd" in app.readout.value and "optical" in app.readout.value
+    app.column_inputs["optical"].value = "lithiation_index"
+    assert "lithiation_index" in app.readout.value
+
+
+def test_maps_tab_places_the_afm_scan_and_joins_particles(app, truth):
+    app.tabs.selected_index = 2
+    assert app.banner.layout.display == "none", app.banner.value
+    t = app.registration.transform
+    assert abs(t.rotation_deg - truth["afm_to_xray"]["rotation_deg"]) < 0.5
+    assert np.hypot(*(np.asarray(t.translation_um) - truth["afm_to_xray"]["translation_um"])) < 0.5
+    assert len(app.particles) >= 12 and app.particle_corr.iloc[0]["r"] < -0.8
+    assert "Per-particle correlation" in app.map_table.value and "overlap_fraction_of_moving" in app.map_table.value
+    rev = app.overlay_plot.revision
+    app.view.value = "checkerboard"
+    assert app.overlay_plot.revision == rev + 1
+    app.moving_map.value = app.reference_map.value
+    app.register_button.click()
+    assert "two different maps" in app.banner.value
+    app.moving_map.value = "afm_height"
+    app.register_button.click()
+    assert app.banner.layout.display == "none", app.banner.value
+
+
+def test_statistics_and_population_tabs(app):
+    app.tabs.selected_index = 3
+    cols = list(app.features.value)
+    assert len(cols) >= 3 and app.correlations is not None
+    assert {"r", "ci_low", "ci_high"} <= set(app.correlations.columns)
+    app.features.value = tuple(cols[:2])
+    assert len(app.correlations) == 2  # one pair, Pearson and Spearman
+    app.tabs.selected_index = 4
+    assert app.banner.layout.display == "none", app.banner.value
+    assert len(app.population) == 24 and app.highlight.value in app.population["cell"].tolist()
+    assert "in its population of 24 cells" in app.population_table.value
+    app.metric.value = "knee_cycle"
+    assert "knee_cycle" in str(app.population_plot.object)
+
+
+def test_user_cycling_file_then_exported_table(tmp_path, truth):
+    from battlab.io import write_bdf_csv
+
+    demo = _multimodal()
+    app = CorrelationApp()
+    write_bdf_csv(demo.data.cycling, tmp_path / "cell.csv")
+    _upload(app.echem_upload, "cell.csv", (tmp_path / "cell.csv").read_bytes())
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.experiment.tables == {} and "Only the cycling record" in app.table.value
+    _upload(app.upload, "xrd_results.csv", demo.data.tables["xrd"].to_csv(index=False).encode())
+    assert app.banner.layout.display == "none", app.banner.value
+    assert "xrd_results" in app.aligned
+    # a results table whose name is not a known technique: offsets are set by hand
+    app.offset_inputs["xrd_results"].value = truth["clock_offsets_s"]["xrd"]
+    xrd = app.aligned["xrd_results"]
+    np.testing.assert_allclose(xrd["x_xrd"], xrd["x_echem"].fillna(0.0), atol=0.03)
+
+
+def test_bad_uploads_get_a_message_and_the_app_keeps_working(app):
+    _upload(app.upload, "../../notes.csv", b"a,b\n1,2\n")
+    assert "no time column" in app.banner.value and "../" not in app.banner.value
+    _upload(app.upload, "image.csv", b"\x89PNG\x00\x00binary" * 20)
+    assert "not a text table" in app.banner.value
+    _upload(app.echem_upload, "cell.csv", b"")
+    assert "empty" in app.banner.value
+    rev = app.timeline_plot.revision
+    app.cursor.value = 0.25
+    assert app.timeline_plot.revision == rev + 1
+
+
+def test_export_zip_has_timeline_tables_and_provenance(app):
+    blob = app.export_zip()
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        names = set(zf.namelist())
+        prov = json.loads(zf.read("provenance.json"))
+    assert {"timeline_optical.csv", "timeline_xrd.csv", "clock_offsets.csv", "reality_check.csv",
+            "registration.csv", "particles.csv", "provenance.json", "timeline.html"} <= names
+    assert prov["analysis"] == "battlab.correlate" and "xrd" in prov["parameters"]["clock_offsets_s"]
