@@ -31,7 +31,16 @@ GALLERY = [
         "strain, FWHM and intensity of every pattern beside the voltage; lattice parameters, Scherrer size, "
         "reference sticks of battery phases |\n"
         "| [Operando sensors](11_operando_sensors.ipynb) | EQCM mass per electron, dilatometry, "
-        "MOSS film stress and acoustic emission aligned with the cycling |\n\n"
+        "MOSS film stress and acoustic emission aligned with the cycling |\n"
+        "| [Atomic force microscopy](07_afm.ipynb) | levelling, ISO 25178 roughness, PSD and grains of height "
+        "maps; Hertz/Sneddon/DMT/JKR force curves and force-volume modulus maps; EC-AFM SEI thickness and "
+        "step swelling frame by frame |\n"
+        "| [Operando spectroscopy](10_spectroscopy.ipynb) | Raman G band and I_D/I_G, FTIR decomposition bands, XPS "
+        "SEI components with Shirley background and composition, XAS edge shift, white line and linear-combination "
+        "fit, ⁷Li NMR lithium plating; PCA of every series |\n"
+        "| [Correlation](12_correlation.ipynb) | every technique on one cycling timeline with clock offsets, reality "
+        "check of the state of lithiation, AFM scan placed in an X-ray slice and joined particle by particle, "
+        "correlations with confidence intervals, the cell in its population |\n\n"
         "More techniques (in situ TEM, AFM, X-ray tomography, operando spectroscopy and the correlation of "
         "all of them in time and space) join this list as they land."
     ),
@@ -323,6 +332,112 @@ OPTICAL = [
 ]
 
 
+AFM = [
+    new_markdown_cell(
+        "# Atomic force microscopy\n\n"
+        "An AFM tip scans the electrode and records its height with sub-nanometre vertical resolution over a "
+        "few tens of µm². From the height map come roughness and grain statistics; from force–distance curves "
+        "(nanoindentation, PeakForce/force-volume) the Young's modulus and adhesion of SEI, binders and "
+        "particles; from image series taken in the cell (EC-AFM) the growth of the SEI and the swelling of "
+        "graphite steps with potential.\n\n"
+        "The app opens on a synthetic self-affine surface with Sq = 3 nm on a tilted plane. Other demos: "
+        "particles with a scan scar, a Hertz force curve, a two-phase force-volume map and an EC-AFM series "
+        "with a growing SEI. Upload a Gwyddion `.gwy`, Nanoscope `.spm`, JPK `.jpk`, a force curve "
+        "(`.jpk-force`, `.jpk-force-map`, Asylum `.ibw`), or a text/TIFF height map with its pixel size. "
+        "Report scan size, pixel size and levelling with any roughness value; the tip radius sets the modulus."
+    ),
+    new_code_cell("import battlab as bl"),
+    new_code_cell("app = bl.apps.AFMApp()\napp"),
+    new_markdown_cell(
+        "## Under the hood\n\n"
+        "Maps are xarray DataArrays with (y, x) dims, µm coordinates and the unit in their attributes; "
+        "`bl.afm.read_afm(\"scan.spm\")` returns one per channel."
+    ),
+    new_code_cell("demo = bl.datasets.make_rough_surface()\nlevelled = bl.afm.level_plane(demo.data[\"height\"])\n"
+                  "bl.afm.roughness(levelled)"),
+    new_code_cell("curve = bl.datasets.make_force_curve()\n"
+                  "fit = bl.afm.fit_force_curve(curve.data, model=\"hertz\", tip_radius_nm=20, poisson=0.3)\n"
+                  "{k: fit[k] for k in (\"modulus_GPa\", \"contact_point_nm\", \"adhesion_nN\", \"r_squared\")}"),
+    new_code_cell("series = bl.datasets.make_ecafm_series()\n"
+                  "registered, drift = bl.afm.register_series(series.data)\n"
+                  "bl.afm.thickness_series(registered, film=series.truth[\"film_mask\"], "
+                  "reference=series.truth[\"reference_mask\"]).head()"),
+    new_markdown_cell(
+        "Roughness follows ISO 25178 (Sa, Sq, Ssk, Sku, Sp, Sv, Sz, Sdr) on the levelled map and ISO 4287 "
+        "(Ra, Rq) on each scan line after removing its mean line. Force curves: the baseline is a line fitted "
+        "far from the surface; the contact point minimises the residual of the model, whose modulus is then "
+        "a linear least-squares fit: Hertz F = 4/3·E/(1−ν²)·√R·δ^1.5, Sneddon F = 2/π·E/(1−ν²)·tanα·δ², DMT "
+        "with a fitted pull-off force, JKR in its parametric form. EC-AFM frames are registered by phase "
+        "correlation; the film thickness is the offset of the film over a bare reference region fitted "
+        "together with a common plane.\n\n"
+        "**Reference.** Dini et al., *Multiscale characterization of Li-ion batteries through the combined "
+        "use of atomic force microscopy and X-ray microscopy* (review, 2021)."
+    ),
+]
+
+
+SPECTRA = [
+    new_markdown_cell('# Operando spectroscopy\n\nSpectra recorded while a cell cycles show chemistry that diffraction cannot see: Raman follows the graphite G band (≈ 1580 cm⁻¹, stiffening to ≈ 1600 cm⁻¹ as lithium enters) and the disorder ratio I_D/I_G; FTIR follows electrolyte decomposition bands; XPS separates SEI species (LiF, Li2CO3, C–O, C=O) by binding energy; X-ray absorption edges shift with the oxidation state; ⁷Li NMR sees metallic lithium at ≈ 260 ppm, far from diamagnetic Li at 0 ppm.\n\nThe app opens on a synthetic operando Raman series of graphite on the clock of a cycling record; the demo menu holds XAS, XPS, FTIR and NMR examples with known answers. Choose a baseline, move the band windows or the spectrum slider, and pick what to plot over time. Upload your own spectrum (.csv, .txt, JCAMP-DX .jdx, XAS .xmu/.xdi/.dat, VAMAS .vms); the download holds every table as CSV, the figures and a provenance record.'),
+    new_code_cell('import battlab as bl'),
+    new_code_cell('app = bl.apps.SpectraApp()\napp'),
+    new_markdown_cell("## Under the hood\n\nA spectrum is an xarray DataArray over its technique's axis (`wavenumber_cm1`, `binding_energy_eV`, `energy_eV`, `shift_ppm`); a series adds `time`. `bl.spectra.analyse_spectra` runs the same analysis as the app."),
+    new_code_cell('raman = bl.datasets.make_raman_graphite_series()\nraman.data'),
+    new_code_cell('bl.spectra.d_to_g_ratio(raman.data).iloc[::10]'),
+    new_code_cell('xas = bl.datasets.make_xas_mixture_series()\nbl.spectra.xas_series_table(xas.data).iloc[::8]'),
+    new_code_cell('bl.spectra.xas_lcf(xas.data, xas.truth["references"]).weights.iloc[::8]'),
+    new_code_cell('bl.series.pca(xas.data, center=False).n_significant'),
+    new_code_cell('xps = bl.datasets.make_xps_sei()\nfits = [bl.spectra.fit_xps(xps.data[region], region) for region in xps.data]\nbl.spectra.composition(fits)'),
+    new_code_cell('nmr = bl.datasets.make_nmr_plating_series()\nbl.spectra.lithium_metal_amount(nmr.data, calibration_umol_per_area=nmr.truth["calibration_umol_per_area"]).iloc[::10]'),
+    new_markdown_cell("Baselines: asymmetric least squares (Eilers–Boelens), iteratively clipped polynomial, SNIP, and for XPS the Shirley and Tougaard inelastic backgrounds. Bands are area-normalised pseudo-Voigt, Lorentzian or Gaussian profiles fitted by bounded least squares; XPS 2p levels are spin–orbit doublets with a fixed splitting and a 1:2 area ratio. XAS spectra are normalised by pre-edge and post-edge lines at one common E0, so a mixture of two references stays a linear mixture for the non-negative linear-combination fit. PCA with `center=False` counts the independent spectral shapes in a series: two for a two-state mixture.\n\n**References.** The techniques and typical values follow the review papers this project starts from (see the research notes); XPS component energies and sensitivity factors are typical literature values and should be replaced by your instrument's."),
+]
+
+
+CORRELATION = [
+    new_markdown_cell(
+        "# Correlation of techniques in time and space\n\n"
+        "Every in situ signal means most when it is read against the same electrochemical timeline and, where "
+        "possible, the same place in the sample. This notebook puts the results of the other apps on the cycler's "
+        "clock (each instrument with its own clock offset, typed or estimated by cross-correlating its signal with "
+        "the charge passed), checks whether the state of lithiation each technique reports agrees with the charge "
+        "passed, places a fine map (AFM) inside a coarse one (an X-ray slice) to compare them particle by particle, "
+        "and shows the cell among its population rather than as a champion.\n\n"
+        "The app opens on one synthetic graphite cell seen by every technique (cycling, a side-view optical movie, "
+        "operando XRD, impedance, AFM height and modulus, an X-ray slice with its XANES state-of-charge map), built "
+        "from one ground truth with known clock offsets and a known placement of the AFM scan. Upload the cycling "
+        "file of your own cell and the CSV tables the other apps export (any table with a time column in seconds)."
+    ),
+    new_code_cell("import battlab as bl"),
+    new_code_cell("app = bl.apps.CorrelationApp()\napp"),
+    new_markdown_cell(
+        "## Under the hood\n\n"
+        "`bl.correlate` holds the plain functions: `timeline` (the cycler's charge timeline, joins, clock offsets, "
+        "common time grids, per-cycle tables, matching by state of charge), `space` (affines, registration, "
+        "resampling, overlays, region tables), `stats` (correlations with confidence intervals, lag correlation, "
+        "PCA, outliers) and `population` (ΔQ(V), capacity knee, cycle life, agreement)."
+    ),
+    new_code_cell("demo = bl.datasets.make_multimodal()\nexperiment = demo.data"),
+    new_code_cell("bl.correlate.workflow.estimate_offsets(experiment)"),
+    new_code_cell("aligned = bl.correlate.workflow.on_timeline(experiment, offsets=demo.truth[\"clock_offsets_s\"])\n"
+                  "bl.correlate.workflow.reality_check(aligned)"),
+    new_code_cell("registration = bl.correlate.workflow.register_maps(experiment)\nregistration.to_dict()[\"transform\"]"),
+    new_code_cell("particles = bl.correlate.workflow.particle_table(experiment, registration)\n"
+                  "bl.correlate.stats.correlation_table(particles, columns=[\"soc\", \"modulus_GPa\"])"),
+    new_code_cell("cells = bl.datasets.population_demo()\n"
+                  "summary = bl.correlate.population.population_summary(cells.data)\n"
+                  "bl.correlate.population.highlight_cell(summary, cells.truth[\"imaged_cell\"])"),
+    new_markdown_cell(
+        "Clock offsets: cycler time = instrument time + offset. The cross-correlation estimate is good to about one "
+        "sample of the instrument and is applied only when |r| ≥ 0.9. The XRD state of lithiation is the lever rule "
+        "over the staging phases (x = f_g·x_g + 0.5·f_LiC12 + f_LiC6); agreement is judged by Bland–Altman limits. "
+        "For a campaign of many cells, `population_summary(..., n_workers=2)` or `scheduler=\"tcp://…\"` runs on "
+        "dask.\n\n"
+        "**References.** The review papers this project starts from (correlative AFM/X-ray analysis; multimodal "
+        "operando studies linking time and length scales; see the research notes). Bland & Altman, Lancet 327 "
+        "(1986) 307; Bacon & Watts, Biometrika 58 (1971) 525."
+    ),
+]
+
+
 def write(cells, name):
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -342,3 +457,6 @@ if __name__ == "__main__":
     write(SENSORS, "11_operando_sensors.ipynb")
     write(XRD, "09_operando_xrd.ipynb")
     write(OPTICAL, "05_operando_optical.ipynb")
+    write(AFM, "07_afm.ipynb")
+    write(SPECTRA, "10_spectroscopy.ipynb")
+    write(CORRELATION, "12_correlation.ipynb")

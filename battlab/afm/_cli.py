@@ -61,28 +61,10 @@ def _height_channel(channels):
 def analyse_force(curves, *, model="hertz", tip_radius_nm=20.0, half_angle_deg=20.0, poisson=0.5,
                   max_indentation_nm=None, min_r_squared=0.9):
     """One row per curve (modulus, contact point, adhesion, indentation, R²)."""
-    import pandas as pd
+    from battlab.afm.force import fit_force_curves
 
-    from battlab.afm.force import fit_force_curve
-    from battlab.errors import BattlabError
-
-    rows = []
-    for k, one in curves.groupby("curve", sort=True):
-        row = {"curve": int(k)}
-        if "grid_x" in one:
-            row.update(grid_x=int(one["grid_x"].iloc[0]), grid_y=int(one["grid_y"].iloc[0]))
-        try:
-            res = fit_force_curve(one, model=model, tip_radius_nm=tip_radius_nm, half_angle_deg=half_angle_deg,
-                                  poisson=poisson, max_indentation_nm=max_indentation_nm)
-        except BattlabError as exc:
-            row["note"] = str(exc)
-            rows.append(row)
-            continue
-        res.pop("_fit")
-        row.update(res)
-        row["fit_ok"] = bool(res["r_squared"] >= min_r_squared)
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return fit_force_curves(curves, model=model, min_r_squared=min_r_squared, tip_radius_nm=tip_radius_nm,
+                            half_angle_deg=half_angle_deg, poisson=poisson, max_indentation_nm=max_indentation_nm)
 
 
 def _cmd_afm(args) -> int:

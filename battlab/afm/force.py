@@ -22,7 +22,7 @@ import xarray as xr
 
 from battlab.errors import InvalidParameterError, MissingDataError
 
-__all__ = ["prepare_curve", "fit_force_curve", "fit_force_map", "modulus_vs_depth", "MODELS",
+__all__ = ["prepare_curve", "fit_force_curve", "fit_force_curves", "fit_force_map", "modulus_vs_depth", "MODELS",
            "model_force"]
 
 MODELS = ("hertz", "sneddon", "dmt", "jkr")
@@ -266,7 +266,37 @@ def _fit_jkr(t, f, adhesion, radius, max_indentation_nm):
     return float(sol.x[0]), float(sol.x[1]), float((sol.fun ** 2).sum())
 
 
-def fit_force_map(curves, *, model: str = "hertz", min_r_squared: float = 0.9, **options) -> xr.Dataset:
+def fit_force_curves(curves, *, model: str = "hertz", min_r_squared: float = 0.9, **options) -> pd.DataFrame:
+    """Fit every curve of a table: one row per curve (grid position for maps).
+
+    Curves that cannot be fitted keep a row with the reason in ``note``; ``fit_ok`` is
+    False below ``min_r_squared``. ``**options`` go to :func:`fit_force_curve`.
+    """
+    from battlab.errors import BattlabError
+
+    if "curve" not in curves:
+        raise MissingDataError("the force table has no 'curve' column (battlab.afm.read_force_curves).")
+    rows = []
+    for k, one in curves.groupby("curve", sort=True):
+        row = {"curve": int(k)}
+        if "grid_x" in one:
+            row.update(grid_x=int(one["grid_x"].iloc[0]), grid_y=int(one["grid_y"].iloc[0]))
+        try:
+            res = fit_force_curve(one, model=model, **options)
+        except BattlabError as exc:
+            row.update(note=str(exc), fit_ok=False)
+            rows.append(row)
+            continue
+        res.pop("_fit")
+        row.update(res)
+        row["fit_ok"] = bool(np.isfinite(res["r_squared"]) and res["r_squared"] >= min_r_squared)
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out.attrs["battlab"] = dict(curves.attrs.get("battlab", {}))
+    return out
+
+
+def fit_force_map(curves, *, model: str = "hertz", min_r_squared: float = 0.9, fits=None, **options) -> xr.Dataset:
     """Fit every curve of a force-volume map into modulus, adhesion and contact maps.
 
     Parameters
@@ -277,6 +307,8 @@ def fit_force_map(curves, *, model: str = "hertz", min_r_squared: float = 0.9, *
     min_r_squared : float
         Pixels whose fit R² is below this are masked (NaN in ``modulus_GPa``) and flagged
         False in ``fit_ok``.
+    fits : DataFrame, optional
+        Per-curve results of :func:`fit_force_curves` already computed (not refitted).
     **options
         Passed to :func:`fit_force_curve` (tip_radius_nm, poisson, ...).
 
@@ -288,23 +320,19 @@ def fit_force_map(curves, *, model: str = "hertz", min_r_squared: float = 0.9, *
     """
     if "grid_x" not in curves or "grid_y" not in curves:
         raise MissingDataError("the curves have no grid_x/grid_y: not a force-volume map.")
+    if fits is None:
+        fits = fit_force_curves(curves, model=model, min_r_squared=min_r_squared, **options)
     nx, ny = int(curves["grid_x"].max()) + 1, int(curves["grid_y"].max()) + 1
     names = ["modulus_GPa", "adhesion_nN", "contact_point_nm", "indentation_nm", "r_squared"]
     maps = {n: np.full((ny, nx), np.nan) for n in names}
-    from battlab.errors import BattlabError
-
-    for (gx, gy), one in curves.groupby(["grid_x", "grid_y"], sort=False):
-        try:
-            res = fit_force_curve(one, model=model, **options)
-        except BattlabError:
-            continue
-        for n in names:
-            maps[n][int(gy), int(gx)] = res[n]
+    for n in names:
+        if n in fits:
+            maps[n][fits["grid_y"].to_numpy(int), fits["grid_x"].to_numpy(int)] = fits[n].to_numpy(float)
     ok = np.nan_to_num(maps["r_squared"], nan=-1) >= min_r_squared
     maps["modulus_GPa"] = np.where(ok, maps["modulus_GPa"], np.nan)
     ds = xr.Dataset({n: (("y", "x"), v) for n, v in maps.items()})
     ds["fit_ok"] = (("y", "x"), ok)
-    ds.attrs.update({"model": model, "min_r_squared": min_r_squared, **{k: v for k, v in options.items()}})
+    ds.attrs.update({"model": model, "min_r_squared": min_r_squared, **dict(options)})
     ds.attrs["battlab"] = dict(curves.attrs.get("battlab", {}))
     return ds
 

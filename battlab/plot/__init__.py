@@ -4,6 +4,7 @@ Nothing here displays anything; apps render the objects, users can ``hv.save`` t
 """
 
 from battlab.plot import (
+    afm,
     cv,
     cycling,
     diffraction,
@@ -16,4 +17,4 @@ from battlab.plot import (
 )
 from battlab.plot._core import to_html
 
-__all__ = ["cv", "cycling", "diffraction", "eis", "gitt", "optical", "sensors", "series", "spectra", "to_html"]
+__all__ = ["afm", "cv", "cycling", "diffraction", "eis", "gitt", "optical", "sensors", "series", "spectra", "to_html"]

@@ -1,0 +1,126 @@
+"""The AFM app, driven headless by setting widget values (no browser)."""
+
+import datetime
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from battlab.apps import AFMApp
+
+ROUGH = "Rough surface: Sq = 3 nm on a tilted plane"
+PARTICLES = "Particles on a substrate, with a scan-line scar"
+CURVE = "Force curve: Hertz, E = 1.5 GPa"
+MAP = "Force-volume map: two phases (1.5 and 20 GPa)"
+SERIES = "EC-AFM: SEI growth and graphite step swelling"
+
+
+def _demo(app, name):
+    app.demo_picker.value = name
+    app.demo_button.click()
+    assert app.banner.layout.display == "none", app.banner.value
+
+
+def _upload(app, name, content: bytes):
+    app.upload.value = ({"name": name, "type": "", "size": len(content), "content": memoryview(content),
+                         "last_modified": datetime.datetime.now()},)
+
+
+@pytest.fixture(scope="module")
+def app():
+    return AFMApp()
+
+
+def test_opens_on_rough_surface_with_known_sq(app):
+    assert app.mode == "image" and app.banner.layout.display == "none"
+    row = app.tables["roughness"].iloc[0]
+    assert row["Sq"] == pytest.approx(3.0, rel=0.01)  # plane levelling by default
+    assert app.map_plot.widget.children and app.detail_plot.widget.children
+    assert "Sq" in app.table.value
+
+
+@pytest.mark.slow
+def test_levelling_controls_change_results(app):
+    _demo(app, ROUGH)
+    rev = app.map_plot.revision
+    app.levelling.value = "none"
+    assert app.tables["roughness"].iloc[0]["Sq"] > 10  # the tilt is back
+    app.levelling.value = "polynomial"
+    app.order.value = 3
+    assert app.tables["roughness"].iloc[0]["levelling"] == "polynomial order 3"
+    assert app.map_plot.revision > rev
+    app.levelling.value = "plane"
+
+
+@pytest.mark.slow
+def test_particles_scars_and_grains(app):
+    _demo(app, PARTICLES)
+    app.scars.value = True
+    app.mask_features.value = True
+    assert app.banner.layout.display == "none"
+    assert len(app.tables["grains"]) >= 20
+    app.scars.value = False
+    app.mask_features.value = False
+
+
+def test_force_map_and_curve_browser(app):
+    _demo(app, MAP)
+    assert app.mode == "force" and app.maps is not None
+    fits = app.tables["force_fits"]
+    assert len(fits) == 256
+    from battlab.datasets.afm import make_force_map
+
+    truth = make_force_map().truth
+    e = app.maps["modulus_GPa"].values
+    assert np.nanmedian(e[truth["phase"] == 1]) == pytest.approx(20.0, rel=0.05)
+    rev = app.detail_plot.revision
+    app.curve.value = 100
+    assert app.detail_plot.revision > rev and app.fit["modulus_GPa"] > 0
+    app.map_variable.value = "adhesion_nN"
+    assert app.banner.layout.display == "none"
+
+
+def test_single_curve_and_model_switch(app):
+    _demo(app, CURVE)
+    assert app.fit["modulus_GPa"] == pytest.approx(1.5, rel=0.05)
+    app.model.value = "sneddon"
+    assert app.fit["model"] == "sneddon" and app.banner.layout.display == "none"
+    app.model.value = "hertz"
+
+
+def test_ecafm_series_slider_and_thickness(app):
+    _demo(app, SERIES)
+    from battlab.datasets.afm import make_ecafm_series
+
+    truth = make_ecafm_series().truth
+    table = app.tables["ecafm_series"]
+    assert np.abs(table["thickness_nm"] - truth["sei_thickness_nm"]).max() < 0.5
+    rev = app.map_plot.revision
+    app.frame.value = 11
+    assert app.map_plot.revision > rev and "0.050 V" in app.frame_label.value
+    app.x_axis.value = "potential_V"
+    assert app.banner.layout.display == "none"
+
+
+def test_export_zip_has_tables_and_provenance(app):
+    _demo(app, ROUGH)
+    with zipfile.ZipFile(io.BytesIO(app.export_zip())) as zf:
+        names = set(zf.namelist())
+        prov = json.loads(zf.read("provenance.json"))
+    assert {"roughness.csv", "psd.csv", "histogram.csv", "map.html", "provenance.json"} <= names
+    assert prov["parameters"]["levelling"] == "plane"
+
+
+def test_upload_real_files_and_bad_ones(app, real_data):
+    afm = real_data / "afm"
+    _upload(app, "nanoscope_full_multiple_images.spm", (afm / "nanoscope_full_multiple_images.spm").read_bytes())
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.mode == "image" and app.channel.value == "Height"
+    _upload(app, "spot.jpk-force", (afm / "afmformats_fmt-jpk-fd_spot3-0192.jpk-force").read_bytes())
+    assert app.banner.layout.display == "none" and app.mode == "force"
+    _upload(app, "broken.gwy", b"GWYPgarbage")
+    assert app.banner.layout.display == "block" and "Traceback" not in app.banner.value
+    _upload(app, "map.txt", b"1 2 3\n4 5 6\n7 8 9\n")
+    assert app.banner.layout.display == "none" and app.mode == "image"  # pixel size from the control
