@@ -37,6 +37,11 @@ def test_notebook_executes(path, tmp_path):
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
         assert "id_ig" in text and "edge_shift_eV" in text and "fraction_in_element" in text
         assert "li_metal_umol" in text
+    if path.name.startswith("12_"):
+        # The correlation app rendered; under the hood: offsets, reality check, placement, particles, population.
+        assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+        assert "clock_offset_s" in text and "consistent with the charge passed" in text
+        assert "rotation_deg" in text and "modulus_GPa" in text and "percentile" in text
     if path.name.startswith("01_"):
         # The app rendered as a widget and the under-the-hood table has the demo's cycles.
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
