@@ -500,6 +500,9 @@ def build_parser() -> argparse.ArgumentParser:
     from battlab.tem._cli import add_parser as _add_tem
 
     _add_tem(sub)
+    from battlab.xrm._cli import add_parser as _add_xrm
+
+    _add_xrm(sub)
     return p
 
 

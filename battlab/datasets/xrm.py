@@ -254,7 +254,7 @@ def make_xanes_stack(shape=(48, 48), *, pixel_size_um: float = 0.05, energies_eV
     particles = np.zeros(shape, np.int32)
     soc = np.full(shape, np.nan)
     thickness = np.zeros(shape)
-    specs = [(0.3, 0.3, 0.22, 0.8), (0.3, 0.72, 0.2, 0.45), (0.72, 0.35, 0.2, 0.2), (0.7, 0.74, 0.18, 0.6)]
+    specs = [(0.3, 0.3, 0.2, 0.8), (0.28, 0.74, 0.18, 0.45), (0.73, 0.3, 0.19, 0.2), (0.72, 0.74, 0.17, 0.6)]
     for k, (cy, cx, rad, mean_soc) in enumerate(specs, start=1):
         r = np.hypot(yy - cy * ny, xx - cx * nx) / (rad * min(ny, nx))
         inside = r < 1

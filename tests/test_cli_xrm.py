@@ -1,0 +1,68 @@
+"""`battlab xrm` and `battlab xanes` run as real subprocesses on generated files."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+
+from battlab.datasets.xrm import make_packed_spheres, make_xanes_stack
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "battlab.cli", *args], capture_output=True, text=True, timeout=300,
+                          check=False)
+
+
+@pytest.mark.slow
+def test_xrm_volume_gives_known_porosity(tmp_path):
+    demo = make_packed_spheres(shape=(32, 32, 32), seed=2)
+    tifffile.imwrite(tmp_path / "vol.tif", demo.data.values)
+    res = run("xrm", str(tmp_path / "vol.tif"), "--voxel-um", "0.5", "--out", str(tmp_path / "res"))
+    assert res.returncode == 0, res.stderr
+    summary = pd.read_csv(tmp_path / "res" / "summary.csv").iloc[0]
+    assert abs(summary["porosity"] - demo.truth["porosity"]) < 0.005
+    assert summary["tortuosity_z"] > 1
+    profile = pd.read_csv(tmp_path / "res" / "slice_profile.csv")
+    np.testing.assert_allclose(profile["position_um"], np.arange(32) * 0.5)
+    assert np.max(np.abs(profile["fraction_pore"] - demo.truth["slice_porosity"])) < 0.03
+    prov = json.loads((tmp_path / "res" / "provenance.json").read_text())
+    assert prov["parameters"]["voxel_size_um"] == [0.5, 0.5, 0.5]
+    assert prov["inputs"][0]["name"] == "vol.tif" and prov["inputs"][0]["sha256"]
+    assert {"phase_fractions.csv", "connectivity.csv", "tortuosity.csv", "pore_size_distribution.csv",
+            "particles.csv"} <= {p.name for p in (tmp_path / "res").iterdir()}
+
+
+def test_xrm_refuses_a_volume_without_voxel_size(tmp_path):
+    tifffile.imwrite(tmp_path / "vol.tif", np.zeros((4, 8, 8), np.uint16), photometric="minisblack")
+    res = run("xrm", str(tmp_path / "vol.tif"), "--out", str(tmp_path / "res"))
+    assert res.returncode != 0
+    assert "voxel_size_um" in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.slow
+def test_xanes_stack_gives_the_soc_map(tmp_path):
+    demo = make_xanes_stack()
+    stack = demo.data
+    tifffile.imwrite(tmp_path / "stack.tif", stack.values.astype(np.float32))
+    refs = []
+    for name, ref in demo.truth["references"].items():
+        path = tmp_path / f"{name}.csv"
+        pd.DataFrame({"energy_eV": ref["energy_eV"].values, "mu": ref.values}).to_csv(path, index=False)
+        refs += ["--reference", f"{name}={path}"]
+    res = run("xanes", str(tmp_path / "stack.tif"), "--energies", "7102:7192:2", "--pixel-um", "0.05", *refs,
+              "--charged", "FePO4", "--out", str(tmp_path / "res"))
+    assert res.returncode == 0, res.stderr
+    per = pd.read_csv(tmp_path / "res" / "particles.csv")
+    assert len(per) == 4
+    np.testing.assert_allclose(per["mean_soc"], list(demo.truth["particle_soc"].values()), atol=0.02)
+    soc = tifffile.imread(tmp_path / "res" / "map_soc.tif")
+    truth = demo.truth["soc"]
+    ok = np.isfinite(truth)
+    assert np.sqrt(np.mean((soc[ok] - truth[ok]) ** 2)) < 0.05
+    bad = run("xanes", str(tmp_path / "stack.tif"), "--energies", "7102:7150:2", "--pixel-um", "0.05", *refs,
+              "--out", str(tmp_path / "res2"))
+    assert bad.returncode != 0 and "energies" in bad.stderr and "Traceback" not in bad.stderr
