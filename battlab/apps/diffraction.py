@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 
 from battlab.apps._base import BaseApp, PlotPane, html_table
-from battlab.errors import InvalidParameterError, MissingDataError
+from battlab.apps._cycling import CyclingControls
+from battlab.apps._windows import WindowEditor
+from battlab.errors import MissingDataError
 
 __all__ = ["XRDApp"]
 
@@ -34,7 +36,9 @@ class XRDApp(BaseApp):
         A pattern or series (``battlab.load`` of an .xy/.xye/.csv/.xrdml file, or
         :func:`battlab.diffraction.load_series`); the operando graphite demo otherwise.
     echem : DataFrame, optional
-        Canonical cycling table on the same clock (``unix_time_s``, ``voltage_V``).
+        Canonical cycling table of the cell (a demo brings its own; a cycling file can
+        also be uploaded in the app). With it, every tracked quantity gets the cell's
+        voltage, capacity and SOC, and the plots can use capacity or SOC as x axis.
     """
 
     title = "Operando X-ray diffraction"
@@ -45,9 +49,8 @@ class XRDApp(BaseApp):
 
     def __init__(self, data=None, *, echem: pd.DataFrame | None = None, **kw):
         self.series = None
-        self.echem = echem
         self._given_echem = echem
-        self.windows = {}
+        self._echem_used = None
         self.tracked = None
         self.fractions = None
         self.fits = {}
@@ -68,6 +71,16 @@ class XRDApp(BaseApp):
                 "LTO lattice drift 8.3636 → 8.3580 Å (Kα1+Kα2)": make_lto_series,
                 "Si, 25 nm crystallites (Scherrer)": make_sized_pattern}
 
+    @property
+    def echem(self):
+        """The cycling table in use for the current series (a demo's, an upload's or the given one)."""
+        return self.cycling.echem
+
+    @property
+    def windows(self) -> dict:
+        """Peak windows, name -> (low, high) in degrees 2θ (edited with :attr:`window_editor`)."""
+        return self.window_editor.windows
+
     # --- controls --------------------------------------------------------------------
     def _build_controls(self):
         from battlab.diffraction.references import PHASES
@@ -87,15 +100,12 @@ class XRDApp(BaseApp):
         self.doublet = w.Checkbox(value=True, description="Kα1/Kα2 doublet when the file gives Kα2", indent=False)
         self.bg_order = w.BoundedIntText(value=1, min=0, max=4, description="local background order", style=style,
                                          layout=w.Layout(width="200px"))
-        self.peak_picker = w.Dropdown(options=[], description="Peak window", style=style,
-                                      layout=w.Layout(width="240px"))
-        self.window_slider = w.FloatRangeSlider(value=(20.0, 21.0), min=0.0, max=180.0, step=0.01,
-                                                description="2θ range (°)", continuous_update=False, style=style,
-                                                layout=w.Layout(width="460px"), readout_format=".2f")
-        self.new_name = w.Text(value="", placeholder="name, e.g. (002)", layout=w.Layout(width="140px"))
-        self.add_button = w.Button(description="Add window", icon="plus",
-                                   tooltip="adds a window around the strongest peak not yet covered")
-        self.remove_button = w.Button(description="Remove", icon="minus")
+        self.window_editor = WindowEditor(label="2θ range (°)", on_change=self._retrack,
+                                          suggest=self._suggest_window, placeholder="name, e.g. (002)",
+                                          guard=self._guard)
+        self.window_editor.picker.description = "Peak window"
+        self.cycling = CyclingControls(self, on_change=self._echem_changed, on_axis=self._axis_changed,
+                                       echem=self._given_echem)
         self.pattern_slider = w.IntSlider(value=0, min=0, max=0, description="Pattern", continuous_update=False,
                                           style=style, layout=w.Layout(width="460px"))
         self.pattern_label = w.HTML()
@@ -119,10 +129,6 @@ class XRDApp(BaseApp):
             widget.observe(retrack, "value")
         self.anode.observe(lambda _: self._guard("setting the wavelength", self._on_anode), "value")
         self.energy.observe(lambda _: self._guard("setting the wavelength", self._on_energy), "value")
-        self.peak_picker.observe(lambda _: self._guard("selecting a window", self._on_pick), "value")
-        self.window_slider.observe(lambda _: self._guard("moving the window", self._on_window), "value")
-        self.add_button.on_click(lambda _: self._guard("adding a window", self._add_window))
-        self.remove_button.on_click(lambda _: self._guard("removing a window", self._remove_window))
         self.pattern_slider.observe(lambda _: self._guard("showing the pattern", self._update_pattern), "value")
         self.references.observe(lambda _: self._guard("drawing reference sticks", self._update_pattern), "value")
         self.quantity.observe(lambda _: self._guard("plotting the tracking", self._update_tracking), "value")
@@ -133,10 +139,10 @@ class XRDApp(BaseApp):
         self.pca_center.observe(lambda _: self._guard("computing the PCA", self._update_pca), "value")
         return [w.HBox([self.wavelength, self.anode, self.energy]),
                 w.HBox([self.model, self.doublet, self.bg_order]),
-                w.HBox([self.peak_picker, self.window_slider]),
-                w.HBox([self.new_name, self.add_button, self.remove_button]),
+                self.window_editor.widget,
                 w.HBox([self.pattern_slider, self.pattern_label]),
                 w.HBox([self.references, w.VBox([self.instrument_fwhm, self.k_factor, self.log_map])]),
+                self.cycling.widget,
                 self.quantity,
                 w.HBox([self.map_view, self.pca_center]),
                 self.pca_info]
@@ -162,8 +168,8 @@ class XRDApp(BaseApp):
             series = series.assign_coords(elapsed_s=("time", np.zeros(series.sizes["time"])))
         series.attrs = dict(data.attrs)
         self.series = series
+        self.cycling.for_new_data(truth)
         truth = truth or {}
-        self.echem = truth.get("echem", self._given_echem)
         lam = series.attrs.get("wavelength_A")
         self._busy = True
         try:
@@ -174,14 +180,12 @@ class XRDApp(BaseApp):
             if truth.get("instrument_fwhm_deg") is not None:
                 self.instrument_fwhm.value = truth["instrument_fwhm_deg"]
             x = series["two_theta_deg"].to_numpy()
-            self.window_slider.min, self.window_slider.max = -1e9, 1e9  # avoid transient min > max
-            self.window_slider.min, self.window_slider.max = float(x.min()), float(x.max())
-            self.windows = dict(truth.get("windows") or self._auto_windows())
+            self.window_editor.set_axis(float(x.min()), float(x.max()))
+            self.window_editor.set_windows(dict(truth.get("windows") or self._auto_windows()))
             self.pattern_slider.max = series.sizes["time"] - 1
             self.pattern_slider.value = 0
             phases = [p for p in truth.get("reference_phases", []) if p in self.references.options]
             self.references.value = tuple(phases)
-            self._refresh_picker()
         finally:
             self._busy = False
         self._retrack()
@@ -208,62 +212,21 @@ class XRDApp(BaseApp):
         return pat
 
     # --- windows ---------------------------------------------------------------------
-    def _refresh_picker(self, select=None):
-        names = list(self.windows)
-        self.peak_picker.options = names
-        if names:
-            self.peak_picker.value = select if select in names else names[0]
-            self._show_window(self.peak_picker.value)
-
-    def _show_window(self, name):
-        lo, hi = self.windows[name]
-        prev = self._busy
-        self._busy = True
-        try:
-            self.window_slider.value = (float(lo), float(hi))
-        finally:
-            self._busy = prev
-
-    def _on_pick(self):
-        if self.peak_picker.value:
-            self._show_window(self.peak_picker.value)
-
-    def _on_window(self):
-        if self._busy or not self.peak_picker.value:
-            return
-        self.windows[self.peak_picker.value] = tuple(self.window_slider.value)
-        self._retrack()
-
-    def _add_window(self):
+    def _suggest_window(self, exclude):
+        """A window around the strongest peak of the shown pattern not yet covered (the editor's *Add*)."""
         from battlab.diffraction import suggest_windows
 
-        found = suggest_windows(self._pattern(self.pattern_slider.value), n_peaks=1, exclude=self.windows)
-        (auto_name, window), = found.items()
-        name = self.new_name.value.strip() or auto_name
-        if name in self.windows:
-            raise InvalidParameterError(f"a window named {name!r} exists; type another name.")
-        self.windows[name] = window
-        self.new_name.value = ""
-        self._busy = True
-        try:
-            self._refresh_picker(select=name)
-        finally:
-            self._busy = False
-        self._retrack()
+        found = suggest_windows(self._pattern(self.pattern_slider.value), n_peaks=1, exclude=exclude)
+        return next(iter(found.items()))
 
-    def _remove_window(self):
-        name = self.peak_picker.value
-        if not name:
-            return
-        if len(self.windows) == 1:
-            raise InvalidParameterError("keep at least one peak window.")
-        self.windows.pop(name)
-        self._busy = True
-        try:
-            self._refresh_picker()
-        finally:
-            self._busy = False
+    # --- cycling ---------------------------------------------------------------------
+    def _echem_changed(self):
         self._retrack()
+        self._update_map()
+
+    def _axis_changed(self):
+        self._update_map()
+        self._update_tracking()
 
     # --- wavelength ------------------------------------------------------------------
     def _on_anode(self):
@@ -286,8 +249,10 @@ class XRDApp(BaseApp):
 
         series = self.series.copy()
         series.attrs = dict(self.series.attrs, wavelength_A=float(self.wavelength.value))
+        self._echem_used = self.cycling.usable(series)
         self.tracked = track_peaks(series, self.windows, model=self.model.value,
-                                   background_order=self.bg_order.value, doublet="auto" if self.doublet.value else None)
+                                   background_order=self.bg_order.value, doublet="auto" if self.doublet.value else None,
+                                   echem=self._echem_used, clock_offset_s=self.cycling.offset_s)
         self.fractions = phase_fractions(self.tracked) if len(self.windows) > 1 else None
         self.set_status(f"{self.source_label or 'data'} — {self.describe_data()}")
         self._update_pattern()
@@ -348,15 +313,20 @@ class XRDApp(BaseApp):
             return
         from battlab.plot import diffraction as P
 
+        from battlab.series import echem_of
+
+        x = self.cycling.x_axis.value
         if self.map_view.value == "waterfall":
             n = self.series.sizes["time"]
-            self.map_plot.update(P.waterfall(self.series, every=max(1, n // 30)))
+            per_curve = echem_of(self.tracked, index="pattern") if self.tracked is not None else None
+            self.map_plot.update(P.waterfall(self.series, every=max(1, n // 30), x=x, per_curve=per_curve))
             return
         if self.series.sizes["time"] < 2:
             self.map_plot.update(P.contour(self.series))
             return
-        self.map_plot.update(P.contour_with_voltage(self.series, self.echem, current=int(self.pattern_slider.value),
-                                                    log=self.log_map.value))
+        self.map_plot.update(P.contour_with_voltage(self.series, self._echem_used, x=x,
+                                                    clock_offset_s=self.cycling.offset_s,
+                                                    current=int(self.pattern_slider.value), log=self.log_map.value))
 
     def _update_pca(self):
         """PCA of the series (battlab.series.pca): significant components, explained variance, scores."""
@@ -382,7 +352,7 @@ class XRDApp(BaseApp):
             return
         from battlab.plot import diffraction as P
 
-        self.track_plot.update(P.tracking(self.tracked, self.quantity.value))
+        self.track_plot.update(P.tracking(self.tracked, self.quantity.value, x=self.cycling.x_axis.value))
 
     # --- export ----------------------------------------------------------------------
     def _results(self):
@@ -412,7 +382,15 @@ class XRDApp(BaseApp):
                   "scherrer_k": self.k_factor.value, "instrument_fwhm_deg": self.instrument_fwhm.value,
                   "instrument_correction": "quadratic", "current_pattern": int(self.pattern_slider.value),
                   "series_view": self.map_view.value, "source": self.source_label,
+                  "x_axis": self.cycling.x_axis.value, "cycling": self.cycling.source if self._echem_used is not None
+                  else None, "echem_alignment": (self.tracked.attrs.get("battlab", {}).get("alignment")
+                                                 if self.tracked is not None else None),
                   "pca": None if self.pca is None else {
                       "center": self.pca_center.value, "n_significant": self.pca.n_significant,
                       "explained_variance_ratio": [float(v) for v in self.pca.explained_variance_ratio]}}
-        return Provenance.for_data("battlab.apps.XRDApp", self.series, params)
+        prov = Provenance.for_data("battlab.apps.XRDApp", self.series, params)
+        if self._echem_used is not None:
+            from battlab.series import cycling_input_record
+
+            prov.inputs.append(cycling_input_record(self._echem_used, self.cycling.source or "cycling"))
+        return prov

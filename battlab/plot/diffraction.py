@@ -17,7 +17,6 @@ __all__ = [
     "pattern",
     "pca_plot",
     "tracking",
-    "voltage_vs_time",
     "waterfall",
     "williamson_hall_plot",
 ]
@@ -28,20 +27,6 @@ TRACK_QUANTITIES = {"two_theta_deg": "Peak position (° 2θ)", "d_A": "d (Å)", 
 
 # Fits are drawn red; sticks avoid red so the two never look alike.
 _STICK_COLORS = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
-
-
-def voltage_vs_time(echem: pd.DataFrame, start_time, *, width=WIDTH + 220, height=200, current_h=None):
-    """Cell voltage against hours since the first pattern (shared y of the map turned to x)."""
-    if echem is None or echem.empty:
-        return empty("No cycling data to align.", width=width, height=height)
-    t0 = pd.Timestamp(start_time)
-    t0 = t0.tz_localize("UTC") if t0.tzinfo is None else t0
-    hours = (echem["unix_time_s"].to_numpy() - t0.timestamp()) / 3600.0
-    curve = hv.Curve((hours, echem["voltage_V"].to_numpy()), "Time (h)", "Voltage (V)").opts(
-        color="black", width=width, height=height, title="Voltage on the same clock", tools=["hover"])
-    if current_h is not None:
-        curve = curve * hv.VLine(float(current_h)).opts(color="#d62728", line_dash="dashed")
-    return curve
 
 
 def pattern(pat, *, fits=None, sticks: pd.DataFrame | None = None, windows=None, width=WIDTH + 220, height=HEIGHT,
@@ -95,22 +80,29 @@ def contour(series, *, log: bool = False, width=WIDTH + 220, height=HEIGHT, curr
                         title="Operando pattern map")
 
 
-def contour_with_voltage(series, echem, *, current=None, log=False, width=WIDTH + 220):
-    """The map and, beside it, the voltage curve on the same time axis (time vertical)."""
-    return S.series_map_with_voltage(series, echem, current=current, log=log, width=width,
-                                     title="Operando pattern map")
+def contour_with_voltage(series, echem, *, x: str = "time", clock_offset_s: float = 0.0, time_basis: str = "auto",
+                         current=None, log=False, width=WIDTH + 220):
+    """The map and, beside it, the voltage curve on a shared time, capacity or SOC axis (vertical).
+
+    See :func:`battlab.plot.series.series_map_with_voltage`.
+    """
+    return S.series_map_with_voltage(series, echem, x=x, clock_offset_s=clock_offset_s, time_basis=time_basis,
+                                     current=current, log=log, width=width, title="Operando pattern map")
 
 
-def tracking(tracked: pd.DataFrame, quantity: str = "two_theta_deg", *, width=WIDTH + 220, height=260):
-    """A tracked quantity against time (h), one coloured series per peak."""
+def tracking(tracked: pd.DataFrame, quantity: str = "two_theta_deg", *, x: str = "time", width=WIDTH + 220,
+             height=260):
+    """A tracked quantity against time (h), capacity or SOC (``x``), one coloured series per peak."""
     return S.tracked_quantity(tracked, quantity, group="peak", label=TRACK_QUANTITIES.get(quantity, quantity),
-                              width=width, height=height)
+                              x=x, width=width, height=height)
 
 
 def waterfall(series, *, offset: float | None = None, every: int = 1, width=WIDTH + 220, height=HEIGHT,
-              cmap: str = "viridis"):
-    """Patterns stacked upwards in time order (see :func:`battlab.plot.series.waterfall`)."""
-    return S.waterfall(series, offset=offset, every=every, width=width, height=height, cmap=cmap, what="patterns")
+              cmap: str = "viridis", x: str = "time", per_curve: pd.DataFrame | None = None):
+    """Patterns stacked upwards in time order, coloured by time, capacity or SOC
+    (see :func:`battlab.plot.series.waterfall`)."""
+    return S.waterfall(series, offset=offset, every=every, width=width, height=height, cmap=cmap, what="patterns",
+                       x=x, per_curve=per_curve)
 
 
 def pca_plot(result, *, n_components: int | None = None, width=WIDTH + 220, height=240):

@@ -12,8 +12,30 @@ import pandas as pd
 
 from battlab.plot._core import HEIGHT, WIDTH, empty
 
-__all__ = ["axis_label", "columns_vs_time", "elapsed_hours", "pca_plot", "series_map", "series_map_with_voltage",
-           "tracked_quantity", "waterfall"]
+__all__ = ["X_AXES", "axis_label", "columns_vs_time", "elapsed_hours", "pca_plot", "series_map",
+           "series_map_with_voltage", "tracked_quantity", "waterfall"]
+
+#: Shared x (or map y) axes of tracked quantities: column -> label. ``time`` is ``elapsed_s`` in hours.
+X_AXES = {"time": "Time (h)", "capacity_mAh": "Capacity (mAh)", "soc": "SOC"}
+
+
+def _x_values(table, x: str):
+    """Values and label of the chosen axis for a per-curve table (None when the table lacks it)."""
+    if x not in X_AXES:
+        from battlab.errors import InvalidParameterError
+
+        raise InvalidParameterError(f"x must be one of {', '.join(X_AXES)}.")
+    if x == "time":
+        if "elapsed_s" in table:
+            return np.asarray(table["elapsed_s"], float) / 3600.0, X_AXES[x]
+        return np.arange(len(table), dtype=float), "Curve"
+    if x not in table:
+        return None, X_AXES[x]
+    return np.asarray(table[x], float), X_AXES[x]
+
+
+def _no_echem(width, height, x):
+    return empty(f"{X_AXES[x]} needs the cycling file of the cell (load or upload it).", width=width, height=height)
 
 
 def axis_label(data, axis: str) -> str:
@@ -53,61 +75,166 @@ def series_map(series, *, log: bool = False, width=WIDTH + 220, height=HEIGHT, c
     return img
 
 
-def series_map_with_voltage(series, echem, *, current=None, log=False, width=WIDTH + 220,
+def _monotonic_runs(y):
+    """Index runs over which ``y`` only rises or only falls (turning points shared; repeats and NaN left out)."""
+    idx = np.flatnonzero(np.isfinite(y))
+    if len(idx) < 2:
+        return []
+    tiny = 1e-9 * max(float(np.ptp(y[idx])), 1e-300)
+    runs, cur, sign = [], [int(idx[0])], 0
+    for k in idx[1:]:
+        d = y[k] - y[cur[-1]]
+        if abs(d) <= tiny:  # a rest: the same capacity again
+            continue
+        if sign == 0 or np.sign(d) == sign:
+            cur.append(int(k))
+        else:
+            runs.append(cur)
+            cur = [cur[-1], int(k)]
+        sign = np.sign(d)
+    runs.append(cur)
+    return [np.array(r) for r in runs if len(r) >= 2]
+
+
+def _timeline(series, echem, clock_offset_s, time_basis):
+    """Per-curve and continuous electrochemistry on the series clock (warnings left to the analysis)."""
+    import warnings
+
+    from battlab.errors import BattlabWarning
+    from battlab.series import curve_echem, echem_over_series
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BattlabWarning)
+        per_curve = curve_echem(series, echem, clock_offset_s=clock_offset_s, time_basis=time_basis)
+        dense = echem_over_series(series, echem, clock_offset_s=clock_offset_s, time_basis=time_basis)
+    return per_curve, dense
+
+
+def _voltage_panel(v, y, ylabel, mark=None):
+    curve = hv.Curve((v, y), "Voltage (V)", ylabel).opts(color="black", width=220, height=HEIGHT, title="Voltage",
+                                                         tools=["hover"], xticks=3)
+    if mark is not None:
+        curve = curve * hv.HLine(float(mark)).opts(color="#d62728", line_dash="dashed")
+    return curve
+
+
+def series_map_with_voltage(series, echem, *, x: str = "time", clock_offset_s: float = 0.0,
+                            time_basis: str = "auto", current=None, log=False, width=WIDTH + 220,
                             title: str = "Operando map"):
-    """The map and, beside it, the voltage curve on the same time axis (time vertical)."""
-    c = series_map(series, log=log, current=current, width=width - 160, title=title)
-    if echem is None or series is None or "time" not in series.dims or series.sizes["time"] < 2:
-        return c
-    start = pd.Timestamp(series["time"].to_numpy()[0]).tz_localize("UTC")
-    hours = (echem["unix_time_s"].to_numpy() - start.timestamp()) / 3600.0
-    v = hv.Curve((echem["voltage_V"].to_numpy(), hours), "Voltage (V)", "Time (h)").opts(
-        color="black", width=220, height=HEIGHT, title="Voltage", tools=["hover"], xticks=3)
-    if current is not None:
-        v = v * hv.HLine(float(elapsed_hours(series)[min(current, series.sizes["time"] - 1)])).opts(
-            color="#d62728", line_dash="dashed")
-    return (c + v).opts(shared_axes=True)
+    """The map and, beside it, the voltage curve on the same time, capacity or SOC axis (vertical).
+
+    Parameters
+    ----------
+    series : DataArray (time, axis)
+    echem : DataFrame or None
+        Cycling table of the cell; put on the series clock by
+        :func:`battlab.series.curve_echem` (``clock_offset_s``, ``time_basis`` as there).
+    x : {"time", "capacity_mAh", "soc"}
+        The shared axis (vertical in the map). Capacity and SOC go down on discharge and
+        up on charge, so the map is split into one panel per monotonic run (half cycle),
+        each beside its stretch of the voltage curve.
+    current : int, optional
+        Curve marked with a dashed line.
+    """
+    if x not in X_AXES:
+        from battlab.errors import InvalidParameterError
+
+        raise InvalidParameterError(f"x must be one of {', '.join(X_AXES)}.")
+    if series is None or "time" not in series.dims or series.sizes["time"] < 2:
+        return series_map(series, log=log, current=current, width=width - 160, title=title)
+    if echem is None:
+        if x != "time":
+            return _no_echem(width, HEIGHT, x)
+        return series_map(series, log=log, current=current, width=width - 160, title=title)
+    per_curve, dense = _timeline(series, echem, clock_offset_s, time_basis)
+    if x == "time":
+        c = series_map(series, log=log, current=current, width=width - 160, title=title)
+        mark = elapsed_hours(series)[min(current, series.sizes["time"] - 1)] if current is not None else None
+        v = _voltage_panel(dense["voltage_V"].to_numpy(), dense["elapsed_s"].to_numpy() / 3600.0, X_AXES[x], mark)
+        return (c + v).opts(shared_axes=True)
+    from battlab.series import curve_axis
+
+    axis = curve_axis(series)
+    y = per_curve[x].to_numpy(dtype=float)
+    runs = _monotonic_runs(y)
+    if not runs:
+        return empty(f"The curves do not span a range of {X_AXES[x].lower()}; use the time axis.",
+                     width=width, height=HEIGHT)
+    z = np.asarray(series.transpose("time", axis).to_numpy(), float)
+    if log:
+        z = np.log10(np.clip(z - np.nanmin(z) + 1, 1, None))
+    xs = series[axis].to_numpy()
+    elapsed = per_curve["elapsed_s"].to_numpy()
+    dense_t = dense["elapsed_s"].to_numpy()
+    direction = per_curve["direction"].to_numpy(dtype=float)
+    panels = []
+    for run in runs:
+        sense = np.nanmedian(direction[run]) if np.isfinite(direction[run]).any() else 0.0
+        step = "charge" if sense > 0 else "discharge" if sense < 0 else "rest"
+        order = np.argsort(y[run])
+        rows = run[order]
+        img = hv.QuadMesh((xs, y[rows], z[rows]), kdims=[axis_label(series, axis), X_AXES[x]],
+                          vdims=["log10 I" if log else "Intensity"]).opts(
+            cmap="viridis", colorbar=True, width=width - 160, height=HEIGHT, tools=["hover"],
+            title=f"{title}: curves {run[0]}–{run[-1]} ({step})")
+        mark = None
+        if current is not None and run[0] <= current <= run[-1] and np.isfinite(y[current]):
+            mark = y[current]
+            img = img * hv.HLine(float(mark)).opts(color="white", line_dash="dashed", line_width=1.5)
+        seg = (dense_t >= elapsed[run[0]]) & (dense_t <= elapsed[run[-1]])
+        panels += [img, _voltage_panel(dense["voltage_V"].to_numpy()[seg], dense[x].to_numpy()[seg], X_AXES[x],
+                                       mark)]
+    return hv.Layout(panels).cols(2).opts(shared_axes=True)
 
 
-def tracked_quantity(table: pd.DataFrame, quantity: str, *, group: str, label: str | None = None,
+def tracked_quantity(table: pd.DataFrame, quantity: str, *, group: str, label: str | None = None, x: str = "time",
                      width=WIDTH + 220, height=260):
-    """A tracked quantity against time (h), one coloured curve per ``group`` value (peak, band)."""
+    """A tracked quantity against time (h), capacity or SOC, one coloured curve per ``group`` value.
+
+    ``x`` is a key of :data:`X_AXES`; capacity and SOC need the electrochemistry columns
+    (``track_peaks(..., echem=...)``). Points are joined in time order, so charge and
+    discharge draw a hysteresis loop rather than a zigzag.
+    """
     from battlab.plot._core import cycle_colors
 
     if table is None or table.empty or quantity not in table or group not in table:
         return empty("Nothing tracked yet.", width=width, height=height)
+    if _x_values(table, x)[0] is None:
+        return _no_echem(width, height, x)
     label = label or quantity
     names = list(dict.fromkeys(table[group]))
     colors = cycle_colors(names, cmap="Category10") if len(names) <= 10 else cycle_colors(names)
     layers = []
     for name in names:
         sub = table[table[group] == name]
-        h = sub["elapsed_s"] / 3600.0
-        layers.append(hv.Curve((h, sub[quantity]), "Time (h)", label, label=str(name))
+        h, xl = _x_values(sub, x)
+        layers.append(hv.Curve((h, sub[quantity]), xl, label, label=str(name))
                       .opts(color=colors[name], line_width=1.5)
-                      * hv.Scatter((h, sub[quantity]), "Time (h)", label).opts(color=colors[name], size=3))
+                      * hv.Scatter((h, sub[quantity]), xl, label).opts(color=colors[name], size=3))
     return hv.Overlay(layers).opts(width=width, height=height, title=label, legend_position="right",
                                    tools=["hover"])
 
 
-def columns_vs_time(table: pd.DataFrame, columns: dict, *, ylabel: str, title: str = "", width=WIDTH + 220,
-                    height=260):
-    """Several columns of a per-curve table (``elapsed_s`` + ``columns`` {column: legend}) against time (h)."""
+def columns_vs_time(table: pd.DataFrame, columns: dict, *, ylabel: str, title: str = "", x: str = "time",
+                    width=WIDTH + 220, height=260):
+    """Several columns of a per-curve table (``columns`` {column: legend}) against time (h), capacity or SOC."""
     from battlab.plot._core import cycle_colors
 
     present = {c: name for c, name in columns.items() if table is not None and c in table}
     if not present or table.empty:
         return empty("Nothing to plot.", width=width, height=height)
+    h, xl = _x_values(table, x)
+    if h is None:
+        return _no_echem(width, height, x)
     colors = cycle_colors(list(present), cmap="Category10")
-    h = table["elapsed_s"] / 3600.0 if "elapsed_s" in table else np.arange(len(table), dtype=float)
-    layers = [hv.Curve((h, table[c]), "Time (h)", ylabel, label=name).opts(color=colors[c], line_width=1.5)
+    layers = [hv.Curve((h, table[c]), xl, ylabel, label=name).opts(color=colors[c], line_width=1.5)
               for c, name in present.items()]
     return hv.Overlay(layers).opts(width=width, height=height, title=title or ylabel, legend_position="right",
                                    tools=["hover"])
 
 
 def waterfall(series, *, offset: float | None = None, every: int = 1, width=WIDTH + 220, height=HEIGHT,
-              cmap: str = "viridis", what: str = "curves"):
+              cmap: str = "viridis", what: str = "curves", x: str = "time", per_curve: pd.DataFrame | None = None):
     """Curves stacked upwards in time order, each shifted by ``offset``, coloured by time (h).
 
     Parameters
@@ -120,6 +247,9 @@ def waterfall(series, *, offset: float | None = None, every: int = 1, width=WIDT
         Draw every n-th curve (long series stay readable).
     what : str
         What the curves are, for the title ("patterns", "spectra").
+    x : {"time", "capacity_mAh", "soc"}
+        What the colour shows; capacity and SOC need ``per_curve`` (one row per curve
+        with that column, e.g. :func:`battlab.series.curve_echem`).
     """
     if series is None or "time" not in series.dims or series.sizes["time"] < 1:
         return empty("No series for the waterfall.", width=width, height=height)
@@ -132,12 +262,17 @@ def waterfall(series, *, offset: float | None = None, every: int = 1, width=WIDT
     if offset is None:
         span = float(np.nanmax(z) - np.nanmin(z)) if np.isfinite(z).any() else 1.0
         offset = 0.1 * span if span > 0 else 1.0
-    x = series[axis].to_numpy()
-    hours = elapsed_hours(series)
-    paths = [{xl: x, "Intensity + offset": z[i] + k * offset, "Time (h)": float(hours[i])}
+    xv = series[axis].to_numpy()
+    if x == "time":
+        colour, cl = elapsed_hours(series), X_AXES["time"]
+    else:
+        colour, cl = _x_values(per_curve, x) if per_curve is not None else (None, X_AXES.get(x, x))
+        if colour is None or len(colour) != z.shape[0]:
+            return _no_echem(width, height, x)
+    paths = [{xl: xv, "Intensity + offset": z[i] + k * offset, cl: float(colour[i])}
              for k, i in enumerate(range(0, z.shape[0], every))]
-    return hv.Path(paths, kdims=[xl, "Intensity + offset"], vdims=["Time (h)"]).opts(
-        color="Time (h)", cmap=cmap, colorbar=True, line_width=1, width=width, height=height,
+    return hv.Path(paths, kdims=[xl, "Intensity + offset"], vdims=[cl]).opts(
+        color=cl, cmap=cmap, colorbar=True, line_width=1, width=width, height=height,
         title=f"Waterfall ({f'every {every}th of the {what}' if every > 1 else f'all {what}'}, offset {offset:.3g})",
         tools=["hover"])
 

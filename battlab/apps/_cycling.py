@@ -1,0 +1,147 @@
+"""The cell's cycling record beside an operando series: its upload, clock offset and x-axis choice.
+
+Shared by the diffraction and spectroscopy apps: a demo brings its own cycling table; a
+cycling file uploaded here stays with every series loaded after it (never the demo's).
+The join itself is :func:`battlab.series.curve_echem`.
+"""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as w
+
+from battlab.apps._uploads import safe_display_name
+
+__all__ = ["CyclingControls", "X_AXIS_OPTIONS"]
+
+#: Dropdown entries of the shared x axis (keys of :data:`battlab.plot.series.X_AXES`).
+X_AXIS_OPTIONS = [("time (h)", "time"), ("capacity (mAh)", "capacity_mAh"), ("SOC", "soc")]
+
+
+def _echem_extensions() -> str:
+    from battlab.io.registry import formats
+
+    exts = sorted({e for f in formats() if getattr(f, "kind", None) == "echem" for e in f.extensions})
+    return ",".join(exts)
+
+
+class CyclingControls:
+    """Upload of the cycling file, clock offset (s) and the x axis of the tracked plots.
+
+    Parameters
+    ----------
+    app : BaseApp
+        The app (its upload limit, upload store, error banner and guard are used).
+    on_change : callable
+        Called with no argument after the cycling table or the clock offset changed.
+    on_axis : callable
+        Called with no argument after the x axis changed.
+    echem : DataFrame, optional
+        A cycling table given to the app's constructor (kept for uploaded series).
+    """
+
+    def __init__(self, app, *, on_change, on_axis, echem=None):
+        style = {"description_width": "initial"}
+        self._app = app
+        self._on_change = on_change
+        self.given = echem
+        self.echem = echem
+        self.uploaded = False
+        self.source = "given cycling table" if echem is not None else None
+        self._loading = False
+        self.x_axis = w.Dropdown(options=X_AXIS_OPTIONS, value="time", description="x axis", style=style,
+                                 layout=w.Layout(width="220px"))
+        self.clock_offset = w.FloatText(value=0.0, description="Clock offset (s)", style=style,
+                                        layout=w.Layout(width="200px"),
+                                        tooltip="seconds added to the series clock before it meets the cycler's")
+        self.upload = w.FileUpload(accept=_echem_extensions(), multiple=False, description="Cycling file")
+        self.info = w.HTML()
+        self.upload.observe(self._on_upload, "value")
+        self.x_axis.observe(lambda _: app._guard("changing the x axis", on_axis), "value")
+        self.clock_offset.observe(lambda _: None if self._loading else app._guard("setting the clock offset",
+                                                                                  on_change), "value")
+        self.widget = w.VBox([w.HBox([self.upload, self.info]), w.HBox([self.x_axis, self.clock_offset])])
+        self._show()
+
+    @property
+    def offset_s(self) -> float:
+        return float(self.clock_offset.value or 0.0)
+
+    def for_new_data(self, truth):
+        """The cycling table for newly loaded data: a demo's own, else the uploaded or given one."""
+        self._loading = True
+        try:
+            if truth is not None:
+                self.echem, self.uploaded = truth.get("echem"), False
+                self.source = "the demo's cycling table" if self.echem is not None else None
+                self.clock_offset.value = 0.0
+            elif not self.uploaded:
+                self.echem = self.given
+                self.source = "given cycling table" if self.given is not None else None
+        finally:
+            self._loading = False
+        self._show()
+        return self.echem
+
+    def usable(self, series):
+        """The cycling table if it meets ``series`` on the chosen clock, else None (the reason is shown)."""
+        import warnings
+
+        from battlab.errors import BattlabError, BattlabWarning
+        from battlab.series import curve_echem
+
+        self._show()
+        if self.echem is None or series is None:
+            return None
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", BattlabWarning)
+                curve_echem(series, self.echem, clock_offset_s=self.offset_s)
+        except BattlabError as exc:
+            self.info.value += f"<br><small><b>not used:</b> {html.escape(str(exc))}</small>"
+            return None
+        for warning in caught:
+            self.info.value += f"<br><small>{html.escape(str(warning.message))}</small>"
+        return self.echem
+
+    def _show(self):
+        if self.echem is None:
+            self.info.value = ("<small>no cycling file: the x axis is time; upload the cycler's file for "
+                               "capacity and SOC</small>")
+        else:
+            self.info.value = (f"<small>cycling: {html.escape(self.source or 'table')}, "
+                               f"{len(self.echem):,} rows</small>")
+
+    def _on_upload(self, change):
+        files = change["new"]
+        if not files:
+            return
+        try:
+            self._app._guard("receiving the cycling file", self._receive, files[0])
+        finally:
+            self.upload.value = ()  # the same file chosen again is a new upload
+
+    def _receive(self, item):
+        from battlab.series import load_cycling
+
+        app = self._app
+        name = safe_display_name(item.get("name"), default="cycling")
+        raw = item.get("content")
+        if raw is not None and not isinstance(raw, (bytes, bytearray, memoryview)):
+            app.show_error(f"{name} did not arrive intact; please upload it again.")
+            return
+        content = bytes(raw or b"")
+        if not content:
+            app.show_error(f"{name} is empty.")
+            return
+        if len(content) > app.upload_limit_mb * 1e6:
+            app.show_error(f"{name} is larger than the {app.upload_limit_mb:g} MB upload limit; use the battlab "
+                           "command line (--echem) for large cycling files.")
+            return
+        app._keep_upload(content, name)
+        echem = load_cycling(content, name=name, max_bytes=int(app.upload_limit_mb * 1e6) + 1)
+        self.echem, self.uploaded, self.source = echem, True, name
+        self._show()
+        app.clear_error()
+        self._on_change()
