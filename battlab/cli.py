@@ -503,6 +503,9 @@ def build_parser() -> argparse.ArgumentParser:
     from battlab.xrm._cli import add_parser as _add_xrm
 
     _add_xrm(sub)
+    from battlab.correlate._cli import add_parser as _add_correlate
+
+    _add_correlate(sub)
     return p
 
 

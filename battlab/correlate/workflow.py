@@ -22,7 +22,8 @@ from battlab.correlate import timeline as tl
 from battlab.errors import InvalidParameterError, MissingDataError
 
 __all__ = ["on_timeline", "estimate_offsets", "graphite_lithiation_from_xrd", "lithiation_estimates",
-           "reality_check", "common_table", "DEFAULT_SIGNALS", "read_table", "register_maps", "particle_table"]
+           "reality_check", "common_table", "DEFAULT_SIGNALS", "read_table", "register_maps", "particle_table",
+           "read_map", "read_landmarks"]
 
 #: The column of each technique table that follows the charge passed (for offsets). EIS is
 #: left out: spectra are usually taken by the cycler itself (offset 0), and R_ct is not
@@ -325,3 +326,57 @@ def particle_table(experiment, registration, *, segment_on: str = "xray_absorpti
             columns={f"mean_{column}": column})
         table = part if table is None else table.merge(part[["label", column]], on="label")
     return table.reset_index(drop=True)
+
+
+def read_map(path, *, pixel_size_um: float, name: str | None = None):
+    """A 2-D map from a TIFF page, a CSV/TXT grid of numbers or a ``.npy`` array, calibrated.
+
+    For instrument formats use the technique's reader (``battlab.afm.read_afm``,
+    ``battlab.xrm.open_volume`` …), which keep the file's own calibration; this reads
+    exported maps, whose pixel size must be given.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ("y", "x"), coords ``y_um``/``x_um`` (see
+        :func:`battlab.correlate.space.as_image`).
+    """
+    from pathlib import Path
+
+    from battlab.correlate.space import as_image
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise MissingDataError(f"{path} does not exist.")
+    try:
+        if suffix in (".tif", ".tiff"):
+            import tifffile
+
+            values = tifffile.imread(path, key=0)
+        elif suffix == ".npy":
+            values = np.load(path, allow_pickle=False)
+        elif suffix in (".csv", ".txt", ".tsv", ".asc"):
+            text = path.read_text(errors="strict")
+            delimiter = "," if "," in text.splitlines()[0] else None
+            values = np.loadtxt(path, delimiter=delimiter, comments="#", ndmin=2)
+        else:
+            raise InvalidParameterError(f"{path.name}: give a map as TIFF, CSV/TXT (a grid of numbers) or .npy.")
+    except (ValueError, UnicodeDecodeError, OSError) as exc:
+        raise InvalidParameterError(f"{path.name} is not a readable 2-D map ({exc}).") from exc
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 3 and values.shape[-1] in (3, 4):
+        values = values[..., :3].mean(axis=-1)  # RGB(A) → grey
+    if values.ndim != 2 or min(values.shape) < 8:
+        raise InvalidParameterError(f"{path.name} holds a {values.shape} array; a map needs at least 8 × 8 pixels.")
+    return as_image(values, pixel_size_um=pixel_size_um, name=name or path.stem).assign_attrs(source_name=path.name)
+
+
+def read_landmarks(path) -> pd.DataFrame:
+    """Landmark pairs from a CSV with x_moving_um, y_moving_um, x_reference_um, y_reference_um."""
+    table, _ = (pd.read_csv(path, comment="#"), None)
+    need = ["x_moving_um", "y_moving_um", "x_reference_um", "y_reference_um"]
+    missing = [c for c in need if c not in table]
+    if missing:
+        raise MissingDataError(f"the landmark table lacks {', '.join(missing)} (one row per point pair, in µm).")
+    return table[need].astype(float)
