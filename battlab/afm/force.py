@@ -226,23 +226,35 @@ def fit_force_curve(curve, *, model: str = "hertz", tip_radius_nm: float = 20.0,
             "_fit": (t, pred, c)}
 
 
-def _contact_search(t, f, shape, offset):
-    """Contact point minimising the profiled SSE: a coarse scan then a bounded 1-D refinement."""
-    from scipy.optimize import minimize_scalar
+def _sse_profile(t, f, shape, offset, cands):
+    """Profiled SSE for many candidate contact points at once (rows of a matrix)."""
+    if offset is None:
+        return np.array([_profile_fit(t, f, shape, None, c)[1] for c in cands])
+    s = shape(t[None, :] - cands[:, None])
+    y = f[None, :] + offset * (t[None, :] >= cands[:, None])
+    ss = np.einsum("ij,ij->i", s, s)
+    sy = np.einsum("ij,ij->i", s, y)
+    yy = np.einsum("ij,ij->i", y, y)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        e = np.where(ss > 0, np.maximum(sy / ss, 0.0), 0.0)
+    return yy - 2 * e * sy + e * e * ss
 
-    lo, hi = t.min(), t.max()
+
+def _contact_search(t, f, shape, offset):
+    """Contact point minimising the profiled SSE: a coarse scan, then two finer scans
+    around the best candidate (all candidates of a scan evaluated at once)."""
+    lo = t.min()
     # Candidates from the far baseline to the last few points of the curve (at least 5
     # points must lie past the contact to fit anything).
-    grid = np.linspace(lo + 0.2 * (hi - lo), t[max(t.size - 6, 0)], 60)
-
-    def sse(c):
-        return _profile_fit(t, f, shape, offset, c)[1]
-
-    vals = np.array([sse(c) for c in grid])
-    k = int(np.argmin(vals))
-    a, b = grid[max(k - 1, 0)], grid[min(k + 1, grid.size - 1)]
-    res = minimize_scalar(sse, bounds=(a, b), method="bounded", options={"xatol": 0.01})
-    return float(res.x) if res.fun <= vals[k] else float(grid[k])
+    hi = t[max(t.size - 6, 0)]
+    grid = np.linspace(lo + 0.2 * (t.max() - lo), hi, 60)
+    for _ in range(3):
+        vals = _sse_profile(t, f, shape, offset, grid)
+        k = int(np.argmin(vals))
+        best = float(grid[k])
+        step = grid[1] - grid[0]
+        grid = np.linspace(max(best - step, grid[0]), min(best + step, hi), 41)
+    return best
 
 
 def _fit_jkr(t, f, adhesion, radius, max_indentation_nm):

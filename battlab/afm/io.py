@@ -7,8 +7,9 @@ and attrs ``units``, ``channel``, ``pixel_size_um``, ``scan_size_um``, ``source_
 signals in the SI unit the file gives (V, A, deg).
 
 Force curves come back as one tidy :class:`pandas.DataFrame` (one row per sample):
-``curve``, ``segment`` ("approach"/"retract"), ``piezo_height_nm``, ``tip_height_nm``,
-``force_nN`` and ``time_s`` when the file has it; force maps add ``grid_x``/``grid_y``.
+``curve``, ``segment`` ("approach"/"retract"), ``piezo_height_nm``, ``measured_height_nm``,
+``tip_height_nm`` (corrected for the cantilever deflection F/k), ``force_nN`` and ``time_s``
+when the file has it; force maps add ``grid_x``/``grid_y``.
 """
 
 from __future__ import annotations
@@ -412,8 +413,9 @@ def read_force_curves(source, *, name: str | None = None, max_curves: int | None
     -------
     DataFrame
         One row per sample: ``curve``, ``segment`` ("approach"/"retract"),
-        ``piezo_height_nm``, ``tip_height_nm`` (piezo height corrected by the cantilever
-        deflection), ``force_nN``, ``time_s`` (if stored), ``grid_x``/``grid_y`` (maps).
+        ``piezo_height_nm`` (nominal), ``measured_height_nm`` (z-sensor), ``tip_height_nm``
+        (measured height + F/k, the cantilever deflection), ``force_nN``, ``time_s`` (if
+        stored), ``grid_x``/``grid_y`` (maps).
         ``attrs["battlab"]`` has source, sha256, format and per-curve
         ``spring_constant_N_per_m`` and ``sensitivity_nm_per_V``.
     """
@@ -447,17 +449,22 @@ def read_force_curves(source, *, name: str | None = None, max_curves: int | None
         cols = set(fd.columns)
         force = np.asarray(fd["force"], float) * 1e9
         seg = np.asarray(fd["segment"]).astype(int) if "segment" in cols else np.zeros(force.size, int)
+        md = fd.metadata
+        k_spring = float(md.get("spring constant", np.nan))
+        piezo = np.asarray(fd["height (piezo)"], float) * 1e9
+        # "height (measured)" is the piezo height read by the z sensor (better than the
+        # nominal one); the tip sits F/k above it while the cantilever bends.
+        measured = np.asarray(fd["height (measured)"], float) * 1e9 if "height (measured)" in cols else piezo
         frame = pd.DataFrame({
             "curve": k,
             "segment": np.where(seg == 0, "approach", "retract"),
-            "piezo_height_nm": np.asarray(fd["height (piezo)"], float) * 1e9,
-            "tip_height_nm": (np.asarray(fd["height (measured)"], float) * 1e9 if "height (measured)" in cols
-                              else np.nan),
+            "piezo_height_nm": piezo,
+            "measured_height_nm": measured,
+            "tip_height_nm": measured + force / k_spring if np.isfinite(k_spring) and k_spring > 0 else np.nan,
             "force_nN": force,
         })
         if "time" in cols:
             frame["time_s"] = np.asarray(fd["time"], float)
-        md = fd.metadata
         if "grid index x" in md:
             frame["grid_x"] = int(md["grid index x"])
             frame["grid_y"] = int(md["grid index y"])
