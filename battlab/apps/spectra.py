@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 
 from battlab.apps._base import BaseApp, PlotPane, html_table
+from battlab.apps._cycling import CyclingControls
 from battlab.apps._windows import WindowEditor
 from battlab.errors import MissingDataError
+from battlab.series import ECHEM_COLUMNS
 
 __all__ = ["SpectraApp"]
 
@@ -52,7 +54,9 @@ class SpectraApp(BaseApp):
         A spectrum, a (time, axis) series (:func:`battlab.spectra.load_spectra_series`) or
         named XPS regions; the operando Raman demo otherwise.
     echem : DataFrame, optional
-        Canonical cycling table on the same clock (``unix_time_s``, ``voltage_V``).
+        Canonical cycling table of the cell (a demo brings its own; a cycling file can
+        also be uploaded in the app). With it, every per-spectrum table gets the cell's
+        voltage, capacity and SOC, and the plots can use capacity or SOC as x axis.
     """
 
     title = "Operando spectroscopy"
@@ -64,8 +68,8 @@ class SpectraApp(BaseApp):
     def __init__(self, data=None, *, echem: pd.DataFrame | None = None, **kw):
         self.regions = {}
         self.technique = "generic"
-        self.echem = echem
         self._given_echem = echem
+        self._echem_used = None
         self.analysis = None
         self.references = None
         self.current_fit_table = None
@@ -86,6 +90,11 @@ class SpectraApp(BaseApp):
                 "XPS: SEI C 1s and F 1s (Shirley, components)": make_xps_sei,
                 "FTIR: electrolyte decomposition bands": make_ftir_series,
                 "⁷Li NMR: lithium plating at ~260 ppm": make_nmr_plating_series}
+
+    @property
+    def echem(self):
+        """The cycling table in use for the current spectra (a demo's, an upload's or the given one)."""
+        return self.cycling.echem
 
     # --- controls --------------------------------------------------------------------
     def _build_controls(self):
@@ -112,8 +121,10 @@ class SpectraApp(BaseApp):
         self.spectrum_label = w.HTML()
         self.view = w.ToggleButtons(options=[("map", "map"), ("waterfall", "waterfall")], value="map",
                                     description="Series view", style=style)
-        self.quantity = w.Dropdown(options=[], description="Plot over time", style=style,
+        self.quantity = w.Dropdown(options=[], description="Plot", style=style,
                                    layout=w.Layout(width="320px"))
+        self.cycling = CyclingControls(self, on_change=self._analyse, on_axis=self._axis_changed,
+                                       echem=self._given_echem)
 
         rerun = lambda _: self._guard("analysing the spectra", self._analyse)
         for widget in (self.baseline, self.stiffness, self.poly_order, self.smoothing, self.normalization,
@@ -129,6 +140,7 @@ class SpectraApp(BaseApp):
                 self.preprocessing_box,
                 self.window_editor.widget,
                 w.HBox([self.spectrum_slider, self.spectrum_label]),
+                self.cycling.widget,
                 w.HBox([self.view, self.quantity])]
 
     def _plot_area(self):
@@ -144,10 +156,10 @@ class SpectraApp(BaseApp):
 
         regions = as_regions(data)
         technique = technique_of(data)
+        self.cycling.for_new_data(truth)
         truth = truth or {}
         self.regions = regions
         self.technique = technique
-        self.echem = truth.get("echem", self._given_echem)
         # XAS end members: a demo brings its references; otherwise the first and last spectrum.
         self.references = truth.get("references")
         preset = PRESETS.get(technique, {})
@@ -239,10 +251,12 @@ class SpectraApp(BaseApp):
         from battlab.spectra.workflow import analyse_spectra
 
         windows = dict(self.window_editor.windows) if self.technique in ("raman", "ftir", "nmr", "generic") else None
+        self._echem_used = self.cycling.usable(next(iter(self.regions.values())))
         self.analysis = analyse_spectra(
             self.regions, technique=self.technique, windows=windows, baseline=self._baseline_options(),
             smoothing_points=int(self.smoothing.value), normalization=self.normalization.value,
-            model=self.model.value, references=self.references)
+            model=self.model.value, references=self.references, echem=self._echem_used,
+            clock_offset_s=self.cycling.offset_s)
         self._refresh_quantities()
         self.set_status(f"{self.source_label or 'data'} — {self.describe_data()}")
         self._update_views()
@@ -282,6 +296,10 @@ class SpectraApp(BaseApp):
         prefix = f"{self.region.value}_" if len(self.regions) > 1 else ""
         return tables.get(f"{prefix}{suffix}", tables.get(suffix))
 
+    def _axis_changed(self):
+        self._update_map()
+        self._update_tracking()
+
     # --- views -----------------------------------------------------------------------
     def _update_views(self):
         if self._busy or self.analysis is None:
@@ -297,13 +315,16 @@ class SpectraApp(BaseApp):
 
         series = self._processed()
         title = f"Operando {_TECHNIQUES.get(self.technique, '')} map"
+        x = self.cycling.x_axis.value
         if series.sizes["time"] < 2:
             self.map_plot.update(S.series_map(series))
         elif self.view.value == "waterfall":
             n = series.sizes["time"]
-            self.map_plot.update(S.waterfall(series, every=max(1, n // 30), what="spectra"))
+            self.map_plot.update(S.waterfall(series, every=max(1, n // 30), what="spectra", x=x,
+                                             per_curve=self.analysis.echem.get(self.region.value)))
         else:
-            self.map_plot.update(S.series_map_with_voltage(series, self.echem,
+            self.map_plot.update(S.series_map_with_voltage(series, self._echem_used, x=x,
+                                                           clock_offset_s=self.cycling.offset_s,
                                                            current=int(self.spectrum_slider.value), title=title))
 
     def _update_spectrum(self):
@@ -383,7 +404,8 @@ class SpectraApp(BaseApp):
             extra = self._table(key)
             if extra is not None:
                 row = extra[extra["spectrum"] == i] if "spectrum" in extra else extra.iloc[[i]]
-                cols = [(c, c, "{:.4g}") for c in row.columns if c not in ("time", "elapsed_s", "spectrum")]
+                cols = [(c, c, "{:.4g}") for c in row.columns
+                        if c not in ("time", "elapsed_s", "spectrum", *ECHEM_COLUMNS)]
                 table += f"<p><b>{html.escape(key.replace('_', ' '))}</b></p>" + html_table(row, cols)
         self.spectrum_plot.update(P.spectrum(shown, baseline=base if self.baseline.value != "none" else None,
                                              components=comps, windows=windows, reverse_x=reverse, title=title))
@@ -398,6 +420,7 @@ class SpectraApp(BaseApp):
         from battlab.plot._core import empty
 
         q = self.quantity.value
+        x = self.cycling.x_axis.value
         name = self.region.value
         units = ""
         series = self.regions[name]
@@ -405,28 +428,29 @@ class SpectraApp(BaseApp):
         units = series[axis].attrs.get("units", "")
         if q in ("center", "fwhm", "area", "height"):
             label = dict((v, k) for k, v in _BAND_QUANTITIES)[q] + (f" ({units})" if q in ("center", "fwhm") else "")
-            fig = S.tracked_quantity(self._table("bands"), q, group="band", label=label)
+            fig = S.tracked_quantity(self._table("bands"), q, group="band", label=label, x=x)
         elif q in ("id_ig", "g_center_cm1"):
             label = {"id_ig": "I_D/I_G", "g_center_cm1": "G-band position (cm⁻¹)"}[q]
-            fig = S.columns_vs_time(self._table("d_to_g"), {q: label}, ylabel=label)
+            fig = S.columns_vs_time(self._table("d_to_g"), {q: label}, ylabel=label, x=x)
         elif q == "li_metal":
             table = self._table("li_metal")
             col = "li_metal_umol" if "li_metal_umol" in table else "li_metal_relative"
             label = "Li metal (µmol)" if col == "li_metal_umol" else "Li metal (relative to first spectrum)"
-            fig = S.columns_vs_time(table, {col: label}, ylabel=label)
+            fig = S.columns_vs_time(table, {col: label}, ylabel=label, x=x)
         elif q == "integrals":
             table = self._table("integrals")
-            cols = {c: c for c in table.columns if c not in ("time", "elapsed_s", "spectrum")}
-            fig = S.columns_vs_time(table, cols, ylabel="Integral (intensity × ppm)")
+            cols = {c: c for c in table.columns if c not in ("time", "elapsed_s", "spectrum", *ECHEM_COLUMNS)}
+            fig = S.columns_vs_time(table, cols, ylabel="Integral (intensity × ppm)", x=x)
         elif q == "edge":
             fig = S.columns_vs_time(self._table("edge"), {"e0_eV": "E0", "white_line_eV": "white line"},
-                                    ylabel="Energy (eV)")
+                                    ylabel="Energy (eV)", x=x)
         elif q == "edge_shift":
-            fig = S.columns_vs_time(self._table("edge"), {"edge_shift_eV": "edge shift"}, ylabel="Edge shift (eV)")
+            fig = S.columns_vs_time(self._table("edge"), {"edge_shift_eV": "edge shift"}, ylabel="Edge shift (eV)",
+                                    x=x)
         elif q == "lcf":
             table = self._table("lcf")
             fig = S.columns_vs_time(table, {c: c.replace("_fraction", "") for c in table.columns
-                                            if c.endswith("_fraction")}, ylabel="Fraction")
+                                            if c.endswith("_fraction")}, ylabel="Fraction", x=x)
         elif q == "composition":
             comp = self.analysis.tables["composition"]
             i = int(self.spectrum_slider.value)
@@ -461,5 +485,12 @@ class SpectraApp(BaseApp):
             params["xas_references"] = sorted(self.references) if self.references else "first and last spectrum"
         params.update({"current_spectrum": int(self.spectrum_slider.value), "region": self.region.value,
                        "source": self.source_label})
+        params.update({"x_axis": self.cycling.x_axis.value,
+                       "cycling": self.cycling.source if self._echem_used is not None else None})
         first = self.regions[next(iter(self.regions))]
-        return Provenance.for_data("battlab.apps.SpectraApp", first, params)
+        prov = Provenance.for_data("battlab.apps.SpectraApp", first, params)
+        if self._echem_used is not None:
+            from battlab.series import cycling_input_record
+
+            prov.inputs.append(cycling_input_record(self._echem_used, self.cycling.source or "cycling"))
+        return prov

@@ -165,3 +165,48 @@ def test_export_zip_has_tables_figures_and_provenance(app):
     assert {"bands.csv", "d_to_g.csv", "pca_scores.csv", "pca_components.csv", "provenance.json",
             "spectrum.html", "map.html", "over_time.html"} <= names
     assert prov["parameters"]["technique"] == "raman"
+
+
+@pytest.mark.slow
+def test_g_band_and_edge_shift_against_capacity_and_soc(app):
+    """The x-axis dropdown: G band vs capacity (Raman) and edge shift vs SOC (XAS), from the demos' cycling."""
+    from battlab.correlate.timeline import charge_timeline
+
+    _demo(app, "raman")
+    d_to_g = app.analysis.tables["d_to_g"]
+    q_lith = -float(charge_timeline(app.echem)["charge_mAh"].min())
+    x = -d_to_g["capacity_mAh"].to_numpy() / q_lith
+    law = 1580.0 + 22.0 * np.minimum(x / 0.5, 1.0)  # the generator's G-band law against lithiation
+    assert np.max(np.abs(d_to_g["g_center_cm1"] - law)) < 0.5
+    app.quantity.value = "g_center_cm1"
+    for axis, label in (("capacity_mAh", "Capacity (mAh)"), ("soc", "SOC")):
+        map_rev, track_rev = app.map_plot.revision, app.track_plot.revision
+        app.cycling.x_axis.value = axis
+        assert app.map_plot.revision > map_rev and app.track_plot.revision > track_rev
+        assert label in str(app.track_plot.object) and label in str(app.map_plot.object)
+        assert app.banner.layout.display == "none", app.banner.value
+    _demo(app, "xas")  # the demo switch keeps the chosen axis and uses the new demo's cycling
+    assert app.cycling.x_axis.value == "soc" and "soc" in app.analysis.tables["edge"]
+    app.quantity.value = "edge_shift"
+    assert "SOC" in str(app.track_plot.object)
+    assert app._provenance().inputs[-1]["role"] == "cycling"
+    app.cycling.x_axis.value = "time"
+    _demo(app, "raman")
+
+
+@pytest.mark.slow
+def test_uploaded_cycling_file_is_used_for_the_spectra(tmp_path):
+    from battlab.datasets.spectra import make_raman_graphite_series
+    from battlab.io import write_bdf_csv
+
+    app = SpectraApp()
+    write_bdf_csv(make_raman_graphite_series(n_spectra=3).truth["echem"], tmp_path / "cell.csv")
+    content = (tmp_path / "cell.csv").read_bytes()
+    app.cycling.upload.value = ({"name": "cell.csv", "type": "", "size": len(content),
+                                 "content": memoryview(content), "last_modified": datetime.datetime.now()},)
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.cycling.source == "cell.csv" and "capacity_mAh" in app.analysis.tables["d_to_g"]
+    app.cycling.clock_offset.value = 1e8  # far off the record: left out, with the reason shown
+    assert "not used" in app.cycling.info.value and "capacity_mAh" not in app.analysis.tables["d_to_g"]
+    app.cycling.x_axis.value = "capacity_mAh"
+    assert "needs the cycling file" in app.track_plot.object.text
