@@ -15,8 +15,10 @@ from battlab.apps.gitt import GITTApp
 from battlab.apps.optical import OpticalApp
 from battlab.apps.sensors import SensorsApp
 from battlab.apps.spectra import SpectraApp
+from battlab.apps.xrm import XRMApp
+from battlab.apps.tem import TEMApp
 
-__all__ = ["BaseApp", "PlotPane", "AFMApp", "CorrelationApp", "CVApp", "CyclingApp", "EISApp", "GITTApp", "SensorsApp", "SpectraApp", "XRDApp", "OpticalApp", "load_browser_resources", "APPS"]
+__all__ = ["BaseApp", "PlotPane", "AFMApp", "CorrelationApp", "CVApp", "CyclingApp", "EISApp", "GITTApp", "SensorsApp", "SpectraApp", "XRDApp", "OpticalApp", "TEMApp", "load_browser_resources", "APPS", "XRMApp"]
 
 #: Notebook gallery: app class -> (notebook, one-line description).
 APPS = {
@@ -36,9 +38,14 @@ APPS = {
                    "Operando spectroscopy: Raman D/G and bands, FTIR, XPS SEI components, XAS edge and LCF, ⁷Li NMR plating."),
     "XRDApp": ("09_operando_xrd.ipynb",
                "Operando XRD: peak fits, d-spacing, strain, FWHM and intensity vs time beside the voltage; lattice, size."),
+    "XRMApp": ("08_xray_microscopy.ipynb",
+               "X-ray microscopy: porosity through the thickness, pore sizes, tortuosity per axis, cracking, XANES SOC maps, CT."),
     "CorrelationApp": ("12_correlation.ipynb",
                        "Correlation: every technique on one cycling timeline, reality check of the state of lithiation, "
                        "AFM scan placed in an X-ray slice, statistics with confidence intervals, the cell in its population."),
     "AFMApp": ("07_afm.ipynb",
                "AFM: levelling, ISO 25178 roughness, PSD and grains; Hertz/DMT/JKR force curves and maps; EC-AFM SEI growth."),
+    "TEMApp": ("06_in_situ_tem.ipynb",
+               "In situ TEM: morphology and expansion, reaction fronts and kinetics, nucleation, SAED phase ID, "
+               "EELS edges and thickness, electron dose."),
 }

@@ -82,7 +82,11 @@ def find_thresholds(volume, *, method: str = "otsu", classes: int = 2, bins: int
     if method == "multiotsu":
         if not 2 <= int(classes) <= 5:
             raise InvalidParameterError(f"classes must be 2–5 for multi-Otsu, got {classes}.")
-        return np.asarray(threshold_multiotsu(hist=(counts, centers), classes=int(classes)), float)
+        try:
+            return np.asarray(threshold_multiotsu(hist=(counts, centers), classes=int(classes)), float)
+        except ValueError:  # fewer distinct grey levels than classes
+            raise MissingDataError(f"the volume has too few distinct grey levels for {classes} phases; choose fewer "
+                                   "phases (or Otsu for two).") from None
     raise InvalidParameterError(f"unknown threshold method {method!r}; use 'otsu' or 'multiotsu'.")
 
 

@@ -1,0 +1,154 @@
+"""The X-ray microscopy app, driven headless by setting widget values (no browser)."""
+
+import datetime
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from battlab.apps import XRMApp
+
+DEMOS = {"spheres": "packed-sphere electrode with binder (48³)",
+         "channels": "straight channels (τ = 1 along z)",
+         "operando": "operando: swelling and cracking particles",
+         "xanes": "XANES: LiFePO4/FePO4 particles, known SOC map",
+         "ct": "CT phantom projections (axis offset, rings)"}
+
+
+def _demo(app, key):
+    app.demo_picker.value = DEMOS[key]
+    app.demo_button.click()
+    assert app.banner.layout.display == "none", app.banner.value
+
+
+def _upload(app, name, content: bytes):
+    app.upload.value = ({"name": name, "type": "", "size": len(content), "content": memoryview(content),
+                         "last_modified": datetime.datetime.now()},)
+
+
+@pytest.fixture(scope="module")
+def app():
+    return XRMApp()
+
+
+def test_opens_on_the_sphere_demo_with_known_porosity(app):
+    from battlab.datasets.xrm import make_packed_spheres
+
+    truth = make_packed_spheres(shape=(48, 48, 48)).truth
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.mode == "Volume" and app.tabs.selected_index == 0
+    summary = app.analysis.tables["summary"].iloc[0]
+    assert abs(summary["porosity"] - truth["porosity"]) < 0.005  # known answer ±0.5 points
+    assert 1 < summary["tortuosity_z"] < 3
+    for pane in (app.slice_plot, app.profile_plot, app.psd_plot, app.tort_plot):
+        assert pane.widget.children, "every volume plot shows something"
+    assert "τ z" in app.table.value and "porosity" in app.table.value
+
+
+@pytest.mark.slow
+def test_slice_and_threshold_controls(app):
+    rev = app.slice_plot.revision
+    app.slice.value = 3
+    assert app.slice_plot.revision == rev + 1
+    app.axis.value = "x"
+    assert app.slice.max == 47 and list(app.analysis.tables["slice_profile"].columns[:2]) == ["index", "position_um"]
+    app.axis.value = "z"
+    thresholds = app.analysis.labels.attrs["thresholds"]
+    before = app.analysis.tables["summary"].iloc[0]["porosity"]
+    app.method.value = "manual"
+    app.manual.value = f"{thresholds[0] + 3000:.0f}, {thresholds[1]:.0f}"
+    assert app.analysis.options["thresholds"] == pytest.approx([thresholds[0] + 3000, thresholds[1]], abs=1)
+    # A higher pore threshold counts more voxels as pore.
+    assert app.analysis.tables["summary"].iloc[0]["porosity"] > before
+    app.manual.value = "not a number"
+    assert "comma" in app.banner.value
+    app.method.value = "multiotsu"
+    assert app.banner.layout.display == "none"
+
+
+def test_channels_have_tortuosity_one(app):
+    _demo(app, "channels")
+    tort = app.analysis.tables["tortuosity"].set_index("axis")
+    assert tort.loc["z", "tortuosity_factor"] == pytest.approx(1.0, rel=0.03)
+    assert not tort.loc["x", "percolates"]
+
+
+def test_operando_series_finds_the_crack_onset(app):
+    _demo(app, "operando")
+    assert app.mode == "Operando" and app.time.max == 4
+    onset = app.operando["crack_onset"].dropna().unique()
+    assert onset.tolist() == [2]
+    rev = app.operando_plot.revision
+    app.time.value = 3
+    assert app.operando_plot.revision == rev + 1
+
+
+@pytest.mark.slow
+def test_xanes_tab_maps_the_soc(app):
+    from battlab.datasets.xrm import make_xanes_stack
+
+    _demo(app, "xanes")
+    truth = make_xanes_stack().truth
+    soc = app.xanes.maps["soc"].values
+    ok = np.isfinite(truth["soc"])
+    assert np.sqrt(np.mean((soc[ok] - truth["soc"][ok]) ** 2)) < 0.05
+    assert "mean SOC" in app.table.value
+    rev = app.fit_plot.revision
+    app.pixel_x.value = 12
+    assert app.fit_plot.revision == rev + 1
+    app.xmap.value = "edge_energy"
+    maps = app.exports_for_correlation()
+    assert maps["soc"].dims == ("y", "x") and maps["soc"].attrs["pixel_size_um"] == 0.05
+    assert {"y_um", "x_um"} <= set(maps["soc"].coords)
+
+
+def test_reconstruction_tab_finds_the_axis(app):
+    _demo(app, "ct")
+    wrong = app.recon["error"]
+    app.auto_offset.click()
+    assert app.offset.value == pytest.approx(2.0, abs=0.15)
+    assert app.recon["error"] < 0.06 < wrong
+    app.rmethod.value = "sart"
+    assert app.recon["error"] < 0.06
+
+
+def test_calculators(app):
+    app.mu_text.value = "200"
+    app.thick_text.value = "50"
+    assert app.calculator["transmission"] == pytest.approx(np.exp(-1))
+    app.sod.value, app.oid.value = 10.0, 90.0
+    assert app.calculator["magnification"] == pytest.approx(10.0)
+    app.thick_text.value = "50, 20"
+    assert "comma" in app.banner.value or "thickness" in app.banner.value
+
+
+@pytest.mark.slow
+def test_export_zip_has_tables_and_provenance(app):
+    _demo(app, "spheres")
+    payload = app.export_zip()
+    with zipfile.ZipFile(io.BytesIO(payload)) as zf:
+        names = set(zf.namelist())
+        prov = json.loads(zf.read("provenance.json"))
+    assert {"summary.csv", "slice_profile.csv", "tortuosity.csv", "provenance.json"} <= names
+    assert prov["parameters"]["voxel_size_um"] == [0.5, 0.5, 0.5]
+
+
+@pytest.mark.slow
+def test_upload_needs_a_voxel_size_then_opens_a_tiff_volume(tmp_path):
+    import tifffile
+
+    app = XRMApp()
+    app.voxel.value = 0.0
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, (np.random.default_rng(0).random((8, 16, 16)) * 1000).astype(np.uint16))
+    app.volume = None
+    _upload(app, "vol.tif", buf.getvalue())
+    assert "voxel size" in app.banner.value
+    app.voxel.value = 2.0
+    _upload(app, "vol.tif", buf.getvalue())
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.volume.shape == (8, 16, 16) and app.volume.attrs["voxel_size_um"] == (2.0, 2.0, 2.0)
+    _upload(app, "notes.txt", b"hello")
+    assert "upload a volume" in app.banner.value
