@@ -271,12 +271,24 @@ class BaseApp:
             self.upload.value = ()
 
     def _handle_upload(self, item):
+        received = self._receive_upload(item)
+        if received is not None:
+            name, data = received
+            self._guard(f"reading {name}", self._load_bytes, data, name)
+
+    def _receive_upload(self, item, *, default_name: str = "upload", large_hint: str = ""):
+        """Check one FileUpload item and keep it in the upload store.
+
+        Returns ``(display name, bytes)``, or None after showing why the upload cannot be
+        used (did not arrive, empty, above the size limit). Every upload-taking widget of
+        every app goes through here, so none is silently ignored or lost.
+        """
         # The browser's name is only for display; it never becomes a path.
-        name = safe_display_name(item.get("name"))
+        name = safe_display_name(item.get("name"), default=default_name)
         content = item.get("content")
         if content is not None and not isinstance(content, (bytes, bytearray, memoryview)):
             self.show_error(f"{name} did not arrive intact; please upload it again.")
-            return
+            return None
         size = len(content) if content is not None else 0
         try:
             declared = int(item.get("size") or 0)
@@ -288,14 +300,15 @@ class BaseApp:
                                 f"limits uploads. Files up to {self.upload_limit_mb:g} MB are accepted.")
             else:
                 self.show_error(f"{name} is empty.")
-            return
+            return None
         if size > self.upload_limit_mb * 1e6:
             self.show_error(f"{name} is {_format_bytes(size)}, above the {self.upload_limit_mb:g} MB upload "
-                            "limit. Use a server-side file or the battlab command line for large files.")
-            return
+                            "limit. " + (large_hint or "Use a server-side file or the battlab command line for "
+                                                        "large files."))
+            return None
         data = bytes(content)
         self._keep_upload(data, name)
-        self._guard(f"reading {name}", self._load_bytes, data, name)
+        return name, data
 
     def _keep_upload(self, data: bytes, name: str):
         """Store an upload before anything parses it, so none is lost, even one that fails."""

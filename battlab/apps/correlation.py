@@ -166,24 +166,11 @@ class CorrelationApp(BaseApp):
         if not files:
             return
         try:
-            item = files[0]
-            name = safe_display_name(item.get("name"), default="cycling")
-            raw = item.get("content")
-            if raw is not None and not isinstance(raw, (bytes, bytearray, memoryview)):
-                self.show_error(f"{name} did not arrive intact; please upload it again.")
-                return
-            content = bytes(raw or b"")
-            if not content:
-                self.show_error(f"{name} is empty.")
-                return
-            if len(content) > self.upload_limit_mb * 1e6:
-                self.show_error(f"{name} is {_format_bytes(len(content))}, above the {self.upload_limit_mb:g} MB "
-                                "upload limit.")
-                return
-            self._keep_upload(content, name)
-            self._guard(f"reading {name}", self._load_echem_bytes, content, name)
+            received = self._receive_upload(files[0], default_name="cycling")
+            if received is not None:
+                self._guard(f"reading {received[0]}", self._load_echem_bytes, received[1], received[0])
         finally:
-            self.echem_upload.value = ()
+            self.echem_upload.value = ()  # the same file chosen again is a new upload
 
     def _load_echem_bytes(self, content, name):
         import battlab
