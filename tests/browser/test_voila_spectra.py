@@ -31,6 +31,13 @@ def test_spectrum_slider_and_demo_switch_offline(new_page, gallery_url):
     assert wait_for_change(spectrum, before), "spectrum plot did not change after moving the spectrum slider"
     assert slider.locator(".widget-readout").inner_text().strip() == "20"
 
+    # SOC as the shared axis of the map and of the tracked band positions.
+    tracking = plots.nth(2)
+    before = tracking.screenshot()
+    axis = page.locator(".widget-dropdown").filter(has=page.locator("label", has_text=re.compile(r"^x axis$")))
+    axis.locator("select").select_option(label="SOC")
+    assert wait_for_change(tracking, before), "the tracked quantity did not redraw against SOC"
+
     # Another technique from the demo menu: the XAS edge table replaces the band table.
     page.locator(".widget-dropdown select").first.select_option(label="XAS: Mn edge, two-state mixture over time")
     page.get_by_role("button", name="Load demo").click()

@@ -29,5 +29,13 @@ def test_pattern_slider_updates_the_pattern_offline(new_page, gallery_url):
         page.keyboard.press("ArrowRight")
     assert wait_for_change(pattern, before), "pattern plot did not change after moving the pattern slider"
     assert slider.locator(".widget-readout").inner_text().strip() == "30"
+
+    # Capacity as the shared axis: the map splits into half cycles beside the voltage, the tracking follows.
+    contour, tracking = plots.nth(0), plots.nth(2)
+    before_map, before_track = contour.screenshot(), tracking.screenshot()
+    axis = page.locator(".widget-dropdown").filter(has=page.locator("label", has_text=re.compile(r"^x axis$")))
+    axis.locator("select").select_option(label="capacity (mAh)")
+    assert wait_for_change(contour, before_map), "the map did not redraw against capacity"
+    assert wait_for_change(tracking, before_track), "the tracking did not redraw against capacity"
     assert not page.locator(".battlab-error").is_visible()
     p.assert_clean()
