@@ -267,6 +267,15 @@ XRD = [
     new_code_cell("demo = bl.datasets.make_operando_graphite()\ndemo.data"),
     new_code_cell("tracked = bl.diffraction.track_peaks(demo.data, demo.truth[\"windows\"])\ntracked.head()"),
     new_code_cell("bl.diffraction.phase_fractions(tracked).iloc[::10]"),
+    new_markdown_cell(
+        "With the cell's cycling table, every tracked row also gets the voltage, charge, capacity (from the "
+        "first pattern) and state of charge at the pattern's instant (`battlab xrd ... --echem CYCLING_FILE`), so "
+        "the (002) position can be read against capacity, as in the app's *x axis* menu."
+    ),
+    new_code_cell("on_cycling = bl.diffraction.track_peaks(demo.data, demo.truth[\"windows\"], echem=demo.truth[\"echem\"])\n"
+                  "on_cycling.loc[on_cycling[\"peak\"] == \"graphite\", [\"pattern\", \"two_theta_deg\", \"voltage_V\", "
+                  "\"capacity_mAh\", \"soc\"]].iloc[::8]"),
+    new_code_cell("bl.plot.diffraction.contour_with_voltage(demo.data, demo.truth[\"echem\"], x=\"capacity_mAh\")"),
     new_code_cell("lto = bl.datasets.make_lto_series()\n"
                   "lto_tracked = bl.diffraction.track_peaks(lto.data, lto.truth[\"windows\"])\n"
                   "bl.diffraction.lattice_series(lto_tracked, lto.truth[\"hkl\"], system=\"cubic\").head()"),
@@ -388,6 +397,7 @@ SPECTRA = [
     new_markdown_cell("## Under the hood\n\nA spectrum is an xarray DataArray over its technique's axis (`wavenumber_cm1`, `binding_energy_eV`, `energy_eV`, `shift_ppm`); a series adds `time`. `bl.spectra.analyse_spectra` runs the same analysis as the app."),
     new_code_cell('raman = bl.datasets.make_raman_graphite_series()\nraman.data'),
     new_code_cell('bl.spectra.d_to_g_ratio(raman.data).iloc[::10]'),
+    new_code_cell('result = bl.spectra.analyse_spectra(raman.data, echem=raman.truth["echem"])\nresult.tables["d_to_g"][["g_center_cm1", "id_ig", "voltage_V", "capacity_mAh", "soc"]].iloc[::10]'),
     new_code_cell('xas = bl.datasets.make_xas_mixture_series()\nbl.spectra.xas_series_table(xas.data).iloc[::8]'),
     new_code_cell('bl.spectra.xas_lcf(xas.data, xas.truth["references"]).weights.iloc[::8]'),
     new_code_cell('bl.series.pca(xas.data, center=False).n_significant'),

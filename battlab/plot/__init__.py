@@ -14,7 +14,8 @@ from battlab.plot import (
     sensors,
     series,
     spectra,
+    tem,
 )
 from battlab.plot._core import to_html
 
-__all__ = ["afm", "cv", "cycling", "diffraction", "eis", "gitt", "optical", "sensors", "series", "spectra", "to_html"]
+__all__ = ["afm", "cv", "cycling", "diffraction", "eis", "gitt", "optical", "sensors", "series", "spectra", "tem", "to_html"]

@@ -19,6 +19,8 @@ Kymographs and particle detection/linking are shared imaging tools
 (:mod:`battlab.imaging.kymograph`, :mod:`battlab.imaging.particles`).
 """
 
+from battlab.imaging.kymograph import kymograph
+from battlab.imaging.particles import detect_particles, link_particles
 from battlab.tem.eels import (
     EDGES,
     calibrate_energy,
@@ -94,7 +96,7 @@ __all__ = [
     "calibrate_camera", "d_candidates", "match_phases", "ring_intensities", "phase_fraction_from_rings", "fft_spots",
     "lattice_spacing_series",
     # movies, fronts, particles
-    "correct_drift", "temporal_average", "pca_denoise", "invert_polarity", "detect_front", "fit_front_models",
+    "kymograph", "detect_particles", "link_particles", "correct_drift", "temporal_average", "pca_denoise", "invert_polarity", "detect_front", "fit_front_models",
     "fit_two_regime", "front_velocity", "fit_shrinking_core", "shrinking_core_conversion",
     "count_vs_time", "fit_nucleation", "fit_growth_exponent", "size_distribution", "scharifker_hills",
     "classify_transient", "EXPECTED_EXPONENTS", "frame_morphometry", "volume_ratio", "expansion_pct",

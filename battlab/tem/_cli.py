@@ -46,7 +46,8 @@ def _cmd_tem(args) -> int:
         line = _floats(args.line, 4, "--line") if args.line else None
         roi = [int(v) for v in _floats(args.drift_roi, 4, "--drift-roi")] if args.drift_roi else None
         result = analyse_movie(data, line=line, line_width_px=args.line_width, front_method=args.front_method,
-                               level=args.level, direction=args.direction, drift=args.drift, drift_roi=roi,
+                               level=args.level, direction=args.direction, two_sided=args.two_sided,
+                               drift=args.drift, drift_roi=roi,
                                morphometry=args.morphometry, shape=args.shape, particles=args.particles,
                                invert=args.invert, threshold=args.threshold, min_area_px=args.min_area,
                                max_displacement_px=args.max_displacement, n_bootstrap=args.bootstrap,
@@ -119,6 +120,8 @@ def add_parser(sub):
     s.add_argument("--level", type=float, help="front intensity level (default halfway between both sides)")
     s.add_argument("--direction", choices=["forward", "backward"], default="forward",
                    help="walk from the line's start or end to the front")
+    s.add_argument("--two-sided", action="store_true",
+                   help="the line crosses the whole object: track the half-width between both fronts (drift-free)")
     s.add_argument("--drift", action="store_true", help="correct stage drift first (phase correlation)")
     s.add_argument("--drift-roi", metavar="Y0,Y1,X0,X1", help="region used for drift estimation")
     s.add_argument("--morphometry", action="store_true", help="size and expansion of the largest object per frame")

@@ -60,8 +60,10 @@ def expansion_pct(d0, d, *, shape: str = "sphere", length0=None, length=None):
 
 
 def frame_morphometry(movie, *, threshold: float | None = None, invert: bool = False, smooth_sigma_px: float = 1.0,
-                      min_area_px: int = 20, shape: str = "projected", reference_frame: int = 0) -> pd.DataFrame:
-    """Size of the largest object in every frame and its expansion relative to a reference frame.
+                      min_area_px: int = 20, shape: str = "projected", reference_frame: int | None = None
+                      ) -> pd.DataFrame:
+    """Size of the largest object in every frame and its expansion relative to a reference frame
+    (default: the first frame with an object).
 
     Returns
     -------
@@ -90,6 +92,8 @@ def frame_morphometry(movie, *, threshold: float | None = None, invert: bool = F
                         "equivalent_diameter_nm": table["equivalent_diameter_nm"].to_numpy(),
                         "feret_max_nm": table["feret_max_nm"].to_numpy(), "feret_min_nm": table["feret_min_nm"].to_numpy(),
                         "circularity": table["circularity"].to_numpy()})
+    if reference_frame is None:  # the first frame that shows an object
+        reference_frame = int(np.argmax(np.isfinite(out["equivalent_diameter_nm"].to_numpy())))
     d0 = out["equivalent_diameter_nm"].iloc[reference_frame]
     if not np.isfinite(d0):
         raise MissingDataError(f"no object in the reference frame {reference_frame}.")

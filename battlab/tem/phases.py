@@ -9,6 +9,7 @@ parameters and the space group's reflection conditions; the multiplicity of each
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -67,6 +68,18 @@ def reflections(phase: str, *, d_min_A: float = 0.8, d_max_A: float = 20.0, max_
     """
     if phase not in TEM_PHASES:
         raise InvalidParameterError(f"unknown phase {phase!r}; bundled: {', '.join(TEM_PHASES)}.")
+    table = _all_reflections(phase, int(max_index))
+    keep = (table["d_A"] >= d_min_A) & (table["d_A"] <= d_max_A)
+    return table[keep].reset_index(drop=True).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _all_reflections(phase: str, max_index: int) -> pd.DataFrame:
+    # every ring down to 0.3 Å, computed once per phase (the index loop is the slow part)
+    return _reflections(phase, d_min_A=0.3, d_max_A=50.0, max_index=max_index)
+
+
+def _reflections(phase: str, *, d_min_A: float, d_max_A: float, max_index: int) -> pd.DataFrame:
     system, rule, cell, _src = TEM_PHASES[phase]
     only_00l = system.endswith("-00l")
     system = system.replace("-00l", "")

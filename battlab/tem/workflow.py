@@ -43,7 +43,8 @@ def metadata_table(data) -> pd.DataFrame:
 
 
 def analyse_movie(movie, *, line=None, line_width_px: int = 5, front_method: str = "erf", level: float | None = None,
-                  direction: str = "forward", front_reference: float | None = None, drift: bool = False,
+                  direction: str = "forward", two_sided: bool = False, front_reference: float | None = None,
+                  drift: bool = False,
                   drift_roi=None, morphometry: bool = False, shape: str = "projected", particles: bool = False,
                   invert: bool = False, threshold: float | None = None, min_area_px: int = 5,
                   max_displacement_px: float = 5.0, models=("linear", "parabolic", "power_law", "deal_grove", "jmak"),
@@ -54,6 +55,10 @@ def analyse_movie(movie, *, line=None, line_width_px: int = 5, front_method: str
     ----------
     line : (y0, x0, y1, x1), optional
         Kymograph line in px; with it the front is tracked and fitted.
+    two_sided : bool
+        The line crosses the whole object: the front is found walking in from both ends
+        and ``half_width`` = (backward − forward)/2 is tracked (free of drift across the
+        line, e.g. the core radius of a wire).
     front_reference : float, optional
         Position (in the line's length unit) the depth is measured from; default the
         first frame's front. Depth = |front − reference|.
@@ -70,7 +75,7 @@ def analyse_movie(movie, *, line=None, line_width_px: int = 5, front_method: str
     if tuple(movie.dims) != ("time", "y", "x"):
         raise InvalidParameterError("analyse_movie needs a (time, y, x) movie.")
     out = TEMResult(options={"line": line, "line_width_px": line_width_px, "front_method": front_method,
-                             "level": level, "direction": direction, "drift": drift, "drift_roi": drift_roi,
+                             "level": level, "direction": direction, "two_sided": two_sided, "drift": drift, "drift_roi": drift_roi,
                              "morphometry": morphometry, "shape": shape, "particles": particles, "invert": invert,
                              "threshold": threshold, "min_area_px": min_area_px,
                              "max_displacement_px": max_displacement_px, "models": list(models),
@@ -93,6 +98,12 @@ def analyse_movie(movie, *, line=None, line_width_px: int = 5, front_method: str
         front = fr.detect_front(kymo, method=front_method, level=level, direction=direction)
         unit = kymo.attrs.get("length_unit", "px")
         col = f"front_{unit}" if f"front_{unit}" in front else "front_px"
+        if two_sided:
+            back = fr.detect_front(kymo, method=front_method, level=level,
+                                   direction="backward" if direction == "forward" else "forward")
+            front["front_back_" + col.split("_", 1)[1]] = back[col]
+            front["half_width"] = (back[col] - front[col]).abs() / 2
+            col = "half_width"
         ref = front[col].dropna().iloc[0] if front_reference is None else front_reference
         front["depth"] = np.abs(front[col] - ref)
         front.attrs["depth_unit"] = unit

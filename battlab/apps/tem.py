@@ -1,0 +1,606 @@
+"""In situ TEM app: movie & morphology, fronts & kinetics, nucleation, diffraction, spectroscopy, dose."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import ipywidgets as w
+import numpy as np
+import pandas as pd
+
+from battlab.apps._base import BaseApp, PlotPane, html_table
+from battlab.errors import InvalidParameterError, MissingDataError
+
+__all__ = ["TEMApp"]
+
+TABS = ("Movie & morphology", "Fronts & kinetics", "Nucleation", "Diffraction", "Spectroscopy", "Dose")
+_SUFFIXES = (".dm3", ".dm4", ".emd", ".emi", ".ser", ".mrc", ".tif", ".tiff", ".npy")
+
+
+def _session(movie_maker, name):
+    """A demo session: one movie plus the SAED and EELS demos, so every tab has data."""
+    from battlab.datasets._base import Demo
+    from battlab.datasets.tem import make_eels_spectrum, make_saed_pattern
+
+    def build():
+        movie = movie_maker()
+        pattern = make_saed_pattern(phases={"Li": 1.0, "Li2O": 1.0, "LiF": 1.0})
+        spectrum = make_eels_spectrum()
+        return Demo({"movie": movie.data, "pattern": pattern.data, "spectrum": spectrum.data},
+                    {"movie": movie.truth, "pattern": pattern.truth, "spectrum": spectrum.truth}, name)
+    return build
+
+
+class TEMApp(BaseApp):
+    """In situ TEM: one movie, one diffraction pattern and one spectrum at a time.
+
+    Parameters
+    ----------
+    data : DataArray or dict, optional
+        A TEM DataArray (:func:`battlab.tem.open_tem`) or ``{"movie": ..., "pattern": ...,
+        "spectrum": ...}``; the Si nanowire demo session otherwise.
+    """
+
+    title = "In situ TEM"
+    intro = ("Movie morphology and reaction fronts with their kinetics, nucleation statistics, SAED phase "
+             "identification with the relativistic camera equation, EELS edges and thickness, and a dose "
+             "ledger. Upload a Gatan .dm3/.dm4, Velox .emd, TIA .emi/.ser, .tif stack or .npy: each tab uses "
+             "the data of its kind.")
+    accept = ",".join(_SUFFIXES)
+    data_kind = "tem"
+
+    def __init__(self, data=None, **kw):
+        self.movie = None
+        self.pattern = None
+        self.spectrum = None
+        self.truth = {}
+        self.tables = {}
+        self.fits = None
+        self.kymo = None
+        self.tracks = None
+        super().__init__(data, **kw)
+
+    def demos(self):
+        from battlab.datasets.tem import make_li_nucleation_movie, make_si_nanowire_movie
+
+        return {"Si nanowire lithiation + SAED Li/Li2O/LiF + EELS": _session(make_si_nanowire_movie, "Si nanowire"),
+                "Li nucleation (dark Li, invert) + SAED + EELS": _session(make_li_nucleation_movie, "Li nucleation")}
+
+    # --- controls --------------------------------------------------------------------
+    def _build_controls(self):
+        style = {"description_width": "initial"}
+        self.pixel_size = w.BoundedFloatText(value=0.0, min=0.0, max=1e6, step=0.01,
+                                             description="Pixel size (nm/px, 0 = from file)", style=style,
+                                             layout=w.Layout(width="300px"))
+        self.frame_time = w.BoundedFloatText(value=0.0, min=0.0, max=1e6, step=0.1,
+                                             description="Frame time (s, 0 = from file)", style=style,
+                                             layout=w.Layout(width="280px"))
+        self.voltage = w.BoundedFloatText(value=200.0, min=1.0, max=3000.0, description="Voltage (kV)", style=style,
+                                          layout=w.Layout(width="200px"))
+        self.wavelength = w.HTML()
+        self.voltage.observe(lambda _: self._guard("updating the wavelength", self._update_wavelength), "value")
+        return [w.HBox([self.pixel_size, self.frame_time, self.voltage, self.wavelength])]
+
+    def _plot_area(self):
+        style = {"description_width": "initial"}
+
+        def redo(what, func):
+            # while a new dataset is being set up, control changes do not re-run analyses
+            return lambda _: None if self.__dict__.get("_loading") else self._guard(what, func)
+
+        # movie & morphology
+        self.frame = w.IntSlider(value=0, min=0, max=0, description="Frame", continuous_update=False, style=style,
+                                 layout=w.Layout(width="420px"))
+        self.invert = w.Checkbox(value=False, description="objects darker (invert polarity)", indent=False)
+        self.shape = w.Dropdown(options=[("projected area A/A0", "projected"), ("sphere (d/d0)³", "sphere"),
+                                         ("cylinder (d/d0)²", "cylinder")], value="projected",
+                                description="Expansion", style=style)
+        self.frame.observe(redo("showing the frame", self._update_frame), "value")
+        self.shape.observe(redo("measuring the frames", self._analyse_morphology), "value")
+        self.invert.observe(redo("re-segmenting", lambda: self._mark_dirty("morph", "nuc")), "value")
+        self.frame_pane, self.morph_pane = PlotPane(), PlotPane()
+        movie_tab = w.VBox([w.HBox([self.frame, self.invert, self.shape]),
+                            w.HBox([self.frame_pane.widget, self.morph_pane.widget])])
+        # fronts
+        self.line = [w.FloatText(value=0.0, description=lab, style=style, layout=w.Layout(width="130px"))
+                     for lab in ("y0", "x0", "y1", "x1")]
+        self.method = w.Dropdown(options=["erf", "gradient", "threshold"], value="erf", description="Front",
+                                 style=style)
+        self.level = w.FloatText(value=0.0, description="Level (0 = auto)", style=style, layout=w.Layout(width="200px"))
+        self.direction = w.Dropdown(options=["forward", "backward"], value="forward", description="from",
+                                    style=style)
+        self.loglog = w.Checkbox(value=False, description="log–log", indent=False)
+        self.two_sided = w.Checkbox(value=True, description="both edges (half-width, drift-free)", indent=False)
+        self.run_front = w.Button(description="Track front", icon="play")
+        self.run_front.on_click(redo("tracking the front", self._analyse_front))
+        self.loglog.observe(redo("drawing the kinetics", self._draw_front), "value")
+        self.kymo_pane, self.kin_pane = PlotPane(), PlotPane()
+        front_tab = w.VBox([w.HBox(self.line), w.HBox([self.method, self.level, self.direction, self.two_sided]),
+                            w.HBox([self.loglog, self.run_front]),
+                            w.HBox([self.kymo_pane.widget, self.kin_pane.widget])])
+        # nucleation
+        self.min_area = w.BoundedIntText(value=3, min=1, max=100000, description="Min area (px)", style=style,
+                                         layout=w.Layout(width="180px"))
+        self.max_move = w.BoundedFloatText(value=4.0, min=0.1, max=1000.0, description="Max move (px)", style=style,
+                                           layout=w.Layout(width="180px"))
+        self.run_nuc = w.Button(description="Detect & link", icon="play")
+        self.run_nuc.on_click(redo("detecting particles", self._analyse_nucleation))
+        self.count_pane, self.growth_pane = PlotPane(), PlotPane()
+        nuc_tab = w.VBox([w.HBox([self.min_area, self.max_move, self.run_nuc]),
+                          w.HTML("<small>Polarity: the <i>objects darker</i> box on the first tab.</small>"),
+                          w.HBox([self.count_pane.widget, self.growth_pane.widget])])
+        # diffraction
+        self.camera_constant = w.BoundedFloatText(value=0.0, min=0.0, max=1e6, step=0.1,
+                                                  description="Camera constant K (px·Å, 0 = calibrate)", style=style,
+                                                  layout=w.Layout(width="340px"))
+        self.standard = w.Dropdown(options=["none", "Au", "Si", "Cu", "Ni"], value="none",
+                                   description="Standard", style=style)
+        self.tolerance = w.FloatSlider(value=1.5, min=0.2, max=5.0, step=0.1, description="Tolerance (%)",
+                                       continuous_update=False, style=style)
+        self.beam_stop = w.BoundedFloatText(value=12.0, min=0.0, max=1000.0, description="Beam stop (px)",
+                                            style=style, layout=w.Layout(width="180px"))
+        for wd in (self.camera_constant, self.standard, self.tolerance, self.beam_stop):
+            wd.observe(redo("analysing the pattern", self._analyse_saed), "value")
+        self.pattern_pane, self.profile_pane = PlotPane(), PlotPane()
+        saed_tab = w.VBox([w.HBox([self.camera_constant, self.standard]), w.HBox([self.tolerance, self.beam_stop]),
+                           w.HBox([self.pattern_pane.widget, self.profile_pane.widget])])
+        # spectroscopy
+        from battlab.tem.eels import EDGES
+
+        self.edge = w.Dropdown(options=list(EDGES), value="C K", description="Edge", style=style)
+        self.edge.observe(redo("analysing the spectrum", self._analyse_eels), "value")
+        self.eels_pane = PlotPane()
+        eels_tab = w.VBox([w.HBox([self.edge]), self.eels_pane.widget])
+        # dose
+        self.dose_mode = w.ToggleButtons(options=["TEM", "STEM"], value="TEM", description="Mode", style=style)
+        # 1.26 pA on a 1 µm disc ≈ 0.1 e⁻/Å²/s, the low-dose rate of the seed review
+        self.current_nA = w.BoundedFloatText(value=0.00126, min=0.0, max=1e6, description="Beam current (nA)", style=style,
+                                             layout=w.Layout(width="220px"))
+        self.diameter_um = w.BoundedFloatText(value=1.0, min=1e-6, max=1e6, description="Beam diameter (µm)",
+                                              style=style, layout=w.Layout(width="220px"))
+        self.dwell_us = w.BoundedFloatText(value=10.0, min=1e-6, max=1e9, description="Dwell (µs)", style=style,
+                                           layout=w.Layout(width="180px"))
+        self.scan_px = w.BoundedIntText(value=512, min=1, max=100000, description="Scan (px per side)", style=style,
+                                        layout=w.Layout(width="200px"))
+        self.probe_px_nm = w.BoundedFloatText(value=0.1, min=1e-6, max=1e6, description="Scan step (nm)",
+                                              style=style, layout=w.Layout(width="200px"))
+        self.exposure = w.BoundedFloatText(value=5.0, min=1e-6, max=1e6, description="Exposure/frame (s)", style=style,
+                                           layout=w.Layout(width="220px"))
+        self.interval = w.BoundedFloatText(value=5.0, min=1e-6, max=1e6, description="Frame interval (s)",
+                                           style=style, layout=w.Layout(width="220px"))
+        self.frames_wanted = w.BoundedIntText(value=100, min=1, max=10**7, description="Frames wanted", style=style,
+                                              layout=w.Layout(width="200px"))
+        self.budget = w.BoundedFloatText(value=100.0, min=1e-6, max=1e9, description="Dose budget (e⁻/Å²)",
+                                         style=style, layout=w.Layout(width="240px"))
+        for wd in (self.dose_mode, self.current_nA, self.diameter_um, self.dwell_us, self.scan_px, self.probe_px_nm,
+                   self.exposure, self.interval, self.frames_wanted, self.budget):
+            wd.observe(redo("computing the dose", self._analyse_dose), "value")
+        self.dose_pane = PlotPane()
+        self.dose_summary = w.HTML()
+        dose_tab = w.VBox([self.dose_mode, w.HBox([self.current_nA, self.diameter_um]),
+                           w.HBox([self.dwell_us, self.scan_px, self.probe_px_nm]),
+                           w.HBox([self.exposure, self.interval, self.frames_wanted, self.budget]),
+                           w.HBox([self.dose_pane.widget, self.dose_summary])])
+        self.tabs = w.Tab(children=[movie_tab, front_tab, nuc_tab, saed_tab, eels_tab, dose_tab])
+        for i, name in enumerate(TABS):
+            self.tabs.set_title(i, name)
+        self.tabs.observe(redo("switching tab", self._refresh_tab), "selected_index")
+        return self.tabs
+
+    # --- data ------------------------------------------------------------------------
+    def _server_files(self):
+        found = []
+        for root in self.data_dirs:
+            if root.is_dir():
+                for path in sorted(root.rglob("*")):
+                    if path.is_file() and path.suffix.lower() in _SUFFIXES:
+                        found.append((str(path.relative_to(root)), str(path)))
+        return found
+
+    def _open_path(self, path: Path, name: str):
+        from battlab.tem.io import open_pattern, open_tem
+
+        px = self.pixel_size.value or None
+        ft = self.frame_time.value or None
+        if path.suffix.lower() in (".npy", ".tif", ".tiff") and px is None:
+            # without a real-space pixel size a single 2-D image is taken as a diffraction pattern
+            data = open_pattern(path, voltage_kV=self.voltage.value)
+            if data.ndim == 2:
+                return data
+            raise MissingDataError(f"{name} holds a movie: set the pixel size (nm/px) first, then upload it again.")
+        return open_tem(path, pixel_size_nm=px, frame_time_s=ft)
+
+    def _load_bytes(self, data: bytes, name: str):
+        if Path(name).suffix.lower() not in _SUFFIXES:
+            raise InvalidParameterError(f"{name}: the TEM app reads {', '.join(_SUFFIXES)} files.")
+        if Path(name).suffix.lower() == ".emi":
+            raise MissingDataError(f"{name}: an .emi holds only metadata; upload its _1.ser data file (or put the "
+                                   "pair in a server folder and open it there).")
+        import hashlib
+
+        path = self.stored_uploads.get(hashlib.sha256(data).hexdigest()) or self._keep_upload(data, name)
+        if path is None:
+            raise MissingDataError(f"{name} could not be kept on the server, so it cannot be opened.")
+        self.set_status(f"Opening {name}…")
+        self._accept_data(self._open_path(Path(path), name), name)
+
+    def _load_server_file(self, path):
+        resolved = self._confined_path(path)
+        if resolved is not None:
+            self._guard(f"reading {resolved.name}",
+                        lambda: self._accept_data(self._open_path(resolved, resolved.name), resolved.name))
+
+    def _set_data(self, data, label, truth=None):
+        self._loading = True
+        try:
+            self._set_data_quietly(data, label, truth)
+        finally:
+            self._loading = False
+        self._refresh_tab()
+
+    def _set_data_quietly(self, data, label, truth):
+        if isinstance(data, dict):
+            parts = data
+            self.truth = truth or {}
+        else:
+            kind = data.attrs.get("kind")
+            slot = {"movie": "movie", "diffraction": "pattern", "spectrum": "spectrum", "image": "movie"}.get(kind)
+            if slot is None:
+                raise InvalidParameterError(f"the TEM app does not analyse a {kind} yet.")
+            if kind == "image":  # a single image: a one-frame movie (morphology and FFT)
+                data = data.expand_dims(time=1).assign_coords(time_s=("time", [0.0]))
+            parts = {slot: data}
+        for slot, value in parts.items():
+            setattr(self, slot, value)
+        if "movie" in parts:
+            m = self.movie
+            self.frame.max = m.sizes["time"] - 1
+            self.frame.value = 0
+            ny, nx = m.sizes["y"], m.sizes["x"]
+            default = self.truth.get("movie", {}).get("axis_y_px") if isinstance(self.truth.get("movie"), dict) else None
+            if default is not None:  # the nanowire demo: a line across the wire
+                vals = (default - 40, nx * 0.3, default + 40, nx * 0.3)
+                self.level.value = 0.6
+            else:
+                vals = (ny * 0.1, nx / 2, ny * 0.9, nx / 2)
+            for widget, v in zip(self.line, vals, strict=True):
+                widget.value = float(round(v, 1))
+            if label.startswith("demo:"):
+                self.invert.value = True  # both demo movies show objects darker than their surroundings
+            self.tables = {k: v for k, v in self.tables.items() if k.startswith(("saed", "eels", "dose"))}
+            self.tracks = None
+            self._update_frame()
+            # movie analyses run when their tab is shown (a movie tab opened later computes then)
+            self.__dict__.setdefault("_dirty", set()).update({"morph", "front", "nuc"})
+        if "pattern" in parts:
+            if isinstance(self.truth.get("pattern"), dict) and self.truth["pattern"].get("camera_constant_px_A"):
+                self.camera_constant.value = round(self.truth["pattern"]["camera_constant_px_A"], 3)
+            self._analyse_saed()
+        if "spectrum" in parts:
+            self._analyse_eels()
+        self._update_wavelength()
+        self._analyse_dose()
+
+    def _mark_dirty(self, *names):
+        self.__dict__.setdefault("_dirty", set()).update(names)
+        self._refresh_tab()
+
+    def _refresh_tab(self):
+        """Run the movie analysis of the visible tab if its inputs changed, then show its table."""
+        dirty = self.__dict__.setdefault("_dirty", set())
+        tab = self.tabs.selected_index or 0
+        todo = {0: ("morph", self._analyse_morphology), 1: ("front", self._analyse_front),
+                2: ("nuc", self._analyse_nucleation)}.get(tab)
+        if todo and todo[0] in dirty and self.movie is not None:
+            dirty.discard(todo[0])
+            todo[1]()
+        self._show_table()
+
+    def run_all(self):
+        """Compute every tab now (for export or scripting), not only the visible one."""
+        for name, func in (("morph", self._analyse_morphology), ("front", self._analyse_front),
+                           ("nuc", self._analyse_nucleation)):
+            if name in self.__dict__.get("_dirty", set()) and self.movie is not None:
+                self._dirty.discard(name)
+                func()
+
+    def describe_data(self):
+        bits = []
+        if self.movie is not None:
+            bits.append(f"movie {self.movie.sizes['time']} frames of {self.movie.sizes['y']}×{self.movie.sizes['x']}")
+        if self.pattern is not None:
+            bits.append("diffraction pattern")
+        if self.spectrum is not None:
+            bits.append("EELS spectrum")
+        return ", ".join(bits)
+
+    # --- analyses --------------------------------------------------------------------
+    def _px(self):
+        return self.pixel_size.value or (self.movie.attrs.get("pixel_size_nm") if self.movie is not None else None) or 1.0
+
+    def _update_wavelength(self):
+        from battlab.tem.physics import electron_wavelength_pm
+
+        self.wavelength.value = f"λ = {electron_wavelength_pm(self.voltage.value):.4f} pm (relativistic)"
+
+    def _update_frame(self):
+        from battlab.plot.tem import frame_plot
+
+        if self.movie is None:
+            return
+        i = int(self.frame.value)
+        frame = np.asarray(self.movie.isel(time=i).values, float)
+        line = [wd.value for wd in self.line]
+        cents = None
+        if self.tracks is not None:
+            cents = self.tracks[self.tracks["frame"] == i]
+        t = float(self.movie["time_s"][i]) if "time_s" in self.movie.coords else i
+        self.frame_pane.update(frame_plot(frame, pixel_size_nm=self._px(), title=f"frame {i} (t = {t:.1f} s)",
+                                          line=line, centroids=cents))
+
+    def _analyse_morphology(self):
+        import holoviews as hv
+
+        from battlab.plot._core import HEIGHT, WIDTH, empty
+        from battlab.tem.morphometry import frame_morphometry
+
+        if self.movie is None:
+            return
+        self.__dict__.setdefault("_dirty", set()).discard("morph")
+        try:
+            table = frame_morphometry(self.movie, invert=self.invert.value, shape=self.shape.value, min_area_px=20)
+        except MissingDataError as exc:
+            self.morph_pane.update(empty(str(exc)[:60]))
+            return
+        self.tables["morphometry"] = table
+        curve = hv.Curve((table["time_s"], table["expansion_pct"]), "time (s)", "expansion (%)").opts(
+            width=WIDTH, height=HEIGHT, color="#2ca02c", line_width=2,
+            title=f"expansion: {table['expansion_definition'].iloc[0]}")
+        self.morph_pane.update(curve)
+        self._show_table()
+
+    def _analyse_front(self):
+        from battlab.tem.workflow import analyse_movie
+
+        if self.movie is None:
+            return
+        self.__dict__.setdefault("_dirty", set()).discard("front")
+        line = [wd.value for wd in self.line]
+        res = analyse_movie(self.movie, line=line, front_method=self.method.value, level=self.level.value or None,
+                            direction=self.direction.value, two_sided=self.two_sided.value, n_bootstrap=50)
+        for name in ("front", "front_models", "front_parameters", "two_regime", "front_velocity"):
+            if name in res.tables:
+                self.tables[name] = res.tables[name]
+            else:
+                self.tables.pop(name, None)
+        self.kymo = res.arrays.get("kymograph")
+        self.fits = res.arrays.get("front_fits")
+        if res.notes:
+            self.set_status(" ".join(res.notes))
+        self._draw_front()
+        self._update_frame()
+        self._show_table()
+
+    def _draw_front(self):
+        from battlab.plot._core import empty
+        from battlab.plot.tem import front_fit_plot, kymograph_plot
+
+        if self.kymo is None:
+            return
+        front = self.tables.get("front")
+        self.kymo_pane.update(kymograph_plot(self.kymo, front))
+        if front is not None and self.fits is not None:
+            self.kin_pane.update(front_fit_plot(front, self.fits, unit=self.kymo.attrs.get("length_unit", "px"),
+                                                log=self.loglog.value))
+        else:
+            self.kin_pane.update(empty("no front along this line"))
+
+    def _analyse_nucleation(self):
+        from battlab.plot._core import empty
+        from battlab.plot.tem import growth_plot, nucleation_plot
+        from battlab.tem.workflow import analyse_movie
+
+        if self.movie is None:
+            return
+        self.__dict__.setdefault("_dirty", set()).discard("nuc")
+        res = analyse_movie(self.movie, particles=True, invert=self.invert.value, min_area_px=self.min_area.value,
+                            max_displacement_px=self.max_move.value)
+        for name in ("particles", "counts", "size_distribution", "nucleation_fits", "growth"):
+            if name in res.tables:
+                self.tables[name] = res.tables[name]
+            else:
+                self.tables.pop(name, None)
+        self.tracks = res.tables.get("particles")
+        counts = res.tables.get("counts")
+        if counts is None:
+            self.count_pane.update(empty("no particles: adjust the polarity or the minimum area"))
+            self.growth_pane.update(empty("no particles"))
+            return
+        self.count_pane.update(nucleation_plot(counts, res.tables.get("nucleation_fits")))
+        growth = res.tables.get("growth")
+        self.growth_pane.update(growth_plot(self.tracks, pixel_size_nm=self._px(),
+                                            fitted_n=float(growth["n_fitted"].iloc[0]) if growth is not None else None))
+        self._show_table()
+
+    def _analyse_saed(self):
+        from battlab.plot.tem import pattern_plot, profile_plot
+        from battlab.tem.phases import reflections
+        from battlab.tem.workflow import analyse_saed
+
+        if self.pattern is None:
+            return
+        img = self.pattern.isel(time=-1) if "time" in self.pattern.dims else self.pattern
+        std = None if self.standard.value == "none" else self.standard.value
+        res = analyse_saed(img, camera_constant=None if std else (self.camera_constant.value or None),
+                           standard=std, beam_stop_px=self.beam_stop.value or None,
+                           tolerance_pct=self.tolerance.value, voltage_kV=self.voltage.value)
+        for name in ("center", "rings", "matches", "candidates", "calibration", "profile"):
+            key = f"saed_{name}"
+            if name in res.tables:
+                self.tables[key] = res.tables[name]
+            else:
+                self.tables.pop(key, None)
+        center = tuple(res.tables["center"][["center_y_px", "center_x_px"]].iloc[0])
+        self.pattern_pane.update(pattern_plot(np.asarray(img.values), center=center,
+                                              rings_px=res.tables["rings"]["radius_px"].to_numpy()))
+        refs = None
+        matches = res.tables.get("matches")
+        prof = res.arrays["profile"]
+        if matches is not None and len(matches) and "d_A" in prof.coords:
+            dmin = float(np.nanmin(prof["d_A"]))
+            refs = {p: reflections(p, d_min_A=dmin, d_max_A=10) for p in matches["phase"][:3]}
+        self.profile_pane.update(profile_plot(prof, rings=res.tables["rings"], references=refs))
+        if res.notes:
+            self.set_status(" ".join(res.notes))
+        self._show_table()
+
+    def _analyse_eels(self):
+        from battlab.plot.tem import eels_plot
+        from battlab.tem import eels
+        from battlab.tem.workflow import analyse_spectrum
+
+        if self.spectrum is None:
+            return
+        res = analyse_spectrum(self.spectrum, edges=tuple(eels.EDGES))
+        for name in ("edges", "thickness"):
+            key = f"eels_{name}"
+            if name in res.tables:
+                self.tables[key] = res.tables[name]
+            else:
+                self.tables.pop(key, None)
+        spec = res.arrays["spectrum"]
+        edge = self.edge.value
+        onset, pre, sig = eels._default_windows(edge, None, None, 50.0)
+        e = spec["energy_eV"].to_numpy()
+        lo_view = max(pre[0] - 20, e.min())
+        hi_view = min(sig[1] + 40, e.max())
+        view = spec.sel(energy=(spec["energy_eV"] >= lo_view) & (spec["energy_eV"] <= hi_view))
+        bg = None
+        try:
+            bg = eels.powerlaw_background(spec, pre)
+        except MissingDataError as exc:
+            self.set_status(f"{edge}: {exc}")
+        self.eels_pane.update(eels_plot(view, background=bg, windows=[pre, sig], title=f"EELS: {edge} at {onset:g} eV"))
+        self._show_table()
+
+    def _analyse_dose(self):
+        from battlab.plot.tem import dose_plot
+        from battlab.tem import physics as ph
+
+        if self.dose_mode.value == "TEM":
+            rate = ph.dose_rate_tem(beam_current_A=max(self.current_nA.value, 1e-12) * 1e-9,
+                                    illuminated_diameter_um=self.diameter_um.value)
+            per_frame = rate * self.exposure.value
+            exposure = self.exposure.value
+        else:
+            n_px = self.scan_px.value ** 2
+            st = ph.dose_rate_stem(beam_current_A=max(self.current_nA.value, 1e-12) * 1e-9,
+                                   pixel_size_nm=self.probe_px_nm.value, dwell_time_s=self.dwell_us.value * 1e-6,
+                                   n_pixels=n_px)
+            rate, per_frame = st["dose_rate_e_A2_s"], st["dose_per_frame_e_A2"]
+            exposure = n_px * self.dwell_us.value * 1e-6
+        interval = max(self.interval.value, exposure)
+        plan = ph.dose_budget(budget_e_A2=self.budget.value, dose_rate_e_A2_s=rate, exposure_s=exposure,
+                              frame_interval_s=interval, frames_wanted=self.frames_wanted.value)
+        n = self.frames_wanted.value
+        ledger = ph.cumulative_dose(np.arange(n) * interval, dose_rate_e_A2_s=rate, exposure_s=exposure)
+        self.tables["dose"] = ledger
+        summary = pd.DataFrame([{"mode": self.dose_mode.value, "dose_rate_e_A2_s": rate,
+                                 "current_density_mA_cm2": float(ph.dose_rate_to_current_density_mA_cm2(rate)),
+                                 "dose_per_frame_e_A2": per_frame, "frames_wanted": n,
+                                 "total_dose_e_A2": float(ledger["cumulative_dose_e_A2"].iloc[-1]),
+                                 "budget_e_A2": self.budget.value, "max_frames": plan["max_frames"],
+                                 "max_duration_s": plan["max_duration_s"], "fits_budget": plan["fits_budget"],
+                                 "max_dose_rate_e_A2_s": plan["max_dose_rate_e_A2_s"],
+                                 "wavelength_pm": float(ph.electron_wavelength_pm(self.voltage.value))}])
+        self.tables["dose_summary"] = summary
+        verdict = "within" if plan["fits_budget"] else "<b style='color:#d62728'>over</b>"
+        self.dose_summary.value = (f"<p>Dose rate <b>{rate:.4g} e⁻/Å²/s</b> "
+                                   f"({float(ph.dose_rate_to_current_density_mA_cm2(rate)):.4g} mA/cm²); "
+                                   f"<b>{per_frame:.4g} e⁻/Å²</b> per frame.<br>{n} frames: "
+                                   f"{summary['total_dose_e_A2'].iloc[0]:.4g} e⁻/Å², {verdict} the budget; the budget "
+                                   f"allows {plan['max_frames']} frames ({plan['max_duration_s']:.4g} s).</p>")
+        self.dose_pane.update(dose_plot(ledger, budget=self.budget.value))
+        self._show_table()
+
+    # --- results ---------------------------------------------------------------------
+    _TAB_TABLES = {
+        0: ("morphometry", [("frame", "frame", "{:d}"), ("time_s", "t (s)", "{:.1f}"),
+                            ("equivalent_diameter_nm", "d_eq (nm)", "{:.2f}"), ("feret_max_nm", "Feret max (nm)", "{:.2f}"),
+                            ("feret_min_nm", "Feret min (nm)", "{:.2f}"), ("expansion_pct", "expansion (%)", "{:.2f}"),
+                            ("expansion_definition", "definition", "{}")]),
+        1: ("front_models", [("model", "model", "{}"), ("aic", "AIC", "{:.1f}"), ("delta_aic", "ΔAIC", "{:.1f}"),
+                             ("r_squared", "R²", "{:.4f}"), ("meaning", "meaning", "{}")]),
+        2: ("nucleation_fits", [("model", "model", "{}"), ("N_inf", "N∞", "{:.1f}"), ("A_per_s", "A (1/s)", "{:.3g}"),
+                                ("rate_per_s", "J (1/s)", "{:.3g}"), ("aic", "AIC", "{:.1f}"),
+                                ("r_squared", "R²", "{:.3f}")]),
+        3: ("saed_matches", [("phase", "phase", "{}"), ("n_matched", "rings matched", "{:d}"),
+                             ("coverage", "coverage", "{:.2f}"), ("mean_abs_delta_pct", "|Δd| (%)", "{:.2f}"),
+                             ("score", "score", "{:.2f}"), ("matched", "hkl@d (Å)", "{}")]),
+        4: ("eels_edges", [("edge", "edge", "{}"), ("onset_eV", "onset (eV)", "{:.1f}"), ("signal", "signal", "{:.4g}"),
+                           ("snr", "SNR", "{:.1f}"), ("r", "background r", "{:.2f}"), ("warning", "note", "{}")]),
+        5: ("dose_summary", [("dose_rate_e_A2_s", "e⁻/Å²/s", "{:.4g}"), ("dose_per_frame_e_A2", "e⁻/Å² per frame", "{:.4g}"),
+                             ("total_dose_e_A2", "total (e⁻/Å²)", "{:.4g}"), ("max_frames", "max frames", "{:d}"),
+                             ("fits_budget", "within budget", "{}")]),
+    }
+
+    def _show_table(self):
+        idx = self.tabs.selected_index or 0
+        name, cols = self._TAB_TABLES[idx]
+        table = self.tables.get(name)
+        extra = ""
+        if idx == 1 and "front_parameters" in self.tables:
+            extra = html_table(self.tables["front_parameters"], [("model", "model", "{}"),
+                                                                 ("parameter", "parameter", "{}"),
+                                                                 ("value", "value", "{:.4g}"),
+                                                                 ("ci_low", "95 % low", "{:.4g}"),
+                                                                 ("ci_high", "95 % high", "{:.4g}")])
+        if idx == 1 and "two_regime" in self.tables:
+            tr = self.tables["two_regime"].iloc[0]
+            extra += (f"<p>Two regimes: n₁ = {tr['n1']:.3f}, n₂ = {tr['n2']:.3f}, break at {tr['t_break_s']:.1f} s "
+                      f"(BIC {tr['bic']:.1f} vs one power law {tr['bic_single']:.1f}).</p>")
+        if idx == 2 and "growth" in self.tables:
+            g = self.tables["growth"].iloc[0]
+            expected = ", ".join(f"{k.split(' (')[1].rstrip(')')}: {v:.2f}" for k, v in g.items()
+                                 if str(k).startswith("n_expected"))
+            extra = (f"<p>Growth exponent n = <b>{g['n_fitted']:.3f}</b> (closest: {html.escape(g['closest_model'])})."
+                     f" Expected — {html.escape(expected)}.</p>")
+        if idx == 4 and "eels_thickness" in self.tables:
+            extra = f"<p>t/λ = <b>{self.tables['eels_thickness']['t_over_lambda'].iloc[0]:.3f}</b> (log-ratio).</p>"
+        self.table.value = (html_table(table, cols) if table is not None and len(table) else
+                            "<i>nothing yet for this tab</i>") + extra
+
+    def _results(self):
+        self.run_all()
+        return {name: table for name, table in self.tables.items() if isinstance(table, pd.DataFrame)}
+
+    def _figures(self):
+        self.run_all()
+        panes = {"frame": self.frame_pane, "morphometry": self.morph_pane, "kymograph": self.kymo_pane,
+                 "kinetics": self.kin_pane, "nucleation": self.count_pane, "growth": self.growth_pane,
+                 "pattern": self.pattern_pane, "profile": self.profile_pane, "eels": self.eels_pane,
+                 "dose": self.dose_pane}
+        return {k: p.object for k, p in panes.items() if p.object is not None}
+
+    def _provenance(self):
+        from battlab.provenance import Provenance
+
+        inputs = []
+        for slot in ("movie", "pattern", "spectrum"):
+            data = getattr(self, slot)
+            if data is not None:
+                inputs.append({"name": data.attrs.get("source_name"), "sha256": data.attrs.get("source_sha256"),
+                               "format": data.attrs.get("source_format"), "role": slot})
+        params = {"pixel_size_nm": self.pixel_size.value or "from file", "frame_time_s": self.frame_time.value or
+                  "from file", "voltage_kV": self.voltage.value, "invert": self.invert.value,
+                  "expansion_definition": self.shape.value, "line_px": [wd.value for wd in self.line],
+                  "front_method": self.method.value, "level": self.level.value or "auto",
+                  "direction": self.direction.value, "two_sided": self.two_sided.value, "min_area_px": self.min_area.value,
+                  "max_displacement_px": self.max_move.value, "camera_constant_px_A": self.camera_constant.value,
+                  "standard": self.standard.value, "tolerance_pct": self.tolerance.value,
+                  "beam_stop_px": self.beam_stop.value, "edge": self.edge.value, "dose_mode": self.dose_mode.value,
+                  "beam_current_nA": self.current_nA.value, "beam_diameter_um": self.diameter_um.value,
+                  "dwell_us": self.dwell_us.value, "exposure_s": self.exposure.value,
+                  "frame_interval_s": self.interval.value, "budget_e_A2": self.budget.value}
+        return Provenance(analysis="battlab.apps.TEMApp", parameters=params, inputs=inputs)

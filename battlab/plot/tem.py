@@ -1,0 +1,180 @@
+"""In situ TEM figures: frames, kymographs with fronts, kinetics, nucleation, SAED, EELS, dose."""
+
+from __future__ import annotations
+
+import holoviews as hv
+import numpy as np
+
+from battlab.plot._core import HEIGHT, WIDTH, empty
+
+__all__ = ["dose_plot", "eels_plot", "frame_plot", "front_fit_plot", "growth_plot", "kymograph_plot",
+           "nucleation_plot", "pattern_plot", "profile_plot"]
+
+_FIT_COLORS = {"linear": "#1f77b4", "parabolic": "#d62728", "power_law": "#2ca02c", "deal_grove": "#9467bd",
+               "jmak": "#ff7f0e", "shrinking_core_diffusion": "#8c564b"}
+_PHASE_COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+
+
+def _image(arr, x_extent, y_extent, title, cmap="gray", **opts):
+    # rows run downwards in the image; HoloViews draws y upwards, so flip
+    img = hv.Image(np.asarray(arr, float)[::-1], bounds=(0, 0, x_extent, y_extent), kdims=["x", "y"])
+    return img.opts(cmap=cmap, width=opts.get("width", WIDTH), height=opts.get("height", HEIGHT), title=title,
+                    colorbar=False, tools=["hover"], xlabel=opts.get("xlabel", "x (nm)"),
+                    ylabel=opts.get("ylabel", "y (nm)"))
+
+
+def frame_plot(frame, *, pixel_size_nm=1.0, title="frame", line=None, centroids=None):
+    """A movie frame (nm axes) with an optional kymograph line and particle centroids."""
+    frame = np.asarray(frame, float)
+    ny, nx = frame.shape
+    px = pixel_size_nm or 1.0
+    out = _image(frame, nx * px, ny * px, title)
+    if line is not None:
+        y0, x0, y1, x1 = line
+        out = out * hv.Curve([(x0 * px, (ny - y0) * px), (x1 * px, (ny - y1) * px)]).opts(color="#ffcc00", line_width=2)
+    if centroids is not None and len(centroids):
+        pts = hv.Points((centroids["x_px"] * px, (ny - centroids["y_px"]) * px)).opts(color="#ff3030", size=5,
+                                                                                    marker="circle")
+        out = out * pts
+    return out
+
+
+def kymograph_plot(kymo, front=None, *, title="kymograph"):
+    """Kymograph (position along the line vs time) with the detected front."""
+    s = kymo["s_px"].to_numpy() * (kymo.attrs.get("pixel_size") or 1.0)
+    t = kymo["time_s"].to_numpy()
+    unit = kymo.attrs.get("length_unit", "px")
+    img = hv.Image((s, t, np.asarray(kymo.values, float)), kdims=["s", "time"]).opts(
+        cmap="gray", width=WIDTH, height=HEIGHT, title=title, xlabel=f"position along line ({unit})",
+        ylabel="time (s)", tools=["hover"])
+    if front is not None:
+        col = f"front_{unit}" if f"front_{unit}" in front else "front_px"
+        img = img * hv.Curve((front[col], front["time_s"]), "s", "time").opts(color="#ff3030", line_width=2)
+    return img
+
+
+def front_fit_plot(front, fits=None, *, unit="nm", log=False):
+    """Reacted depth vs time with the fitted kinetic models (best first in the legend)."""
+    good = front.dropna(subset=["depth"])
+    if log:  # zero depth (the reference frame) has no place on log axes
+        good = good[(good["depth"] > 0) & (good["time_s"] > good["time_s"].iloc[0])]
+    pts = hv.Scatter((good["time_s"], good["depth"]), "time (s)", f"depth ({unit})", label="front").opts(
+        color="black", size=4)
+    layers = [pts]
+    if fits is not None:
+        t0 = float(front.dropna(subset=["depth"])["time_s"].iloc[0])
+        tt = np.geomspace(max(fits.t[fits.t > 0].min(), 1e-6), fits.t.max(), 200) if log else \
+            np.linspace(fits.t.min(), fits.t.max(), 200)
+        for model in fits.summary["model"]:
+            if model in fits.predictors:
+                y = fits.predict(model, tt)
+                keep = y > 0 if log else np.isfinite(y)
+                layers.append(hv.Curve((tt[keep] + t0, y[keep]), "time (s)", f"depth ({unit})",
+                                       label=model).opts(color=_FIT_COLORS.get(model, "#555"), line_width=1.5))
+    return hv.Overlay(layers).opts(width=WIDTH, height=HEIGHT, legend_position="bottom_right", logx=log, logy=log,
+                                   title="front kinetics" + (" (log–log)" if log else ""))
+
+
+def nucleation_plot(counts, fits=None):
+    """N(t) with the instantaneous and progressive nucleation fits."""
+    t = counts["time_s"].to_numpy()
+    layers = [hv.Scatter((t, counts["count"]), "time (s)", "N", label="detected").opts(color="black", size=4)]
+    if fits is not None and len(fits):
+        tt = np.linspace(t.min(), t.max(), 200)
+        for _, row in fits.iterrows():
+            if row["model"] == "instantaneous":
+                y = row["N_inf"] * (1 - np.exp(-row["A_per_s"] * (tt - t.min())))
+            else:
+                y = row["rate_per_s"] * (tt - t.min())
+            layers.append(hv.Curve((tt, y), "time (s)", "N", label=f"{row['model']} (AIC {row['aic']:.0f})").opts(
+                line_width=2, color="#d62728" if row["model"] == "instantaneous" else "#1f77b4"))
+    return hv.Overlay(layers).opts(width=WIDTH, height=HEIGHT, legend_position="bottom_right", title="nuclei N(t)")
+
+
+def growth_plot(tracks, *, size="equivalent_diameter_px", pixel_size_nm=1.0, fitted_n=None):
+    """Particle radius vs age on log–log axes with guides for n = 1/3, 1/2 and 1."""
+    if tracks is None or tracks.empty:
+        return empty("no particles")
+    curves = []
+    dt = float(np.median(np.diff(np.unique(tracks["time_s"])))) if tracks["time_s"].nunique() > 1 else 1.0
+    allt = []
+    for pid, g in tracks.groupby("particle_id"):
+        if len(g) < 3:
+            continue
+        tau = g["time_s"] - (g["time_s"].iloc[0] - dt / 2)
+        r = g[size] / 2 * pixel_size_nm
+        allt.append(tau)
+        curves.append(hv.Curve((tau, r), "age (s)", "radius (nm)").opts(color="#888888", alpha=0.5, line_width=1))
+    if not curves:
+        return empty("no particle followed for 3 frames")
+    tmin, tmax = float(min(a.min() for a in allt)), float(max(a.max() for a in allt))
+    tt = np.geomspace(tmin, tmax, 20)
+    r0 = float(np.median(tracks[size])) / 2 * pixel_size_nm
+    guides = [hv.Curve((tt, r0 * (tt / tt[len(tt) // 2]) ** n), "age (s)", "radius (nm)", label=f"n = {lab}").opts(
+        line_dash="dashed", color=c) for n, lab, c in ((1 / 3, "1/3", "#9467bd"), (0.5, "1/2", "#d62728"),
+                                                         (1.0, "1", "#1f77b4"))]
+    title = "growth r(τ)" + (f": fitted n = {fitted_n:.2f}" if fitted_n is not None else "")
+    return hv.Overlay(curves + guides).opts(width=WIDTH, height=HEIGHT, logx=True, logy=True, title=title,
+                                             legend_position="bottom_right")
+
+
+def pattern_plot(pattern, *, center=None, rings_px=None, title="diffraction pattern"):
+    """Diffraction pattern on a log scale with the found centre and rings."""
+    img = np.log1p(np.clip(np.asarray(pattern, float), 0, None))
+    ny, nx = img.shape
+    out = _image(img, nx, ny, title, cmap="inferno", xlabel="kx (px)", ylabel="ky (px)")
+    if center is not None:
+        cy, cx = center
+        out = out * hv.Points([(cx, ny - cy)]).opts(color="cyan", size=8, marker="x")
+        for r in (rings_px if rings_px is not None else []):
+            out = out * hv.Ellipse(cx, ny - cy, 2 * r).opts(color="cyan", line_width=1, alpha=0.6)
+    return out
+
+
+def profile_plot(profile, *, rings=None, references=None, title="azimuthal profile"):
+    """I(d) (or I(R) without calibration) with found rings and reference sticks of the top phases."""
+    if "d_A" in profile.coords:
+        x = 1 / profile["d_A"].to_numpy()
+        xlabel = "1/d (1/Å)"
+    else:
+        x = profile["radius_px"].to_numpy()
+        xlabel = "R (px)"
+    y = np.asarray(profile.values, float)
+    layers = [hv.Curve((x, y), xlabel, "intensity", label="profile").opts(color="black", line_width=1)]
+    ymax = float(np.nanmax(y))
+    if references is not None and "d_A" in profile.coords:
+        for k, (phase, table) in enumerate(references.items()):
+            sticks = hv.Spikes((1 / table["d_A"].to_numpy(), np.full(len(table), 0.35 * ymax)), xlabel, "intensity",
+                               label=phase).opts(color=_PHASE_COLORS[k % len(_PHASE_COLORS)], line_width=2)
+            layers.append(sticks)
+    if rings is not None and len(rings) and "d_A" in rings:
+        layers.append(hv.Scatter((1 / rings["d_A"], np.interp(1 / rings["d_A"], x, y) if x[0] < x[-1] else
+                                  np.interp(1 / rings["d_A"], x[::-1], y[::-1])), xlabel, "intensity",
+                                 label="rings").opts(color="#ff7f0e", size=7, marker="triangle"))
+    return hv.Overlay(layers).opts(width=WIDTH, height=HEIGHT, logy=False, title=title, legend_position="top_right")
+
+
+def eels_plot(spectrum, *, background=None, windows=None, title="EELS"):
+    """Spectrum with the power-law background extrapolated under the edge and the windows shaded."""
+    e = spectrum["energy_eV"].to_numpy()
+    y = np.asarray(spectrum.values, float)
+    layers = [hv.Curve((e, y), "energy loss (eV)", "counts", label="spectrum").opts(color="black", line_width=1)]
+    if windows:
+        for (lo, hi), color in zip(windows, ("#1f77b4", "#d62728"), strict=False):
+            layers.append(hv.VSpan(lo, hi).opts(color=color, alpha=0.12))
+    if background is not None:
+        lo = windows[0][0] if windows else e.min()
+        hi = windows[-1][1] if windows else e.max()
+        ee = np.linspace(max(lo, 1e-3), hi, 200)
+        layers.append(hv.Curve((ee, background["A"] * ee ** (-background["r"])), "energy loss (eV)", "counts",
+                               label=f"A·E^-{background['r']:.2f}").opts(color="#d62728", line_dash="dashed"))
+    return hv.Overlay(layers).opts(width=WIDTH, height=HEIGHT, title=title, legend_position="top_right")
+
+
+def dose_plot(dose, *, budget=None, title="cumulative dose"):
+    """Cumulative dose vs time with the budget line."""
+    layers = [hv.Curve((dose["time_s"], dose["cumulative_dose_e_A2"]), "time (s)", "dose (e⁻/Å²)",
+                       label="cumulative").opts(color="#1f77b4", line_width=2)]
+    if budget:
+        layers.append(hv.HLine(budget).opts(color="#d62728", line_dash="dashed"))
+    return hv.Overlay(layers).opts(width=WIDTH, height=HEIGHT, title=title)

@@ -1,0 +1,126 @@
+"""The in situ TEM app, driven headless by setting widget values (no browser)."""
+
+import datetime
+import io
+import json
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from battlab.apps import APPS, TEMApp
+from battlab.datasets.tem import make_saed_pattern
+
+
+def _upload(app, name, content: bytes):
+    app.upload.value = ({"name": name, "type": "", "size": len(content), "content": memoryview(content),
+                         "last_modified": datetime.datetime.now()},)
+
+
+@pytest.fixture(scope="module")
+def app():
+    return TEMApp()
+
+
+def test_opens_on_demo_session(app):
+    assert "TEMApp" in APPS and APPS["TEMApp"][0] == "06_in_situ_tem.ipynb"
+    assert app.banner.layout.display == "none"
+    assert "60 frames" in app.status.value and "diffraction pattern" in app.status.value
+    assert "λ = 2.5079 pm" in app.wavelength.value
+    morph = app.tables["morphometry"]
+    assert morph["expansion_definition"].iloc[0] == "A/A0 = (d/d0)^2 (projected area)"
+    # the lithiating wire's projected area grows (shell expansion β = 3.7)
+    assert morph["expansion_pct"].iloc[-1] > 20
+    assert app.frame_pane.widget.children and app.morph_pane.widget.children
+
+
+def test_fronts_tab_tracks_the_core(app):
+    app.tabs.selected_index = 1
+    truth = app.truth["movie"]
+    front = app.tables["front"]
+    # two-sided half-width = core radius of the generated wire (1 nm pixels)
+    np.testing.assert_allclose(front["half_width"], truth["core_radius_nm"], atol=0.6)
+    models = app.tables["front_models"]
+    assert {"linear", "parabolic", "power_law", "deal_grove", "jmak"} == set(models["model"])
+    params = app.tables["front_parameters"].set_index(["model", "parameter"])
+    assert params.loc[("parabolic", "D"), "value"] == pytest.approx(truth["D_nm2_s"], rel=0.05)
+    assert "AIC" in app.table.value and "Two regimes" in app.table.value
+    rev = app.kin_pane.revision
+    app.loglog.value = True
+    assert app.kin_pane.revision == rev + 1
+
+
+def test_diffraction_tab_lists_every_candidate(app):
+    app.tabs.selected_index = 3
+    matches = app.tables["saed_matches"]
+    assert {"Li", "Li2O", "LiF"} <= set(matches["phase"][:4])
+    assert "Li2O" in app.table.value
+    # calibrating on the pattern itself as a Au standard must fail cleanly (it is not Au)
+    app.standard.value = "Au"
+    assert app.banner.layout.display == "block" or "saed_calibration" in app.tables
+    app.standard.value = "none"
+    assert app.banner.layout.display == "none" or "saed_matches" in app.tables
+
+
+def test_spectroscopy_and_dose_tabs(app):
+    app.tabs.selected_index = 4
+    assert app.tables["eels_thickness"]["t_over_lambda"].iloc[0] == pytest.approx(0.40, rel=0.02)
+    app.edge.value = "O K"
+    assert "O K" in app.eels_pane.object.opts.get().kwargs.get("title", "")
+    app.tabs.selected_index = 5
+    summary = app.tables["dose_summary"].iloc[0]
+    assert summary["dose_rate_e_A2_s"] == pytest.approx(0.1, rel=0.01)  # 1.26 pA on a 1 µm disc
+    assert summary["dose_per_frame_e_A2"] == pytest.approx(0.5, rel=0.01)
+    app.current_nA.value = 1.0
+    assert app.tables["dose_summary"]["dose_rate_e_A2_s"].iloc[0] == pytest.approx(79.47, abs=0.01)
+    assert app.tables["dose_summary"]["fits_budget"].iloc[0] == False  # noqa: E712
+    app.dose_mode.value = "STEM"
+    assert app.tables["dose_summary"]["mode"].iloc[0] == "STEM"
+
+
+def test_nucleation_demo(app):
+    app.demo_picker.value = "Li nucleation (dark Li, invert) + SAED + EELS"
+    app._load_demo(app.demo_picker.value)
+    app.tabs.selected_index = 2
+    fits = app.tables["nucleation_fits"]
+    assert fits["model"].iloc[0] == "instantaneous"
+    assert fits["N_inf"].iloc[0] == pytest.approx(25, rel=0.05)
+    assert "Growth exponent" in app.table.value and "closest: growth, diffusion-limited" in app.table.value
+    assert app.count_pane.widget.children and app.growth_pane.widget.children
+
+
+def test_export_zip_has_tables_and_provenance(app):
+    data = app.export_zip()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = set(zf.namelist())
+        prov = json.loads(zf.read("provenance.json"))
+    assert {"front_models.csv", "saed_matches.csv", "eels_edges.csv", "dose.csv", "morphometry.csv",
+            "provenance.json", "kinetics.html"} <= names, sorted(names)
+    assert prov["analysis"] == "battlab.apps.TEMApp" and prov["parameters"]["voltage_kV"] == 200.0
+
+
+def test_uploads_real_and_generated(real_data, tmp_path):
+    pytest.importorskip("rsciio")
+    app = TEMApp()
+    _upload(app, "ncempy_08_carbon.dm3", (real_data / "tem" / "ncempy_08_carbon.dm3").read_bytes())
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.spectrum.attrs["source_name"] == "ncempy_08_carbon.dm3"
+    edges = app.tables["eels_edges"]
+    assert edges["edge"].tolist() == ["C K"] and edges["signal"].iloc[0] > 0
+    # a bare .npy pattern without a pixel size is taken as a diffraction pattern
+    buf = io.BytesIO()
+    np.save(buf, make_saed_pattern(phases={"Si": 1.0}).data.values)
+    app.camera_constant.value = 0.0
+    app.standard.value = "Si"
+    _upload(app, "si.npy", buf.getvalue())
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.tables["saed_center"]["calibration"].iloc[0] == "calibrated on Si"
+    # refusals: a NeXus master whose data file is missing, an .emi alone, a corrupt .dm4
+    _upload(app, "master.h5", (real_data / "hdf5-nexus" / "ncempy_au_145mm_68kx_microprobe_01_master.h5").read_bytes())
+    assert app.banner.layout.display == "block" and "reads" in app.banner.value
+    _upload(app, "x.emi", (real_data / "tem" / "ncempy_16_STOimage.emi").read_bytes())
+    assert "_1.ser" in app.banner.value
+    _upload(app, "junk.dm4", b"\x00" * 400)
+    assert app.banner.layout.display == "block" and "Traceback" not in app.banner.value
+    assert app.spectrum.attrs["source_name"] == "ncempy_08_carbon.dm3"  # the app kept its data
