@@ -3,6 +3,7 @@ reconstruction for teaching, Beer–Lambert and magnification calculators."""
 
 from __future__ import annotations
 
+import contextlib
 import html
 
 import ipywidgets as w
@@ -235,17 +236,14 @@ class XRMApp(BaseApp):
         self.mode = tab
         self.tabs.selected_index = TABS.index(tab)
 
+    @contextlib.contextmanager
     def _quiet(self):
-        app = self
-
-        class _Quiet:
-            def __enter__(self):
-                app._busy = True
-
-            def __exit__(self, *exc):
-                app._busy = False
-
-        return _Quiet()
+        """Set several controls without each one re-running the analysis."""
+        self._busy = True
+        try:
+            yield
+        finally:
+            self._busy = False
 
     def describe_data(self):
         if self.mode == "Volume" and self.volume is not None:

@@ -23,7 +23,15 @@ from battlab.xrm.recon import (
     remove_rings,
     sinogram,
 )
-from battlab.xrm.segment import clean_labels, find_thresholds, histogram, phase_mask, segment, split_particles
+from battlab.xrm.segment import (
+    clean_labels,
+    drop_small_labels,
+    find_thresholds,
+    histogram,
+    phase_mask,
+    segment,
+    split_particles,
+)
 from battlab.xrm.tortuosity import diffusivity_field, tortuosity
 from battlab.xrm.xanes import (
     edge_energy_map,
@@ -38,7 +46,7 @@ from battlab.xrm.xanes import (
 )
 
 __all__ = ["VOLUME_SUFFIXES", "make_volume", "open_volume", "write_zarr_volume",
-           "histogram", "find_thresholds", "segment", "clean_labels", "split_particles", "phase_mask",
+           "histogram", "find_thresholds", "segment", "clean_labels", "split_particles", "phase_mask", "drop_small_labels",
            "phase_fractions", "porosity", "slice_profile", "connected_porosity", "specific_surface_area",
            "local_thickness", "size_distribution", "particle_table", "crack_table", "particle_changes",
            "tortuosity", "diffusivity_field",

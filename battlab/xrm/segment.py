@@ -13,7 +13,8 @@ import numpy as np
 
 from battlab.errors import InvalidParameterError, MissingDataError
 
-__all__ = ["histogram", "find_thresholds", "segment", "clean_labels", "split_particles", "phase_mask"]
+__all__ = ["histogram", "find_thresholds", "segment", "clean_labels", "split_particles", "phase_mask",
+           "drop_small_labels"]
 
 
 def _dask(volume):
@@ -200,6 +201,26 @@ def clean_labels(labels, *, min_size_voxels: int = 27):
     return _like(labels, out, "phase", "phase index", removed_voxels=int(small.sum()), **attrs)
 
 
+def drop_small_labels(labels, *, min_size: int):
+    """Remove labelled objects smaller than ``min_size`` and renumber the rest 1…n.
+
+    Returns
+    -------
+    (ndarray of int32, int)
+        The relabelled array (0 = background) and n.
+    """
+    from skimage.segmentation import relabel_sequential
+
+    lab = np.asarray(labels).astype(np.int32)
+    if int(min_size) > 1:
+        sizes = np.bincount(lab.ravel())
+        drop = sizes < int(min_size)
+        drop[0] = False
+        lab[drop[lab]] = 0
+    lab, _, _ = relabel_sequential(lab)
+    return lab.astype(np.int32), int(lab.max())
+
+
 def split_particles(mask, *, min_distance_um: float, voxel_size_um=None, min_size_voxels: int = 8):
     """Separate touching particles by a watershed on the distance map.
 
@@ -238,17 +259,7 @@ def split_particles(mask, *, min_distance_um: float, voxel_size_um=None, min_siz
                            exclude_border=False)
     markers = np.zeros(arr.shape, np.int32)
     markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-    lab = watershed(-dist, markers, mask=arr).astype(np.int32)
-    if min_size_voxels > 1:
-        sizes = np.bincount(lab.ravel())
-        drop = sizes < int(min_size_voxels)
-        drop[0] = False
-        lab[drop[lab]] = 0
-    # Renumber 1…n without gaps.
-    uniq = np.unique(lab)
-    remap = np.zeros(int(uniq.max()) + 1, np.int32)
-    remap[uniq] = np.arange(uniq.size)
-    lab = remap[lab]
-    out = _like(mask, lab, "particle", "particle id", n_particles=int(uniq.size - 1))
+    lab, n = drop_small_labels(watershed(-dist, markers, mask=arr), min_size=min_size_voxels)
+    out = _like(mask, lab, "particle", "particle id", n_particles=n)
     out.attrs["voxel_size_um"] = tuple(float(v) for v in vox)
     return out

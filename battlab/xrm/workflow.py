@@ -170,18 +170,12 @@ def label_particles_2d(step_map, *, min_pixels: int = 10):
     """Particles of a XANES field of view: connected sample pixels (edge step present)."""
     from skimage.measure import label
 
+    from battlab.xrm.segment import drop_small_labels
     from battlab.xrm.xanes import _map
 
     inside = np.isfinite(np.asarray(step_map.values))
-    lab = label(inside, connectivity=1)
-    sizes = np.bincount(lab.ravel())
-    small = sizes < int(min_pixels)
-    small[0] = False
-    lab[small[lab]] = 0
-    uniq = np.unique(lab)
-    remap = np.zeros(int(uniq.max()) + 1, int)
-    remap[uniq] = np.arange(uniq.size)
-    return _map(step_map, remap[lab], "particle", "particle id")
+    lab, _ = drop_small_labels(label(inside, connectivity=1), min_size=min_pixels)
+    return _map(step_map, lab, "particle", "particle id")
 
 
 def analyse_xanes(stack, references: dict, *, charged: str | None = None, e0: float | None = None,
