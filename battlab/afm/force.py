@@ -32,13 +32,14 @@ def _segment(curve, segment):
     if not isinstance(curve, pd.DataFrame) or "force_nN" not in curve:
         raise InvalidParameterError("expected a force-curve table with a force_nN column "
                                     "(battlab.afm.read_force_curves).")
-    part = curve[curve["segment"] == segment] if "segment" in curve else curve
-    if len(part) < 10:
-        raise MissingDataError(f"the {segment} segment has {len(part)} points; at least 10 are needed.")
-    h = part["tip_height_nm"].to_numpy(float) if "tip_height_nm" in part else np.full(len(part), np.nan)
+    # Plain arrays, not DataFrame masks: this runs for every curve of a force map.
+    keep = (np.asarray(curve["segment"]) == segment) if "segment" in curve else np.ones(len(curve), bool)
+    if keep.sum() < 10:
+        raise MissingDataError(f"the {segment} segment has {int(keep.sum())} points; at least 10 are needed.")
+    h = curve["tip_height_nm"].to_numpy(float)[keep] if "tip_height_nm" in curve else np.full(keep.sum(), np.nan)
     if not np.isfinite(h).all():
-        h = part["piezo_height_nm"].to_numpy(float)
-    return h, part["force_nN"].to_numpy(float)
+        h = curve["piezo_height_nm"].to_numpy(float)[keep]
+    return h, curve["force_nN"].to_numpy(float)[keep]
 
 
 def prepare_curve(curve, *, segment: str = "approach", baseline_fraction: float = 0.4):
@@ -169,7 +170,7 @@ def fit_force_curve(curve, *, model: str = "hertz", tip_radius_nm: float = 20.0,
             raise InvalidParameterError(f"{name} must be positive, got {v!r}.")
     if not 0 <= poisson < 0.5 + 1e-9:
         raise InvalidParameterError(f"poisson must be within 0–0.5, got {poisson!r}.")
-    has_retract = "segment" in curve and (curve["segment"] == "retract").sum() >= 10
+    has_retract = "segment" in curve and int((np.asarray(curve["segment"]) == "retract").sum()) >= 10
     adhesion = 0.0
     if has_retract:
         from scipy.ndimage import uniform_filter1d
@@ -288,8 +289,12 @@ def fit_force_curves(curves, *, model: str = "hertz", min_r_squared: float = 0.9
 
     if "curve" not in curves:
         raise MissingDataError("the force table has no 'curve' column (battlab.afm.read_force_curves).")
+    plain = curves.copy(deep=False)
+    # pandas deep-copies attrs into every slice; a map's per-curve metadata would make
+    # that quadratic in the number of curves.
+    plain.attrs = {}
     rows = []
-    for k, one in curves.groupby("curve", sort=True):
+    for k, one in plain.groupby("curve", sort=True):
         row = {"curve": int(k)}
         if "grid_x" in one:
             row.update(grid_x=int(one["grid_x"].iloc[0]), grid_y=int(one["grid_y"].iloc[0]))

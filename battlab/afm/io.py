@@ -31,6 +31,7 @@ from battlab.errors import (
     TooLargeError,
     UnsupportedFormatError,
 )
+from battlab.imaging.movie import _check_pixel_size
 
 __all__ = ["read_afm", "read_force_curves", "height_map", "is_force_file", "IMAGE_EXTENSIONS",
            "FORCE_EXTENSIONS"]
@@ -92,8 +93,8 @@ def height_map(values, *, pixel_size_um, units="nm", channel="height", source_na
     z = np.asarray(values, dtype=float)
     if z.ndim != 2 or min(z.shape) < 2:
         raise InvalidParameterError(f"an AFM map must be 2-D with at least 2×2 pixels, got shape {z.shape}.")
-    dx = _positive(pixel_size_um, "pixel_size_um")
-    dy = _positive(pixel_size_y_um, "pixel_size_y_um") if pixel_size_y_um is not None else dx
+    dx = _check_pixel_size(pixel_size_um)
+    dy = _check_pixel_size(pixel_size_y_um) if pixel_size_y_um is not None else dx
     ny, nx = z.shape
     da = xr.DataArray(z, dims=("y", "x"),
                       coords={"y_um": ("y", (np.arange(ny) + 0.5) * dy), "x_um": ("x", (np.arange(nx) + 0.5) * dx)},
@@ -104,16 +105,6 @@ def height_map(values, *, pixel_size_um, units="nm", channel="height", source_na
                      "scan_size_um": [nx * dx, ny * dy], "source_name": source_name})
     da.attrs["battlab"] = dict(meta or {"source_name": source_name})
     return da
-
-
-def _positive(value, name):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InvalidParameterError(f"{name} must be a positive number in µm, got {value!r}.") from None
-    if not np.isfinite(v) or v <= 0:
-        raise InvalidParameterError(f"{name} must be a positive number in µm, got {value!r}.")
-    return v
 
 
 def _display(values, unit):
@@ -195,7 +186,7 @@ def _read_gwy(data, meta, pixel_size_um):
         if xy_unit == "m":
             dx, dy = xreal / nx * 1e6, yreal / ny * 1e6
         elif pixel_size_um is not None:
-            dx = dy = _positive(pixel_size_um, "pixel_size_um")
+            dx = dy = _check_pixel_size(pixel_size_um)
         else:
             raise MissingDataError(f"{Path(meta['source_name']).name}: channel {title!r} stores no lateral unit "
                                    f"(width {xreal:g} with unit {xy_unit!r}); pass pixel_size_um.")

@@ -66,6 +66,7 @@ class AFMApp(BaseApp):
 
     def demos(self):
         from battlab.datasets.afm import (
+            make_conductive_map,
             make_ecafm_series,
             make_force_curve,
             make_force_map,
@@ -77,7 +78,8 @@ class AFMApp(BaseApp):
                 "Particles on a substrate, with a scan-line scar": make_particle_surface,
                 "Force curve: Hertz, E = 1.5 GPa": make_force_curve,
                 "Force-volume map: two phases (1.5 and 20 GPa)": make_force_map,
-                "EC-AFM: SEI growth and graphite step swelling": make_ecafm_series}
+                "EC-AFM: SEI growth and graphite step swelling": make_ecafm_series,
+                "C-AFM: current map of conductive grains in an SEI-like film": make_conductive_map}
 
     # --- controls --------------------------------------------------------------------
     def _build_controls(self):
@@ -114,6 +116,8 @@ class AFMApp(BaseApp):
         self.x_axis = w.ToggleButtons(options=[("vs time", "time_s"), ("vs potential", "potential_V")],
                                       value="time_s", style=style)
         self.frame_label = w.HTML()
+        self.profile_row = w.IntSlider(value=0, min=0, max=0, description="Profile line (row)",
+                                       continuous_update=False, style=style, layout=w.Layout(width="420px"))
 
         topo = lambda _: self._guard("levelling the map", self._analyse_topography)
         for widget in (self.channel, self.levelling, self.order, self.mask_features, self.scars):
@@ -125,8 +129,9 @@ class AFMApp(BaseApp):
         self.curve.observe(lambda _: self._guard("showing the curve", self._show_curve), "value")
         self.frame.observe(lambda _: self._guard("showing the frame", self._draw_series), "value")
         self.x_axis.observe(lambda _: self._guard("plotting the series", self._draw_series), "value")
+        self.profile_row.observe(lambda _: self._guard("drawing the profile", self._draw_profile), "value")
         self.topo_box = w.VBox([w.HBox([self.channel, self.levelling, self.order]),
-                                w.HBox([self.mask_features, self.scars]),
+                                w.HBox([self.mask_features, self.scars]), self.profile_row,
                                 w.HBox([self.pixel_size, self.z_unit])])
         self.force_box = w.VBox([w.HBox([self.model, self.tip_radius, self.half_angle, self.poisson]),
                                  w.HBox([self.curve, self.map_variable])])
@@ -136,12 +141,14 @@ class AFMApp(BaseApp):
     def _plot_area(self):
         self.map_plot = PlotPane(min_height_px=360)
         self.detail_plot = PlotPane(min_height_px=300)
-        return w.VBox([self.map_plot.widget, self.detail_plot.widget])
+        self.profile_plot = PlotPane(min_height_px=240)
+        return w.VBox([self.map_plot.widget, self.detail_plot.widget, self.profile_plot.widget])
 
     def _show_boxes(self):
         self.topo_box.layout.display = "" if self.mode == "image" else "none"
         self.force_box.layout.display = "" if self.mode == "force" else "none"
         self.series_box.layout.display = "" if self.mode == "series" else "none"
+        self.profile_plot.widget.layout.display = "" if self.mode == "image" else "none"
         self.map_variable.layout.display = "" if self.maps is not None else "none"
 
     # --- data --------------------------------------------------------------------------
@@ -188,6 +195,9 @@ class AFMApp(BaseApp):
 
                 self.channel.options = list(data)
                 self.channel.value = _height_channel(data)
+                ny = self.channels[self.channel.value].sizes["y"]
+                self.profile_row.max = ny - 1
+                self.profile_row.value = ny // 2
             elif isinstance(data, pd.DataFrame) and "force_nN" in data:
                 self.mode = "force"
                 self.curves = data
@@ -250,13 +260,38 @@ class AFMApp(BaseApp):
         from battlab.plot import afm as P
 
         raw = self.channels[self.channel.value]
-        self.map_plot.update(P.before_after(raw, self.levelled))
         units = self.levelled.attrs.get("units", "")
+        if units == "nA":
+            # Currents span decades: log colour scale and current statistics, no roughness.
+            from battlab.afm.electrical import current_statistics
+
+            self.map_plot.update(P.afm_image(raw, title="C-AFM current (log scale)", cmap="viridis", log=True))
+            stats = current_statistics(raw)
+            self.tables["current"] = pd.DataFrame([stats])
+            note = (f"<p><small>Conductive fraction {stats['conductive_fraction']:.1%} above "
+                    f"{stats['threshold_nA']:.3g} nA; geometric mean {stats['geometric_mean_nA']:.3g} nA, "
+                    f"median {stats['median_nA']:.3g} nA.</small></p>")
+        else:
+            self.map_plot.update(P.before_after(raw, self.levelled))
+            grains = self.tables.get("grains")
+            note = (f"<p><small>{len(grains)} grain(s) above Otsu's threshold.</small></p>"
+                    if grains is not None else "")
         self.detail_plot.update((P.height_histogram(self.tables["histogram"], units=units)
                                  + P.psd(self.tables["psd"], units=units)).cols(2))
-        grains = self.tables.get("grains")
-        note = f"<p><small>{len(grains)} grain(s) above Otsu's threshold.</small></p>" if grains is not None else ""
         self.table.value = html_table(self.tables["roughness"], _ROUGH_COLUMNS) + note
+        self._draw_profile()
+
+    def _draw_profile(self):
+        if self._busy or self.mode != "image" or self.levelled is None:
+            return
+        from battlab.afm.topography import line_roughness
+        from battlab.plot import afm as P
+
+        row = min(int(self.profile_row.value), self.levelled.sizes["y"] - 1)
+        line = self.levelled.isel(y=slice(row, row + 1))
+        line.attrs = dict(self.levelled.attrs)
+        r = line_roughness(line)
+        self.profile_plot.update(P.profile(self.levelled, row, ra=r["Ra"], rq=r["Rq"]))
 
     # --- force -------------------------------------------------------------------------
     def _options(self):

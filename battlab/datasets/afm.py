@@ -89,7 +89,8 @@ def _curve_table(delta_app, f_app, delta_ret, f_ret, contact_nm, k_N_per_m, nois
     for seg, d, f in (("approach", delta_app, f_app), ("retract", delta_ret, f_ret)):
         f = f + rng.normal(0, noise_nN, f.size)
         tip = contact_nm - d  # heights fall towards the sample, as in JPK files
-        rows.append(pd.DataFrame({"curve": curve, "segment": seg, "piezo_height_nm": tip - f / k_N_per_m,
+        segment = pd.Categorical([seg] * f.size, categories=["approach", "retract"])
+        rows.append(pd.DataFrame({"curve": curve, "segment": segment, "piezo_height_nm": tip - f / k_N_per_m,
                                   "tip_height_nm": tip, "force_nN": f}))
     return pd.concat(rows, ignore_index=True)
 

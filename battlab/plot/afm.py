@@ -8,7 +8,8 @@ import numpy as np
 
 from battlab.plot._core import HEIGHT, WIDTH, empty
 
-__all__ = ["afm_image", "before_after", "height_histogram", "psd", "force_curve", "force_map", "series_metrics"]
+__all__ = ["afm_image", "before_after", "height_histogram", "psd", "profile", "force_curve", "force_map",
+           "series_metrics"]
 
 
 def _display(values, max_px):
@@ -61,6 +62,19 @@ def psd(table, *, units: str = "nm", width=WIDTH - 60, height=HEIGHT - 40):
     return hv.Curve((table["frequency_per_um"][ok], table["psd"][ok]), "Spatial frequency (1/µm)",
                     f"PSD ({units}²·µm²)").opts(logx=True, logy=True, width=width, height=height,
                                                 title="Power spectral density", color="#444444", tools=["hover"])
+
+
+def profile(image, row: int, *, ra=None, rq=None, width=WIDTH + 120, height=HEIGHT - 80):
+    """One scan line (row) of a levelled map against x, with its Ra/Rq in the title."""
+    if image is None:
+        return empty("No profile.", width=width, height=height)
+    unit = image.attrs.get("units", "")
+    y = float(image["y_um"].values[row]) if "y_um" in image.coords else row
+    title = f"Profile at y = {y:.3g} µm"
+    if ra is not None:
+        title += f": Ra = {ra:.3g} {unit}, Rq = {rq:.3g} {unit} (ISO 4287, mean line removed)"
+    return hv.Curve((image["x_um"].values, image.values[row]), "x (µm)", f"Height ({unit})").opts(
+        width=width, height=height, title=title, color="#444444", tools=["hover"])
 
 
 def force_curve(curve, *, fit=None, width=WIDTH + 120, height=HEIGHT):

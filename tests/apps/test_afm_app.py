@@ -124,3 +124,16 @@ def test_upload_real_files_and_bad_ones(app, real_data):
     assert app.banner.layout.display == "block" and "Traceback" not in app.banner.value
     _upload(app, "map.txt", b"1 2 3\n4 5 6\n7 8 9\n")
     assert app.banner.layout.display == "none" and app.mode == "image"  # pixel size from the control
+
+
+def test_profile_line_and_current_map(app):
+    _demo(app, ROUGH)
+    rev = app.profile_plot.revision
+    app.profile_row.value = 5
+    assert app.profile_plot.revision > rev
+    _demo(app, "C-AFM: current map of conductive grains in an SEI-like film")
+    from battlab.datasets.afm import make_conductive_map
+
+    frac = make_conductive_map().truth["conductive_fraction"]
+    assert app.tables["current"]["conductive_fraction"].iloc[0] == pytest.approx(frac, abs=0.01)
+    assert "Conductive fraction" in app.table.value
