@@ -99,9 +99,12 @@ class XRMApp(BaseApp):
         self.slice = w.IntSlider(value=0, min=0, max=0, description="Slice", style=style, continuous_update=False,
                                  layout=w.Layout(width="420px"))
         self.overlay = w.Checkbox(value=True, description="show segmentation", indent=False)
+        self.contrast = w.FloatRangeSlider(value=(1.0, 99.0), min=0.0, max=100.0, step=0.5,
+                                           description="Contrast (percentiles)", style=style,
+                                           continuous_update=False, layout=w.Layout(width="380px"))
         for widget in (self.method, self.classes, self.manual, self.min_size, self.voxel):
             widget.observe(lambda _: self._guard("segmenting the volume", self._analyse_volume), "value")
-        for widget in (self.slice, self.overlay):
+        for widget in (self.slice, self.overlay, self.contrast):
             widget.observe(lambda _: self._guard("showing the slice", self._update_slice), "value")
         self.axis.observe(lambda _: self._guard("changing the slice axis", self._on_axis), "value")
         self.time = w.IntSlider(value=0, min=0, max=0, description="Time point", style=style,
@@ -157,7 +160,7 @@ class XRMApp(BaseApp):
         self.sino_plot = PlotPane()
         self.recon_plot = PlotPane()
         self.truth_plot = PlotPane()
-        volume = w.VBox([w.HBox([self.axis, self.overlay]), self.slice,
+        volume = w.VBox([w.HBox([self.axis, self.overlay]), w.HBox([self.slice, self.contrast]),
                          w.HBox([self.slice_plot.widget, self.profile_plot.widget]),
                          w.HBox([self.psd_plot.widget, self.tort_plot.widget])])
         operando = w.VBox([self.time, w.HBox([self.operando_slice.widget, self.operando_plot.widget])])
@@ -345,8 +348,19 @@ class XRMApp(BaseApp):
         order = [a for a in ("z", "y", "x") if a != ax]
         spacing = (vox["zyx".index(order[0])], vox["zyx".index(order[1])])
         pos = k * vox["zyx".index(ax)]
+        lo, hi = self.contrast.value
+        # Contrast from the whole volume's histogram, so it does not jump from slice to slice.
+        clim = tuple(float(v) for v in np.nanpercentile(self._preview(), [lo, hi]))
         self.slice_plot.update(P.slice_image(grey, lab, pixel_size_um=spacing, axes=(order[1], order[0]),
-                                             title=f"{ax} = {pos:.2f} µm (slice {k})"))
+                                             title=f"{ax} = {pos:.2f} µm (slice {k})", clim=clim))
+
+    def _preview(self):
+        """A strided sample of the volume (at most ~2 M voxels) for contrast limits."""
+        if getattr(self, "_preview_of", None) is not self.volume:
+            step = max(1, int(np.ceil((self.volume.size / 2e6) ** (1 / 3))))
+            self._preview_values = np.asarray(self.volume.data[::step, ::step, ::step])
+            self._preview_of = self.volume
+        return self._preview_values
 
     # --- operando --------------------------------------------------------------------
     def _analyse_series(self):

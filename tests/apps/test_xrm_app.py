@@ -52,6 +52,8 @@ def test_slice_and_threshold_controls(app):
     rev = app.slice_plot.revision
     app.slice.value = 3
     assert app.slice_plot.revision == rev + 1
+    app.contrast.value = (5.0, 95.0)
+    assert app.slice_plot.revision == rev + 2
     app.axis.value = "x"
     assert app.slice.max == 47 and list(app.analysis.tables["slice_profile"].columns[:2]) == ["index", "position_um"]
     app.axis.value = "z"

@@ -125,3 +125,9 @@ def test_bad_inputs_get_clear_errors(tmp_path, cube):
         open_volume(tmp_path / "short.raw", voxel_size_um=-1, shape=(6, 10, 12), dtype="u2")
     with pytest.raises(InvalidParameterError, match="axes"):
         open_volume(tmp_path / "short.raw", voxel_size_um=1, axes="zzy")
+
+
+def test_real_truncated_detector_tiff_is_refused(real_data):
+    # The Pilatus frame in the collection ends 11 bytes short of its strip.
+    with pytest.raises(CorruptFileError, match="truncated"):
+        open_volume(real_data / "xrd" / "xraylarch_Pilatus.tiff", voxel_size_um=172.0)
