@@ -197,6 +197,29 @@ class XRMApp(BaseApp):
         self.set_status(f"Opening {name}…")
         self._accept_data(open_volume(path, voxel_size_um=self.voxel.value), name)
 
+    def _server_files(self):
+        found = []
+        for root in self.data_dirs:
+            if root.is_dir():
+                found += [(str(p.relative_to(root)), str(p)) for p in sorted(root.rglob("*"))
+                          if p.is_file() and p.suffix.lower() in VOLUME_SUFFIXES]
+        return found
+
+    def _load_server_file(self, path):
+        resolved = self._confined_path(path)
+        if resolved is None:
+            return
+
+        def _read():
+            from battlab.xrm import open_volume
+
+            if not self.voxel.value:
+                raise MissingDataError("set the voxel size (µm) first, then load the file.")
+            self.set_status(f"Opening {resolved.name}…")
+            self._accept_data(open_volume(resolved, voxel_size_um=self.voxel.value), resolved.name)
+
+        self._guard(f"reading {resolved.name}", _read)
+
     def _set_data(self, data, label, truth=None):
         self.truth = truth
         if isinstance(data, dict) and "projections" in data:

@@ -154,3 +154,20 @@ def test_upload_needs_a_voxel_size_then_opens_a_tiff_volume(tmp_path):
     assert app.volume.shape == (8, 16, 16) and app.volume.attrs["voxel_size_um"] == (2.0, 2.0, 2.0)
     _upload(app, "notes.txt", b"hello")
     assert "upload a volume" in app.banner.value
+
+
+def test_server_volume_is_opened_lazily_from_the_data_folder(tmp_path, real_data):
+    import shutil
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    stack = real_data / "tiff-stack" / "pims_stuck.tif"
+    shutil.copy(stack, folder / "stack.tif")  # a copy in a temporary data folder, never in the repo
+    app = XRMApp(data_dirs=[folder])
+    assert app.server_picker.options == (("stack.tif", str(folder / "stack.tif")),)
+    app.voxel.value = 0.65
+    app._load_server_file(str(folder / "stack.tif"))
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.volume.shape == (5, 512, 512) and app.analysis is not None
+    app._load_server_file(str(tmp_path / "elsewhere.tif"))
+    assert "outside" in app.banner.value
