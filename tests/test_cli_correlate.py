@@ -58,8 +58,10 @@ def test_timeline_from_exported_tables(tmp_path, demo):
     xrd = pd.read_csv(out / "timeline_xrd.csv")
     ok = xrd["x_echem"].notna()
     np.testing.assert_allclose(xrd.loc[ok, "x_xrd"], xrd.loc[ok, "x_echem"], atol=0.02)
-    assert {"common_time_grid.csv", "correlations.csv", "reality_check.csv", "provenance.json"} <= {
-        p.name for p in out.iterdir()}
+    assert {"common_time_grid.csv", "correlations.csv", "reality_check.csv", "provenance.json",
+            "per_cycle_xrd.csv"} <= {p.name for p in out.iterdir()}
+    per_cycle = pd.read_csv(out / "per_cycle_xrd.csv")
+    assert {"cycle", "direction", "x_xrd_range", "n_samples"} <= set(per_cycle.columns)
     prov = json.loads((out / "provenance.json").read_text())
     assert [i["role"] for i in prov["inputs"]] == ["cycling", "xrd", "optical"]
 

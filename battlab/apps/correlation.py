@@ -91,6 +91,13 @@ class CorrelationApp(BaseApp):
         self.moving_map = w.Dropdown(description="Map to place", style={"description_width": "initial"})
         self.register_button = w.Button(description="Register maps", icon="crosshairs")
         self.register_button.on_click(lambda _: self._guard("registering the maps", self._register))
+        self.landmarks = w.Textarea(
+            placeholder="x_moving_um, y_moving_um, x_reference_um, y_reference_um  (one point pair per line)",
+            layout=w.Layout(width="460px", height="80px"))
+        self.landmark_kind = w.Dropdown(options=["similarity", "affine"], value="similarity", description="Fit")
+        self.landmark_button = w.Button(description="Fit landmarks", icon="map-pin",
+                                        tooltip="place the map from point pairs instead of the intensity search")
+        self.landmark_button.on_click(lambda _: self._guard("fitting the landmarks", self._fit_landmarks))
         self.opacity = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="Opacity",
                                      continuous_update=False)
         self.opacity.observe(lambda _: self._guard("redrawing the overlay", self._update_overlay), "value")
@@ -127,18 +134,22 @@ class CorrelationApp(BaseApp):
         self.map_table = w.HTML()
         self.matrix_plot = PlotPane(min_height_px=400)
         self.stats_table = w.HTML()
+        self.lag_plot = PlotPane()
         self.population_plot = PlotPane()
+        self.delta_q_plot = PlotPane()
         self.population_table = w.HTML()
         pages = [
             w.VBox([self.columns_box, self.cursor, self.timeline_plot.widget, self.readout]),
             w.VBox([w.HBox([self.agreement_plot.widget, self.check_table])]),
             w.VBox([w.HBox([self.reference_map, self.moving_map, self.register_button]),
+                    w.HBox([self.landmarks, w.VBox([self.landmark_kind, self.landmark_button])]),
                     w.HBox([self.reference_plot.widget, self.moving_plot.widget]),
                     w.HBox([self.view, self.opacity]),
                     w.HBox([self.overlay_plot.widget, self.particle_plot.widget]), self.map_table]),
-            w.VBox([w.HBox([self.features, self.outlier_method]), self.matrix_plot.widget, self.stats_table]),
+            w.VBox([w.HBox([self.features, self.outlier_method]), self.matrix_plot.widget,
+                    w.HBox([self.lag_plot.widget, self.stats_table])]),
             w.VBox([w.HBox([self.population_button, self.highlight, self.metric]),
-                    self.population_plot.widget, self.population_table]),
+                    w.HBox([self.population_plot.widget, self.delta_q_plot.widget]), self.population_table]),
         ]
         self.tabs = w.Tab(children=pages)
         for i, name in enumerate(_TABS):
@@ -375,6 +386,44 @@ class CorrelationApp(BaseApp):
         self.set_status(f"Registering {mov} in {ref}…")
         self.registration = wf.register_maps(self.experiment, reference=ref, moving=mov)
         self.particles = self.particle_corr = None
+        self._join_particles()
+        self._show_maps()
+        self.clear_error()
+        t = self.registration.transform
+        self.set_status(f"Registered {mov} in {ref}: rotation {t.rotation_deg:.2f}°, scale {t.scale:.4f}, "
+                        f"confidence (NCC) {self.registration.confidence:.3f}")
+
+    def _fit_landmarks(self):
+        from battlab.correlate.space import fit_landmarks
+
+        rows = []
+        for k, line in enumerate(self.landmarks.value.strip().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                values = [float(v) for v in line.replace(";", ",").replace("\t", ",").split(",") if v.strip()]
+            except ValueError:
+                raise InvalidParameterError(f"landmark line {k} is not four numbers: {line.strip()[:60]!r}") from None
+            if len(values) != 4:
+                raise InvalidParameterError(f"landmark line {k} has {len(values)} numbers; give x_moving_um, "
+                                            "y_moving_um, x_reference_um, y_reference_um.")
+            rows.append(values)
+        if not rows:
+            raise MissingDataError("enter point pairs first: one line per landmark, four numbers in µm.")
+        pts = np.asarray(rows)
+        self.registration = fit_landmarks(pts[:, :2], pts[:, 2:], kind=self.landmark_kind.value)
+        self.particles = self.particle_corr = None
+        self._join_particles()
+        self._show_maps()
+        self.clear_error()
+        t = self.registration.transform
+        self.set_status(f"Placed {self.moving_map.value} from {len(rows)} landmarks: rotation {t.rotation_deg:.2f}°, "
+                        f"scale {t.scale:.4f}, RMS residual {self.registration.rms_um:.3g} µm")
+
+    def _join_particles(self):
+        from battlab.correlate import workflow as wf
+
+        ref, mov = self.reference_map.value, self.moving_map.value
         images = self.experiment.images
         if {"xray_soc", "afm_modulus"} <= set(images) and ref.startswith("xray") and mov.startswith("afm"):
             from battlab.correlate.stats import correlation_table
@@ -383,11 +432,6 @@ class CorrelationApp(BaseApp):
             if len(self.particles) >= 4:
                 self.particle_corr = correlation_table(self.particles, columns=["soc", "modulus_GPa"],
                                                        method=("pearson",))
-        self._show_maps()
-        self.clear_error()
-        t = self.registration.transform
-        self.set_status(f"Registered {mov} in {ref}: rotation {t.rotation_deg:.2f}°, scale {t.scale:.4f}, "
-                        f"confidence (NCC) {self.registration.confidence:.3f}")
 
     def _show_maps(self):
         from battlab.plot.correlate import map_image, particle_scatter
@@ -461,9 +505,38 @@ class CorrelationApp(BaseApp):
         self.outliers = flag_outliers(data, columns=cols, method=self.outlier_method.value)
         flags = self.outliers["outlier"].to_numpy(dtype=bool)
         self.matrix_plot.update(scatter_matrix(data, cols, flagged=flags))
+        extra = ""
+        self.pca = None
+        if len(cols) >= 3 and len(data) > len(cols):
+            from battlab.correlate.stats import combined_pca
+
+            self.pca = combined_pca(data, columns=cols, n_components=min(3, len(cols)))
+            ratio = ", ".join(f"PC{i + 1} {v:.0%}" for i, v in enumerate(self.pca.explained_variance_ratio))
+            extra = f"<p><b>PCA of the standardised features:</b> {html.escape(ratio)}</p>"
+        self._update_lag(cols)
         self.stats_table.value = (f"<p>{len(data)} common time points; {int(flags.sum())} flagged as outliers "
-                                  f"({html.escape(self.outlier_method.label)}).</p>"
+                                  f"({html.escape(self.outlier_method.label)}).</p>" + extra
                                   + html_table(self.correlations, _CORR_COLUMNS))
+
+    def _update_lag(self, cols):
+        """Lag correlation of the first two features: which one leads, by how much."""
+        import holoviews as hv
+
+        from battlab.correlate.stats import lag_correlation
+        from battlab.plot._core import empty
+
+        self.lag = None
+        grid = self.common.dropna(subset=cols[:2])
+        if len(grid) < 12:
+            self.lag_plot.update(empty("Too few common time points for a lag correlation."))
+            return
+        spacing = float(np.median(np.diff(grid["test_time_s"])))
+        self.lag = lag_correlation(grid[cols[0]].to_numpy(), grid[cols[1]].to_numpy(), sample_spacing_s=spacing,
+                                   absolute=True, min_overlap=max(6, len(grid) // 3))
+        table = self.lag.table
+        self.lag_plot.update(hv.Curve((table["lag_s"], table["r"]), "lag (s)", "r").opts(
+            width=420, height=260, title=f"{cols[1]} vs {cols[0]}: best lag {self.lag.lag_s:+.0f} s "
+                                         f"(r = {self.lag.r:+.2f})", fontsize={"title": 9}))
 
     def _load_population(self):
         from battlab.correlate.population import population_summary
@@ -491,6 +564,7 @@ class CorrelationApp(BaseApp):
 
         self.population_plot.update(population_histogram(self.population, self.metric.value,
                                                          highlight=self.highlight.value))
+        self._update_delta_q()
         standing = highlight_cell(self.population, self.highlight.value)
         self.standing = standing
         self.population_table.value = (f"<b>{html.escape(str(self.highlight.value))} in its population of "
@@ -500,6 +574,25 @@ class CorrelationApp(BaseApp):
                                                       ("percentile", "percentile", "{:.0f}"),
                                                       ("population_median", "median", "{:.4g}"),
                                                       ("note", "note", "{}")]))
+
+    def _update_delta_q(self):
+        import holoviews as hv
+
+        from battlab.correlate.population import delta_q_v
+        from battlab.plot._core import empty
+
+        cell = _population().data.get(self.highlight.value)
+        if cell is None:
+            self.delta_q_plot.update(empty("Pick a cell."))
+            return
+        try:
+            dq = delta_q_v(cell, cycle_a=10, cycle_b=100)
+        except MissingDataError as exc:
+            self.delta_q_plot.update(empty(str(exc)))
+            return
+        self.delta_q_plot.update(hv.Curve(dq.curve, "voltage_V", "delta_q_mAh").opts(
+            width=420, height=300, color="#d62728", xlabel="Potential (V)", ylabel="ΔQ₁₀₀₋₁₀(V) (mAh)",
+            title=f"{self.highlight.value}: var ΔQ = {dq.features['delta_q_variance_mAh2']:.2e} mAh²"))
 
     def _summary_html(self):
         rows = []
@@ -529,6 +622,12 @@ class CorrelationApp(BaseApp):
         if not self.aligned:
             raise MissingDataError("nothing analysed yet.")
         out = {f"timeline_{name}": table for name, table in self.aligned.items() if name != "cycling"}
+        from battlab.correlate.timeline import per_cycle
+
+        for name, table in self.aligned.items():
+            if name != "cycling" and "cycle" in table and len(table):
+                out[f"per_cycle_{name}"] = per_cycle(table, by=("cycle", "direction"),
+                                                     funcs=("mean", "min", "max", "range"))
         out["clock_offsets"] = pd.DataFrame([{"dataset": k, "clock_offset_s": v} for k, v in self.offsets().items()])
         if self.offset_estimates is not None:
             out["clock_offset_estimates"] = self.offset_estimates
@@ -549,11 +648,17 @@ class CorrelationApp(BaseApp):
             out["particles"] = self.particles
         if self.population is not None:
             out["population_summary"] = self.population
+        if getattr(self, "pca", None) is not None:
+            out["pca_loadings"] = self.pca.loadings.reset_index()
+        if getattr(self, "lag", None) is not None:
+            out["lag_correlation"] = self.lag.table
         return out
 
     def _figures(self):
-        return {"timeline": self.timeline_plot.object, "reality_check": self.agreement_plot.object,
-                "overlay": self.overlay_plot.object, "particles": self.particle_plot.object}
+        figures = {"timeline": self.timeline_plot.object, "reality_check": self.agreement_plot.object,
+                   "overlay": self.overlay_plot.object, "particles": self.particle_plot.object,
+                   "scatter_matrix": self.matrix_plot.object, "population": self.population_plot.object}
+        return {name: fig for name, fig in figures.items() if fig is not None}  # tabs not opened yet have none
 
     def _provenance(self):
         from battlab.provenance import Provenance

@@ -39,6 +39,7 @@ def _timeline_outputs(experiment, *, estimate: bool, every_s, signals=None):
 
     from battlab.correlate import workflow as wf
     from battlab.correlate.stats import correlation_table
+    from battlab.correlate.timeline import per_cycle
     from battlab.errors import MissingDataError
 
     tables = {}
@@ -52,6 +53,9 @@ def _timeline_outputs(experiment, *, estimate: bool, every_s, signals=None):
     for name, table in aligned.items():
         if name != "cycling":
             tables[f"timeline_{name}"] = table
+            if len(table):
+                tables[f"per_cycle_{name}"] = per_cycle(table, by=("cycle", "direction"),
+                                                        funcs=("mean", "min", "max", "range"))
     tables["clock_offsets"] = pd.DataFrame(
         [{"dataset": k, "clock_offset_s": v} for k, v in experiment.clock_offsets_s.items()])
     try:
@@ -282,7 +286,8 @@ def add_parser(sub):
     p.add_argument("--cycle-a", type=int, default=10, help="early cycle of ΔQ(V)")
     p.add_argument("--cycle-b", type=int, default=100, help="late cycle of ΔQ(V)")
     p.add_argument("--threshold-fraction", type=float, default=0.8, help="end of life at this capacity fraction")
-    p.add_argument("--workers", type=int, default=0, help="local dask workers (0: in this process)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="local dask workers, as battlab batch (0: in this process; ignored with --scheduler)")
     p.add_argument("--scheduler", help="address of a dask.distributed scheduler (tcp://host:8786)")
     p.add_argument("--highlight", metavar="CELL", help="the imaged cell (file stem), ranked in its population")
     p.add_argument("--out", required=True, help="output folder (created)")

@@ -390,7 +390,8 @@ def estimate_clock_offset(times_s, signal, echem: pd.DataFrame, *, method: str =
 
 def _numeric_columns(table, columns, skip):
     if columns is None:
-        columns = [c for c in table.columns if c not in skip and pd.api.types.is_numeric_dtype(table[c])]
+        columns = [c for c in table.columns if c not in skip and pd.api.types.is_numeric_dtype(table[c])
+                   and not pd.api.types.is_bool_dtype(table[c])]  # flags are not quantities
     missing = [c for c in columns if c not in table]
     if missing:
         raise MissingDataError(f"columns not in the table: {', '.join(map(str, missing))}.")

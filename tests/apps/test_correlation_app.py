@@ -85,11 +85,33 @@ def test_maps_tab_places_the_afm_scan_and_joins_particles(app, truth):
     assert app.banner.layout.display == "none", app.banner.value
 
 
+def test_landmarks_typed_as_coordinates_place_the_map_exactly(app, truth):
+    app.tabs.selected_index = 2
+    a = truth["afm_to_xray"]
+    th = np.deg2rad(a["rotation_deg"])
+    moving = np.array([[3.0, 4.0], [25.0, 6.0], [12.0, 27.0]])
+    reference = a["scale"] * moving @ np.array([[np.cos(th), np.sin(th)], [-np.sin(th), np.cos(th)]]) + \
+        np.asarray(a["translation_um"])
+    app.landmarks.value = "\n".join(f"{m[0]}, {m[1]}, {r[0]}, {r[1]}" for m, r in zip(moving, reference, strict=True))
+    app.landmark_button.click()
+    assert app.banner.layout.display == "none", app.banner.value
+    assert abs(app.registration.transform.rotation_deg - a["rotation_deg"]) < 1e-6
+    assert app.registration.rms_um < 1e-9 and "from 3 landmarks" in app.status.value
+    assert len(app.particles) >= 12  # the particle join follows the new placement
+    app.landmarks.value = "1, 2, 3"
+    app.landmark_button.click()
+    assert "has 3 numbers" in app.banner.value
+    app.register_button.click()  # back to the intensity search
+    assert app.banner.layout.display == "none", app.banner.value
+
+
 def test_statistics_and_population_tabs(app):
     app.tabs.selected_index = 3
     cols = list(app.features.value)
     assert len(cols) >= 3 and app.correlations is not None
     assert {"r", "ci_low", "ci_high"} <= set(app.correlations.columns)
+    assert app.pca is not None and abs(app.pca.explained_variance_ratio.sum() - 1) < 0.2
+    assert app.lag is not None and "best lag" in str(app.lag_plot.object.opts.get().kwargs.get("title", ""))
     app.features.value = tuple(cols[:2])
     assert len(app.correlations) == 2  # one pair, Pearson and Spearman
     app.tabs.selected_index = 4
@@ -98,6 +120,7 @@ def test_statistics_and_population_tabs(app):
     assert "in its population of 24 cells" in app.population_table.value
     app.metric.value = "knee_cycle"
     assert "knee_cycle" in str(app.population_plot.object)
+    assert "delta_q_mAh" in str(app.delta_q_plot.object)
 
 
 def test_user_cycling_file_then_exported_table(tmp_path, truth):
@@ -130,11 +153,19 @@ def test_bad_uploads_get_a_message_and_the_app_keeps_working(app):
     assert app.timeline_plot.revision == rev + 1
 
 
+def test_export_before_any_tab_was_opened():
+    fresh = CorrelationApp()
+    with zipfile.ZipFile(io.BytesIO(fresh.export_zip())) as zf:
+        names = set(zf.namelist())
+    assert {"timeline_xrd.csv", "per_cycle_optical.csv", "provenance.json"} <= names and "overlay.html" not in names
+
+
 def test_export_zip_has_timeline_tables_and_provenance(app):
     blob = app.export_zip()
     with zipfile.ZipFile(io.BytesIO(blob)) as zf:
         names = set(zf.namelist())
         prov = json.loads(zf.read("provenance.json"))
     assert {"timeline_optical.csv", "timeline_xrd.csv", "clock_offsets.csv", "reality_check.csv",
-            "registration.csv", "particles.csv", "provenance.json", "timeline.html"} <= names
+            "registration.csv", "particles.csv", "provenance.json", "timeline.html", "per_cycle_xrd.csv",
+            "population_summary.csv", "lag_correlation.csv"} <= names
     assert prov["analysis"] == "battlab.correlate" and "xrd" in prov["parameters"]["clock_offsets_s"]
