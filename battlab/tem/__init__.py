@@ -68,6 +68,7 @@ from battlab.tem.physics import (
     dose_rate_tem,
     dose_rate_to_current_density_mA_cm2,
     electron_wavelength_pm,
+    fit_dose_threshold,
     interaction_constant_rad_per_V_nm,
     radius_from_d_px,
 )
@@ -90,7 +91,7 @@ __all__ = [
     # physics and dose
     "electron_wavelength_pm", "interaction_constant_rad_per_V_nm", "camera_constant_px_A", "camera_length_mm",
     "d_from_radius_A", "radius_from_d_px", "dose_rate_tem", "dose_rate_stem", "dose_rate_to_current_density_mA_cm2",
-    "cumulative_dose", "dose_budget",
+    "cumulative_dose", "dose_budget", "fit_dose_threshold",
     # diffraction and FFT
     "TEM_PHASES", "reflections", "find_center", "azimuthal_profile", "azimuthal_profiles", "find_rings",
     "calibrate_camera", "d_candidates", "match_phases", "ring_intensities", "phase_fraction_from_rings", "fft_spots",

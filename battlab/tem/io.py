@@ -239,8 +239,8 @@ def _from_rsciio(sig, *, pixel_size_nm, voltage_kV, frame_time_s, exposure_s, no
         coords["frame"] = ("time", np.arange(n))
         if not hasattr(data, "dask"):
             data = da.from_array(data, chunks=(1,) + tuple(data.shape[1:]))
-    elif hasattr(data, "dask"):
-        data = np.asarray(data.compute())
+    elif hasattr(data, "dask") and data.ndim <= 2:
+        data = np.asarray(data.compute())  # single images and spectra are small; cubes (SI, 4D-STEM) stay lazy
     if voltage_kV is not None:
         if inst["voltage_kV"] and abs(inst["voltage_kV"] - voltage_kV) > 0.5:
             notes.append(f"the file says {inst['voltage_kV']:g} kV; {voltage_kV:g} kV (given) was used.")

@@ -28,6 +28,7 @@ __all__ = [
     "dose_rate_tem",
     "dose_rate_to_current_density_mA_cm2",
     "electron_wavelength_pm",
+    "fit_dose_threshold",
     "interaction_constant_rad_per_V_nm",
     "radius_from_d_px",
 ]
@@ -206,3 +207,40 @@ def dose_budget(*, budget_e_A2: float, dose_rate_e_A2_s: float, exposure_s: floa
         out["max_dose_rate_e_A2_s"] = budget / (k * exp)
         out["fits_budget"] = bool(k <= n)
     return out
+
+
+def fit_dose_threshold(cumulative_dose_e_A2, metric, *, min_points: int = 3) -> dict:
+    """Dose at which a metric starts to change: flat, then linear in dose (a hinge).
+
+    metric = m₀ for D ≤ D_c and m₀ + s (D − D_c) beyond. For every candidate D_c between
+    data points the model is linear in (m₀, s); the D_c with the smallest squared error
+    wins. Use it on pooled (dose, metric) pairs from several runs to find the dose a
+    specimen tolerates before the beam changes it.
+
+    Returns
+    -------
+    dict
+        ``threshold_e_A2``, ``baseline``, ``slope_per_e_A2``, ``sse``, ``sse_no_threshold``
+        (one straight line) and ``n``.
+    """
+    d = np.asarray(cumulative_dose_e_A2, float)
+    y = np.asarray(metric, float)
+    ok = np.isfinite(d) & np.isfinite(y)
+    d, y = d[ok], y[ok]
+    order = np.argsort(d)
+    d, y = d[order], y[order]
+    if d.size < 2 * min_points + 1:
+        raise InvalidParameterError(f"a dose-threshold fit needs at least {2 * min_points + 1} points.")
+    # candidates: a fine grid between the min_points-th and the last-min_points-th dose
+    grid = np.linspace(d[min_points - 1], d[-min_points], 400)
+    best = None
+    for dc in grid:
+        a = np.column_stack([np.ones_like(d), np.clip(d - dc, 0, None)])
+        coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+        sse = float(np.sum((a @ coef - y) ** 2))
+        if best is None or sse < best[0]:
+            best = (sse, dc, coef)
+    sse, dc, coef = best
+    line = np.polyfit(d, y, 1)
+    return {"threshold_e_A2": float(dc), "baseline": float(coef[0]), "slope_per_e_A2": float(coef[1]), "sse": sse,
+            "sse_no_threshold": float(np.sum((np.polyval(line, d) - y) ** 2)), "n": int(d.size)}

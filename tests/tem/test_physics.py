@@ -62,3 +62,16 @@ def test_dose_budget_planner():
         ph.dose_budget(budget_e_A2=100, dose_rate_e_A2_s=0.1, exposure_s=5, frame_interval_s=1)
     with pytest.raises(InvalidParameterError):
         ph.cumulative_dose([0, 2, 1], dose_rate_e_A2_s=1)
+
+
+def test_dose_threshold_hinge():
+    rng = np.random.default_rng(0)
+    dose = np.sort(rng.uniform(0, 200, 120))
+    metric = 10.0 + np.where(dose > 80, -0.05 * (dose - 80), 0.0) + rng.normal(0, 0.05, dose.size)
+    res = ph.fit_dose_threshold(dose, metric)
+    # threshold within 5 e/Å² of the generated 80 e/Å², slope within 5 %
+    assert res["threshold_e_A2"] == pytest.approx(80, abs=5)
+    assert res["slope_per_e_A2"] == pytest.approx(-0.05, rel=0.05)
+    assert res["sse"] < res["sse_no_threshold"]
+    with pytest.raises(InvalidParameterError):
+        ph.fit_dose_threshold([1, 2, 3], [1, 2, 3])
