@@ -66,3 +66,16 @@ def test_xanes_stack_gives_the_soc_map(tmp_path):
     bad = run("xanes", str(tmp_path / "stack.tif"), "--energies", "7102:7150:2", "--pixel-um", "0.05", *refs,
               "--out", str(tmp_path / "res2"))
     assert bad.returncode != 0 and "energies" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_xrm_on_real_files(tmp_path, real_data):
+    res = run("xrm", str(real_data / "tiff-stack" / "pims_stuck.tif"), "--voxel-um", "0.65", "--no-tortuosity",
+              "--out", str(tmp_path / "res"))
+    assert res.returncode == 0, res.stderr
+    profile = pd.read_csv(tmp_path / "res" / "slice_profile.csv")
+    assert len(profile) == 5 and profile["position_um"].iloc[-1] == pytest.approx(4 * 0.65)
+    broken = run("xrm", str(real_data / "hdf5-nexus" / "ncempy_au_145mm_68kx_microprobe_01_master.h5"),
+                 "--voxel-um", "1", "--out", str(tmp_path / "res2"))
+    assert broken.returncode != 0 and "missing" in broken.stderr and "Traceback" not in broken.stderr
+    assert not (tmp_path / "res2").exists()
