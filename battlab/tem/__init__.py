@@ -24,6 +24,7 @@ from battlab.imaging.particles import detect_particles, link_particles
 from battlab.tem.eels import (
     EDGES,
     calibrate_energy,
+    decompose_spectrum_image,
     edge_map,
     edge_onset,
     edge_signal,
@@ -103,6 +104,6 @@ __all__ = [
     "classify_transient", "EXPECTED_EXPONENTS", "frame_morphometry", "volume_ratio", "expansion_pct",
     "wire_width_profile", "fit_critical_size",
     # EELS
-    "EDGES", "calibrate_energy", "powerlaw_background", "edge_signal", "edge_onset", "edge_table", "edge_map",
+    "EDGES", "calibrate_energy", "decompose_spectrum_image", "powerlaw_background", "edge_signal", "edge_onset", "edge_table", "edge_map",
     "log_ratio_thickness",
 ]

@@ -20,7 +20,7 @@ import pandas as pd
 
 from battlab.errors import InvalidParameterError, MissingDataError
 
-__all__ = ["EDGES", "calibrate_energy", "edge_map", "edge_onset", "edge_signal", "edge_table", "log_ratio_thickness",
+__all__ = ["EDGES", "calibrate_energy", "decompose_spectrum_image", "edge_map", "edge_onset", "edge_signal", "edge_table", "log_ratio_thickness",
            "powerlaw_background"]
 
 #: edge -> onset in eV
@@ -227,3 +227,60 @@ def edge_table(spectrum, edges=("Li K", "C K", "O K", "F K")) -> pd.DataFrame:
         except MissingDataError:
             continue
     return pd.DataFrame(rows, columns=["edge", "onset_eV", "signal", "background", "snr", "A", "r", "warning"])
+
+
+def decompose_spectrum_image(spectrum_image, *, n_components: int = 2, method: str = "nmf", energy_range=None,
+                             n_iter: int = 500, rng=0):
+    """PCA or non-negative matrix factorisation of a spectrum image ``(y, x, energy)``.
+
+    The cube is unfolded to pixels × energies. NMF (X ≈ W H, W, H ≥ 0) uses Lee–Seung
+    multiplicative updates; PCA is the SVD of the mean-centred matrix.
+
+    Returns
+    -------
+    (maps, spectra, explained) : DataArray, DataArray, ndarray
+        ``maps`` dims ``(component, y, x)`` (abundances / scores), ``spectra`` dims
+        ``(component, energy)`` (components / loadings), and the explained-variance
+        fraction per component (PCA) or the relative reconstruction error (NMF).
+    """
+    import xarray as xr
+
+    if spectrum_image.dims[-1] != "energy" or spectrum_image.ndim != 3:
+        raise InvalidParameterError("expected a spectrum image (y, x, energy).")
+    k = int(n_components)
+    si = spectrum_image
+    if energy_range is not None:
+        e = si["energy_eV"]
+        si = si.sel(energy=(e >= energy_range[0]) & (e <= energy_range[1]))
+    ny, nx, ne = si.shape
+    if not 1 <= k <= min(ny * nx, ne):
+        raise InvalidParameterError(f"n_components must be between 1 and {min(ny * nx, ne)}.")
+    x = np.asarray(si.values, float).reshape(-1, ne)
+    if method == "pca":
+        mean = x.mean(axis=0)
+        u, sv, vt = np.linalg.svd(x - mean, full_matrices=False)
+        w_, h_ = u[:, :k] * sv[:k], vt[:k]
+        explained = (sv ** 2 / np.sum(sv ** 2))[:k]
+    elif method == "nmf":
+        x = np.clip(x, 0, None)
+        gen = np.random.default_rng(rng)
+        scale = np.sqrt(x.mean() / k)
+        w_ = gen.random((x.shape[0], k)) * scale + 1e-9
+        h_ = gen.random((k, ne)) * scale + 1e-9
+        for _ in range(int(n_iter)):
+            h_ *= (w_.T @ x) / (w_.T @ w_ @ h_ + 1e-12)
+            w_ *= (x @ h_.T) / (w_ @ (h_ @ h_.T) + 1e-12)
+        # unit-area spectra, abundances carry the intensity
+        norm = h_.sum(axis=1, keepdims=True)
+        h_, w_ = h_ / norm, w_ * norm.T
+        explained = np.array([np.linalg.norm(x - w_ @ h_) / np.linalg.norm(x)])
+    else:
+        raise InvalidParameterError("method must be 'nmf' or 'pca'.")
+    comp = np.arange(k)
+    maps = xr.DataArray(w_.T.reshape(k, ny, nx), dims=("component", "y", "x"),
+                        coords={"component": comp, **{c: v for c, v in si.coords.items() if "energy" not in v.dims}},
+                        name=f"{method} maps")
+    spectra = xr.DataArray(h_, dims=("component", "energy"),
+                           coords={"component": comp, "energy_eV": ("energy", si["energy_eV"].to_numpy())},
+                           name=f"{method} spectra")
+    return maps, spectra, explained

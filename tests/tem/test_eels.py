@@ -60,3 +60,17 @@ def test_real_carbon_k_edge(real_data):
     assert table["edge"].tolist() == ["C K"]
     with pytest.raises(MissingDataError):
         eels.log_ratio_thickness(spec)  # a core-loss record has no zero loss
+
+
+@pytest.mark.parametrize("method", ["nmf", "pca"])
+def test_decomposition_separates_the_li_component(method):
+    demo = make_eels_spectrum_image()
+    maps, spectra, explained = eels.decompose_spectrum_image(demo.data, n_components=2, method=method)
+    assert maps.dims == ("component", "y", "x") and spectra.sizes["component"] == 2
+    profiles = maps.mean("y").to_numpy()
+    # one component's abundance follows the generated Li fraction across the interface
+    corr = [abs(np.corrcoef(p, demo.truth["li_fraction"])[0, 1]) for p in profiles]
+    assert max(corr) > 0.98
+    if method == "nmf":
+        assert explained[0] < 0.05  # relative reconstruction error
+        assert (spectra.values >= 0).all() and (maps.values >= 0).all()
