@@ -25,6 +25,7 @@ import pandas as pd
 import xarray as xr
 
 from battlab.errors import (
+    BattlabError,
     CorruptFileError,
     InvalidParameterError,
     MissingDataError,
@@ -138,6 +139,21 @@ def read_afm(source, *, name: str | None = None, pixel_size_um: float | None = N
     if ext in FORCE_EXTENSIONS:
         raise UnsupportedFormatError(f"{Path(src_name).name} holds force curves, not an image: read it with "
                                      "battlab.afm.read_force_curves (or `battlab afm-force`).")
+    try:
+        channels = _dispatch(data, ext, meta, src_name, pixel_size_um, z_unit)
+    except BattlabError:
+        raise
+    except MemoryError as exc:
+        raise TooLargeError(f"{Path(src_name).name}: not enough memory to read it.") from exc
+    except Exception as exc:  # a damaged file must end in a message, not a library traceback
+        raise CorruptFileError(f"{Path(src_name).name} could not be read ({type(exc).__name__}: {exc}); "
+                               "the file may be truncated or damaged.") from exc
+    if not channels:
+        raise MissingDataError(f"{Path(src_name).name} holds no image channel.")
+    return channels
+
+
+def _dispatch(data, ext, meta, src_name, pixel_size_um, z_unit):
     if data[:4] == b"GWYP":
         channels = _read_gwy(data, meta, pixel_size_um)
     elif data.lstrip()[:11] in (b"\\*File list", b"\\*EC File "):
@@ -157,8 +173,6 @@ def read_afm(source, *, name: str | None = None, pixel_size_um: float | None = N
     else:
         raise UnsupportedFormatError(f"{Path(src_name).name}: not an AFM format battlab reads (.gwy, Nanoscope "
                                      ".spm/.000, JPK .jpk, text/CSV or TIFF height map).")
-    if not channels:
-        raise MissingDataError(f"{Path(src_name).name} holds no image channel.")
     return channels
 
 
