@@ -81,6 +81,7 @@ from battlab.tem.saed import (
     fft_spots,
     find_center,
     find_rings,
+    gpa_strain,
     lattice_spacing_series,
     match_phases,
     phase_fraction_from_rings,
@@ -95,7 +96,7 @@ __all__ = [
     "cumulative_dose", "dose_budget", "fit_dose_threshold",
     # diffraction and FFT
     "TEM_PHASES", "reflections", "find_center", "azimuthal_profile", "azimuthal_profiles", "find_rings",
-    "calibrate_camera", "d_candidates", "match_phases", "ring_intensities", "phase_fraction_from_rings", "fft_spots",
+    "calibrate_camera", "d_candidates", "match_phases", "ring_intensities", "phase_fraction_from_rings", "fft_spots", "gpa_strain",
     "lattice_spacing_series",
     # movies, fronts, particles
     "kymograph", "detect_particles", "link_particles", "correct_drift", "temporal_average", "pca_denoise", "invert_polarity", "detect_front", "fit_front_models",

@@ -105,3 +105,22 @@ def test_lattice_spacing_series_tracks_expansion():
     table = saed.lattice_spacing_series(demo.data, d_range_nm=(0.2, 0.6))
     np.testing.assert_allclose(table["d_A"], demo.truth["d_A"], rtol=5e-3)
     assert table["strain"].iloc[-1] == pytest.approx(0.059, abs=0.005)
+
+
+def test_gpa_strain_of_a_two_domain_lattice():
+    # fringes along x: d = 3.354 Å on the left half, 2 % larger on the right half (phase-continuous)
+    px, n = 0.05, 256
+    x = np.arange(n) * px
+    d = np.where(np.arange(n) < n // 2, 0.3354, 0.3354 * 1.02)
+    phase = 2 * np.pi * np.cumsum(px / d)
+    img = np.tile(np.cos(phase), (n, 1))
+    ref_g = (0.0, 1 / 0.3354)
+    strain = saed.gpa_strain(img, pixel_size_nm=px, spot=ref_g, mask_sigma_per_nm=0.25)
+    left = float(np.median(strain.values[:, 20:100]))
+    right = float(np.median(strain.values[:, 156:236]))
+    # ε = −Δg/g_ref: 0 in the reference domain, 1 − 1/1.02 = 0.0196 in the expanded one (± 0.002)
+    assert left == pytest.approx(0.0, abs=2e-3) and right == pytest.approx(1 - 1 / 1.02, abs=2e-3)
+    auto = saed.gpa_strain(img, pixel_size_nm=px)
+    assert auto.attrs["d_ref_A"] > 3.3
+    with pytest.raises(MissingDataError):
+        saed.gpa_strain(img)
