@@ -389,13 +389,38 @@ class AFMApp(BaseApp):
     def _figures(self):
         return {"map": self.map_plot.object, "detail": self.detail_plot.object}
 
+    def _maps(self):
+        """Maps exported as .npy for the correlation notebook (battlab.correlate.read_map)."""
+        if self.mode == "image" and self.levelled is not None:
+            slug = "".join(c if c.isalnum() else "_" for c in self.channel.value).strip("_").lower()
+            return {f"levelled_{slug}": np.asarray(self.levelled.values, float)}
+        if self.mode == "force" and self.maps is not None:
+            return {f"{v}_map": np.asarray(self.maps[v].values, float) for v in ("modulus_GPa", "adhesion_nN")}
+        return {}
+
+    def export(self, out_dir):
+        """Tables, figures and provenance (see BaseApp.export), plus the maps as .npy."""
+        import io as _io
+        from pathlib import Path
+
+        from battlab.provenance import atomic_write
+
+        written = []
+        for name, values in self._maps().items():
+            buf = _io.BytesIO()
+            np.save(buf, values, allow_pickle=False)
+            written.append(atomic_write(Path(out_dir) / f"{name}.npy", buf.getvalue()))
+        return written + super().export(out_dir)
+
     def _provenance(self):
         from battlab.provenance import Provenance
 
         params = {"mode": self.mode, "source": self.source_label}
         if self.mode == "image":
             params.update(channel=self.channel.value, levelling=self.levelling.value, order=int(self.order.value),
-                          mask_features=self.mask_features.value, remove_scars=self.scars.value)
+                          mask_features=self.mask_features.value, remove_scars=self.scars.value,
+                          map_pixel_size_um=self.channels[self.channel.value].attrs.get("pixel_size_um"),
+                          exported_maps=sorted(f"{k}.npy" for k in self._maps()))
             data = self.channels[self.channel.value]
         elif self.mode == "force":
             params.update(model=self.model.value, **self._options())

@@ -111,6 +111,17 @@ def test_export_zip_has_tables_and_provenance(app):
         prov = json.loads(zf.read("provenance.json"))
     assert {"roughness.csv", "psd.csv", "histogram.csv", "map.html", "provenance.json"} <= names
     assert prov["parameters"]["levelling"] == "plane"
+    # The levelled map goes along as .npy for the correlation notebook, with its pixel size.
+    assert "levelled_height.npy" in names and prov["parameters"]["map_pixel_size_um"] == pytest.approx(0.01)
+
+
+def test_exported_map_reads_back_for_correlation(app, tmp_path):
+    from battlab.correlate.workflow import read_map
+
+    _demo(app, ROUGH)
+    app.export(tmp_path)
+    m = read_map(tmp_path / "levelled_height.npy", pixel_size_um=0.01)
+    np.testing.assert_allclose(m.values, app.levelled.values)
 
 
 def test_upload_real_files_and_bad_ones(app, real_data):
