@@ -70,6 +70,7 @@ class AFMApp(BaseApp):
             make_ecafm_series,
             make_force_curve,
             make_force_map,
+            make_layered_curve,
             make_particle_surface,
             make_rough_surface,
         )
@@ -78,6 +79,7 @@ class AFMApp(BaseApp):
                 "Particles on a substrate, with a scan-line scar": make_particle_surface,
                 "Force curve: Hertz, E = 1.5 GPa": make_force_curve,
                 "Force-volume map: two phases (1.5 and 20 GPa)": make_force_map,
+                "Layered SEI: 30 GPa inner layer (3 nm) over 2 GPa": make_layered_curve,
                 "EC-AFM: SEI growth and graphite step swelling": make_ecafm_series,
                 "C-AFM: current map of conductive grains in an SEI-like film": make_conductive_map}
 
@@ -312,10 +314,6 @@ class AFMApp(BaseApp):
         self._draw_force()
 
     def _draw_force(self):
-        if self.maps is None:
-            from battlab.plot import afm as P
-
-            self.map_plot.update(P.force_map(None))
         self._show_curve()
 
     def _show_curve(self):
@@ -342,6 +340,21 @@ class AFMApp(BaseApp):
             row = table.set_index("curve").loc[k]
             self.map_plot.update(P.force_map(self.maps, self.map_variable.value,
                                              selected=(row["grid_x"], row["grid_y"])))
+        else:
+            # One curve: the apparent modulus slice by slice in depth (layered SEI).
+            from battlab.afm.force import modulus_vs_depth
+            from battlab.errors import BattlabError
+
+            step = max(self.fit["indentation_nm"] / 10, 0.1)
+            try:
+                prof = modulus_vs_depth(one, tip_radius_nm=self._options()["tip_radius_nm"],
+                                        poisson=self._options()["poisson"], step_nm=step,
+                                        contact_window_nm=min(2.0, 2 * step))
+            except BattlabError:
+                prof = None
+            if prof is not None:
+                self.tables["modulus_vs_depth"] = prof
+            self.map_plot.update(P.modulus_depth(prof))
 
     # --- EC-AFM series -------------------------------------------------------------------
     def _analyse_series(self):

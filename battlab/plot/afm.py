@@ -9,7 +9,7 @@ import numpy as np
 from battlab.plot._core import HEIGHT, WIDTH, empty
 
 __all__ = ["afm_image", "before_after", "height_histogram", "psd", "profile", "force_curve", "force_map",
-           "series_metrics"]
+           "modulus_depth", "series_metrics"]
 
 
 def _display(values, max_px):
@@ -114,6 +114,17 @@ def force_map(maps, variable: str = "modulus_GPa", *, width=WIDTH, height=HEIGHT
     if selected is not None:
         over.append(hv.Points([selected], ["grid x", "grid y"]).opts(color="red", size=10, marker="x"))
     return hv.Overlay(over).opts(title=f"Force-volume map: {label}")
+
+
+def modulus_depth(table, *, width=WIDTH, height=HEIGHT):
+    """Apparent modulus of successive indentation slices (:func:`battlab.afm.modulus_vs_depth`)."""
+    if table is None or len(table) == 0:
+        return empty("No modulus-depth profile.", width=width, height=height)
+    return (hv.Curve((table["depth_nm"], table["modulus_GPa"]), "Indentation depth (nm)", "E (GPa)")
+            .opts(color="#9467bd", line_width=2)
+            * hv.Scatter((table["depth_nm"], table["modulus_GPa"]), "Indentation depth (nm)", "E (GPa)")
+            .opts(color="#9467bd", size=6, tools=["hover"])).opts(width=width, height=height,
+                                                                  title="Modulus vs indentation depth")
 
 
 def series_metrics(table, *, x: str = "time_s", width=WIDTH + 120, height=HEIGHT - 40, current=None):

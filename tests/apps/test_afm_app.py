@@ -148,3 +148,10 @@ def test_profile_line_and_current_map(app):
     frac = make_conductive_map().truth["conductive_fraction"]
     assert app.tables["current"]["conductive_fraction"].iloc[0] == pytest.approx(frac, abs=0.01)
     assert "Conductive fraction" in app.table.value
+
+
+def test_layered_sei_modulus_vs_depth(app):
+    _demo(app, "Layered SEI: 30 GPa inner layer (3 nm) over 2 GPa")
+    prof = app.tables["modulus_vs_depth"]
+    assert prof[prof["depth_nm"] < 2.5]["modulus_GPa"].median() == pytest.approx(30.0, rel=0.05)
+    assert prof[prof["depth_nm"] > 4.0]["modulus_GPa"].median() == pytest.approx(2.0, rel=0.05)
