@@ -63,11 +63,14 @@ class PlotPane:
 
     def update(self, obj):
         import holoviews as hv
+        from bokeh.model import Model
         from jupyter_bokeh import BokehModel
 
         self.object = obj
         self.revision += 1
-        self.widget.children = [BokehModel(hv.render(obj, backend="bokeh"))]
+        # A Bokeh model (e.g. a linked-brushing grid) is shown as it is; HoloViews objects are rendered.
+        model = obj if isinstance(obj, Model) else hv.render(obj, backend="bokeh")
+        self.widget.children = [BokehModel(model)]
 
 
 def html_table(frame, columns, *, scale=None) -> str:

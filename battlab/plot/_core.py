@@ -17,7 +17,7 @@ CE_COLOR = "#2ca02c"
 
 def cycle_colors(cycles, cmap="viridis"):
     """One colour per cycle number, evenly spread over ``cmap``."""
-    from bokeh.palettes import all_palettes, Viridis256
+    from bokeh.palettes import Viridis256, all_palettes
 
     cycles = list(cycles)
     palette = Viridis256 if cmap == "viridis" else all_palettes[cmap][max(all_palettes[cmap])]
@@ -36,6 +36,7 @@ def empty(message: str, **opts):
 def to_html(obj, *, title: str = "battlab figure") -> str:
     """Standalone HTML for a figure with BokehJS inlined (opens offline)."""
     from bokeh.embed import file_html
+    from bokeh.model import Model
     from bokeh.resources import INLINE
 
-    return file_html(hv.render(obj, backend="bokeh"), INLINE, title)
+    return file_html(obj if isinstance(obj, Model) else hv.render(obj, backend="bokeh"), INLINE, title)

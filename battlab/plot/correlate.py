@@ -127,26 +127,53 @@ def particle_scatter(particles: pd.DataFrame, x: str, y: str, *, correlation: pd
     return hv.Overlay(layers).opts(width=width, height=height, title=title)
 
 
-def scatter_matrix(table: pd.DataFrame, columns, *, flagged=None, size_px=150):
-    """Pairwise scatter plots of features on one grid (outliers in red)."""
+def scatter_matrix(table: pd.DataFrame, columns, *, flagged=None, size_px=160):
+    """Pairwise scatter plots of features with linked brushing (outliers in red).
+
+    Every panel draws from one shared data source, so points selected with the box or
+    lasso tool in one panel are highlighted in all of them; this runs in the browser
+    (BokehJS), with no round trip to Python. Returns a Bokeh grid (a HoloViews message
+    when there is nothing to show).
+    """
+    from bokeh.layouts import gridplot
+    from bokeh.models import ColumnDataSource
+    from bokeh.plotting import figure
+
     columns = [c for c in columns if c in table]
     if len(columns) < 2:
         return empty("Choose at least two features.", width=2 * WIDTH, height=HEIGHT)
-    cells = []
     flags = np.zeros(len(table), dtype=bool) if flagged is None else np.asarray(flagged, dtype=bool)
-    for yc in columns:
-        for xc in columns:
-            if xc == yc:
-                vals = table[xc].dropna()
+    data = {f"c{i}": table[c].to_numpy(dtype=float) for i, c in enumerate(columns)}
+    data["color"] = np.where(flags, "#d62728", "#1f77b4")
+    data["time_h"] = (table["test_time_s"].to_numpy(dtype=float) / 3600.0 if "test_time_s" in table
+                      else np.arange(len(table), dtype=float))
+    source = ColumnDataSource(data)
+    rows = []
+    for j, yc in enumerate(columns):
+        row = []
+        for i, xc in enumerate(columns):
+            fig = figure(width=size_px, height=size_px, tools="box_select,lasso_select,reset",
+                         toolbar_location=None if (i, j) != (len(columns) - 1, 0) else "right")
+            fig.min_border = 4
+            if i == j:
+                vals = data[f"c{i}"][np.isfinite(data[f"c{i}"])]
                 freq, edges = np.histogram(vals, bins=20) if len(vals) else (np.zeros(1), np.array([0.0, 1.0]))
-                cells.append(hv.Histogram((edges, freq), kdims=[xc]).opts(width=size_px, height=size_px, xaxis=None,
-                                                                  yaxis=None, title=_label(xc),
-                                                                  fontsize={"title": 8}))
+                fig.quad(top=freq, bottom=0, left=edges[:-1], right=edges[1:], fill_color="#cccccc",
+                         line_color="#777777")
+                fig.title.text = _label(xc)
+                fig.title.text_font_size = "8pt"
             else:
-                pts = hv.Scatter((table[xc][~flags], table[yc][~flags]), xc, yc).opts(size=3, color="#1f77b4")
-                bad = hv.Scatter((table[xc][flags], table[yc][flags]), xc, yc).opts(size=5, color="#d62728")
-                cells.append((pts * bad).opts(width=size_px, height=size_px, xaxis=None, yaxis=None))
-    return hv.Layout(cells).cols(len(columns)).opts(shared_axes=False)
+                fig.scatter(f"c{i}", f"c{j}", source=source, size=4, color="color", selection_color="#ff7f0e",
+                            nonselection_alpha=0.15)
+            fig.xaxis.visible = j == len(columns) - 1
+            fig.yaxis.visible = i == 0
+            if j == len(columns) - 1:
+                fig.xaxis.axis_label = _label(xc)
+            if i == 0:
+                fig.yaxis.axis_label = _label(yc)
+            row.append(fig)
+        rows.append(row)
+    return gridplot(rows, merge_tools=True, toolbar_location="right")
 
 
 def population_histogram(summary: pd.DataFrame, column: str, *, highlight: str | None = None, width=WIDTH,

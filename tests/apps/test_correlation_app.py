@@ -111,6 +111,14 @@ def test_statistics_and_population_tabs(app):
     assert len(cols) >= 3 and app.correlations is not None
     assert {"r", "ci_low", "ci_high"} <= set(app.correlations.columns)
     assert app.pca is not None and abs(app.pca.explained_variance_ratio.sum() - 1) < 0.2
+    # linked brushing: every scatter panel of the matrix draws from one shared source, with selection tools
+    from bokeh.models import GlyphRenderer, Scatter, Tool
+
+    renderers = [r for r in app.matrix_plot.object.select({"type": GlyphRenderer}) if isinstance(r.glyph, Scatter)]
+    assert len(renderers) == len(cols) * (len(cols) - 1)
+    assert len({id(r.data_source) for r in renderers}) == 1
+    tools = {type(t).__name__ for t in app.matrix_plot.object.select({"type": Tool})}
+    assert {"BoxSelectTool", "LassoSelectTool"} <= tools
     assert app.lag is not None and "best lag" in str(app.lag_plot.object.opts.get().kwargs.get("title", ""))
     app.features.value = tuple(cols[:2])
     assert len(app.correlations) == 2  # one pair, Pearson and Spearman
