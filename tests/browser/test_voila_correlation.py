@@ -35,6 +35,14 @@ def test_timeline_offsets_maps_and_an_uploaded_table_offline(new_page, gallery_u
     assert "rotation 17.0" in page.locator(".battlab-status").inner_text()
     page.wait_for_selector("text=Per-particle correlation", timeout=30_000)
 
+    # The scatter matrix (linked brushing in BokehJS) draws its points.
+    page.get_by_role("tab", name="Statistics").click()
+    page.wait_for_selector("text=common time points", timeout=30_000)
+    stats_plots = [k for k in range(page.locator(".battlab-plot").count())
+                   if page.locator(".battlab-plot").nth(k).is_visible()]
+    assert stats_plots, "no plot visible on the Statistics tab"
+    assert max(colored_pixels(page.locator(".battlab-plot").nth(k).screenshot()) for k in stats_plots) > 1500
+
     # A corrupt table is refused with a message; then an exported results table joins the timeline.
     bad = tmp_path / "broken.csv"
     bad.write_bytes(b"\x00\x01\x02garbage" * 100)
