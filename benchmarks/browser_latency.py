@@ -41,6 +41,7 @@ APPS = {
     "XRDApp": ("09_operando_xrd.ipynb", "80 patterns"),
     "SpectraApp": ("10_spectroscopy.ipynb", "60 spectra"),
     "SensorsApp": ("11_operando_sensors.ipynb", "2,384 samples"),
+    "CorrelationApp": ("12_correlation.ipynb", "4 maps"),
 }
 TARGET_COLD_S = 10.0
 TARGET_ROUND_TRIP_MS = 300.0
