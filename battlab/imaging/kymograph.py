@@ -49,7 +49,7 @@ def line_profile(image, start, end, *, width_px: int = 1, step_px: float = 1.0, 
     return s, vals.mean(axis=0)
 
 
-def kymograph(movie, start, end, *, width_px: int = 1, step_px: float = 1.0, pixel_size=None):
+def kymograph(movie, start, end, *, width_px: int = 1, step_px: float = 1.0, pixel_size=None, drift=None):
     """Intensity along the line ``start`` → ``end`` (``(y, x)`` in px) in every frame.
 
     Parameters
@@ -64,6 +64,10 @@ def kymograph(movie, start, end, *, width_px: int = 1, step_px: float = 1.0, pix
         Sampling step along the line.
     pixel_size : float, optional
         Length per px; default the movie's ``pixel_size_nm`` (or ``pixel_size_um``).
+    drift : DataFrame, optional
+        Per-frame specimen displacement (``dy_px``, ``dx_px``, e.g. from
+        :func:`battlab.imaging.estimate_drift`): the line follows the specimen, so the
+        raw frames are sampled once instead of being shifted whole first.
 
     Returns
     -------
@@ -79,10 +83,18 @@ def kymograph(movie, start, end, *, width_px: int = 1, step_px: float = 1.0, pix
     if pixel_size is None and unit:
         pixel_size = movie.attrs.get(f"pixel_size_{unit}")
     n = movie.sizes["time"]
+    if drift is not None:
+        if len(drift) != n or not {"dy_px", "dx_px"} <= set(drift.columns):
+            raise InvalidParameterError("drift must have one row per frame with dy_px and dx_px columns.")
+        shifts = drift[["dy_px", "dx_px"]].to_numpy(float)
+    else:
+        shifts = np.zeros((n, 2))
+    start, end = np.asarray(start, float), np.asarray(end, float)
     rows = []
     s = None
     for i in range(n):
-        s, prof = line_profile(np.asarray(movie.isel(time=i).values), start, end, width_px=width_px, step_px=step_px)
+        s, prof = line_profile(np.asarray(movie.isel(time=i).values), start + shifts[i], end + shifts[i],
+                               width_px=width_px, step_px=step_px)
         rows.append(prof)
     times = movie["time_s"].to_numpy() if "time_s" in movie.coords else np.arange(n, dtype=float)
     coords = {"time_s": ("time", times), "s_px": ("s", s)}
@@ -90,6 +102,7 @@ def kymograph(movie, start, end, *, width_px: int = 1, step_px: float = 1.0, pix
         coords[f"s_{unit or 'nm'}"] = ("s", s * float(pixel_size))
     out = xr.DataArray(np.array(rows), dims=("time", "s"), coords=coords, name="intensity",
                        attrs={"units": movie.attrs.get("units", "counts"), "start_px": tuple(map(float, start)),
+                              "drift_followed": drift is not None,
                               "end_px": tuple(map(float, end)), "width_px": int(width_px),
                               "pixel_size": float(pixel_size) if pixel_size else None,
                               "length_unit": (unit or "nm") if pixel_size else "px"})

@@ -81,19 +81,20 @@ def analyse_movie(movie, *, line=None, line_width_px: int = 5, front_method: str
                              "max_displacement_px": max_displacement_px, "models": list(models),
                              "n_bootstrap": n_bootstrap, "dose_rate_e_A2_s": dose_rate_e_A2_s})
     out.tables["metadata"] = metadata_table(movie)
-    work = movie
+    work, drift_table = movie, None
     if drift:
         from battlab.tem.movie import correct_drift
 
         roi = None if drift_roi is None else (slice(drift_roi[0], drift_roi[1]), slice(drift_roi[2], drift_roi[3]))
-        work, table = correct_drift(movie, roi=roi)
-        out.tables["drift"] = table
+        work, drift_table = correct_drift(movie, roi=roi)
+        out.tables["drift"] = drift_table
     if line is not None:
         from battlab.imaging.kymograph import kymograph
 
         if len(line) != 4:
             raise InvalidParameterError("line must be (y0, x0, y1, x1) in px.")
-        kymo = kymograph(work, line[:2], line[2:], width_px=line_width_px)
+        # the line follows the specimen on the raw frames: one interpolation, no whole-frame shifts
+        kymo = kymograph(movie, line[:2], line[2:], width_px=line_width_px, drift=drift_table)
         out.arrays["kymograph"] = kymo
         front = fr.detect_front(kymo, method=front_method, level=level, direction=direction)
         unit = kymo.attrs.get("length_unit", "px")

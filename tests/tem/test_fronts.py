@@ -136,6 +136,14 @@ def test_drift_correction_on_textured_movie():
     assert err.max() < 0.6
     assert fixed.dims == ("time", "y", "x") and "drift-corrected" in fixed.attrs["notes"][-1]
     assert drift["dx_nm"].iloc[-1] == pytest.approx(drift["dx_px"].iloc[-1])
+    # a kymograph whose line follows the drift on the raw frames matches one on the shifted movie
+    ax = demo.truth["axis_y_px"]
+    k_shifted = kymograph(fixed, (ax - 30, 64), (ax, 64), width_px=5)
+    k_follow = kymograph(demo.data, (ax - 30, 64), (ax, 64), width_px=5, drift=drift)
+    a = fronts.detect_front(k_shifted, level=0.6)["front_px"].to_numpy()
+    b = fronts.detect_front(k_follow, level=0.6)["front_px"].to_numpy()
+    np.testing.assert_allclose(a, b, atol=0.05)
+    np.testing.assert_allclose(b, 30 - demo.truth["core_radius_nm"], atol=0.6)  # the drift estimate is within 0.6 px
 
 
 def test_movie_helpers(wire):
