@@ -230,11 +230,14 @@ def read_table(source, *, name: str | None = None, time_column: str | None = Non
     (DataFrame, str)
         The table and the name of its time column.
     """
+    import csv
     import io
     from pathlib import Path
 
     if isinstance(source, (bytes, bytearray, memoryview)):
         label = name or "the table"
+        if not len(source):
+            raise InvalidParameterError(f"{label} is empty.")
         if b"\x00" in bytes(source[:65536]):
             raise InvalidParameterError(f"{label} is not a text table (it holds binary data); export the results "
                                         "as CSV.")
@@ -247,7 +250,7 @@ def read_table(source, *, name: str | None = None, time_column: str | None = Non
         raise InvalidParameterError(f"{label}: give a results table as CSV (exported by a battlab app or CLI).")
     try:
         table = pd.read_csv(handle, comment="#", sep=None, engine="python")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, csv.Error) as exc:
         raise InvalidParameterError(f"{label} is not a readable CSV table ({exc}).") from exc
     candidates = [time_column] if time_column else ["time_s", "test_time_s", "elapsed_s", "sensor_time_s"]
     for c in candidates:
