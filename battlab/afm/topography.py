@@ -327,7 +327,8 @@ def segment_grains(image, *, threshold: float | None = None, min_area_px: int = 
         "centroid_x_um": (cx + 0.5) * dx, "centroid_y_um": (cy + 0.5) * dy,
     })
     frame.attrs.update({"labels": labels, "threshold": float(threshold), "background": base,
-                        "units": image.attrs.get("units", ""), "volume_units": f"{image.attrs.get('units', '')}·µm²"})
+                        "units": image.attrs.get("units", ""),
+                        "volume_units": f"{image.attrs.get('units', '')}·µm²"})
     return frame
 
 

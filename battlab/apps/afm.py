@@ -68,6 +68,7 @@ class AFMApp(BaseApp):
         from battlab.datasets.afm import (
             make_conductive_map,
             make_ecafm_series,
+            make_kpfm_map,
             make_force_curve,
             make_force_map,
             make_layered_curve,
@@ -81,7 +82,8 @@ class AFMApp(BaseApp):
                 "Force-volume map: two phases (1.5 and 20 GPa)": make_force_map,
                 "Layered SEI: 30 GPa inner layer (3 nm) over 2 GPa": make_layered_curve,
                 "EC-AFM: SEI growth and graphite step swelling": make_ecafm_series,
-                "C-AFM: current map of conductive grains in an SEI-like film": make_conductive_map}
+                "C-AFM: current map of conductive grains in an SEI-like film": make_conductive_map,
+                "KPFM: surface potential beside an Au reference pad": make_kpfm_map}
 
     # --- controls --------------------------------------------------------------------
     def _build_controls(self):
@@ -118,6 +120,13 @@ class AFMApp(BaseApp):
         self.x_axis = w.ToggleButtons(options=[("vs time", "time_s"), ("vs potential", "potential_V")],
                                       value="time_s", style=style)
         self.frame_label = w.HTML()
+        self.ref_wf = w.BoundedFloatText(value=5.1, min=0.0, max=10.0, step=0.01,
+                                         description="reference work function (eV)", style=style,
+                                         layout=w.Layout(width="300px"))
+        self.ref_cpd = w.BoundedFloatText(value=0.0, min=-10.0, max=10.0, step=0.001,
+                                          description="reference CPD (V)", style=style, layout=w.Layout(width="220px"))
+        self.bias_on = w.ToggleButtons(options=[("bias on sample", "sample"), ("bias on tip", "tip")],
+                                       value="sample", style=style)
         self.profile_row = w.IntSlider(value=0, min=0, max=0, description="Profile line (row)",
                                        continuous_update=False, style=style, layout=w.Layout(width="420px"))
 
@@ -132,13 +141,24 @@ class AFMApp(BaseApp):
         self.frame.observe(lambda _: self._guard("showing the frame", self._draw_series), "value")
         self.x_axis.observe(lambda _: self._guard("plotting the series", self._draw_series), "value")
         self.profile_row.observe(lambda _: self._guard("drawing the profile", self._draw_profile), "value")
+        for widget in (self.ref_wf, self.ref_cpd, self.bias_on):
+            widget.observe(lambda _: self._guard("computing the work function", self._draw_topography), "value")
         self.topo_box = w.VBox([w.HBox([self.channel, self.levelling, self.order]),
                                 w.HBox([self.mask_features, self.scars]), self.profile_row,
+                                self._kpfm_box(),
                                 w.HBox([self.pixel_size, self.z_unit])])
         self.force_box = w.VBox([w.HBox([self.model, self.tip_radius, self.half_angle, self.poisson]),
                                  w.HBox([self.curve, self.map_variable])])
         self.series_box = w.VBox([w.HBox([self.frame, self.frame_label]), self.x_axis])
         return [self.topo_box, self.force_box, self.series_box]
+
+    def _kpfm_box(self):
+        self.kpfm_box = w.HBox([self.ref_wf, self.ref_cpd, self.bias_on])
+        return self.kpfm_box
+
+    def _is_kpfm(self):
+        img = self.channels.get(self.channel.value) if self.channels else None
+        return img is not None and img.attrs.get("units") == "V" and "potential" in self.channel.value.lower()
 
     def _plot_area(self):
         self.map_plot = PlotPane(min_height_px=360)
@@ -151,6 +171,7 @@ class AFMApp(BaseApp):
         self.force_box.layout.display = "" if self.mode == "force" else "none"
         self.series_box.layout.display = "" if self.mode == "series" else "none"
         self.profile_plot.widget.layout.display = "" if self.mode == "image" else "none"
+        self.kpfm_box.layout.display = "" if self.mode == "image" and self._is_kpfm() else "none"
         self.map_variable.layout.display = "" if self.maps is not None else "none"
 
     # --- data --------------------------------------------------------------------------
@@ -197,6 +218,10 @@ class AFMApp(BaseApp):
 
                 self.channel.options = list(data)
                 self.channel.value = _height_channel(data)
+                mask = self.truth.get("reference_mask")
+                if mask is not None and self._is_kpfm():
+                    self.ref_cpd.value = float(np.nanmean(self.channels[self.channel.value].values[mask]))
+                    self.ref_wf.value = float(self.truth.get("reference_work_function_eV", self.ref_wf.value))
                 ny = self.channels[self.channel.value].sizes["y"]
                 self.profile_row.max = ny - 1
                 self.profile_row.value = ny // 2
@@ -273,6 +298,22 @@ class AFMApp(BaseApp):
             note = (f"<p><small>Conductive fraction {stats['conductive_fraction']:.1%} above "
                     f"{stats['threshold_nA']:.3g} nA; geometric mean {stats['geometric_mean_nA']:.3g} nA, "
                     f"median {stats['median_nA']:.3g} nA.</small></p>")
+        elif self._is_kpfm():
+            # KPFM: the contact potential becomes a work function calibrated on the reference.
+            from battlab.afm.electrical import work_function_map
+
+            wf = work_function_map(raw, reference_cpd_V=float(self.ref_cpd.value),
+                                   reference_work_function_eV=float(self.ref_wf.value), bias_on=self.bias_on.value)
+            self.map_plot.update(P.afm_image(wf, title="Work function (eV)", cmap="RdBu_r"))
+            values = wf.values[np.isfinite(wf.values)]
+            self.tables["work_function"] = pd.DataFrame([{
+                "mean_eV": float(values.mean()), "median_eV": float(np.median(values)), "std_eV": float(values.std()),
+                "p5_eV": float(np.percentile(values, 5)), "p95_eV": float(np.percentile(values, 95)),
+                "reference_cpd_V": float(self.ref_cpd.value), "reference_work_function_eV": float(self.ref_wf.value),
+                "bias_on": self.bias_on.value}])
+            note = (f"<p><small>Work function {np.percentile(values, 5):.3f}–{np.percentile(values, 95):.3f} eV "
+                    f"(5–95 %), reference {float(self.ref_wf.value):.2f} eV at {float(self.ref_cpd.value):+.3f} V, "
+                    f"bias on the {self.bias_on.value}.</small></p>")
         else:
             self.map_plot.update(P.before_after(raw, self.levelled))
             grains = self.tables.get("grains")

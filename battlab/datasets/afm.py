@@ -53,7 +53,8 @@ def make_rough_surface(*, size_px: int = 512, pixel_size_um: float = 0.01, sq_nm
     truth = {"Sq_nm": sq_nm, "Sa_nm": sq_nm * np.sqrt(2 / np.pi), "Sa_realised_nm": float(np.mean(np.abs(r))),
              "tilt_nm_per_um": tilt_nm_per_um, "hurst": hurst, "roughness_nm": r}
     return Demo({"height": _height_map(z, pixel_size_um, "rough surface")}, truth,
-                f"Self-affine surface, Sq = {sq_nm} nm on a tilted plane ({size_px}² px, {pixel_size_um * 1e3:g} nm px)")
+                f"Self-affine surface, Sq = {sq_nm} nm on a tilted plane ({size_px}² px, "
+                f"{pixel_size_um * 1e3:g} nm px)")
 
 
 def make_particle_surface(*, size_px: int = 256, pixel_size_um: float = 0.02, n_particles: int = 25,

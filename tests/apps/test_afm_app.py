@@ -155,3 +155,16 @@ def test_layered_sei_modulus_vs_depth(app):
     prof = app.tables["modulus_vs_depth"]
     assert prof[prof["depth_nm"] < 2.5]["modulus_GPa"].median() == pytest.approx(30.0, rel=0.05)
     assert prof[prof["depth_nm"] > 4.0]["modulus_GPa"].median() == pytest.approx(2.0, rel=0.05)
+
+
+def test_kpfm_work_function(app):
+    _demo(app, "KPFM: surface potential beside an Au reference pad")
+    from battlab.datasets.afm import make_kpfm_map
+
+    truth = make_kpfm_map().truth
+    assert app.kpfm_box.layout.display == ""
+    # The map's median is the sample (75 % of the pixels): within 0.01 eV of the truth.
+    assert app.tables["work_function"]["median_eV"].iloc[0] == pytest.approx(truth["work_function_eV"], abs=0.01)
+    app.bias_on.value = "tip"
+    assert app.tables["work_function"]["bias_on"].iloc[0] == "tip" and app.banner.layout.display == "none"
+    app.bias_on.value = "sample"

@@ -15,10 +15,10 @@ def test_levelling_force_map_and_series_offline(new_page, gallery_url):
     p = open_app(new_page, gallery_url, APP, "256×256 px")
     page = p.page
     plots = page.locator(".battlab-plot")
-    assert plots.count() == 2
-    # Before/after maps and the histogram + PSD drew data, not only axes.
-    for k in range(2):
-        assert colored_pixels(plots.nth(k).screenshot()) > 1500, f"plot {k} shows no data"
+    assert plots.count() == 3
+    # Before/after maps, the histogram + PSD and the profile line drew data, not only axes.
+    for k in range(3):
+        assert colored_pixels(plots.nth(k).screenshot()) > (300 if k == 2 else 1500), f"plot {k} shows no data"
     assert "Sq" in page.locator(".battlab-table").inner_text()
 
     # Another levelling: the "levelled" map and the roughness table change.
