@@ -74,7 +74,7 @@ def profile(image, row: int, *, ra=None, rq=None, width=WIDTH + 120, height=HEIG
     if ra is not None:
         title += f": Ra = {ra:.3g} {unit}, Rq = {rq:.3g} {unit} (ISO 4287, mean line removed)"
     return hv.Curve((image["x_um"].values, image.values[row]), "x (µm)", f"Height ({unit})").opts(
-        width=width, height=height, title=title, color="#444444", tools=["hover"])
+        width=width, height=height, title=title, color="#1f77b4", tools=["hover"])
 
 
 def force_curve(curve, *, fit=None, width=WIDTH + 120, height=HEIGHT):
