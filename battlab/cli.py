@@ -37,15 +37,26 @@ def _template_root() -> Path:
     return Path(__file__).resolve().parent / "apps" / "share" / "jupyter"
 
 
-def voila_command(notebooks: Path, *, port: int = 8866, ip: str = "127.0.0.1", open_browser: bool = False):
-    """The voila command line and environment that serve the gallery."""
+def voila_command(notebooks: Path, *, port: int = 8866, ip: str = "127.0.0.1", open_browser: bool = False,
+                  token: str | None = None, base_url: str | None = None):
+    """The voila command line and environment that serve the gallery.
+
+    With ``token``, every page and kernel request needs it (``?token=…`` once, then a
+    cookie); ``base_url`` serves the gallery under a path behind a reverse proxy.
+    """
     args = [sys.executable, "-m", "voila", str(notebooks), f"--port={port}", f"--Voila.ip={ip}"]
+    if base_url:
+        args.append(f"--Voila.base_url={base_url}")
     if not open_browser:
         args.append("--no-browser")
     for section, values in VOILA_SETTINGS.items():
         for key, value in values.items():
             args.append(f"--{section}.{key}={value!r}" if isinstance(value, dict) else f"--{section}.{key}={value}")
     env = dict(os.environ)
+    if token:
+        # Passed through the environment, not argv, so it does not show in the process list.
+        args.append("--token")
+        env["JUPYTER_TOKEN"] = token
     # The battlab template ships inside the package; JUPYTER_PATH lets voila find it.
     env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(_template_root()), env.get("JUPYTER_PATH", "")]))
     return args, env
@@ -344,15 +355,45 @@ def _cmd_gallery(args) -> int:
     notebooks = Path(args.notebooks) if args.notebooks else _repo_notebooks()
     if not (notebooks / "00_gallery.ipynb").is_file():
         return _fail(f"no gallery notebooks in {notebooks}; pass --notebooks DIR.")
-    cmd, env = voila_command(notebooks, port=args.port, ip=args.ip, open_browser=args.open)
+    token = _gallery_token(args)
+    cmd, env = voila_command(notebooks, port=args.port, ip=args.ip, open_browser=args.open, token=token,
+                             base_url=args.base_url)
     dirs = [str(Path(d).resolve()) for d in args.data_dir if Path(d).is_dir()]
     if dirs:
         env["BATTLAB_DATA_DIRS"] = os.pathsep.join(dirs)
-    print(f"battlab gallery on http://{args.ip}:{args.port}/ (Ctrl+C to stop)", flush=True)
+    base = args.base_url or "/"
+    login = f"?token={token}" if token and args.show_token else ("?token=…" if token else "")
+    print(f"battlab gallery on http://{args.ip}:{args.port}{base}{login} (Ctrl+C to stop)", flush=True)
     try:
         return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
         return 0
+
+
+def _gallery_token(args):
+    """The access token: from --token-file or BATTLAB_GALLERY_TOKEN; generated when serving beyond this machine."""
+    import ipaddress
+    import secrets
+
+    if args.token_file:
+        token = Path(args.token_file).read_text().strip()
+        if len(token) < 16:
+            from battlab.errors import InvalidParameterError
+
+            raise InvalidParameterError(f"the token in {args.token_file} is shorter than 16 characters; use a long "
+                                        "random one (python -c 'import secrets; print(secrets.token_urlsafe(32))').")
+        return token
+    if os.environ.get("BATTLAB_GALLERY_TOKEN"):
+        return os.environ["BATTLAB_GALLERY_TOKEN"].strip()
+    try:
+        local = ipaddress.ip_address(args.ip).is_loopback
+    except ValueError:
+        local = args.ip == "localhost"
+    if local or args.allow_anonymous:
+        return None
+    # Anyone who reaches the port could run analyses and read the data folders: never open by default.
+    args.show_token = True
+    return secrets.token_urlsafe(32)
 
 
 def _cmd_batch(args) -> int:
@@ -452,7 +493,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data-dir", action="append", default=[],
                    help="folder whose files the apps may open server-side (repeatable)")
     s.add_argument("--open", action="store_true", help="open a browser")
-    s.set_defaults(func=_cmd_gallery)
+    s.add_argument("--token-file", metavar="FILE",
+                   help="file holding the access token (or set BATTLAB_GALLERY_TOKEN); served beyond 127.0.0.1 "
+                        "without one, a random token is generated and printed")
+    s.add_argument("--allow-anonymous", action="store_true",
+                   help="serve a non-local address without a token (only behind a proxy that authenticates)")
+    s.add_argument("--base-url", help="serve under this path behind a reverse proxy, e.g. /battlab/")
+    s.set_defaults(func=_cmd_gallery, show_token=False)
 
     s = sub.add_parser("batch", help="run one technique over a folder of files on dask (resumable)",
                        description="Analyse every file of FOLDER with one technique, in parallel on "
