@@ -58,8 +58,6 @@ _RING_SCALE = 300.0
 
 
 def _ring_image(shape, center, rings, *, sigma_px, background, halo, rng, counts):
-    from battlab.tem.physics import radius_from_d_px  # noqa: F401  (documented relation K/d)
-
     y, x = np.indices(shape, dtype=float)
     r = np.hypot(y - center[0], x - center[1])
     img = background * (1 + r / 10.0) ** -2.0
@@ -67,7 +65,8 @@ def _ring_image(shape, center, rings, *, sigma_px, background, halo, rng, counts
         img += halo * np.exp(-0.5 * ((r - 0.55 * max(shape) / 4) / (0.12 * max(shape) / 4)) ** 2)
     for radius, weight in rings:
         # a ring's total intensity is spread over its circumference
-        img += _RING_SCALE * weight * np.exp(-0.5 * ((r - radius) / sigma_px) ** 2) / (2 * np.pi * radius * sigma_px * np.sqrt(2 * np.pi))
+        norm = 2 * np.pi * radius * sigma_px * np.sqrt(2 * np.pi)
+        img += _RING_SCALE * weight * np.exp(-0.5 * ((r - radius) / sigma_px) ** 2) / norm
     img = img / img.max() * counts
     return rng.poisson(img).astype(np.float32) if rng is not None else img.astype(np.float32)
 

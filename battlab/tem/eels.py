@@ -20,8 +20,8 @@ import pandas as pd
 
 from battlab.errors import InvalidParameterError, MissingDataError
 
-__all__ = ["EDGES", "calibrate_energy", "decompose_spectrum_image", "edge_map", "edge_onset", "edge_signal", "edge_table", "log_ratio_thickness",
-           "powerlaw_background"]
+__all__ = ["EDGES", "calibrate_energy", "decompose_spectrum_image", "edge_map", "edge_onset", "edge_signal",
+           "edge_table", "log_ratio_thickness", "powerlaw_background"]
 
 #: edge -> onset in eV
 EDGES = {"Li K": 55.0, "S L2,3": 165.0, "C K": 284.0, "O K": 532.0, "Mn L3": 640.0, "F K": 685.0,
@@ -63,7 +63,8 @@ def calibrate_energy(spectrum, *, search_eV=(-20.0, 20.0)):
     out["energy_eV"].attrs["units"] = "eV"
     out.attrs = dict(spectrum.attrs)
     out.attrs["zlp_shift_eV"] = float(shift)
-    out.attrs["notes"] = list(spectrum.attrs.get("notes", [])) + [f"energy axis shifted by {-shift:+.3f} eV (ZLP at 0)."]
+    note = f"energy axis shifted by {-shift:+.3f} eV (ZLP at 0)."
+    out.attrs["notes"] = list(spectrum.attrs.get("notes", [])) + [note]
     return out, float(shift)
 
 

@@ -124,7 +124,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _axis_role(axis, n_axes):
+def _axis_role(axis):
     name = str(axis.get("name") or "").lower()
     unit = str(axis.get("units") or "").strip()
     ulow = unit.lower()
@@ -154,7 +154,7 @@ def _from_rsciio(sig, *, pixel_size_nm, voltage_kV, frame_time_s, exposure_s, no
     if len(keep) != data.ndim:
         data = data.reshape([data.shape[i] for i in keep])
         axes = [axes[i] for i in keep]
-    roles = [_axis_role(a, len(axes)) for a in axes]
+    roles = [_axis_role(a) for a in axes]
     inst = _instrument(sig.get("original_metadata", {}))
     coords, dims, attrs = {}, [], {}
     n_space = roles.count("space") + roles.count("unknown") * (roles.count("energy") == 0 and roles.count("recip") == 0)
