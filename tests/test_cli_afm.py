@@ -30,7 +30,7 @@ def test_afm_text_map_roughness_matches_truth(tmp_path):
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["parameters"]["levelling"] == "plane" and prov["parameters"]["pixel_size_um"] == 0.01
     assert prov["inputs"][0]["name"] == "map.txt" and len(prov["inputs"][0]["sha256"]) == 64
-    assert {"histogram.csv", "psd.csv", "grains.csv"} <= {p.name for p in out.iterdir()}
+    assert {"histogram.csv", "psd.csv", "grains.csv", "grain_summary.csv"} <= {p.name for p in out.iterdir()}
 
 
 def test_afm_text_map_without_pixel_size_fails_cleanly(tmp_path):

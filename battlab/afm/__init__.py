@@ -11,6 +11,7 @@ from battlab.afm.force import fit_force_curve, fit_force_curves, fit_force_map, 
 from battlab.afm.io import height_map, read_afm, read_force_curves
 from battlab.afm.topography import (
     feature_mask,
+    grain_summary,
     height_histogram,
     level,
     level_lines,
@@ -26,6 +27,6 @@ from battlab.afm.topography import (
 
 __all__ = ["read_afm", "read_force_curves", "height_map", "level", "level_plane", "level_polynomial",
            "level_lines", "feature_mask", "remove_scars", "roughness", "line_roughness", "height_histogram", "psd",
-           "segment_grains", "step_height", "fit_force_curve", "fit_force_curves", "fit_force_map", "modulus_vs_depth",
+           "segment_grains", "grain_summary", "step_height", "fit_force_curve", "fit_force_curves", "fit_force_map", "modulus_vs_depth",
            "register_series", "stack_frames", "thickness_series", "step_height_series", "current_statistics",
            "iv_analysis", "work_function_map"]

@@ -19,6 +19,7 @@ def analyse_image(channels, *, channel=None, levelling="plane", order=2, mask_fe
     import pandas as pd
 
     from battlab.afm.topography import (
+        grain_summary,
         height_histogram,
         level,
         line_roughness,
@@ -48,6 +49,7 @@ def analyse_image(channels, *, channel=None, levelling="plane", order=2, mask_fe
               "psd": psd(levelled[main])}
     grains = segment_grains(levelled[main], threshold=grain_threshold, min_area_px=min_grain_px)
     tables["grains"] = grains
+    tables["grain_summary"] = pd.DataFrame([{"channel": main, **grain_summary(grains, levelled[main])}])
     return tables, levelled, main
 
 

@@ -16,7 +16,7 @@ import xarray as xr
 from battlab.errors import InvalidParameterError, MissingDataError
 
 __all__ = ["level_plane", "level_polynomial", "level_lines", "feature_mask", "remove_scars", "roughness",
-           "line_roughness", "height_histogram", "psd", "segment_grains", "step_height", "level"]
+           "line_roughness", "height_histogram", "psd", "segment_grains", "grain_summary", "step_height", "level"]
 
 
 def _check(image):
@@ -164,6 +164,9 @@ def remove_scars(image, *, threshold_sigma: float = 4.0) -> xr.DataArray:
     down = z[1:-1] - z[2:]
     d = np.diff(z, axis=0)
     sigma = 1.4826 * np.nanmedian(np.abs(d - np.nanmedian(d)))
+    if sigma == 0:
+        # Noise-free flat areas: the robust spread is zero, fall back to the mean jump.
+        sigma = float(np.nanmean(np.abs(d)))
     if sigma == 0:
         return _like(image, z.copy(), {"method": "scars", "pixels": 0})
     scar = (np.sign(up) == np.sign(down)) & (np.minimum(np.abs(up), np.abs(down)) > threshold_sigma * sigma)
@@ -330,6 +333,20 @@ def segment_grains(image, *, threshold: float | None = None, min_area_px: int = 
                         "units": image.attrs.get("units", ""),
                         "volume_units": f"{image.attrs.get('units', '')}·µm²"})
     return frame
+
+
+def grain_summary(grains, image) -> dict:
+    """Size statistics of :func:`segment_grains`: count, number density, area coverage and
+    the mean, median and standard deviation of the equivalent diameter."""
+    scan = image.attrs.get("scan_size_um", [np.nan, np.nan])
+    area = float(scan[0] * scan[1])
+    d = np.asarray(grains["equivalent_diameter_nm"], float) if len(grains) else np.array([])
+    return {"grains": int(len(grains)), "density_per_um2": len(grains) / area if area > 0 else np.nan,
+            "coverage_pct": float(grains["area_um2"].sum() / area * 100) if area > 0 and len(grains) else 0.0,
+            "mean_diameter_nm": float(d.mean()) if d.size else np.nan,
+            "median_diameter_nm": float(np.median(d)) if d.size else np.nan,
+            "std_diameter_nm": float(d.std()) if d.size else np.nan,
+            "threshold": grains.attrs.get("threshold", np.nan)}
 
 
 def step_height(image, *, upper=None, lower=None) -> dict:

@@ -184,6 +184,12 @@ class AFMApp(BaseApp):
         else:
             loaded = read_afm(data, name=name, pixel_size_um=float(self.pixel_size.value), z_unit=self.z_unit.value)
         self._accept_data(loaded, name)
+        first = next(iter(loaded.values())) if isinstance(loaded, dict) else None
+        if first is not None and first.attrs.get("battlab", {}).get("format") in ("text-matrix", "tiff-map"):
+            # A plain map has no scale of its own: say where the one in use came from.
+            self.set_status(self.status.value and f"{name}: lateral scale {self.pixel_size.value:g} µm/px and "
+                            f"values in {self.z_unit.value} taken from the controls above; set them and upload "
+                            "again if they are wrong.")
 
     def _server_files(self):
         exts = tuple(e for e in self.accept.split(","))
@@ -316,9 +322,10 @@ class AFMApp(BaseApp):
                     f"bias on the {self.bias_on.value}.</small></p>")
         else:
             self.map_plot.update(P.before_after(raw, self.levelled))
-            grains = self.tables.get("grains")
-            note = (f"<p><small>{len(grains)} grain(s) above Otsu's threshold.</small></p>"
-                    if grains is not None else "")
+            g = self.tables["grain_summary"].iloc[0]
+            note = (f"<p><small>{int(g['grains'])} grain(s) above {g['threshold']:.3g} {units} (Otsu): "
+                    f"{g['density_per_um2']:.3g} per µm², {g['coverage_pct']:.1f} % coverage, equivalent diameter "
+                    f"{g['mean_diameter_nm']:.3g} ± {g['std_diameter_nm']:.3g} nm.</small></p>")
         self.detail_plot.update((P.height_histogram(self.tables["histogram"], units=units)
                                  + P.psd(self.tables["psd"], units=units)).cols(2))
         self.table.value = html_table(self.tables["roughness"], _ROUGH_COLUMNS) + note

@@ -141,3 +141,16 @@ def test_bad_inputs_raise_battlab_errors(rough):
         roughness(np.zeros((4, 4)))
     with pytest.raises(BattlabError):
         level_plane(m, mask=np.ones((3, 3), bool))
+
+
+def test_grain_summary_counts_and_sizes():
+    demo = make_particle_surface(noise_nm=0.0)
+    flat = level(remove_scars(demo.data["height"]), method="plane", mask_features=True, threshold_sigma=3.0)
+    grains = segment_grains(flat, threshold=10.0, min_area_px=10)
+    from battlab.afm.topography import grain_summary
+
+    summary = grain_summary(grains, flat)
+    assert summary["grains"] == demo.truth["n_particles"]
+    assert summary["density_per_um2"] == pytest.approx(demo.truth["n_particles"] / 5.12 ** 2)
+    # Cap cut at 10 nm: diameter 2√(R² − 10²) within 5 %.
+    assert summary["median_diameter_nm"] == pytest.approx(2 * np.sqrt(80.0 ** 2 - 10.0 ** 2), rel=0.05)
