@@ -187,7 +187,7 @@ class AFMApp(BaseApp):
         first = next(iter(loaded.values())) if isinstance(loaded, dict) else None
         if first is not None and first.attrs.get("battlab", {}).get("format") in ("text-matrix", "tiff-map"):
             # A plain map has no scale of its own: say where the one in use came from.
-            self.set_status(self.status.value and f"{name}: lateral scale {self.pixel_size.value:g} µm/px and "
+            self.set_status(f"{name}: lateral scale {self.pixel_size.value:g} µm/px and "
                             f"values in {self.z_unit.value} taken from the controls above; set them and upload "
                             "again if they are wrong.")
 

@@ -134,7 +134,8 @@ def test_upload_real_files_and_bad_ones(app, real_data):
     _upload(app, "broken.gwy", b"GWYPgarbage")
     assert app.banner.layout.display == "block" and "Traceback" not in app.banner.value
     _upload(app, "map.txt", b"1 2 3\n4 5 6\n7 8 9\n")
-    assert app.banner.layout.display == "none" and app.mode == "image"  # pixel size from the control
+    assert app.banner.layout.display == "none" and app.mode == "image"
+    assert "lateral scale 0.01 µm/px" in app.status.value  # the scale in use is named, not silent
 
 
 def test_profile_line_and_current_map(app):
