@@ -369,11 +369,29 @@ def _need_plain(meta, pixel_size_um, z_unit):
         raise MissingDataError(f"{name}: give the unit of the values with z_unit (e.g. 'nm', 'm', 'V').")
 
 
+_LENGTH_UM = {"m": 1e6, "mm": 1e3, "um": 1.0, "µm": 1.0, "~m": 1.0, "nm": 1e-3, "pm": 1e-6}
+
+
+def _gwyddion_ascii_header(text):
+    """Width (µm), channel title and value unit from a Gwyddion ASCII export's '#' header."""
+    found = {}
+    for line in text.splitlines()[:20]:
+        m = re.match(r"#\s*(Channel|Width|Height|Value units)\s*:\s*(.+?)\s*$", line)
+        if m:
+            found[m.group(1)] = m.group(2)
+    width_um = None
+    wm = re.match(r"(" + _NUM + r")\s*(\S+)$", found.get("Width", ""))
+    if wm and wm.group(2) in _LENGTH_UM:
+        width_um = float(wm.group(1)) * _LENGTH_UM[wm.group(2)]
+    return width_um, found.get("Channel"), found.get("Value units")
+
+
 def _read_text_map(data, meta, pixel_size_um, z_unit):
-    _need_plain(meta, pixel_size_um, z_unit)
-    text = data.decode("utf-8-sig", errors="strict") if b"\x00" not in data else None
-    if text is None:
-        raise CorruptFileError(f"{Path(meta['source_name']).name} holds binary bytes, not a text matrix.")
+    name = Path(meta["source_name"]).name
+    if b"\x00" in data:
+        raise CorruptFileError(f"{name} holds binary bytes, not a text matrix.")
+    text = data.decode("utf-8-sig", errors="strict")
+    width_um, title, unit_in_file = _gwyddion_ascii_header(text)
     rows = []
     for line in text.splitlines():
         line = line.strip()
@@ -383,15 +401,20 @@ def _read_text_map(data, meta, pixel_size_um, z_unit):
             rows.append([float(v) for v in re.split(r"[,\s;]+", line) if v])
         except ValueError:
             if rows:
-                raise CorruptFileError(f"{Path(meta['source_name']).name}: a non-numeric row inside the "
-                                       f"matrix: {line[:40]!r}.") from None
+                raise CorruptFileError(f"{name}: a non-numeric row inside the matrix: {line[:40]!r}.") from None
             continue  # a header line before the numbers
     widths = {len(r) for r in rows}
     if not rows or len(widths) != 1:
-        raise CorruptFileError(f"{Path(meta['source_name']).name}: not a rectangular numeric matrix.")
+        raise CorruptFileError(f"{name}: not a rectangular numeric matrix.")
+    # A Gwyddion ASCII export states its width and value unit; values given here take precedence.
+    if pixel_size_um is None and width_um is not None:
+        pixel_size_um = width_um / len(rows[0])
+    z_unit = z_unit or unit_in_file
+    _need_plain(meta, pixel_size_um, z_unit)
     values, unit = _display(np.array(rows), z_unit)
-    return {"height": height_map(values, pixel_size_um=pixel_size_um, units=unit, channel="height",
-                                 source_name=meta["source_name"], meta={**meta, "format": "text-matrix"})}
+    channel = title or "height"
+    return {channel: height_map(values, pixel_size_um=pixel_size_um, units=unit, channel=channel,
+                                source_name=meta["source_name"], meta={**meta, "format": "text-matrix"})}
 
 
 def _read_tiff_map(data, meta, pixel_size_um, z_unit):

@@ -173,3 +173,17 @@ def test_real_jpk_curve_modulus_agrees_with_nanite(afm_dir):
     theirs_Pa = idnt.fit_properties["params_fitted"]["E"].value
     # Same model and geometry; baselines differ (nanite: offset, battlab: line): within 5 %.
     assert ours["modulus_GPa"] * 1e9 == pytest.approx(theirs_Pa, rel=0.05)
+
+
+def test_gwyddion_ascii_export_carries_its_scale(tmp_path):
+    # Layout of Gwyddion's "ASCII data matrix" export with its informational header.
+    z = np.arange(20.0).reshape(4, 5) * 1e-9
+    body = "\n".join("\t".join(f"{v:.6e}" for v in row) for row in z)
+    path = tmp_path / "export.txt"
+    path.write_text("# Channel: Topography\n# Width: 2.500 µm\n# Height: 2.000 µm\n# Value units: m\n" + body,
+                    encoding="utf-8")
+    m = read_afm(path)["Topography"]
+    assert m.attrs["pixel_size_um"] == pytest.approx(0.5) and m.attrs["units"] == "nm"
+    np.testing.assert_allclose(m.values, z * 1e9)
+    # An explicit pixel size wins over the header.
+    assert read_afm(path, pixel_size_um=0.1)["Topography"].attrs["pixel_size_um"] == 0.1
