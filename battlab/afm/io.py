@@ -477,9 +477,15 @@ def read_force_curves(source, *, name: str | None = None, max_curves: int | None
         cols = set(fd.columns)
         force = np.asarray(fd["force"], float) * 1e9
         seg = np.asarray(fd["segment"]).astype(int) if "segment" in cols else np.zeros(force.size, int)
+        piezo_m = np.asarray(fd["height (piezo)"], float)
+        if not seg.any():
+            # One stored segment (e.g. an Igor FD plot): the approach ends where the piezo turns.
+            turn = int(np.argmax(np.abs(piezo_m - piezo_m[0])))
+            if 0.1 * seg.size < turn < 0.9 * seg.size:
+                seg[turn + 1:] = 1
         md = fd.metadata
         k_spring = float(md.get("spring constant", np.nan))
-        piezo = np.asarray(fd["height (piezo)"], float) * 1e9
+        piezo = piezo_m * 1e9
         # "height (measured)" is the piezo height read by the z sensor (better than the
         # nominal one); the tip sits F/k above it while the cantilever bends.
         measured = np.asarray(fd["height (measured)"], float) * 1e9 if "height (measured)" in cols else piezo

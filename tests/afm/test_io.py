@@ -92,6 +92,13 @@ def test_igor_ibw_force_curve(afm_dir):
     assert len(curves) == 2016
     assert curves.attrs["battlab"]["curves"][0]["spring_constant_N_per_m"] == pytest.approx(1.1841)
     assert curves["force_nN"].min() == pytest.approx(-16.727055, rel=1e-5)
+    # One stored segment: split where the piezo turns (sample 1007 is the lowest point).
+    assert (curves["segment"] == "approach").sum() == 1008 and set(curves["segment"]) == {"approach", "retract"}
+    from battlab.afm.force import fit_force_curve
+
+    res = fit_force_curve(curves, model="hertz", tip_radius_nm=20.0, poisson=0.3)
+    # Adhesion = pull-off below the ≈ −3.9 nN baseline of the far approach.
+    assert res["adhesion_nN"] == pytest.approx(16.727 - 3.9, abs=0.3) and res["r_squared"] > 0.9
 
 
 def test_fit_real_jpk_curve_gives_finite_modulus(afm_dir):
