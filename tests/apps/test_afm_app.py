@@ -131,6 +131,12 @@ def test_upload_real_files_and_bad_ones(app, real_data):
     assert app.mode == "image" and app.channel.value == "Height"
     _upload(app, "spot.jpk-force", (afm / "afmformats_fmt-jpk-fd_spot3-0192.jpk-force").read_bytes())
     assert app.banner.layout.display == "none" and app.mode == "force"
+    _upload(app, "sample_0.jpk", (afm / "AFMReader_sample_0.jpk").read_bytes())
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.channel.value == "Height (retrace)" and len(app.channel.options) == 10
+    _upload(app, "map.jpk-force-map", (afm / "afmformats_fmt-jpk-fd_map2x2_extracted.jpk-force-map").read_bytes())
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.maps is not None and app.maps["modulus_GPa"].shape == (10, 10)  # 4 of the 10×10 grid measured
     _upload(app, "broken.gwy", b"GWYPgarbage")
     assert app.banner.layout.display == "block" and "Traceback" not in app.banner.value
     _upload(app, "map.txt", b"1 2 3\n4 5 6\n7 8 9\n")
