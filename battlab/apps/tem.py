@@ -96,11 +96,19 @@ class TEMApp(BaseApp):
         self.shape = w.Dropdown(options=[("projected area A/A0", "projected"), ("sphere (d/d0)³", "sphere"),
                                          ("cylinder (d/d0)²", "cylinder")], value="projected",
                                 description="Expansion", style=style)
+        self.denoise = w.Dropdown(options=["raw", "temporal average (3 frames)", "PCA"], value="raw",
+                                  description="Display", style=style)
+        self.n_components = w.IntSlider(value=3, min=1, max=20, description="PCA components",
+                                        continuous_update=False, style=style)
+        self.show_residual = w.Checkbox(value=False, description="show what denoising removed", indent=False)
+        for wd in (self.denoise, self.n_components, self.show_residual):
+            wd.observe(redo("denoising", self._denoise), "value")
         self.frame.observe(redo("showing the frame", self._update_frame), "value")
         self.shape.observe(redo("measuring the frames", self._analyse_morphology), "value")
         self.invert.observe(redo("re-segmenting", lambda: self._mark_dirty("morph", "nuc")), "value")
         self.frame_pane, self.morph_pane = PlotPane(), PlotPane()
         movie_tab = w.VBox([w.HBox([self.frame, self.invert, self.shape]),
+                            w.HBox([self.denoise, self.n_components, self.show_residual]),
                             w.HBox([self.frame_pane.widget, self.morph_pane.widget])])
         # fronts
         self.line = [w.FloatText(value=0.0, description=lab, style=style, layout=w.Layout(width="130px"))
@@ -270,6 +278,8 @@ class TEMApp(BaseApp):
                 self.invert.value = True  # both demo movies show objects darker than their surroundings
             self.tables = {k: v for k, v in self.tables.items() if k.startswith(("saed", "eels", "dose"))}
             self.tracks = None
+            self.display_movie = None
+            self.denoise.value = "raw"
             self._update_frame()
             # movie analyses run when their tab is shown (a movie tab opened later computes then)
             self.__dict__.setdefault("_dirty", set()).update({"morph", "front", "nuc"})
@@ -324,13 +334,36 @@ class TEMApp(BaseApp):
 
         self.wavelength.value = f"λ = {electron_wavelength_pm(self.voltage.value):.4f} pm (relativistic)"
 
+    def _denoise(self):
+        """The displayed movie: raw, a running mean, or a PCA reconstruction (or what it removed)."""
+        from battlab.tem.movie import pca_denoise, temporal_average
+
+        self.display_movie = None
+        if self.movie is None or self.denoise.value == "raw":
+            self._update_frame()
+            return
+        if self.movie.size > 5e7:
+            raise InvalidParameterError("this movie is too large to denoise in the app; use battlab.tem.pca_denoise "
+                                        "on a cropped or binned copy.")
+        if self.denoise.value == "PCA":
+            self.n_components.max = max(1, min(20, self.movie.sizes["time"]))
+            den, res, explained = pca_denoise(self.movie, n_components=self.n_components.value)
+            kept = float(explained["explained_variance"][:self.n_components.value].sum())
+            self.set_status(f"PCA: {self.n_components.value} components keep {100 * kept:.1f} % of the variance.")
+        else:
+            den = temporal_average(self.movie, window=3)
+            res = self.movie - den
+        self.display_movie = res if self.show_residual.value else den
+        self._update_frame()
+
     def _update_frame(self):
         from battlab.plot.tem import frame_plot
 
         if self.movie is None:
             return
         i = int(self.frame.value)
-        frame = np.asarray(self.movie.isel(time=i).values, float)
+        shown = self.__dict__.get("display_movie")
+        frame = np.asarray((shown if shown is not None else self.movie).isel(time=i).values, float)
         line = [wd.value for wd in self.line]
         cents = None
         if self.tracks is not None:
@@ -594,7 +627,8 @@ class TEMApp(BaseApp):
                                "format": data.attrs.get("source_format"), "role": slot})
         params = {"pixel_size_nm": self.pixel_size.value or "from file", "frame_time_s": self.frame_time.value or
                   "from file", "voltage_kV": self.voltage.value, "invert": self.invert.value,
-                  "expansion_definition": self.shape.value, "line_px": [wd.value for wd in self.line],
+                  "expansion_definition": self.shape.value, "display": self.denoise.value,
+                  "pca_components": self.n_components.value, "line_px": [wd.value for wd in self.line],
                   "front_method": self.method.value, "level": self.level.value or "auto",
                   "direction": self.direction.value, "two_sided": self.two_sided.value, "min_area_px": self.min_area.value,
                   "max_displacement_px": self.max_move.value, "camera_constant_px_A": self.camera_constant.value,

@@ -70,7 +70,8 @@ def frame_morphometry(movie, *, threshold: float | None = None, invert: bool = F
     DataFrame
         ``frame``, ``time_s``, ``area_nm2``, ``equivalent_diameter_nm``, ``feret_max_nm``,
         ``feret_min_nm``, ``circularity``, ``expansion_pct`` and the definition used in
-        ``expansion_definition``.
+        ``expansion_definition``, ``radial_strain`` and ``axial_strain`` (min and max Feret
+        relative to the reference frame: width and length of a wire).
     """
     from battlab.imaging.particles import detect_particles
 
@@ -99,6 +100,9 @@ def frame_morphometry(movie, *, threshold: float | None = None, invert: bool = F
         raise MissingDataError(f"no object in the reference frame {reference_frame}.")
     out["expansion_pct"] = expansion_pct(d0, out["equivalent_diameter_nm"].to_numpy(), shape=shape)
     out["expansion_definition"] = EXPANSION_DEFINITIONS[shape]
+    # for elongated objects (wires) the smallest caliper is the width and the largest the length
+    out["radial_strain"] = out["feret_min_nm"] / out["feret_min_nm"].iloc[reference_frame] - 1
+    out["axial_strain"] = out["feret_max_nm"] / out["feret_max_nm"].iloc[reference_frame] - 1
     return out
 
 

@@ -32,7 +32,23 @@ def test_opens_on_demo_session(app):
     assert morph["expansion_definition"].iloc[0] == "A/A0 = (d/d0)^2 (projected area)"
     # the lithiating wire's projected area grows (shell expansion β = 3.7)
     assert morph["expansion_pct"].iloc[-1] > 20
+    # the wire swells radially (width); its length is the field of view, so the largest caliper
+    # (the band's diagonal) grows far less
+    assert morph["radial_strain"].iloc[-1] > 0.2 and morph["axial_strain"].iloc[-1] < morph["radial_strain"].iloc[-1] / 3
     assert app.frame_pane.widget.children and app.morph_pane.widget.children
+
+
+def test_pca_display_and_residual(app):
+    rev = app.frame_pane.revision
+    app.denoise.value = "PCA"
+    assert app.frame_pane.revision > rev and "PCA: 3 components keep" in app.status.value
+    app.show_residual.value = True
+    shown = app.frame_pane.object.get(0).data if hasattr(app.frame_pane.object, "get") else None
+    assert shown is not None
+    residual = np.asarray(app.display_movie.isel(time=5).values)
+    assert np.abs(residual).mean() < 0.05  # the wire movie is low-rank: little but noise is removed
+    app.denoise.value = "raw"
+    assert app.display_movie is None
 
 
 def test_fronts_tab_tracks_the_core(app):

@@ -120,5 +120,10 @@ def test_frame_morphometry_names_its_definition():
     assert table["expansion_definition"].iloc[0] == "V/V0 = (d/d0)^3"
     assert table["expansion_pct"].iloc[-1] == pytest.approx(((14 / 10) ** 3 - 1) * 100, rel=0.05)
     assert table["equivalent_diameter_nm"].iloc[0] == pytest.approx(30.0, rel=0.03)
+    # a disc grows isotropically: radial and axial strain agree, 14/10 − 1 = 0.4 within 0.05
+    # (calipers of 10–14 px discs are off by up to a pixel)
+    radial, axial = table["radial_strain"].iloc[-1], table["axial_strain"].iloc[-1]
+    assert radial == pytest.approx(0.4, abs=0.05) and axial == pytest.approx(0.4, abs=0.05)
+    assert radial == pytest.approx(axial, abs=0.03)
     widths = mo.wire_width_profile(np.ones((8, 20), bool), pixel_size_nm=2.0, stations=4)
     assert widths["width_nm"].tolist() == [16.0] * 4
