@@ -150,7 +150,7 @@ def main():
         f"One run on this machine ({os.cpu_count()} cores, BLAS pinned to one thread); {versions}.", "",
         "| task | battlab | peer | ratio (peer / battlab) |", "|---|---:|---:|---:|", *rows, "",
         f"Checks: Sq of both sides within 1 % of the generated 3 nm; force map: battlab's median modulus per "
-        f"phase within {fm['ours_err'] * 100:.1f} % of the truth ({fm['fit_ok'] * 100:.0f} % of pixels pass "
+        f"phase within {fm['ours_err'] * 100:.2f} % of the truth ({fm['fit_ok'] * 100:.0f} % of pixels pass "
         f"R² ≥ 0.9)" + (f"; nanite's median error {fm['nanite_err'] * 100:.1f} % on its subset." if fm.get("nanite")
                         else ".") + f" Generating the map took {fm['generate_s']:.0f} s (not timed above).", ""])
     (HERE / "AFM_RESULTS.md").write_text(text)
