@@ -5,7 +5,13 @@ calibrated ``xarray.DataArray`` maps; ``read_force_curves`` reads force–distan
 into a tidy table. Analyses are plain functions on those objects.
 """
 
-from battlab.afm.ecafm import register_series, stack_frames, step_height_series, thickness_series
+from battlab.afm.ecafm import (
+    register_series,
+    stack_frames,
+    step_height_series,
+    thickness_series,
+    volume_change_series,
+)
 from battlab.afm.electrical import current_statistics, iv_analysis, work_function_map
 from battlab.afm.force import fit_force_curve, fit_force_curves, fit_force_map, modulus_vs_depth
 from battlab.afm.io import height_map, read_afm, read_force_curves
@@ -28,5 +34,5 @@ from battlab.afm.topography import (
 __all__ = ["read_afm", "read_force_curves", "height_map", "level", "level_plane", "level_polynomial",
            "level_lines", "feature_mask", "remove_scars", "roughness", "line_roughness", "height_histogram", "psd",
            "segment_grains", "grain_summary", "step_height", "fit_force_curve", "fit_force_curves", "fit_force_map", "modulus_vs_depth",
-           "register_series", "stack_frames", "thickness_series", "step_height_series", "current_statistics",
+           "register_series", "stack_frames", "thickness_series", "step_height_series", "volume_change_series", "current_statistics",
            "iv_analysis", "work_function_map"]

@@ -14,7 +14,7 @@ import xarray as xr
 
 from battlab.errors import InvalidParameterError, MissingDataError
 
-__all__ = ["register_series", "stack_frames", "thickness_series", "step_height_series"]
+__all__ = ["register_series", "stack_frames", "thickness_series", "step_height_series", "volume_change_series"]
 
 
 def _check_series(series):
@@ -105,16 +105,7 @@ def _offset_fit(series, a_mask, b_mask, labels):
     Fitting z = c0 + c1·x + c2·y + h·[a] on the pixels of both regions makes h immune to
     sample tilt, which would otherwise add to a difference of plain means.
     """
-    masks = []
-    for m, label in zip((a_mask, b_mask), labels, strict=True):
-        m = np.asarray(m, bool)
-        if m.shape != (series.sizes["y"], series.sizes["x"]):
-            raise InvalidParameterError(f"the {label} mask is {m.shape}; frames are "
-                                        f"{(series.sizes['y'], series.sizes['x'])}.")
-        if not m.any():
-            raise MissingDataError(f"the {label} mask selects no pixel.")
-        masks.append(m)
-    a, b = masks
+    a, b = (_as_mask(m, series, label) for m, label in zip((a_mask, b_mask), labels, strict=True))
     yy, xx = np.nonzero(a | b)
     in_a = a[yy, xx].astype(float)
     design = np.stack([np.ones(yy.size), xx / series.sizes["x"], yy / series.sizes["y"], in_a], axis=1)
@@ -161,3 +152,42 @@ def step_height_series(series, *, upper, lower) -> pd.DataFrame:
     out = _table(series, h, "step_height_nm")
     out["swelling_pct"] = (h / h[0] - 1) * 100 if h[0] != 0 else np.nan
     return out
+
+
+def volume_change_series(series, *, region, reference) -> pd.DataFrame:
+    """Volume gained or lost in ``region`` since frame 0, each frame's height referred to a
+    region that does not change (a bare or masked area), which removes piezo z drift.
+
+    Returns
+    -------
+    DataFrame
+        frame, time_s, potential_V (if known), volume_change_um3 (Σ Δz·ΔxΔy over the
+        region's pixels present in every frame), area_um2 and mean_height_change_nm.
+    """
+    series = _check_series(series)
+    z = np.asarray(series.values, float)
+    reg = _as_mask(region, series, "region")
+    ref = _as_mask(reference, series, "reference")
+    level = np.nanmean(np.where(ref[None], z, np.nan), axis=(1, 2))
+    rel = z - level[:, None, None]
+    common = reg & np.isfinite(rel).all(axis=0)
+    if not common.any():
+        raise MissingDataError("no pixel of the region is inside every frame (drift larger than the region?).")
+    dx = series.attrs.get("pixel_size_um", np.nan)
+    dy = series.attrs.get("pixel_size_y_um", dx)
+    dz = (rel[:, common] - rel[0, common]).sum(axis=1)  # nm · pixels
+    area = common.sum() * dx * dy
+    out = _table(series, dz * dx * dy * 1e-3, "volume_change_um3")
+    out["area_um2"] = area
+    out["mean_height_change_nm"] = dz / common.sum()
+    return out
+
+
+def _as_mask(mask, series, label):
+    m = np.asarray(mask, bool)
+    if m.shape != (series.sizes["y"], series.sizes["x"]):
+        raise InvalidParameterError(f"the {label} mask is {m.shape}; frames are "
+                                    f"{(series.sizes['y'], series.sizes['x'])}.")
+    if not m.any():
+        raise MissingDataError(f"the {label} mask selects no pixel.")
+    return m

@@ -88,3 +88,15 @@ def test_kpfm_work_function_against_reference():
         4.6 + (4.6 - demo.truth["work_function_eV"]), abs=0.005)
     with pytest.raises(BattlabError):
         work_function_map(demo.data["potential"], reference_work_function_eV=4.6)
+
+
+def test_volume_change_of_the_growing_film(ecafm):
+    from battlab.afm.ecafm import volume_change_series
+
+    demo, registered, _ = ecafm
+    table = volume_change_series(registered, region=demo.truth["film_mask"], reference=demo.truth["reference_mask"])
+    # Film volume = thickness × film area: within 0.1 nm mean height (the sub-pixel registration residual
+    # of the drifting frames shifts the texture slightly).
+    expected = demo.truth["sei_thickness_nm"] - demo.truth["sei_thickness_nm"][0]
+    assert np.abs(table["mean_height_change_nm"] - expected).max() < 0.1
+    np.testing.assert_allclose(table["volume_change_um3"], table["mean_height_change_nm"] * table["area_um2"] * 1e-3)
