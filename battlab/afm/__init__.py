@@ -31,8 +31,9 @@ from battlab.afm.topography import (
     step_height,
 )
 
-__all__ = ["read_afm", "read_force_curves", "height_map", "level", "level_plane", "level_polynomial",
-           "level_lines", "feature_mask", "remove_scars", "roughness", "line_roughness", "height_histogram", "psd",
-           "segment_grains", "grain_summary", "step_height", "fit_force_curve", "fit_force_curves", "fit_force_map", "modulus_vs_depth",
-           "register_series", "stack_frames", "thickness_series", "step_height_series", "volume_change_series", "current_statistics",
-           "iv_analysis", "work_function_map"]
+__all__ = ["read_afm", "read_force_curves", "height_map",
+           "level", "level_plane", "level_polynomial", "level_lines", "feature_mask", "remove_scars",
+           "roughness", "line_roughness", "height_histogram", "psd", "segment_grains", "grain_summary", "step_height",
+           "fit_force_curve", "fit_force_curves", "fit_force_map", "modulus_vs_depth",
+           "register_series", "stack_frames", "thickness_series", "step_height_series", "volume_change_series",
+           "current_statistics", "iv_analysis", "work_function_map"]

@@ -27,7 +27,7 @@ _FORCE_COLUMNS = [("curve", "curve", "{:d}"), ("modulus_GPa", "E (GPa)", "{:.4g}
                   ("fit_ok", "fit ok", "{}")]
 _SERIES_COLUMNS = [("frame", "frame", "{:d}"), ("time_s", "time (s)", "{:.0f}"), ("potential_V", "E (V)", "{:.3f}"),
                    ("thickness_nm", "SEI (nm)", "{:.2f}"), ("step_height_nm", "step (nm)", "{:.3f}"),
-                   ("swelling_pct", "swelling (%)", "{:.1f}"), ("dy_px", "drift y (px)", "{:.2f}"),
+                   ("swelling_pct", "swelling (%)", "{:.1f}"), ("volume_change_um3", "ΔV (µm³)", "{:.4f}"), ("dy_px", "drift y (px)", "{:.2f}"),
                    ("dx_px", "drift x (px)", "{:.2f}")]
 _Z_UNITS = ["nm", "m", "µm", "pm", "V", "nA", "deg"]
 
@@ -420,6 +420,10 @@ class AFMApp(BaseApp):
             table = table.merge(step_height_series(registered, upper=upper, lower=lower)
                                 .drop(columns=[c for c in ("time_s", "potential_V") if c in registered.coords]),
                                 on="frame")
+        from battlab.afm.ecafm import volume_change_series
+
+        volume = volume_change_series(registered, region=film, reference=ref)
+        table = table.merge(volume[["frame", "volume_change_um3"]], on="frame")
         self.tables = {"ecafm_series": table}
         self._regions = (film, ref)
         self._draw_series()
