@@ -16,9 +16,19 @@ __all__ = ["TEMApp"]
 
 TABS = ("Movie & morphology", "Fronts & kinetics", "Nucleation", "Diffraction", "Spectroscopy", "Dose")
 _SUFFIXES = (".dm3", ".dm4", ".emd", ".emi", ".ser", ".mrc", ".tif", ".tiff", ".npy")
+_ECHEM_SUFFIXES = (".csv", ".mpt", ".mpr", ".txt")
 
 
-def _session(movie_maker, name):
+def _transient(t_m_s=5.0, i_m_A=2e-6, duration_s=40.0):
+    """A potentiostatic plating step whose current follows the instantaneous Scharifker–Hills curve."""
+    from battlab.tem.nucleation import scharifker_hills
+
+    t = np.linspace(0.05, duration_s, 800)
+    current = -i_m_A * np.sqrt(scharifker_hills(t / t_m_s, model="instantaneous"))
+    return pd.DataFrame({"test_time_s": t, "voltage_V": -0.1, "current_A": current})
+
+
+def _session(movie_maker, name, with_transient=False):
     """A demo session: one movie plus the SAED and EELS demos, so every tab has data."""
     from battlab.datasets._base import Demo
     from battlab.datasets.tem import make_eels_spectrum, make_saed_pattern
@@ -27,8 +37,12 @@ def _session(movie_maker, name):
         movie = movie_maker()
         pattern = make_saed_pattern(phases={"Li": 1.0, "Li2O": 1.0, "LiF": 1.0})
         spectrum = make_eels_spectrum()
-        return Demo({"movie": movie.data, "pattern": pattern.data, "spectrum": spectrum.data},
-                    {"movie": movie.truth, "pattern": pattern.truth, "spectrum": spectrum.truth}, name)
+        data = {"movie": movie.data, "pattern": pattern.data, "spectrum": spectrum.data}
+        truth = {"movie": movie.truth, "pattern": pattern.truth, "spectrum": spectrum.truth}
+        if with_transient:
+            data["echem"] = _transient()
+            truth["echem"] = {"t_m_s": 5.0, "model": "instantaneous"}
+        return Demo(data, truth, name)
     return build
 
 
@@ -47,11 +61,12 @@ class TEMApp(BaseApp):
              "identification with the relativistic camera equation, EELS edges and thickness, and a dose "
              "ledger. Upload a Gatan .dm3/.dm4, Velox .emd, TIA .emi/.ser, .tif stack or .npy: each tab uses "
              "the data of its kind.")
-    accept = ",".join(_SUFFIXES)
+    accept = ",".join(_SUFFIXES + _ECHEM_SUFFIXES)
     data_kind = "tem"
 
     def __init__(self, data=None, **kw):
         self.movie = None
+        self.echem = None
         self.pattern = None
         self.spectrum = None
         self.truth = {}
@@ -65,7 +80,8 @@ class TEMApp(BaseApp):
         from battlab.datasets.tem import make_li_nucleation_movie, make_si_nanowire_movie
 
         return {"Si nanowire lithiation + SAED Li/Li2O/LiF + EELS": _session(make_si_nanowire_movie, "Si nanowire"),
-                "Li nucleation (dark Li, invert) + SAED + EELS": _session(make_li_nucleation_movie, "Li nucleation")}
+                "Li nucleation (dark Li, invert) + SAED + EELS": _session(make_li_nucleation_movie, "Li nucleation",
+                                                                          with_transient=True)}
 
     # --- controls --------------------------------------------------------------------
     def _build_controls(self):
@@ -79,8 +95,15 @@ class TEMApp(BaseApp):
         self.voltage = w.BoundedFloatText(value=200.0, min=1.0, max=3000.0, description="Voltage (kV)", style=style,
                                           layout=w.Layout(width="200px"))
         self.wavelength = w.HTML()
+        self.clock_offset = w.FloatText(value=0.0, description="Cycler clock offset (s)", style=style,
+                                        layout=w.Layout(width="240px"))
+        self.clock_offset.observe(lambda _: None if self.__dict__.get("_loading") else
+                                  self._guard("syncing the cycler", self._sync_echem), "value")
         self.voltage.observe(lambda _: self._guard("updating the wavelength", self._update_wavelength), "value")
-        return [w.HBox([self.pixel_size, self.frame_time, self.voltage, self.wavelength])]
+        return [w.HBox([self.pixel_size, self.frame_time, self.voltage, self.wavelength]),
+                w.HBox([self.clock_offset, w.HTML("<small>upload a cycler file (.mpr/.mpt/.csv) to sync the "
+                                                  "frames and to test a current transient against "
+                                                  "Scharifker–Hills</small>")])]
 
     def _plot_area(self):
         style = {"description_width": "initial"}
@@ -134,10 +157,10 @@ class TEMApp(BaseApp):
                                            layout=w.Layout(width="180px"))
         self.run_nuc = w.Button(description="Detect & link", icon="play")
         self.run_nuc.on_click(redo("detecting particles", self._analyse_nucleation))
-        self.count_pane, self.growth_pane = PlotPane(), PlotPane()
+        self.count_pane, self.growth_pane, self.sh_pane = PlotPane(), PlotPane(), PlotPane()
         nuc_tab = w.VBox([w.HBox([self.min_area, self.max_move, self.run_nuc]),
                           w.HTML("<small>Polarity: the <i>objects darker</i> box on the first tab.</small>"),
-                          w.HBox([self.count_pane.widget, self.growth_pane.widget])])
+                          w.HBox([self.count_pane.widget, self.growth_pane.widget]), self.sh_pane.widget])
         # diffraction
         self.camera_constant = w.BoundedFloatText(value=0.0, min=0.0, max=1e6, step=0.1,
                                                   description="Camera constant K (px·Å, 0 = calibrate)", style=style,
@@ -220,6 +243,11 @@ class TEMApp(BaseApp):
         return open_tem(path, pixel_size_nm=px, frame_time_s=ft)
 
     def _load_bytes(self, data: bytes, name: str):
+        if Path(name).suffix.lower() in _ECHEM_SUFFIXES:
+            import battlab
+
+            self._accept_data({"echem": battlab.load(data, name=name, kind="echem")}, name)
+            return
         if Path(name).suffix.lower() not in _SUFFIXES:
             raise InvalidParameterError(f"{name}: the TEM app reads {', '.join(_SUFFIXES)} files.")
         if Path(name).suffix.lower() == ".emi":
@@ -289,6 +317,12 @@ class TEMApp(BaseApp):
             self._analyse_saed()
         if "spectrum" in parts:
             self._analyse_eels()
+        if "echem" in parts or "movie" in parts:
+            if "movie" in parts and "echem" not in parts and not label.startswith("demo:"):
+                pass  # a new movie keeps the cycler file already loaded
+            elif "movie" in parts and "echem" not in parts:
+                self.echem = None  # a demo session without a transient
+            self._sync_echem()
         self._update_wavelength()
         self._analyse_dose()
 
@@ -315,6 +349,43 @@ class TEMApp(BaseApp):
                 self._dirty.discard(name)
                 func()
 
+    def _sync_echem(self):
+        """Per-frame electrochemistry and the Scharifker–Hills test of the current transient."""
+        import holoviews as hv
+
+        from battlab.imaging.timing import per_frame_echem
+        from battlab.plot._core import HEIGHT, WIDTH, empty
+        from battlab.tem.nucleation import classify_transient, scharifker_hills
+
+        for key in ("frame_echem", "transient"):
+            self.tables.pop(key, None)
+        if self.echem is None:
+            self.sh_pane.update(empty("upload a cycler file for the current transient"))
+            return
+        if self.movie is not None:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # frames outside the record keep NaN rows
+                self.tables["frame_echem"] = per_frame_echem(self.movie["time_s"].to_numpy(), self.echem,
+                                                             clock_offset_s=self.clock_offset.value)
+        t = self.echem["test_time_s"].to_numpy(float)
+        res = classify_transient(t - t[0] + (t[1] - t[0] if len(t) > 1 else 0.0), self.echem["current_A"].to_numpy())
+        self.tables["transient"] = pd.DataFrame([res])
+        x = np.linspace(0.05, 3, 200)
+        tt = (t - t[0] + (t[1] - t[0])) / res["t_m_s"]
+        y = (np.abs(self.echem["current_A"].to_numpy()) / res["I_m_A"]) ** 2
+        sel = tt <= 3
+        plot = hv.Overlay([
+            hv.Scatter((tt[sel][::4], y[sel][::4]), "t/t_m", "(I/I_m)²", label="measured").opts(color="black", size=3),
+            hv.Curve((x, scharifker_hills(x, model="instantaneous")), "t/t_m", "(I/I_m)²",
+                     label=f"instantaneous (rms {res['rms_instantaneous']:.3f})").opts(color="#d62728", line_width=2),
+            hv.Curve((x, scharifker_hills(x, model="progressive")), "t/t_m", "(I/I_m)²",
+                     label=f"progressive (rms {res['rms_progressive']:.3f})").opts(color="#1f77b4", line_width=2),
+        ]).opts(width=WIDTH, height=HEIGHT, legend_position="bottom_right",
+                title=f"Scharifker–Hills: closer to {res['closer']}")
+        self.sh_pane.update(plot)
+
     def describe_data(self):
         bits = []
         if self.movie is not None:
@@ -323,6 +394,8 @@ class TEMApp(BaseApp):
             bits.append("diffraction pattern")
         if self.spectrum is not None:
             bits.append("EELS spectrum")
+        if self.echem is not None:
+            bits.append(f"cycler record ({len(self.echem)} points)")
         return ", ".join(bits)
 
     # --- analyses --------------------------------------------------------------------
@@ -599,6 +672,11 @@ class TEMApp(BaseApp):
                                  if str(k).startswith("n_expected"))
             extra = (f"<p>Growth exponent n = <b>{g['n_fitted']:.3f}</b> (closest: {html.escape(g['closest_model'])})."
                      f" Expected — {html.escape(expected)}.</p>")
+        if idx == 2 and "transient" in self.tables:
+            tr = self.tables["transient"].iloc[0]
+            extra += (f"<p>Current transient: t_m = {tr['t_m_s']:.2f} s, I_m = {tr['I_m_A']:.3g} A; closer to "
+                      f"<b>{html.escape(tr['closer'])}</b> nucleation (rms {tr['rms_instantaneous']:.3f} vs "
+                      f"{tr['rms_progressive']:.3f}).</p>")
         if idx == 4 and "eels_thickness" in self.tables:
             extra = f"<p>t/λ = <b>{self.tables['eels_thickness']['t_over_lambda'].iloc[0]:.3f}</b> (log-ratio).</p>"
         self.table.value = (html_table(table, cols) if table is not None and len(table) else
@@ -610,7 +688,7 @@ class TEMApp(BaseApp):
 
     def _figures(self):
         self.run_all()
-        panes = {"frame": self.frame_pane, "morphometry": self.morph_pane, "kymograph": self.kymo_pane,
+        panes = {"transient": self.sh_pane, "frame": self.frame_pane, "morphometry": self.morph_pane, "kymograph": self.kymo_pane,
                  "kinetics": self.kin_pane, "nucleation": self.count_pane, "growth": self.growth_pane,
                  "pattern": self.pattern_pane, "profile": self.profile_pane, "eels": self.eels_pane,
                  "dose": self.dose_pane}
@@ -636,5 +714,6 @@ class TEMApp(BaseApp):
                   "beam_stop_px": self.beam_stop.value, "edge": self.edge.value, "dose_mode": self.dose_mode.value,
                   "beam_current_nA": self.current_nA.value, "beam_diameter_um": self.diameter_um.value,
                   "dwell_us": self.dwell_us.value, "exposure_s": self.exposure.value,
-                  "frame_interval_s": self.interval.value, "budget_e_A2": self.budget.value}
+                  "frame_interval_s": self.interval.value, "budget_e_A2": self.budget.value,
+                  "clock_offset_s": self.clock_offset.value}
         return Provenance(analysis="battlab.apps.TEMApp", parameters=params, inputs=inputs)

@@ -104,6 +104,23 @@ def test_nucleation_demo(app):
     assert fits["N_inf"].iloc[0] == pytest.approx(25, rel=0.05)
     assert "Growth exponent" in app.table.value and "closest: growth, diffusion-limited" in app.table.value
     assert app.count_pane.widget.children and app.growth_pane.widget.children
+    # the session's plating transient follows the instantaneous Scharifker–Hills curve (t_m = 5 s)
+    tr = app.tables["transient"].iloc[0]
+    assert tr["closer"] == "instantaneous" and tr["t_m_s"] == pytest.approx(5.0, rel=0.02)
+    assert "Scharifker–Hills: closer to instantaneous" in app.sh_pane.object.opts.get().kwargs["title"]
+    assert app.tables["frame_echem"]["current_A"].notna().sum() >= 38  # frames inside the 40 s record
+
+
+def test_uploaded_progressive_transient(app):
+    from battlab.tem.nucleation import scharifker_hills
+
+    t = np.linspace(0.1, 30, 600)
+    current = -1e-6 * np.sqrt(scharifker_hills(t / 8.0, model="progressive"))
+    csv = pd.DataFrame({"time/s": t, "Ewe/V": -0.1, "I/mA": current * 1e3}).to_csv(index=False).encode()
+    _upload(app, "step.csv", csv)
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.tables["transient"]["closer"].iloc[0] == "progressive"
+    assert app.tables["transient"]["t_m_s"].iloc[0] == pytest.approx(8.0, rel=0.02)
 
 
 def test_export_zip_has_tables_and_provenance(app):
