@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from battlab.datasets.spectra import make_raman_graphite_series
 

@@ -185,7 +185,7 @@ def test_echem_adds_capacity_and_soc_per_pattern(tmp_path):
 def test_echem_that_is_not_a_cycling_file_is_refused(tmp_path):
     demo = make_operando_graphite(n_patterns=4)
     _write_folder(demo.data, tmp_path / "scans")
-    res = run("xrd", str(tmp_path / "scans"), "--anode", "Cu", "--timestamps", str(tmp_path / "scans" / "timestamps.csv"),
-              "--echem", str(tmp_path / "scans" / "scan_0000.xy"), "--out", str(tmp_path / "res"))
+    res = run("xrd", str(tmp_path / "scans"), "--anode", "Cu", "--timestamps",
+              str(tmp_path / "scans" / "timestamps.csv"), "--echem", str(tmp_path / "scans" / "scan_0000.xy"), "--out", str(tmp_path / "res"))
     assert res.returncode != 0 and "Traceback" not in res.stderr
     assert not (tmp_path / "res" / "tracked_peaks.csv").exists()

@@ -22,16 +22,21 @@ class WindowEditor:
         ``suggest(exclude: dict) -> (name, (low, high))``: a new window for *Add*.
     placeholder : str
         Hint in the name box.
+    guard : callable, optional
+        The app's ``_guard(what, func)``: errors become its banner message.
+    picker_label : str
+        Description of the window picker ("Peak window", "Window").
     """
 
-    def __init__(self, *, label: str, on_change, suggest, placeholder: str = "name", guard=None):
+    def __init__(self, *, label: str, on_change, suggest, placeholder: str = "name", guard=None,
+                 picker_label: str = "Window"):
         style = {"description_width": "initial"}
         self.windows: dict = {}
         self._on_change = on_change
         self._suggest = suggest
         self._guard = guard or (lambda what, func, *a: func(*a))
         self._busy = False
-        self.picker = w.Dropdown(options=[], description="Window", style=style, layout=w.Layout(width="240px"))
+        self.picker = w.Dropdown(options=[], description=picker_label, style=style, layout=w.Layout(width="240px"))
         self.slider = w.FloatRangeSlider(value=(0.0, 1.0), min=0.0, max=1.0, step=0.01, description=label,
                                          continuous_update=False, style=style, layout=w.Layout(width="460px"),
                                          readout_format=".2f")

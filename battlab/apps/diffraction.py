@@ -102,8 +102,7 @@ class XRDApp(BaseApp):
                                          layout=w.Layout(width="200px"))
         self.window_editor = WindowEditor(label="2θ range (°)", on_change=self._retrack,
                                           suggest=self._suggest_window, placeholder="name, e.g. (002)",
-                                          guard=self._guard)
-        self.window_editor.picker.description = "Peak window"
+                                          guard=self._guard, picker_label="Peak window")
         self.cycling = CyclingControls(self, on_change=self._echem_changed, on_axis=self._axis_changed,
                                        echem=self._given_echem)
         self.pattern_slider = w.IntSlider(value=0, min=0, max=0, description="Pattern", continuous_update=False,

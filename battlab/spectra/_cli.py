@@ -6,7 +6,7 @@ import sys
 import warnings
 from pathlib import Path
 
-__all__ = ["add_parser"]
+__all__ = ["add_parser", "reference_spectra"]
 
 
 def _window(text: str):
@@ -18,6 +18,21 @@ def _window(text: str):
     except ValueError:
         raise InvalidParameterError(f"--window {text!r}: use NAME=LOW,HIGH in axis units, e.g. G=1500,1700.") from None
     return name.strip(), (lo, hi)
+
+
+def reference_spectra(texts, *, technique: str = "xas") -> dict:
+    """``{name: spectrum}`` from ``NAME=FILE`` option values (``--reference``); one implementation for every CLI."""
+    from battlab.errors import InvalidParameterError
+    from battlab.spectra.io import load_spectrum
+
+    references = {}
+    for text in texts:
+        if "=" not in text:
+            raise InvalidParameterError(f"--reference {text!r}: use NAME=FILE.")
+        name, path = text.split("=", 1)
+        ref = load_spectrum(path, technique=technique)
+        references[name.strip()] = next(iter(ref.values())) if isinstance(ref, dict) else ref
+    return references
 
 
 def _load(path, technique, timestamps):
@@ -33,7 +48,6 @@ def _cmd_spectra(args) -> int:
     from battlab.errors import BattlabWarning, InvalidParameterError
     from battlab.provenance import Provenance, write_results
     from battlab.series import cycling_input_record, load_cycling
-    from battlab.spectra.io import load_spectrum
     from battlab.spectra.workflow import analyse_spectra, as_regions
 
     data = _load(args.input, args.technique, args.timestamps)
@@ -46,15 +60,7 @@ def _cmd_spectra(args) -> int:
             baseline["lam"] = args.als_lambda
         if args.baseline == "polynomial":
             baseline["order"] = args.polynomial_order
-    references = None
-    if args.reference:
-        references = {}
-        for text in args.reference:
-            if "=" not in text:
-                raise InvalidParameterError(f"--reference {text!r}: use NAME=FILE.")
-            name, path = text.split("=", 1)
-            ref = load_spectrum(path, technique="xas")
-            references[name.strip()] = next(iter(ref.values())) if isinstance(ref, dict) else ref
+    references = reference_spectra(args.reference) if args.reference else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BattlabWarning)
         result = analyse_spectra(data, technique=args.technique, windows=windows, baseline=baseline,

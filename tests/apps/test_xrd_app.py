@@ -49,6 +49,27 @@ def test_pattern_slider_references_and_quantity_update(app):
     assert app.banner.layout.display == "none"
 
 
+def test_x_axis_capacity_and_soc_with_the_demo_cycling(app):
+    assert {"capacity_mAh", "soc", "voltage_V"} <= set(app.tracked.columns)
+    g = app.tracked[app.tracked["peak"] == "graphite"]
+    assert g["capacity_mAh"].iloc[0] == 0.0 and g["capacity_mAh"].min() < -4.0  # mAh lithiated
+    for x in ("capacity_mAh", "soc", "time"):
+        map_rev, track_rev = app.map_plot.revision, app.track_plot.revision
+        app.cycling.x_axis.value = x
+        assert app.map_plot.revision > map_rev and app.track_plot.revision > track_rev
+        assert app.banner.layout.display == "none", app.banner.value
+    app.cycling.x_axis.value = "capacity_mAh"
+    assert "Capacity (mAh)" in str(app.track_plot.object)
+    rev = app.map_plot.revision
+    app.map_view.value = "waterfall"  # coloured by capacity
+    assert app.map_plot.revision > rev and "Capacity (mAh)" in str(app.map_plot.object)
+    app.map_view.value = "contour"
+    out = app._provenance()
+    assert out.parameters["echem_alignment"]["time_basis"] == "unix"
+    assert out.inputs[-1]["role"] == "cycling"
+    app.cycling.x_axis.value = "time"
+
+
 def test_window_and_model_changes_refit(app):
     editor = app.window_editor
     editor.picker.value = "LiC12"
@@ -169,37 +190,14 @@ def test_hdf5_upload_and_single_pattern_pca_message(tmp_path):
     assert "pca_scores" not in app._results()
 
 
-@pytest.mark.slow
-def test_x_axis_capacity_and_soc_with_the_demo_cycling(app):
-    app._load_demo("operando graphite (002) → LiC12 → LiC6")
-    assert {"capacity_mAh", "soc", "voltage_V"} <= set(app.tracked.columns)
-    g = app.tracked[app.tracked["peak"] == "graphite"]
-    assert g["capacity_mAh"].iloc[0] == 0.0 and g["capacity_mAh"].min() < -4.0  # mAh lithiated
-    for x in ("capacity_mAh", "soc", "time"):
-        map_rev, track_rev = app.map_plot.revision, app.track_plot.revision
-        app.cycling.x_axis.value = x
-        assert app.map_plot.revision > map_rev and app.track_plot.revision > track_rev
-        assert app.banner.layout.display == "none", app.banner.value
-    app.cycling.x_axis.value = "capacity_mAh"
-    assert "Capacity (mAh)" in str(app.track_plot.object)
-    rev = app.map_plot.revision
-    app.map_view.value = "waterfall"  # coloured by capacity
-    assert app.map_plot.revision > rev and "Capacity (mAh)" in str(app.map_plot.object)
-    app.map_view.value = "contour"
-    out = app._provenance()
-    assert out.parameters["echem_alignment"]["time_basis"] == "unix"
-    assert out.inputs[-1]["role"] == "cycling"
-    app.cycling.x_axis.value = "time"
-
-
-@pytest.mark.slow
-def test_uploaded_cycling_file_stays_for_uploaded_patterns(tmp_path, real_data):
+def test_uploaded_cycling_file_stays_for_uploaded_patterns(tmp_path):
     """A cycling file uploaded in the app is used, also for a pattern uploaded after it; a demo brings its own."""
     from battlab.datasets.diffraction import make_operando_graphite
     from battlab.io import write_bdf_csv
 
-    app = XRDApp()
     demo = make_operando_graphite(n_patterns=4)
+    app = XRDApp(demo.data)  # like an uploaded series: no cycling until one is uploaded
+    assert app.echem is None and "capacity_mAh" not in app.tracked
     write_bdf_csv(demo.truth["echem"], tmp_path / "cell.csv")
     content = (tmp_path / "cell.csv").read_bytes()
     app.cycling.upload.value = ({"name": "cell.csv", "type": "", "size": len(content),
@@ -207,13 +205,15 @@ def test_uploaded_cycling_file_stays_for_uploaded_patterns(tmp_path, real_data):
     assert app.banner.layout.display == "none", app.banner.value
     assert app.cycling.uploaded and app.cycling.source == "cell.csv" and "cell.csv" in app.cycling.info.value
     assert "capacity_mAh" in app.tracked  # the demo series shares that cycling clock
-    path = real_data / "xrd" / "yadg_210520step1_30min.xrdml"
-    _upload(app, path.name, path.read_bytes())
-    assert app.echem is not None and app.cycling.source == "cell.csv"
-    assert "not used" in app.cycling.info.value  # a 2021 pattern is not on this cell's clock
+    # A lone .xy pattern has no acquisition time: on the test clock at 0 s it lies before this record.
+    x = demo.data["two_theta_deg"].to_numpy()
+    text = "\n".join(f"{a:.3f} {b:.1f}" for a, b in zip(x, demo.data.isel(time=0).to_numpy(), strict=True))
+    _upload(app, "one.xy", text.encode())
+    assert app.series.sizes["time"] == 1 and app.echem is not None and app.cycling.source == "cell.csv"
+    assert "not used" in app.cycling.info.value
     assert "capacity_mAh" not in app.tracked and app.banner.layout.display == "none"
     app.cycling.upload.value = ({"name": "bad.csv", "type": "", "size": 9, "content": memoryview(b"not,a,cyc"),
                                  "last_modified": datetime.datetime.now()},)
     assert app.banner.layout.display == "block" and app.cycling.source == "cell.csv"
-    app._load_demo("operando graphite (002) → LiC12 → LiC6")
-    assert not app.cycling.uploaded and "demo" in app.cycling.source
+    app._accept_data(demo.data, "demo", truth=demo.truth)  # what a demo load does, on the small demo
+    assert not app.cycling.uploaded and "demo" in app.cycling.source and "capacity_mAh" in app.tracked

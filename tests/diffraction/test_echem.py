@@ -82,3 +82,24 @@ def test_lattice_table_carries_the_electrochemistry():
     np.testing.assert_allclose(lat["a_A"], demo.truth["a_A"], atol=1e-3)
     # The LTO patterns are 10 min apart from test time 60 s: the cycler's test time at each.
     np.testing.assert_allclose(lat["test_time_s"], 60.0 + 600.0 * np.arange(4), atol=1e-6)
+
+
+def test_map_against_capacity_has_one_panel_per_half_cycle(tracked):
+    """Capacity falls on lithiation and rises on delithiation: two map panels, each beside its voltage."""
+    from battlab.plot import diffraction as P
+    from battlab.plot.series import _monotonic_runs
+
+    demo, table = tracked
+    layout = P.contour_with_voltage(demo.data, demo.truth["echem"], x="capacity_mAh", current=5)
+    assert len(layout) == 4  # (map, voltage) × (discharge, charge)
+    titles = [t for el in layout for t in el.traverse(lambda e: e.opts.get().kwargs.get("title", ""))]
+    assert any("discharge" in t for t in titles) and any("(charge)" in t for t in titles), titles
+    g = table[table["peak"] == "graphite"]
+    runs = _monotonic_runs(g["capacity_mAh"].to_numpy())
+    assert len(runs) == 2 and runs[0][-1] == runs[1][0]  # the turning point shared
+    assert np.all(np.diff(g["capacity_mAh"].to_numpy()[runs[0]]) < 0)
+    # A repeated value (a rest) and NaN are left out; a single point is no run.
+    assert [list(r) for r in _monotonic_runs(np.array([0.0, 0.0, 1.0, np.nan, 2.0, 1.0]))] == [[0, 2, 4], [4, 5]]
+    assert _monotonic_runs(np.array([1.0, np.nan])) == []
+    # Without a cycling table only the time axis can be drawn, with a message for the others.
+    assert "needs the cycling file" in P.contour_with_voltage(demo.data, None, x="soc").text
