@@ -92,4 +92,22 @@ def test_bad_input_exits_nonzero(real_data, tmp_path):
     res = run("tem", str(tmp_path / "m.npy"), "--out", str(tmp_path / "o2"))
     assert res.returncode != 0 and "pixel_size_nm" in res.stderr
     res = run("saed", str(tmp_path / "m.npy"), "--out", str(tmp_path / "o3"))
-    assert res.returncode != 0 and "2-D" in res.stderr
+    assert res.returncode != 0 and "--camera-constant" in res.stderr  # a series needs a calibration
+    np.save(tmp_path / "v.npy", np.zeros((2, 3, 16, 16), np.float32))
+    res = run("saed", str(tmp_path / "v.npy"), "--out", str(tmp_path / "o4"))
+    assert res.returncode != 0 and "2-D image" in res.stderr
+
+
+@pytest.mark.slow
+def test_saed_series_phase_fraction(tmp_path):
+    from battlab.datasets.tem import make_saed_series
+
+    demo = make_saed_series(n_frames=16, frame_time_s=60.0)
+    np.save(tmp_path / "series.npy", np.asarray(demo.data.values))
+    res = run("saed", str(tmp_path / "series.npy"), "--camera-constant", str(demo.truth["camera_constant_px_A"]),
+              "--frame-time-s", "60", "--out", str(tmp_path / "s"))
+    assert res.returncode == 0, res.stderr
+    frac = pd.read_csv(tmp_path / "s" / "phase_fraction.csv")
+    assert frac["reactant"].iloc[0] == "Si" and frac["product"].iloc[0] == "Li15Si4"
+    np.testing.assert_allclose(frac["product_fraction"], demo.truth["product_fraction"], atol=0.05)
+    assert frac["time_s"].iloc[-1] == pytest.approx(900.0)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
+
 __all__ = ["add_parser"]
 
 
@@ -82,8 +84,11 @@ def _cmd_saed(args) -> int:
     from battlab.tem.workflow import analyse_saed
 
     data = open_pattern(args.input, voltage_kV=args.voltage_kv)
+    if data.ndim == 3:
+        return _saed_series(args, data)
     if data.ndim != 2:
-        raise InvalidParameterError(f"battlab saed reads one 2-D pattern; this file holds {dict(data.sizes)}.")
+        raise InvalidParameterError(f"battlab saed reads one 2-D pattern or a (time, y, x) series; this file holds "
+                                    f"{dict(data.sizes)}.")
     center = _floats(args.center, 2, "--center") if args.center else None
     phases = [p.strip() for p in args.phases.split(",")] if args.phases else None
     result = analyse_saed(data, camera_constant=args.camera_constant, voltage_kV=args.voltage_kv or
@@ -99,6 +104,26 @@ def _cmd_saed(args) -> int:
     print(f"{msg}; wrote {', '.join(p.name for p in written)} to {args.out}")
     for note in result.notes:
         print(f"battlab: note: {note}", file=sys.stderr)
+    return 0
+
+
+def _saed_series(args, data) -> int:
+    from battlab.errors import MissingDataError
+    from battlab.tem.workflow import analyse_saed_series
+
+    if not args.camera_constant:
+        raise MissingDataError("a pattern series needs --camera-constant (calibrate on a standard pattern first).")
+    if args.frame_time_s:
+        data = data.assign_coords(time_s=("time", np.arange(data.sizes["time"]) * args.frame_time_s))
+    center = _floats(args.center, 2, "--center") if args.center else None
+    result = analyse_saed_series(data, camera_constant=args.camera_constant, reactant=args.reactant,
+                                 product=args.product, center=center, beam_stop_px=args.beam_stop,
+                                 tolerance_pct=args.tolerance_pct)
+    written = _write(args, "battlab.tem.workflow.analyse_saed_series", data, result, {})
+    frac = result.tables["phase_fraction"]
+    print(f"SAED series: {data.sizes['time']} patterns, {frac['reactant'].iloc[0]} → {frac['product'].iloc[0]}, "
+          f"final product fraction {frac['product_fraction'].iloc[-1]:.2f}; wrote "
+          f"{', '.join(p.name for p in written)} to {args.out}")
     return 0
 
 
@@ -148,5 +173,8 @@ def add_parser(sub):
     s.add_argument("--tolerance-pct", type=float, default=1.5, help="phase matching tolerance on d")
     s.add_argument("--phases", help="comma-separated library subset (default: all bundled phases)")
     s.add_argument("--max-rings", type=int, default=12)
+    s.add_argument("--reactant", help="series: phase whose ring fades (default: best match of the first pattern)")
+    s.add_argument("--product", help="series: phase whose ring grows (default: best match of the last pattern)")
+    s.add_argument("--frame-time-s", type=float, help="series: time between patterns")
     s.set_defaults(func=_cmd_saed)
     return s

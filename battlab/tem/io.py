@@ -483,11 +483,15 @@ def open_pattern(path, *, voltage_kV: float | None = None, signal: int | None = 
     arr = np.asarray(arr, float)
     if arr.ndim == 3 and arr.shape[-1] in (3, 4):
         arr = arr[..., :3].mean(axis=-1)
-    if arr.ndim != 2:
-        raise UnsupportedFormatError(f"{path.name}: a diffraction pattern must be one 2-D image, got {arr.shape}.")
-    out = xr.DataArray(arr, dims=("ky", "kx"), name="intensity",
-                       coords={"ky_px": ("ky", np.arange(arr.shape[0], dtype=float)),
-                               "kx_px": ("kx", np.arange(arr.shape[1], dtype=float))},
+    if arr.ndim not in (2, 3):
+        raise UnsupportedFormatError(f"{path.name}: a diffraction pattern must be a 2-D image (or a (time, y, x) "
+                                     f"series), got {arr.shape}.")
+    dims = ("ky", "kx") if arr.ndim == 2 else ("time", "ky", "kx")
+    coords = {"ky_px": ("ky", np.arange(arr.shape[-2], dtype=float)),
+              "kx_px": ("kx", np.arange(arr.shape[-1], dtype=float))}
+    if arr.ndim == 3:
+        coords["time_s"] = ("time", np.arange(arr.shape[0], dtype=float))
+    out = xr.DataArray(arr, dims=dims, name="intensity", coords=coords,
                        attrs={"kind": "diffraction", "units": "counts", "voltage_kV": voltage_kV,
                               "source_format": "NumPy .npy" if suffix == ".npy" else "TIFF", "source_name": path.name,
                               "source_sha256": _sha256(path), "notes": []})

@@ -13,7 +13,8 @@ import pandas as pd
 
 from battlab.errors import InvalidParameterError, MissingDataError
 
-__all__ = ["TEMResult", "analyse_image", "analyse_movie", "analyse_saed", "analyse_spectrum", "metadata_table"]
+__all__ = ["TEMResult", "analyse_image", "analyse_movie", "analyse_saed", "analyse_saed_series", "analyse_spectrum",
+           "metadata_table"]
 
 _META_KEYS = ("kind", "source_name", "source_format", "pixel_size_nm", "pixel_size_y_nm", "pixel_size_x_nm",
               "voltage_kV", "mode", "exposure_s", "frame_time_s", "dwell_time_s", "camera_length_m", "magnification",
@@ -270,4 +271,71 @@ def analyse_saed(pattern, *, camera_constant: float | None = None, voltage_kV: f
         out.notes.append("no rings found above the background.")
     out.arrays["profile"] = prof
     out.arrays["pattern"] = img
+    return out
+
+
+def analyse_saed_series(series, *, camera_constant: float, reactant: str | None = None, product: str | None = None,
+                        center=None, beam_stop_px: float | None = None, tolerance_pct: float = 1.5,
+                        window_pct: float = 3.5) -> TEMResult:
+    """Time-resolved SAED: profiles I(d, t), the rings of the first and last pattern, and the
+    intensity of one reactant and one product ring over time → product fraction.
+
+    The reactant (product) defaults to the best-ranked phase of the first (last) pattern;
+    each is followed through its innermost ring (among its first three) with no ring of
+    the other phase within ± ``window_pct`` (the integration window, in d).
+    The fraction scales each ring by its largest value, so the series should reach both
+    end members.
+    """
+    from battlab.tem import saed
+    from battlab.tem.phases import reflections
+
+    stack = series.data if hasattr(series, "data") else np.asarray(series)
+    if getattr(stack, "ndim", 0) != 3:
+        raise InvalidParameterError("analyse_saed_series needs a (time, ky, kx) stack of patterns.")
+    out = TEMResult(options={"camera_constant": camera_constant, "reactant": reactant, "product": product,
+                             "center": center, "beam_stop_px": beam_stop_px, "tolerance_pct": tolerance_pct,
+                             "window_pct": window_pct})
+    first = np.asarray(stack[0], float)
+    last = np.asarray(stack[-1], float)
+    mask = None
+    if center is None:
+        center = saed.find_center(first + last)
+    if beam_stop_px:
+        y, x = np.indices(first.shape)
+        mask = np.hypot(y - center[0], x - center[1]) <= beam_stop_px
+    profiles = saed.azimuthal_profiles(series, center=center, mask=mask, camera_constant=camera_constant)
+    out.arrays["profiles"] = profiles
+    picks = {}
+    for label, idx, given in (("reactant", 0, reactant), ("product", -1, product)):
+        rings = saed.find_rings(profiles.isel(time=idx), camera_constant=camera_constant)
+        out.tables[f"rings_{label}"] = rings
+        if given is None:
+            ranked = saed.match_phases(rings["d_A"], tolerance_pct=tolerance_pct) if len(rings) else pd.DataFrame()
+            options = [p for p in ranked.get("phase", []) if p not in picks.values()]
+            if not options:
+                raise MissingDataError(f"no phase matches the rings of the {'first' if idx == 0 else 'last'} pattern; "
+                                       f"name the {label} phase.")
+            given = options[0]
+        picks[label] = given
+    windows = {}
+    other = {"reactant": picks["product"], "product": picks["reactant"]}
+    for label, phase in picks.items():
+        refs = reflections(phase).head(3)
+        clash = reflections(other[label])["d_A"].to_numpy()
+        best = None
+        for _, ref in refs.iterrows():  # the innermost ring the other phase leaves free
+            if np.all(np.abs(clash / ref["d_A"] - 1) > window_pct / 100):
+                best = ref
+                break
+        if best is None:
+            raise MissingDataError(f"every strong ring of {phase} overlaps {other[label]}; choose other phases.")
+        h = window_pct / 100
+        windows[f"{phase} {best['hkl']}"] = ("d", best["d_A"] * (1 - h), best["d_A"] * (1 + h))
+    intens = saed.ring_intensities(profiles, windows)
+    names = list(windows)
+    frac = saed.phase_fraction_from_rings(intens, reactant=names[0], product=names[1])
+    out.tables["ring_intensities"] = intens
+    out.tables["phase_fraction"] = frac.assign(reactant=picks["reactant"], product=picks["product"])
+    out.tables["center"] = pd.DataFrame([{"center_y_px": center[0], "center_x_px": center[1],
+                                          "camera_constant_px_A": camera_constant}])
     return out
