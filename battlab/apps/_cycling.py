@@ -105,6 +105,18 @@ class CyclingControls:
             self.info.value += f"<br><small>{html.escape(str(warning.message))}</small>"
         return self.echem
 
+    @staticmethod
+    def state_text(per_curve, i) -> str:
+        """`` · 0.123 V · −1.23 mAh · SOC 0.45`` for curve ``i`` of a per-curve table (empty without one)."""
+        if per_curve is None or "curve" not in per_curve:
+            return ""
+        row = per_curve[per_curve["curve"] == i]
+        if row.empty or row["voltage_V"].isna().iloc[0]:
+            return ""
+        r = row.iloc[0]
+        soc = f" · SOC {r['soc']:.2f}" if r["soc"] == r["soc"] else ""
+        return f" · {r['voltage_V']:.3f} V · {r['capacity_mAh']:+.3f} mAh{soc}"
+
     def _show(self):
         if self.echem is None:
             self.info.value = ("<small>no cycling file: the x axis is time; upload the cycler's file for "

@@ -282,7 +282,10 @@ class XRDApp(BaseApp):
                                                  two_theta_range=(x.min(), x.max())) for p in self.references.value])
         stamp = pd.Timestamp(self.series["time"].to_numpy()[i])
         hours = float(self.series["elapsed_s"].to_numpy()[i]) / 3600
-        self.pattern_label.value = f"<small>{html.escape(stamp.isoformat())} UTC · {hours:.2f} h</small>"
+        from battlab.series import echem_of
+
+        state = self.cycling.state_text(echem_of(self.tracked, index="pattern"), i)
+        self.pattern_label.value = f"<small>{html.escape(stamp.isoformat())} UTC · {hours:.2f} h{state}</small>"
         self.pattern_plot.update(P.pattern(pat, fits=self.fits, sticks=sticks, windows=self.windows,
                                            title=f"Pattern {i} ({hours:.2f} h)"))
         self.table.value = html_table(table, _TABLE_COLUMNS) + self._williamson_hall_html(table)

@@ -342,7 +342,8 @@ class SpectraApp(BaseApp):
         reverse = PRESETS.get(self.technique, {}).get("axis_reversed", False)
         hours = float(series["elapsed_s"].to_numpy()[i]) / 3600 if "elapsed_s" in series.coords else 0.0
         stamp = pd.Timestamp(series["time"].to_numpy()[i])
-        self.spectrum_label.value = f"<small>{html.escape(stamp.isoformat())} UTC · {hours:.2f} h</small>"
+        state = self.cycling.state_text(self.analysis.echem.get(name), i)
+        self.spectrum_label.value = f"<small>{html.escape(stamp.isoformat())} UTC · {hours:.2f} h{state}</small>"
         title = f"{name}: spectrum {i} ({hours:.2f} h)" if len(self.regions) > 1 else f"Spectrum {i} ({hours:.2f} h)"
         notes = "".join(f"<p><small>{html.escape(n)}</small></p>" for n in self.analysis.notes)
         if self.technique == "xps":

@@ -187,6 +187,8 @@ def test_g_band_against_capacity_and_soc(app):
     law = 1580.0 + 22.0 * np.minimum(x / 0.5, 1.0)  # the generator's G-band law against lithiation
     assert np.max(np.abs(d_to_g["g_center_cm1"] - law)) < 0.5
     app.quantity.value = "g_center_cm1"
+    i = int(app.spectrum_slider.value)
+    assert f"{d_to_g['capacity_mAh'].iloc[i]:+.3f} mAh" in app.spectrum_label.value
     for axis, label in (("capacity_mAh", "Capacity (mAh)"), ("soc", "SOC")):
         map_rev, track_rev = app.map_plot.revision, app.track_plot.revision
         app.cycling.x_axis.value = axis

@@ -53,6 +53,8 @@ def test_x_axis_capacity_and_soc_with_the_demo_cycling(app):
     assert {"capacity_mAh", "soc", "voltage_V"} <= set(app.tracked.columns)
     g = app.tracked[app.tracked["peak"] == "graphite"]
     assert g["capacity_mAh"].iloc[0] == 0.0 and g["capacity_mAh"].min() < -4.0  # mAh lithiated
+    row = g[g["pattern"] == app.pattern_slider.value].iloc[0]
+    assert f"{row['voltage_V']:.3f} V · {row['capacity_mAh']:+.3f} mAh" in app.pattern_label.value
     for x in ("capacity_mAh", "soc", "time"):
         map_rev, track_rev = app.map_plot.revision, app.track_plot.revision
         app.cycling.x_axis.value = x
