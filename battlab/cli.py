@@ -93,6 +93,17 @@ def _cmd_info(args) -> int:
         print(f"sha256:     {first.attrs.get('battlab', {}).get('sha256', '')}")
         print(describe_spectra(data))
         return 0
+    if fmt.kind == "afm":  # image channels (dict of maps) or a force-curve table
+        print(f"file:       {Path(args.file).name}")
+        print(f"format:     {fmt.name} ({fmt.description})")
+        if isinstance(data, dict):
+            for channel, image in data.items():
+                px = image.attrs.get("pixel_size_um")
+                print(f"channel:    {channel}: {image.sizes['y']} × {image.sizes['x']} px"
+                      + (f" at {px:.4g} µm/px" if px else "") + f", {image.attrs.get('units', '')}")
+        else:
+            print(f"curves:     {data['curve'].nunique()} ({len(data):,} samples)")
+        return 0
     meta = data.attrs.get("battlab", {})
     print(f"file:       {Path(args.file).name}")
     print(f"format:     {fmt.name} ({fmt.description})")

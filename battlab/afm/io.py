@@ -511,3 +511,34 @@ def read_force_curves(source, *, name: str | None = None, max_curves: int | None
     out.attrs["battlab"] = {"source_name": src_name, "sha256": hashlib.sha256(data).hexdigest(),
                             "format": ext.lstrip("."), "curves": per_curve}
     return out
+
+
+# --- registry: battlab.load / battlab info / battlab formats know AFM files -----------------
+
+def _register_formats():
+    from battlab.io.registry import Format, register
+
+    def _tiff(head):
+        return head[:4] in (b"II*\x00", b"MM\x00*")
+
+    def read_image(source, **options):
+        return read_afm(source.data, name=source.name, **options)
+
+    def read_force(source, **options):
+        return read_force_curves(source.data, name=source.name, **options)
+
+    register(Format("afm-gwyddion", "Gwyddion .gwy AFM container", "afm", (".gwy",),
+                    lambda head, name: 1.0 if head[:4] == b"GWYP" else 0.0, read_image, requires=("gwyfile",)))
+    register(Format("afm-nanoscope", "Bruker/Veeco Nanoscope v5+ AFM image", "afm",
+                    (".spm", ".000", ".001", ".002", ".003", ".004", ".005", ".006", ".007", ".008", ".009"),
+                    lambda head, name: 1.0 if head.lstrip()[:11] in (b"\\*File list", b"\\*EC File ") else 0.0,
+                    read_image))
+    register(Format("afm-jpk-image", "JPK AFM image (.jpk, TIFF-based)", "afm", (".jpk",),
+                    lambda head, name: 0.95 if _tiff(head) and _suffix(name) == ".jpk" else 0.0, read_image))
+    register(Format("afm-force", "AFM force curves (JPK .jpk-force/-map, Asylum .ibw)", "afm", FORCE_EXTENSIONS,
+                    lambda head, name: (0.95 if _suffix(name) in FORCE_EXTENSIONS and
+                                        (head[:2] == b"PK" or _suffix(name) == ".ibw") else 0.0),
+                    read_force, requires=("afmformats",)))
+
+
+_register_formats()

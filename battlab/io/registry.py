@@ -84,6 +84,7 @@ def formats() -> list[Format]:
 
 def _import_readers():
     # Importing the reader modules registers them; kept lazy so `import battlab` is fast.
+    from battlab.afm import io as _afm_io  # noqa: F401  kind="afm"
     from battlab.diffraction import io as _xrd_io  # noqa: F401  kind="xrd"
     from battlab.io import bdf, biologic, eis_text, gamry, tabular  # noqa: F401  # noqa: F401
     from battlab.spectra import io as _spectra_io  # noqa: F401  kind="spectrum"
@@ -128,7 +129,8 @@ def detect(source, *, name: str | None = None, max_bytes: int = DEFAULT_MAX_BYTE
 #: Plain words for each kind of data, for messages.
 KIND_WORDS = {"echem": "an electrochemistry record (cycler, potentiostat, impedance)",
               "xrd": "a diffraction pattern",
-              "spectrum": "a spectrum (Raman, FTIR, NMR, XPS, XAS)"}
+              "spectrum": "a spectrum (Raman, FTIR, NMR, XPS, XAS)",
+              "afm": "an AFM scan or force curves"}
 
 
 def _detect(src: Source, kind: str | None = None) -> Format:
