@@ -28,14 +28,15 @@ def _transient(t_m_s=5.0, i_m_A=2e-6, duration_s=40.0):
     return pd.DataFrame({"test_time_s": t, "voltage_V": -0.1, "current_A": current})
 
 
-def _session(movie_maker, name, with_transient=False):
+def _session(movie_maker, name, with_transient=False, saed_series=False):
     """A demo session: one movie plus the SAED and EELS demos, so every tab has data."""
     from battlab.datasets._base import Demo
-    from battlab.datasets.tem import make_eels_spectrum, make_saed_pattern
+    from battlab.datasets.tem import make_eels_spectrum, make_saed_pattern, make_saed_series
 
     def build():
         movie = movie_maker()
-        pattern = make_saed_pattern(phases={"Li": 1.0, "Li2O": 1.0, "LiF": 1.0})
+        pattern = make_saed_series(n_frames=16, frame_time_s=60.0) if saed_series else \
+            make_saed_pattern(phases={"Li": 1.0, "Li2O": 1.0, "LiF": 1.0})
         spectrum = make_eels_spectrum()
         data = {"movie": movie.data, "pattern": pattern.data, "spectrum": spectrum.data}
         truth = {"movie": movie.truth, "pattern": pattern.truth, "spectrum": spectrum.truth}
@@ -81,7 +82,9 @@ class TEMApp(BaseApp):
 
         return {"Si nanowire lithiation + SAED Li/Li2O/LiF + EELS": _session(make_si_nanowire_movie, "Si nanowire"),
                 "Li nucleation (dark Li, invert) + SAED + EELS": _session(make_li_nucleation_movie, "Li nucleation",
-                                                                          with_transient=True)}
+                                                                          with_transient=True),
+                "Si nanowire + SAED series Si → Li15Si4 (JMAK) + EELS": _session(make_si_nanowire_movie, "Si series",
+                                                                                saed_series=True)}
 
     # --- controls --------------------------------------------------------------------
     def _build_controls(self):
@@ -173,9 +176,9 @@ class TEMApp(BaseApp):
                                             style=style, layout=w.Layout(width="180px"))
         for wd in (self.camera_constant, self.standard, self.tolerance, self.beam_stop):
             wd.observe(redo("analysing the pattern", self._analyse_saed), "value")
-        self.pattern_pane, self.profile_pane = PlotPane(), PlotPane()
+        self.pattern_pane, self.profile_pane, self.series_pane = PlotPane(), PlotPane(), PlotPane()
         saed_tab = w.VBox([w.HBox([self.camera_constant, self.standard]), w.HBox([self.tolerance, self.beam_stop]),
-                           w.HBox([self.pattern_pane.widget, self.profile_pane.widget])])
+                           w.HBox([self.pattern_pane.widget, self.profile_pane.widget]), self.series_pane.widget])
         # spectroscopy
         from battlab.tem.eels import EDGES
 
@@ -391,7 +394,8 @@ class TEMApp(BaseApp):
         if self.movie is not None:
             bits.append(f"movie {self.movie.sizes['time']} frames of {self.movie.sizes['y']}×{self.movie.sizes['x']}")
         if self.pattern is not None:
-            bits.append("diffraction pattern")
+            bits.append(f"diffraction series of {self.pattern.sizes['time']}" if "time" in self.pattern.dims
+                        else "diffraction pattern")
         if self.spectrum is not None:
             bits.append("EELS spectrum")
         if self.echem is not None:
@@ -559,7 +563,37 @@ class TEMApp(BaseApp):
         self.profile_pane.update(profile_plot(prof, rings=res.tables["rings"], references=refs))
         if res.notes:
             self.set_status(" ".join(res.notes))
+        self._analyse_saed_series(res)
         self._show_table()
+
+    def _analyse_saed_series(self, single):
+        """A pattern series: ring intensities of reactant and product and the product fraction over time."""
+        import holoviews as hv
+
+        from battlab.plot._core import HEIGHT, WIDTH, empty
+        from battlab.tem.workflow import analyse_saed_series
+
+        for key in ("saed_ring_intensities", "saed_phase_fraction"):
+            self.tables.pop(key, None)
+        if "time" not in self.pattern.dims:
+            self.series_pane.update(empty("a single pattern (a series adds the phase fraction over time)"))
+            return
+        k = single.tables["center"]["camera_constant_px_A"].iloc[0]
+        if not k:
+            self.series_pane.update(empty("calibrate first (camera constant or standard)"))
+            return
+        res = analyse_saed_series(self.pattern, camera_constant=k, beam_stop_px=self.beam_stop.value or None,
+                                  tolerance_pct=self.tolerance.value)
+        ints, frac = res.tables["ring_intensities"], res.tables["phase_fraction"]
+        self.tables["saed_ring_intensities"], self.tables["saed_phase_fraction"] = ints, frac
+        rings = [c for c in ints.columns if c != "time_s"]
+        curves = [hv.Curve((ints["time_s"], ints[c] / ints[c].max()), "time (s)", "relative intensity / fraction",
+                           label=c).opts(line_width=2) for c in rings]
+        curves.append(hv.Scatter((frac["time_s"], frac["product_fraction"]), "time (s)",
+                                 "relative intensity / fraction", label=f"{frac['product'].iloc[0]} fraction").opts(
+            color="black", size=5))
+        self.series_pane.update(hv.Overlay(curves).opts(width=WIDTH, height=HEIGHT, legend_position="right",
+                                                        title=f"{frac['reactant'].iloc[0]} → {frac['product'].iloc[0]}"))
 
     def _analyse_eels(self):
         from battlab.plot.tem import eels_plot
@@ -690,7 +724,7 @@ class TEMApp(BaseApp):
         self.run_all()
         panes = {"transient": self.sh_pane, "frame": self.frame_pane, "morphometry": self.morph_pane, "kymograph": self.kymo_pane,
                  "kinetics": self.kin_pane, "nucleation": self.count_pane, "growth": self.growth_pane,
-                 "pattern": self.pattern_pane, "profile": self.profile_pane, "eels": self.eels_pane,
+                 "pattern": self.pattern_pane, "profile": self.profile_pane, "saed_series": self.series_pane, "eels": self.eels_pane,
                  "dose": self.dose_pane}
         return {k: p.object for k, p in panes.items() if p.object is not None}
 

@@ -157,3 +157,15 @@ def test_uploads_real_and_generated(real_data, tmp_path):
     _upload(app, "junk.dm4", b"\x00" * 400)
     assert app.banner.layout.display == "block" and "Traceback" not in app.banner.value
     assert app.spectrum.attrs["source_name"] == "ncempy_08_carbon.dm3"  # the app kept its data
+
+
+def test_saed_series_session():
+    app = TEMApp()
+    app.demo_picker.value = "Si nanowire + SAED series Si → Li15Si4 (JMAK) + EELS"
+    app._load_demo(app.demo_picker.value)
+    assert app.banner.layout.display == "none", app.banner.value
+    assert "diffraction series of 16" in app.status.value
+    frac = app.tables["saed_phase_fraction"]
+    assert (frac["reactant"].iloc[0], frac["product"].iloc[0]) == ("Si", "Li15Si4")
+    np.testing.assert_allclose(frac["product_fraction"], app.truth["pattern"]["product_fraction"], atol=0.05)
+    assert "Si → Li15Si4" in app.series_pane.object.opts.get().kwargs["title"]
