@@ -320,6 +320,14 @@ class XRDApp(BaseApp):
         x = self.cycling.x_axis.value
         if self.map_view.value == "waterfall":
             n = self.series.sizes["time"]
+            if self._echem_used is not None and n > 1:
+                from battlab.plot import series as S
+
+                # Patterns at their time/capacity/SOC beside the voltage on that axis.
+                self.map_plot.update(S.waterfall_with_voltage(self.series, self._echem_used, x=x,
+                                                              clock_offset_s=self.cycling.offset_s,
+                                                              every=max(1, n // 30), title="Pattern waterfall"))
+                return
             per_curve = echem_of(self.tracked, index="pattern") if self.tracked is not None else None
             self.map_plot.update(P.waterfall(self.series, every=max(1, n // 30), x=x, per_curve=per_curve))
             return

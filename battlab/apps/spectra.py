@@ -318,6 +318,12 @@ class SpectraApp(BaseApp):
         x = self.cycling.x_axis.value
         if series.sizes["time"] < 2:
             self.map_plot.update(S.series_map(series))
+        elif self.view.value == "waterfall" and self._echem_used is not None:
+            # Spectra at their time/capacity/SOC beside the voltage on that axis.
+            n = series.sizes["time"]
+            self.map_plot.update(S.waterfall_with_voltage(series, self._echem_used, x=x,
+                                                          clock_offset_s=self.cycling.offset_s,
+                                                          every=max(1, n // 30), title="Spectra waterfall"))
         elif self.view.value == "waterfall":
             n = series.sizes["time"]
             self.map_plot.update(S.waterfall(series, every=max(1, n // 30), what="spectra", x=x,

@@ -13,7 +13,7 @@ import pandas as pd
 from battlab.plot._core import HEIGHT, WIDTH, empty
 
 __all__ = ["X_AXES", "axis_label", "columns_vs_time", "elapsed_hours", "pca_plot", "series_map",
-           "series_map_with_voltage", "tracked_quantity", "waterfall"]
+           "series_map_with_voltage", "tracked_quantity", "waterfall", "waterfall_with_voltage"]
 
 #: Shared x (or map y) axes of tracked quantities: column -> label. ``time`` is ``elapsed_s`` in hours.
 X_AXES = {"time": "Time (h)", "capacity_mAh": "Capacity (mAh)", "soc": "SOC"}
@@ -184,6 +184,58 @@ def series_map_with_voltage(series, echem, *, x: str = "time", clock_offset_s: f
         seg = (dense_t >= elapsed[run[0]]) & (dense_t <= elapsed[run[-1]])
         panels += [img, _voltage_panel(dense["voltage_V"].to_numpy()[seg], dense[x].to_numpy()[seg], X_AXES[x],
                                        mark)]
+    return hv.Layout(panels).cols(2).opts(shared_axes=True)
+
+
+def waterfall_with_voltage(series, echem, *, x: str = "time", clock_offset_s: float = 0.0,
+                           time_basis: str = "auto", every: int = 1, width=WIDTH + 220,
+                           title: str = "Waterfall"):
+    """Curves drawn at their time, capacity or SOC (vertical), beside the voltage on that axis.
+
+    Each drawn curve's baseline sits at its own value of the axis and its height is
+    scaled to about three curve spacings, so the stack reads against the voltage
+    curve. Capacity and SOC are split into monotonic runs as in
+    :func:`series_map_with_voltage`. Without a cycling table this is :func:`waterfall`.
+    """
+    if x not in X_AXES:
+        from battlab.errors import InvalidParameterError
+
+        raise InvalidParameterError(f"x must be one of {', '.join(X_AXES)}.")
+    if echem is None or series is None or "time" not in series.dims or series.sizes["time"] < 2:
+        if x != "time" and series is not None and echem is None:
+            return _no_echem(width, HEIGHT, x)
+        return waterfall(series, every=every, width=width)
+    from battlab.series import curve_axis
+
+    per_curve, dense = _timeline(series, echem, clock_offset_s, time_basis)
+    axis = curve_axis(series)
+    xl, yl = axis_label(series, axis), X_AXES[x]
+    xs = series[axis].to_numpy()
+    z = np.asarray(series.transpose("time", axis).to_numpy(), float)
+    y = elapsed_hours(series) if x == "time" else per_curve[x].to_numpy(dtype=float)
+    runs = [np.flatnonzero(np.isfinite(y))] if x == "time" else _monotonic_runs(y)
+    runs = [r for r in runs if len(r) >= 2]
+    if not runs:
+        return empty(f"The curves do not span a range of {yl.lower()}; use the time axis.", width=width, height=HEIGHT)
+    elapsed = per_curve["elapsed_s"].to_numpy()
+    dense_t = dense["elapsed_s"].to_numpy()
+    dense_y = dense_t / 3600.0 if x == "time" else dense[x].to_numpy()
+    every = max(1, int(every))
+    panels = []
+    for run in runs:
+        drawn = run[::every]
+        spacing = float(np.median(np.abs(np.diff(y[drawn])))) if len(drawn) > 1 else 1.0
+        rel = z[drawn] - np.nanmin(z[drawn], axis=1, keepdims=True)
+        amp = float(np.nanpercentile(rel, 99.5)) if np.isfinite(rel).any() else 1.0
+        scale = 3.0 * spacing / amp if amp > 0 else 0.0
+        paths = [{xl: xs, yl: y[i] + scale * rel[k]} for k, i in enumerate(drawn)]
+        sense = np.sign(y[run[-1]] - y[run[0]])
+        note = "" if x == "time" else f", {yl.split(' ')[0].lower()} {'rising' if sense > 0 else 'falling'}"
+        curves = hv.Path(paths, kdims=[xl, yl]).opts(
+            color="#1f3b73", line_width=0.8, width=width - 160, height=HEIGHT, tools=["hover"],
+            title=f"{title}: curves {run[0]}–{run[-1]}{note}" + (f", 1 in {every} drawn" if every > 1 else ""))
+        seg = (dense_t >= elapsed[run[0]]) & (dense_t <= elapsed[run[-1]])
+        panels += [curves, _voltage_panel(dense["voltage_V"].to_numpy()[seg], dense_y[seg], yl)]
     return hv.Layout(panels).cols(2).opts(shared_axes=True)
 
 

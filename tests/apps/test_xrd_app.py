@@ -63,8 +63,9 @@ def test_x_axis_capacity_and_soc_with_the_demo_cycling(app):
     app.cycling.x_axis.value = "capacity_mAh"
     assert "Capacity (mAh)" in str(app.track_plot.object)
     rev = app.map_plot.revision
-    app.map_view.value = "waterfall"  # coloured by capacity
+    app.map_view.value = "waterfall"  # patterns at their capacity, beside the voltage
     assert app.map_plot.revision > rev and "Capacity (mAh)" in str(app.map_plot.object)
+    assert len(app.map_plot.object) == 4 and app.banner.layout.display == "none"
     app.map_view.value = "contour"
     out = app._provenance()
     assert out.parameters["echem_alignment"]["time_basis"] == "unix"

@@ -103,3 +103,18 @@ def test_map_against_capacity_has_one_panel_per_half_cycle(tracked):
     assert _monotonic_runs(np.array([1.0, np.nan])) == []
     # Without a cycling table only the time axis can be drawn, with a message for the others.
     assert "needs the cycling file" in P.contour_with_voltage(demo.data, None, x="soc").text
+
+
+def test_waterfall_beside_the_voltage_puts_each_pattern_at_its_capacity(tracked):
+    from battlab.plot.series import waterfall_with_voltage
+
+    demo, table = tracked
+    layout = waterfall_with_voltage(demo.data, demo.truth["echem"], x="capacity_mAh", every=2)
+    assert len(layout) == 4
+    path = layout[0]  # the discharge run's patterns
+    g = table[table["peak"] == "graphite"].reset_index(drop=True)
+    baselines = [float(np.nanmin(p.dimension_values(1))) for p in path.split()]
+    # Each drawn pattern's lowest point lies on its own capacity (background minus its own minimum).
+    np.testing.assert_allclose(baselines, g["capacity_mAh"].to_numpy()[0:len(baselines) * 2:2], atol=1e-9)
+    time_view = waterfall_with_voltage(demo.data, demo.truth["echem"])
+    assert len(time_view) == 2
