@@ -303,6 +303,7 @@ class TEMApp(BaseApp):
                 self.level.value = 0.6
             else:
                 vals = (ny * 0.1, nx / 2, ny * 0.9, nx / 2)
+                self.level.value = 0.0  # halfway between both sides of the line
             for widget, v in zip(self.line, vals, strict=True):
                 widget.value = float(round(v, 1))
             if label.startswith("demo:"):
@@ -337,6 +338,7 @@ class TEMApp(BaseApp):
         """Run the movie analysis of the visible tab if its inputs changed, then show its table."""
         dirty = self.__dict__.setdefault("_dirty", set())
         tab = self.tabs.selected_index or 0
+        self.clear_error()  # a message belongs to the tab that raised it
         todo = {0: ("morph", self._analyse_morphology), 1: ("front", self._analyse_front),
                 2: ("nuc", self._analyse_nucleation)}.get(tab)
         if todo and todo[0] in dirty and self.movie is not None:

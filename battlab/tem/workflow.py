@@ -106,7 +106,11 @@ def analyse_movie(movie, *, line=None, line_width_px: int = 5, front_method: str
             front["front_back_" + col.split("_", 1)[1]] = back[col]
             front["half_width"] = (back[col] - front[col]).abs() / 2
             col = "half_width"
-        ref = front[col].dropna().iloc[0] if front_reference is None else front_reference
+        found = front[col].dropna()
+        if found.empty and front_reference is None:
+            raise MissingDataError("no front crosses the chosen level along this line in any frame; move the line "
+                                   "or set the level between the intensities on both sides of the front.")
+        ref = found.iloc[0] if front_reference is None else front_reference
         front["depth"] = np.abs(front[col] - ref)
         front.attrs["depth_unit"] = unit
         out.tables["front"] = front

@@ -157,6 +157,12 @@ def test_uploads_real_and_generated(real_data, tmp_path):
     _upload(app, "junk.dm4", b"\x00" * 400)
     assert app.banner.layout.display == "block" and "Traceback" not in app.banner.value
     assert app.spectrum.attrs["source_name"] == "ncempy_08_carbon.dm3"  # the app kept its data
+    # a real Velox image lands in the movie tabs as one frame; every tab opens without a traceback
+    _upload(app, "ceta.emd", (real_data / "tem" / "ncempy_Camera_Ceta_Imaging_Micro.emd").read_bytes())
+    assert app.movie.sizes["time"] == 1 and app.movie.attrs["pixel_size_nm"] == pytest.approx(3.1388, rel=1e-4)
+    for tab in range(6):
+        app.tabs.selected_index = tab
+        assert "unexpected" not in app.banner.value, (tab, app.banner.value)
 
 
 def test_saed_series_session():
