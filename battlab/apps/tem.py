@@ -78,13 +78,15 @@ class TEMApp(BaseApp):
         super().__init__(data, **kw)
 
     def demos(self):
-        from battlab.datasets.tem import make_li_nucleation_movie, make_si_nanowire_movie
+        from battlab.datasets.tem import make_hrtem_series, make_li_nucleation_movie, make_si_nanowire_movie
 
         return {"Si nanowire lithiation + SAED Li/Li2O/LiF + EELS": _session(make_si_nanowire_movie, "Si nanowire"),
                 "Li nucleation (dark Li, invert) + SAED + EELS": _session(make_li_nucleation_movie, "Li nucleation",
                                                                           with_transient=True),
                 "Si nanowire + SAED series Si → Li15Si4 (JMAK) + EELS": _session(make_si_nanowire_movie, "Si series",
-                                                                                saed_series=True)}
+                                                                                saed_series=True),
+                "HRTEM: graphite (0002) breathing +5.9 % + SAED + EELS": _session(
+                    lambda: make_hrtem_series(n_frames=12, size=160), "HRTEM")}
 
     # --- controls --------------------------------------------------------------------
     def _build_controls(self):
@@ -177,8 +179,14 @@ class TEMApp(BaseApp):
         for wd in (self.camera_constant, self.standard, self.tolerance, self.beam_stop):
             wd.observe(redo("analysing the pattern", self._analyse_saed), "value")
         self.pattern_pane, self.profile_pane, self.series_pane = PlotPane(), PlotPane(), PlotPane()
+        self.run_fft = w.Button(description="Lattice spacing d(t) of the movie (FFT)", icon="play",
+                                layout=w.Layout(width="320px"))
+        self.run_fft.on_click(redo("measuring lattice spacings", self._analyse_fft))
+        self.fft_pane = PlotPane()
         saed_tab = w.VBox([w.HBox([self.camera_constant, self.standard]), w.HBox([self.tolerance, self.beam_stop]),
-                           w.HBox([self.pattern_pane.widget, self.profile_pane.widget]), self.series_pane.widget])
+                           w.HBox([self.pattern_pane.widget, self.profile_pane.widget]), self.series_pane.widget,
+                           w.HTML("<b>HRTEM</b>: strongest FFT spot of every movie frame (d = 1/|g|) and the "
+                                  "strain against the first frame."), self.run_fft, self.fft_pane.widget])
         # spectroscopy
         from battlab.tem.eels import EDGES
 
@@ -597,6 +605,28 @@ class TEMApp(BaseApp):
         self.series_pane.update(hv.Overlay(curves).opts(width=WIDTH, height=HEIGHT, legend_position="right",
                                                         title=f"{frac['reactant'].iloc[0]} → {frac['product'].iloc[0]}"))
 
+    def _analyse_fft(self):
+        import holoviews as hv
+
+        from battlab.plot._core import HEIGHT, WIDTH
+        from battlab.tem.saed import lattice_spacing_series
+
+        if self.movie is None:
+            raise MissingDataError("no movie or image loaded.")
+        movie = self.movie
+        if self.pixel_size.value:
+            movie = movie.assign_attrs(pixel_size_nm=self.pixel_size.value)
+        if not movie.attrs.get("pixel_size_nm"):
+            raise MissingDataError("the FFT needs square pixels of known size: set the pixel size.")
+        table = lattice_spacing_series(movie)
+        self.tables["hrtem_d"] = table
+        self.fft_pane.update(hv.Curve((table["time_s"], table["d_A"]), "time (s)", "d (Å)").opts(
+            width=WIDTH, height=HEIGHT, color="#9467bd", line_width=2,
+            title=f"lattice spacing: {table['d_A'].iloc[0]:.3f} → {table['d_A'].iloc[-1]:.3f} Å "
+                  f"({100 * table['strain'].iloc[-1]:+.2f} %)"))
+        self.set_status(f"FFT: d = {table['d_A'].iloc[0]:.4f} Å in frame 0, strain {100 * table['strain'].iloc[-1]:+.2f} % "
+                        "at the end.")
+
     def _analyse_eels(self):
         from battlab.plot.tem import eels_plot
         from battlab.tem import eels
@@ -726,7 +756,8 @@ class TEMApp(BaseApp):
         self.run_all()
         panes = {"transient": self.sh_pane, "frame": self.frame_pane, "morphometry": self.morph_pane, "kymograph": self.kymo_pane,
                  "kinetics": self.kin_pane, "nucleation": self.count_pane, "growth": self.growth_pane,
-                 "pattern": self.pattern_pane, "profile": self.profile_pane, "saed_series": self.series_pane, "eels": self.eels_pane,
+                 "pattern": self.pattern_pane, "profile": self.profile_pane, "saed_series": self.series_pane,
+                 "hrtem_d": self.fft_pane, "eels": self.eels_pane,
                  "dose": self.dose_pane}
         return {k: p.object for k, p in panes.items() if p.object is not None}
 

@@ -175,3 +175,15 @@ def test_saed_series_session():
     assert (frac["reactant"].iloc[0], frac["product"].iloc[0]) == ("Si", "Li15Si4")
     np.testing.assert_allclose(frac["product_fraction"], app.truth["pattern"]["product_fraction"], atol=0.05)
     assert "Si → Li15Si4" in app.series_pane.object.opts.get().kwargs["title"]
+
+
+def test_hrtem_session_fft_spacing():
+    app = TEMApp()
+    app.demo_picker.value = "HRTEM: graphite (0002) breathing +5.9 % + SAED + EELS"
+    app._load_demo(app.demo_picker.value)
+    app.tabs.selected_index = 3
+    app.run_fft.click()
+    table = app.tables["hrtem_d"]
+    np.testing.assert_allclose(table["d_A"], app.truth["movie"]["d_A"], rtol=5e-3)  # FFT d within 0.5 %
+    assert table["strain"].iloc[-1] == pytest.approx(0.059, abs=0.005)
+    assert app.fft_pane.object.opts.get().kwargs["title"].startswith("lattice spacing: 3.35")
