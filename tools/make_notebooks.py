@@ -418,10 +418,12 @@ TEM = [
         "kinetics, nucleus counts, d-spacings from the camera equation with the relativistic electron wavelength, "
         "and the electron dose the specimen received.\n\n"
         "The app opens on a synthetic session: a Si nanowire lithiation movie with stage drift, a Li/Li2O/LiF ring "
-        "pattern at 200 kV and an EELS spectrum, all with known answers; the demo menu holds a Li nucleation movie. "
+        "pattern at 200 kV and an EELS spectrum, all with known answers; the demo menu holds a Li nucleation movie "
+        "with its plating current transient (Scharifker–Hills), a SAED series in which Si turns into Li15Si4, and an "
+        "HRTEM series of breathing graphite fringes. "
         "Each tab works on the data of its kind. Upload a Gatan .dm3/.dm4, Velox .emd, TIA .ser, .tif stack or .npy "
-        "(set the pixel size first when the file has none); the download holds every table as CSV, the figures and "
-        "a provenance record."
+        "(set the pixel size first when the file has none), or a cycler file to put the frames on its clock; the "
+        "download holds every table as CSV, the figures and a provenance record."
     ),
     new_code_cell("import battlab as bl"),
     new_code_cell("app = bl.apps.TEMApp()\napp"),
