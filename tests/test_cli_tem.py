@@ -55,6 +55,14 @@ def test_tem_movie_front_and_particles(tmp_path):
     models = pd.read_csv(tmp_path / "wire" / "front_models.csv")
     assert set(models["model"]) >= {"linear", "parabolic", "power_law"}
     dose = pd.read_csv(tmp_path / "wire" / "dose.csv")
+    # a potentiostat log on the movie's clock: current at every frame
+    t = np.linspace(0, 100, 1001)
+    pd.DataFrame({"time/s": t, "Ewe/V": 0.5 - 0.001 * t, "I/mA": -0.2}).to_csv(tmp_path / "cell.csv", index=False)
+    res = run("tem", str(tmp_path / "wire.npy"), "--pixel-size-nm", "1", "--frame-time-s", "1", "--echem",
+              str(tmp_path / "cell.csv"), "--clock-offset-s", "10", "--out", str(tmp_path / "sync"))
+    assert res.returncode == 0, res.stderr
+    sync = pd.read_csv(tmp_path / "sync" / "frame_echem.csv")
+    np.testing.assert_allclose(sync["voltage_V"], 0.5 - 0.001 * (np.arange(30) + 10), atol=1e-6)
     assert dose["cumulative_dose_e_A2"].iloc[-1] == pytest.approx(3.0)  # 30 frames × 1 s × 0.1 e/Å²/s
 
     nuc = make_li_nucleation_movie(n_frames=20)

@@ -27,6 +27,7 @@ from battlab.tem.eels import (
     decompose_spectrum_image,
     edge_map,
     edge_onset,
+    edge_shift_series,
     edge_signal,
     edge_table,
     log_ratio_thickness,
@@ -105,6 +106,6 @@ __all__ = [
     "classify_transient", "EXPECTED_EXPONENTS", "frame_morphometry", "volume_ratio", "expansion_pct",
     "wire_width_profile", "fit_critical_size",
     # EELS
-    "EDGES", "calibrate_energy", "decompose_spectrum_image", "powerlaw_background", "edge_signal", "edge_onset", "edge_table", "edge_map",
+    "EDGES", "calibrate_energy", "decompose_spectrum_image", "powerlaw_background", "edge_signal", "edge_onset", "edge_shift_series", "edge_table", "edge_map",
     "log_ratio_thickness",
 ]

@@ -54,6 +54,18 @@ def _cmd_tem(args) -> int:
                                invert=args.invert, threshold=args.threshold, min_area_px=args.min_area,
                                max_displacement_px=args.max_displacement, n_bootstrap=args.bootstrap,
                                dose_rate_e_A2_s=args.dose_rate)
+        if args.echem:
+            import warnings
+
+            import battlab
+            from battlab.imaging.timing import per_frame_echem
+
+            cycler = battlab.load(args.echem, kind="echem")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result.tables["frame_echem"] = per_frame_echem(data["time_s"].to_numpy(), cycler,
+                                                               clock_offset_s=args.clock_offset_s)
+            result.notes.extend(str(w.message) for w in caught)
         summary = f"movie: {data.sizes['time']} frames"
         if "front_models" in result.tables:
             best = result.tables["front_models"].iloc[0]
@@ -159,6 +171,9 @@ def add_parser(sub):
     s.add_argument("--max-displacement", type=float, default=5.0, help="largest frame-to-frame move when linking (px)")
     s.add_argument("--bootstrap", type=int, default=200, help="bootstrap refits for the kinetics intervals")
     s.add_argument("--dose-rate", type=float, metavar="E_PER_A2_S", help="dose rate: per-frame and cumulative dose")
+    s.add_argument("--echem", metavar="FILE", help="cycler/potentiostat file: voltage, current, charge at every frame")
+    s.add_argument("--clock-offset-s", type=float, default=0.0,
+                   help="cycler time at the first frame (when the two clocks were not started together)")
     s.set_defaults(func=_cmd_tem)
 
     s = sub.add_parser("saed", help="SAED ring pattern: centre, profile, rings → d (camera equation), phase matches")

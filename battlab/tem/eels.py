@@ -20,8 +20,8 @@ import pandas as pd
 
 from battlab.errors import InvalidParameterError, MissingDataError
 
-__all__ = ["EDGES", "calibrate_energy", "decompose_spectrum_image", "edge_map", "edge_onset", "edge_signal",
-           "edge_table", "log_ratio_thickness", "powerlaw_background"]
+__all__ = ["EDGES", "calibrate_energy", "decompose_spectrum_image", "edge_map", "edge_onset", "edge_shift_series",
+           "edge_signal", "edge_table", "log_ratio_thickness", "powerlaw_background"]
 
 #: edge -> onset in eV
 EDGES = {"Li K": 55.0, "S L2,3": 165.0, "C K": 284.0, "O K": 532.0, "Mn L3": 640.0, "F K": 685.0,
@@ -285,3 +285,21 @@ def decompose_spectrum_image(spectrum_image, *, n_components: int = 2, method: s
                            coords={"component": comp, "energy_eV": ("energy", si["energy_eV"].to_numpy())},
                            name=f"{method} spectra")
     return maps, spectra, explained
+
+
+def edge_shift_series(spectra, edge: str | None = None, *, onset_eV: float | None = None, pre_window=None,
+                      search_eV: float = 20.0):
+    """Edge position (:func:`edge_onset`) in every spectrum of a ``(time, energy)`` series and its
+    shift from the first spectrum (e.g. a chemical shift of S L2,3 as Li2S forms).
+
+    Returns
+    -------
+    DataFrame
+        ``time_s``, ``onset_eV``, ``shift_eV``.
+    """
+    if "time" not in spectra.dims or spectra.dims[-1] != "energy":
+        raise InvalidParameterError("expected a (time, energy) series of spectra.")
+    onsets = np.array([edge_onset(spectra.isel(time=i), edge, onset_eV=onset_eV, pre_window=pre_window,
+                                  search_eV=search_eV) for i in range(spectra.sizes["time"])])
+    times = spectra["time_s"].to_numpy() if "time_s" in spectra.coords else np.arange(onsets.size, dtype=float)
+    return pd.DataFrame({"time_s": times, "onset_eV": onsets, "shift_eV": onsets - onsets[0]})

@@ -74,3 +74,16 @@ def test_decomposition_separates_the_li_component(method):
     if method == "nmf":
         assert explained[0] < 0.05  # relative reconstruction error
         assert (spectra.values >= 0).all() and (maps.values >= 0).all()
+
+
+def test_edge_shift_series_follows_a_moving_edge():
+    import xarray as xr
+
+    e = np.arange(140.0, 220.0, 0.1)
+    shifts = np.linspace(0, 2.0, 6)  # the S L2,3 edge moves up by 2 eV
+    rows = [1e7 * e ** -3.0 + np.where(e >= 165 + s, 50 * (np.clip(e, 165 + s, None) / (165 + s)) ** -2, 0)
+            for s in shifts]
+    series = xr.DataArray(np.array(rows), dims=("time", "energy"),
+                          coords={"time_s": ("time", np.arange(6) * 10.0), "energy_eV": ("energy", e)})
+    table = eels.edge_shift_series(series, "S L2,3", pre_window=(145, 160))
+    np.testing.assert_allclose(table["shift_eV"], shifts, atol=0.1)  # within one channel
