@@ -478,7 +478,7 @@ class TEMApp(BaseApp):
             width=WIDTH, height=HEIGHT, color="#2ca02c", line_width=2,
             title=f"expansion: {table['expansion_definition'].iloc[0]}")
         self.morph_pane.update(curve)
-        self._show_table()
+        self._analyse_dose()
 
     def _analyse_front(self):
         from battlab.tem.workflow import analyse_movie
@@ -694,7 +694,27 @@ class TEMApp(BaseApp):
                                    f"{summary['total_dose_e_A2'].iloc[0]:.4g} e⁻/Å², {verdict} the budget; the budget "
                                    f"allows {plan['max_frames']} frames ({plan['max_duration_s']:.4g} s).</p>")
         self.dose_pane.update(dose_plot(ledger, budget=self.budget.value))
+        self._dose_threshold(rate)
         self._show_table()
+
+    def _dose_threshold(self, rate):
+        """Expansion of the movie against the dose it received: the dose at which it starts to change."""
+        from battlab.tem.physics import cumulative_dose, fit_dose_threshold
+
+        self.tables.pop("dose_threshold", None)
+        morph = self.tables.get("morphometry")
+        if self.movie is None or morph is None or self.movie.sizes["time"] < 7:
+            return
+        times = self.movie["time_s"].to_numpy()
+        dose = cumulative_dose(times, dose_rate_e_A2_s=rate)["cumulative_dose_e_A2"].to_numpy()
+        ok = np.isfinite(morph["expansion_pct"].to_numpy())
+        if ok.sum() < 7:
+            return
+        fit = fit_dose_threshold(dose[ok], morph["expansion_pct"].to_numpy()[ok])
+        self.tables["dose_threshold"] = pd.DataFrame([{**fit, "metric": "expansion_pct"}])
+        self.dose_summary.value += (f"<p>Movie expansion starts to change after <b>{fit['threshold_e_A2']:.3g} "
+                                    f"e⁻/Å²</b> at this dose rate (hinge fit; compare runs at other dose rates before "
+                                    f"blaming the beam).</p>")
 
     # --- results ---------------------------------------------------------------------
     _TAB_TABLES = {

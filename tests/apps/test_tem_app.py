@@ -88,6 +88,9 @@ def test_spectroscopy_and_dose_tabs(app):
     summary = app.tables["dose_summary"].iloc[0]
     assert summary["dose_rate_e_A2_s"] == pytest.approx(0.1, rel=0.01)  # 1.26 pA on a 1 µm disc
     assert summary["dose_per_frame_e_A2"] == pytest.approx(0.5, rel=0.01)
+    thr = app.tables["dose_threshold"].iloc[0]
+    # the nanowire starts swelling at once: the hinge sits at the first frames' dose (< 1 e/Å² at 0.1 e/Å²/s)
+    assert thr["threshold_e_A2"] < 1.0 and thr["metric"] == "expansion_pct"
     app.current_nA.value = 1.0
     assert app.tables["dose_summary"]["dose_rate_e_A2_s"].iloc[0] == pytest.approx(79.47, abs=0.01)
     assert app.tables["dose_summary"]["fits_budget"].iloc[0] == False  # noqa: E712
