@@ -16,7 +16,6 @@ keyword: the reader refuses to guess.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from pathlib import Path
 
@@ -117,11 +116,9 @@ def _instrument(original) -> dict:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    from battlab.provenance import sha256_of
+
+    return sha256_of(path)
 
 
 def _axis_role(axis):
