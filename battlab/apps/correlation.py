@@ -91,6 +91,10 @@ class CorrelationApp(BaseApp):
         self.moving_map = w.Dropdown(description="Map to place", style={"description_width": "initial"})
         self.register_button = w.Button(description="Register maps", icon="crosshairs")
         self.register_button.on_click(lambda _: self._guard("registering the maps", self._register))
+        self.map_upload = w.FileUpload(accept=".npy,.tif,.tiff,.csv,.txt", multiple=False, description="Add map")
+        self.map_upload.observe(self._on_map_upload, "value")
+        self.map_pixel = w.BoundedFloatText(value=0.0, min=0.0, max=1e4, step=0.01, description="its pixel (µm)",
+                                            style={"description_width": "initial"}, layout=w.Layout(width="200px"))
         self.landmarks = w.Textarea(
             placeholder="x_moving_um, y_moving_um, x_reference_um, y_reference_um  (one point pair per line)",
             layout=w.Layout(width="460px", height="80px"))
@@ -141,7 +145,10 @@ class CorrelationApp(BaseApp):
         pages = [
             w.VBox([self.columns_box, self.cursor, self.timeline_plot.widget, self.readout]),
             w.VBox([w.HBox([self.agreement_plot.widget, self.check_table])]),
-            w.VBox([w.HBox([self.reference_map, self.moving_map, self.register_button]),
+            w.VBox([w.HBox([self.map_pixel, self.map_upload,
+                            w.HTML("<small>a map exported by the AFM, X-ray or TEM app (.npy/.tif) or a CSV grid; "
+                                   "enter its pixel size first</small>")]),
+                    w.HBox([self.reference_map, self.moving_map, self.register_button]),
                     w.HBox([self.landmarks, w.VBox([self.landmark_kind, self.landmark_button])]),
                     w.HBox([self.reference_plot.widget, self.moving_plot.widget]),
                     w.HBox([self.view, self.opacity]),
@@ -182,6 +189,60 @@ class CorrelationApp(BaseApp):
                 self._guard(f"reading {received[0]}", self._load_echem_bytes, received[1], received[0])
         finally:
             self.echem_upload.value = ()  # the same file chosen again is a new upload
+
+    def _on_map_upload(self, change):
+        files = change["new"]
+        if not files:
+            return
+        try:
+            received = self._receive_upload(files[0], default_name="map")
+            if received is not None:
+                self._guard(f"reading {received[0]}", self._load_map_bytes, received[1], received[0])
+        finally:
+            self.map_upload.value = ()
+
+    def _load_map_bytes(self, content, name):
+        import tempfile
+        from pathlib import Path
+
+        from battlab.correlate.workflow import read_map
+
+        if self.experiment is None:
+            raise MissingDataError("load the demo or a cycling file first, then add maps.")
+        if not self.map_pixel.value > 0:
+            raise MissingDataError(f"enter the pixel size of {name} (µm) before uploading it: the placement and "
+                                   "every area depend on it.")
+        with tempfile.TemporaryDirectory(prefix="battlab-map-") as tmp:
+            path = Path(tmp) / Path(name).name  # the display name (already sanitised) so messages name the file
+            path.write_bytes(content)
+            image = read_map(path, pixel_size_um=float(self.map_pixel.value), name=Path(name).stem)
+        key = Path(name).stem[:40] or "map"
+        image = image.assign_attrs(source_name=name)
+        self.experiment.images[key] = image
+        self._busy = True
+        try:
+            names = list(self.experiment.images)
+            self.reference_map.options = names
+            self.moving_map.options = names
+            self.moving_map.value = key
+        finally:
+            self._busy = False
+        self.registration = None
+        self._show_maps_without_registration()
+        self.clear_error()
+        self.set_status(f"Added map {key}: {image.sizes['y']} × {image.sizes['x']} px at "
+                        f"{self.map_pixel.value:g} µm/px; choose the reference and press Register maps.")
+
+    def _show_maps_without_registration(self):
+        from battlab.plot.correlate import map_image
+
+        images = self.experiment.images
+        if self.reference_map.value:
+            self.reference_plot.update(map_image(images[self.reference_map.value],
+                                                 title=f"{self.reference_map.value} (reference)", cmap="gray"))
+        if self.moving_map.value:
+            self.moving_plot.update(map_image(images[self.moving_map.value],
+                                              title=f"{self.moving_map.value} (to place)"))
 
     def _load_echem_bytes(self, content, name):
         import battlab

@@ -145,7 +145,7 @@ def align_to_cycling(sensor: pd.DataFrame, echem: pd.DataFrame | None = None, *,
     inside = (t_sen >= t_cyc[0]) & (t_sen <= t_cyc[-1])
     if not inside.any():
         raise MissingDataError(
-            f"the sensor record ({t_sen.min():.0f}–{t_sen.max():.0f} s on the cycler clock) does not overlap "
+            f"the record ({t_sen.min():.0f}–{t_sen.max():.0f} s on the cycler clock) does not overlap "
             f"the cycling record ({t_cyc[0]:.0f}–{t_cyc[-1]:.0f} s); set the clock offset.")
     if not inside.all():
         warnings.warn(f"{int((~inside).sum())} samples fall outside the cycling record and were left "

@@ -82,7 +82,8 @@ def map_image(image, *, title=None, cmap="viridis", width=WIDTH, height=HEIGHT, 
     y = image["y_um"].to_numpy()
     values = np.asarray(image.to_numpy(), dtype=float)
     units = image.attrs.get("units", "")
-    vdim = hv.Dimension(str(image.name or "value"), label=f"{image.name or 'value'} ({units})" if units else None)
+    name = str(image.name or "value")
+    vdim = hv.Dimension(name, label=f"{name} ({units})") if units else hv.Dimension(name)
     img = hv.Image((x, y, values), [hv.Dimension("x_um", label="x (µm)"), hv.Dimension("y_um", label="y (µm)")],
                    vdim)
     opts = {"cmap": cmap, "colorbar": True, "width": width, "height": height, "invert_yaxis": True,

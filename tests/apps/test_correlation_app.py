@@ -149,6 +149,28 @@ def test_user_cycling_file_then_exported_table(tmp_path, truth):
     np.testing.assert_allclose(xrd["x_xrd"], xrd["x_echem"].fillna(0.0), atol=0.03)
 
 
+def test_map_upload_needs_its_pixel_size_then_registers(tmp_path):
+    import numpy as np
+
+    demo = _multimodal()
+    app = CorrelationApp()
+    afm = demo.data.images["afm_height"].to_numpy()
+    buf = io.BytesIO()
+    np.save(buf, afm)
+    _upload(app.map_upload, "my_afm_scan.npy", buf.getvalue())
+    assert "enter the pixel size of my_afm_scan.npy" in app.banner.value
+    app.map_pixel.value = 0.12
+    _upload(app.map_upload, "my_afm_scan.npy", buf.getvalue())
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.moving_map.value == "my_afm_scan" and "256 × 256 px" in app.status.value
+    app.reference_map.value = "xray_absorption"
+    app.register_button.click()
+    assert app.banner.layout.display == "none", app.banner.value
+    assert abs(app.registration.transform.rotation_deg - demo.truth["afm_to_xray"]["rotation_deg"]) < 0.5
+    _upload(app.map_upload, "broken.tif", b"II*\x00" + b"\x00" * 40)
+    assert "broken.tif" in app.banner.value and "Traceback" not in app.banner.value
+
+
 def test_bad_uploads_get_a_message_and_the_app_keeps_working(app):
     _upload(app.upload, "../../notes.csv", b"a,b\n1,2\n")
     assert "no time column" in app.banner.value and "../" not in app.banner.value
