@@ -11,8 +11,6 @@ import html
 
 import ipywidgets as w
 
-from battlab.apps._uploads import safe_display_name
-
 __all__ = ["CyclingControls", "X_AXIS_OPTIONS"]
 
 #: Dropdown entries of the shared x axis (keys of :data:`battlab.plot.series.X_AXES`).
@@ -138,20 +136,11 @@ class CyclingControls:
         from battlab.series import load_cycling
 
         app = self._app
-        name = safe_display_name(item.get("name"), default="cycling")
-        raw = item.get("content")
-        if raw is not None and not isinstance(raw, (bytes, bytearray, memoryview)):
-            app.show_error(f"{name} did not arrive intact; please upload it again.")
+        received = app._receive_upload(item, default_name="cycling",
+                                       large_hint="Use the battlab command line (--echem) for large cycling files.")
+        if received is None:
             return
-        content = bytes(raw or b"")
-        if not content:
-            app.show_error(f"{name} is empty.")
-            return
-        if len(content) > app.upload_limit_mb * 1e6:
-            app.show_error(f"{name} is larger than the {app.upload_limit_mb:g} MB upload limit; use the battlab "
-                           "command line (--echem) for large cycling files.")
-            return
-        app._keep_upload(content, name)
+        name, content = received
         echem = load_cycling(content, name=name, max_bytes=int(app.upload_limit_mb * 1e6) + 1)
         self.echem, self.uploaded, self.source = echem, True, name
         self._show()
