@@ -37,6 +37,14 @@ def test_notebook_executes(path, tmp_path):
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
         assert "id_ig" in text and "edge_shift_eV" in text and "fraction_in_element" in text
         assert "li_metal_umol" in text
+    if path.name.startswith("07_"):
+        # The AFM app rendered; under the hood: ISO 25178 roughness, a Hertz fit, EC-AFM film thickness.
+        assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+        assert "'Sa'" in text and "modulus_GPa" in text and "thickness_nm" in text
+    if path.name.startswith("06_"):
+        # The TEM app rendered; under the hood: electron wavelength, front fits, SAED candidates, dose budget.
+        assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+        assert "2.50" in text and "LiF" in text and "Li2O" in text
     if path.name.startswith("12_"):
         # The correlation app rendered; under the hood: offsets, reality check, placement, particles, population.
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
