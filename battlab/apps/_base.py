@@ -279,6 +279,23 @@ class BaseApp:
             name, data = received
             self._guard(f"reading {name}", self._load_bytes, data, name)
 
+    def _observe_upload(self, widget, loader, *, default_name: str = "upload"):
+        """Wire a further FileUpload (cycling file, map …): checked, kept, then ``loader(bytes, name)``."""
+
+        def on_value(change):
+            files = change["new"]
+            if not files:
+                return
+            try:
+                received = self._receive_upload(files[0], default_name=default_name)
+                if received is not None:
+                    name, data = received
+                    self._guard(f"reading {name}", loader, data, name)
+            finally:
+                widget.value = ()  # the same file chosen again is a new upload
+
+        widget.observe(on_value, "value")
+
     def _receive_upload(self, item, *, default_name: str = "upload", large_hint: str = ""):
         """Check one FileUpload item and keep it in the upload store.
 

@@ -78,7 +78,7 @@ class CorrelationApp(BaseApp):
     def _build_controls(self):
         self.echem_upload = w.FileUpload(accept=".mpt,.mpr,.csv,.tsv,.txt,.xlsx,.nda,.ndax,.res", multiple=False,
                                          description="Cycling file")
-        self.echem_upload.observe(self._on_echem_upload, "value")
+        self._observe_upload(self.echem_upload, self._load_echem_bytes, default_name="cycling")
         self.offsets_box = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self.columns_box = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self.estimate_button = w.Button(description="Estimate offsets", icon="clock",
@@ -92,7 +92,7 @@ class CorrelationApp(BaseApp):
         self.register_button = w.Button(description="Register maps", icon="crosshairs")
         self.register_button.on_click(lambda _: self._guard("registering the maps", self._register))
         self.map_upload = w.FileUpload(accept=".npy,.tif,.tiff,.csv,.txt", multiple=False, description="Add map")
-        self.map_upload.observe(self._on_map_upload, "value")
+        self._observe_upload(self.map_upload, self._load_map_bytes, default_name="map")
         self.map_pixel = w.BoundedFloatText(value=0.0, min=0.0, max=1e4, step=0.01, description="its pixel (µm)",
                                             style={"description_width": "initial"}, layout=w.Layout(width="200px"))
         self.landmarks = w.Textarea(
@@ -178,28 +178,6 @@ class CorrelationApp(BaseApp):
         exp.time_columns[key] = time_column
         exp.clock_offsets_s.setdefault(key, 0.0)
         self._accept_data(exp, f"{self.source_label} + {name}", truth=self.truth)
-
-    def _on_echem_upload(self, change):
-        files = change["new"]
-        if not files:
-            return
-        try:
-            received = self._receive_upload(files[0], default_name="cycling")
-            if received is not None:
-                self._guard(f"reading {received[0]}", self._load_echem_bytes, received[1], received[0])
-        finally:
-            self.echem_upload.value = ()  # the same file chosen again is a new upload
-
-    def _on_map_upload(self, change):
-        files = change["new"]
-        if not files:
-            return
-        try:
-            received = self._receive_upload(files[0], default_name="map")
-            if received is not None:
-                self._guard(f"reading {received[0]}", self._load_map_bytes, received[1], received[0])
-        finally:
-            self.map_upload.value = ()
 
     def _load_map_bytes(self, content, name):
         import tempfile

@@ -91,7 +91,7 @@ class SensorsApp(BaseApp):
         self.kind = w.ToggleButtons(options=_KINDS, value="eqcm", description="Sensor", style=style)
         self.echem_upload = w.FileUpload(accept=".mpt,.mpr,.csv,.tsv,.txt,.xlsx", multiple=False,
                                          description="Cycling file")
-        self.echem_upload.observe(self._on_echem_upload, "value")
+        self._observe_upload(self.echem_upload, self._load_echem_bytes, default_name="cycling")
         self.clock_offset = w.FloatText(value=0.0, description="Clock offset (s): cycler = sensor +", style=style,
                                         layout=w.Layout(width="320px"))
         self.x_axis = w.ToggleButtons(options=["charge", "potential", "SOC", "time"], value="charge",
@@ -167,17 +167,6 @@ class SensorsApp(BaseApp):
             self.clear_error()  # the inputs are valid again
             if self.runs:
                 self.set_status(f"{self.runs[0].label} — {self.describe_data()}")
-
-    def _on_echem_upload(self, change):
-        files = change["new"]
-        if not files:
-            return
-        try:
-            received = self._receive_upload(files[0], default_name="cycling")
-            if received is not None:
-                self._guard(f"reading {received[0]}", self._load_echem_bytes, received[1], received[0])
-        finally:
-            self.echem_upload.value = ()
 
     def _load_echem_bytes(self, content, name):
         import battlab
