@@ -24,7 +24,10 @@ from battlab.errors import InvalidParameterError, MissingDataError
 __all__ = ["TECHNIQUES", "campaign_inputs", "run_campaign"]
 
 #: Techniques a campaign can run, with the kind of file each one reads.
-TECHNIQUES = ("cycling", "eis", "gitt", "xrd", "sensors", "optical", "spectra")
+TECHNIQUES = ("cycling", "eis", "gitt", "xrd", "sensors", "optical", "spectra", "cell")
+
+#: The command a technique runs when it is not ``battlab <technique>`` itself.
+_COMMANDS = {"cell": ["correlate", "cell"]}  # one row of a population summary per cycling file
 
 
 def _suffixes(technique: str) -> tuple[str, ...]:
@@ -131,8 +134,9 @@ def run_campaign(technique: str, folder, out_dir, *, options=(), pattern: str = 
 
     Parameters
     ----------
-    technique : {"cycling", "eis", "gitt", "xrd", "sensors", "optical"}
-        Which ``battlab`` command runs on each file.
+    technique : {"cycling", "eis", "gitt", "xrd", "sensors", "optical", "spectra", "cell"}
+        Which ``battlab`` command runs on each file (``cell``: ``battlab correlate cell``,
+        the cell's row of a population summary).
     folder : path
         Searched recursively for files the technique reads.
     out_dir : path
@@ -169,7 +173,7 @@ def run_campaign(technique: str, folder, out_dir, *, options=(), pattern: str = 
     if not paths:
         raise MissingDataError(f"no files under {folder} that '{technique}' reads "
                                f"({', '.join(_suffixes(technique))}).")
-    prefix = [technique] + ([sensor_kind] if technique == "sensors" else [])
+    prefix = _COMMANDS.get(technique, [technique]) + ([sensor_kind] if technique == "sensors" else [])
     tasks = []
     for path in paths:
         result = _result_dir(out_dir, folder, path)

@@ -119,6 +119,15 @@ def test_population_on_a_local_dask_cluster_with_two_workers(tmp_path):
     assert 0 <= standing.loc["cycle_life", "percentile"] <= 100 and standing.loc["cycle_life", "n"] == 6
     prov = json.loads((tmp_path / "res" / "provenance.json").read_text())
     assert prov["parameters"]["workers"] == 2 and len(prov["inputs"]) == 6
+    # it ran through battlab batch: one result folder per cell and a campaign table; a re-run resumes
+    campaign = pd.read_csv(tmp_path / "res" / "cells" / "campaign.csv")
+    assert set(campaign["status"]) == {"done"} and len(campaign) == 6
+    (folder / "cell_07.csv").write_text("not,a,cycler\n1,2,3\n")
+    res = run("correlate", "population", str(folder), "--workers", "2", "--out", str(tmp_path / "res"))
+    assert res.returncode == 0, res.stderr
+    assert "6 cells" in res.stdout and "1 failed" in res.stdout
+    campaign = pd.read_csv(tmp_path / "res" / "cells" / "campaign.csv").set_index("status")
+    assert campaign.index.value_counts().to_dict() == {"skipped": 6, "failed": 1}
 
 
 def test_bad_inputs_get_battlab_errors(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import warnings
 from pathlib import Path
@@ -208,43 +209,74 @@ def _cmd_maps(args) -> int:
     return 0
 
 
-def _cmd_population(args) -> int:
-    from battlab.correlate.population import highlight_cell, population_summary
-    from battlab.errors import InvalidParameterError, MissingDataError
+def _cell_options(args) -> dict:
+    return {"cycle_a": args.cycle_a, "cycle_b": args.cycle_b, "threshold_fraction": args.threshold_fraction}
+
+
+def _cmd_cell(args) -> int:
+    import pandas as pd
+
+    from battlab.correlate.population import summarize_cell
     from battlab.provenance import Provenance, sha256_of, write_results
 
-    folder = Path(args.folder)
+    path = Path(args.file)
+    row = summarize_cell(path, **_cell_options(args))
+    prov = Provenance(analysis="battlab.correlate.population.summarize_cell", command=args.command_line,
+                      parameters=_cell_options(args),
+                      inputs=[{"name": path.name, "sha256": sha256_of(path), "role": "cell"}])
+    write_results(args.out, {"cell_summary": pd.DataFrame([row])}, prov)
+    life = "censored" if row["censored"] else f"{row['cycle_life']:.0f} cycles"
+    print(f"{row['cell']}: {row['n_cycles']} cycles, cycle life {life}, knee {row['knee_cycle']:.0f}")
+    return 0
+
+
+def _cmd_population(args) -> int:
+    import pandas as pd
+
+    from battlab.batch import run_campaign
+    from battlab.correlate.population import SUMMARY_COLUMNS, highlight_cell
+    from battlab.errors import InvalidParameterError, MissingDataError
+    from battlab.provenance import Provenance, write_results
+
+    folder, out = Path(args.folder), Path(args.out)
     if not folder.is_dir():
         raise MissingDataError(f"{folder} is not a folder of cycling files.")
-    from battlab.batch import campaign_inputs
-
-    files = campaign_inputs("cycling", folder, pattern=args.pattern)
-    if not files:
-        raise MissingDataError(f"no cycling files under {folder}.")
-    cells = {p.stem: p for p in files}
-    if len(cells) != len(files):
+    options = [f"--{k.replace('_', '-')}={v}" for k, v in _cell_options(args).items()]
+    # Every cell through battlab batch: on dask, resumable, one failing file listed, not fatal.
+    campaign = run_campaign("cell", folder, out / "cells", options=options, pattern=args.pattern,
+                            scheduler=args.scheduler, n_workers=args.workers)
+    rows, inputs = [], []
+    for item in campaign.itertuples():
+        result = Path(item.result_dir) / "cell_summary.csv"
+        if item.status in ("done", "skipped") and result.is_file():
+            rows.append(pd.read_csv(result))
+            prov = json.loads((Path(item.result_dir) / "provenance.json").read_text())
+            inputs += prov.get("inputs", [])
+    if not rows:
+        raise MissingDataError("no cell could be summarised; see cells/campaign.csv for each file's message.")
+    summary = pd.concat(rows, ignore_index=True)
+    summary = summary[[c for c in SUMMARY_COLUMNS if c in summary] + [c for c in summary if c not in SUMMARY_COLUMNS]]
+    if summary["cell"].duplicated().any():
         raise InvalidParameterError("two cycling files share a name; give each cell a distinct file name.")
-    summary = population_summary(cells, cycle_a=args.cycle_a, cycle_b=args.cycle_b,
-                                 threshold_fraction=args.threshold_fraction, scheduler=args.scheduler,
-                                 n_workers=args.workers)
     tables = {"population_summary": summary}
     if args.highlight:
         tables["highlighted_cell"] = highlight_cell(summary, args.highlight)
-    prov = Provenance(analysis="battlab.correlate.population_summary", command=args.command_line,
-                      parameters={"cycle_a": args.cycle_a, "cycle_b": args.cycle_b,
-                                  "threshold_fraction": args.threshold_fraction, "workers": args.workers,
-                                  "scheduler": args.scheduler, "highlight": args.highlight},
-                      inputs=[{"name": p.name, "sha256": sha256_of(p), "role": "cell"} for p in files])
-    written = write_results(args.out, tables, prov)
+    failed = campaign[campaign["status"] == "failed"]
+    prov = Provenance(analysis="battlab.correlate population (battlab batch cell)", command=args.command_line,
+                      parameters={**_cell_options(args), "workers": args.workers, "scheduler": args.scheduler,
+                                  "highlight": args.highlight, "failed_files": failed["file"].tolist()},
+                      inputs=inputs)
+    written = write_results(out, tables, prov)
     life = summary["cycle_life"]
     print(f"{len(summary)} cells: cycle life median {life.median():.0f} (range {life.min():.0f}–{life.max():.0f}, "
-          f"{int(summary['censored'].sum())} censored); wrote {', '.join(p.name for p in written)} to {args.out}")
+          f"{int(summary['censored'].sum())} censored); {len(failed)} failed; wrote "
+          f"{', '.join(p.name for p in written)} and cells/ to {args.out}")
     return 0
 
 
 def add_parser(sub):
     s = sub.add_parser("correlate", help="techniques on one cycling timeline, map placement, population of cells")
-    inner = s.add_subparsers(dest="correlate_command", metavar="{demo,timeline,maps,population}")
+    inner = s.add_subparsers(dest="correlate_command", metavar="{demo,timeline,maps,cell,population}")
     inner.required = True
 
     d = inner.add_parser("demo", help="the whole correlation on the bundled multimodal demo")
@@ -280,12 +312,23 @@ def add_parser(sub):
     m.add_argument("--out", required=True, help="output folder (created)")
     m.set_defaults(func=_cmd_maps)
 
-    p = inner.add_parser("population", help="knee, cycle life and ΔQ(V) of every cell in a folder, on dask")
+    def cell_options(parser):
+        parser.add_argument("--cycle-a", type=int, default=10, help="early cycle of ΔQ(V)")
+        parser.add_argument("--cycle-b", type=int, default=100, help="late cycle of ΔQ(V)")
+        parser.add_argument("--threshold-fraction", type=float, default=0.8,
+                            help="end of life at this fraction of the initial capacity")
+
+    c = inner.add_parser("cell", help="one cell's knee, cycle life, fade and ΔQ(V) (a row of a population)")
+    c.add_argument("file", help="the cell's cycling file")
+    cell_options(c)
+    c.add_argument("--out", required=True, help="output folder (created)")
+    c.set_defaults(func=_cmd_cell)
+
+    p = inner.add_parser("population", help="every cell of a folder through battlab batch (dask, resumable), "
+                                            "then the population table")
     p.add_argument("folder", help="folder of cycling files, one per cell")
     p.add_argument("--pattern", default="*", help="glob of the files to take")
-    p.add_argument("--cycle-a", type=int, default=10, help="early cycle of ΔQ(V)")
-    p.add_argument("--cycle-b", type=int, default=100, help="late cycle of ΔQ(V)")
-    p.add_argument("--threshold-fraction", type=float, default=0.8, help="end of life at this capacity fraction")
+    cell_options(p)
     p.add_argument("--workers", type=int, default=2,
                    help="local dask workers, as battlab batch (0: in this process; ignored with --scheduler)")
     p.add_argument("--scheduler", help="address of a dask.distributed scheduler (tcp://host:8786)")
