@@ -98,6 +98,11 @@ class CorrelationApp(BaseApp):
         self.landmarks = w.Textarea(
             placeholder="x_moving_um, y_moving_um, x_reference_um, y_reference_um  (one point pair per line)",
             layout=w.Layout(width="460px", height="80px"))
+        self.pick_points = w.ToggleButton(value=False, description="Pick by clicking", icon="mouse-pointer",
+                                          tooltip="clicks on the two maps add landmark pairs (moving, then reference)")
+        self.pick_points.observe(self._on_pick, "value")
+        self._clicks = {"moving": [], "reference": []}
+        self._click_sources = {}
         self.landmark_kind = w.Dropdown(options=["similarity", "affine"], value="similarity", description="Fit")
         self.landmark_button = w.Button(description="Fit landmarks", icon="map-pin",
                                         tooltip="place the map from point pairs instead of the intensity search")
@@ -149,7 +154,7 @@ class CorrelationApp(BaseApp):
                             w.HTML("<small>a map exported by the AFM, X-ray or TEM app (.npy/.tif) or a CSV grid; "
                                    "enter its pixel size first</small>")]),
                     w.HBox([self.reference_map, self.moving_map, self.register_button]),
-                    w.HBox([self.landmarks, w.VBox([self.landmark_kind, self.landmark_button])]),
+                    w.HBox([self.landmarks, w.VBox([self.pick_points, self.landmark_kind, self.landmark_button])]),
                     w.HBox([self.reference_plot.widget, self.moving_plot.widget]),
                     w.HBox([self.view, self.opacity]),
                     w.HBox([self.overlay_plot.widget, self.particle_plot.widget]), self.map_table]),
@@ -206,21 +211,59 @@ class CorrelationApp(BaseApp):
         finally:
             self._busy = False
         self.registration = None
-        self._show_maps_without_registration()
+        self._draw_maps()
         self.clear_error()
         self.set_status(f"Added map {key}: {image.sizes['y']} × {image.sizes['x']} px at "
                         f"{self.map_pixel.value:g} µm/px; choose the reference and press Register maps.")
 
-    def _show_maps_without_registration(self):
+    def _draw_maps(self):
+        """Reference and moving maps; clicks on them pick landmarks when picking is on."""
+        import holoviews as hv
+        from bokeh.events import Tap
+        from bokeh.models import ColumnDataSource
+
         from battlab.plot.correlate import map_image
 
         images = self.experiment.images
-        if self.reference_map.value:
-            self.reference_plot.update(map_image(images[self.reference_map.value],
-                                                 title=f"{self.reference_map.value} (reference)", cmap="gray"))
-        if self.moving_map.value:
-            self.moving_plot.update(map_image(images[self.moving_map.value],
-                                              title=f"{self.moving_map.value} (to place)"))
+        for role, name, pane, cmap in (("reference", self.reference_map.value, self.reference_plot, "gray"),
+                                       ("moving", self.moving_map.value, self.moving_plot, "viridis")):
+            if not name:
+                continue
+            fig = hv.render(map_image(images[name], title=f"{name} ({'reference' if role == 'reference' else 'to place'})",
+                                      cmap=cmap), backend="bokeh")
+            points = self._clicks[role]
+            source = ColumnDataSource({"x": [p[0] for p in points], "y": [p[1] for p in points],
+                                       "label": [str(k + 1) for k in range(len(points))]})
+            fig.scatter("x", "y", source=source, size=10, marker="cross", color="#ff1493", line_width=2)
+            fig.text("x", "y", text="label", source=source, text_color="#ff1493", x_offset=6, y_offset=-6)
+            self._click_sources[role] = source
+            # A click reaches Python through the widget's comm (a Bokeh event), no server needed.
+            fig.on_event(Tap, lambda event, role=role: self._guard("picking a landmark", self._on_click, role,
+                                                                   event.x, event.y))
+            pane.update(fig)
+
+    def _on_click(self, role, x_um, y_um):
+        if not self.pick_points.value or x_um is None or y_um is None:
+            return
+        self._clicks[role].append((float(x_um), float(y_um)))
+        points = self._clicks[role]
+        source = self._click_sources.get(role)
+        if source is not None:
+            source.data = {"x": [p[0] for p in points], "y": [p[1] for p in points],
+                           "label": [str(k + 1) for k in range(len(points))]}
+        pairs = list(zip(self._clicks["moving"], self._clicks["reference"], strict=False))
+        self.landmarks.value = "\n".join(f"{m[0]:.3f}, {m[1]:.3f}, {r[0]:.3f}, {r[1]:.3f}" for m, r in pairs)
+        n_m, n_r = len(self._clicks["moving"]), len(self._clicks["reference"])
+        self.set_status(f"Landmarks: {n_m} on {self.moving_map.value}, {n_r} on {self.reference_map.value}; "
+                        "click the same feature on both maps, in the same order, then Fit landmarks.")
+
+    def _on_pick(self, change):
+        if change["new"]:
+            self._clicks = {"moving": [], "reference": []}
+            self.landmarks.value = ""
+            self._guard("drawing the maps", self._draw_maps)
+            self.set_status("Click a feature on the map to place, then the same feature on the reference; "
+                            "repeat for at least 2 (similarity) or 3 (affine) points.")
 
     def _load_echem_bytes(self, content, name):
         import battlab
@@ -473,14 +516,9 @@ class CorrelationApp(BaseApp):
                                                        method=("pearson",))
 
     def _show_maps(self):
-        from battlab.plot.correlate import map_image, particle_scatter
+        from battlab.plot.correlate import particle_scatter
 
-        images = self.experiment.images
-        ref, mov = self.reference_map.value, self.moving_map.value
-        if ref:
-            self.reference_plot.update(map_image(images[ref], title=f"{ref} (reference)", cmap="gray"))
-        if mov:
-            self.moving_plot.update(map_image(images[mov], title=f"{mov} (to place)", cmap="viridis"))
+        self._draw_maps()
         self._update_overlay()
         self.particle_plot.update(particle_scatter(self.particles, "soc", "modulus_GPa",
                                                    correlation=self.particle_corr))

@@ -35,6 +35,21 @@ def test_timeline_offsets_maps_and_an_uploaded_table_offline(new_page, gallery_u
     assert "rotation 17.0" in page.locator(".battlab-status").inner_text()
     page.wait_for_selector("text=Per-particle correlation", timeout=30_000)
 
+    # Landmarks picked by clicking: three clicks on the map to place, three on the reference.
+    page.get_by_role("button", name="Pick by clicking").click()
+    page.wait_for_selector(".battlab-status:has-text('Click a feature')", timeout=30_000)
+    visible = [page.locator(".battlab-plot").nth(k) for k in range(page.locator(".battlab-plot").count())]
+    reference_plot, moving_plot = [p for p in visible if p.is_visible()][:2]
+    for plot in (moving_plot, reference_plot):
+        box = plot.locator("canvas").first.bounding_box()
+        for fx, fy in ((0.35, 0.4), (0.55, 0.55), (0.45, 0.7)):
+            page.mouse.click(box["x"] + fx * box["width"] * 0.8, box["y"] + fy * box["height"])
+            page.wait_for_timeout(400)
+    page.wait_for_function("() => [...document.querySelectorAll('textarea')].some("
+                           "t => t.value.trim().split('\\n').length === 3)", timeout=30_000)
+    page.get_by_role("button", name="Fit landmarks").click()
+    page.wait_for_selector(".battlab-status:has-text('from 3 landmarks')", timeout=60_000)
+
     # The scatter matrix (linked brushing in BokehJS) draws its points.
     page.get_by_role("tab", name="Statistics").click()
     page.wait_for_selector("text=common time points", timeout=30_000)
