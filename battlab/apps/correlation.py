@@ -91,6 +91,11 @@ class CorrelationApp(BaseApp):
         self.moving_map = w.Dropdown(description="Map to place", style={"description_width": "initial"})
         self.register_button = w.Button(description="Register maps", icon="crosshairs")
         self.register_button.on_click(lambda _: self._guard("registering the maps", self._register))
+        self.refine_button = w.Button(description="Refine (mutual information)", icon="magic",
+                                      layout=w.Layout(width="230px"),
+                                      tooltip="refine the current placement for maps of different contrast "
+                                              "(needs SimpleITK)")
+        self.refine_button.on_click(lambda _: self._guard("refining the placement", self._refine))
         self.map_upload = w.FileUpload(accept=".npy,.tif,.tiff,.csv,.txt", multiple=False, description="Add map")
         self._observe_upload(self.map_upload, self._load_map_bytes, default_name="map")
         self.map_pixel = w.BoundedFloatText(value=0.0, min=0.0, max=1e4, step=0.01, description="its pixel (µm)",
@@ -153,7 +158,7 @@ class CorrelationApp(BaseApp):
             w.VBox([w.HBox([self.map_pixel, self.map_upload,
                             w.HTML("<small>a map exported by the AFM, X-ray or TEM app (.npy/.tif) or a CSV grid; "
                                    "enter its pixel size first</small>")]),
-                    w.HBox([self.reference_map, self.moving_map, self.register_button]),
+                    w.HBox([self.reference_map, self.moving_map, self.register_button, self.refine_button]),
                     w.HBox([self.landmarks, w.VBox([self.pick_points, self.landmark_kind, self.landmark_button])]),
                     w.HBox([self.reference_plot.widget, self.moving_plot.widget]),
                     w.HBox([self.view, self.opacity]),
@@ -474,6 +479,25 @@ class CorrelationApp(BaseApp):
         t = self.registration.transform
         self.set_status(f"Registered {mov} in {ref}: rotation {t.rotation_deg:.2f}°, scale {t.scale:.4f}, "
                         f"confidence (NCC) {self.registration.confidence:.3f}")
+
+    def _refine(self):
+        from battlab.correlate.space import refine_mutual_information
+
+        if self.registration is None:
+            raise MissingDataError("place the map first (Register maps or landmarks); mutual information refines "
+                                   "a placement that is already close.")
+        images = self.experiment.images
+        self.set_status("Refining by mutual information…")
+        before = self.registration.transform
+        self.registration = refine_mutual_information(images[self.reference_map.value],
+                                                      images[self.moving_map.value], before)
+        self.particles = self.particle_corr = None
+        self._join_particles()
+        self._show_maps()
+        self.clear_error()
+        t = self.registration.transform
+        self.set_status(f"Refined by mutual information: rotation {before.rotation_deg:.2f}° → {t.rotation_deg:.2f}°, "
+                        f"scale {t.scale:.4f}, NCC {self.registration.confidence:.3f}")
 
     def _fit_landmarks(self):
         from battlab.correlate.space import fit_landmarks

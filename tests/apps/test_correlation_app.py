@@ -85,6 +85,26 @@ def test_maps_tab_places_the_afm_scan_and_joins_particles(app, truth):
     assert app.banner.layout.display == "none", app.banner.value
 
 
+def test_mutual_information_refines_a_rough_landmark_placement(truth):
+    pytest.importorskip("SimpleITK", reason="SimpleITK (battlab[registration]) is not installed")
+    app = CorrelationApp()
+    app.refine_button.click()
+    assert "place the map first" in app.banner.value
+    app.tabs.selected_index = 2
+    a = truth["afm_to_xray"]
+    th = np.deg2rad(a["rotation_deg"] + 1.5)  # clicked points off by 1.5° and 0.4 µm
+    moving = np.array([[3.0, 4.0], [25.0, 6.0], [12.0, 27.0]])
+    reference = a["scale"] * moving @ np.array([[np.cos(th), np.sin(th)], [-np.sin(th), np.cos(th)]]) + \
+        np.asarray(a["translation_um"]) + 0.4
+    app.landmarks.value = "\n".join(f"{m[0]}, {m[1]}, {r[0]}, {r[1]}" for m, r in zip(moving, reference, strict=True))
+    app.landmark_button.click()
+    rough = abs(app.registration.transform.rotation_deg - a["rotation_deg"])
+    app.refine_button.click()
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.registration.method == "mutual information"
+    assert abs(app.registration.transform.rotation_deg - a["rotation_deg"]) < min(0.5, rough)
+
+
 def test_landmarks_typed_as_coordinates_place_the_map_exactly(app, truth):
     app.tabs.selected_index = 2
     a = truth["afm_to_xray"]
