@@ -180,8 +180,12 @@ class _H5Slab:
     def __getitem__(self, key):
         import h5py
 
-        with h5py.File(self.path, "r") as fh:
-            return fh[self.dataset][key]
+        try:
+            with h5py.File(self.path, "r") as fh:
+                return fh[self.dataset][key]
+        except (OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
+            raise CorruptFileError(f"{Path(self.path).name}: {self.dataset} cannot be read ({exc}); the file is "
+                                   "damaged or was changed since it was opened.") from None
 
 
 def _h5_candidates(fh):
@@ -207,6 +211,14 @@ def _h5_candidates(fh):
 
 
 def _h5_volume(path, dataset, vox, notes):
+    try:
+        return _h5_open(path, dataset, notes)
+    except (RuntimeError, ValueError, KeyError, TypeError, OSError) as exc:
+        # A damaged object header or heap surfaces as any of these from h5py.
+        raise CorruptFileError(f"{path.name}: the HDF5 structure is damaged ({exc}); copy the file again.") from None
+
+
+def _h5_open(path, dataset, notes):
     import h5py
 
     from battlab.diffraction.io import _h5_external_links, _h5_groups
@@ -436,7 +448,11 @@ def open_volume(path, *, voxel_size_um=None, dataset: str | None = None, axes: s
         fmt = "zarr"
         hash_source = False
     elif kind == "npy":
-        arr = np.load(path, mmap_mode="r")
+        try:
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        except Exception as exc:  # noqa: BLE001 - a damaged header fails in numpy's parser in many ways
+            raise CorruptFileError(f"{path.name} is not a readable .npy array ({exc}); save it again with "
+                                   "numpy.save.") from None
         data, from_file, fmt = da.from_array(arr, chunks=chunks or "auto"), None, "NumPy .npy"
     elif kind == "mhd":
         raw_path, shp, dt, off, from_file = _mhd_header(path)
