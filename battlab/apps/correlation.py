@@ -141,6 +141,18 @@ class CorrelationApp(BaseApp):
         self.readout = w.HTML()
         self.agreement_plot = PlotPane()
         self.check_table = w.HTML()
+        style = {"description_width": "initial"}
+        self.faraday_half = w.Dropdown(description="Charge of half cycle", style=style, layout=w.Layout(width="260px"))
+        self.faraday_volume = w.BoundedFloatText(value=0.0, min=0.0, max=1e15, description="imaged volume (µm³)",
+                                                 style=style, layout=w.Layout(width="250px"))
+        self.faraday_vm = w.BoundedFloatText(value=13.02, min=0.01, max=1e4, step=0.01,
+                                             description="molar volume (cm³/mol)", style=style,
+                                             layout=w.Layout(width="250px"))
+        self.faraday_z = w.BoundedFloatText(value=1.0, min=0.1, max=20, step=1.0, description="electrons per formula",
+                                            style=style, layout=w.Layout(width="220px"))
+        self.faraday_button = w.Button(description="Faraday check", icon="balance-scale")
+        self.faraday_button.on_click(lambda _: self._guard("checking against Faraday's law", self._faraday))
+        self.faraday_table = w.HTML()
         self.reference_plot = PlotPane()
         self.moving_plot = PlotPane()
         self.overlay_plot = PlotPane()
@@ -154,7 +166,11 @@ class CorrelationApp(BaseApp):
         self.population_table = w.HTML()
         pages = [
             w.VBox([self.columns_box, self.cursor, self.timeline_plot.widget, self.readout]),
-            w.VBox([w.HBox([self.agreement_plot.widget, self.check_table])]),
+            w.VBox([w.HBox([self.agreement_plot.widget, self.check_table]),
+                    w.HTML("<b>Faraday's law</b>: does the charge passed match the volume an image shows "
+                           "transformed? (default molar volume: Li metal, 13.02 cm³/mol)"),
+                    w.HBox([self.faraday_half, self.faraday_volume, self.faraday_vm, self.faraday_z,
+                            self.faraday_button]), self.faraday_table]),
             w.VBox([w.HBox([self.map_pixel, self.map_upload,
                             w.HTML("<small>a map exported by the AFM, X-ray or TEM app (.npy/.tif) or a CSV grid; "
                                    "enter its pixel size first</small>")]),
@@ -360,6 +376,14 @@ class CorrelationApp(BaseApp):
             self.check = wf.reality_check(self.aligned)
         except MissingDataError:
             self.check = pd.DataFrame()
+        halves = self.aligned["cycling"]["half_cycle"].dropna().unique()
+        self._busy = True
+        try:
+            options = [(f"half cycle {int(h)}", int(h)) for h in sorted(halves) if h > 0]
+            self.faraday_half.options = options
+            self.faraday_half.value = options[0][1] if options else None
+        finally:
+            self._busy = False
         self._common_table()
         self._update_timeline()
         self._update_check()
@@ -461,6 +485,28 @@ class CorrelationApp(BaseApp):
         self.agreement_plot.update(lithiation_agreement(self.estimates))
         self.check_table.value = (html_table(self.check, _CHECK_COLUMNS) if self.check is not None
                                   and not self.check.empty else "<i>No technique reports a state of lithiation.</i>")
+
+    def _faraday(self):
+        from battlab.correlate.population import faraday_check
+
+        if self.faraday_half.value is None:
+            raise MissingDataError("the cycling record has no half cycle with current.")
+        if not self.faraday_volume.value > 0:
+            raise MissingDataError("enter the volume the image shows transformed (µm³), e.g. the plated or "
+                                   "converted region's area × thickness.")
+        tl = self.aligned["cycling"]
+        part = tl[tl["half_cycle"] == self.faraday_half.value]
+        # A row's charge flows over the interval before it: the half cycle starts at the previous row's value.
+        first = tl.index.get_loc(part.index[0])
+        start = tl["charge_C"].iloc[first - 1] if first > 0 else 0.0
+        charge_C = abs(float(part["charge_C"].iloc[-1] - start))
+        self.faraday = faraday_check(charge_C, volume_um3=float(self.faraday_volume.value),
+                                     molar_volume_cm3_mol=float(self.faraday_vm.value),
+                                     electrons_per_formula=float(self.faraday_z.value))
+        self.faraday_table.value = html_table(self.faraday, [
+            ("charge_C", "charge passed (C)", "{:.4g}"), ("expected_charge_C", "charge for the volume (C)", "{:.4g}"),
+            ("ratio", "ratio", "{:.3f}"), ("verdict", "verdict", "{}"), ("hint", "what it may mean", "{}")])
+        self.clear_error()
 
     def _register(self):
         from battlab.correlate import workflow as wf
@@ -749,6 +795,8 @@ class CorrelationApp(BaseApp):
             out["particles"] = self.particles
         if self.population is not None:
             out["population_summary"] = self.population
+        if getattr(self, "faraday", None) is not None:
+            out["faraday_check"] = self.faraday
         if getattr(self, "pca", None) is not None:
             out["pca_loadings"] = self.pca.loadings.reset_index()
         if getattr(self, "lag", None) is not None:

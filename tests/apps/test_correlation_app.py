@@ -49,6 +49,26 @@ def test_estimated_offsets_bring_xrd_into_agreement(app, truth):
     assert "consistent with the charge passed" in app.check_table.value
 
 
+def test_faraday_check_of_an_imaged_volume(app):
+    tl = app.aligned["cycling"]
+    half = app.faraday_half.options[0][1]
+    part = tl[tl["half_cycle"] == half]
+    k = tl.index.get_loc(part.index[0])
+    charge_C = abs(part["charge_C"].iloc[-1] - (tl["charge_C"].iloc[k - 1] if k else 0.0))
+    app.faraday_button.click()
+    assert "enter the volume" in app.banner.value
+    # Li metal plated by that charge: V = Q/F · V_m (13.02 cm³/mol = 1.302e13 µm³/mol)
+    volume_um3 = charge_C / 96485.33212 * 13.02e12
+    app.faraday_half.value = half
+    app.faraday_volume.value = volume_um3
+    app.faraday_button.click()
+    assert app.banner.layout.display == "none", app.banner.value
+    assert abs(app.faraday.iloc[0]["ratio"] - 1) < 1e-6 and "consistent" in app.faraday_table.value
+    app.faraday_volume.value = volume_um3 / 3  # a third of the material imaged: more charge than imaged
+    app.faraday_button.click()
+    assert abs(app.faraday.iloc[0]["ratio"] - 3) < 1e-6 and "more charge than imaged" in app.faraday_table.value
+
+
 def test_offset_typed_by_hand_moves_the_data_and_nan_is_refused(app, truth):
     app.offset_inputs["xrd"].value = truth["clock_offsets_s"]["xrd"] + 900.0
     assert app.check.set_index("technique").loc["xrd", "rms_difference"] > 0.1
