@@ -66,6 +66,35 @@ def test_timeline_from_exported_tables(tmp_path, demo):
     assert [i["role"] for i in prov["inputs"]] == ["cycling", "xrd", "optical"]
 
 
+def test_table_of_another_cell_read_at_this_cells_state_of_charge(tmp_path, demo):
+    exp = demo.data
+    write_bdf_csv(exp.cycling, tmp_path / "cell_a.csv")
+    # cell B: the same cell model cycled on another day, XRD started at its own moment
+    cell_b = exp.cycling.assign(unix_time_s=exp.cycling["unix_time_s"] + 86400.0)
+    write_bdf_csv(cell_b, tmp_path / "cell_b.csv")
+    exp.tables["xrd"].to_csv(tmp_path / "xrd_b.csv", index=False)
+    exp.tables["optical"].to_csv(tmp_path / "optical_a.csv", index=False)
+    xrd_offset = demo.truth["clock_offsets_s"]["xrd"]
+    res = run("correlate", "timeline", "--cycling", str(tmp_path / "cell_a.csv"),
+              "--table", f"optical={tmp_path / 'optical_a.csv'}@{demo.truth['clock_offsets_s']['optical']}",
+              "--other-table", f"xrdB={tmp_path / 'xrd_b.csv'}@{xrd_offset}",
+              "--other-cycling", f"xrdB={tmp_path / 'cell_b.csv'}", "--out", str(tmp_path / "res"))
+    assert res.returncode == 0, res.stderr
+    by_soc = pd.read_csv(tmp_path / "res" / "by_soc_xrdB.csv")
+    ok = by_soc["xrdB:fraction_LiC6"].notna()
+    assert ok.mean() > 0.8
+    # same cell model: cell B's LiC6 fraction at cell A's SOC follows the staging law of x = 1 − SOC
+    x = 1.0 - by_soc.loc[ok, "soc"]
+    expected = np.clip((x - 0.5) / 0.5, 0, 1)
+    assert np.sqrt(np.mean((by_soc.loc[ok, "xrdB:fraction_LiC6"] - expected) ** 2)) < 0.05
+    prov = json.loads((tmp_path / "res" / "provenance.json").read_text())
+    assert {"xrdB (other cell)", "xrdB cycling"} <= {i["role"] for i in prov["inputs"]}
+    res = run("correlate", "timeline", "--cycling", str(tmp_path / "cell_a.csv"),
+              "--table", f"optical={tmp_path / 'optical_a.csv'}", "--other-table", f"xrdB={tmp_path / 'xrd_b.csv'}",
+              "--out", str(tmp_path / "res2"))
+    assert res.returncode != 0 and "--other-cycling xrdB=FILE" in res.stderr
+
+
 def test_maps_by_search_and_by_landmarks(tmp_path, demo):
     import tifffile
 

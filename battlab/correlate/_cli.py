@@ -156,6 +156,7 @@ def _cmd_timeline(args) -> int:
         warnings.simplefilter("always", BattlabWarning)
         tables = _timeline_outputs(experiment, estimate=args.estimate_offsets, every_s=args.every_s,
                                    signals=signals or None)
+        tables.update(_other_cells(args, cycling, inputs))
     _warn(caught)
     prov = Provenance(analysis="battlab.correlate.timeline",
                       parameters={"clock_offsets_s": experiment.clock_offsets_s, "every_s": args.every_s,
@@ -166,6 +167,39 @@ def _cmd_timeline(args) -> int:
           f"{', '.join(f'{k} {v:+g} s' for k, v in experiment.clock_offsets_s.items())}); wrote "
           f"{', '.join(p.name for p in written)} to {args.out}")
     return 0
+
+
+def _other_cells(args, cycling, inputs) -> dict:
+    """Tables measured on other cells, read at this cell's states of charge (same direction)."""
+    from battlab.correlate import timeline as tl
+    from battlab.correlate import workflow as wf
+    from battlab.errors import InvalidParameterError
+    from battlab.provenance import sha256_of
+    from battlab.series import cycling_input_record, load_cycling
+
+    cyclers = {}
+    for text in args.other_cycling:
+        if "=" not in text:
+            raise InvalidParameterError(f"--other-cycling {text!r}: use NAME=CYCLING_FILE.")
+        name, path = text.split("=", 1)
+        cyclers[name.strip()] = path
+    out = {}
+    if not args.other_table:
+        return out
+    master = tl.charge_timeline(cycling)
+    for text in args.other_table:
+        name, path, offset = _table_spec(text)
+        if name not in cyclers:
+            raise InvalidParameterError(f"--other-table {name}: give that cell's cycling file with "
+                                        f"--other-cycling {name}=FILE (states of charge come from it).")
+        other_cycling = load_cycling(cyclers[name])
+        table, tcol = wf.read_table(path, time_column=args.time_column)
+        aligned = tl.align_to_cycling(table, other_cycling, clock_offset_s=offset or 0.0, time_column=tcol)
+        columns = [c for c in table.columns if c != tcol and table[c].dtype.kind in "fi"]
+        out[f"by_soc_{name}"] = tl.match_by_soc(master, aligned, columns=columns, prefix=name)
+        inputs += [{"name": path.name, "sha256": sha256_of(path), "format": "csv", "role": f"{name} (other cell)"},
+                   {**cycling_input_record(other_cycling, cyclers[name]), "role": f"{name} cycling"}]
+    return out
 
 
 def _cmd_maps(args) -> int:
@@ -295,6 +329,10 @@ def add_parser(sub):
     t.add_argument("--signal", action="append", default=[], metavar="NAME=COLUMN",
                    help="the column of table NAME that follows the charge passed (for --estimate-offsets)")
     t.add_argument("--every-s", type=float, help="common time grid step (default: the densest table's)")
+    t.add_argument("--other-table", action="append", default=[], metavar="NAME=FILE[@OFFSET_S]",
+                   help="a table measured on another cell: read at this cell's states of charge (repeatable)")
+    t.add_argument("--other-cycling", action="append", default=[], metavar="NAME=FILE",
+                   help="the cycling file of that other cell (its SOC comes from it)")
     t.add_argument("--out", required=True, help="output folder (created)")
     t.set_defaults(func=_cmd_timeline)
 
