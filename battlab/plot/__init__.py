@@ -15,7 +15,8 @@ from battlab.plot import (
     series,
     spectra,
     tem,
+    xrm,
 )
 from battlab.plot._core import to_html
 
-__all__ = ["afm", "cv", "cycling", "diffraction", "eis", "gitt", "optical", "sensors", "series", "spectra", "tem", "to_html"]
+__all__ = ["afm", "cv", "cycling", "diffraction", "eis", "gitt", "optical", "sensors", "series", "spectra", "tem", "xrm", "to_html"]
