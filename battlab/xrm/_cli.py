@@ -82,7 +82,7 @@ def _cmd_xrm(args) -> int:
 def _cmd_xanes(args) -> int:
     from battlab.errors import InvalidParameterError
     from battlab.provenance import Provenance, write_results
-    from battlab.spectra.io import load_spectrum
+    from battlab.spectra._cli import reference_spectra
     from battlab.xrm.io import open_volume
     from battlab.xrm.workflow import analyse_xanes
     from battlab.xrm.xanes import make_xanes_stack_array
@@ -98,13 +98,7 @@ def _cmd_xanes(args) -> int:
     if len(args.reference) < 2:
         raise InvalidParameterError("give at least two --reference NAME=FILE end-member spectra (e.g. the "
                                     "discharged and the charged material) for the state-of-charge map.")
-    references = {}
-    for text in args.reference:
-        if "=" not in text:
-            raise InvalidParameterError(f"--reference {text!r}: use NAME=FILE.")
-        name, path = text.split("=", 1)
-        ref = load_spectrum(path, technique="xas")
-        references[name.strip()] = next(iter(ref.values())) if isinstance(ref, dict) else ref
+    references = reference_spectra(args.reference, technique="xas")
     res = analyse_xanes(stack, references, charged=args.charged, e0=args.e0, min_step_fraction=args.min_step_fraction)
     params = dict(res.options)
     params.update({"energies_eV": [float(e) for e in energies], "pixel_size_um": args.pixel_um, "notes": res.notes})
