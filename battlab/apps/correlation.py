@@ -346,6 +346,9 @@ class CorrelationApp(BaseApp):
             skip = {"frame", "pattern", "spectrum", exp.time_columns.get(name, "time_s"), "test_time_s",
                     "unix_time_s"}
             numeric = [c for c in table.columns if c not in skip and pd.api.types.is_numeric_dtype(table[c])]
+            if name == "cycling":  # what the charge timeline carries, not every vendor column
+                numeric = [c for c in ("voltage_V", "current_A", "charge_mAh", "soc") if c in numeric or
+                           c in ("charge_mAh", "soc")]
             if not numeric:
                 continue
             default = "voltage_V" if name == "cycling" else DEFAULT_SIGNALS.get(name, numeric[0])
@@ -399,7 +402,9 @@ class CorrelationApp(BaseApp):
     def _common_table(self):
         from battlab.correlate import workflow as wf
 
-        columns = {name: [c for c in box.options if c not in ("cycle", "half_cycle", "direction")]
+        # Only what the timeline tables hold (a cycler file keeps vendor columns the timeline does not carry).
+        columns = {name: [c for c in box.options if c not in ("cycle", "half_cycle", "direction")
+                          and c in self.aligned[name] and pd.api.types.is_numeric_dtype(self.aligned[name][c])]
                    for name, box in self.column_inputs.items() if name in self.aligned}
         columns = {k: v for k, v in columns.items() if v}
         if len(columns) < 2:

@@ -239,3 +239,22 @@ def test_export_zip_has_timeline_tables_and_provenance(app):
             "registration.csv", "particles.csv", "provenance.json", "timeline.html", "per_cycle_xrd.csv",
             "population_summary.csv", "lag_correlation.csv"} <= names
     assert prov["analysis"] == "battlab.correlate" and "xrd" in prov["parameters"]["clock_offsets_s"]
+
+
+def test_real_cycler_file_becomes_the_master_clock(real_data):
+    app = CorrelationApp()
+    path = real_data / "biologic" / "yadg_gcpl.issue_149.mpr"
+    _upload(app.echem_upload, path.name, path.read_bytes())
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.experiment.tables == {} and path.name in app.status.value
+    timeline = app.aligned["cycling"]
+    assert timeline["test_time_s"].is_monotonic_increasing and timeline["cycle"].max() >= 1
+    assert set(app.column_inputs["cycling"].options) == {"voltage_V", "current_A", "charge_mAh", "soc"}
+    app.column_inputs["cycling"].value = "charge_mAh"
+    assert "charge_mAh" in app.readout.value
+    # a table sampled on that cycler's own clock joins it with offset 0
+    table = timeline[["test_time_s"]].iloc[::5].rename(columns={"test_time_s": "time_s"})
+    table["signal"] = np.arange(len(table), dtype=float)
+    _upload(app.upload, "probe.csv", table.to_csv(index=False).encode())
+    assert app.banner.layout.display == "none", app.banner.value
+    np.testing.assert_allclose(app.aligned["probe"]["test_time_s"], table["time_s"].to_numpy())
