@@ -4,6 +4,13 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# The suite tries the same property cases on every run, so a CI result never depends on
+# a random draw; HYPOTHESIS_PROFILE=explore draws new cases (for hunting bugs locally).
+settings.register_profile("battlab", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "battlab"))
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "tests" / "data"

@@ -177,6 +177,79 @@ def _dispatch(data, ext, meta, src_name, pixel_size_um, z_unit):
 
 
 # --- Gwyddion -------------------------------------------------------------------------------
+_GWY_SCALAR_BYTES = {"b": 1, "c": 1, "i": 4, "q": 8, "d": 8}
+_GWY_ARRAY_BYTES = {"C": 1, "I": 4, "Q": 8, "D": 8}
+
+
+def _gwy_uint32(buf, pos, end):
+    if pos + 4 > end:
+        raise CorruptFileError("a Gwyddion size field runs past the end of its container.")
+    return int.from_bytes(buf[pos:pos + 4], "little"), pos + 4
+
+
+def _gwy_name_end(buf, pos, end):
+    stop = buf.find(b"\0", pos, end)
+    if stop < 0:
+        raise CorruptFileError("a Gwyddion name or string is not terminated inside its container.")
+    return stop + 1
+
+
+def _gwy_object_end(buf, pos, end, depth):
+    """End of the serialised GwyObject at ``pos``; every size is checked against its container."""
+    if depth > 64:
+        raise CorruptFileError("Gwyddion objects nested more than 64 deep.")
+    pos = _gwy_name_end(buf, pos, end)
+    size, pos = _gwy_uint32(buf, pos, end)
+    stop = pos + size
+    if stop > end:
+        raise CorruptFileError("a Gwyddion object is larger than the file holds.")
+    while pos < stop:  # each component advances by at least its name and type code
+        pos = _gwy_component_end(buf, pos, stop, depth)
+    return stop
+
+
+def _gwy_component_end(buf, pos, end, depth):
+    pos = _gwy_name_end(buf, pos, end)
+    if pos >= end:
+        raise CorruptFileError("a Gwyddion component has no type code.")
+    code = chr(buf[pos])
+    pos += 1
+    if code in _GWY_SCALAR_BYTES:
+        pos += _GWY_SCALAR_BYTES[code]
+    elif code == "s":
+        pos = _gwy_name_end(buf, pos, end)
+    elif code == "o":
+        pos = _gwy_object_end(buf, pos, end, depth + 1)
+    elif code in _GWY_ARRAY_BYTES:
+        n, pos = _gwy_uint32(buf, pos, end)
+        pos += n * _GWY_ARRAY_BYTES[code]
+    elif code in ("S", "O"):
+        n, pos = _gwy_uint32(buf, pos, end)
+        if n > end - pos:  # every element takes at least one byte
+            raise CorruptFileError("a Gwyddion array claims more elements than its container holds.")
+        for _ in range(n):
+            pos = _gwy_name_end(buf, pos, end) if code == "S" else _gwy_object_end(buf, pos, end, depth + 1)
+    else:
+        raise CorruptFileError(f"unknown Gwyddion component type {code!r}.")
+    if pos > end:
+        raise CorruptFileError("a Gwyddion component runs past the end of its object.")
+    return pos
+
+
+def _check_gwy_container(data: bytes):
+    """Walk the whole serialised container with bounds checks before the parser sees it.
+
+    gwyfile's parser trusts the sizes and names in the file; damaged ones can send it
+    into an endless loop, so battlab walks the structure first and refuses a container
+    whose sizes do not add up.
+    """
+    if data[:4] != b"GWYP":
+        raise CorruptFileError("not a Gwyddion container (no GWYP magic).")
+    end = _gwy_object_end(data, 4, len(data), 0)
+    if end != len(data):
+        raise CorruptFileError("the Gwyddion container has bytes after its top object.")
+
+
 def _read_gwy(data, meta, pixel_size_um):
     try:
         import gwyfile
@@ -184,6 +257,11 @@ def _read_gwy(data, meta, pixel_size_um):
     except ImportError:
         raise UnsupportedFormatError("reading .gwy files needs the optional package gwyfile: "
                                      "pip install 'battlab[afm]'.") from None
+    try:
+        _check_gwy_container(data)
+    except CorruptFileError as exc:
+        raise CorruptFileError(f"{Path(meta['source_name']).name}: {exc} The file may be truncated or "
+                               "damaged.") from None
     try:
         obj = gwyfile.load(io.BytesIO(data))
         fields = get_datafields(obj)
