@@ -78,31 +78,50 @@ def iv_analysis(table, *, fit_window_V: float = 0.5) -> dict:
 
 
 def work_function_map(potential, *, reference_mask=None, reference_cpd_V: float | None = None,
-                      reference_work_function_eV: float, bias_on: str = "sample") -> xr.DataArray:
+                      reference_work_function_eV: float | None = None, bias_on: str = "sample") -> xr.DataArray:
     """Work-function map from a KPFM contact-potential map, calibrated on a reference.
 
-    With the bias on the sample, V_CPD = (φ_tip − φ_sample)/e, so
-    φ_sample = φ_ref + e·(V_ref − V_CPD); with the bias on the tip the sign flips. The
-    reference (HOPG, Au) is either a region of the same map (``reference_mask``) or a
-    separately measured ``reference_cpd_V``.
+    Sign convention: with the bias on the sample, V_CPD = (φ_tip − φ_sample)/e, so
+    φ_sample − φ_ref = e·(V_ref − V_CPD): a pixel whose CPD is *lower* than the
+    reference's has a *higher* work function. With the bias on the tip the sign flips.
+
+    Parameters
+    ----------
+    reference_mask : bool array, optional
+        The reference region of the same map (a drawn rectangle or a height-threshold
+        mask, see :func:`battlab.afm.region_mask`); its mean CPD is V_ref.
+    reference_cpd_V : float, optional
+        A separately measured V_ref (used when no mask is given).
+    reference_work_function_eV : float, optional
+        φ_ref (e.g. HOPG 4.6 eV, Au 5.1 eV). Without it the map holds the difference
+        φ − φ_ref in eV (``attrs["relative_to_reference"]`` is True).
+    bias_on : {"sample", "tip"}
+        Where the instrument applies the DC bias (see its manual).
     """
     if not isinstance(potential, xr.DataArray):
         raise InvalidParameterError("expected a KPFM potential map (DataArray, units V).")
     if bias_on not in ("sample", "tip"):
         raise InvalidParameterError("bias_on must be 'sample' or 'tip' (see the instrument manual).")
     v = np.asarray(potential.values, float)
-    if reference_cpd_V is None:
-        if reference_mask is None:
-            raise MissingDataError("give reference_mask (a reference region in the map) or reference_cpd_V.")
+    n_ref = None
+    if reference_mask is not None:
         m = np.asarray(reference_mask, bool)
-        if m.shape != v.shape or not m.any():
-            raise InvalidParameterError("reference_mask must select pixels of the map (same shape).")
+        if m.shape != v.shape or not (m & np.isfinite(v)).any():
+            raise InvalidParameterError("reference_mask must select valid pixels of the map (same shape).")
         reference_cpd_V = float(np.nanmean(v[m]))
+        n_ref = int((m & np.isfinite(v)).sum())
+    elif reference_cpd_V is None:
+        raise MissingDataError("give reference_mask (a reference region in the map) or reference_cpd_V.")
     sign = 1.0 if bias_on == "sample" else -1.0
-    phi = reference_work_function_eV + sign * (reference_cpd_V - v)
+    relative = reference_work_function_eV is None
+    base = 0.0 if relative else float(reference_work_function_eV)
+    phi = base + sign * (float(reference_cpd_V) - v)
     out = potential.copy(data=phi)
-    out.attrs = {**potential.attrs, "units": "eV", "channel": "work function",
-                 "reference_cpd_V": float(reference_cpd_V), "reference_work_function_eV": reference_work_function_eV,
-                 "bias_on": bias_on}
-    out.name = "work_function"
+    out.attrs = {**potential.attrs, "units": "eV", "channel": "work function difference" if relative else
+                 "work function", "reference_cpd_V": float(reference_cpd_V),
+                 "reference_work_function_eV": None if relative else base, "relative_to_reference": relative,
+                 "reference_pixels": n_ref, "bias_on": bias_on,
+                 "sign_convention": ("phi - phi_ref = e(V_ref - V_CPD)" if bias_on == "sample"
+                                     else "phi - phi_ref = e(V_CPD - V_ref)")}
+    out.name = "work_function_difference" if relative else "work_function"
     return out

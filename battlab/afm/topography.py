@@ -16,7 +16,8 @@ import xarray as xr
 from battlab.errors import InvalidParameterError, MissingDataError
 
 __all__ = ["level_plane", "level_polynomial", "level_lines", "feature_mask", "remove_scars", "roughness",
-           "line_roughness", "height_histogram", "psd", "segment_grains", "grain_summary", "step_height", "level"]
+           "line_roughness", "height_histogram", "psd", "segment_grains", "grain_summary", "step_height", "level",
+           "line_profile", "profile_roughness", "profile_step_height", "region_mask"]
 
 
 def _check(image):
@@ -228,14 +229,181 @@ def line_roughness(image, *, axis: str = "x") -> dict:
     """
     z = _check(image)
     prof = z if axis == "x" else z.T
-    t = np.arange(prof.shape[1])
-    a = np.vstack([t, np.ones_like(t)]).T
-    coef, *_ = np.linalg.lstsq(a, prof.T, rcond=None)
-    dev = prof - (a @ coef).T
-    ra = np.mean(np.abs(dev), axis=1)
-    rq = np.sqrt(np.mean(dev ** 2, axis=1))
+    ra, rq = _ra_rq(prof)
     return {"Ra": float(ra.mean()), "Rq": float(rq.mean()), "Ra_std": float(ra.std()), "Rq_std": float(rq.std()),
             "profiles": int(prof.shape[0]), "axis": axis, "units": image.attrs.get("units", "")}
+
+
+def _ra_rq(profiles):
+    """Ra and Rq of each row of ``profiles`` after removing its least-squares mean line
+    (ISO 4287 primary profile, no cut-off filter); samples are equally spaced."""
+    t = np.arange(profiles.shape[1], dtype=float)
+    a = np.vstack([t, np.ones_like(t)]).T
+    coef, *_ = np.linalg.lstsq(a, profiles.T, rcond=None)
+    dev = profiles - (a @ coef).T
+    return np.mean(np.abs(dev), axis=1), np.sqrt(np.mean(dev ** 2, axis=1))
+
+
+def line_profile(image, start_um, end_um, *, width_um: float = 0.0) -> pd.DataFrame:
+    """Heights along a free line between two points of a map, averaged over a width.
+
+    Parameters
+    ----------
+    image : DataArray
+        A calibrated map (dims y, x; ``pixel_size_um``).
+    start_um, end_um : (x, y) in µm
+        End points in the map's coordinates (``x_um``/``y_um``: 0 at the map's first
+        pixel edge).
+    width_um : float
+        Heights are averaged over parallel lines spanning this width (one pixel when 0),
+        which lowers noise without blurring a step crossed at right angles.
+
+    Returns
+    -------
+    DataFrame
+        ``distance_um`` (0 at ``start_um``, exactly the line's length at the last
+        sample), ``x_um``, ``y_um`` and ``height`` (bilinear samples about one pixel
+        apart). ``attrs`` hold the end points, width, length and unit.
+    """
+    from battlab.imaging.kymograph import line_profile as _sample_line
+
+    z = _check(image)
+    dx = float(image.attrs["pixel_size_um"])
+    dy = float(image.attrs.get("pixel_size_y_um", dx))
+    ny, nx = z.shape
+    try:
+        (x0, y0), (x1, y1) = (tuple(float(v) for v in p) for p in (start_um, end_um))
+    except (TypeError, ValueError):
+        raise InvalidParameterError("start_um and end_um must be (x, y) pairs of numbers in µm.") from None
+    for x, y in ((x0, y0), (x1, y1)):
+        if not (np.isfinite(x) and np.isfinite(y) and 0 <= x <= nx * dx and 0 <= y <= ny * dy):
+            raise InvalidParameterError(f"the point ({x:g}, {y:g}) µm lies outside the map "
+                                        f"(0–{nx * dx:.4g} × 0–{ny * dy:.4g} µm).")
+    if not np.isfinite(width_um) or width_um < 0:
+        raise InvalidParameterError(f"width_um must be zero or positive, got {width_um!r}.")
+    # Pixel centres sit at (i + 0.5)·pixel size; the sampler takes (row, column) indices.
+    p0 = (y0 / dy - 0.5, x0 / dx - 0.5)
+    p1 = (y1 / dy - 0.5, x1 / dx - 0.5)
+    length_px = float(np.hypot(p1[0] - p0[0], p1[1] - p0[1]))
+    length_um = float(np.hypot(x1 - x0, y1 - y0))
+    if length_px < 2:
+        raise InvalidParameterError(f"the line is {length_um:.3g} µm long, under 2 pixels: draw a longer one.")
+    n = int(np.ceil(length_px)) + 1
+    step_px = length_px / (n - 1)
+    width_px = max(1, int(round(width_um / min(dx, dy))))
+    s_px, heights = _sample_line(z, p0, p1, width_px=width_px, step_px=step_px * (1 - 1e-12))
+    s_px, heights = s_px[:n], heights[:n]
+    # The sampled points are equally spaced: the k-th is exactly k/(n-1) of the way along.
+    frac = np.arange(s_px.size) / (n - 1)
+    out = pd.DataFrame({"distance_um": frac * length_um, "x_um": x0 + frac * (x1 - x0),
+                        "y_um": y0 + frac * (y1 - y0), "height": heights})
+    out.attrs.update({"start_um": (x0, y0), "end_um": (x1, y1), "length_um": length_um,
+                      "width_um": width_px * min(dx, dy), "units": image.attrs.get("units", ""),
+                      "channel": image.attrs.get("channel", image.name or "")})
+    return out
+
+
+def _profile_values(profile):
+    if not isinstance(profile, pd.DataFrame) or not {"distance_um", "height"} <= set(profile):
+        raise InvalidParameterError("expected a profile table from battlab.afm.line_profile "
+                                    "(columns distance_um, height).")
+    s = profile["distance_um"].to_numpy(float)
+    h = profile["height"].to_numpy(float)
+    ok = np.isfinite(s) & np.isfinite(h)
+    if ok.sum() < 4:
+        raise MissingDataError("the profile has fewer than 4 valid samples.")
+    return s[ok], h[ok]
+
+
+def profile_roughness(profile) -> dict:
+    """Ra and Rq (ISO 4287) of one profile from :func:`line_profile`, its least-squares
+    mean line removed (primary profile, no cut-off filter)."""
+    s, h = _profile_values(profile)
+    ra, rq = _ra_rq(h[None, :])
+    return {"Ra": float(ra[0]), "Rq": float(rq[0]), "length_um": float(s[-1] - s[0]), "samples": int(s.size),
+            "units": profile.attrs.get("units", "")}
+
+
+def profile_step_height(profile, *, edge_um: float | None = None, exclude_um: float | None = None) -> dict:
+    """Height of a step crossed by a profile: two terraces fitted with one common slope.
+
+    The model h = a + b·s + H·[s > edge] is fitted to the samples farther than
+    ``exclude_um`` from the edge, so a residual tilt does not add to H and the edge's
+    own blur (tip, interpolation) is left out.
+
+    Parameters
+    ----------
+    edge_um : float, optional
+        Where the step is along the profile; by default the steepest point of the
+        lightly smoothed profile.
+    exclude_um : float, optional
+        Half-width of the band around the edge left out of the fit; default 5 % of the
+        profile length (at least two samples).
+
+    Returns
+    -------
+    dict
+        step_height (positive when the profile rises along its direction), edge_um,
+        slope (unit per µm), residual_rms, n_left, n_right, units.
+    """
+    from scipy.ndimage import uniform_filter1d
+
+    s, h = _profile_values(profile)
+    spacing = float(np.median(np.diff(s)))
+    if edge_um is None:
+        grad = np.gradient(uniform_filter1d(h, size=min(5, h.size), mode="nearest"), s)
+        edge_um = float(s[int(np.argmax(np.abs(grad)))])
+    if not s[0] < edge_um < s[-1]:
+        raise InvalidParameterError(f"the edge at {edge_um:g} µm is not inside the profile (0–{s[-1]:.4g} µm).")
+    band = max(2 * spacing, 0.05 * (s[-1] - s[0])) if exclude_um is None else float(exclude_um)
+    keep = np.abs(s - edge_um) > band
+    right = s > edge_um
+    n_left, n_right = int((keep & ~right).sum()), int((keep & right).sum())
+    if min(n_left, n_right) < 2:
+        raise MissingDataError("fewer than 2 samples on one side of the step: move the edge or draw a longer line.")
+    design = np.stack([np.ones(keep.sum()), s[keep] - edge_um, right[keep].astype(float)], axis=1)
+    coef, *_ = np.linalg.lstsq(design, h[keep], rcond=None)
+    resid = h[keep] - design @ coef
+    return {"step_height": float(coef[2]), "edge_um": float(edge_um), "slope": float(coef[1]),
+            "residual_rms": float(np.sqrt(np.mean(resid ** 2))), "n_left": n_left, "n_right": n_right,
+            "units": profile.attrs.get("units", "")}
+
+
+def region_mask(image, *, x_um=None, y_um=None, above=None, below=None) -> np.ndarray:
+    """A region of a map as a boolean mask: a rectangle in µm and/or a value window.
+
+    Parameters
+    ----------
+    x_um, y_um : (float, float), optional
+        Rectangle bounds in the map's µm coordinates (pixel centres inside are taken);
+        the whole width/height when omitted.
+    above, below : float, optional
+        Keep pixels whose value (in ``image``'s unit: a height map for a "mask from a
+        height threshold") is above / below these.
+    """
+    z = _check(image)
+    dx = float(image.attrs["pixel_size_um"])
+    dy = float(image.attrs.get("pixel_size_y_um", dx))
+    xc = (np.arange(z.shape[1]) + 0.5) * dx
+    yc = (np.arange(z.shape[0]) + 0.5) * dy
+    mask = np.ones(z.shape, bool)
+    for bounds, centres, axis in ((x_um, xc, "x"), (y_um, yc, "y")):
+        if bounds is None:
+            continue
+        try:
+            lo, hi = sorted(float(v) for v in bounds)
+        except (TypeError, ValueError):
+            raise InvalidParameterError(f"{axis}_um must be two numbers (µm).") from None
+        inside = (centres >= lo) & (centres <= hi)
+        mask &= inside[None, :] if axis == "x" else inside[:, None]
+    with np.errstate(invalid="ignore"):
+        if above is not None:
+            mask &= z > float(above)
+        if below is not None:
+            mask &= z < float(below)
+    if not mask.any():
+        raise MissingDataError("the region selects no pixel of the map: check the rectangle (µm) and thresholds.")
+    return mask
 
 
 def height_histogram(image, *, bins: int = 128) -> pd.DataFrame:
