@@ -37,7 +37,7 @@ from battlab.imaging.movie import _check_pixel_size
 __all__ = ["read_afm", "read_force_curves", "height_map", "is_force_file", "IMAGE_EXTENSIONS",
            "FORCE_EXTENSIONS"]
 
-IMAGE_EXTENSIONS = (".gwy", ".spm", ".jpk", ".txt", ".csv", ".asc", ".tif", ".tiff") + tuple(
+IMAGE_EXTENSIONS = (".gwy", ".spm", ".jpk", ".sxm", ".txt", ".csv", ".asc", ".tif", ".tiff") + tuple(
     f".{k:03d}" for k in range(10))
 FORCE_EXTENSIONS = (".jpk-force", ".jpk-force-map", ".jpk-qi-data", ".ibw")
 MAX_BYTES = 1024**3
@@ -72,9 +72,16 @@ def _suffix(name):
     return Path(low).suffix
 
 
-def is_force_file(name: str) -> bool:
-    """True for file names that hold force curves rather than images."""
-    return _suffix(name) in FORCE_EXTENSIONS
+def is_force_file(name: str, data: bytes | None = None) -> bool:
+    """True for files that hold force curves rather than images.
+
+    An Asylum ``.ibw`` holds either; with ``data`` (at least the first 384 bytes) its
+    wave header decides, without it every ``.ibw`` counts as force curves.
+    """
+    ext = _suffix(name)
+    if ext == ".ibw" and data is not None:
+        return _ibw_kind(data) != "image"
+    return ext in FORCE_EXTENSIONS
 
 
 def height_map(values, *, pixel_size_um, units="nm", channel="height", source_name="array",
@@ -136,7 +143,7 @@ def read_afm(source, *, name: str | None = None, pixel_size_um: float | None = N
     data, src_name = _read_bytes(source, name)
     ext = _suffix(src_name)
     meta = {"source_name": src_name, "sha256": hashlib.sha256(data).hexdigest()}
-    if ext in FORCE_EXTENSIONS:
+    if is_force_file(src_name, data):
         raise UnsupportedFormatError(f"{Path(src_name).name} holds force curves, not an image: read it with "
                                      "battlab.afm.read_force_curves (or `battlab afm-force`).")
     try:
@@ -167,12 +174,17 @@ def _dispatch(data, ext, meta, src_name, pixel_size_um, z_unit):
         channels = _read_tiff_map(data, meta, pixel_size_um, z_unit)
     elif ext in (".txt", ".csv", ".asc"):
         channels = _read_text_map(data, meta, pixel_size_um, z_unit)
+    elif data[:1] == b":" and (data[:17] == b":NANONIS_VERSION:" or ext == ".sxm"):
+        channels = _read_sxm(data, meta)
+    elif ext == ".ibw":
+        channels = _read_ibw_image(data, meta, pixel_size_um)
     elif ext == ".sxm":
-        raise UnsupportedFormatError(f"{Path(src_name).name} is a Nanonis .sxm file, which battlab does not read; "
-                                     "export the channel from Gwyddion as .gwy or as a text matrix.")
+        raise CorruptFileError(f"{Path(src_name).name} does not start with a Nanonis header (':NANONIS_VERSION:' "
+                               "or another ':KEY:' line); the file may be damaged.")
     else:
         raise UnsupportedFormatError(f"{Path(src_name).name}: not an AFM format battlab reads (.gwy, Nanoscope "
-                                     ".spm/.000, JPK .jpk, text/CSV or TIFF height map).")
+                                     ".spm/.000, JPK .jpk, Nanonis .sxm, Asylum .ibw image, text/CSV or TIFF "
+                                     "height map).")
     return channels
 
 
@@ -437,6 +449,235 @@ def _read_jpk_image(data, meta):
     return out
 
 
+# --- Nanonis .sxm --------------------------------------------------------------------------------
+# Layout (Nanonis "SXM file format" description): a text header of ":KEY:" lines, each
+# followed by its value lines, ending with ":SCANIT_END:"; then the bytes 0x1A 0x04 and the
+# data: for each channel of DATA_INFO, the forward frame and (Direction "both") the backward
+# frame, each SCAN_PIXELS (columns, lines) values of SCANIT_TYPE (e.g. FLOAT MSBFIRST, big-
+# endian float32) in SI units, lines in acquisition order.
+_SXM_HEADER_LIMIT = 4 * 1024**2
+_SXM_TYPES = {"FLOAT": "f4", "DOUBLE": "f8", "INT": "i4", "UINT": "u4"}
+
+
+def _sxm_header(data, name):
+    end = data.find(b":SCANIT_END:", 0, _SXM_HEADER_LIMIT)
+    if end < 0:
+        raise CorruptFileError(f"{name}: no ':SCANIT_END:' within the first 4 MB; not a complete Nanonis .sxm header.")
+    marker = data.find(b"\x1a\x04", end, end + 4096)
+    if marker < 0:
+        raise CorruptFileError(f"{name}: the data marker (0x1A 0x04) does not follow the header.")
+    fields, key = {}, None
+    for raw in data[:end].decode("latin-1").splitlines():
+        line = raw.rstrip("\r\n")
+        if line.startswith(":") and line.endswith(":") and len(line) > 2:
+            key = line[1:-1]
+            fields[key] = []
+        elif key is not None and line.strip():
+            fields[key].append(line)
+    return fields, marker + 2
+
+
+def _sxm_numbers(fields, key, count, name):
+    values = " ".join(fields.get(key, [])).split()
+    try:
+        numbers = [float(v) for v in values[:count]]
+    except ValueError:
+        raise CorruptFileError(f"{name}: unreadable {key} {values[:count]!r}.") from None
+    if len(numbers) < count or not all(np.isfinite(numbers)):
+        raise CorruptFileError(f"{name}: {key} needs {count} finite numbers, got {values!r}.")
+    return numbers
+
+
+def _read_sxm(data, meta):
+    name = Path(meta["source_name"]).name
+    fields, offset = _sxm_header(data, name)
+    nx_f, ny_f = _sxm_numbers(fields, "SCAN_PIXELS", 2, name)
+    width_m, height_m = _sxm_numbers(fields, "SCAN_RANGE", 2, name)
+    nx, ny = int(nx_f), int(ny_f)
+    if nx != nx_f or ny != ny_f or not (2 <= nx <= 65536 and 2 <= ny <= 65536):
+        raise CorruptFileError(f"{name}: SCAN_PIXELS {nx_f:g} × {ny_f:g} is not an image size.")
+    if not (width_m > 0 and height_m > 0):
+        raise CorruptFileError(f"{name}: SCAN_RANGE {width_m:g} × {height_m:g} m is not a scan size.")
+    kind = " ".join(fields.get("SCANIT_TYPE", ["FLOAT MSBFIRST"])).split()
+    if not kind or kind[0] not in _SXM_TYPES:
+        raise UnsupportedFormatError(f"{name}: SCANIT_TYPE {' '.join(kind)!r} is not one battlab reads "
+                                     f"({', '.join(_SXM_TYPES)}).")
+    dtype = np.dtype(("<" if len(kind) > 1 and kind[1] == "LSBFIRST" else ">") + _SXM_TYPES[kind[0]])
+    info = fields.get("DATA_INFO", [])
+    if len(info) < 2:
+        raise MissingDataError(f"{name}: the header lists no channel (DATA_INFO).")
+    head = [c.strip() for c in info[0].strip().split("\t")]
+    try:
+        i_name, i_unit, i_dir = head.index("Name"), head.index("Unit"), head.index("Direction")
+    except ValueError:
+        raise CorruptFileError(f"{name}: DATA_INFO lacks the Name/Unit/Direction columns.") from None
+    frames = []
+    for row in info[1:]:
+        cells = [c.strip() for c in row.strip().split("\t")]
+        if len(cells) <= max(i_name, i_unit, i_dir):
+            raise CorruptFileError(f"{name}: a DATA_INFO row has too few columns: {row.strip()[:60]!r}.")
+        direction = cells[i_dir].lower()
+        if direction not in ("both", "forward", "backward"):
+            raise CorruptFileError(f"{name}: channel {cells[i_name]!r} has direction {cells[i_dir]!r}.")
+        dirs = ("forward", "backward") if direction == "both" else (direction,)
+        frames.extend((cells[i_name], cells[i_unit], d) for d in dirs)
+    need = len(frames) * nx * ny * dtype.itemsize
+    if offset + need > len(data):
+        raise CorruptFileError(f"{name}: {len(frames)} frames of {nx}×{ny} need {need} bytes after the header; the "
+                               f"file has {len(data) - offset} (truncated?).")
+    scan_dir = " ".join(fields.get("SCAN_DIR", ["up"])).strip().lower()
+    out = {}
+    dx, dy = width_m / nx * 1e6, height_m / ny * 1e6
+    for k, (channel, unit, direction) in enumerate(frames):
+        raw = np.frombuffer(data, dtype=dtype, count=nx * ny, offset=offset + k * nx * ny * dtype.itemsize)
+        z = raw.reshape(ny, nx).astype(float)
+        # Backward lines are stored as acquired (right to left): mirrored to match the forward
+        # frame. Row 0 is the bottom line (y = 0), so a downward scan's lines are reversed.
+        if direction == "backward":
+            z = z[:, ::-1]
+        if scan_dir == "down":
+            z = z[::-1]
+        values, shown = _display(z, unit)
+        key = _unique(out, f"{channel} ({direction})")
+        da = height_map(values, pixel_size_um=dx, pixel_size_y_um=dy, units=shown, channel=key,
+                        source_name=meta["source_name"], meta={**meta, "format": "nanonis-sxm"})
+        da.attrs.update({"scan_direction": scan_dir, "scan_angle_deg": " ".join(fields.get("SCAN_ANGLE", [])).strip(),
+                         "file_unit": unit, "nanonis_version": " ".join(fields.get("NANONIS_VERSION", [])).strip()})
+        out[key] = da
+    return out
+
+
+# --- Asylum Research / Igor binary wave images ------------------------------------------------
+# Igor binary wave version 5 (Igor Technical Note PTN003): a 64-byte BinHeader5 (version,
+# checksum, section sizes) and a 320-byte WaveHeader5 (nDim at byte 68, sfA at 84, sfB at
+# 116, dataUnits at 148, dimUnits at 152), then the data in column-major order, the
+# formula, the note, extended units and dimension labels (32 bytes each).
+_IBW_LENGTH_CHANNELS = ("height", "zsensor", "amplitude", "deflection", "defl", "lateral", "z")
+_IBW_UNIT_BY_CHANNEL = (("phase", "deg"), ("current", "A"), ("potential", "V"), ("userin", "V"), ("bias", "V"),
+                        ("frequency", "Hz"), ("dissipation", "W"))
+
+
+def _ibw_header(data):
+    """(order, nDim, sfA, dimUnits) of a version-5 binary wave, or None if it is not one."""
+    if len(data) < 384:
+        return None
+    for order in ("<", ">"):
+        if int(np.frombuffer(data, dtype=f"{order}i2", count=1)[0]) == 5:
+            n_dim = np.frombuffer(data, dtype=f"{order}i4", count=4, offset=64 + 68)
+            sf_a = np.frombuffer(data, dtype=f"{order}f8", count=4, offset=64 + 84)
+            units = [data[64 + 152 + 4 * d: 64 + 156 + 4 * d].split(b"\0")[0].decode("latin-1") for d in range(4)]
+            return order, [int(v) for v in n_dim], [float(v) for v in sf_a], units
+    return None
+
+
+def _ibw_kind(data):
+    """"image" for a 2-D/3-D wave over a lateral grid, "force" otherwise (a curve's
+    columns are a few channels such as Raw, Defl, ZSnsr, not a second lateral axis)."""
+    header = _ibw_header(data)
+    if header is None:
+        return "force"
+    _, n_dim, _, units = header
+    if n_dim[0] < 2 or n_dim[1] < 2:
+        return "force"
+    lateral = units[0] == "m" and units[1] == "m"
+    return "image" if lateral or min(n_dim[0], n_dim[1]) > 8 else "force"
+
+
+def _ibw_note(note):
+    text = note.decode("latin-1") if isinstance(note, bytes) else str(note)
+    out = {}
+    for line in text.replace("\r\n", "\r").replace("\n", "\r").split("\r"):
+        key, sep, value = line.partition(":")
+        if sep:
+            out.setdefault(key.strip(), value.strip())
+    return out
+
+
+def _ibw_unit(channel, data_units):
+    low = channel.lower().replace("nap", "", 1) if channel.lower().startswith("nap") else channel.lower()
+    for prefix, unit in _IBW_UNIT_BY_CHANNEL:
+        if low.startswith(prefix):
+            return unit
+    if low.startswith(_IBW_LENGTH_CHANNELS):
+        return "m"
+    return data_units
+
+
+def _check_ibw_sizes(data, order, name):
+    sizes = np.frombuffer(data, dtype=f"{order}i4", count=15, offset=4)
+    if (sizes < 0).any() or 64 + int(sizes.sum()) > len(data):
+        raise CorruptFileError(f"{name}: the wave's sections ({int(sizes.sum()) + 64} bytes) do not fit the "
+                               f"{len(data)}-byte file (truncated?).")
+
+
+def _read_ibw_image(data, meta, pixel_size_um):
+    name = Path(meta["source_name"]).name
+    header = _ibw_header(data)
+    if header is None:
+        raise UnsupportedFormatError(f"{name}: battlab reads Igor binary waves of version 5 (Asylum Research "
+                                     "images); re-save the wave from Igor 5 or later.")
+    order, n_dim, _, _ = header
+    _check_ibw_sizes(data, order, name)
+    try:
+        from igor2 import binarywave
+    except ImportError:
+        raise UnsupportedFormatError("reading Asylum .ibw files needs the optional package igor2 (installed with "
+                                     "afmformats): pip install 'battlab[afm]'.") from None
+    try:
+        wave = binarywave.load(io.BytesIO(data))["wave"]
+    except Exception as exc:
+        raise CorruptFileError(f"{name}: the Igor wave could not be parsed ({type(exc).__name__}: {exc}).") from exc
+    wh = wave["wave_header"]
+    values = np.asarray(wave["wData"])
+    if values.ndim not in (2, 3) or values.dtype.kind not in "fiu":
+        raise UnsupportedFormatError(f"{name}: a {values.ndim}-D {values.dtype} wave is not an AFM image.")
+    if values.ndim == 2:
+        values = values[:, :, None]
+    nx, ny, n_layers = values.shape
+    note = _ibw_note(wave.get("note", b""))
+    dim_units = ["".join(c.decode("latin-1") for c in row).strip("\0") for row in np.atleast_2d(wh["dimUnits"])]
+    data_units = "".join(c.decode("latin-1") for c in np.atleast_1d(wh["dataUnits"])).strip("\0")
+    sf_a = [float(v) for v in wh["sfA"]]
+    if dim_units[:2] == ["m", "m"] and sf_a[0] > 0 and sf_a[1] > 0:
+        dx, dy = sf_a[0] * 1e6, sf_a[1] * 1e6
+    elif _float(note.get("FastScanSize", note.get("ScanSize"))) and _float(note.get("SlowScanSize",
+                                                                                    note.get("ScanSize"))):
+        dx = _float(note.get("FastScanSize", note.get("ScanSize"))) * 1e6 / nx
+        dy = _float(note.get("SlowScanSize", note.get("ScanSize"))) * 1e6 / ny
+    elif pixel_size_um is not None:
+        dx = dy = _check_pixel_size(pixel_size_um)
+    else:
+        raise MissingDataError(f"{name}: the wave has no lateral scale (dimension units or ScanSize in its note); "
+                               "pass pixel_size_um.")
+    labels = wave.get("labels") or []
+    layer_labels = [b.decode("latin-1") if isinstance(b, bytes) else str(b) for b in
+                    (labels[2][1:] if len(labels) > 2 and labels[2] else [])]
+    base = (wh.get("bname", b"") or b"").decode("latin-1") if isinstance(wh.get("bname"), bytes) else ""
+    out = {}
+    for k in range(n_layers):
+        channel = layer_labels[k] if k < len(layer_labels) and layer_labels[k] else (
+            base or "image" if n_layers == 1 else f"channel {k + 1}")
+        # Igor's first dimension is x (points along a line), the second y (lines, y up).
+        z = np.asarray(values[:, :, k], float).T
+        shown_values, shown = _display(z, _ibw_unit(channel, data_units))
+        key = _unique(out, channel)
+        da = height_map(shown_values, pixel_size_um=_check_pixel_size(dx), pixel_size_y_um=_check_pixel_size(dy),
+                        units=shown, channel=key, source_name=meta["source_name"],
+                        meta={**meta, "format": "asylum-ibw-image"})
+        da.attrs.update({"scan_angle_deg": note.get("ScanAngle", ""), "wave_name": base,
+                         "igor_dims": [int(v) for v in n_dim]})
+        out[key] = da
+    return out
+
+
+def _float(text):
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if np.isfinite(value) and value > 0 else None
+
+
 # --- plain maps ------------------------------------------------------------------------------------
 def _need_plain(meta, pixel_size_um, z_unit):
     name = Path(meta["source_name"]).name
@@ -527,6 +768,9 @@ def read_force_curves(source, *, name: str | None = None, max_curves: int | None
     """
     data, src_name = _read_bytes(source, name)
     ext = _suffix(src_name)
+    if ext == ".ibw" and not is_force_file(src_name, data):
+        raise UnsupportedFormatError(f"{Path(src_name).name} is an Asylum image (a wave over a lateral grid), not "
+                                     "force curves: read it with battlab.afm.read_afm (or `battlab afm`).")
     if ext not in FORCE_EXTENSIONS:
         raise UnsupportedFormatError(f"{Path(src_name).name}: not a force-curve file battlab reads "
                                      f"({', '.join(FORCE_EXTENSIONS)}).")
@@ -615,8 +859,15 @@ def _register_formats():
                     lambda head, name: 0.95 if _tiff(head) and _suffix(name) == ".jpk" else 0.0, read_image))
     register(Format("afm-force", "AFM force curves (JPK .jpk-force/-map, Asylum .ibw)", "afm", FORCE_EXTENSIONS,
                     lambda head, name: (0.95 if _suffix(name) in FORCE_EXTENSIONS and
-                                        (head[:2] == b"PK" or _suffix(name) == ".ibw") else 0.0),
+                                        (head[:2] == b"PK" or (_suffix(name) == ".ibw" and
+                                                               _ibw_kind(head) == "force")) else 0.0),
                     read_force, requires=("afmformats",)))
+    register(Format("afm-nanonis", "Nanonis .sxm scan (all channels, forward/backward)", "afm", (".sxm",),
+                    lambda head, name: 1.0 if head[:17] == b":NANONIS_VERSION:" else (
+                        0.5 if _suffix(name) == ".sxm" and head[:1] == b":" else 0.0), read_image))
+    register(Format("afm-asylum-image", "Asylum Research / Igor .ibw image (height, phase, amplitude …)", "afm",
+                    (".ibw",), lambda head, name: (0.96 if _suffix(name) == ".ibw" and _ibw_kind(head) == "image"
+                                                   else 0.0), read_image, requires=("igor2",)))
 
 
 _register_formats()

@@ -135,7 +135,7 @@ def test_plain_text_and_tiff_maps_need_scale(tmp_path):
 
 
 def test_unsupported_and_corrupt_inputs(tmp_path, afm_dir):
-    with pytest.raises(UnsupportedFormatError):
+    with pytest.raises(CorruptFileError, match="Nanonis header"):
         read_afm(b"hello world", name="x.sxm")
     with pytest.raises(UnsupportedFormatError):
         read_afm(b"\x00\x01binary", name="x.bin")
