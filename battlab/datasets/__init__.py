@@ -115,6 +115,22 @@ DEMOS.update({
     "EELS: Li K, C K, O K and plasmons": (make_eels_spectrum, "eels"),
 })
 
+# Imaging-only techniques: neutron radiography, 7Li MRI, electron holography
+from battlab.datasets.imaging import (  # noqa: E402
+    make_hologram,
+    make_mri_csi_series,
+    make_neutron_radiography_series,
+    make_phase_step,
+)
+
+__all__ += ["make_neutron_radiography_series", "make_mri_csi_series", "make_hologram", "make_phase_step"]
+DEMOS.update({
+    "neutron radiography: Li moving anode → cathode": (make_neutron_radiography_series, "radiography"),
+    "7Li MRI chemical-shift imaging: growing Li deposit": (make_mri_csi_series, "mri"),
+    "electron holography: off-axis hologram of a particle": (make_hologram, "holography"),
+    "electron holography: phase step across an interface": (make_phase_step, "holography"),
+})
+
 def load_demo(name: str = "graphite half cell (100 cycles, rate test)") -> Demo:
     """Build a named demo dataset (deterministic)."""
     from battlab.errors import InvalidParameterError

@@ -13,7 +13,9 @@ spectra). The analyses are plain functions in the submodules:
 * :mod:`battlab.tem.nucleation` — N(t), growth exponents, size distributions,
   Scharifker–Hills;
 * :mod:`battlab.tem.morphometry` — per-frame size, named expansion, critical size;
-* :mod:`battlab.tem.eels` — calibration, background, edges, maps, thickness.
+* :mod:`battlab.tem.eels` — calibration, background, edges, maps, thickness;
+* :mod:`battlab.tem.holography` — off-axis holograms → phase, phase profiles, projected
+  and mean inner potential, potential steps across interfaces.
 
 Kymographs and particle detection/linking are shared imaging tools
 (:mod:`battlab.imaging.kymograph`, :mod:`battlab.imaging.particles`).
@@ -40,6 +42,16 @@ from battlab.tem.fronts import (
     fit_two_regime,
     front_velocity,
     shrinking_core_conversion,
+)
+from battlab.tem.holography import (
+    as_phase_image,
+    find_sideband,
+    looks_like_hologram,
+    mean_inner_potential,
+    phase_profile,
+    potential_step,
+    projected_potential,
+    reconstruct_phase,
 )
 from battlab.tem.io import open_tem
 from battlab.tem.morphometry import (
@@ -108,4 +120,7 @@ __all__ = [
     # EELS
     "EDGES", "calibrate_energy", "decompose_spectrum_image", "powerlaw_background", "edge_signal", "edge_onset", "edge_shift_series", "edge_table", "edge_map",
     "log_ratio_thickness",
+    # electron holography
+    "as_phase_image", "find_sideband", "looks_like_hologram", "reconstruct_phase", "phase_profile",
+    "projected_potential", "mean_inner_potential", "potential_step",
 ]
