@@ -14,7 +14,8 @@ import xarray as xr
 
 from battlab.errors import InvalidParameterError, MissingDataError
 
-__all__ = ["register_series", "stack_frames", "thickness_series", "step_height_series", "volume_change_series"]
+__all__ = ["register_series", "stack_frames", "frame_potentials", "thickness_series", "step_height_series",
+           "volume_change_series"]
 
 
 def _check_series(series):
@@ -47,6 +48,69 @@ def stack_frames(frames, *, time_s=None, potential_V=None) -> xr.DataArray:
         series = series.assign_coords(potential_V=("time", v))
     series.attrs = dict(frames[0].attrs)
     return series
+
+
+def frame_potentials(series, *, potential_V=None, table=None, echem=None, clock_offset_s: float = 0.0):
+    """Attach the electrode potential of each frame (coordinate ``potential_V``).
+
+    Give exactly one source:
+
+    potential_V : sequence of float
+        One potential per frame, in frame order.
+    table : DataFrame
+        ``potential_V`` with ``time_s`` (interpolated at the frame times, which must lie
+        inside the table's range) or with ``frame`` (matched by frame number).
+    echem : DataFrame
+        A cycling record (``test_time_s``, ``voltage_V``, ``current_A``; e.g. from
+        :func:`battlab.load`): the cell voltage at each frame time via
+        :func:`battlab.correlate.echem_at`, with cycler time = frame time + ``clock_offset_s``.
+
+    Returns
+    -------
+    DataArray
+        The series with ``potential_V`` and ``attrs["potential_source"]``.
+    """
+    series = _check_series(series)
+    given = [v is not None for v in (potential_V, table, echem)]
+    if sum(given) != 1:
+        raise InvalidParameterError("give one potential source: potential_V, table or echem.")
+    n = series.sizes["time"]
+    times = np.asarray(series["time_s"].values, float) if "time_s" in series.coords else np.arange(n, dtype=float)
+    if potential_V is not None:
+        v = np.asarray(potential_V, float).ravel()
+        if v.size != n:
+            raise InvalidParameterError(f"{v.size} potentials for {n} frames.")
+        source = "one value per frame"
+    elif table is not None:
+        if not isinstance(table, pd.DataFrame) or "potential_V" not in table:
+            raise MissingDataError("the potential table needs a potential_V column with time_s or frame.")
+        if "frame" in table:
+            by_frame = table.set_index("frame")["potential_V"]
+            missing = sorted(set(range(n)) - set(int(k) for k in by_frame.index))
+            if missing:
+                raise MissingDataError(f"the potential table has no row for frame(s) {missing[:5]}.")
+            v = by_frame.loc[list(range(n))].to_numpy(float)
+            source = "table by frame"
+        elif "time_s" in table:
+            t = table["time_s"].to_numpy(float)
+            order = np.argsort(t)
+            if times.min() < t.min() or times.max() > t.max():
+                raise InvalidParameterError(f"the frames span {times.min():g}–{times.max():g} s, beyond the "
+                                            f"table's {t.min():g}–{t.max():g} s.")
+            v = np.interp(times, t[order], table["potential_V"].to_numpy(float)[order])
+            source = "table interpolated at the frame times"
+        else:
+            raise MissingDataError("the potential table needs a time_s or a frame column next to potential_V.")
+    else:
+        from battlab.correlate.timeline import echem_at
+
+        v = echem_at(times, echem, clock_offset_s=float(clock_offset_s), label="frames")["voltage_V"].to_numpy(float)
+        source = f"cycling record at frame time + {float(clock_offset_s):g} s"
+    if not np.isfinite(v).any():
+        raise MissingDataError("no frame falls inside the potential record: check the times and clock offset.")
+    out = series.assign_coords(potential_V=("time", v))
+    out.attrs = {**series.attrs, "potential_source": source}
+    return out
 
 
 def register_series(series, *, reference="previous", upsample_factor: int = 20):

@@ -34,7 +34,7 @@ from battlab.errors import (
 )
 from battlab.imaging.movie import _check_pixel_size
 
-__all__ = ["read_afm", "read_force_curves", "height_map", "is_force_file", "IMAGE_EXTENSIONS",
+__all__ = ["read_afm", "read_afm_frames", "read_force_curves", "height_map", "is_force_file", "IMAGE_EXTENSIONS",
            "FORCE_EXTENSIONS"]
 
 IMAGE_EXTENSIONS = (".gwy", ".spm", ".jpk", ".sxm", ".txt", ".csv", ".asc", ".tif", ".tiff") + tuple(
@@ -158,6 +158,51 @@ def read_afm(source, *, name: str | None = None, pixel_size_um: float | None = N
     if not channels:
         raise MissingDataError(f"{Path(src_name).name} holds no image channel.")
     return channels
+
+
+def read_afm_frames(source, *, name: str | None = None, channel: str | None = None,
+                    pixel_size_um: float | None = None, z_unit: str | None = None) -> list:
+    """The frames one file contributes to an EC-AFM series.
+
+    A multi-page TIFF (a stack exported from the instrument or ImageJ) gives one frame per
+    page; any other image file gives one frame: ``channel`` if named, else its height
+    channel. Stack the frames of several files with :func:`battlab.afm.stack_frames`.
+
+    Returns
+    -------
+    list of DataArray
+        Calibrated (y, x) maps, ``attrs["frame_source"]`` naming file and page.
+    """
+    data, src_name = _read_bytes(source, name)
+    label = Path(src_name).name
+    if data[:4] in (b"II*\x00", b"MM\x00*") and _suffix(src_name) in (".tif", ".tiff"):
+        import tifffile
+
+        try:
+            stack = tifffile.imread(io.BytesIO(data))
+        except Exception as exc:
+            raise CorruptFileError(f"{label} could not be read as a TIFF ({type(exc).__name__}: {exc}).") from exc
+        if stack.ndim == 3:
+            _need_plain({"source_name": src_name}, pixel_size_um, z_unit)
+            meta = {"source_name": src_name, "sha256": hashlib.sha256(data).hexdigest(), "format": "tiff-stack"}
+            frames = []
+            for k, page in enumerate(stack):
+                values, unit = _display(page, z_unit)
+                da = height_map(values, pixel_size_um=pixel_size_um, units=unit, channel="height",
+                                source_name=src_name, meta=meta)
+                da.attrs["frame_source"] = f"{label} page {k + 1}"
+                frames.append(da)
+            return frames
+    channels = read_afm(data, name=src_name, pixel_size_um=pixel_size_um, z_unit=z_unit)
+    if channel is not None and channel not in channels:
+        raise MissingDataError(f"{label} has no channel {channel!r}; it has {', '.join(channels)}.")
+    if channel is None:
+        from battlab.afm._cli import _height_channel
+
+        channel = _height_channel(channels)
+    frame = channels[channel]
+    frame.attrs["frame_source"] = label
+    return [frame]
 
 
 def _dispatch(data, ext, meta, src_name, pixel_size_um, z_unit):
