@@ -88,6 +88,7 @@ def _import_readers():
     from battlab.diffraction import io as _xrd_io  # noqa: F401  kind="xrd"
     from battlab.io import bdf, biologic, eis_text, gamry, tabular  # noqa: F401  # noqa: F401
     from battlab.spectra import io as _spectra_io  # noqa: F401  kind="spectrum"
+    from battlab.scattering import io as _scattering_io  # noqa: F401  kind="saxs", "reflectivity"
 
 
 def _as_source(source, name: str | None, max_bytes: int) -> Source:
@@ -130,7 +131,9 @@ def detect(source, *, name: str | None = None, max_bytes: int = DEFAULT_MAX_BYTE
 KIND_WORDS = {"echem": "an electrochemistry record (cycler, potentiostat, impedance)",
               "xrd": "a diffraction pattern",
               "spectrum": "a spectrum (Raman, FTIR, NMR, XPS, XAS)",
-              "afm": "an AFM scan or force curves"}
+              "afm": "an AFM scan or force curves",
+              "saxs": "a small-angle scattering curve I(q)",
+              "reflectivity": "a reflectivity curve R(q)"}
 
 
 def _detect(src: Source, kind: str | None = None) -> Format:
