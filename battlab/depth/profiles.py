@@ -77,10 +77,12 @@ def find_interfaces(x, y, *, method: str = "half", min_step_fraction: float = 0.
     method : {"half", "gradient"}
         ``"half"``: every crossing of the level halfway between the lowest and highest
         signal (linear interpolation between samples; exact at the centre of an
-        error-function step between two plateaus). ``"gradient"``: every local maximum of
-        |dy/dx| above ``min_step_fraction`` × the largest, refined with a parabola.
+        error-function step between two plateaus at those levels). ``"gradient"``: every
+        local maximum of |dy/dx| (refined with a parabola) across which the signal
+        changes by at least ``min_step_fraction`` of its range; use it for steps between
+        intermediate plateaus.
     min_step_fraction : float
-        Gradient method only: weaker steps are ignored.
+        Gradient method only: smaller steps (noise) are ignored.
 
     Returns
     -------
@@ -113,9 +115,21 @@ def find_interfaces(x, y, *, method: str = "half", min_step_fraction: float = 0.
         g = np.gradient(y, x)
         a = np.abs(g)
         top = a.max()
+        span = np.max(y) - np.min(y)
         if top > 0:
             for i in range(1, x.size - 1):
-                if a[i] >= a[i - 1] and a[i] > a[i + 1] and a[i] >= min_step_fraction * top:
+                if not (a[i] >= a[i - 1] and a[i] > a[i + 1] and a[i] >= 0.1 * top):
+                    continue
+                # A real step changes the signal by a good part of its range across the
+                # gradient peak (above half its height); a noise spike does not.
+                lo, hi = i, i
+                while lo > 0 and a[lo - 1] >= a[i] / 2:
+                    lo -= 1
+                while hi < x.size - 1 and a[hi + 1] >= a[i] / 2:
+                    hi += 1
+                if a[lo:hi + 1].max() > a[i]:
+                    continue  # a ripple on the flank of a bigger step
+                if abs(y[min(hi + 1, x.size - 1)] - y[max(lo - 1, 0)]) >= min_step_fraction * span:
                     den = a[i - 1] - 2 * a[i] + a[i + 1]
                     shift = 0.5 * (a[i - 1] - a[i + 1]) / den if den != 0 else 0.0
                     pos = x[i] + shift * 0.5 * (x[i + 1] - x[i - 1])
