@@ -213,6 +213,11 @@ def _hdf5_maps(data, label, datasets):
 
         walk(f, "")
         paths = list(datasets) if datasets else found
+        shapes = {f[p].shape for p in paths}
+        if not datasets and len(shapes) > 1:
+            listing = ", ".join(f"{p} {f[p].shape}" for p in found[:12])
+            raise MissingDataError(f"{label}: the 2-D datasets differ in shape ({listing}); pass datasets=[...] "
+                                   "naming the element maps (CLI: --datasets).")
         if not paths:
             raise MissingDataError(f"{label}: no 2-D numeric dataset (one per element) in the HDF5 file; pass "
                                    "datasets=[...] naming them.")
