@@ -1,6 +1,7 @@
 """Synthetic spectroscopy data with known answers: operando Raman (graphite D/G), FTIR
 (growing SEI band), XPS (C 1s / F 1s SEI with a Shirley step), XAS (two-reference
-mixture) and ⁷Li NMR (plated lithium).
+mixture), ⁷Li NMR (plated lithium), ⁵⁷Fe Mössbauer (LiFePO4 → FePO4 doublets, α-Fe
+calibration) and EPR (Li metal lines during plating, a spin-count reference).
 
 The operando series share the clock of a :func:`~battlab.datasets.make_cycling` graphite
 half cell (``truth["echem"]``), like :func:`~battlab.datasets.make_operando_graphite`.
@@ -14,8 +15,9 @@ import pandas as pd
 from battlab.datasets._base import Demo
 from battlab.datasets.cycling import operando_clock
 
-__all__ = ["make_ftir_series", "make_nmr_plating_series", "make_raman_graphite_series", "make_xas_mixture_series",
-           "make_xps_sei"]
+__all__ = ["make_alpha_fe_calibration", "make_epr_plating_series", "make_epr_reference", "make_ftir_series",
+           "make_mossbauer_lfp_series", "make_nmr_plating_series", "make_raman_graphite_series",
+           "make_xas_mixture_series", "make_xps_sei"]
 
 _FARADAY = 96485.33212  # C/mol
 
@@ -317,3 +319,198 @@ def make_nmr_plating_series(*, n_spectra: int = 50, step_ppm: float = 0.5, plati
              "windows": {"Li metal": (200.0, 300.0), "diamagnetic": (-50.0, 50.0)},
              "dead_umol": float(dead_fraction * np.max(n)), "max_umol": float(np.max(n)), "echem": df}
     return Demo(data=series, truth=truth, description="Operando 7Li NMR: Li plating and dead Li at 262 ppm")
+
+
+# --------------------------------------------------------------------------- Mössbauer
+
+
+def _mossbauer_counts(v, sites, baseline_counts):
+    """Thin-absorber transmission counts of sites ({"kind", "isomer_shift_mm_s", ...}) at velocities v."""
+    from battlab.spectra.mossbauer import _site_shape
+
+    absorbed = np.zeros_like(v)
+    for s in sites:
+        absorbed += s["area_mm_s"] * _site_shape(v, s["kind"], s)
+    return baseline_counts * (1 - absorbed)
+
+
+def _triangle_velocity(n_raw, folding_point, velocity_max_mm_s):
+    """Velocity of each raw channel of a triangular (constant-acceleration) drive, mirror about folding_point."""
+    n = n_raw // 2
+    d = (np.arange(n_raw) - folding_point) % n_raw
+    return np.where(d < n, -velocity_max_mm_s + 2 * velocity_max_mm_s * d / n,
+                    velocity_max_mm_s - 2 * velocity_max_mm_s * (d - n) / n)
+
+
+def make_alpha_fe_calibration(*, n_raw_channels: int = 1024, folding_point: float = 514.5,
+                              velocity_max_mm_s: float = 6.2, baseline_counts: float = 2.0e5, rng=11) -> Demo:
+    """A raw 2N-channel α-Fe foil spectrum (triangular drive) for velocity calibration.
+
+    Lines at ±5.312, ±3.076, ±0.840 mm/s (intensities 3:2:1:1:2:3, Γ = 0.26 mm/s, total
+    area 0.35 mm/s) on ``baseline_counts`` per raw channel with Poisson noise. After
+    folding about ``folding_point`` the N channels k have velocity
+    ``−v_max + 2·v_max·(k + 0.5)/N``.
+
+    Returns
+    -------
+    Demo
+        ``data``: raw counts (ndarray, ``n_raw_channels``). ``truth``: ``folding_point``,
+        ``velocity_max_mm_s``, ``slope_mm_s`` (per folded channel), ``offset_mm_s``,
+        ``field_T`` (33.0).
+    """
+    gen = np.random.default_rng(rng)
+    v = _triangle_velocity(n_raw_channels, folding_point, velocity_max_mm_s)
+    site = {"kind": "sextet", "isomer_shift_mm_s": 0.0, "quadrupole_mm_s": 0.0, "field_T": 33.0,
+            "fwhm_mm_s": 0.26, "area_mm_s": 0.35}
+    counts = gen.poisson(_mossbauer_counts(v, [site], baseline_counts)).astype(float)
+    n = n_raw_channels // 2
+    slope = 2 * velocity_max_mm_s / n
+    truth = {"folding_point": folding_point, "velocity_max_mm_s": velocity_max_mm_s, "slope_mm_s": slope,
+             "offset_mm_s": -velocity_max_mm_s + 0.5 * slope, "field_T": 33.0, "site": site}
+    return Demo(data=counts, truth=truth, description="Raw α-Fe calibration sextet (1024 channels, triangular drive)")
+
+
+def make_mossbauer_lfp_series(*, n_spectra: int = 12, n_channels: int = 512, velocity_max_mm_s: float = 6.2,
+                              baseline_counts: float = 1.0e6, rng=12) -> Demo:
+    """Operando ⁵⁷Fe Mössbauer of LiFePO4 → FePO4 along one charge.
+
+    Two quadrupole doublets with fixed hyperfine parameters (vs α-Fe): Fe²⁺ in LiFePO4
+    (δ = 1.225 mm/s, ΔE_Q = 2.960 mm/s, Γ = 0.30 mm/s) and Fe³⁺ in FePO4 (δ = 0.430,
+    ΔE_Q = 1.530, Γ = 0.32 mm/s); the Fe³⁺ fraction is the state of charge of a linear
+    charge (0.02 → 0.98; equal recoil-free fractions, total spectral area 0.30 mm/s).
+    Calibrated velocity axis (``n_channels`` from −v_max to +v_max), Poisson noise on
+    ``baseline_counts``. Times are one per hour; ``truth["echem"]`` is the cell's
+    charge (constant current, voltage plateau at 3.43 V).
+
+    Returns
+    -------
+    Demo
+        ``data``: (time, velocity_mm_s) counts. ``truth``: ``sites`` (the two doublets),
+        ``fractions`` (per spectrum: spectrum, soc, fraction_Fe3+ FePO4, fraction_Fe2+
+        LiFePO4), ``echem``.
+    """
+    from battlab.spectra.io import make_spectrum
+
+    gen = np.random.default_rng(rng)
+    v = -velocity_max_mm_s + 2 * velocity_max_mm_s * (np.arange(n_channels) + 0.5) / n_channels
+    fe2 = {"name": "Fe2+ LiFePO4", "kind": "doublet", "isomer_shift_mm_s": 1.225, "quadrupole_mm_s": 2.960,
+           "fwhm_mm_s": 0.30}
+    fe3 = {"name": "Fe3+ FePO4", "kind": "doublet", "isomer_shift_mm_s": 0.430, "quadrupole_mm_s": 1.530,
+           "fwhm_mm_s": 0.32}
+    soc = np.linspace(0.02, 0.98, n_spectra)
+    start = pd.Timestamp("2026-01-05T08:00:00Z")
+    stamps = [(start + pd.Timedelta(hours=i)).isoformat() for i in range(n_spectra)]
+    spectra, rows = [], []
+    for i, x in enumerate(soc):
+        sites = [dict(fe2, area_mm_s=0.30 * (1 - x)), dict(fe3, area_mm_s=0.30 * x)]
+        counts = gen.poisson(_mossbauer_counts(v, sites, baseline_counts)).astype(float)
+        spectra.append(make_spectrum(v, counts, technique="mossbauer", units="counts",
+                                     meta=_meta("operando Mössbauer demo", stamps[i]), isotope="57Fe"))
+        rows.append({"spectrum": i, "soc": x, "fraction_Fe3+ FePO4": x, "fraction_Fe2+ LiFePO4": 1 - x})
+    series = _series(spectra, "operando 57Fe Mössbauer LiFePO4", "synthetic LiFePO4 → FePO4 two-doublet series")
+    # The cell: a constant-current charge over the series (1 h per spectrum), LFP plateau.
+    t = np.linspace(0, (n_spectra - 1) * 3600.0, 200)
+    frac = 0.02 + 0.96 * t / t[-1]
+    echem = pd.DataFrame({"test_time_s": t, "unix_time_s": start.timestamp() + t,
+                          "voltage_V": 3.43 + 0.02 * np.log(frac / (1 - frac)) / 4, "current_A": np.full(t.size, 1e-3),
+                          "cycle_index": 1, "step_index": 1})
+    truth = {"sites": [fe2, fe3], "fractions": pd.DataFrame(rows), "echem": echem,
+             "velocity_max_mm_s": velocity_max_mm_s}
+    return Demo(data=series, truth=truth, description="Operando Mössbauer: LiFePO4 → FePO4 doublets along charge")
+
+
+# --------------------------------------------------------------------------- EPR
+
+
+def make_epr_reference(*, frequency_GHz: float = 9.40, spins: float = 1.0e15, g: float = 2.0028,
+                       fwhm_mT: float = 0.55, sweep_mT: float = 30.0, n_points: int = 4096,
+                       receiver_gain: float = 20.0, spins_to_area: float = 1.0e-12, noise: float = 0.002,
+                       rng=13) -> Demo:
+    """A reference standard of known spins: one Lorentzian derivative line.
+
+    The absorption area is ``spins · spins_to_area · receiver_gain · g`` (all other
+    acquisition factors 1, as in :func:`make_epr_plating_series`), so that
+    :func:`battlab.spectra.epr.spin_count` recovers the spins.
+
+    Returns
+    -------
+    Demo
+        ``data``: spectrum over field_mT. ``truth``: ``spins``, ``g``, ``fwhm_mT``,
+        ``area``, ``acquisition`` ({"receiver_gain"}).
+    """
+    from battlab.spectra.epr import line_shape, resonance_field_mT
+    from battlab.spectra.io import make_spectrum
+
+    gen = np.random.default_rng(rng)
+    center = float(resonance_field_mT(g, frequency_GHz))
+    b = np.linspace(center - sweep_mT / 2, center + sweep_mT / 2, n_points)
+    area = spins * spins_to_area * receiver_gain * g
+    y = line_shape(b, area=area, center_mT=center, fwhm_mT=fwhm_mT)
+    y = y + gen.normal(0, noise * np.ptp(y), b.size)
+    spec = make_spectrum(b, y, technique="epr", units="a.u.", meta=_meta("EPR reference standard demo"),
+                         microwave_frequency_GHz=frequency_GHz)
+    truth = {"spins": spins, "g": g, "fwhm_mT": fwhm_mT, "area": area, "center_mT": center,
+             "acquisition": {"receiver_gain": receiver_gain}}
+    return Demo(data=spec, truth=truth, description="EPR reference standard (known spins, one Lorentzian line)")
+
+
+def make_epr_plating_series(*, n_spectra: int = 20, frequency_GHz: float = 9.40, sweep_mT: float = 30.0,
+                            n_points: int = 4096, receiver_gain: float = 40.0, spins_to_area: float = 1.0e-12,
+                            noise: float = 0.002, rng=14) -> Demo:
+    """Operando EPR of a Li metal electrode while lithium plates.
+
+    Two phase-shifted Lorentzian derivative lines (conduction-electron resonance):
+
+    * ``broad`` — the bulk Li foil (thicker than the skin depth): g = 2.00270,
+      FWHM 0.80 mT, phase 35°, a constant 2.0e15 spins;
+    * ``narrow`` — plated, microstructured Li: g = 2.00300, FWHM 0.12 mT, phase 0°,
+      spins growing with the plated charge from 1e13 to 3.0e15 (linear in time,
+      constant-current plating).
+
+    Area of a line = spins · ``spins_to_area`` · ``receiver_gain`` · g (all other
+    acquisition factors 1); Gaussian noise ``noise`` × the first spectrum's peak-to-peak.
+
+    Returns
+    -------
+    Demo
+        ``data``: (time, field_mT). ``truth``: ``components`` (per spectrum: spectrum,
+        narrow_spins, broad_spins, narrow_area, broad_area), ``lines`` (g, fwhm_mT,
+        phase_deg per component), ``acquisition``, ``frequency_GHz``, ``echem``.
+    """
+    from battlab.spectra.epr import line_shape, resonance_field_mT
+    from battlab.spectra.io import make_spectrum
+
+    gen = np.random.default_rng(rng)
+    lines = {"narrow": {"g": 2.00300, "fwhm_mT": 0.12, "phase_deg": 0.0},
+             "broad": {"g": 2.00270, "fwhm_mT": 0.80, "phase_deg": 35.0}}
+    center = float(resonance_field_mT(2.0028, frequency_GHz))
+    b = np.linspace(center - sweep_mT / 2, center + sweep_mT / 2, n_points)
+    narrow_spins = np.linspace(1.0e13, 3.0e15, n_spectra)
+    broad_spins = np.full(n_spectra, 2.0e15)
+    start = pd.Timestamp("2026-01-06T09:00:00Z")
+    dt_s = 600.0
+    stamps = [(start + pd.Timedelta(seconds=i * dt_s)).isoformat() for i in range(n_spectra)]
+    spectra, rows, sigma = [], [], None
+    for i in range(n_spectra):
+        y = np.zeros_like(b)
+        rec = {"spectrum": i}
+        for name, spins in (("narrow", narrow_spins[i]), ("broad", broad_spins[i])):
+            ln = lines[name]
+            area = spins * spins_to_area * receiver_gain * ln["g"]
+            y += line_shape(b, area=area, center_mT=float(resonance_field_mT(ln["g"], frequency_GHz)),
+                            fwhm_mT=ln["fwhm_mT"], phase_deg=ln["phase_deg"])
+            rec[f"{name}_spins"] = spins
+            rec[f"{name}_area"] = area
+        sigma = noise * np.ptp(y) if sigma is None else sigma
+        y = y + gen.normal(0, sigma, b.size)
+        spectra.append(make_spectrum(b, y, technique="epr", units="a.u.", meta=_meta("operando EPR demo", stamps[i]),
+                                     microwave_frequency_GHz=frequency_GHz))
+        rows.append(rec)
+    series = _series(spectra, "operando EPR Li plating", "synthetic Li metal EPR during constant-current plating")
+    t = np.linspace(0, (n_spectra - 1) * dt_s, 200)
+    echem = pd.DataFrame({"test_time_s": t, "unix_time_s": start.timestamp() + t,
+                          "voltage_V": -0.03 - 0.01 * np.sqrt(t / t[-1]), "current_A": np.full(t.size, -2e-3),
+                          "cycle_index": 1, "step_index": 1})
+    truth = {"components": pd.DataFrame(rows), "lines": lines, "acquisition": {"receiver_gain": receiver_gain},
+             "frequency_GHz": frequency_GHz, "echem": echem}
+    return Demo(data=series, truth=truth, description="Operando EPR: narrow (plated) and broad (bulk) Li lines")

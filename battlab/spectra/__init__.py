@@ -1,4 +1,4 @@
-"""Operando spectroscopy: Raman/FTIR, XPS, XAS and NMR readers and analyses.
+"""Operando spectroscopy: Raman/FTIR, XPS, XAS, NMR, Mössbauer and EPR readers and analyses.
 
 Generic baselines, peak shapes and fits live in :mod:`battlab.peaks`; series tools
 (stacking, PCA, linear-combination fits) in :mod:`battlab.series`. Both are shared
@@ -16,6 +16,15 @@ from battlab.spectra.analysis import (
     subtract_baseline,
     track_bands,
 )
+from battlab.spectra.epr import (
+    double_integral,
+    epr_series,
+    fit_epr_lines,
+    g_factor,
+    peak_to_peak,
+    read_bes3t,
+    spin_count,
+)
 from battlab.spectra.io import (
     AXES,
     describe,
@@ -27,6 +36,15 @@ from battlab.spectra.io import (
     read_vamas,
     read_xas,
     stack_spectra,
+)
+from battlab.spectra.mossbauer import (
+    calibrate_velocity,
+    channels_to_spectrum,
+    fit_mossbauer,
+    fold_channels,
+    mossbauer_series,
+    normalize_transmission,
+    read_channels,
 )
 from battlab.spectra.nmr import LI_WINDOWS_PPM, integrate_windows, lithium_metal_amount
 from battlab.spectra.presets import PRESETS, preset
@@ -54,4 +72,7 @@ __all__ = [
     "load_spectrum", "make_spectrum", "normalize", "normalize_xas", "preprocess", "preset", "read_jcamp",
     "read_text_spectrum", "read_vamas", "read_xas", "shirley_background", "smooth", "stack_spectra",
     "subtract_baseline", "tougaard_background", "track_bands", "xas_lcf", "xas_series_table",
+    "calibrate_velocity", "channels_to_spectrum", "fit_mossbauer", "fold_channels", "mossbauer_series",
+    "normalize_transmission", "read_channels", "double_integral", "epr_series", "fit_epr_lines", "g_factor",
+    "peak_to_peak", "read_bes3t", "spin_count",
 ]

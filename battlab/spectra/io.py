@@ -45,6 +45,8 @@ AXES = {
     "xps": ("binding_energy_eV", "eV", "binding energy", True),
     "xas": ("energy_eV", "eV", "photon energy", False),
     "nmr": ("shift_ppm", "ppm", "chemical shift", True),
+    "mossbauer": ("velocity_mm_s", "mm/s", "Doppler velocity", False),
+    "epr": ("field_mT", "mT", "magnetic field", False),
     "generic": ("x", "", "x", False),
 }
 
@@ -244,6 +246,9 @@ _TECH_PATTERNS = (
     ("raman", re.compile(r"raman", re.I)),
     ("xps", re.compile(r"binding[\s_-]*energy|kinetic[\s_-]*energy|\bB\.?E\.?\s*\(|\bBE\b", re.I)),
     ("nmr", re.compile(r"\bppm\b|chemical[\s_-]*shift|\bdelta\b|δ", re.I)),
+    ("mossbauer", re.compile(r"velocity|mm/s|mm s-1|mm\*s\^-1|m(?:ö|o|oe)ssbauer", re.I)),
+    ("epr", re.compile(r"magnetic[\s_-]*field|\bfield\b|\bgauss\b|\bB\s*[(\[]\s*(?:mT|G)\s*[)\]]|\bEPR\b|\bESR\b",
+                       re.I)),
     ("ftir", re.compile(r"wave[\s_-]*number|cm-1|cm\^-1|cm⁻¹|1/cm|cm\*\*-1|absorbance|transmittance|ftir|\bIR\b", re.I)),
 )
 _CYCLER_WORDS = re.compile(r"volt|current|capacity|cycle|step|time|ewe|\bI/mA|\(V\)|\(A\)|ohm|freq|impedance|"
@@ -329,9 +334,32 @@ def read_text_spectrum(source, *, technique: str | None = None, x_column=0, y_co
         x, note = _kev_to_ev(x)
         if note:
             meta["notes"].append(note)
+    if tech == "epr":
+        x, freq = _epr_axis(xlab, " ".join(header), x, meta["notes"], _options.get("frequency_GHz"))
+        attrs["microwave_frequency_GHz"] = freq
     units = _units_from_label(ylab) or "a.u."
     return make_spectrum(x, y, technique=tech, units=units, meta=meta, x_label=xlab or None,
                          intensity_label=ylab or None, **attrs)
+
+
+def _epr_axis(xlab: str, header_text: str, x, notes, frequency_GHz):
+    """EPR field in mT (gauss and tesla converted) and the microwave frequency stated in the header."""
+    if re.search(r"\bgauss\b|[(\[]\s*G\s*[)\]]|\bG\b", xlab):
+        x = x / 10.0
+        notes.append("field converted from G to mT (1 mT = 10 G).")
+    elif re.search(r"[(\[]\s*T\s*[)\]]", xlab):
+        x = x * 1000.0
+        notes.append("field converted from T to mT.")
+    freq = frequency_GHz
+    if freq is None:
+        m = re.search(r"(?:frequency|freq|MWFQ|\bnu\b|ν)[^0-9]{0,20}([0-9]+(?:\.[0-9]+)?(?:[eE][-+]?\d+)?)\s*(GHz|MHz|Hz)?",
+                      header_text, re.I)
+        if m:
+            value = float(m.group(1))
+            unit = (m.group(2) or ("Hz" if value > 1e6 else "GHz")).lower()
+            freq = value * {"ghz": 1.0, "mhz": 1e-3, "hz": 1e-9}[unit]
+            notes.append(f"microwave frequency {freq:.6g} GHz read from the header.")
+    return x, (float(freq) if freq is not None else None)
 
 
 def _units_from_label(lab: str):
@@ -1268,7 +1296,7 @@ def _read_spc(source, **_options):
 
 # --------------------------------------------------------------------------- public entry points
 
-_SPECTRUM_EXT = (".csv", ".txt", ".dat", ".tsv", ".jdx", ".dx", ".jcamp", ".xmu", ".xdi", ".vms", ".asc")
+_SPECTRUM_EXT = (".csv", ".txt", ".dat", ".tsv", ".jdx", ".dx", ".jcamp", ".xmu", ".xdi", ".vms", ".asc", ".dsc")
 
 
 def _is_spectrum(data) -> bool:
@@ -1408,6 +1436,23 @@ register(Format(name="xas-columns", kind="spectrum", extensions=(".xmu", ".xdi")
 register(Format(name="vamas", kind="spectrum", extensions=(".vms",),
                 description="a VAMAS ISO 14976 XPS file (one spectrum per region)", sniff=_sniff_vamas,
                 read=read_vamas))
+
+
+def _read_bes3t(source, **options):
+    from battlab.spectra.epr import read_bes3t
+
+    return read_bes3t(source, **options)
+
+
+def _sniff_bes3t(head: bytes, name: str) -> float:
+    from battlab.spectra.epr import _sniff_bes3t as sniff
+
+    return sniff(head, name)
+
+
+register(Format(name="bruker-bes3t", kind="spectrum", extensions=(".dsc",),
+                description="a Bruker BES3T EPR sweep (.DSC descriptor with its .DTA data)",
+                sniff=_sniff_bes3t, read=_read_bes3t))
 register(Format(name="galactic-spc", kind="spectrum", extensions=(".spc",),
                 description="a Galactic/GRAMS .spc spectrum (not readable, export CSV or JCAMP-DX)",
                 sniff=_sniff_spc, read=_read_spc))

@@ -14,6 +14,8 @@ from __future__ import annotations
 import copy
 
 from battlab.errors import InvalidParameterError
+from battlab.spectra.epr import LI_METAL_COMPONENTS
+from battlab.spectra.mossbauer import LFP_SITES
 from battlab.spectra.xps import SEI_COMPONENTS
 
 __all__ = ["PRESETS", "preset"]
@@ -62,6 +64,25 @@ PRESETS = {
         "baseline": {"method": "linear"},
         "smoothing": None,
         "windows": {"Li metal": (200.0, 300.0), "diamagnetic": (-50.0, 50.0)},
+    },
+    "mossbauer": {
+        "axis": "velocity_mm_s", "units": "mm/s", "axis_reversed": False,
+        "baseline": {"method": "none"},  # the off-resonance level is part of the fit
+        "smoothing": None,
+        # ⁵⁷Fe, vs α-Fe: LiFePO4 (Fe²⁺) and FePO4 (Fe³⁺) quadrupole doublets.
+        "sites": LFP_SITES,
+        "fit_baseline": "constant",
+        "weights": "poisson",
+        "shift_reference_mm_s": 0.0,
+    },
+    "epr": {
+        "axis": "field_mT", "units": "mT", "axis_reversed": False,
+        "baseline": {"method": "none"},  # the double integration corrects its own baselines
+        "smoothing": None,
+        # Conduction electrons of Li metal: narrow (microstructured) and broad (bulk) lines.
+        "components": LI_METAL_COMPONENTS,
+        "line_shape": "dysonian",
+        "baseline_fraction": 0.1,
     },
 }
 

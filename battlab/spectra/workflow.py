@@ -1,7 +1,8 @@
 """One call from loaded spectra to every table the spectroscopy app and ``battlab spectra`` show.
 
 The per-technique analysis (Raman D/G and bands, FTIR bands, XPS component fits and
-composition, XAS edge/white line and end-member LCF, NMR window integrals and Li metal)
+composition, XAS edge/white line and end-member LCF, NMR window integrals and Li metal,
+Mössbauer hyperfine sites and fractions, EPR g/width/double integral and line fits)
 runs on spectra that were first smoothed, baseline-corrected and normalised with the
 same options, so the app, the command line and a notebook give the same numbers.
 """
@@ -134,7 +135,7 @@ def analyse_spectra(data, *, technique: str | None = None, windows: dict | None 
                     components: dict | None = None, references: dict | None = None,
                     calibration_umol_per_area: float | None = None, min_snr: float = 3.0,
                     n_pca: int = 5, echem: pd.DataFrame | None = None, clock_offset_s: float = 0.0,
-                    time_basis: str = "auto") -> SpectraAnalysis:
+                    time_basis: str = "auto", technique_options: dict | None = None) -> SpectraAnalysis:
     """Pre-process spectra and run the analyses of their technique.
 
     Parameters
@@ -174,6 +175,13 @@ def analyse_spectra(data, *, technique: str | None = None, windows: dict | None 
         charge, ``capacity_mAh`` counted from the first spectrum, ``soc``).
     clock_offset_s, time_basis
         How the spectra's clock meets the cycler's (see :func:`battlab.series.curve_echem`).
+    technique_options : dict, optional
+        Mössbauer: ``sites`` (see :func:`battlab.spectra.mossbauer.fit_mossbauer`),
+        ``fit_baseline``, ``weights``, ``shift_reference_mm_s``. EPR: ``components``,
+        ``line_shape`` ("dysonian"/"lorentzian"), ``frequency_GHz``, ``fit`` (bool),
+        ``baseline_fraction``, ``acquisition``, ``reference`` (a spectrum),
+        ``reference_spins``, ``reference_acquisition`` (see
+        :func:`battlab.spectra.epr.epr_series`). Defaults: the technique preset.
 
     Returns
     -------
@@ -212,9 +220,18 @@ def analyse_spectra(data, *, technique: str | None = None, windows: dict | None 
             except BattlabError as exc:
                 result.notes.append(f"{name}: PCA skipped ({exc})")
     prefix = (lambda name: f"{name}_") if len(regions) > 1 else (lambda name: "")
-    runner = {"raman": _raman, "ftir": _bands, "nmr": _nmr, "xas": _xas, "xps": _xps}.get(technique, _bands)
+    runner = {"raman": _raman, "ftir": _bands, "nmr": _nmr, "xas": _xas, "xps": _xps, "mossbauer": _mossbauer,
+              "epr": _epr}.get(technique, _bands)
+    if technique in ("mossbauer", "epr"):
+        extra = {k: v for k, v in pre.items() if k in _TECHNIQUE_OPTION_KEYS[technique]}
+        extra.update(technique_options or {})
+        if components is not None and "sites" not in extra and technique == "mossbauer":
+            extra["sites"] = components
+        result.options.update({k: v for k, v in extra.items() if k != "reference"})
+    else:
+        extra = {}
     runner(result, windows=windows, model=model, min_snr=min_snr, components=components, references=references,
-           calibration=calibration_umol_per_area, prefix=prefix)
+           calibration=calibration_umol_per_area, prefix=prefix, options=extra)
     for name, res in result.pca.items():
         scores = res.scores.copy()
         result.tables[f"{prefix(name)}pca_scores"] = scores
@@ -304,6 +321,56 @@ def _xas(result, *, references, prefix, **_):
                 result.tables[f"{prefix(name)}lcf"] = xas_lcf(series, refs).weights
             except BattlabError as exc:
                 result.notes.append(f"{name}: linear-combination fit skipped ({exc})")
+
+
+#: Options the Mössbauer and EPR analyses take from the preset and ``technique_options``.
+_TECHNIQUE_OPTION_KEYS = {
+    "mossbauer": ("sites", "fit_baseline", "weights", "shift_reference_mm_s"),
+    "epr": ("components", "line_shape", "frequency_GHz", "fit", "baseline_fraction", "acquisition", "reference",
+            "reference_spins", "reference_acquisition"),
+}
+
+
+def _mossbauer(result, *, prefix, options, **_):
+    from battlab.spectra.mossbauer import mossbauer_series
+
+    for name, series in result.regions.items():
+        try:
+            sites, fractions, _fits = mossbauer_series(
+                series, options.get("sites"), baseline=options.get("fit_baseline", "constant"),
+                weights=options.get("weights", "poisson"),
+                shift_reference_mm_s=float(options.get("shift_reference_mm_s", 0.0)))
+        except BattlabError as exc:
+            result.notes.append(f"{name}: Mössbauer fit failed ({exc})")
+            continue
+        result.fits[name] = _fits
+        result.tables[f"{prefix(name)}mossbauer_sites"] = sites
+        result.tables[f"{prefix(name)}site_fractions"] = fractions
+    result.notes.append("site fractions are spectral-area ratios (equal recoil-free fractions assumed); "
+                        "isomer shifts are relative to α-Fe when the velocity was calibrated on α-Fe.")
+
+
+def _epr(result, *, prefix, options, **_):
+    from battlab.spectra.epr import epr_series
+
+    for name, series in result.regions.items():
+        try:
+            summary, comps, fits = epr_series(
+                series, components=options.get("components"), line_shape_model=options.get("line_shape", "dysonian"),
+                frequency_GHz=options.get("frequency_GHz"), fit=bool(options.get("fit", True)),
+                baseline_fraction=float(options.get("baseline_fraction", 0.1)),
+                acquisition=options.get("acquisition"), reference=options.get("reference"),
+                reference_spins=options.get("reference_spins"),
+                reference_acquisition=options.get("reference_acquisition"))
+        except BattlabError as exc:
+            result.notes.append(f"{name}: EPR analysis failed ({exc})")
+            continue
+        result.fits[name] = fits
+        result.tables[f"{prefix(name)}epr"] = summary
+        if comps is not None:
+            result.tables[f"{prefix(name)}epr_components"] = comps
+    if not any(np.isfinite(t["g"]).any() for k, t in result.tables.items() if k.endswith("epr")):
+        result.notes.append("no microwave frequency known: g not computed (give frequency_GHz).")
 
 
 def _xps(result, *, components, model, prefix, **_):
