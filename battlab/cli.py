@@ -564,6 +564,18 @@ def build_parser() -> argparse.ArgumentParser:
     from battlab.correlate._cli import add_parser as _add_correlate
 
     _add_correlate(sub)
+    from battlab.scattering._cli import add_parser as _add_scattering
+
+    _add_scattering(sub)
+    from battlab.depth._cli import add_parser as _add_depth
+
+    _add_depth(sub)
+    from battlab.probes._cli import add_parser as _add_probes
+
+    _add_probes(sub)
+    from battlab.elements._cli import add_parser as _add_elements
+
+    _add_elements(sub)
     return p
 
 

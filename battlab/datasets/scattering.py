@@ -94,9 +94,10 @@ def make_saxs_series(*, n_curves: int = 30, n_q: int = 160, q_range_inv_A=(0.004
 def make_saxs_reduction(*, n_q: int = 150, rng=5) -> Demo:
     """One raw SAXS measurement, its empty-cell background and the reduction parameters.
 
-    The absolute curve is spheres of radius 50 Å (R_g = √(3/5)·50 Å) at volume fraction
-    0.05 with contrast 10 (10⁻⁶ Å⁻²) plus a flat 0.02 cm⁻¹; the raw sample is
-    (I_abs·d/c + I_bg·s/T_bg)·T_s with thickness d = 0.1 cm, calibration c = 2.5,
+    The absolute curve is spheres of radius 50 Å ± 10 % (Gaussian number distribution;
+    R_g² = ⅗⟨R⁸⟩/⟨R⁶⟩, S/V = 3φ(1 − φ)⟨R²⟩/⟨R³⟩) at volume fraction 0.05 with contrast
+    10 (10⁻⁶ Å⁻²) plus a flat 0.02 cm⁻¹; the raw sample is
+    (I_abs·d/c + I_bg·s/T_bg)·T_s with thickness d = 0.1 cm, calibration c = 0.5,
     transmissions T_s = 0.6 and T_bg = 0.8 and background scale s = 1.
 
     Returns
@@ -111,14 +112,20 @@ def make_saxs_reduction(*, n_q: int = 150, rng=5) -> Demo:
 
     gen = np.random.default_rng(rng)
     q = np.geomspace(0.003, 0.5, n_q)
-    radius, phi, contrast = 50.0, 0.05, 10.0
-    x = q * radius
+    radius, spread, phi, contrast = 50.0, 0.1, 0.05, 10.0
+    # Gaussian number distribution of radii (10 %): smooths the sphere fringes as real samples do.
+    radii = radius * np.linspace(1 - 3 * spread, 1 + 3 * spread, 61)
+    weights = np.exp(-0.5 * ((radii / radius - 1) / spread) ** 2)
+    x = q[:, None] * radii[None, :]
     form = (3 * (np.sin(x) - x * np.cos(x)) / x ** 3) ** 2
-    vol_A3 = 4 / 3 * np.pi * radius ** 3
-    # I (cm⁻¹) = φ(1 − φ)·Δρ²·V·P(q): Δρ² in cm⁻⁴ (1e-6 Å⁻² = 1e10 cm⁻²), V in cm³ (1 Å³ = 1e-24 cm³).
-    absolute = phi * (1 - phi) * (contrast * 1e10) ** 2 * vol_A3 * 1e-24 * form + 0.02
-    bg = 0.5 + 2e-4 / (q + 0.01) ** 1.5  # parasitic scattering of the empty cell, counts-like units
-    thickness, calib, ts, tb = 0.1, 2.5, 0.6, 0.8
+    vol_A3 = 4 / 3 * np.pi * radii ** 3
+    # I (cm⁻¹) = φ(1 − φ)·Δρ²·Σ n V² P / Σ n V: Δρ² in cm⁻⁴ (1e-6 Å⁻² = 1e10 cm⁻²), V in cm³ (1 Å³ = 1e-24 cm³).
+    mean_vp = (form * (weights * vol_A3 ** 2)).sum(axis=1) / (weights * vol_A3).sum()
+    absolute = phi * (1 - phi) * (contrast * 1e10) ** 2 * mean_vp * 1e-24 + 0.02
+    rg = float(np.sqrt(0.6 * np.sum(weights * radii ** 8) / np.sum(weights * radii ** 6)))
+    surface = 3 * phi * (1 - phi) * np.sum(weights * radii ** 2) / np.sum(weights * radii ** 3) / 1e-8
+    bg = 0.01 + 4e-6 / (q + 0.01) ** 1.5  # parasitic scattering of the empty cell, counts-like units
+    thickness, calib, ts, tb = 0.1, 0.5, 0.6, 0.8
     raw = (absolute * thickness / calib + bg * 1.0 / tb) * ts
     s_raw = 0.003 * raw
     s_bg = 0.003 * bg
@@ -131,9 +138,9 @@ def make_saxs_reduction(*, n_q: int = 150, rng=5) -> Demo:
                             meta={**meta, "source_name": "demo: empty cell"})
     truth = {"background": background, "absolute": make_curve(q, absolute, technique="saxs", units="cm⁻¹"),
              "sample_transmission": ts, "background_transmission": tb, "thickness_cm": thickness,
-             "calibration_factor": calib, "Rg_A": float(np.sqrt(3 / 5) * radius), "radius_A": radius,
+             "calibration_factor": calib, "Rg_A": rg, "radius_A": radius, "radius_spread": spread,
              "volume_fraction": phi, "contrast_1e6_per_A2": contrast, "flat_background": 0.02,
-             "specific_surface_cm2_per_cm3": 3 * phi * (1 - phi) / (radius * 1e-8)}
+             "specific_surface_cm2_per_cm3": float(surface)}
     return Demo(sample, truth, "Raw SAXS of 50 Å spheres with its empty cell: reduce to absolute units.")
 
 
