@@ -131,6 +131,25 @@ DEMOS.update({
     "electron holography: phase step across an interface": (make_phase_step, "holography"),
 })
 
+# Depth profiles: NDP, ToF-SIMS, XPS sputter series (battlab.depth)
+from battlab.datasets.depth import (  # noqa: E402
+    make_ndp_plating_series,
+    make_ndp_profile,
+    make_sims_map,
+    make_sims_profile,
+    make_xps_depth_series,
+)
+
+__all__ += ["make_ndp_profile", "make_ndp_plating_series", "make_sims_profile", "make_sims_map",
+            "make_xps_depth_series"]
+DEMOS.update({
+    "NDP: Li through an SEI + graphite electrode": (make_ndp_profile, "ndp"),
+    "NDP series: graphite fills, then Li plates": (make_ndp_plating_series, "ndp"),
+    "ToF-SIMS: organic over LiF-rich SEI": (make_sims_profile, "sims"),
+    "ToF-SIMS 3-D map: LiF-rich patch": (make_sims_map, "sims"),
+    "XPS sputter series through an SEI": (make_xps_depth_series, "xps_depth"),
+})
+
 def load_demo(name: str = "graphite half cell (100 cycles, rate test)") -> Demo:
     """Build a named demo dataset (deterministic)."""
     from battlab.errors import InvalidParameterError
@@ -138,3 +157,17 @@ def load_demo(name: str = "graphite half cell (100 cycles, rate test)") -> Demo:
     if name not in DEMOS:
         raise InvalidParameterError(f"unknown demo {name!r}; choose one of {list(DEMOS)}.")
     return DEMOS[name][0]()
+
+# Mössbauer and EPR (battlab.spectra.mossbauer / battlab.spectra.epr)
+from battlab.datasets.spectra import (  # noqa: E402
+    make_alpha_fe_calibration,
+    make_epr_plating_series,
+    make_epr_reference,
+    make_mossbauer_lfp_series,
+)
+
+__all__ += ["make_alpha_fe_calibration", "make_epr_plating_series", "make_epr_reference", "make_mossbauer_lfp_series"]
+DEMOS.update({
+    "operando Mössbauer: LiFePO4 → FePO4 doublets along charge": (make_mossbauer_lfp_series, "mossbauer"),
+    "operando EPR: Li metal lines (narrow + broad) during plating": (make_epr_plating_series, "epr"),
+})

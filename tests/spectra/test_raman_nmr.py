@@ -110,7 +110,7 @@ def test_nmr_bad_input(nmr):
 
 
 def test_presets_and_demo_registry():
-    assert set(PRESETS) == {"raman", "ftir", "xps", "xas", "nmr"}
+    assert set(PRESETS) == {"raman", "ftir", "xps", "xas", "nmr", "mossbauer", "epr"}
     assert PRESETS["xps"]["axis_reversed"] and not PRESETS["raman"]["axis_reversed"]
     assert PRESETS["xps"]["baseline"]["method"] == "shirley"
     p = preset("raman")
