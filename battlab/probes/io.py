@@ -73,12 +73,15 @@ def _table(text, src):
         raise CorruptFileError(f"{Path(src).name} holds no data rows.")
     sep = "," if lines[0].count(",") else ("\t" if lines[0].count("\t") else r"\s+")
     try:
-        frame = pd.read_csv(io.StringIO("\n".join(lines)), sep=sep, engine="python")
+        frame = pd.read_csv(io.StringIO("\n".join(lines)), sep=sep, engine="python", header=None)
     except (pd.errors.ParserError, ValueError) as exc:
         raise CorruptFileError(f"{Path(src).name}: not a delimited table ({exc}).") from None
-    # A header-less file: every "column name" parses as a number.
-    if all(_is_number(c) for c in frame.columns):
-        frame = pd.read_csv(io.StringIO("\n".join(lines)), sep=sep, engine="python", header=None)
+    first = list(frame.iloc[0]) if len(frame) else []
+    if first and not all(_is_number(v) for v in first):  # a header row names the columns
+        frame = frame.iloc[1:].reset_index(drop=True)
+        frame.columns = [str(v) for v in first]
+        frame = frame.apply(pd.to_numeric, errors="coerce")
+    else:
         frame.columns = [f"col{j}" for j in range(frame.shape[1])]
     return frame
 
@@ -254,7 +257,7 @@ def read_probe_map(source, *, name: str | None = None, kind: str = "secm", pixel
         text = _text(data, src)
         frame = _table(text, src)
         numeric_header = frame.columns[0] == "col0"
-        if frame.shape[1] in (3, 4) and (not numeric_header or len(frame) > 3 * frame.shape[1]):
+        if frame.shape[1] in (3, 4) and (not numeric_header or (pixel_size_um is None and len(frame) > 3 * frame.shape[1])):
             grid, dx, dy, vc = _xyz_grid(frame, src, value_column)
             unit = value_unit or _unit_in(vc)
             if unit is None:
@@ -267,8 +270,6 @@ def read_probe_map(source, *, name: str | None = None, kind: str = "secm", pixel
             raise MissingDataError(f"{Path(src).name}: a plain matrix carries no scale; pass pixel_size_um "
                                    "(µm per pixel) and value_unit.")
         mat = frame.apply(pd.to_numeric, errors="coerce").to_numpy(float)
-        if not numeric_header:  # the first row was taken as a header: it is data
-            mat = np.vstack([pd.to_numeric(pd.Series(frame.columns), errors="coerce").to_numpy(float), mat])
         vals, shown = _convert(mat, value_unit)
         return probe_map(vals, pixel_size_um=pixel_size_um, kind=kind, units=shown, source_name=src,
                          meta={**meta, "format": "text-matrix"})
