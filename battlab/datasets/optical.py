@@ -290,7 +290,8 @@ def make_plating_movie(*, n_frames: int = 36, shape=(120, 200), pixel_size_um: f
                        frame_interval_s: float = 300.0, current_density_mA_cm2: float = 1.0, area_cm2: float = 1.0,
                        porosity: float = 0.3, onset_frame: float = 24.5, dendrite_rate_um_per_frame: float = 4.0,
                        n_dendrites: int = 3, interface_x_px: float = 170.0, noise: float = 2.0,
-                       seed: int = 0) -> Demo:
+                       strip_frames: int = 0, dead_li_fraction: float = 0.25, short_frame: float | None = None,
+                       crack_frame: int | None = None, seed: int = 0) -> Demo:
     """Side view of lithium plating on a Li electrode: dense/mossy layer, then dendrites; with truth.
 
     Depth is image x: electrolyte (dark) on the left towards the separator, lithium metal
@@ -300,13 +301,28 @@ def make_plating_movie(*, n_frames: int = 36, shape=(120, 200), pixel_size_um: f
     an onset between frames) ``n_dendrites`` Gaussian protrusions (4 px wide) grow by
     ``dendrite_rate_um_per_frame``. The interface is box-filtered into pixels on every row.
 
+    Options for the later life of the cell:
+
+    * ``strip_frames`` > 0: the last ``strip_frames`` frames strip all the plated charge
+      back (current reversed); the deposit shrinks linearly to ``dead_li_fraction`` of
+      its largest height, which stays behind as dead lithium.
+    * ``short_frame``: a soft short (the symmetric cell's voltage collapses to 8 % of its
+      magnitude at ``short_frame × frame_interval_s``) and, from the next frame on, a
+      3-row metal filament from the tallest dendrite tip across the electrolyte to
+      x = 12 px.
+    * ``crack_frame``: from this frame on, a bright 16 × 2 px line in the electrolyte
+      (a crack in a solid electrolyte scatters light), far from the dendrites.
+
     Returns
     -------
     Demo
         ``data``: ``{"movie", "echem"}`` as :func:`make_graphite_movie`. ``truth``: per frame
         ``height_um`` (frames × rows), ``deposit_thickness_um`` (mean), ``roughness_um``,
         ``protrusion_um``, ``faraday_thickness_um``, ``charge_mAh_cm2``; ``onset_time_s``,
-        ``onset_frame`` (first frame after onset), ``dendrite_y_px``, ``porosity``, ``area_cm2``.
+        ``onset_frame`` (first frame after onset), ``dendrite_y_px``, ``porosity``, ``area_cm2``;
+        with stripping ``peak_deposit_um``, ``residual_um`` and ``dead_li_fraction``; and
+        ``events``: a DataFrame (``kind``, ``time_s``, ``frame``, ``x_px``, ``y_px``) of the
+        short and the crack (empty without them).
     """
     import pandas as pd
     import xarray as xr
@@ -316,25 +332,67 @@ def make_plating_movie(*, n_frames: int = 36, shape=(120, 200), pixel_size_um: f
 
     ny, nx = shape
     px = float(pixel_size_um)
+    n_strip = int(strip_frames)
+    if not 0 <= n_strip < n_frames - 1:
+        raise InvalidParameterError("strip_frames must leave at least two plating frames.")
     rng = np.random.default_rng(seed)
-    t = np.arange(n_frames) * float(frame_interval_s)
+    dt = float(frame_interval_s)
+    t = np.arange(n_frames) * dt
+    n_plate = n_frames - n_strip
     q = current_density_mA_cm2 * t / 3600.0  # mAh/cm²
-    h_f = faraday_thickness_um(q)
-    uniform = h_f / (1.0 - porosity)
     y = np.arange(ny, dtype=float)
     centres = np.sort(rng.uniform(10, ny - 10, n_dendrites))
-    bumps = sum(np.exp(-0.5 * ((y - c) / 4.0) ** 2) for c in centres)
+    bumps = sum(np.exp(-0.5 * ((y - c) / 4.0) ** 2) for c in centres) if n_dendrites else np.zeros(ny)
     amp = np.clip(np.arange(n_frames) - onset_frame, 0.0, None) * dendrite_rate_um_per_frame
+    strip_share = np.zeros(n_frames)  # fraction of the stripping done at each frame
+    if n_strip:
+        q_peak = q[n_plate - 1]
+        strip_share[n_plate:] = np.arange(1, n_strip + 1) / n_strip
+        q = np.where(np.arange(n_frames) < n_plate, q, q_peak * (1 - strip_share))
+        amp[n_plate:] = amp[n_plate - 1]
+    h_f = faraday_thickness_um(np.where(np.arange(n_frames) < n_plate, q, q[min(n_plate, n_frames) - 1]))
+    uniform = h_f / (1.0 - porosity)
+    if n_strip:
+        uniform[n_plate:] = uniform[n_plate - 1]
+        h_f = faraday_thickness_um(q)
     height = uniform[:, None] + amp[:, None] * bumps[None, :]  # µm, frames × rows
+    if n_strip:
+        height[n_plate:] *= (1 - (1 - dead_li_fraction) * strip_share[n_plate:])[:, None]
     if interface_x_px - height.max() / px < nx * 0.1:
         raise InvalidParameterError("the deposit grows out of the frame; widen shape or shorten the movie.")
     lo = np.arange(nx) - 0.5
     frames = np.empty((n_frames, ny, nx, 3), dtype=np.uint8)
     dark, bright = 50.0, 190.0
+    events = []
+    short_first = None if short_frame is None else int(np.ceil(short_frame))
+    fil_rows = None
+    if short_frame is not None:
+        if not n_dendrites:
+            raise InvalidParameterError("a short needs a dendrite to grow from (n_dendrites ≥ 1).")
+        tallest = int(np.argmax(amp[short_first] * bumps if short_first < n_frames else bumps))
+        fil_rows = np.arange(tallest - 1, tallest + 2)
+        tip = interface_x_px - height[min(short_first, n_frames - 1), tallest] / px
+        events.append({"kind": "short", "time_s": float(short_frame * dt), "frame": short_first,
+                       "x_px": (12.0 + tip) / 2, "y_px": float(tallest)})
+    crack_rows = crack_cols = None
+    if crack_frame is not None:
+        # the row farthest from every dendrite, and from the filament
+        far = np.min(np.abs(y[:, None] - np.append(centres, [-1e9])[None, :]), axis=1)
+        far[:6] = far[-6:] = -1
+        yc = int(np.argmax(far))
+        crack_rows, crack_cols = slice(yc - 1, yc + 1), slice(22, 38)
+        events.append({"kind": "crack", "time_s": float(crack_frame * dt), "frame": int(crack_frame),
+                       "x_px": 29.5, "y_px": yc - 0.5})
     for i in range(n_frames):
         s = interface_x_px - height[i] / px  # interface per row, px
+        if fil_rows is not None and i >= short_first:
+            s = s.copy()
+            s[fil_rows] = 12.0  # the filament: metal across the electrolyte
         cov = np.clip(lo[None, :] + 1.0 - s[:, None], 0.0, 1.0)
-        img = dark + (bright - dark) * cov + rng.normal(0.0, noise, size=(ny, nx))
+        img = dark + (bright - dark) * cov
+        if crack_rows is not None and i >= crack_frame:
+            img[crack_rows, crack_cols] += 45.0
+        img = img + rng.normal(0.0, noise, size=(ny, nx))
         frames[i] = np.clip(np.round(img), 0, 255).astype(np.uint8)[..., None]
     movie = xr.DataArray(
         frames, dims=("time", "y", "x", "channel"),
@@ -344,23 +402,45 @@ def make_plating_movie(*, n_frames: int = 36, shape=(120, 200), pixel_size_um: f
         attrs={"units": "counts", "pixel_size_um": px, "time_known": True, "time_source": "synthetic",
                "source_format": "synthetic", "source_name": "synthetic Li plating side view", "notes": []},
     )
-    tt = np.linspace(0.0, t[-1] + frame_interval_s, 4 * n_frames + 1)
-    i_a = -current_density_mA_cm2 * area_cm2 / 1e3
-    echem = pd.DataFrame({S.TEST_TIME: tt, S.VOLTAGE: -0.03 - 0.005 * np.sqrt(tt / tt[-1]),
-                          S.CURRENT: np.full_like(tt, i_a)})
+    tt = np.linspace(0.0, t[-1] + dt, 4 * n_frames + 1)
+    i_plate = -current_density_mA_cm2 * area_cm2 / 1e3
+    v = -0.03 - 0.005 * np.sqrt(tt / tt[-1])
+    cur = np.full_like(tt, i_plate)
+    if n_strip:
+        t_peak = t[n_plate - 1]
+        stripping = tt > t_peak + 1e-9
+        # the plated charge comes back over the stripping frames
+        cur[stripping] = -i_plate * t_peak / (t[-1] - t_peak)
+        v[stripping] = -v[stripping]
+    if short_frame is not None:
+        v[tt >= short_frame * dt] *= 0.08
+    echem = pd.DataFrame({S.TEST_TIME: tt, S.VOLTAGE: v, S.CURRENT: cur})
     meta = S.empty_metadata(format_name="battlab-demo", source_name="demo:li-plating-cycling", sha256="")
     meta.update(technique="cycling", notes=["synthetic Li plating matching battlab.datasets.make_plating_movie"])
     echem.attrs["battlab"] = meta
     med = np.median(height, axis=1)
     truth = {"time_s": t, "height_um": height, "deposit_thickness_um": height.mean(axis=1),
              "roughness_um": height.std(axis=1), "protrusion_um": height.max(axis=1) - med,
-             "faraday_thickness_um": h_f, "charge_mAh_cm2": q, "onset_time_s": float(onset_frame * frame_interval_s),
+             "faraday_thickness_um": h_f, "charge_mAh_cm2": q, "onset_time_s": float(onset_frame * dt),
              "onset_frame": int(np.ceil(onset_frame)), "dendrite_y_px": centres, "porosity": float(porosity),
              "area_cm2": float(area_cm2), "pixel_size_um": px, "separator": "left",
-             "current_density_mA_cm2": float(current_density_mA_cm2)}
+             "current_density_mA_cm2": float(current_density_mA_cm2),
+             "events": pd.DataFrame(events, columns=["kind", "time_s", "frame", "x_px", "y_px"]),
+             "strip_frames": n_strip}
+    if n_strip:
+        peak = float(height[n_plate - 1].mean())
+        truth.update(peak_deposit_um=peak, residual_um=float(height[-1].mean()), dead_li_fraction=float(dead_li_fraction))
+    extra = []
+    if n_strip:
+        extra.append(f"stripped over {n_strip} frames leaving {dead_li_fraction:.0%} dead Li")
+    if short_frame is not None:
+        extra.append(f"short at frame {short_frame:g}")
+    if crack_frame is not None:
+        extra.append(f"crack at frame {crack_frame}")
     return Demo(data={"movie": movie, "echem": echem}, truth=truth,
                 description=f"Li plating side view at {current_density_mA_cm2:g} mA/cm², porosity {porosity:.0%}, "
-                            f"{n_dendrites} dendrites from frame {onset_frame:g}")
+                            f"{n_dendrites} dendrites from frame {onset_frame:g}"
+                            + ("; " + ", ".join(extra) if extra else ""))
 
 
 def write_movie(frames, path, *, format: str = "tiff", frame_interval_s: float | None = None,

@@ -27,11 +27,31 @@ __all__ = ["estimate_drift", "apply_drift", "phase_shift"]
 DRIFT_COLUMNS = ("frame", "time_s", "dy_px", "dx_px", "dy_um", "dx_um", "confidence")
 
 
-def _gray(frame):
+#: Rec. 601 luma weights: what the eye (and a colour camera's green-heavy sensor) sees as brightness.
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def _gray(frame, channel="mean"):
+    """One 2-D float32 image from a (y, x) or (y, x, c) frame: channel mean, luminance or one channel."""
     frame = np.asarray(frame)
-    if frame.ndim == 3:
+    if frame.ndim != 3:
+        return frame.astype(np.float32)
+    if channel == "mean":
         return frame.mean(axis=-1, dtype=np.float32)
-    return frame.astype(np.float32)
+    if channel == "luminance":
+        if frame.shape[-1] != 3:
+            return frame.mean(axis=-1, dtype=np.float32)
+        return frame.astype(np.float32) @ _LUMA
+    return frame[..., int(channel)].astype(np.float32)
+
+
+def _check_channel(channel, n_channels):
+    if channel in ("mean", "luminance"):
+        return channel
+    if isinstance(channel, (int, np.integer)) and not isinstance(channel, bool) and 0 <= channel < n_channels:
+        return int(channel)
+    raise InvalidParameterError(f"channel must be 'mean', 'luminance' or a channel index 0..{n_channels - 1}, "
+                                f"got {channel!r}.")
 
 
 def _hann(n, shift=0.0):
@@ -49,8 +69,8 @@ def _window(shape, shift=(0.0, 0.0)):
     return np.outer(_hann(shape[0], shift[0]), _hann(shape[1], shift[1]))
 
 
-def _prepare(frame):
-    f = _gray(frame)
+def _prepare(frame, channel="mean"):
+    f = _gray(frame, channel)
     return f - f.mean()
 
 
@@ -120,8 +140,8 @@ def _register(ref_spec, ref_energy, moving, upsample, taper=True):
     return shift[0], shift[1], float(min(conf, 1.0))
 
 
-def _reference(frame, taper=True):
-    f = _prepare(frame)
+def _reference(frame, taper=True, channel="mean"):
+    f = _prepare(frame, channel)
     if taper:
         f = f * _window(np.shape(frame)[:2])
     return _fft2(f), float(np.sum(f ** 2)) * f.size
@@ -171,14 +191,14 @@ def _frames(movie):
 
 
 def estimate_drift(movie, *, reference="first", upsample_factor: int = 50, roi=None,
-                   scheduler: str = "threads") -> pd.DataFrame:
+                   scheduler: str = "threads", channel="mean") -> pd.DataFrame:
     """Per-frame stage drift of a movie, streamed frame by frame.
 
     Parameters
     ----------
     movie : xarray.DataArray
         From :func:`battlab.imaging.open_movie`, dims ``(time, y, x, channel)``; colour
-        frames are averaged over channels.
+        frames are reduced to one image per frame (see ``channel``).
     reference : "first", "previous", int or array
         Compare every frame with the first frame, a given frame index or image, or with
         the previous frame ("previous": the frame-to-frame shifts are summed, which
@@ -191,6 +211,10 @@ def estimate_drift(movie, *, reference="first", upsample_factor: int = 50, roi=N
     scheduler : str
         Dask scheduler for the "first"/index/array modes (frames in parallel, never all
         in memory): "threads" or "synchronous".
+    channel : "mean", "luminance" or int
+        How colour frames become the image that is correlated: the channel mean
+        (default), Rec. 601 luminance (0.299 R + 0.587 G + 0.114 B, for RGB), or one
+        channel index (e.g. the channel with the most texture).
 
     Returns
     -------
@@ -212,17 +236,18 @@ def estimate_drift(movie, *, reference="first", upsample_factor: int = 50, roi=N
         raise MissingDataError("the movie has no frames.")
     if min(ny, nx) < 8:
         raise InvalidParameterError(f"frames of {ny}×{nx} px are too small for drift estimation (need ≥ 8×8).")
+    ch = _check_channel(channel, movie.sizes["channel"])
     data = movie.data if hasattr(movie.data, "dask") else da.from_array(np.asarray(movie.data),
                                                                          chunks=(1, ny, nx, movie.sizes["channel"]))
     if isinstance(reference, str) and reference == "previous":
         rows = np.zeros((n, 3))
         rows[0, 2] = 1.0
-        prev = _reference(np.asarray(data[0].compute(scheduler="synchronous")))
+        prev = _reference(np.asarray(data[0].compute(scheduler="synchronous")), channel=ch)
         for i in range(1, n):
             cur = np.asarray(data[i].compute(scheduler="synchronous"))
-            dy, dx, conf = _register(*prev, _prepare(cur), up)
+            dy, dx, conf = _register(*prev, _prepare(cur, ch), up)
             rows[i] = (rows[i - 1, 0] + dy, rows[i - 1, 1] + dx, conf)
-            prev = _reference(cur)
+            prev = _reference(cur, channel=ch)
     else:
         if isinstance(reference, str):
             if reference != "first":
@@ -237,10 +262,10 @@ def estimate_drift(movie, *, reference="first", upsample_factor: int = 50, roi=N
             ref_img = np.asarray(reference)
             if ref_img.shape[:2] != (ny, nx):
                 raise InvalidParameterError(f"the reference image is {ref_img.shape[:2]}, frames are {(ny, nx)}.")
-        ref = _reference(np.asarray(ref_img))
+        ref = _reference(np.asarray(ref_img), channel=ch)
 
         def block(frame):
-            dy, dx, conf = _register(*ref, _prepare(frame[0]), up)
+            dy, dx, conf = _register(*ref, _prepare(frame[0], ch), up)
             return np.array([[dy, dx, conf]])
 
         rows = da.map_blocks(block, data, dtype=float, chunks=((1,) * n, (3,)), drop_axis=[2, 3],
@@ -254,7 +279,7 @@ def estimate_drift(movie, *, reference="first", upsample_factor: int = 50, roi=N
         "confidence": rows[:, 2],
     })
     out.attrs["battlab"] = {"drift": {"reference": reference if isinstance(reference, (str, int)) else "image",
-                                      "upsample_factor": up, "pixel_size_um": px,
+                                      "upsample_factor": up, "pixel_size_um": px, "channel": ch,
                                       "source_name": movie.attrs.get("source_name")}}
     return out
 

@@ -27,6 +27,7 @@ __all__ = [
     "faraday_thickness_um",
     "interface_profile",
     "plating_metrics",
+    "plating_summary",
 ]
 
 LI_MOLAR_MASS_G_MOL = 6.941
@@ -136,6 +137,7 @@ def plating_metrics(movie, *, pixel_size_um: float | None = None, separator: str
         # plating on the observed electrode: charge passed counted positive whatever the sign convention
         q = np.abs(ec["capacity_mAh"].to_numpy(float)) / float(area_cm2)
         df["voltage_V"] = ec["voltage_V"].to_numpy()
+        df["current_A"] = ec["current_A"].to_numpy()
         df["charge_mAh_cm2"] = q
         df["faraday_thickness_um"] = faraday_thickness_um(q)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -145,3 +147,45 @@ def plating_metrics(movie, *, pixel_size_um: float | None = None, separator: str
     df.attrs["battlab"] = {"analysis": "battlab.optical.plating_metrics", "onset_time_s": onset,
                            "pixel_size_um": px, "onset_threshold_um": onset_threshold_um}
     return df
+
+
+def plating_summary(metrics: pd.DataFrame) -> dict:
+    """One-line summary of :func:`plating_metrics`: onset, peak deposit, Faraday comparison, dead lithium.
+
+    The peak is the frame with the thickest mean deposit. When the cycling join shows
+    the current reversed after the peak (stripping), the deposit left at the last
+    stripping frame is the residual ("dead") lithium, and ``dead_li_fraction`` its share
+    of the peak deposit; without stripping both are NaN.
+
+    Returns
+    -------
+    dict
+        ``onset_time_s`` (None without dendrites), ``max_dendrite_count``,
+        ``peak_frame``, ``peak_deposit_um``, ``peak_roughness_um``, and with a cycling
+        join ``faraday_thickness_at_peak_um``, ``apparent_density_g_cm3``, ``porosity``
+        (at the peak), ``stripping_frames``, ``residual_um``, ``dead_li_fraction``.
+    """
+    if metrics is None or "deposit_thickness_um" not in metrics or metrics["deposit_thickness_um"].isna().all():
+        raise MissingDataError("no deposit measured: run plating_metrics on a movie with a visible interface.")
+    d = metrics["deposit_thickness_um"].to_numpy(float)
+    k = int(np.nanargmax(d))
+    out = {"onset_time_s": metrics.attrs.get("battlab", {}).get("onset_time_s"),
+           "max_dendrite_count": int(metrics["dendrite_count"].max()), "peak_frame": int(metrics["frame"].iloc[k]),
+           "peak_time_s": float(metrics["time_s"].iloc[k]), "peak_deposit_um": float(d[k]),
+           "peak_roughness_um": float(metrics["roughness_um"].iloc[k])}
+    nan = float("nan")
+    out.update(faraday_thickness_at_peak_um=nan, apparent_density_g_cm3=nan, porosity=nan, stripping_frames=0,
+               residual_um=nan, dead_li_fraction=nan)
+    if "faraday_thickness_um" in metrics:
+        out.update(faraday_thickness_at_peak_um=float(metrics["faraday_thickness_um"].iloc[k]),
+                   apparent_density_g_cm3=float(metrics["apparent_density_g_cm3"].iloc[k]),
+                   porosity=float(metrics["porosity"].iloc[k]))
+    if "current_A" in metrics:
+        cur = metrics["current_A"].to_numpy(float)
+        plating_sign = np.sign(np.nanmedian(cur[:k + 1]))
+        after = np.flatnonzero((np.arange(len(cur)) > k) & (np.sign(cur) == -plating_sign))
+        if after.size and plating_sign != 0:
+            last = int(after[-1])
+            out.update(stripping_frames=int(after.size), residual_um=float(d[last]),
+                       dead_li_fraction=float(d[last] / d[k]) if d[k] > 0 else nan)
+    return out

@@ -35,7 +35,7 @@ from battlab.optical.colour import (
     UNCLASSIFIED,
     classify_pixels,
     default_calibration,
-    to_lab,
+    to_colour_space,
 )
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "PowerLawFront",
     "SideViewResult",
     "analyze_movie",
+    "estimate_sideview_drift",
     "expansion_by_cycle",
     "first_lithiation_end_s",
     "fit_front_kinetics",
@@ -126,7 +127,8 @@ def _longest_run(mask):
 
 
 def measure_frame(frame, *, separator: str = "left", roi=None, calibration: pd.DataFrame | None = None,
-                  max_delta_e: float = 25.0, front_stages=("LiC12", "LiC6"), full_scale: float | None = None) -> dict:
+                  max_delta_e: float = 25.0, front_stages=("LiC12", "LiC6"), full_scale: float | None = None,
+                  colour_space: str = "lab") -> dict:
     """Electrode edges, thickness (px), stage fractions and front of one RGB frame.
 
     Parameters
@@ -139,6 +141,8 @@ def measure_frame(frame, *, separator: str = "left", roi=None, calibration: pd.D
         Pixel box to analyse (image coordinates, half-open); the whole frame by default.
     calibration, max_delta_e
         Colour classes (:func:`battlab.optical.default_calibration`) and ΔE cutoff.
+    colour_space : {"lab", "hsv"}
+        Space in which pixels are compared with the calibration centroids.
     front_stages : sequence of str
         Classes that count as lithiated for the front.
     full_scale : float, optional
@@ -163,8 +167,8 @@ def measure_frame(frame, *, separator: str = "left", roi=None, calibration: pd.D
     crop = orient(frame[ys, xs], separator)
     rgb = crop.astype(np.float32)
     profile = rgb.mean(axis=0)
-    classes = classify_pixels(to_lab(crop if full_scale is None else rgb / float(full_scale)), table,
-                              max_delta_e=max_delta_e, is_lab=True)
+    classes = classify_pixels(to_colour_space(crop if full_scale is None else rgb / float(full_scale), colour_space),
+                              table, max_delta_e=max_delta_e, is_lab=True, colour_space=colour_space)
     stages = list(table["stage"])
     is_el = table["electrode"].to_numpy(dtype=bool) if "electrode" in table else np.ones(len(stages), bool)
     el_idx = np.flatnonzero(is_el)
@@ -260,7 +264,8 @@ def _pixel_size(movie, pixel_size_um):
 def analyze_movie(movie, *, pixel_size_um: float | None = None, separator: str = "left", roi=None,
                   calibration: pd.DataFrame | None = None, max_delta_e: float = 25.0,
                   front_stages=("LiC12", "LiC6"), reference_frame: int = 0, echem: pd.DataFrame | None = None,
-                  clock_offset_s: float = 0.0, frames=None, drift: pd.DataFrame | None = None) -> SideViewResult:
+                  clock_offset_s: float = 0.0, frames=None, drift=None, colour_space: str = "lab",
+                  drift_channel="luminance") -> SideViewResult:
     """Per-frame thickness, expansion, stage fractions, lithiation front and kymograph.
 
     Parameters
@@ -270,7 +275,7 @@ def analyze_movie(movie, *, pixel_size_um: float | None = None, separator: str =
         frames are read one at a time).
     pixel_size_um : float, optional
         µm per pixel; required unless the movie records it.
-    separator, roi, calibration, max_delta_e, front_stages
+    separator, roi, calibration, max_delta_e, front_stages, colour_space
         See :func:`measure_frame`.
     reference_frame : int
         Frame whose thickness is h₀ for the expansion.
@@ -280,12 +285,16 @@ def analyze_movie(movie, *, pixel_size_um: float | None = None, separator: str =
         Cycler time = frame time + offset.
     frames : sequence of int, optional
         Analyse only these frame indices (default all).
-    drift : DataFrame, optional
+    drift : DataFrame or "auto", optional
         Stage drift per frame (``dy_px``, ``dx_px``, from
-        :func:`battlab.imaging.estimate_drift`), undone with
+        :func:`battlab.imaging.estimate_drift`), or ``"auto"`` to measure it with
+        :func:`estimate_sideview_drift` (the table and its confidence become columns
+        ``drift_dy_px``, ``drift_dx_px``, ``drift_confidence``); undone with
         :func:`battlab.imaging.apply_drift` before measuring, so that edges and the
         kymograph are in sample coordinates. Thickness, expansion, fractions and front
         depth are measured from the electrode's own edges in every frame and do not need it.
+    drift_channel : "luminance", "mean" or int
+        Image correlated for ``drift="auto"`` (see :func:`battlab.imaging.estimate_drift`).
     """
     import xarray as xr
 
@@ -300,6 +309,15 @@ def analyze_movie(movie, *, pixel_size_um: float | None = None, separator: str =
     ys, xs = _roi_slices(roi, (movie.sizes["y"], movie.sizes["x"]))
     table = default_calibration() if calibration is None else calibration
     full_scale = None
+    drift_table = None
+    if isinstance(drift, str):
+        if drift != "auto":
+            raise InvalidParameterError("drift must be a drift table (battlab.imaging.estimate_drift), 'auto' or None.")
+        drift = drift_table = estimate_sideview_drift(movie, separator=separator, roi=roi, calibration=table,
+                                                      max_delta_e=max_delta_e, reference_frame=reference_frame,
+                                                      channel=drift_channel, colour_space=colour_space)
+    elif drift is not None:
+        drift_table = drift
     if drift is not None:
         from battlab.imaging import apply_drift
 
@@ -311,7 +329,7 @@ def analyze_movie(movie, *, pixel_size_um: float | None = None, separator: str =
         # one frame in memory at a time; the ROI is cut before reading
         frame = np.asarray(movie.isel(time=int(i), y=ys, x=xs).values)
         m = measure_frame(frame, separator=separator, calibration=table, max_delta_e=max_delta_e,
-                          front_stages=front_stages, full_scale=full_scale)
+                          front_stages=front_stages, full_scale=full_scale, colour_space=colour_space)
         profiles.append(m.pop("profile"))
         for key in ("separator_edge_px", "collector_edge_px"):
             m[key] += (ys if separator in ("top", "bottom") else xs).start
@@ -325,6 +343,10 @@ def analyze_movie(movie, *, pixel_size_um: float | None = None, separator: str =
     df["expansion_pct"] = 100.0 * df["expansion"]
     df["front_depth_um"] = df["front_depth_px"] * px
     df["delithiated_depth_um"] = df["delithiated_depth_px"] * px
+    if drift_table is not None:
+        for col in ("dy_px", "dx_px", "confidence"):
+            if col in drift_table:
+                df[f"drift_{col}"] = drift_table[col].to_numpy(float)[idx]
     lead = ["frame", "time_s", "thickness_um", "expansion", "expansion_pct", "front_depth_um", "lithiation_index"]
     df = df[lead + [c for c in df.columns if c not in lead]]
     if echem is not None:
@@ -342,10 +364,102 @@ def analyze_movie(movie, *, pixel_size_um: float | None = None, separator: str =
               "max_delta_e": float(max_delta_e), "front_stages": list(front_stages),
               "reference_frame": int(reference_frame), "clock_offset_s": float(clock_offset_s),
               "calibration": table.to_dict(orient="records"), "n_frames": len(idx),
-              "drift_corrected": drift is not None}
+              "drift_corrected": drift is not None, "colour_space": colour_space,
+              "drift": None if drift_table is None else drift_table.attrs.get("battlab", {}).get("drift")}
     df.attrs["battlab"] = {"analysis": "battlab.optical.analyze_movie", **{k: v for k, v in params.items()
                                                                             if k != "calibration"}}
     return SideViewResult(frames=df, kymograph=kymo, parameters=params)
+
+
+def estimate_sideview_drift(movie, *, separator: str = "left", roi=None, calibration: pd.DataFrame | None = None,
+                            max_delta_e: float = 25.0, reference_frame: int = 0, channel="luminance",
+                            band_px: int = 24, colour_space: str = "lab", min_confidence: float = 0.3) -> pd.DataFrame:
+    """Stage drift of a colour side-view movie, from the region that should stand still.
+
+    The electrode's separator face moves as it swells and its colours change as it
+    lithiates, but the current collector does not: the drift is measured by sub-pixel
+    phase correlation (:func:`battlab.imaging.estimate_drift`) of a band ``±band_px``
+    around the collector edge of the reference frame, all along the ROI's lateral extent.
+    When no collector edge is found the whole ROI is used (noted in the attrs).
+
+    Parameters
+    ----------
+    movie : xarray.DataArray
+        (time, y, x, channel) movie (colour or grey).
+    separator, roi, calibration, max_delta_e, colour_space
+        As :func:`analyze_movie`: locate the collector edge in the reference frame.
+    channel : "luminance", "mean" or int
+        Image that is correlated: Rec. 601 luminance of RGB (default), the channel mean,
+        or one channel.
+    band_px : int
+        Half width of the band around the collector edge (px).
+    min_confidence : float
+        Frames with a lower correlation peak (0–1) are listed in a warning.
+
+    Returns
+    -------
+    DataFrame
+        As :func:`battlab.imaging.estimate_drift` (``dy_px``, ``dx_px``, ``confidence``…);
+        ``attrs["battlab"]["drift"]`` adds ``region`` (y0, y1, x0, x1 correlated),
+        ``min_confidence`` and ``low_confidence_frames``.
+    """
+    import warnings
+
+    from battlab.errors import BattlabWarning
+    from battlab.imaging import estimate_drift
+
+    _check_side(separator)
+    ny, nx = movie.sizes["y"], movie.sizes["x"]
+    ys, xs = _roi_slices(roi, (ny, nx))
+    y0, y1, x0, x1 = ys.start, ys.stop, xs.start, xs.stop
+    where = "the collector edge"
+    cc = np.nan
+    if movie.sizes["channel"] == 3:
+        ref = np.asarray(movie.isel(time=int(reference_frame), y=ys, x=xs).values)
+        m = measure_frame(ref, separator=separator, calibration=calibration, max_delta_e=max_delta_e,
+                          colour_space=colour_space)
+        cc = m["collector_edge_px"]
+    if np.isfinite(cc):
+        c = int(round(cc + (ys if separator in ("top", "bottom") else xs).start))
+        if separator in ("left", "right"):
+            x0, x1 = max(x0, c - band_px), min(x1, c + band_px)
+        else:
+            y0, y1 = max(y0, c - band_px), min(y1, c + band_px)
+    else:
+        where = "the whole ROI (no collector edge found in the reference frame)"
+    drift = estimate_drift(movie, reference=int(reference_frame), roi=(slice(y0, y1), slice(x0, x1)),
+                           channel=channel)
+    lateral = "dy_px" if separator in ("left", "right") else "dx_px"
+    textured = _has_lateral_texture(np.asarray(movie.isel(time=int(reference_frame), y=slice(y0, y1),
+                                                          x=slice(x0, x1)).values), separator)
+    if not textured:
+        # a scene uniform along the interface (a straight electrode seen edge-on) fixes nothing along it:
+        # the correlation ridge is flat there, so that component is noise; keep the depth component only
+        drift[lateral] = 0.0
+        drift[lateral.replace("_px", "_um")] = 0.0
+    conf = drift["confidence"].to_numpy(float)
+    low = [int(f) for f in drift.loc[conf < min_confidence, "frame"]]
+    drift.attrs["battlab"]["drift"].update(region=[int(y0), int(y1), int(x0), int(x1)], region_from=where,
+                                           lateral_measured=bool(textured),
+                                           min_confidence=float(np.nanmin(conf)), low_confidence_frames=low)
+    if low:
+        warnings.warn(f"drift correction: {len(low)} frame(s) correlate poorly with the reference (confidence < "
+                      f"{min_confidence:g}, e.g. frame {low[0]}); their drift is unreliable — check for focus "
+                      "changes or a blocked view.", BattlabWarning, stacklevel=2)
+    return drift
+
+
+def _has_lateral_texture(region, separator) -> bool:
+    """True when the region varies along the interface by clearly more than its noise."""
+    g = np.asarray(region, dtype=np.float32)
+    g = g.mean(axis=-1) if g.ndim == 3 else g
+    g = orient(g, separator)  # rows: lateral position, columns: depth
+    if g.shape[0] < 4 or g.shape[1] < 4:
+        return False
+    lateral_sd = float(np.median(g.std(axis=0)))
+    # pixel noise from neighbouring differences along depth (median |X − Y| = 0.954 σ for Gaussian noise)
+    noise = float(np.median(np.abs(np.diff(g, axis=1)))) / 0.954
+    return lateral_sd > 2.0 * max(noise, 1e-6)
 
 
 def expansion_by_cycle(frames: pd.DataFrame) -> pd.DataFrame:
@@ -523,3 +637,66 @@ def depth_hysteresis(rel: pd.DataFrame, *, n_points: int = 101) -> pd.DataFrame:
             gap = np.abs(curves["lithiation"] - curves["delithiation"])
             rows.append({"cycle": int(cyc), "max_gap": float(gap.max()), "area": float(np.trapezoid(gap, grid))})
     return pd.DataFrame(rows, columns=["cycle", "max_gap", "area"])
+
+
+def compare_cycles(frames_by_cycle, *, lithiation_current_sign: int = -1, n_points: int = 101):
+    """Relative depth of charge, hysteresis and front kinetics of several cycles side by side.
+
+    Parameters
+    ----------
+    frames_by_cycle : DataFrame or dict
+        One :func:`analyze_movie` frames table (with the cycling join) whose ``cycle``
+        column holds several cycles, or ``{label: frames}`` for cycles recorded as
+        separate movies (e.g. ``{"cycle 1": ..., "cycle 10": ...}``).
+    lithiation_current_sign : int
+        See :func:`relative_depth_of_charge`.
+    n_points : int
+        τ grid of the hysteresis (:func:`depth_hysteresis`).
+
+    Returns
+    -------
+    curves : DataFrame
+        ``label``, ``process``, ``tau``, ``relative_depth`` (and ``time_s``, ``frame``):
+        d*(τ) of every cycle and process, ready to overlay.
+    summary : DataFrame
+        One row per label: ``lithiation_s`` and ``delithiation_s`` (half-cycle
+        durations), ``final_lithiation_depth`` (d* at the end of lithiation),
+        ``front_k_um_per_s_n``, ``front_n`` (x = k·tⁿ over that lithiation),
+        ``k_ratio_to_first`` (front rate relative to the first label: < 1 is slower),
+        ``max_gap`` and ``area`` (lithiation/delithiation hysteresis).
+    """
+    if isinstance(frames_by_cycle, pd.DataFrame):
+        if "cycle" not in frames_by_cycle:
+            raise MissingDataError("the frames table has no cycle column: analyse the movie with echem= first.")
+        items = [(f"cycle {int(c)}", g) for c, g in frames_by_cycle.dropna(subset=["cycle"]).groupby("cycle")
+                 if int(c) >= 1]
+    elif isinstance(frames_by_cycle, dict) and frames_by_cycle:
+        items = list(frames_by_cycle.items())
+    else:
+        raise InvalidParameterError("give a frames table with a cycle column or a {label: frames} dict.")
+    curves, rows = [], []
+    for label, frames in items:
+        rel = relative_depth_of_charge(frames, lithiation_current_sign=lithiation_current_sign)
+        rel = rel.assign(cycle=1)  # one cycle per label for the hysteresis
+        hyst = depth_hysteresis(rel, n_points=n_points)
+        curves.append(rel.assign(label=str(label))[["label", "process", "tau", "relative_depth", "time_s", "frame"]])
+        row = {"label": str(label)}
+        for proc in ("lithiation", "delithiation"):
+            g = rel[rel["process"] == proc]
+            row[f"{proc}_s"] = float(g["time_s"].iloc[-1] - g["time_s"].iloc[0]) if len(g) else np.nan
+        lith = rel[rel["process"] == "lithiation"]
+        row["final_lithiation_depth"] = float(lith["relative_depth"].iloc[-1]) if len(lith) else np.nan
+        row["front_k_um_per_s_n"] = row["front_n"] = np.nan
+        if len(lith) >= 3:
+            sub = frames[frames["frame"].isin(lith["frame"])]
+            try:
+                fit = fit_front_kinetics(sub, t0_s=float(lith["time_s"].iloc[0]))
+                row["front_k_um_per_s_n"], row["front_n"] = fit.k, fit.n
+            except MissingDataError:
+                pass
+        row["max_gap"] = float(hyst["max_gap"].iloc[0]) if len(hyst) else np.nan
+        row["area"] = float(hyst["area"].iloc[0]) if len(hyst) else np.nan
+        rows.append(row)
+    summary = pd.DataFrame(rows)
+    summary["k_ratio_to_first"] = summary["front_k_um_per_s_n"] / summary["front_k_um_per_s_n"].iloc[0]
+    return pd.concat(curves, ignore_index=True), summary

@@ -69,3 +69,20 @@ def test_plating_needs_area_for_faraday(plating):
     demo, _ = plating
     with pytest.raises(MissingDataError, match="area_cm2"):
         plating_metrics(demo.data["movie"], echem=demo.data["echem"])
+
+
+def test_dead_lithium_after_stripping_known_answer():
+    from battlab.optical.plating import plating_summary
+
+    demo = make_plating_movie(n_frames=30, strip_frames=10, onset_frame=12.5, dead_li_fraction=0.25)
+    m = plating_metrics(demo.data["movie"], echem=demo.data["echem"], area_cm2=1.0)
+    s = plating_summary(m)
+    t = demo.truth
+    assert s["peak_deposit_um"] == pytest.approx(t["peak_deposit_um"], abs=0.05)
+    assert s["residual_um"] == pytest.approx(t["residual_um"], abs=0.05)  # a tenth of a pixel
+    assert s["dead_li_fraction"] == pytest.approx(0.25, abs=0.01)
+    assert s["stripping_frames"] == 10
+    assert s["onset_time_s"] == pytest.approx(13 * 300.0)  # first frame after the onset at frame 12.5
+    assert s["max_dendrite_count"] == 3
+    # the net charge returns to zero: the Faraday thickness of what is left plated is 0
+    assert m["faraday_thickness_um"].iloc[-1] == pytest.approx(0.0, abs=1e-6)
