@@ -50,6 +50,10 @@ def test_notebook_executes(path, tmp_path):
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
         assert "clock_offset_s" in text and "consistent with the charge passed" in text
         assert "rotation_deg" in text and "modulus_GPa" in text and "percentile" in text
+    if path.name.startswith("14_"):
+        # The depth app rendered; under the hood: NDP Li per layer, SIMS layer thicknesses, XPS atomic %.
+        assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+        assert "li_atoms_cm2" in text and "LiF-rich (inner)" in text and "Li_at_pct" in text
     if path.name.startswith("01_"):
         # The app rendered as a widget and the under-the-hood table has the demo's cycles.
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)

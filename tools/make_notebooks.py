@@ -45,7 +45,11 @@ GALLERY = [
         "maps; a reconstruction lab (FBP/SART, rotation axis, rings); Beer–Lambert and magnification |\n"
         "| [Correlation](12_correlation.ipynb) | every technique on one cycling timeline with clock offsets, reality "
         "check of the state of lithiation, AFM scan placed in an X-ray slice and joined particle by particle, "
-        "correlations with confidence intervals, the cell in its population |\n\n"
+        "correlations with confidence intervals, the cell in its population |\n"
+        "| [Depth profiling](14_depth_profiling.ipynb) | neutron depth profiling (Li concentration against depth "
+        "from triton energies and a stopping-power table, Li per layer, plating series), ToF-SIMS depth profiles "
+        "(sputter rate, crater or reference calibration, normalisation, fragment ratios, interfaces and SEI layer "
+        "thicknesses, 3-D ion maps), XPS atomic % against sputter depth |\n\n"
         "More techniques (in situ TEM, AFM, X-ray tomography, operando spectroscopy and the correlation of "
         "all of them in time and space) join this list as they land."
     ),
@@ -556,6 +560,55 @@ CORRELATION = [
 ]
 
 
+DEPTH = [
+    new_markdown_cell(
+        "# Depth profiling\n\n"
+        "Where lithium sits below an electrode's surface tells SEI growth, plating and trapped lithium apart. "
+        "Neutron depth profiling (NDP) counts the tritons (2727 keV) and α particles (2055 keV) of ⁶Li(n,α)³H: a "
+        "particle born deeper loses more energy on its way out, so with the host's stopping power S(E) its energy "
+        "gives its depth, x = ∫ dE/S, and the counts per depth interval give the lithium concentration. ToF-SIMS "
+        "sputters the surface away while counting secondary-ion fragments (LiF⁻, C₂H⁻, LiO⁻ …); with a sputter "
+        "rate the time axis becomes depth and the fragments mark the organic outer and LiF-rich inner SEI. An XPS "
+        "series after each sputter step gives atomic % against depth.\n\n"
+        "The app opens on synthetic data with known answers: an NDP spectrum of a Li-rich surface layer on "
+        "lithiated graphite, a two-layer SEI in ToF-SIMS with a 3-D ion map holding a LiF-rich patch, and an XPS "
+        "sputter series; the demo menu adds an operando NDP series in which lithium plates on the surface. Edit or "
+        "upload the stopping table (energy in keV, keV/µm, e.g. from SRIM), set the sputter calibration, pick "
+        "fragments for ratios, and download every table as CSV with the figures and a provenance record."
+    ),
+    new_code_cell("import battlab as bl"),
+    new_code_cell("app = bl.apps.DepthProfileApp()\napp"),
+    new_markdown_cell(
+        "## Under the hood\n\n"
+        "`bl.depth` holds plain functions: NDP spectra are DataArrays over `energy_keV`, profiles are tables over "
+        "`depth_um` (NDP) or `depth_nm` (sputtering). XPS fitting is `bl.spectra.fit_xps` per sputter step."
+    ),
+    new_code_cell("ndp = bl.datasets.make_ndp_profile()\n"
+                  "profile = bl.depth.ndp_depth_profile(ndp.data[\"spectrum\"], ndp.data[\"stopping\"], bin_um=0.25,\n"
+                  "                                     fluence_n_cm2=1e12, solid_angle_fraction=1e-3,\n"
+                  "                                     energy_resolution_keV=15)\n"
+                  "profile[[\"depth_um\", \"counts\", \"li_atoms_cm3\"]].iloc[::4]"),
+    new_code_cell("bl.depth.layer_inventory(profile, ndp.truth[\"layers_um\"])"),
+    new_code_cell("sims = bl.datasets.make_sims_profile()\n"
+                  "calibrated, calibration = bl.depth.calibrate_depth(sims.data, crater_depth_nm=60.0)\n"
+                  "bl.depth.layer_thicknesses(calibrated, {\"organic (outer)\": \"C2H-\", \"LiF-rich (inner)\": \"LiF-\"})"),
+    new_code_cell("maps = bl.datasets.make_sims_map()\n"
+                  "bl.depth.ratio_map(maps.data, \"LiF-\", \"C2H-\").max().item()"),
+    new_code_cell("xps = bl.datasets.make_xps_depth_series()\n"
+                  "atomic, species = bl.depth.xps_depth_profile(xps.data, rate_nm_s=0.05)\n"
+                  "atomic.round(1)"),
+    new_markdown_cell(
+        "NDP depth uses the stopping table as given (interpolated linearly; the demo's is an illustrative curve, "
+        "not evaluated data); straggling is not included, so the depth resolution (detector FWHM / S) is a lower "
+        "bound deeper in. Interfaces are where a profile crosses halfway between its lowest and highest values or "
+        "where its gradient peaks. Sputter depth assumes one sputter rate through all layers.\n\n"
+        "**References.** The review papers this project starts from (NDP with the ⁶Li(n,α)³H energies, ToF-SIMS "
+        "of SEI layers; see the research notes). Ziegler, Ziegler & Biersack, SRIM, Nucl. Instrum. Methods B 268 "
+        "(2010) 1818 for stopping powers; Shirley, Phys. Rev. B 5 (1972) 4709."
+    ),
+]
+
+
 def write(cells, name):
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -580,3 +633,4 @@ if __name__ == "__main__":
     write(CORRELATION, "12_correlation.ipynb")
     write(TEM, "06_in_situ_tem.ipynb")
     write(XRM, "08_xray_microscopy.ipynb")
+    write(DEPTH, "14_depth_profiling.ipynb")

@@ -9,6 +9,7 @@ from battlab.apps.afm import AFMApp
 from battlab.apps.correlation import CorrelationApp
 from battlab.apps.cv import CVApp
 from battlab.apps.cycling import CyclingApp
+from battlab.apps.depth import DepthProfileApp
 from battlab.apps.diffraction import XRDApp
 from battlab.apps.eis import EISApp
 from battlab.apps.gitt import GITTApp
@@ -18,7 +19,7 @@ from battlab.apps.spectra import SpectraApp
 from battlab.apps.xrm import XRMApp
 from battlab.apps.tem import TEMApp
 
-__all__ = ["BaseApp", "PlotPane", "AFMApp", "CorrelationApp", "CVApp", "CyclingApp", "EISApp", "GITTApp", "SensorsApp", "SpectraApp", "XRDApp", "OpticalApp", "TEMApp", "load_browser_resources", "APPS", "XRMApp"]
+__all__ = ["BaseApp", "PlotPane", "AFMApp", "CorrelationApp", "CVApp", "CyclingApp", "EISApp", "GITTApp", "SensorsApp", "SpectraApp", "XRDApp", "OpticalApp", "TEMApp", "load_browser_resources", "APPS", "XRMApp", "DepthProfileApp"]
 
 #: Notebook gallery: app class -> (notebook, one-line description).
 APPS = {
@@ -48,4 +49,7 @@ APPS = {
     "TEMApp": ("06_in_situ_tem.ipynb",
                "In situ TEM: morphology and expansion, reaction fronts and kinetics, nucleation, SAED phase ID, "
                "EELS edges and thickness, electron dose."),
+    "DepthProfileApp": ("14_depth_profiling.ipynb",
+                        "Depth profiles: NDP Li vs depth from a stopping table, ToF-SIMS sputter depth, layers, "
+                        "fragment ratios and ion maps, XPS atomic % vs sputter depth."),
 }

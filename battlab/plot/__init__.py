@@ -7,6 +7,7 @@ from battlab.plot import (
     afm,
     cv,
     cycling,
+    depth,
     diffraction,
     eis,
     gitt,
@@ -19,4 +20,4 @@ from battlab.plot import (
 )
 from battlab.plot._core import to_html
 
-__all__ = ["afm", "cv", "cycling", "diffraction", "eis", "gitt", "optical", "sensors", "series", "spectra", "tem", "xrm", "to_html"]
+__all__ = ["afm", "cv", "cycling", "depth", "diffraction", "eis", "gitt", "optical", "sensors", "series", "spectra", "tem", "xrm", "to_html"]

@@ -1,0 +1,81 @@
+"""`battlab depth ndp|sims|xps` run as real subprocesses on demo data written to files."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from battlab.datasets.depth import make_ndp_profile, make_sims_profile, make_xps_depth_series
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "battlab.cli", *args], capture_output=True, text=True, timeout=300,
+                          check=False)
+
+
+def test_ndp_channels_and_stopping_table_give_the_li_inventory(tmp_path):
+    demo = make_ndp_profile()
+    spec, t = demo.data["spectrum"], demo.truth
+    pd.DataFrame({"channel": spec["channel"].to_numpy(), "counts": spec.to_numpy()}).to_csv(tmp_path / "ndp.csv",
+                                                                                           index=False)
+    demo.data["stopping"].to_csv(tmp_path / "stopping.csv", index=False)
+    res = run("depth", "ndp", str(tmp_path / "ndp.csv"), "--stopping", str(tmp_path / "stopping.csv"),
+              "--offset-kev", "5", "--gain-kev", "3", "--fluence", "1e12", "--solid-angle-fraction", "1e-3",
+              "--max-depth-um", "10", "--energy-resolution-kev", "15", "--layer", "surface=0,1",
+              "--layer", "graphite=1,8", "--out", str(tmp_path / "res"))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("ndp: 1 spectrum → 40 depth bins")
+    layers = pd.read_csv(tmp_path / "res" / "ndp_layers.csv").set_index("layer")
+    assert layers.loc["surface", "li_atoms_cm2"] == pytest.approx(t["inventory_atoms_cm2"]["surface layer"], rel=0.05)
+    assert layers.loc["graphite", "li_atoms_cm2"] == pytest.approx(t["inventory_atoms_cm2"]["graphite"], rel=0.05)
+    prov = json.loads((tmp_path / "res" / "provenance.json").read_text())
+    assert {i["name"] for i in prov["inputs"]} == {"ndp.csv", "stopping.csv"}
+    assert all(i["sha256"] for i in prov["inputs"]) and prov["parameters"]["bin_um"] == 0.25
+
+
+def test_ndp_without_calibration_or_stopping_fails_cleanly(tmp_path):
+    pd.DataFrame({"channel": [1, 2, 3], "counts": [1, 2, 3]}).to_csv(tmp_path / "n.csv", index=False)
+    res = run("depth", "ndp", str(tmp_path / "n.csv"), "--stopping-kev-um", "50", "--out", str(tmp_path / "r"))
+    assert res.returncode != 0 and "calibration" in res.stderr and "Traceback" not in res.stderr
+    res = run("depth", "ndp", str(tmp_path / "n.csv"), "--out", str(tmp_path / "r"))
+    assert res.returncode != 0 and "stopping" in res.stderr
+
+
+def test_sims_crater_calibration_and_layers(tmp_path):
+    demo = make_sims_profile(noise=False)
+    demo.data.to_csv(tmp_path / "sims.csv", index=False)
+    res = run("depth", "sims", str(tmp_path / "sims.csv"), "--crater-depth-nm", "60", "--ratio", "LiF-/C2H-",
+              "--marker", "organic=C2H-", "--marker", "inner=LiF-", "--out", str(tmp_path / "res"))
+    assert res.returncode == 0, res.stderr
+    assert "rate 0.1 nm/s (crater depth)" in res.stdout
+    layers = pd.read_csv(tmp_path / "res" / "sims_layers.csv").set_index("layer")
+    assert layers.loc["organic", "thickness"] == pytest.approx(12.0, abs=1.0)
+    assert layers.loc["inner", "thickness"] == pytest.approx(25.0, abs=1.0)
+    prof = pd.read_csv(tmp_path / "res" / "sims_profile.csv")
+    assert np.allclose(prof["depth_nm"], prof["sputter_time_s"] * 0.1)
+    assert "LiF-/C2H-" in prof
+    res = run("depth", "sims", str(tmp_path / "sims.csv"), "--out", str(tmp_path / "r2"))
+    assert res.returncode != 0
+
+
+@pytest.mark.slow
+def test_xps_depth_series_csv(tmp_path):
+    demo = make_xps_depth_series(sputter_time_s=(0, 200, 500))
+    rows = []
+    for region, s in demo.data.items():
+        for i in range(s.sizes["step"]):
+            sp = s.isel(step=i)
+            rows.append(pd.DataFrame({"region": region, "sputter_time_s": float(sp["sputter_time_s"]),
+                                      "binding_energy_eV": sp["binding_energy_eV"].to_numpy(),
+                                      "intensity": sp.to_numpy()}))
+    pd.concat(rows).to_csv(tmp_path / "xps.csv", index=False)
+    res = run("depth", "xps", str(tmp_path / "xps.csv"), "--rate-nm-s", "0.05", "--out", str(tmp_path / "res"))
+    assert res.returncode == 0, res.stderr
+    atomic = pd.read_csv(tmp_path / "res" / "xps_atomic.csv")
+    truth = demo.truth["atomic"]
+    for el in ("C", "O", "F", "Li"):
+        assert np.allclose(atomic[f"{el}_at_pct"], truth[f"{el}_at_pct"], atol=2.0)
+    assert (tmp_path / "res" / "provenance.json").is_file()
