@@ -18,6 +18,7 @@ from battlab.apps.sensors import SensorsApp
 from battlab.apps.spectra import SpectraApp
 from battlab.apps.xrm import XRMApp
 from battlab.apps.tem import TEMApp
+from battlab.apps.scattering import ScatteringApp
 
 __all__ = ["BaseApp", "PlotPane", "AFMApp", "CorrelationApp", "CVApp", "CyclingApp", "EISApp", "GITTApp", "SensorsApp", "SpectraApp", "XRDApp", "OpticalApp", "TEMApp", "load_browser_resources", "APPS", "XRMApp", "DepthProfileApp"]
 
@@ -46,6 +47,9 @@ APPS = {
                        "AFM scan placed in an X-ray slice, statistics with confidence intervals, the cell in its population."),
     "AFMApp": ("07_afm.ipynb",
                "AFM: levelling, ISO 25178 roughness, PSD and grains; Hertz/DMT/JKR force curves and maps; EC-AFM SEI growth."),
+    "ScatteringApp": ("13_scattering.ipynb",
+                      "Small-angle scattering and reflectometry: SAXS/SANS Eq. (1), Guinier, Porod and swelling "
+                      "trends; Parratt layer fits of the SEI against potential."),
     "TEMApp": ("06_in_situ_tem.ipynb",
                "In situ TEM: morphology and expansion, reaction fronts and kinetics, nucleation, SAED phase ID, "
                "EELS edges and thickness, electron dose."),

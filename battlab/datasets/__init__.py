@@ -150,6 +150,20 @@ DEMOS.update({
     "XPS sputter series through an SEI": (make_xps_depth_series, "xps_depth"),
 })
 
+# Small-angle scattering and reflectometry (battlab.scattering)
+from battlab.datasets.scattering import (  # noqa: E402
+    make_reflectivity_series,
+    make_saxs_reduction,
+    make_saxs_series,
+)
+
+__all__ += ["make_saxs_series", "make_saxs_reduction", "make_reflectivity_series"]
+DEMOS.update({
+    "SANS: anode swelling and fracture (seed Eq. 1)": (make_saxs_series, "saxs"),
+    "SAXS: raw sample and empty cell (reduction)": (make_saxs_reduction, "saxs"),
+    "NR: SEI growing on Cu with potential": (make_reflectivity_series, "reflectometry"),
+})
+
 def load_demo(name: str = "graphite half cell (100 cycles, rate test)") -> Demo:
     """Build a named demo dataset (deterministic)."""
     from battlab.errors import InvalidParameterError

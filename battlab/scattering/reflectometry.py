@@ -167,11 +167,14 @@ def reflectivity(q, layers, *, scale: float = 1.0, background: float = 0.0, reso
         Point-wise 1σ resolution (Å⁻¹), e.g. the file's fourth column; used when given.
     """
     table = layer_table(layers)
-    q = np.asarray(q, float)
+    arrays = [table[c].to_numpy(float) for c in ("thickness_A", SLD, "roughness_A", SLD_IMAG)]
+    return _model(np.asarray(q, float), arrays, scale, background, resolution_pct, dq_inv_A)
 
+
+def _model(q, arrays, scale, background, resolution_pct, dq_inv_A):
+    """R(q) from (thickness, sld, roughness, sld_imag) arrays: the fast path the fits use."""
     def bare(qv):
-        return parratt(qv, table["thickness_A"].to_numpy(), table[SLD].to_numpy(), table["roughness_A"].to_numpy(),
-                       table[SLD_IMAG].to_numpy())
+        return parratt(qv, *arrays)
 
     if dq_inv_A is not None and np.any(np.isfinite(dq_inv_A)):
         dq = np.where(np.isfinite(dq_inv_A), dq_inv_A, 0.0)
@@ -340,21 +343,30 @@ def fit_reflectivity(curve, layers, *, free, bounds: dict | None = None, scale: 
     p0 = np.clip(p0, lb, ub)
     norm = np.where(ub - lb > 0, ub - lb, 1.0)
 
-    def build(p):
-        t = table.copy()
+    columns = ("thickness_A", SLD, "roughness_A", SLD_IMAG)
+    base = [table[c].to_numpy(float).copy() for c in columns]
+
+    def build_arrays(p):
+        arrays = [a.copy() for a in base]
         g = dict(globals_)
         for k, v in enumerate(p):
             row, col = where[k]
             if row is None:
                 g[col] = float(v)
             else:
-                t.at[row, col] = float(v)
+                arrays[columns.index(col)][row] = float(v)
+        return arrays, g
+
+    def build(p):
+        arrays, g = build_arrays(p)
+        t = table.copy()
+        for c, a in zip(columns, arrays, strict=True):
+            t[c] = a
         return t, g
 
     def model(p):
-        t, g = build(p)
-        return reflectivity(q, t, scale=g["scale"], background=g["background"], resolution_pct=resolution_pct,
-                            dq_inv_A=file_dq)
+        arrays, g = build_arrays(p)
+        return _model(q, arrays, g["scale"], g["background"], resolution_pct, file_dq)
 
     def resid(x):
         m = model(lb + x * norm)
