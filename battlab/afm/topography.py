@@ -344,7 +344,8 @@ def profile_step_height(profile, *, edge_um: float | None = None, exclude_um: fl
     -------
     dict
         step_height (positive when the profile rises along its direction), edge_um,
-        slope (unit per µm), residual_rms, n_left, n_right, units.
+        slope (unit per µm), intercept (the lower-distance terrace's line at the edge),
+        residual_rms, n_left, n_right, units.
     """
     from scipy.ndimage import uniform_filter1d
 
@@ -365,6 +366,7 @@ def profile_step_height(profile, *, edge_um: float | None = None, exclude_um: fl
     coef, *_ = np.linalg.lstsq(design, h[keep], rcond=None)
     resid = h[keep] - design @ coef
     return {"step_height": float(coef[2]), "edge_um": float(edge_um), "slope": float(coef[1]),
+            "intercept": float(coef[0]),
             "residual_rms": float(np.sqrt(np.mean(resid ** 2))), "n_left": n_left, "n_right": n_right,
             "units": profile.attrs.get("units", "")}
 

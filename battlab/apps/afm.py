@@ -11,7 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from battlab.apps._base import BaseApp, PlotPane, html_table
-from battlab.errors import MissingDataError, UnsupportedFormatError
+from battlab.errors import InvalidParameterError, MissingDataError, UnsupportedFormatError
 
 __all__ = ["AFMApp"]
 
@@ -30,6 +30,7 @@ _SERIES_COLUMNS = [("frame", "frame", "{:d}"), ("time_s", "time (s)", "{:.0f}"),
                    ("swelling_pct", "swelling (%)", "{:.1f}"), ("volume_change_um3", "ΔV (µm³)", "{:.4f}"), ("dy_px", "drift y (px)", "{:.2f}"),
                    ("dx_px", "drift x (px)", "{:.2f}")]
 _Z_UNITS = ["nm", "m", "µm", "pm", "V", "nA", "deg"]
+_IMAGE_ACCEPT = ".gwy,.spm,.000,.001,.002,.003,.jpk,.sxm,.ibw,.txt,.csv,.asc,.tif,.tiff"
 
 
 class AFMApp(BaseApp):
@@ -47,7 +48,7 @@ class AFMApp(BaseApp):
     intro = ("Height maps: levelling, ISO 25178 roughness, histogram and PSD; force curves: Hertz, Sneddon, "
              "DMT or JKR modulus, contact point and adhesion, force-volume maps; EC-AFM series: SEI thickness "
              "and step swelling frame by frame.")
-    accept = ".gwy,.spm,.000,.001,.002,.003,.jpk,.jpk-force,.jpk-force-map,.ibw,.txt,.csv,.asc,.tif,.tiff"
+    accept = ".gwy,.spm,.000,.001,.002,.003,.jpk,.jpk-force,.jpk-force-map,.ibw,.sxm,.txt,.csv,.asc,.tif,.tiff"
     data_kind = "afm"
 
     def __init__(self, data=None, **kw):
@@ -62,6 +63,12 @@ class AFMApp(BaseApp):
         self.registered = None
         self.truth = {}
         self._busy = False
+        self.profile = None
+        self.echem = None
+        self._clicks = []
+        self._overlay_sources = []
+        self._series_sources = []
+        self._scale_from_controls = False
         super().__init__(data, **kw)
 
     def demos(self):
@@ -127,8 +134,50 @@ class AFMApp(BaseApp):
                                           description="reference CPD (V)", style=style, layout=w.Layout(width="220px"))
         self.bias_on = w.ToggleButtons(options=[("bias on sample", "sample"), ("bias on tip", "tip")],
                                        value="sample", style=style)
-        self.profile_row = w.IntSlider(value=0, min=0, max=0, description="Profile line (row)",
-                                       continuous_update=False, style=style, layout=w.Layout(width="420px"))
+        # Profile line: two points in µm, typed or clicked on the map.
+        um = dict(min=-1e6, max=1e6, step=0.01, style=style, layout=w.Layout(width="150px"))
+        self.line_x0 = w.BoundedFloatText(value=0.0, description="line x0 (µm)", **um)
+        self.line_y0 = w.BoundedFloatText(value=0.0, description="y0", **um)
+        self.line_x1 = w.BoundedFloatText(value=0.0, description="x1", **um)
+        self.line_y1 = w.BoundedFloatText(value=0.0, description="y1", **um)
+        self.line_width = w.BoundedFloatText(value=0.0, min=0.0, max=1e4, step=0.01, description="width (µm)",
+                                             style=style, layout=w.Layout(width="150px"))
+        self.click_target = w.ToggleButtons(options=[("clicks set the profile line", "line"),
+                                                     ("clicks set the reference rectangle", "region")],
+                                            value="line", style=style)
+        self.click_hint = w.HTML("<small>Click two points on the map (start, end), or type them.</small>")
+        # Reference region (KPFM reference, bare reference of an EC-AFM series): a rectangle in µm.
+        self.ref_x0 = w.BoundedFloatText(value=0.0, description="reference x from (µm)", **{**um, "layout": w.Layout(
+            width="210px")})
+        self.ref_x1 = w.BoundedFloatText(value=0.0, description="to", **um)
+        self.ref_y0 = w.BoundedFloatText(value=0.0, description="y from", **um)
+        self.ref_y1 = w.BoundedFloatText(value=0.0, description="to", **um)
+        self.ref_mode = w.Dropdown(options=[("typed reference CPD", "value"), ("rectangle (µm)", "rect"),
+                                            ("height threshold on another channel", "threshold")],
+                                   value="value", description="KPFM reference", style=style,
+                                   layout=w.Layout(width="380px"))
+        self.thr_channel = w.Dropdown(options=[], description="threshold channel", style=style,
+                                      layout=w.Layout(width="260px"))
+        self.thr_value = w.FloatText(value=0.0, description="threshold", style=style, layout=w.Layout(width="170px"))
+        self.thr_side = w.ToggleButtons(options=[("above", "above"), ("below", "below")], value="above", style=style)
+        # EC-AFM series from files.
+        self.series_upload = w.FileUpload(accept=_IMAGE_ACCEPT, multiple=True, description="Series frames")
+        self.series_upload.observe(self._on_series_upload, "value")
+        self.frame_interval = w.BoundedFloatText(value=60.0, min=1e-3, max=1e7, description="s per frame",
+                                                 style=style, layout=w.Layout(width="170px"))
+        self.potentials_text = w.Textarea(placeholder="one potential per frame (V), or lines 'time_s, V'",
+                                          layout=w.Layout(width="300px", height="70px"))
+        self.potentials_button = w.Button(description="Use these potentials", icon="bolt")
+        self.potentials_button.on_click(lambda _: self._guard("reading the potentials", self._apply_typed_potentials))
+        self.echem_upload = w.FileUpload(accept=".mpr,.mpt,.csv,.txt,.res,.xlsx,.ndax,.nda", multiple=False,
+                                         description="Cycling file")
+        self._observe_upload(self.echem_upload, self._load_echem_bytes, default_name="cycling")
+        self.clock_offset = w.FloatText(value=0.0, description="cycler time − frame time (s)", style=style,
+                                        layout=w.Layout(width="280px"))
+        self.series_ref_mode = w.Dropdown(options=[("demo regions / darkest 20 % as bare", "auto"),
+                                                   ("rectangle (µm) is the bare reference", "rect")],
+                                          value="auto", description="Regions", style=style,
+                                          layout=w.Layout(width="380px"))
 
         topo = lambda _: self._guard("levelling the map", self._analyse_topography)
         for widget in (self.channel, self.levelling, self.order, self.mask_features, self.scars):
@@ -140,20 +189,37 @@ class AFMApp(BaseApp):
         self.curve.observe(lambda _: self._guard("showing the curve", self._show_curve), "value")
         self.frame.observe(lambda _: self._guard("showing the frame", self._draw_series), "value")
         self.x_axis.observe(lambda _: self._guard("plotting the series", self._draw_series), "value")
-        self.profile_row.observe(lambda _: self._guard("drawing the profile", self._draw_profile), "value")
-        for widget in (self.ref_wf, self.ref_cpd, self.bias_on):
-            widget.observe(lambda _: self._guard("computing the work function", self._draw_topography), "value")
+        for widget in (self.line_x0, self.line_y0, self.line_x1, self.line_y1, self.line_width):
+            widget.observe(lambda _: self._guard("drawing the profile", self._draw_profile), "value")
+        self.click_target.observe(lambda _: self._clicks.clear(), "value")
+        kpfm = lambda _: self._guard("computing the work function", self._on_region_change)
+        for widget in (self.ref_wf, self.ref_cpd, self.bias_on, self.ref_mode, self.ref_x0, self.ref_x1, self.ref_y0,
+                       self.ref_y1, self.thr_channel, self.thr_value, self.thr_side, self.series_ref_mode):
+            widget.observe(kpfm, "value")
+        for widget in (self.frame_interval, self.clock_offset):
+            widget.observe(lambda _: self._guard("updating the frame times", self._update_frame_times), "value")
         self.topo_box = w.VBox([w.HBox([self.channel, self.levelling, self.order]),
-                                w.HBox([self.mask_features, self.scars]), self.profile_row,
+                                w.HBox([self.mask_features, self.scars]),
+                                w.HBox([self.line_x0, self.line_y0, self.line_x1, self.line_y1, self.line_width]),
                                 self._kpfm_box(),
                                 w.HBox([self.pixel_size, self.z_unit])])
+        self.click_box = w.HBox([self.click_target, self.click_hint])
+        self.region_box = w.HBox([self.ref_x0, self.ref_x1, self.ref_y0, self.ref_y1])
         self.force_box = w.VBox([w.HBox([self.model, self.tip_radius, self.half_angle, self.poisson]),
                                  w.HBox([self.curve, self.map_variable])])
-        self.series_box = w.VBox([w.HBox([self.frame, self.frame_label]), self.x_axis])
-        return [self.topo_box, self.force_box, self.series_box]
+        self.series_box = w.VBox([w.HBox([self.frame, self.frame_label]), self.x_axis,
+                                  w.HBox([self.frame_interval, self.series_ref_mode]),
+                                  w.HBox([self.potentials_text, self.potentials_button]),
+                                  w.HBox([self.echem_upload, self.clock_offset])])
+        series_source = w.HBox([self.series_upload, w.HTML(
+            "<small>EC-AFM series: choose all frames at once (several scans of the same area, in name order) "
+            "or one multi-page TIFF</small>")])
+        return [series_source, self.topo_box, self.force_box, self.series_box, self.click_box, self.region_box]
 
     def _kpfm_box(self):
-        self.kpfm_box = w.HBox([self.ref_wf, self.ref_cpd, self.bias_on])
+        self.threshold_box = w.HBox([self.thr_channel, self.thr_value, self.thr_side])
+        self.kpfm_box = w.VBox([w.HBox([self.ref_mode, self.ref_wf, self.ref_cpd]), self.bias_on,
+                                self.threshold_box])
         return self.kpfm_box
 
     def _is_kpfm(self):
@@ -171,25 +237,141 @@ class AFMApp(BaseApp):
         self.force_box.layout.display = "" if self.mode == "force" else "none"
         self.series_box.layout.display = "" if self.mode == "series" else "none"
         self.profile_plot.widget.layout.display = "" if self.mode == "image" else "none"
-        self.kpfm_box.layout.display = "" if self.mode == "image" and self._is_kpfm() else "none"
+        kpfm = self.mode == "image" and self._is_kpfm()
+        self.kpfm_box.layout.display = "" if kpfm else "none"
         self.map_variable.layout.display = "" if self.maps is not None else "none"
+        self.ref_cpd.layout.display = "" if self.ref_mode.value == "value" else "none"
+        self.threshold_box.layout.display = "" if self.ref_mode.value == "threshold" else "none"
+        rect = (kpfm and self.ref_mode.value == "rect") or (self.mode == "series" and self.series_ref_mode.value == "rect")
+        self.region_box.layout.display = "" if rect else "none"
+        self.click_box.layout.display = "" if self.mode in ("image", "series") else "none"
+        self.click_target.layout.display = "" if kpfm else "none"
+        self.click_hint.value = ("<small>Click two corners of the bare reference on the frame, or type them.</small>"
+                                 if self.mode == "series" else "<small>Click two points on the map (start, end), or "
+                                 "type them.</small>")
 
     # --- data --------------------------------------------------------------------------
     def _load_bytes(self, data: bytes, name: str):
         from battlab.afm.io import is_force_file, read_afm, read_force_curves
 
         self.set_status(f"Reading {name}…")
-        if is_force_file(name):
+        if is_force_file(name, data):
             loaded = read_force_curves(data, name=name)
         else:
-            loaded = read_afm(data, name=name, pixel_size_um=float(self.pixel_size.value), z_unit=self.z_unit.value)
+            loaded = self._read_scaled(read_afm, data, name)
         self._accept_data(loaded, name)
-        first = next(iter(loaded.values())) if isinstance(loaded, dict) else None
-        if first is not None and first.attrs.get("battlab", {}).get("format") in ("text-matrix", "tiff-map"):
-            # A plain map has no scale of its own: say where the one in use came from.
+        if self._scale_from_controls:
+            # The file has no scale of its own: say where the one in use came from.
             self.set_status(f"{name}: lateral scale {self.pixel_size.value:g} µm/px and "
                             f"values in {self.z_unit.value} taken from the controls above; set them and upload "
                             "again if they are wrong.")
+
+    def _read_scaled(self, reader, data, name):
+        """Read with the file's own scale; the controls' pixel size and unit only when it has none."""
+        self._scale_from_controls = False
+        try:
+            return reader(data, name=name)
+        except MissingDataError as exc:
+            if "pixel_size_um" not in str(exc) and "z_unit" not in str(exc):
+                raise
+        self._scale_from_controls = True
+        return reader(data, name=name, pixel_size_um=float(self.pixel_size.value), z_unit=self.z_unit.value)
+
+    # --- EC-AFM series from files --------------------------------------------------------
+    def _on_series_upload(self, change):
+        files = change["new"]
+        if not files:
+            return
+        try:
+            self._guard("reading the series frames", self._load_series_files, list(files))
+        finally:
+            self.series_upload.value = ()  # the same files chosen again are a new upload
+
+    def _load_series_files(self, files):
+        import re
+
+        from battlab.afm.ecafm import stack_frames
+        from battlab.afm.io import read_afm_frames
+
+        received = [r for r in (self._receive_upload(item, default_name="frame") for item in files) if r is not None]
+        if not received:
+            return
+        natural = lambda item: [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", item[0])]
+        frames, sources = [], []
+        for name, data in sorted(received, key=natural):
+            self.set_status(f"Reading {name}…")
+            got = self._read_scaled(read_afm_frames, data, name)
+            frames += got
+            import hashlib
+
+            sources.append({"source_name": name, "sha256": hashlib.sha256(data).hexdigest(), "frames": len(got)})
+        if len(frames) < 2:
+            raise MissingDataError("an EC-AFM series needs at least 2 frames: choose all the frame files at once, "
+                                   "or upload a multi-page TIFF.")
+        n = len(frames)
+        series = stack_frames(frames, time_s=np.arange(n) * float(self.frame_interval.value))
+        series.attrs["battlab"] = {"source_name": ", ".join(s_["source_name"] for s_ in sources),
+                                   "sha256": sources[0]["sha256"], "format": "afm-series", "files": sources}
+        series.attrs["frame_sources"] = [f.attrs.get("frame_source", "") for f in frames]
+        self.echem = None
+        label = sources[0]["source_name"] if len(sources) == 1 else f"{len(sources)} files"
+        self._accept_data(series, label)
+        self.set_status(f"EC-AFM series of {n} frames from {label}; frames {self.frame_interval.value:g} s apart"
+                        + (" (lateral scale from the controls)" if self._scale_from_controls else "")
+                        + ". Give the potentials (typed, or a cycling file) and the bare reference region.")
+
+    def _load_echem_bytes(self, data, name):
+        import battlab
+
+        if self.mode != "series":
+            raise MissingDataError("load an EC-AFM series first (Series frames), then its cycling file.")
+        self.echem = battlab.load(data, name=name, max_bytes=int(self.upload_limit_mb * 1e6) + 1, kind="echem")
+        self._echem_name = name
+        self._apply_potentials(echem=self.echem)
+
+    def _apply_typed_potentials(self):
+        if self.mode != "series":
+            raise MissingDataError("load an EC-AFM series first.")
+        rows = []
+        for k, line in enumerate(self.potentials_text.value.strip().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append([float(v) for v in line.replace(";", ",").replace("\t", ",").split(",") if v.strip()])
+            except ValueError:
+                raise InvalidParameterError(f"potential line {k} is not numbers: {line.strip()[:40]!r}.") from None
+        widths = {len(r) for r in rows}
+        n = self.series.sizes["time"]
+        self.echem = None
+        if len(rows) == 1 and len(rows[0]) == n:  # one comma-separated line, a value per frame
+            self._apply_potentials(potential_V=rows[0])
+        elif widths == {1}:
+            self._apply_potentials(potential_V=[r[0] for r in rows])
+        elif widths == {2}:
+            self._apply_potentials(table=pd.DataFrame(rows, columns=["time_s", "potential_V"]))
+        else:
+            raise InvalidParameterError(f"type {n} potentials (V), one per frame (a line each or comma-separated), "
+                                        "or 'time_s, V' per line.")
+
+    def _apply_potentials(self, **source):
+        from battlab.afm.ecafm import frame_potentials
+
+        if "echem" in source:
+            source["clock_offset_s"] = float(self.clock_offset.value)
+        self.series = frame_potentials(self.series, **source)
+        self.x_axis.layout.display = ""
+        self._analyse_series()
+        self.set_status(f"Potentials per frame: {self.series.attrs['potential_source']}.")
+
+    def _update_frame_times(self):
+        if self.mode != "series" or self.series is None or self.source_label.startswith("demo"):
+            return
+        n = self.series.sizes["time"]
+        self.series = self.series.assign_coords(time_s=("time", np.arange(n) * float(self.frame_interval.value)))
+        if self.echem is not None:
+            self._apply_potentials(echem=self.echem)
+        else:
+            self._analyse_series()
 
     def _server_files(self):
         exts = tuple(e for e in self.accept.split(","))
@@ -223,14 +405,25 @@ class AFMApp(BaseApp):
                 from battlab.afm._cli import _height_channel
 
                 self.channel.options = list(data)
-                self.channel.value = _height_channel(data)
-                mask = self.truth.get("reference_mask")
-                if mask is not None and self._is_kpfm():
-                    self.ref_cpd.value = float(np.nanmean(self.channels[self.channel.value].values[mask]))
+                self.channel.value = self.truth.get("kpfm_channel") or _height_channel(data)
+                self.thr_channel.options = list(data)
+                self.thr_channel.value = _height_channel(data)
+                image = self.channels[self.channel.value]
+                sx, sy = image.attrs["scan_size_um"]
+                self._clicks = []
+                # A horizontal line across the middle until the user draws one.
+                self.line_x0.value, self.line_y0.value = round(0.1 * sx, 6), round(0.5 * sy, 6)
+                self.line_x1.value, self.line_y1.value = round(0.9 * sx, 6), round(0.5 * sy, 6)
+                self.line_width.value = 0.0
+                rect = self.truth.get("reference_rectangle_um")
+                if rect is not None and self._is_kpfm():
+                    (self.ref_x0.value, self.ref_x1.value), (self.ref_y0.value, self.ref_y1.value) = rect
+                    self.ref_mode.value = "rect"
                     self.ref_wf.value = float(self.truth.get("reference_work_function_eV", self.ref_wf.value))
-                ny = self.channels[self.channel.value].sizes["y"]
-                self.profile_row.max = ny - 1
-                self.profile_row.value = ny // 2
+                    if "pad_height_nm" in self.truth:
+                        self.thr_value.value = 0.5 * float(self.truth["pad_height_nm"])
+                else:
+                    (self.ref_x0.value, self.ref_x1.value), (self.ref_y0.value, self.ref_y1.value) = (0, 0.25 * sx), (0, sy)
             elif isinstance(data, pd.DataFrame) and "force_nN" in data:
                 self.mode = "force"
                 self.curves = data
@@ -246,6 +439,12 @@ class AFMApp(BaseApp):
                 self.series = data
                 self.frame.max = data.sizes["time"] - 1
                 self.frame.value = 0
+                self.frame_interval.value = float(np.median(np.diff(data["time_s"].values))) if (
+                    "time_s" in data.coords and data.sizes["time"] > 1 and np.median(np.diff(data["time_s"].values)) > 0
+                ) else self.frame_interval.value
+                if "film_mask" not in self.truth and self.series_ref_mode.value == "auto":
+                    sx, sy = data.attrs.get("scan_size_um", [1.0, 1.0])
+                    (self.ref_x0.value, self.ref_x1.value), (self.ref_y0.value, self.ref_y1.value) = (0, 0.2 * sx), (0, sy)
                 has_v = "potential_V" in data.coords
                 self.x_axis.layout.display = "" if has_v else "none"
                 if not has_v:
@@ -298,7 +497,7 @@ class AFMApp(BaseApp):
             # Currents span decades: log colour scale and current statistics, no roughness.
             from battlab.afm.electrical import current_statistics
 
-            self.map_plot.update(P.afm_image(raw, title="C-AFM current (log scale)", cmap="viridis", log=True))
+            self._render_map(P.afm_image(raw, title="C-AFM current (log scale)", cmap="viridis", log=True))
             stats = current_statistics(raw)
             self.tables["current"] = pd.DataFrame([stats])
             note = (f"<p><small>Conductive fraction {stats['conductive_fraction']:.1%} above "
@@ -308,40 +507,161 @@ class AFMApp(BaseApp):
             # KPFM: the contact potential becomes a work function calibrated on the reference.
             from battlab.afm.electrical import work_function_map
 
-            wf = work_function_map(raw, reference_cpd_V=float(self.ref_cpd.value),
+            mask = self._reference_mask(raw)
+            wf = work_function_map(raw, reference_mask=mask,
+                                   reference_cpd_V=float(self.ref_cpd.value) if mask is None else None,
                                    reference_work_function_eV=float(self.ref_wf.value), bias_on=self.bias_on.value)
-            self.map_plot.update(P.afm_image(wf, title="Work function (eV)", cmap="RdBu_r"))
+            self.work_function = wf
+            self._render_map(P.afm_image(wf, title="Work function (eV)", cmap="RdBu_r"))
             values = wf.values[np.isfinite(wf.values)]
+            outside = wf.values[~mask & np.isfinite(wf.values)] if mask is not None else values
+            v_ref = wf.attrs["reference_cpd_V"]
+            where = {"value": "typed", "rect": "rectangle", "threshold": "height threshold"}[self.ref_mode.value]
             self.tables["work_function"] = pd.DataFrame([{
                 "mean_eV": float(values.mean()), "median_eV": float(np.median(values)), "std_eV": float(values.std()),
                 "p5_eV": float(np.percentile(values, 5)), "p95_eV": float(np.percentile(values, 95)),
-                "reference_cpd_V": float(self.ref_cpd.value), "reference_work_function_eV": float(self.ref_wf.value),
-                "bias_on": self.bias_on.value}])
-            note = (f"<p><small>Work function {np.percentile(values, 5):.3f}–{np.percentile(values, 95):.3f} eV "
-                    f"(5–95 %), reference {float(self.ref_wf.value):.2f} eV at {float(self.ref_cpd.value):+.3f} V, "
-                    f"bias on the {self.bias_on.value}.</small></p>")
+                "outside_reference_mean_eV": float(outside.mean()),
+                "difference_to_reference_eV": float(outside.mean()) - float(self.ref_wf.value),
+                "reference_cpd_V": v_ref, "reference_region": where,
+                "reference_pixels": wf.attrs.get("reference_pixels"),
+                "reference_work_function_eV": float(self.ref_wf.value), "bias_on": self.bias_on.value,
+                "sign_convention": wf.attrs["sign_convention"]}])
+            note = (f"<p><small>Reference ({where}) CPD {v_ref:+.4f} V = {float(self.ref_wf.value):.2f} eV; outside it "
+                    f"the work function is {float(outside.mean()):.3f} eV on average, "
+                    f"Δφ = {float(outside.mean()) - float(self.ref_wf.value):+.3f} eV. Sign convention (bias on the "
+                    f"{self.bias_on.value}): {wf.attrs['sign_convention']}, so a lower CPD means a "
+                    f"{'higher' if self.bias_on.value == 'sample' else 'lower'} work function.</small></p>")
         else:
-            self.map_plot.update(P.before_after(raw, self.levelled))
+            self._render_map(P.before_after(raw, self.levelled))
             g = self.tables["grain_summary"].iloc[0]
             note = (f"<p><small>{int(g['grains'])} grain(s) above {g['threshold']:.3g} {units} (Otsu): "
                     f"{g['density_per_um2']:.3g} per µm², {g['coverage_pct']:.1f} % coverage, equivalent diameter "
                     f"{g['mean_diameter_nm']:.3g} ± {g['std_diameter_nm']:.3g} nm.</small></p>")
         self.detail_plot.update((P.height_histogram(self.tables["histogram"], units=units)
                                  + P.psd(self.tables["psd"], units=units)).cols(2))
-        self.table.value = html_table(self.tables["roughness"], _ROUGH_COLUMNS) + note
+        self._note = note
         self._draw_profile()
+
+    def _reference_mask(self, image):
+        """The KPFM reference region chosen in the controls (None for a typed CPD)."""
+        from battlab.afm.topography import region_mask
+
+        if self.ref_mode.value == "rect":
+            return region_mask(image, x_um=(self.ref_x0.value, self.ref_x1.value),
+                               y_um=(self.ref_y0.value, self.ref_y1.value))
+        if self.ref_mode.value == "threshold":
+            other = self.channels.get(self.thr_channel.value)
+            if other is None or other.shape != image.shape:
+                raise InvalidParameterError("the threshold channel must be a map of the same size as the potential.")
+            side = {self.thr_side.value: float(self.thr_value.value)}
+            return region_mask(other, **side)
+        return None
+
+    def _on_region_change(self):
+        self._show_boxes()
+        if self._busy:
+            return
+        if self.mode == "image" and self.levelled is not None:
+            self._draw_topography()
+        elif self.mode == "series" and self.series is not None:
+            self._analyse_series()
 
     def _draw_profile(self):
         if self._busy or self.mode != "image" or self.levelled is None:
             return
-        from battlab.afm.topography import line_roughness
+        from battlab.afm.topography import line_profile, profile_roughness, profile_step_height
+        from battlab.errors import BattlabError
         from battlab.plot import afm as P
 
-        row = min(int(self.profile_row.value), self.levelled.sizes["y"] - 1)
-        line = self.levelled.isel(y=slice(row, row + 1))
-        line.attrs = dict(self.levelled.attrs)
-        r = line_roughness(line)
-        self.profile_plot.update(P.profile(self.levelled, row, ra=r["Ra"], rq=r["Rq"]))
+        # Lengths are levelled; potentials, currents and phases are profiled as measured.
+        image = self.levelled if self.levelled.attrs.get("units") in ("nm", "µm") else self.channels[self.channel.value]
+        start = (float(self.line_x0.value), float(self.line_y0.value))
+        end = (float(self.line_x1.value), float(self.line_y1.value))
+        self._update_overlays()
+        profile = line_profile(image, start, end, width_um=float(self.line_width.value))
+        rough = profile_roughness(profile)
+        try:
+            step = profile_step_height(profile)
+        except BattlabError:
+            step = None
+        self.profile = profile
+        self.tables["profile"] = profile
+        self.tables["profile_summary"] = pd.DataFrame([{
+            "x0_um": start[0], "y0_um": start[1], "x1_um": end[0], "y1_um": end[1],
+            "width_um": profile.attrs["width_um"], "length_um": profile.attrs["length_um"], "Ra": rough["Ra"],
+            "Rq": rough["Rq"], "step_height": step["step_height"] if step else np.nan,
+            "step_edge_um": step["edge_um"] if step else np.nan, "units": rough["units"]}])
+        self.profile_plot.update(P.line_profile(profile, step=step, roughness=rough))
+        unit = rough["units"]
+        line_note = (f"<p><small>Profile ({start[0]:.3g}, {start[1]:.3g}) → ({end[0]:.3g}, {end[1]:.3g}) µm, "
+                     f"{profile.attrs['length_um']:.4g} µm long, {profile.attrs['width_um']:.3g} µm wide: "
+                     f"Ra {rough['Ra']:.4g} {unit}, Rq {rough['Rq']:.4g} {unit} (ISO 4287, mean line removed)"
+                     + (f"; step {step['step_height']:.4g} {unit} at {step['edge_um']:.3g} µm (two terraces, "
+                        "common slope)" if step else "") + ".</small></p>")
+        self.table.value = html_table(self.tables["roughness"], _ROUGH_COLUMNS) + getattr(self, "_note", "") + line_note
+        # Typing the four coordinates passes through half-edited lines; once one draws, their message is stale.
+        self.clear_error()
+
+    # --- map clicks (profile line, reference rectangle) -----------------------------------
+    def _render_map(self, obj):
+        """Show a map and make clicks on it reach Python (a Bokeh Tap event over the widget's comm)."""
+        import holoviews as hv
+        from bokeh.events import Tap
+        from bokeh.models import ColumnDataSource
+        from bokeh.plotting import figure
+
+        model = hv.render(obj, backend="bokeh")
+        self._overlay_sources = []
+        for fig in model.select({"type": figure}):
+            line = ColumnDataSource({"x": [], "y": []})
+            rect = ColumnDataSource({"x": [], "y": []})
+            fig.line("x", "y", source=line, color="#00e5ff", line_width=2)
+            fig.scatter("x", "y", source=line, color="#00e5ff", size=7)
+            fig.patch("x", "y", source=rect, fill_alpha=0.0, line_color="#ff1493", line_width=2, line_dash="dashed")
+            self._overlay_sources.append((line, rect))
+            fig.on_event(Tap, lambda event: self._guard("using the click", self._on_map_click, event.x, event.y))
+        self.map_plot.update(model)
+        self._update_overlays()
+
+    def _update_overlays(self):
+        show_line = self.mode == "image"
+        show_rect = self.region_box.layout.display != "none"
+        line = {"x": [self.line_x0.value, self.line_x1.value], "y": [self.line_y0.value, self.line_y1.value]} \
+            if show_line else {"x": [], "y": []}
+        x0, x1, y0, y1 = self.ref_x0.value, self.ref_x1.value, self.ref_y0.value, self.ref_y1.value
+        rect = {"x": [x0, x1, x1, x0], "y": [y0, y0, y1, y1]} if show_rect else {"x": [], "y": []}
+        for line_src, rect_src in self._overlay_sources:
+            line_src.data = line
+            rect_src.data = rect
+
+    def _on_map_click(self, x_um, y_um):
+        if x_um is None or y_um is None or self.mode not in ("image", "series"):
+            return
+        self._clicks.append((float(x_um), float(y_um)))
+        target = self.click_target.value if self.mode == "image" else "region"
+        if len(self._clicks) < 2:
+            self.set_status(f"First point ({x_um:.3g}, {y_um:.3g}) µm; click the second.")
+            return
+        (xa, ya), (xb, yb) = self._clicks[:2]
+        self._clicks = []
+        self._busy = True
+        try:
+            if target == "line":
+                self.line_x0.value, self.line_y0.value, self.line_x1.value, self.line_y1.value = xa, ya, xb, yb
+            else:
+                self.ref_x0.value, self.ref_x1.value = sorted((xa, xb))
+                self.ref_y0.value, self.ref_y1.value = sorted((ya, yb))
+                if self.mode == "image":
+                    self.ref_mode.value = "rect"
+                else:
+                    self.series_ref_mode.value = "rect"
+        finally:
+            self._busy = False
+        self._show_boxes()
+        if target == "line":
+            self._draw_profile()
+        else:
+            self._on_region_change()
 
     # --- force -------------------------------------------------------------------------
     def _options(self):
@@ -408,12 +728,22 @@ class AFMApp(BaseApp):
     def _analyse_series(self):
         from battlab.afm.ecafm import register_series, step_height_series, thickness_series
 
-        registered, drift = register_series(self.series)
+        if self._busy:
+            return
+        # Registration depends on the frames only: new potentials, times or regions reuse it.
+        cache = getattr(self, "_registration_cache", None)
+        if cache is not None and cache[0] is self.series.values:
+            registered, drift = cache[1], cache[2]
+        else:
+            registered, drift = register_series(self.series)
+            self._registration_cache = (self.series.values, registered, drift)
+        registered = registered.assign_coords({c: ("time", self.series[c].values) for c in ("time_s", "potential_V")
+                                               if c in self.series.coords})
+        if "potential_V" not in self.series.coords and "potential_V" in registered.coords:
+            registered = registered.drop_vars("potential_V")
         self.registered = registered
         table = drift[["frame", "dy_px", "dx_px", "confidence"]].copy()
-        film, ref = self.truth.get("film_mask"), self.truth.get("reference_mask")
-        if film is None or ref is None:
-            film, ref = _default_regions(registered)
+        film, ref = self._series_regions(registered)
         table = table.merge(thickness_series(registered, film=film, reference=ref), on="frame")
         upper, lower = self.truth.get("upper_mask"), self.truth.get("lower_mask")
         if upper is not None and lower is not None:
@@ -428,6 +758,27 @@ class AFMApp(BaseApp):
         self._regions = (film, ref)
         self._draw_series()
 
+    def _series_regions(self, registered):
+        """(film, bare reference) masks: a typed/clicked rectangle, the demo's, or the darkest 20 %."""
+        if self.series_ref_mode.value == "rect":
+            from scipy import ndimage
+
+            from battlab.afm.topography import region_mask
+
+            frame = registered.isel(time=0)
+            frame.attrs = dict(registered.attrs)
+            ref = region_mask(frame, x_um=(self.ref_x0.value, self.ref_x1.value),
+                              y_um=(self.ref_y0.value, self.ref_y1.value))
+            # The film is measured away from the rectangle's edge (3 px), where tip and drift blur.
+            film = ~ndimage.binary_dilation(ref, iterations=3)
+            if not film.any():
+                raise MissingDataError("the reference rectangle covers the whole frame: leave room for the film.")
+            return film, ref
+        film, ref = self.truth.get("film_mask"), self.truth.get("reference_mask")
+        if film is None or ref is None:
+            film, ref = _default_regions(registered)
+        return film, ref
+
     def _draw_series(self):
         if self._busy or self.mode != "series" or self.registered is None:
             return
@@ -438,7 +789,7 @@ class AFMApp(BaseApp):
         frame.attrs = dict(self.registered.attrs)
         table = self.tables["ecafm_series"]
         lo, hi = np.nanpercentile(self.registered.values, [1, 99])
-        self.map_plot.update(P.afm_image(frame, title=f"Frame {i} (registered)", clim=(float(lo), float(hi))))
+        self._render_map(P.afm_image(frame, title=f"Frame {i} (registered)", clim=(float(lo), float(hi))))
         x = self.x_axis.value if self.x_axis.value in table else "time_s"
         self.detail_plot.update(P.series_metrics(table, x=x, current=i))
         v = f", {table['potential_V'].iloc[i]:.3f} V" if "potential_V" in table else ""
@@ -458,9 +809,16 @@ class AFMApp(BaseApp):
         """Maps exported as .npy for the correlation notebook (battlab.correlate.read_map)."""
         if self.mode == "image" and self.levelled is not None:
             slug = "".join(c if c.isalnum() else "_" for c in self.channel.value).strip("_").lower()
-            return {f"levelled_{slug}": np.asarray(self.levelled.values, float)}
+            out = {f"levelled_{slug}": np.asarray(self.levelled.values, float)}
+            if self._is_kpfm() and getattr(self, "work_function", None) is not None:
+                out["work_function_eV"] = np.asarray(self.work_function.values, float)
+            return out
         if self.mode == "force" and self.maps is not None:
             return {f"{v}_map": np.asarray(self.maps[v].values, float) for v in ("modulus_GPa", "adhesion_nN")}
+        if self.mode == "series" and self.registered is not None:
+            # Height gained between the first and last registered frames (nm), in frame 0's pixels.
+            z = np.asarray(self.registered.values, float)
+            return {"height_change_last_minus_first_nm": z[-1] - z[0]}
         return {}
 
     def export(self, out_dir):
@@ -485,14 +843,33 @@ class AFMApp(BaseApp):
             params.update(channel=self.channel.value, levelling=self.levelling.value, order=int(self.order.value),
                           mask_features=self.mask_features.value, remove_scars=self.scars.value,
                           map_pixel_size_um=self.channels[self.channel.value].attrs.get("pixel_size_um"),
-                          exported_maps=sorted(f"{k}.npy" for k in self._maps()))
+                          exported_maps=sorted(f"{k}.npy" for k in self._maps()),
+                          profile_line_um=[self.line_x0.value, self.line_y0.value, self.line_x1.value,
+                                           self.line_y1.value], profile_width_um=self.line_width.value)
+            if self._is_kpfm():
+                params.update(kpfm_reference=self.ref_mode.value, bias_on=self.bias_on.value,
+                              reference_work_function_eV=self.ref_wf.value,
+                              reference_rectangle_um=[self.ref_x0.value, self.ref_x1.value, self.ref_y0.value,
+                                                      self.ref_y1.value] if self.ref_mode.value == "rect" else None,
+                              reference_threshold=({"channel": self.thr_channel.value, self.thr_side.value:
+                                                    self.thr_value.value} if self.ref_mode.value == "threshold"
+                                                   else None))
             data = self.channels[self.channel.value]
         elif self.mode == "force":
             params.update(model=self.model.value, **self._options())
             data = self.curves
         else:
+            rect = self.series_ref_mode.value == "rect"
             params.update(registration="phase correlation, frame to previous frame",
-                          regions="demo masks" if "film_mask" in self.truth else "default strip/outside split")
+                          regions=("rectangle as bare reference" if rect else "demo masks" if "film_mask" in self.truth
+                                   else "darkest 20 % as bare reference"),
+                          reference_rectangle_um=[self.ref_x0.value, self.ref_x1.value, self.ref_y0.value,
+                                                  self.ref_y1.value] if rect else None,
+                          frame_interval_s=self.frame_interval.value,
+                          potential_source=self.series.attrs.get("potential_source"),
+                          cycling_file=getattr(self, "_echem_name", None) if self.echem is not None else None,
+                          clock_offset_s=self.clock_offset.value if self.echem is not None else None,
+                          frame_sources=self.series.attrs.get("frame_sources"))
             data = self.series
         return Provenance.for_data("battlab.apps.AFMApp", data, params)
 

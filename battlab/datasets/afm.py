@@ -255,7 +255,8 @@ def make_conductive_map(*, size_px: int = 128, pixel_size_um: float = 0.05, cond
 
 
 def make_kpfm_map(*, size_px: int = 128, pixel_size_um: float = 0.05, cpd_sample_V: float = 0.35,
-                  cpd_reference_V: float = -0.10, reference_work_function_eV: float = 4.6, seed: int = 17) -> Demo:
+                  cpd_reference_V: float = -0.10, reference_work_function_eV: float = 4.6, pad_height_nm: float = 30.0,
+                  seed: int = 17) -> Demo:
     """KPFM contact-potential map: a reference Au pad (left quarter) beside the sample.
 
     With V_CPD = (φ_tip − φ_sample)/e, the sample's work function is
@@ -267,9 +268,16 @@ def make_kpfm_map(*, size_px: int = 128, pixel_size_um: float = 0.05, cpd_sample
     ref[:, : size_px // 4] = True
     v[ref] = cpd_reference_V
     v = v + rng.normal(0, 0.01, v.shape)
+    # The topography recorded with it: the pad stands pad_height_nm proud of the sample, so a
+    # height threshold finds the reference region.
+    z = np.where(ref, pad_height_nm, 0.0) + rng.normal(0, 0.5, v.shape)
     truth = {"reference_mask": ref, "sample_mask": ~ref, "reference_work_function_eV": reference_work_function_eV,
-             "work_function_eV": reference_work_function_eV + (cpd_reference_V - cpd_sample_V)}
-    return Demo({"potential": _height_map(v, pixel_size_um, "KPFM", channel="potential", units="V")}, truth,
+             "work_function_eV": reference_work_function_eV + (cpd_reference_V - cpd_sample_V),
+             "work_function_difference_eV": cpd_reference_V - cpd_sample_V, "pad_height_nm": pad_height_nm,
+             "reference_rectangle_um": ((0.0, size_px // 4 * pixel_size_um), (0.0, size_px * pixel_size_um)),
+             "kpfm_channel": "potential"}
+    return Demo({"potential": _height_map(v, pixel_size_um, "KPFM", channel="potential", units="V"),
+                 "height": _height_map(z, pixel_size_um, "KPFM", channel="height", units="nm")}, truth,
                 "KPFM surface potential with an Au reference pad")
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from battlab.plot._core import HEIGHT, WIDTH, empty
 
-__all__ = ["afm_image", "before_after", "height_histogram", "psd", "profile", "force_curve", "force_map",
+__all__ = ["afm_image", "before_after", "height_histogram", "psd", "profile", "line_profile", "force_curve", "force_map",
            "modulus_depth", "series_metrics"]
 
 
@@ -75,6 +75,34 @@ def profile(image, row: int, *, ra=None, rq=None, width=WIDTH + 120, height=HEIG
         title += f": Ra = {ra:.3g} {unit}, Rq = {rq:.3g} {unit} (ISO 4287, mean line removed)"
     return hv.Curve((image["x_um"].values, image.values[row]), "x (µm)", f"Height ({unit})").opts(
         width=width, height=height, title=title, color="#1f77b4", tools=["hover"])
+
+
+def line_profile(profile, *, step=None, roughness=None, width=WIDTH + 120, height=HEIGHT - 80):
+    """Heights along a free line (:func:`battlab.afm.line_profile`) against distance in µm,
+    with the two-terrace fit of a step when ``step`` (:func:`battlab.afm.profile_step_height`)
+    is given and Ra/Rq (:func:`battlab.afm.profile_roughness`) in the title."""
+    if profile is None or len(profile) == 0:
+        return empty("No profile.", width=width, height=height)
+    unit = profile.attrs.get("units", "")
+    (x0, y0), (x1, y1) = profile.attrs.get("start_um", (0, 0)), profile.attrs.get("end_um", (0, 0))
+    title = f"Profile ({x0:.3g}, {y0:.3g}) → ({x1:.3g}, {y1:.3g}) µm"
+    if roughness is not None:
+        title += f": Ra = {roughness['Ra']:.3g} {unit}, Rq = {roughness['Rq']:.3g} {unit}"
+    if step is not None:
+        title += f", step {step['step_height']:.3g} {unit}"
+    s = profile["distance_um"].to_numpy()
+    layers = [hv.Curve((s, profile["height"].to_numpy()), "Distance along the line (µm)", f"Height ({unit})")
+              .opts(color="#1f77b4", tools=["hover"])]
+    if step is not None:
+        edge, (a0, a1) = step["edge_um"], (s[0], s[-1])
+        left = step.get("intercept", None)
+        if left is not None:
+            for lo, hi, offset in ((a0, edge, 0.0), (edge, a1, step["step_height"])):
+                xs = np.array([lo, hi])
+                layers.append(hv.Curve((xs, left + step["slope"] * (xs - edge) + offset), "Distance along the line (µm)",
+                                       f"Height ({unit})").opts(color="#d62728", line_dash="dashed", line_width=2))
+        layers.append(hv.VLine(edge).opts(color="#999999", line_dash="dotted"))
+    return hv.Overlay(layers).opts(width=width, height=height, title=title, show_legend=False)
 
 
 def force_curve(curve, *, fit=None, width=WIDTH + 120, height=HEIGHT):

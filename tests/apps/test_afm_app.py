@@ -24,7 +24,8 @@ def _demo(app, name):
 
 
 def _upload(app, name, content: bytes):
-    app.upload.value = ({"name": name, "type": "", "size": len(content), "content": memoryview(content),
+    widget = app if hasattr(app, "observe") else app.upload
+    widget.value = ({"name": name, "type": "", "size": len(content), "content": memoryview(content),
                          "last_modified": datetime.datetime.now()},)
 
 
@@ -144,11 +145,52 @@ def test_upload_real_files_and_bad_ones(app, real_data):
     assert "lateral scale 0.01 µm/px" in app.status.value  # the scale in use is named, not silent
 
 
-def test_profile_line_and_current_map(app):
-    _demo(app, ROUGH)
+def _tap(app, x_um, y_um):
+    """A click on the map as the browser sends it: a Bokeh Tap event on the first figure."""
+    from bokeh.events import Tap
+    from bokeh.plotting import figure
+
+    fig = next(iter(app.map_plot.object.select({"type": figure})))
+    fig._trigger_event(Tap(fig, x=x_um, y=y_um))
+
+
+def test_profile_line_typed_and_clicked_across_an_oblique_step(app):
+    # A 2 nm step at 33° on a tilted plane, uploaded as a Gwyddion ASCII export (its header sets the scale).
+    rng = np.random.default_rng(3)
+    t = np.deg2rad(33.0)
+    y, x = np.mgrid[0:160, 0:200]
+    x_um, y_um = (x + 0.5) * 0.01, (y + 0.5) * 0.01
+    z = 2.0 * ((x_um - 1.0) * np.cos(t) + (y_um - 0.8) * np.sin(t) > 0) + rng.normal(0, 0.05, x.shape)
+    text = "# Channel: Height\n# Width: 2.000000 µm\n# Height: 1.600000 µm\n# Value units: nm\n" + "\n".join(
+        " ".join(f"{v:.5f}" for v in row) for row in z)
+    _upload(app, "step.txt", text.encode())
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.channels["Height"].attrs["pixel_size_um"] == pytest.approx(0.01)  # the file's scale, not the control's
     rev = app.profile_plot.revision
-    app.profile_row.value = 5
-    assert app.profile_plot.revision > rev
+    start, end = (1.0 - 0.6 * np.cos(t), 0.8 - 0.6 * np.sin(t)), (1.0 + 0.6 * np.cos(t), 0.8 + 0.6 * np.sin(t))
+    app.line_width.value = 0.05
+    app.line_x0.value, app.line_y0.value, app.line_x1.value, app.line_y1.value = (*start, *end)
+    assert app.profile_plot.revision > rev and app.banner.layout.display == "none", app.banner.value
+    summary = app.tables["profile_summary"].iloc[0]
+    # Plane levelling tilts the step's terraces; the two-terrace fit with a common slope keeps H within 1 %.
+    assert summary["step_height"] == pytest.approx(2.0, rel=0.01)
+    assert summary["length_um"] == pytest.approx(1.2, rel=1e-9)
+    assert app.tables["profile"]["distance_um"].iloc[-1] == pytest.approx(1.2, rel=1e-9)
+    assert "; step 1.99" in app.table.value and "Ra" in app.table.value
+    # Two clicks on the map draw the line back to front: the step now falls.
+    _tap(app, *end)
+    _tap(app, *start)
+    assert app.line_x0.value == pytest.approx(end[0]) and app.line_y1.value == pytest.approx(start[1])
+    assert app.tables["profile_summary"].iloc[0]["step_height"] == pytest.approx(-2.0, rel=0.01)
+    line_src = app._overlay_sources[0][0]
+    assert line_src.data["x"] == pytest.approx([end[0], start[0]])  # the drawn line follows
+    # A line leaving the map is refused with a message, and the app keeps working.
+    app.line_x1.value = 50.0
+    assert app.banner.layout.display == "block" and "outside the map" in app.banner.value
+    app.line_x1.value = start[0]
+
+
+def test_current_map(app):
     _demo(app, "C-AFM: current map of conductive grains in an SEI-like film")
     from battlab.datasets.afm import make_conductive_map
 
@@ -164,14 +206,103 @@ def test_layered_sei_modulus_vs_depth(app):
     assert prof[prof["depth_nm"] > 4.0]["modulus_GPa"].median() == pytest.approx(2.0, rel=0.05)
 
 
+@pytest.mark.slow
 def test_kpfm_work_function(app):
     _demo(app, "KPFM: surface potential beside an Au reference pad")
     from battlab.datasets.afm import make_kpfm_map
 
     truth = make_kpfm_map().truth
-    assert app.kpfm_box.layout.display == ""
+    assert app.kpfm_box.layout.display == "" and app.channel.value == "potential"
+    # The demo opens with its pad as the reference rectangle.
+    assert app.ref_mode.value == "rect" and app.region_box.layout.display == ""
+    wf = app.tables["work_function"].iloc[0]
     # The map's median is the sample (75 % of the pixels): within 0.01 eV of the truth.
-    assert app.tables["work_function"]["median_eV"].iloc[0] == pytest.approx(truth["work_function_eV"], abs=0.01)
+    assert wf["median_eV"] == pytest.approx(truth["work_function_eV"], abs=0.01)
+    # Outside the reference the difference is V_ref − V_sample = −0.45 eV: within 1 mV.
+    assert wf["difference_to_reference_eV"] == pytest.approx(truth["work_function_difference_eV"], abs=0.001)
+    assert "V_ref - V_CPD" in app.table.value
+    # Reference from a height threshold on the topography channel (the pad stands 30 nm proud).
+    app.ref_mode.value = "threshold"
+    assert app.thr_channel.value == "height" and app.threshold_box.layout.display == ""
+    wf = app.tables["work_function"].iloc[0]
+    assert wf["reference_region"] == "height threshold"
+    assert wf["reference_cpd_V"] == pytest.approx(-0.10, abs=0.001)
+    # A rectangle drawn by two clicks (switching the click target to the region).
+    app.ref_mode.value = "value"
+    app.click_target.value = "region"
+    _tap(app, 0.1, 0.2)
+    _tap(app, 1.4, 6.0)
+    assert app.ref_mode.value == "rect" and (app.ref_x0.value, app.ref_x1.value) == pytest.approx((0.1, 1.4))
+    assert app.tables["work_function"]["reference_cpd_V"].iloc[0] == pytest.approx(-0.10, abs=0.001)
+    sample_mean = float(app.work_function.values[truth["sample_mask"]].mean())
+    assert sample_mean - app.ref_wf.value == pytest.approx(truth["work_function_difference_eV"], abs=0.001)
+    assert app._overlay_sources[0][1].data["x"] == pytest.approx([0.1, 1.4, 1.4, 0.1])
+    app.click_target.value = "line"
     app.bias_on.value = "tip"
     assert app.tables["work_function"]["bias_on"].iloc[0] == "tip" and app.banner.layout.display == "none"
     app.bias_on.value = "sample"
+    with zipfile.ZipFile(io.BytesIO(app.export_zip())) as zf:
+        assert "work_function_eV.npy" in zf.namelist()
+        prov = json.loads(zf.read("provenance.json"))
+    assert prov["parameters"]["kpfm_reference"] == "rect"
+
+
+def _upload_many(widget, files):
+    widget.value = tuple({"name": name, "type": "", "size": len(content), "content": memoryview(content),
+                          "last_modified": datetime.datetime.now()} for name, content in files)
+
+
+@pytest.mark.slow
+def test_ecafm_series_uploaded_as_files_with_cycling_file(app, tmp_path):
+    import pandas as pd
+
+    from battlab.datasets.afm import make_ecafm_series
+    from battlab.io import write_bdf_csv
+
+    demo = make_ecafm_series()
+    files = []
+    for i, frame in enumerate(demo.data.values):
+        text = "# Channel: Height\n# Width: 5.120000 µm\n# Value units: nm\n" + "\n".join(
+            " ".join(f"{v:.4f}" for v in row) for row in frame)
+        files.append((f"ecafm_{i + 1}.txt", text.encode()))
+    # Chosen in any order: frames are taken in natural name order (…_2 before …_10).
+    _upload_many(app.series_upload, files[::-1])
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.mode == "series" and app.series.sizes["time"] == 12 and "12 files" in app.source_label
+    assert app.series.attrs["frame_sources"][:2] == ["ecafm_1.txt", "ecafm_2.txt"]
+    assert app.series.attrs["pixel_size_um"] == pytest.approx(0.04)
+    # The bare strip (x 2.15–2.97 µm) typed as the reference rectangle.
+    app.series_ref_mode.value = "rect"
+    app.ref_x0.value, app.ref_x1.value, app.ref_y0.value, app.ref_y1.value = 2.3, 2.8, 0.0, 5.12
+    table = app.tables["ecafm_series"]
+    # SEI thickness within 0.5 nm of the truth, from the uploaded files.
+    assert np.abs(table["thickness_nm"] - demo.truth["sei_thickness_nm"]).max() < 0.5
+    # Potentials typed, one per frame.
+    app.potentials_text.value = ", ".join(f"{v:.4f}" for v in demo.truth["potential_V"])
+    app.potentials_button.click()
+    assert app.banner.layout.display == "none", app.banner.value
+    np.testing.assert_allclose(app.tables["ecafm_series"]["potential_V"], demo.truth["potential_V"], atol=1e-4)
+    # Then from the cycler file: a sweep 1.6 -> 0.05 V; the cycler started 30 s before the first frame.
+    tc = np.arange(0.0, 720.0, 1.0)
+    echem = pd.DataFrame({"test_time_s": tc, "voltage_V": 1.6 - (1.55 / 660.0) * (tc - 30.0),
+                          "current_A": np.full(tc.size, -1e-6)})
+    write_bdf_csv(echem, tmp_path / "cell.csv")
+    app.clock_offset.value = 30.0
+    _upload(app.echem_upload, "cell.csv", (tmp_path / "cell.csv").read_bytes())
+    assert app.banner.layout.display == "none", app.banner.value
+    # The potential per frame within 1 mV.
+    np.testing.assert_allclose(app.tables["ecafm_series"]["potential_V"], demo.truth["potential_V"], atol=1e-3)
+    assert "cycling record" in app.series.attrs["potential_source"]
+    app.x_axis.value = "potential_V"
+    assert app.banner.layout.display == "none"
+    app.export(tmp_path / "out")
+    prov = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    assert prov["parameters"]["regions"] == "rectangle as bare reference"
+    assert prov["parameters"]["cycling_file"] == "cell.csv"
+    change = np.load(tmp_path / "out" / "height_change_last_minus_first_nm.npy")
+    film = ~np.isnan(change)
+    assert np.nanmedian(change[film]) > 3.0  # the film grew ~5 nm outside the strip
+    app.x_axis.value = "time_s"
+    # A single frame is not a series: said plainly.
+    _upload_many(app.series_upload, files[:1])
+    assert "at least 2 frames" in app.banner.value
