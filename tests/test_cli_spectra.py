@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from battlab.datasets.spectra import make_raman_graphite_series
 
@@ -140,3 +141,54 @@ def test_echem_gives_g_band_vs_capacity_and_soc(tmp_path):
     prov = json.loads((tmp_path / "res" / "provenance.json").read_text())
     assert prov["inputs"][-1]["name"] == "cell.csv"
     assert prov["parameters"]["alignment"] == {"time_basis": "unix", "clock_offset_s": 0.0}
+
+
+def test_mossbauer_raw_channels_with_alpha_fe_calibration(tmp_path):
+    from battlab.datasets.spectra import (
+        _mossbauer_counts,
+        _triangle_velocity,
+        make_alpha_fe_calibration,
+        make_mossbauer_lfp_series,
+    )
+
+    cal = make_alpha_fe_calibration()
+    np.savetxt(tmp_path / "alpha_fe.txt", cal.data, fmt="%d")
+    v = _triangle_velocity(cal.data.size, cal.truth["folding_point"], cal.truth["velocity_max_mm_s"])
+    sites = [dict(s, area_mm_s=a) for s, a in zip(make_mossbauer_lfp_series(n_spectra=2).truth["sites"], (0.21, 0.09),
+                                                 strict=True)]
+    np.savetxt(tmp_path / "lfp_raw.txt", np.random.default_rng(1).poisson(_mossbauer_counts(v, sites, 5e5)), fmt="%d")
+    res = run("spectra", str(tmp_path / "lfp_raw.txt"), "--raw-channels", "--calibration",
+              str(tmp_path / "alpha_fe.txt"), "--out", str(tmp_path / "res"))
+    assert res.returncode == 0, res.stderr
+    table = pd.read_csv(tmp_path / "res" / "mossbauer_sites.csv").set_index("site")
+    # δ and ΔE_Q within 0.01 mm/s (vs α-Fe), fractions within 2 %.
+    assert abs(table.loc["Fe2+ LiFePO4", "isomer_shift_mm_s"] - 1.225) < 0.01
+    assert abs(table.loc["Fe3+ FePO4", "quadrupole_splitting_mm_s"] - 1.530) < 0.01
+    assert abs(table.loc["Fe3+ FePO4", "fraction"] - 0.3) < 0.02
+    prov = json.loads((tmp_path / "res" / "provenance.json").read_text())
+    assert abs(prov["parameters"]["velocity_calibration"]["slope_mm_s"] - cal.truth["slope_mm_s"]) < 0.005 * cal.truth[
+        "slope_mm_s"]
+
+
+def test_epr_spin_count_cli(tmp_path):
+    from battlab.datasets.spectra import make_epr_plating_series, make_epr_reference
+
+    ser = make_epr_plating_series(n_spectra=3)
+    ref = make_epr_reference()
+    for name, spec in (("sample.csv", ser.data.isel(time=2)), ("ref.csv", ref.data)):
+        pd.DataFrame({"Field [G]": spec["field_mT"].to_numpy() * 10, "Intensity": spec.to_numpy()}).to_csv(
+            tmp_path / name, index=False)
+    res = run("spectra", str(tmp_path / "sample.csv"), "--technique", "epr", "--frequency-GHz", "9.4",
+              "--spin-reference", str(tmp_path / "ref.csv"), "--reference-spins", "1e15",
+              "--acquisition", "receiver_gain=40", "--reference-acquisition", "receiver_gain=20",
+              "--out", str(tmp_path / "res"))
+    assert res.returncode == 0, res.stderr
+    table = pd.read_csv(tmp_path / "res" / "epr.csv")
+    truth = ser.truth["components"].iloc[2]
+    # Spins from the fitted line areas within 5 %, g within 1e-4.
+    assert table["narrow_spins"].iloc[0] == pytest.approx(truth["narrow_spins"], rel=0.05)
+    assert table["broad_spins"].iloc[0] == pytest.approx(truth["broad_spins"], rel=0.05)
+    assert table["narrow_g"].iloc[0] == pytest.approx(2.0030, abs=1e-4)
+    bad = run("spectra", str(tmp_path / "sample.csv"), "--technique", "epr", "--spin-reference",
+              str(tmp_path / "ref.csv"), "--out", str(tmp_path / "res2"))
+    assert bad.returncode != 0 and "reference-spins" in bad.stderr

@@ -342,14 +342,14 @@ def _triangle_velocity(n_raw, folding_point, velocity_max_mm_s):
                     velocity_max_mm_s - 2 * velocity_max_mm_s * (d - n) / n)
 
 
-def make_alpha_fe_calibration(*, n_raw_channels: int = 1024, folding_point: float = 514.5,
+def make_alpha_fe_calibration(*, n_raw_channels: int = 1024, folding_point: float = 3.5,
                               velocity_max_mm_s: float = 6.2, baseline_counts: float = 2.0e5, rng=11) -> Demo:
     """A raw 2N-channel α-Fe foil spectrum (triangular drive) for velocity calibration.
 
     Lines at ±5.312, ±3.076, ±0.840 mm/s (intensities 3:2:1:1:2:3, Γ = 0.26 mm/s, total
-    area 0.35 mm/s) on ``baseline_counts`` per raw channel with Poisson noise. After
-    folding about ``folding_point`` the N channels k have velocity
-    ``−v_max + 2·v_max·(k + 0.5)/N``.
+    area 0.35 mm/s) on ``baseline_counts`` per raw channel with Poisson noise. Velocity
+    rises from −v_max at ``folding_point`` to +v_max N channels later (the first half's
+    sweep), so after folding the N channels k have velocity ``−v_max + 2·v_max·(k + 0.5)/N``.
 
     Returns
     -------

@@ -35,6 +35,72 @@ def reference_spectra(texts, *, technique: str = "xas") -> dict:
     return references
 
 
+def _key_values(texts, option):
+    """``{key: float}`` from KEY=VALUE option values."""
+    from battlab.errors import InvalidParameterError
+
+    out = {}
+    for text in texts:
+        try:
+            key, value = text.split("=", 1)
+            out[key.strip()] = float(value)
+        except ValueError:
+            raise InvalidParameterError(f"{option} {text!r}: use KEY=NUMBER, e.g. receiver_gain=40.") from None
+    return out
+
+
+def _site(text: str) -> dict:
+    """``NAME=KIND,δ[,ΔE_Q or 2ε[,B_hf]]`` → a Mössbauer site dict."""
+    from battlab.errors import InvalidParameterError
+
+    try:
+        name, rest = text.split("=", 1)
+        kind, *nums = (v.strip() for v in rest.split(","))
+        nums = [float(v) for v in nums]
+    except ValueError:
+        raise InvalidParameterError(f"--site {text!r}: use NAME=KIND,DELTA[,QUADRUPOLE[,FIELD_T]] in mm/s and T, "
+                                    "e.g. 'Fe2+=doublet,1.22,2.96'.") from None
+    if not nums:
+        raise InvalidParameterError(f"--site {text!r}: give at least the starting isomer shift (mm/s).")
+    site = {"name": name.strip(), "kind": kind, "isomer_shift_mm_s": nums[0]}
+    if len(nums) > 1:
+        site["quadrupole_mm_s"] = nums[1]
+    if len(nums) > 2:
+        site["field_T"] = nums[2]
+    return site
+
+
+def _mossbauer_raw(args):
+    """Raw channel files folded (and calibrated) into a velocity series."""
+    from battlab.series import series_files, times_for
+    from battlab.spectra.io import stack_spectra
+    from battlab.spectra.mossbauer import calibrate_velocity, channels_to_spectrum, read_channels
+
+    calibration = None
+    if args.calibration:
+        calibration = calibrate_velocity(read_channels(args.calibration), folding_point=args.folding_point)
+    p = Path(args.input)
+    files = [p] if p.is_file() else series_files(p, suffixes=(".txt", ".dat", ".csv", ".asc", ".mca", ".ws5"),
+                                                 label="raw Mössbauer")
+    spectra = []
+    for f in files:
+        counts = read_channels(f)
+        meta = {"format": "mossbauer-channels", "source_name": str(f), "sha256": None, "technique": "mossbauer",
+                "start_time_utc": None, "notes": []}
+        spectra.append(channels_to_spectrum(counts, calibration=calibration, folding_point=args.folding_point,
+                                            velocity_max_mm_s=args.velocity_max_mm_s, meta=meta))
+    times = times_for(files, args.timestamps, spectra, label="spectra")
+    if any(t is None for t in times):
+        import pandas as pd
+
+        # Raw channel files carry no clock: one second per file, in name order (give --timestamps).
+        times = [(pd.Timestamp("1970-01-01", tz="UTC") + pd.Timedelta(seconds=i)).isoformat()
+                 for i in range(len(files))]
+        spectra[0].attrs["battlab"]["notes"].append("raw channel files carry no time: spectra numbered by second "
+                                                    "from 1970-01-01 (give --timestamps).")
+    return stack_spectra(spectra, times=times), calibration
+
+
 def _load(path, technique, timestamps):
     from battlab.spectra.io import load_spectra_series, load_spectrum
 
@@ -50,7 +116,49 @@ def _cmd_spectra(args) -> int:
     from battlab.series import cycling_input_record, load_cycling
     from battlab.spectra.workflow import analyse_spectra, as_regions
 
-    data = _load(args.input, args.technique, args.timestamps)
+    calibration = None
+    if args.raw_channels:
+        if args.technique not in (None, "mossbauer"):
+            raise InvalidParameterError("--raw-channels reads Mössbauer multichannel files; use --technique mossbauer.")
+        args.technique = "mossbauer"
+        data, calibration = _mossbauer_raw(args)
+    else:
+        data = _load(args.input, args.technique, args.timestamps)
+    technique_options = {}
+    if args.site:
+        technique_options["sites"] = [_site(t) for t in args.site]
+    if args.fit_baseline:
+        technique_options["fit_baseline"] = args.fit_baseline
+    if args.shift_reference_mm_s is not None:
+        technique_options["shift_reference_mm_s"] = args.shift_reference_mm_s
+    if args.calibration and not args.raw_channels:
+        # A velocity-axis spectrum of α-Fe: correct the scale and zero of the data's axis.
+        from battlab.spectra.io import load_spectrum
+        from battlab.spectra.mossbauer import calibrate_velocity
+
+        ref = load_spectrum(args.calibration, technique="mossbauer")
+        calibration = calibrate_velocity(next(iter(ref.values())) if isinstance(ref, dict) else ref)
+        data = _recalibrate(data, calibration)
+    if args.frequency_GHz is not None:
+        technique_options["frequency_GHz"] = args.frequency_GHz
+    if args.line_shape:
+        technique_options["line_shape"] = args.line_shape
+    if args.lines is not None:
+        technique_options["components"] = args.lines
+    if args.no_line_fit:
+        technique_options["fit"] = False
+    if args.acquisition:
+        technique_options["acquisition"] = _key_values(args.acquisition, "--acquisition")
+    if args.spin_reference:
+        from battlab.spectra.io import load_spectrum
+
+        if args.reference_spins is None:
+            raise InvalidParameterError("--spin-reference needs --reference-spins (the standard's number of spins).")
+        ref = load_spectrum(args.spin_reference, technique="epr")
+        technique_options["reference"] = next(iter(ref.values())) if isinstance(ref, dict) else ref
+        technique_options["reference_spins"] = args.reference_spins
+        technique_options["reference_acquisition"] = _key_values(args.reference_acquisition,
+                                                                 "--reference-acquisition")
     echem = load_cycling(args.echem) if args.echem else None
     windows = dict(_window(t) for t in args.window) if args.window else None
     baseline = None
@@ -68,7 +176,7 @@ def _cmd_spectra(args) -> int:
                                  model=args.model, references=references,
                                  calibration_umol_per_area=args.calibration_umol_per_area, min_snr=args.min_snr,
                                  n_pca=args.pca_components, echem=echem, clock_offset_s=args.clock_offset_s,
-                                 time_basis=args.time_basis)
+                                 time_basis=args.time_basis, technique_options=technique_options or None)
     for w in caught:
         print(f"battlab: warning: {w.message}", file=sys.stderr)
     if not result.tables:
@@ -80,6 +188,11 @@ def _cmd_spectra(args) -> int:
     params.update({"references": sorted(references) if references else "first and last spectrum (XAS)",
                    "calibration_umol_per_area": args.calibration_umol_per_area, "timestamps": args.timestamps,
                    "notes": result.notes})
+    if calibration is not None:
+        params["velocity_calibration"] = calibration.as_dict()
+        params["calibration_file"] = Path(args.calibration).name if args.calibration else None
+    if args.spin_reference:
+        params["spin_reference"] = Path(args.spin_reference).name
     prov = Provenance.for_data("battlab.spectra.analyse_spectra", first, params, command=args.command_line)
     if echem is not None:
         prov.inputs.append(cycling_input_record(echem, args.echem))
@@ -96,14 +209,30 @@ def _cmd_spectra(args) -> int:
     return 0
 
 
+def _recalibrate(data, calibration):
+    """The data with the velocity axis mapped through an α-Fe calibration."""
+    from battlab.spectra.workflow import as_regions
+
+    out = {}
+    for name, series in as_regions(data).items():
+        new = series.assign_coords(velocity_mm_s=calibration.velocity(series["velocity_mm_s"].to_numpy()))
+        new["velocity_mm_s"].attrs.update(series["velocity_mm_s"].attrs)
+        new.attrs["battlab"]["notes"] = [*new.attrs["battlab"].get("notes", []),
+                                         f"velocity recalibrated on α-Fe (× {calibration.slope_mm_s:.6g}, "
+                                         f"{calibration.offset_mm_s:+.4f} mm/s)."]
+        out[name] = new
+    return out if len(out) > 1 else next(iter(out.values()))
+
+
 def add_parser(sub):
     from battlab.diffraction._cli import add_echem_arguments
 
-    s = sub.add_parser("spectra", help="Raman/FTIR bands and I_D/I_G, XPS components, XAS edge and LCF, NMR Li metal")
+    s = sub.add_parser("spectra", help="Raman/FTIR bands and I_D/I_G, XPS components, XAS edge and LCF, NMR Li metal, "
+                                       "Mössbauer sites, EPR spins and lines")
     s.add_argument("input", metavar="FILE_OR_FOLDER",
                    help="a spectrum (.csv/.txt/.jdx/.xmu/.xdi/.dat/.vms) or a folder of spectra forming a time series")
     s.add_argument("--out", required=True, help="output folder (created)")
-    s.add_argument("--technique", choices=["raman", "ftir", "xps", "xas", "nmr", "generic"],
+    s.add_argument("--technique", choices=["raman", "ftir", "xps", "xas", "nmr", "mossbauer", "epr", "generic"],
                    help="when the file does not say it (presets follow the technique)")
     s.add_argument("--timestamps", help="CSV with columns file,time (ISO 8601 UTC) for a folder of spectra")
     s.add_argument("--window", action="append", default=[], metavar="NAME=LOW,HIGH",
@@ -120,6 +249,32 @@ def add_parser(sub):
     s.add_argument("--calibration-umol-per-area", type=float, help="NMR: µmol Li per unit integral")
     s.add_argument("--min-snr", type=float, default=3.0, help="bands weaker than this count as absent")
     s.add_argument("--pca-components", type=int, default=5, help="principal components reported")
+    m = s.add_argument_group("Mössbauer (--technique mossbauer)")
+    m.add_argument("--raw-channels", action="store_true",
+                   help="the input holds raw 2N-channel counts (folded here; needs --calibration or --velocity-max-mm-s)")
+    m.add_argument("--calibration", metavar="FILE",
+                   help="α-Fe foil spectrum: raw channels (with --raw-channels) or velocity vs counts; sets the "
+                        "velocity scale and zero (isomer shifts vs α-Fe)")
+    m.add_argument("--folding-point", type=float, help="raw folding point in channels (default: found automatically)")
+    m.add_argument("--velocity-max-mm-s", type=float, help="nominal drive amplitude for raw files without calibration")
+    m.add_argument("--site", action="append", default=[], metavar="NAME=KIND,DELTA[,Q[,B]]",
+                   help="site to fit (repeatable): kind singlet/doublet/sextet, starting δ and ΔE_Q (2ε) in mm/s, "
+                        "B_hf in T (default: LiFePO4 + FePO4 doublets)")
+    m.add_argument("--fit-baseline", choices=["constant", "linear"], help="off-resonance level in the fit")
+    m.add_argument("--shift-reference-mm-s", type=float,
+                   help="velocity of the α-Fe centroid on the data's axis (subtracted from isomer shifts)")
+    e = s.add_argument_group("EPR (--technique epr)")
+    e.add_argument("--frequency-GHz", type=float, help="microwave frequency (default: from the file) for g")
+    e.add_argument("--line-shape", choices=["dysonian", "lorentzian"],
+                   help="phase-shifted (default) or plain Lorentzian derivative lines")
+    e.add_argument("--lines", type=int, help="number of lines fitted (default: narrow + broad Li metal lines)")
+    e.add_argument("--no-line-fit", action="store_true", help="only g, ΔB_pp and double integrals")
+    e.add_argument("--acquisition", action="append", default=[], metavar="KEY=VALUE",
+                   help="sample acquisition: receiver_gain, q_factor, power_mW, modulation_mT, n_scans (repeatable)")
+    e.add_argument("--spin-reference", metavar="FILE", help="spectrum of a standard of known spins")
+    e.add_argument("--reference-spins", type=float, help="number of spins of the --spin-reference standard")
+    e.add_argument("--reference-acquisition", action="append", default=[], metavar="KEY=VALUE",
+                   help="acquisition of the standard (same keys as --acquisition)")
     add_echem_arguments(s, what="spectrum")
     s.set_defaults(func=_cmd_spectra)
     return s

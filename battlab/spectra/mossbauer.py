@@ -142,10 +142,12 @@ def _fold_cost(counts, p):
 def fold_channels(counts, *, folding_point: float | None = None):
     """Fold a raw 2N-channel spectrum (triangular drive) into N channels.
 
-    The velocity is mirror-symmetric about the folding point p: channel ``p + x`` and
-    channel ``p − x`` see the same velocity. The folded channel k (0 … N−1) sums the
-    raw channels at ``p + 0.5 + k`` and its mirror ``p − 0.5 − k`` (periodic, linearly
-    interpolated when p is not a half-integer).
+    The velocity is mirror-symmetric about the folding point p (and p ± N): channel
+    ``p + x`` and channel ``p − x`` see the same velocity. Of the two equivalent points,
+    s (= p or p − N) nearest channel 0 starts the sweep that covers the first half of the
+    raw channels; folded channel k (0 … N−1) sums the raw channels at ``s + 0.5 + k`` and
+    its mirror ``s − 0.5 − k`` (periodic, linearly interpolated when p is not a
+    half-integer). Folded channels thus follow the first half's sweep direction.
 
     Parameters
     ----------
@@ -180,8 +182,11 @@ def fold_channels(counts, *, folding_point: float | None = None):
     p = float(folding_point)
     if not np.isfinite(p):
         raise InvalidParameterError(f"folding_point must be a finite channel number, got {folding_point}.")
+    start = p % n
+    if start >= n / 2:
+        start -= n
     k = np.arange(n, dtype=float)
-    folded = _periodic(c, p + 0.5 + k) + _periodic(c, p - 0.5 - k)
+    folded = _periodic(c, start + 0.5 + k) + _periodic(c, start - 0.5 - k)
     return folded, p
 
 
@@ -235,7 +240,8 @@ class VelocityCalibration:
                 "fwhm_mm_s": self.fwhm_mm_s, "lines_mm_s": list(ALPHA_FE_LINES_MM_S)}
 
 
-def calibrate_velocity(data, *, folding_point: float | None = None, lines=ALPHA_FE_LINES_MM_S) -> VelocityCalibration:
+def calibrate_velocity(data, *, folding_point: float | None = None, lines=ALPHA_FE_LINES_MM_S,
+                       velocity_increasing: bool = True) -> VelocityCalibration:
     """Velocity calibration from an α-Fe foil sextet.
 
     Parameters
@@ -247,6 +253,11 @@ def calibrate_velocity(data, *, folding_point: float | None = None, lines=ALPHA_
         Raw counts only; default found automatically.
     lines : sequence of 6 float
         Known line positions, mm/s (default α-Fe at room temperature).
+    velocity_increasing : bool
+        Raw counts: whether velocity rises along the first half of the raw channels (the
+        folded channel order). The symmetric α-Fe sextet cannot tell the direction, and
+        a wrong one flips the sign of every isomer shift; check it on a sample of known
+        δ once per spectrometer.
 
     Returns
     -------
@@ -282,9 +293,8 @@ def calibrate_velocity(data, *, folding_point: float | None = None, lines=ALPHA_
                     fwhm=top["fwhm"].to_numpy(float) if "fwhm" in top else None, background_order=0,
                     center_tolerance=5 * float(np.median(top["fwhm"])) if "fwhm" in top else None)
     centers = np.sort(fit.peaks["center"].to_numpy(float))
-    # Velocity may rise or fall with the channel: keep the line order that fits a straight line.
-    fits = [(np.polyfit(centers, known, 1), known) for known in (lines, lines[::-1])]
-    (slope, offset), lines_used = min(fits, key=lambda f: np.sum((f[1] - np.polyval(f[0], centers)) ** 2))
+    lines_used = lines if velocity_increasing or n_channels is None else lines[::-1]
+    slope, offset = np.polyfit(centers, lines_used, 1)
     resid = lines_used - (slope * centers + offset)
     return VelocityCalibration(slope_mm_s=float(slope), offset_mm_s=float(offset), line_positions=centers,
                                residuals_mm_s=resid, folding_point=folding_point, n_channels=n_channels,

@@ -326,7 +326,8 @@ def _xas(result, *, references, prefix, **_):
 #: Options the Mössbauer and EPR analyses take from the preset and ``technique_options``.
 _TECHNIQUE_OPTION_KEYS = {
     "mossbauer": ("sites", "fit_baseline", "weights", "shift_reference_mm_s"),
-    "epr": ("components", "line_shape", "frequency_GHz", "fit", "baseline_fraction", "acquisition", "reference",
+    "epr": ("components", "line_shape", "frequency_GHz", "fit", "baseline_fraction", "integration_half_width_mT",
+            "acquisition", "reference",
             "reference_spins", "reference_acquisition"),
 }
 
@@ -359,6 +360,7 @@ def _epr(result, *, prefix, options, **_):
                 series, components=options.get("components"), line_shape_model=options.get("line_shape", "dysonian"),
                 frequency_GHz=options.get("frequency_GHz"), fit=bool(options.get("fit", True)),
                 baseline_fraction=float(options.get("baseline_fraction", 0.1)),
+                integration_half_width_mT=options.get("integration_half_width_mT"),
                 acquisition=options.get("acquisition"), reference=options.get("reference"),
                 reference_spins=options.get("reference_spins"),
                 reference_acquisition=options.get("reference_acquisition"))
