@@ -360,8 +360,13 @@ AFM = [
         "graphite steps with potential.\n\n"
         "The app opens on a synthetic self-affine surface with Sq = 3 nm on a tilted plane. Other demos: "
         "particles with a scan scar, a Hertz force curve, a two-phase force-volume map and an EC-AFM series "
-        "with a growing SEI. Upload a Gwyddion `.gwy`, Nanoscope `.spm`, JPK `.jpk`, a force curve "
-        "(`.jpk-force`, `.jpk-force-map`, Asylum `.ibw`), or a text/TIFF height map with its pixel size. "
+        "with a growing SEI, a C-AFM current map and a KPFM map beside an Au pad. Upload a Gwyddion `.gwy`, "
+        "Nanoscope `.spm`, JPK `.jpk`, Nanonis `.sxm`, an Asylum `.ibw` image or force curve, a JPK force "
+        "file (`.jpk-force`, `.jpk-force-map`), or a text/TIFF height map with its pixel size. The profile "
+        "line runs between two points: type them in µm or click them on the map; it gives Ra/Rq and the "
+        "height of a step it crosses. A KPFM reference is a typed CPD, a rectangle (typed or clicked) or a "
+        "height threshold. For an EC-AFM series choose all frame files at once (or one TIFF stack) under "
+        "*Series frames*, then type the potentials or upload the cycling file. "
         "Report scan size, pixel size and levelling with any roughness value; the tip radius sets the modulus."
     ),
     new_code_cell("import battlab as bl"),
@@ -380,6 +385,14 @@ AFM = [
                   "registered, drift = bl.afm.register_series(series.data)\n"
                   "bl.afm.thickness_series(registered, film=series.truth[\"film_mask\"], "
                   "reference=series.truth[\"reference_mask\"]).head()"),
+    new_code_cell("# A free profile line (x, y in µm), 50 nm wide: ISO 4287 Ra/Rq and a step height along it.\n"
+                  "profile = bl.afm.line_profile(levelled, (0.5, 1.0), (4.5, 3.0), width_um=0.05)\n"
+                  "bl.afm.profile_roughness(profile)"),
+    new_code_cell("# KPFM: the Au pad (a rectangle in µm) is the reference; the map is φ − φ_ref in eV.\n"
+                  "kpfm = bl.datasets.afm.make_kpfm_map()\n"
+                  "pad = bl.afm.region_mask(kpfm.data[\"potential\"], x_um=(0, 1.5))\n"
+                  "delta = bl.afm.work_function_map(kpfm.data[\"potential\"], reference_mask=pad)\n"
+                  "float(delta.values[kpfm.truth[\"sample_mask\"]].mean()), delta.attrs[\"sign_convention\"]"),
     new_markdown_cell(
         "Roughness follows ISO 25178 (Sa, Sq, Ssk, Sku, Sp, Sv, Sz, Sdr) on the levelled map and ISO 4287 "
         "(Ra, Rq) on each scan line after removing its mean line. Force curves: the baseline is a line fitted "
@@ -387,7 +400,10 @@ AFM = [
         "a linear least-squares fit: Hertz F = 4/3·E/(1−ν²)·√R·δ^1.5, Sneddon F = 2/π·E/(1−ν²)·tanα·δ², DMT "
         "with a fitted pull-off force, JKR in its parametric form. EC-AFM frames are registered by phase "
         "correlation; the film thickness is the offset of the film over a bare reference region fitted "
-        "together with a common plane.\n\n"
+        "together with a common plane. A profile is sampled bilinearly about one pixel apart (its distance "
+        "axis is exact) and averaged across its width; a step is the offset of two terrace lines with one "
+        "common slope, fitted away from the edge. KPFM sign convention, bias on the sample: "
+        "φ − φ_ref = e(V_ref − V_CPD); it flips with the bias on the tip.\n\n"
         "**Reference.** Dini et al., *Multiscale characterization of Li-ion batteries through the combined "
         "use of atomic force microscopy and X-ray microscopy* (review, 2021)."
     ),
