@@ -11,9 +11,9 @@ from battlab.io.registry import load
 
 __version__ = "0.1.0"
 __all__ = ["load", "BattlabError", "__version__", "io", "echem", "datasets", "provenance",
-           "plot", "apps", "errors", "sensors", "imaging", "diffraction", "peaks", "optical", "series", "spectra", "correlate", "tem", "afm", "xrm", "depth", "scattering"]
+           "plot", "apps", "errors", "sensors", "imaging", "diffraction", "peaks", "optical", "series", "spectra", "correlate", "tem", "afm", "xrm", "depth", "scattering", "probes", "elements"]
 
-_SUBMODULES = {"io", "echem", "datasets", "provenance", "plot", "apps", "errors", "cli", "sensors", "imaging", "diffraction", "peaks", "optical", "series", "spectra", "correlate", "tem", "afm", "xrm", "depth", "scattering"}
+_SUBMODULES = {"io", "echem", "datasets", "provenance", "plot", "apps", "errors", "cli", "sensors", "imaging", "diffraction", "peaks", "optical", "series", "spectra", "correlate", "tem", "afm", "xrm", "depth", "scattering", "probes", "elements"}
 
 
 def __getattr__(name):

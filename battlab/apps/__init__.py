@@ -19,8 +19,9 @@ from battlab.apps.spectra import SpectraApp
 from battlab.apps.xrm import XRMApp
 from battlab.apps.tem import TEMApp
 from battlab.apps.scattering import ScatteringApp
+from battlab.apps.probes import ProbesApp
 
-__all__ = ["BaseApp", "PlotPane", "AFMApp", "CorrelationApp", "CVApp", "CyclingApp", "EISApp", "GITTApp", "SensorsApp", "SpectraApp", "XRDApp", "OpticalApp", "TEMApp", "load_browser_resources", "APPS", "XRMApp", "DepthProfileApp"]
+__all__ = ["BaseApp", "PlotPane", "AFMApp", "CorrelationApp", "CVApp", "CyclingApp", "EISApp", "GITTApp", "SensorsApp", "SpectraApp", "XRDApp", "OpticalApp", "TEMApp", "load_browser_resources", "APPS", "XRMApp", "DepthProfileApp", "ProbesApp"]
 
 #: Notebook gallery: app class -> (notebook, one-line description).
 APPS = {
@@ -56,4 +57,7 @@ APPS = {
     "DepthProfileApp": ("14_depth_profiling.ipynb",
                         "Depth profiles: NDP Li vs depth from a stopping table, ToF-SIMS sputter depth, layers, "
                         "fragment ratios and ion maps, XPS atomic % vs sputter depth."),
+    "ProbesApp": ("15_probes_and_element_maps.ipynb",
+                  "Scanning probes and element maps: SECM approach curves (κ, k, contact), SECM/SICM/ESM maps with "
+                  "local rate constants, XRF/EDS ratio maps with Poisson σ, phases and registration onto SEM."),
 }

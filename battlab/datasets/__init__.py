@@ -185,3 +185,14 @@ DEMOS.update({
     "operando Mössbauer: LiFePO4 → FePO4 doublets along charge": (make_mossbauer_lfp_series, "mossbauer"),
     "operando EPR: Li metal lines (narrow + broad) during plating": (make_epr_plating_series, "epr"),
 })
+
+# Scanning probes and element maps (battlab.probes / battlab.elements)
+from battlab.datasets.elements import make_nmc_element_maps  # noqa: E402
+from battlab.datasets.probes import make_approach_curves, make_secm_map, make_sicm_maps  # noqa: E402
+
+__all__ += ["make_approach_curves", "make_secm_map", "make_sicm_maps", "make_nmc_element_maps"]
+DEMOS.update({
+    "SECM: approach curves (conductor, insulator, κ = 0.3, 1, 3)": (make_approach_curves, "secm"),
+    "SECM: feedback map with active spots of known k": (make_secm_map, "secm"),
+    "EDS: NMC Ni-rich core / Mn-rich shell maps + shifted SEM": (make_nmc_element_maps, "elements"),
+})

@@ -12,6 +12,7 @@ from battlab.plot import (
     eis,
     gitt,
     optical,
+    probes,
     scattering,
     sensors,
     series,
@@ -21,4 +22,4 @@ from battlab.plot import (
 )
 from battlab.plot._core import to_html
 
-__all__ = ["afm", "cv", "cycling", "depth", "diffraction", "eis", "gitt", "optical", "scattering", "sensors", "series", "spectra", "tem", "xrm", "to_html"]
+__all__ = ["afm", "cv", "cycling", "depth", "diffraction", "eis", "gitt", "optical", "probes", "scattering", "sensors", "series", "spectra", "tem", "xrm", "to_html"]

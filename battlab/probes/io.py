@@ -113,7 +113,8 @@ def read_approach_curve(source, *, name: str | None = None, distance_unit: str |
         Comma-, tab- or space-separated table. Columns are found by name (``distance``,
         ``z``, ``d`` …; ``current``, ``i`` …) or taken as the first two columns.
     distance_unit, current_unit : str, optional
-        Units when the header does not state them (e.g. "Distance (µm)", "I / pA").
+        Units used when the header does not state them ("Distance (µm)", "I / pA" in a
+        header win).
         Distance: m, mm, µm/um, nm; current: A, mA, µA/uA, nA, pA, fA.
 
     Returns
@@ -133,8 +134,9 @@ def read_approach_curve(source, *, name: str | None = None, distance_unit: str |
         for c in (dcol, icol):
             if c not in frame.columns:
                 raise MissingDataError(f"{Path(src).name}: no column {c!r}; columns are {list(frame.columns)}.")
-        du = (distance_unit or _unit_in(str(dcol)) or "").strip().lower().replace("μ", "µ")
-        iu = (current_unit or _unit_in(str(icol)) or "").strip().lower().replace("μ", "µ")
+        # a unit the file states wins over the caller's fallback
+        du = (_unit_in(str(dcol)) or distance_unit or "").strip().lower().replace("μ", "µ")
+        iu = (_unit_in(str(icol)) or current_unit or "").strip().lower().replace("μ", "µ")
         if du not in _LENGTH:
             raise MissingDataError(f"{Path(src).name}: the distance unit is not stated (column {dcol!r}); pass "
                                    "distance_unit='µm' or 'nm' (CLI: --distance-unit).")
