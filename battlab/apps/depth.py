@@ -177,7 +177,8 @@ class DepthProfileApp(BaseApp):
         for wd in (self.cal_method, self.cal_value, self.ref_fragment, self.normalize, self.fragments, self.numerator,
                    self.denominator, self.markers, self.interface_method):
             wd.observe(redo("analysing the SIMS profile", self._analyse_sims), "value")
-        self.map_depth.observe(redo("drawing the maps", self._draw_maps), "value")
+        for wd in (self.numerator, self.denominator, self.map_depth):  # the maps need no depth calibration
+            wd.observe(redo("drawing the maps", self._draw_maps), "value")
         self.sims_pane, self.ratio_pane = PlotPane(), PlotPane()
         self.map_pane, self.ratio_map_pane = PlotPane(), PlotPane()
         sims_tab = w.VBox([
@@ -200,7 +201,7 @@ class DepthProfileApp(BaseApp):
         self.tabs = w.Tab(children=[ndp_tab, sims_tab, xps_tab])
         for i, name in enumerate(TABS):
             self.tabs.set_title(i, name)
-        self.tabs.observe(redo("switching tab", self._show_table), "selected_index")
+        self.tabs.observe(redo("switching tab", self._on_tab), "selected_index")
         return self.tabs
 
     # --- data ------------------------------------------------------------------------
@@ -252,6 +253,7 @@ class DepthProfileApp(BaseApp):
         self.parts["stopping"] = read_stopping_table(data, name=name)
         self._fill_stopping_text()
         self._analyse_ndp()
+        self.clear_error()
         self.set_status(f"stopping table {name}: {len(self.parts['stopping'])} rows")
 
     def _apply_stopping_text(self):
@@ -260,6 +262,7 @@ class DepthProfileApp(BaseApp):
         tab = read_stopping_table(self.stopping_text.value.encode(), name="edited stopping table")
         self.parts["stopping"] = tab
         self._analyse_ndp()
+        self.clear_error()
         self.set_status(f"edited stopping table: {len(tab)} rows")
 
     def _fill_stopping_text(self):
@@ -285,6 +288,7 @@ class DepthProfileApp(BaseApp):
         self.truth.pop("sims_map", None)
         self._sync_fragment_options()
         self._draw_maps()
+        self.clear_error()
         self.set_status(f"ion maps: {', '.join(map(str, new['fragment'].values))} ({new.shape[1]} scans)")
 
     def _set_data(self, data, label, truth=None):
@@ -369,9 +373,27 @@ class DepthProfileApp(BaseApp):
         return "; ".join(bits) or "no data"
 
     # --- analyses --------------------------------------------------------------------
+    def _draw(self, pane, key, tab: int):
+        """Render now when the figure's tab is shown; otherwise when the user opens that tab."""
+        pending = self.__dict__.setdefault("_pending", {})
+        if (self.tabs.selected_index or 0) == tab:
+            pending.pop(id(pane), None)
+            pane.update(self.figs[key])
+        else:
+            pending[id(pane)] = (tab, pane, key)
+
+    def _on_tab(self):
+        tab = self.tabs.selected_index or 0
+        for k, (t, pane, key) in list(self.__dict__.get("_pending", {}).items()):
+            if t == tab:
+                del self._pending[k]
+                pane.update(self.figs[key])
+        self._show_table()
+
     def _analyse_all(self):
         self._analyse_ndp()
         self._analyse_sims()
+        self._draw_maps()
         self._analyse_xps()
 
     def _ndp_options(self):
@@ -426,9 +448,9 @@ class DepthProfileApp(BaseApp):
         self.figs["ndp_profile"] = plot.ndp_profile(profile, truth=truth, interfaces=interfaces["position"],
                                                     layers=layers)
         self.figs["ndp_time"] = plot.ndp_heatmap(profiles)
-        self.ndp_spec_pane.update(self.figs["ndp_spectrum"])
-        self.ndp_prof_pane.update(self.figs["ndp_profile"])
-        self.ndp_time_pane.update(self.figs["ndp_time"])
+        self._draw(self.ndp_spec_pane, "ndp_spectrum", 0)
+        self._draw(self.ndp_prof_pane, "ndp_profile", 0)
+        self._draw(self.ndp_time_pane, "ndp_time", 0)
         self.ndp_notes = profile.attrs["battlab"]["notes"]
         self._show_table()
 
@@ -438,7 +460,7 @@ class DepthProfileApp(BaseApp):
         for pane, key in ((self.ndp_spec_pane, "ndp_spectrum"), (self.ndp_prof_pane, "ndp_profile"),
                           (self.ndp_time_pane, "ndp_time")):
             self.figs[key] = empty(message)
-            pane.update(self.figs[key])
+            self._draw(pane, key, 0)
         self.ndp_notes = [message]
         self._show_table()
 
@@ -489,9 +511,8 @@ class DepthProfileApp(BaseApp):
             self.tables["sims_profile"] = out
             self.figs["sims_profile"] = plot.sims_profile(prof, frags, interfaces=bounds,
                                                           log_y=self.normalize.value == "none")
-        self.sims_pane.update(self.figs["sims_profile"])
-        self.ratio_pane.update(self.figs["sims_ratio"])
-        self._draw_maps()
+        self._draw(self.sims_pane, "sims_profile", 1)
+        self._draw(self.ratio_pane, "sims_ratio", 1)
         self._show_table()
 
     def _draw_maps(self):
@@ -516,8 +537,8 @@ class DepthProfileApp(BaseApp):
                 self.tables["sims_ratio_map"] = rm.to_dataframe(name=f"{num}/{den}").reset_index()
             else:
                 self.figs["ratio_map"] = empty("Pick a second fragment present in the maps.")
-        self.map_pane.update(self.figs["ion_map"])
-        self.ratio_map_pane.update(self.figs["ratio_map"])
+        self._draw(self.map_pane, "ion_map", 1)
+        self._draw(self.ratio_map_pane, "ratio_map", 1)
 
     def _analyse_xps(self):
         from battlab.depth.xps_depth import xps_depth_profile
@@ -541,7 +562,7 @@ class DepthProfileApp(BaseApp):
             self.tables["xps_atomic"] = atomic
             self.tables["xps_species"] = species
         self.figs["xps_atomic"] = plot.xps_atomic(atomic)
-        self.xps_pane.update(self.figs["xps_atomic"])
+        self._draw(self.xps_pane, "xps_atomic", 2)
         self._show_table()
 
     # --- results ---------------------------------------------------------------------
