@@ -333,11 +333,7 @@ class ProbesApp(BaseApp):
 
         sel = None if self.curve_pick.value in (None, "all") else self.curve_pick.value
         self.main_plot.update(P.approach_curves(self.long, rg=float(self.rg.value), selected=sel))
-        res = self.long if sel is None else self.long[self.long["curve"] == sel]
-        import holoviews as hv
-
-        self.second_plot.update(hv.Scatter((res["L"], res["residual"]), "L = d/a", "residual (Ni)").opts(
-            width=600, height=220, title="Fit residuals", color="#444444", size=3))
+        self.second_plot.update(P.approach_residuals(self.long, selected=sel))
         self.third_plot.widget.layout.display = "none"
         self.table.value = html_table(self.fits, _FIT_COLUMNS)
 

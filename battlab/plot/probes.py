@@ -9,7 +9,7 @@ import numpy as np
 
 from battlab.plot._core import HEIGHT, WIDTH, empty
 
-__all__ = ["approach_curves", "probe_map", "ratio_maps", "rgb_image", "phase_image", "element_profile",
+__all__ = ["approach_curves", "approach_residuals", "probe_map", "ratio_maps", "rgb_image", "phase_image", "element_profile",
            "registration_overlay"]
 
 _COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
@@ -41,6 +41,21 @@ def approach_curves(long, *, rg: float = 10.0, selected=None, width=WIDTH + 120,
         layers.append(hv.Curve((used["L"], used["Ni_fit"]), "L = d/a", "Ni = I/I∞").opts(color=c, line_width=2))
     return hv.Overlay(layers).opts(width=width, height=height, title=title, legend_position="right",
                                    tools=["hover"], show_grid=True)
+
+
+def approach_residuals(long, *, selected=None, width=WIDTH + 120, height=HEIGHT - 100,
+                       title: str = "Fit residuals (Ni)"):
+    """Data minus fit against L, one colour per curve (the same colours as :func:`approach_curves`)."""
+    if long is None or len(long) == 0:
+        return empty("No fit.", width=width, height=height)
+    layers = [hv.HLine(0).opts(color="#888888", line_width=1)]
+    for j, name in enumerate(dict.fromkeys(long["curve"])):
+        if selected is not None and name != selected:
+            continue
+        sub = long[(long["curve"] == name) & (long["used"] if "used" in long else True)]
+        layers.append(hv.Scatter((sub["L"], sub["residual"]), "L = d/a", "residual", label=str(name)).opts(
+            color=_COLORS[j % len(_COLORS)], size=3))
+    return hv.Overlay(layers).opts(width=width, height=height, title=title, show_legend=False, tools=["hover"])
 
 
 def probe_map(image, *, title: str = "", cmap: str = "viridis", log: bool = False, clim=None, width=WIDTH,
