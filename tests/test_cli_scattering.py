@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from battlab.datasets.scattering import make_reflectivity_series, make_saxs_series
 
@@ -32,6 +33,7 @@ def _write_series(series, folder, value, *, nm=False):
     return folder
 
 
+@pytest.mark.slow  # a subprocess importing the whole CLI
 def test_saxs_folder_recovers_eq1_and_joins_cycling(tmp_path):
     demo = make_saxs_series(n_curves=6)
     folder = _write_series(demo.data, tmp_path / "sans", "I", nm=True)
@@ -56,6 +58,7 @@ def test_saxs_folder_recovers_eq1_and_joins_cycling(tmp_path):
     assert len(prov["inputs"]) == 7 and prov["inputs"][-1]["role"] == "cycling"
 
 
+@pytest.mark.slow  # a subprocess importing the whole CLI
 def test_reflectometry_with_layers_csv_and_potentials(tmp_path):
     demo = make_reflectivity_series(n_curves=3)
     folder = _write_series(demo.data, tmp_path / "nr", "R")
@@ -77,15 +80,18 @@ def test_reflectometry_with_layers_csv_and_potentials(tmp_path):
     assert prov["parameters"]["free"] == ["SEI:thickness_A", "SEI:sld_1e-6_per_A2", "electrolyte:roughness_A"]
 
 
-def test_bad_inputs_exit_2_with_one_line(tmp_path):
+def test_bad_inputs_exit_2_with_one_line(tmp_path, capsys):
+    from battlab.cli import main
+
     bad = tmp_path / "bad.dat"
     bad.write_text("nothing to see\n")
-    res = run("saxs", str(bad), "--out", str(tmp_path / "o"))
-    assert res.returncode == 2 and res.stderr.startswith("battlab: error:") and "Traceback" not in res.stderr
+    assert main(["saxs", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("battlab: error:") and "Traceback" not in err
     demo = make_reflectivity_series(n_curves=1)
     folder = _write_series(demo.data, tmp_path / "nr", "R")
     layers = tmp_path / "layers.csv"
     demo.truth["layers"].to_csv(layers, index=False)
-    res = run("reflectometry", str(folder), "--layers", str(layers), "--free", "Gold:thickness_A",
-              "--out", str(tmp_path / "o2"))
-    assert res.returncode == 2 and "Gold" in res.stderr and not (tmp_path / "o2" / "provenance.json").exists()
+    assert main(["reflectometry", str(folder), "--layers", str(layers), "--free", "Gold:thickness_A",
+                 "--out", str(tmp_path / "o2")]) == 2
+    assert "Gold" in capsys.readouterr().err and not (tmp_path / "o2" / "provenance.json").exists()

@@ -70,3 +70,7 @@ def test_notebook_executes(path, tmp_path):
         # The GITT app rendered; the under-the-hood calls listed pulses, D per pulse and the OCV.
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
         assert "tau_s" in text and "diffusion_coefficient_cm2_s" in text and "ocv_V" in text
+    if path.name.startswith("13_"):
+        # The scattering app rendered; under the hood: Eq. (1) per curve, Guinier/Porod, SEI thickness vs potential.
+        assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+        assert "A_Porod_ratio" in text and "R_g_A" in text and "SEI:thickness_A" in text

@@ -237,9 +237,12 @@ class ScatteringApp(BaseApp):
         self.cycling.x_axis.layout.display = "none"  # the trend plots have their own x-axis choice
 
         refit = lambda _: self._guard("fitting the SAXS/SANS curves", self._analyse_saxs)  # noqa: E731
-        for widget in (self.q_min, self.q_max, self.contrast, self.fix_background, self.background_value,
-                       self.use_background, self.sample_T, self.background_T, self.thickness_cm, self.calibration):
+        for widget in (self.q_min, self.q_max, self.contrast, self.fix_background, self.use_background):
             widget.observe(refit, "value")
+        # Values that only matter when their switch is on refit only then.
+        self.background_value.observe(lambda c: refit(c) if self.fix_background.value else None, "value")
+        for widget in (self.sample_T, self.background_T, self.thickness_cm, self.calibration):
+            widget.observe(lambda c: refit(c) if self.use_background.value else None, "value")
         self.saxs_curve.observe(lambda _: self._guard("showing the curve", self._draw_saxs_curve), "value")
         self.saxs_quantity.observe(lambda _: self._guard("plotting the trend", self._draw_saxs_trend), "value")
         self.trend_x.observe(lambda _: self._guard("plotting the trends", self._draw_trends), "value")

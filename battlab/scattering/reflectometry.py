@@ -240,7 +240,7 @@ def _default_bounds(name, value):
         return 0.0, max(10 * abs(value), 1e-4)
     col = name.partition(":")[2]
     if col == "thickness_A":
-        return 0.0, max(2.5 * value, value + 100.0)
+        return 0.0, max(3.0 * value, value + 200.0)
     if col == "roughness_A":
         return 0.0, max(3.0 * value, 30.0)
     return value - max(3.0, abs(value)), value + max(3.0, abs(value))
@@ -285,7 +285,7 @@ def fit_reflectivity(curve, layers, *, free, bounds: dict | None = None, scale: 
         ``"LAYER:thickness_A"``, ``"LAYER:sld_1e-6_per_A2"``, ``"LAYER:roughness_A"``,
         ``"scale"``, ``"background"``.
     bounds : dict, optional
-        ``name -> (low, high)``; defaults: thickness 0–max(2.5d, d + 100 Å), roughness
+        ``name -> (low, high)``; defaults: thickness 0–max(3d, d + 200 Å), roughness
         0–max(3σ, 30 Å), SLD ± max(3, |ρ|), scale 0.5–2×, background 0–10×.
     resolution_pct : float, optional
         dq/q FWHM (%) when the file has no dq column (or ``use_file_resolution`` is off).
