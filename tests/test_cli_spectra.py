@@ -143,6 +143,7 @@ def test_echem_gives_g_band_vs_capacity_and_soc(tmp_path):
     assert prov["parameters"]["alignment"] == {"time_basis": "unix", "clock_offset_s": 0.0}
 
 
+@pytest.mark.slow
 def test_mossbauer_raw_channels_with_alpha_fe_calibration(tmp_path):
     from battlab.datasets.spectra import (
         _mossbauer_counts,
@@ -170,6 +171,7 @@ def test_mossbauer_raw_channels_with_alpha_fe_calibration(tmp_path):
         "slope_mm_s"]
 
 
+@pytest.mark.slow
 def test_epr_spin_count_cli(tmp_path):
     from battlab.datasets.spectra import make_epr_plating_series, make_epr_reference
 

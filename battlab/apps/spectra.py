@@ -1,4 +1,4 @@
-"""Operando spectroscopy app: Raman, FTIR, XPS, XAS and NMR with technique presets."""
+"""Operando spectroscopy app: Raman, FTIR, XPS, XAS, NMR, Mössbauer and EPR with technique presets."""
 
 from __future__ import annotations
 
@@ -17,7 +17,21 @@ from battlab.series import ECHEM_COLUMNS
 __all__ = ["SpectraApp"]
 
 _TECHNIQUES = {"raman": "Raman", "ftir": "FTIR", "xps": "XPS", "xas": "XAS (XANES)", "nmr": "⁷Li NMR",
-               "generic": "spectra"}
+               "mossbauer": "⁵⁷Fe Mössbauer", "epr": "EPR", "generic": "spectra"}
+#: Techniques whose analysis is a model fit with its own controls (no baseline/windows).
+_FIT_TECHNIQUES = ("mossbauer", "epr")
+_SITE_COLUMNS = [("site", "site", "{}"), ("kind", "kind", "{}"), ("isomer_shift_mm_s", "δ vs α-Fe (mm/s)", "{:.3f}"),
+                 ("isomer_shift_mm_s_err", "±", "{:.3f}"), ("quadrupole_splitting_mm_s", "ΔE_Q (mm/s)", "{:.3f}"),
+                 ("two_epsilon_mm_s", "2ε (mm/s)", "{:.3f}"), ("field_T", "B_hf (T)", "{:.2f}"),
+                 ("fwhm_mm_s", "Γ (mm/s)", "{:.3f}"), ("area_mm_s", "area (mm/s)", "{:.4f}"),
+                 ("fraction", "fraction", "{:.1%}")]
+_EPR_LINE_COLUMNS = [("component", "line", "{}"), ("g", "g", "{:.5f}"), ("g_err", "±", "{:.5f}"),
+                     ("fwhm_mT", "FWHM (mT)", "{:.4f}"), ("width_pp_mT", "ΔB_pp (mT)", "{:.4f}"),
+                     ("area", "area (double integral)", "{:.4g}"), ("area_fraction", "share", "{:.1%}"),
+                     ("phase_deg", "phase (°)", "{:.1f}"), ("asymmetry", "asymmetry", "{:.2f}")]
+_EPR_SUMMARY_COLUMNS = [("g", "g (zero crossing)", "{:.5f}"), ("width_pp_mT", "ΔB_pp (mT)", "{:.4f}"),
+                        ("double_integral", "double integral", "{:.4g}"),
+                        ("double_integral_relative", "vs first", "{:.3f}"), ("spins", "spins", "{:.3g}")]
 _BASELINES = [("none", "none"), ("asymmetric least squares", "als"), ("polynomial (iterative)", "polynomial"),
               ("SNIP", "snip"), ("linear (end points)", "linear")]
 _NORMALIZATIONS = [("none", "none"), ("to maximum", "max"), ("to area", "area"), ("SNV", "snv")]
@@ -46,7 +60,10 @@ class SpectraApp(BaseApp):
     Raman: band positions, widths and I_D/I_G. FTIR: band growth. XPS: Shirley background,
     SEI component fits and RSF-corrected composition. XAS: E0, edge shift, white line and
     a linear-combination fit by the first and last spectra. NMR: window integrals and the
-    Li-metal amount. Every technique: PCA of the series.
+    Li-metal amount. Mössbauer: quadrupole doublets/sextets fitted per spectrum, isomer
+    shifts, splittings and site fractions. EPR: g, ΔB_pp, double integral and the
+    narrow/broad phase-shifted Lorentzian lines of Li metal. Every technique: PCA of the
+    series.
 
     Parameters
     ----------
@@ -60,9 +77,10 @@ class SpectraApp(BaseApp):
     """
 
     title = "Operando spectroscopy"
-    intro = ("Raman, FTIR, XPS, XAS and NMR spectra: baseline, bands or components, and how they change "
-             "over time beside the voltage, with technique presets and PCA of the series.")
-    accept = ".csv,.txt,.dat,.tsv,.asc,.jdx,.dx,.jcamp,.xmu,.xdi,.vms"
+    intro = ("Raman, FTIR, XPS, XAS, NMR, Mössbauer and EPR spectra: baseline, bands, components or "
+             "hyperfine sites and lines, and how they change over time beside the voltage, with technique "
+             "presets and PCA of the series.")
+    accept = ".csv,.txt,.dat,.tsv,.asc,.jdx,.dx,.jcamp,.xmu,.xdi,.vms,.dsc"
     data_kind = "spectrum"
 
     def __init__(self, data=None, *, echem: pd.DataFrame | None = None, **kw):
@@ -78,7 +96,9 @@ class SpectraApp(BaseApp):
 
     def demos(self):
         from battlab.datasets.spectra import (
+            make_epr_plating_series,
             make_ftir_series,
+            make_mossbauer_lfp_series,
             make_nmr_plating_series,
             make_raman_graphite_series,
             make_xas_mixture_series,
@@ -89,7 +109,9 @@ class SpectraApp(BaseApp):
                 "XAS: Mn edge, two-state mixture over time": make_xas_mixture_series,
                 "XPS: SEI C 1s and F 1s (Shirley, components)": make_xps_sei,
                 "FTIR: electrolyte decomposition bands": make_ftir_series,
-                "⁷Li NMR: lithium plating at ~260 ppm": make_nmr_plating_series}
+                "⁷Li NMR: lithium plating at ~260 ppm": make_nmr_plating_series,
+                "Mössbauer: LiFePO4 → FePO4 doublets along charge": make_mossbauer_lfp_series,
+                "EPR: Li metal narrow + broad lines during plating": make_epr_plating_series}
 
     @property
     def echem(self):
@@ -125,6 +147,30 @@ class SpectraApp(BaseApp):
                                    layout=w.Layout(width="320px"))
         self.cycling = CyclingControls(self, on_change=self._analyse, on_axis=self._axis_changed,
                                        echem=self._given_echem)
+        # Mössbauer: sites as text lines, the fit baseline and the isomer-shift reference.
+        self.sites = w.Textarea(description="Sites", style=style, layout=w.Layout(width="520px", height="70px"),
+                                continuous_update=False,
+                                placeholder="name, kind (singlet/doublet/sextet), δ, ΔE_Q or 2ε [, B_hf T]")
+        self.fit_baseline = w.Dropdown(options=[("constant", "constant"), ("linear", "linear")], value="constant",
+                                       description="Off-resonance level", style=style, layout=w.Layout(width="260px"))
+        self.shift_reference = w.FloatText(value=0.0, step=0.01, description="α-Fe centroid at (mm/s)", style=style,
+                                           layout=w.Layout(width="240px"))
+        self.mossbauer_box = w.VBox([self.sites, w.HBox([self.fit_baseline, self.shift_reference])])
+        # EPR: frequency (for g), line shape, number of lines and the integration range.
+        self.frequency = w.FloatText(value=9.4, step=0.001, description="Microwave frequency (GHz)", style=style,
+                                     layout=w.Layout(width="280px"))
+        self.line_shape = w.Dropdown(options=[("phase-shifted Lorentzian (Dysonian)", "dysonian"),
+                                              ("Lorentzian", "lorentzian")], value="dysonian",
+                                     description="Line shape", style=style, layout=w.Layout(width="360px"))
+        self.n_lines = w.BoundedIntText(value=2, min=1, max=4, description="Lines", style=style,
+                                        layout=w.Layout(width="140px"))
+        self.integration = w.FloatText(value=0.0, step=0.5, description="Double integral ± (mT, 0 = sweep)",
+                                       style=style, layout=w.Layout(width="300px"))
+        self.epr_box = w.VBox([w.HBox([self.frequency, self.line_shape]), w.HBox([self.n_lines, self.integration])])
+        self.mossbauer_box.layout.display = self.epr_box.layout.display = "none"
+        for widget in (self.sites, self.fit_baseline, self.shift_reference, self.frequency, self.line_shape,
+                       self.n_lines, self.integration):
+            widget.observe(lambda _: self._guard("analysing the spectra", self._analyse), "value")
 
         rerun = lambda _: self._guard("analysing the spectra", self._analyse)
         for widget in (self.baseline, self.stiffness, self.poly_order, self.smoothing, self.normalization,
@@ -138,6 +184,8 @@ class SpectraApp(BaseApp):
                                          w.HBox([self.smoothing, self.normalization, self.model])])
         return [w.HBox([self.technique_label, self.region]),
                 self.preprocessing_box,
+                self.mossbauer_box,
+                self.epr_box,
                 self.window_editor.widget,
                 w.HBox([self.spectrum_slider, self.spectrum_label]),
                 self.cycling.widget,
@@ -181,7 +229,16 @@ class SpectraApp(BaseApp):
             self.normalization.value = "none"
             self.model.value = preset.get("model", "pseudo_voigt")
             # XPS backgrounds and XAS edge normalisation belong to their analyses, not to a baseline here.
-            self.preprocessing_box.layout.display = "none" if technique in ("xps", "xas") else ""
+            self.preprocessing_box.layout.display = "none" if technique in ("xps", "xas", *_FIT_TECHNIQUES) else ""
+            self.mossbauer_box.layout.display = "" if technique == "mossbauer" else "none"
+            self.epr_box.layout.display = "" if technique == "epr" else "none"
+            if technique == "mossbauer":
+                self.sites.value = _sites_text(preset.get("sites") or [])
+            if technique == "epr":
+                first = next(iter(regions.values()))
+                freq = first.attrs.get("microwave_frequency_GHz")
+                if freq:
+                    self.frequency.value = float(freq)
             uses_windows = technique in ("raman", "ftir", "nmr", "generic")
             self.window_editor.widget.layout.display = "" if uses_windows else "none"
             series = regions[self.region.value]
@@ -252,14 +309,31 @@ class SpectraApp(BaseApp):
 
         windows = dict(self.window_editor.windows) if self.technique in ("raman", "ftir", "nmr", "generic") else None
         self._echem_used = self.cycling.usable(next(iter(self.regions.values())))
+        fitted = self.technique in _FIT_TECHNIQUES
         self.analysis = analyse_spectra(
-            self.regions, technique=self.technique, windows=windows, baseline=self._baseline_options(),
-            smoothing_points=int(self.smoothing.value), normalization=self.normalization.value,
+            self.regions, technique=self.technique, windows=windows,
+            baseline={"method": "none"} if fitted else self._baseline_options(),
+            smoothing_points=0 if fitted else int(self.smoothing.value),
+            normalization="none" if fitted else self.normalization.value,
             model=self.model.value, references=self.references, echem=self._echem_used,
-            clock_offset_s=self.cycling.offset_s)
+            clock_offset_s=self.cycling.offset_s, technique_options=self._technique_options())
         self._refresh_quantities()
         self.set_status(f"{self.source_label or 'data'} — {self.describe_data()}")
         self._update_views()
+
+    def _technique_options(self):
+        if self.technique == "mossbauer":
+            return {"sites": _parse_sites(self.sites.value), "fit_baseline": self.fit_baseline.value,
+                    "shift_reference_mm_s": float(self.shift_reference.value)}
+        if self.technique == "epr":
+            from battlab.spectra.epr import LI_METAL_COMPONENTS
+
+            n = int(self.n_lines.value)
+            half = float(self.integration.value)
+            return {"frequency_GHz": float(self.frequency.value) if self.frequency.value > 0 else None,
+                    "line_shape": self.line_shape.value, "components": LI_METAL_COMPONENTS if n == 2 else n,
+                    "integration_half_width_mT": half if half > 0 else None}
+        return None
 
     def _processed(self):
         return self.analysis.processed[self.region.value]
@@ -279,6 +353,13 @@ class SpectraApp(BaseApp):
             opts += [("LCF fractions", "lcf")]
         if "composition" in tables:
             opts += [("composition", "composition")]
+        if any(k.endswith("site_fractions") for k in tables):
+            opts += [("site fractions", "site_fractions"), ("isomer shifts", "isomer_shift"),
+                     ("quadrupole splittings", "quadrupole")]
+        if any(k.endswith("epr") for k in tables):
+            if any(k.endswith("epr_components") for k in tables):
+                opts += [("line areas", "epr_areas"), ("line widths", "epr_widths"), ("line asymmetry", "epr_asym")]
+            opts += [("double integral", "epr_di"), ("g factor", "epr_g")]
         if self.analysis.pca:
             opts += [("PCA scores and loadings", "pca")]
         current = self.quantity.value
@@ -352,6 +433,25 @@ class SpectraApp(BaseApp):
         self.spectrum_label.value = f"<small>{html.escape(stamp.isoformat())} UTC · {hours:.2f} h{state}</small>"
         title = f"{name}: spectrum {i} ({hours:.2f} h)" if len(self.regions) > 1 else f"Spectrum {i} ({hours:.2f} h)"
         notes = "".join(f"<p><small>{html.escape(n)}</small></p>" for n in self.analysis.notes)
+        if self.technique in _FIT_TECHNIQUES:
+            fits = self.analysis.fits.get(name) or []
+            fit = fits[i] if i < len(fits) else None
+            if self.technique == "mossbauer":
+                self.spectrum_plot.update(P.mossbauer_fit(fit, title=title))
+                table = fit.table if fit is not None else None
+                self.current_fit_table = table
+                self.table.value = (html_table(table, [c for c in _SITE_COLUMNS if c[0] in table])
+                                    if table is not None else "<p>No fit.</p>") + notes
+            else:
+                self.spectrum_plot.update(P.epr_fit(fit, spectrum=raw, title=title))
+                summary = self._table("epr")
+                row = summary[summary["spectrum"] == i] if summary is not None else None
+                lines = fit.table if fit is not None else None
+                self.current_fit_table = lines
+                self.table.value = ((html_table(row, [c for c in _EPR_SUMMARY_COLUMNS if c[0] in row])
+                                     if row is not None else "")
+                                    + (html_table(lines, _EPR_LINE_COLUMNS) if lines is not None else "") + notes)
+            return
         if self.technique == "xps":
             fits = self.analysis.fits.get(name) or []
             fit = fits[i] if i < len(fits) else None
@@ -464,6 +564,16 @@ class SpectraApp(BaseApp):
             sub = comp[comp["spectrum"] == min(i, int(comp["spectrum"].max()))]
             fig = hv.Bars((sub["species"], 100 * sub["fraction"]), "Species", "Fraction (%)").opts(
                 width=700, height=260, title="RSF-corrected composition", tools=["hover"], xrotation=30)
+        elif q == "site_fractions":
+            table = self._table("site_fractions")
+            cols = {c: c.replace("fraction_", "") for c in table.columns if c.startswith("fraction_")}
+            fig = S.columns_vs_time(table, cols, ylabel="Site fraction (area ratio)", x=x)
+        elif q in ("isomer_shift", "quadrupole"):
+            col = "isomer_shift_mm_s" if q == "isomer_shift" else "quadrupole_splitting_mm_s"
+            label = "δ vs α-Fe (mm/s)" if q == "isomer_shift" else "ΔE_Q (mm/s)"
+            fig = S.tracked_quantity(self._table("mossbauer_sites"), col, group="site", label=label, x=x)
+        elif q in ("epr_areas", "epr_widths", "epr_asym", "epr_di", "epr_g"):
+            fig = self._epr_tracking(q, x)
         elif q == "pca":
             from battlab.plot.series import axis_label
 
@@ -471,6 +581,25 @@ class SpectraApp(BaseApp):
         else:
             fig = empty("Nothing to plot over time for a single spectrum.", width=700, height=260)
         self.track_plot.update(fig)
+
+    def _epr_tracking(self, q, x):
+        from battlab.plot import series as S
+
+        table = self._table("epr")
+        comps = self._table("epr_components")
+        names = list(dict.fromkeys(comps["component"])) if comps is not None else []
+        if q == "epr_di":
+            col = "spins" if "spins" in table else "double_integral_relative"
+            label = "Spins" if col == "spins" else "Double integral (vs first spectrum)"
+            return S.columns_vs_time(table, {col: label}, ylabel=label, x=x)
+        if q == "epr_g":
+            return S.columns_vs_time(table, {"g": "zero crossing", **{f"{n}_g": n for n in names}}, ylabel="g", x=x)
+        suffix, label = {"epr_areas": ("area", "Line area (double integral)"),
+                         "epr_widths": ("fwhm_mT", "Line FWHM (mT)"),
+                         "epr_asym": ("asymmetry", "Asymmetry (peak ratio)")}[q]
+        if q == "epr_areas" and all(f"{n}_spins" in table for n in names):
+            suffix, label = "spins", "Spins per line"
+        return S.columns_vs_time(table, {f"{n}_{suffix}": n for n in names}, ylabel=label, x=x)
 
     # --- export ----------------------------------------------------------------------
     def _results(self):
@@ -501,3 +630,36 @@ class SpectraApp(BaseApp):
 
             prov.inputs.append(cycling_input_record(self._echem_used, self.cycling.source or "cycling"))
         return prov
+
+
+def _sites_text(sites) -> str:
+    """Mössbauer sites as editable lines: name, kind, δ, ΔE_Q (2ε) [, B_hf]."""
+    lines = []
+    for site in sites:
+        parts = [site.get("name", ""), site.get("kind", "doublet"), f"{site.get('isomer_shift_mm_s', 0.0):g}",
+                 f"{site.get('quadrupole_mm_s', 0.0):g}"]
+        if site.get("kind") == "sextet":
+            parts.append(f"{site.get('field_T', 33.0):g}")
+        lines.append(", ".join(parts))
+    return "\n".join(lines)
+
+
+def _parse_sites(text: str) -> list:
+    from battlab.errors import InvalidParameterError
+
+    sites = []
+    for k, line in enumerate(t for t in text.splitlines() if t.strip()):
+        parts = [p.strip() for p in line.split(",")]
+        try:
+            site = {"name": parts[0] or f"site {k + 1}", "kind": parts[1], "isomer_shift_mm_s": float(parts[2])}
+            if len(parts) > 3:
+                site["quadrupole_mm_s"] = float(parts[3])
+            if len(parts) > 4:
+                site["field_T"] = float(parts[4])
+        except (IndexError, ValueError):
+            raise InvalidParameterError(f"site line {k + 1} ({line!r}): write name, kind, δ, ΔE_Q or 2ε [, B_hf], "
+                                        "e.g. 'Fe2+, doublet, 1.22, 2.96'.") from None
+        sites.append(site)
+    if not sites:
+        raise InvalidParameterError("give at least one Mössbauer site line (name, kind, δ, ΔE_Q).")
+    return sites

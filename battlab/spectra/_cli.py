@@ -251,7 +251,8 @@ def add_parser(sub):
     s.add_argument("--pca-components", type=int, default=5, help="principal components reported")
     m = s.add_argument_group("Mössbauer (--technique mossbauer)")
     m.add_argument("--raw-channels", action="store_true",
-                   help="the input holds raw 2N-channel counts (folded here; needs --calibration or --velocity-max-mm-s)")
+                   help="the input holds raw 2N-channel counts (folded here; needs --calibration or "
+                        "--velocity-max-mm-s)")
     m.add_argument("--calibration", metavar="FILE",
                    help="α-Fe foil spectrum: raw channels (with --raw-channels) or velocity vs counts; sets the "
                         "velocity scale and zero (isomer shifts vs α-Fe)")

@@ -415,7 +415,8 @@ def fit_epr_lines(spectrum, components=None, *, line_shape_model: str = "dysonia
     comps = [{**comps[k], "name": renamed[k]} for k in range(n)]
     table = table.iloc[fit_order].reset_index(drop=True)
     return EPRFit(table=table, field_mT=b, signal=y, model=total,
-                  components={c["name"]: line for c, line in zip(comps, lines, strict=True)}, success=bool(best.success))
+                  components={c["name"]: line for c, line in zip(comps, lines, strict=True)},
+                  success=bool(best.success))
 
 
 def _window(spectrum, half_width, center=None):

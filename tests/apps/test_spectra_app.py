@@ -215,3 +215,60 @@ def test_uploaded_cycling_file_is_used_for_the_spectra(tmp_path):
     assert "not used" in app.cycling.info.value and "capacity_mAh" not in app.analysis.tables["d_to_g"]
     app.cycling.x_axis.value = "capacity_mAh"
     assert "needs the cycling file" in app.track_plot.object.text
+
+
+MOSSBAUER_DEMO = "Mössbauer: LiFePO4 → FePO4 doublets along charge"
+EPR_DEMO = "EPR: Li metal narrow + broad lines during plating"
+
+
+@pytest.mark.slow
+def test_mossbauer_demo_sites_fractions_and_controls(app):
+    from battlab.datasets.spectra import make_mossbauer_lfp_series
+
+    app.demo_picker.value = MOSSBAUER_DEMO
+    app.demo_button.click()
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.technique == "mossbauer"
+    assert app.mossbauer_box.layout.display == "" and app.preprocessing_box.layout.display == "none"
+    truth = make_mossbauer_lfp_series().truth["fractions"]
+    fractions = app.analysis.tables["site_fractions"]
+    # Site fractions within 2 % (absolute), as in tests/spectra/test_mossbauer.py.
+    np.testing.assert_allclose(fractions["fraction_Fe3+ FePO4"], truth["fraction_Fe3+ FePO4"], atol=0.02)
+    assert "δ vs α-Fe" in app.table.value and "ΔE_Q" in app.table.value
+    assert "soc" in fractions  # the demo's cell: fractions against state of charge
+    for q in ("site_fractions", "isomer_shift", "quadrupole"):
+        rev = app.track_plot.revision
+        app.quantity.value = q
+        assert app.track_plot.revision > rev or q == app.quantity.options[0][1]
+    # Editing the site list refits: one singlet only, so one fraction column.
+    app.sites.value = "all iron, singlet, 0.8"
+    assert list(app.analysis.tables["site_fractions"].filter(like="fraction_").columns) == ["fraction_all iron"]
+    app.sites.value = "broken line"
+    assert app.banner.layout.display != "none" and "name, kind" in app.banner.value
+
+
+@pytest.mark.slow
+def test_epr_demo_lines_and_tracking(app):
+    from battlab.datasets.spectra import make_epr_plating_series
+
+    app.demo_picker.value = EPR_DEMO
+    app.demo_button.click()
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.technique == "epr" and app.epr_box.layout.display == ""
+    assert app.frequency.value == pytest.approx(9.4)
+    truth = make_epr_plating_series().truth
+    table = app.analysis.tables["epr"]
+    # Line widths and areas within 5 %, g within 1e-4 (last spectrum: both lines strong).
+    last = truth["components"].iloc[-1]
+    for name in ("narrow", "broad"):
+        assert table[f"{name}_fwhm_mT"].iloc[-1] == pytest.approx(truth["lines"][name]["fwhm_mT"], rel=0.05)
+        assert table[f"{name}_area"].iloc[-1] == pytest.approx(last[f"{name}_area"], rel=0.05)
+        assert table[f"{name}_g"].iloc[-1] == pytest.approx(truth["lines"][name]["g"], abs=1e-4)
+    assert "ΔB_pp" in app.table.value and "phase" in app.table.value
+    for q in ("epr_areas", "epr_widths", "epr_asym", "epr_di", "epr_g"):
+        app.quantity.value = q
+        assert app.banner.layout.display == "none", app.banner.value
+    app.line_shape.value = "lorentzian"
+    assert (app.analysis.tables["epr_components"]["phase_deg"] == 0).all()
+    app.n_lines.value = 1
+    assert set(app.analysis.tables["epr_components"]["component"]) == {"line 1"}
