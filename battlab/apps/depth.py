@@ -205,15 +205,6 @@ class DepthProfileApp(BaseApp):
         return self.tabs
 
     # --- data ------------------------------------------------------------------------
-    def _server_files(self):
-        found = []
-        for root in self.data_dirs:
-            if root.is_dir():
-                for path in sorted(root.rglob("*")):
-                    if path.is_file() and path.suffix.lower() in self.accept.split(","):
-                        found.append((str(path.relative_to(root)), str(path)))
-        return found
-
     def _read_kind(self, data: bytes, name: str):
         from battlab.depth.ndp import read_ndp_spectra
         from battlab.depth.profiles import read_table

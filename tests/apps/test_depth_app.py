@@ -86,7 +86,7 @@ def test_stopping_table_edit_and_upload(app):
     assert app.tables["ndp_layers"]["li_atoms_cm2"].sum() == pytest.approx(inv, rel=1e-9)
 
 
-def test_uploads_of_each_kind(app):
+def test_uploads_of_each_kind(app, tmp_path):
     ndp = make_ndp_profile(rng=3).data["spectrum"]
     csv = pd.DataFrame({"channel": ndp["channel"].to_numpy(), "counts": ndp.to_numpy()}).to_csv(index=False)
     app.upload.value = _item("my_ndp.csv", csv.encode())
@@ -103,6 +103,12 @@ def test_uploads_of_each_kind(app):
     app.map_upload.value = _item("lif.npy", buf.getvalue())
     assert app.banner.layout.display == "none", app.banner.value
     assert np.allclose(app.parts["sims_map"].sel(fragment="LiF-"), 2 * stack.sel(fragment="LiF-"))
+    (tmp_path / "server_sims.csv").write_text(sims.to_csv(index=False))
+    app.data_dirs = [tmp_path]
+    app._load_server_file(str(tmp_path / "server_sims.csv"))
+    assert app.banner.layout.display == "none" and app.source_label == "server_sims.csv"
+    app._load_server_file("/etc/passwd")
+    assert "outside the folders" in app.banner.value
     app.upload.value = _item("junk.csv", b"\x00\x01garbage")
     assert app.banner.layout.display == "block"
     assert "Traceback" not in app.banner.value
