@@ -8,7 +8,6 @@ from functools import partial
 from pathlib import Path
 
 import ipywidgets as w
-import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -93,7 +92,8 @@ class ProbesApp(BaseApp):
                                          ("insulator", "insulator")], value="auto", description="Model", style=style,
                                 layout=w.Layout(width="220px"))
         self.curve_pick = w.Dropdown(options=[], description="Show", style=style, layout=w.Layout(width="300px"))
-        self.distance_unit = w.Dropdown(options=["µm", "nm"], value="µm", description="distance unit (if not in file)",
+        self.distance_unit = w.Dropdown(options=["µm", "nm"], value="µm",
+                                        description="distance unit (if not in file)",
                                         style=style, layout=w.Layout(width="260px"))
         self.current_unit = w.Dropdown(options=["nA", "pA", "A"], value="nA",
                                        description="current unit (if not in file)", style=style,
@@ -426,7 +426,8 @@ class ProbesApp(BaseApp):
         self.main_plot.update(P.ratio_maps(self.element_result["ratios"][ratio]))
         if self.registered is not None:
             self.second_plot.update(P.rgb_image(self.rgb_map, width=380, height=300)
-                                    + P.registration_overlay(self.sem, self.registered.sel(element=self.numerator.value),
+                                    + P.registration_overlay(self.sem,
+                                                             self.registered.sel(element=self.numerator.value),
                                                              title="on the SEM image", width=380, height=300))
         else:
             self.second_plot.update(P.rgb_image(self.rgb_map))

@@ -28,6 +28,7 @@ from battlab.errors import (
     TooLargeError,
     UnsupportedFormatError,
 )
+from battlab.probes.io import _read
 
 __all__ = ["element_maps", "read_element_maps", "element_symbol", "MAP_EXTENSIONS"]
 
@@ -90,7 +91,8 @@ def element_maps(maps, *, pixel_size_um: float, units: str = "counts", source_na
         arrays.append(a)
     shapes = {a.shape for a in arrays}
     if len(shapes) != 1:
-        raise InvalidParameterError(f"element maps differ in shape: {dict(zip(names, [a.shape for a in arrays], strict=True))}; "
+        found = {n: a.shape for n, a in zip(names, arrays, strict=True)}
+        raise InvalidParameterError(f"element maps differ in shape: {found}; "
                                     "they must come from one acquisition (bin or crop them to one grid).")
     if len(set(names)) != len(names):
         raise InvalidParameterError(f"two maps have the same element name: {names}.")
@@ -104,21 +106,6 @@ def element_maps(maps, *, pixel_size_um: float, units: str = "counts", source_na
                      "source_name": source_name})
     da.attrs["battlab"] = dict(meta or {"source_name": source_name})
     return da
-
-
-def _read(source, name):
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data, src = bytes(source), name or "upload"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise UnsupportedFormatError(f"{path}: no such file.")
-        if path.stat().st_size > MAX_BYTES:
-            raise TooLargeError(f"{path.name} is above the 1 GB limit; bin the maps first.")
-        data, src = path.read_bytes(), name or str(path)
-    if not data:
-        raise CorruptFileError(f"{Path(src).name} is empty.")
-    return data, src, {"source_name": src, "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def _text_matrix(data, label):

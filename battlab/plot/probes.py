@@ -9,7 +9,8 @@ import numpy as np
 
 from battlab.plot._core import HEIGHT, WIDTH, empty
 
-__all__ = ["approach_curves", "approach_residuals", "probe_map", "ratio_maps", "rgb_image", "phase_image", "element_profile",
+__all__ = ["approach_curves", "approach_residuals", "probe_map", "ratio_maps", "rgb_image", "phase_image",
+           "element_profile",
            "registration_overlay"]
 
 _COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]

@@ -19,13 +19,18 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from battlab.errors import BattlabError, CorruptFileError, InvalidParameterError, MissingDataError, UnsupportedFormatError
+from battlab.errors import (
+    BattlabError,
+    CorruptFileError,
+    InvalidParameterError,
+    MissingDataError,
+    UnsupportedFormatError,
+)
 
 __all__ = ["read_approach_curve", "read_probe_map", "probe_map", "CURVE_EXTENSIONS", "MAP_EXTENSIONS"]
 
 CURVE_EXTENSIONS = (".csv", ".txt", ".dat", ".tsv", ".asc")
 MAP_EXTENSIONS = (".csv", ".txt", ".dat", ".tsv", ".asc", ".tif", ".tiff")
-MAX_BYTES = 512 * 1024**2
 
 #: factor to µm for distances and to nA for currents
 _LENGTH = {"m": 1e6, "mm": 1e3, "um": 1.0, "µm": 1.0, "μm": 1.0, "micron": 1.0, "microns": 1.0, "nm": 1e-3}
@@ -39,17 +44,10 @@ _KINDS = {"secm": ("tip current", "nA"), "sicm-current": ("ion current", "nA"), 
 
 
 def _read(source, name):
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data, src = bytes(source), name or "upload"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise UnsupportedFormatError(f"{path}: no such file.")
-        if path.stat().st_size > MAX_BYTES:
-            raise InvalidParameterError(f"{path.name} is larger than {MAX_BYTES // 1024**2} MB; crop it first.")
-        data, src = path.read_bytes(), name or str(path)
-    if not data:
-        raise CorruptFileError(f"{Path(src).name} is empty.")
+    """(bytes, source name, provenance meta) of a path or bytes: the AFM reader's size-checked read."""
+    from battlab.afm.io import _read_bytes
+
+    data, src = _read_bytes(source, name)
     return data, src, {"source_name": src, "sha256": hashlib.sha256(data).hexdigest()}
 
 
@@ -259,7 +257,9 @@ def read_probe_map(source, *, name: str | None = None, kind: str = "secm", pixel
         text = _text(data, src)
         frame = _table(text, src)
         numeric_header = frame.columns[0] == "col0"
-        if frame.shape[1] in (3, 4) and (not numeric_header or (pixel_size_um is None and len(frame) > 3 * frame.shape[1])):
+        # three or four columns are x, y, value(s) unless a pixel size says it is a small matrix
+        xyz = not numeric_header or (pixel_size_um is None and len(frame) > 3 * frame.shape[1])
+        if frame.shape[1] in (3, 4) and xyz:
             grid, dx, dy, vc = _xyz_grid(frame, src, value_column)
             unit = value_unit or _unit_in(vc)
             if unit is None:

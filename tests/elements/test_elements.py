@@ -117,7 +117,8 @@ def test_rgb_profiles_summary(noisy):
     assert rgb.dims == ("y", "x", "channel") and float(rgb.max()) <= 1 and float(rgb.min()) >= 0
     cx, cy, r = noisy.truth["particles"][0]
     px = noisy.data["maps"].attrs["pixel_size_um"]
-    prof = element_profiles(noisy.data["maps"], ((cx - r - 4) * px, (cy + 0.5) * px), ((cx + 0.5) * px, (cy + 0.5) * px),
+    start, end = ((cx - r - 4) * px, (cy + 0.5) * px), ((cx + 0.5) * px, (cy + 0.5) * px)
+    prof = element_profiles(noisy.data["maps"], start, end,
                             normalised=True, elements=["Ni", "Mn", "Co"], width_um=0.3)
     # across the rim into the centre the Ni fraction climbs from the shell's 0.5 to the core's 0.8
     ni = prof["Ni"].to_numpy()

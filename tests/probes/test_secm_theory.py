@@ -87,7 +87,7 @@ def test_fit_recovers_kappa_d0_and_bulk_current():
         # tolerances: d0 within 0.05·a, κ within 10 %, bulk current within 1 %
         assert abs(fit["d0_um"] - truth["d0_um"]) < 0.05 * a, name
         assert fit["bulk_current_nA"] == pytest.approx(truth["bulk_current_nA"], rel=0.01)
-        assert fit["classification"] == truth["kind"] if truth["kind"] != "kinetic" else fit["classification"] == "kinetic"
+        assert fit["classification"] == truth["kind"]
         if truth["kind"] == "kinetic":
             assert fit["kappa"] == pytest.approx(truth["kappa"], rel=0.10), name
             assert fit["k_cm_s"] == pytest.approx(truth["k_cm_s"], rel=0.10)
