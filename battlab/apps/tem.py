@@ -1,4 +1,5 @@
-"""In situ TEM app: movie & morphology, fronts & kinetics, nucleation, diffraction, spectroscopy, dose."""
+"""In situ TEM app: movie & morphology, fronts & kinetics, nucleation, diffraction, spectroscopy, dose,
+electron holography; neutron radiographs open in the movie tabs with their own preset."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from battlab.errors import InvalidParameterError, MissingDataError
 
 __all__ = ["TEMApp"]
 
-TABS = ("Movie & morphology", "Fronts & kinetics", "Nucleation", "Diffraction", "Spectroscopy", "Dose")
+TABS = ("Movie & morphology", "Fronts & kinetics", "Nucleation", "Diffraction", "Spectroscopy", "Dose", "Holography")
+#: Movie presets: (label, battlab.imaging.presets name or "TEM" for the plain grey display)
+MOVIE_PRESETS = (("TEM image (grey levels)", "TEM"), ("neutron radiography (attenuation −ln T)", "neutron radiography"))
 _SUFFIXES = (".dm3", ".dm4", ".emd", ".emi", ".ser", ".mrc", ".tif", ".tiff", ".npy")
 _ECHEM_SUFFIXES = (".csv", ".mpt", ".mpr", ".txt")
 
@@ -28,9 +31,22 @@ def _transient(t_m_s=5.0, i_m_A=2e-6, duration_s=40.0):
     return pd.DataFrame({"test_time_s": t, "voltage_V": -0.1, "current_A": current})
 
 
-def _session(movie_maker, name, with_transient=False, saed_series=False):
-    """A demo session: one movie plus the SAED and EELS demos, so every tab has data."""
+def _radiography_movie():
+    """The neutron radiography demo as an attenuation movie (open-beam and dark corrected)."""
     from battlab.datasets._base import Demo
+    from battlab.datasets.imaging import make_neutron_radiography_series
+    from battlab.imaging.presets import radiograph_attenuation
+
+    demo = make_neutron_radiography_series()
+    att = radiograph_attenuation(demo.data["frames"], open_beam=demo.data["open_beam"], dark=demo.data["dark"])
+    att.attrs["source_name"] = "demo: neutron radiography"
+    return Demo(att, {k: v for k, v in demo.truth.items() if k != "attenuation"}, demo.description)
+
+
+def _session(movie_maker, name, with_transient=False, saed_series=False):
+    """A demo session: one movie plus the SAED, EELS and holography demos, so every tab has data."""
+    from battlab.datasets._base import Demo
+    from battlab.datasets.imaging import make_hologram, make_phase_step
     from battlab.datasets.tem import make_eels_spectrum, make_saed_pattern, make_saed_series
 
     def build():
@@ -38,8 +54,13 @@ def _session(movie_maker, name, with_transient=False, saed_series=False):
         pattern = make_saed_series(n_frames=16, frame_time_s=60.0) if saed_series else \
             make_saed_pattern(phases={"Li": 1.0, "Li2O": 1.0, "LiF": 1.0})
         spectrum = make_eels_spectrum()
-        data = {"movie": movie.data, "pattern": pattern.data, "spectrum": spectrum.data}
-        truth = {"movie": movie.truth, "pattern": pattern.truth, "spectrum": spectrum.truth}
+        # at the app's default 200 kV, so the interaction constant shown matches the data
+        holo, step = make_hologram(voltage_kV=200.0), make_phase_step(voltage_kV=200.0)
+        data = {"movie": movie.data, "pattern": pattern.data, "spectrum": spectrum.data,
+                "hologram": holo.data["hologram"], "hologram_reference": holo.data["reference"],
+                "phase_image": step.data}
+        truth = {"movie": movie.truth, "pattern": pattern.truth, "spectrum": spectrum.truth, "hologram": holo.truth,
+                 "phase_image": step.truth}
         if with_transient:
             data["echem"] = _transient()
             truth["echem"] = {"t_m_s": 5.0, "model": "instantaneous"}
@@ -67,6 +88,10 @@ class TEMApp(BaseApp):
 
     def __init__(self, data=None, **kw):
         self.movie = None
+        self.hologram = None
+        self.hologram_reference = None
+        self.phase_image = None
+        self.holo_phase = None
         self.echem = None
         self.pattern = None
         self.spectrum = None
@@ -86,7 +111,9 @@ class TEMApp(BaseApp):
                 "Si nanowire + SAED series Si → Li15Si4 (JMAK) + EELS": _session(make_si_nanowire_movie, "Si series",
                                                                                 saed_series=True),
                 "HRTEM: graphite (0002) breathing +5.9 % + SAED + EELS": _session(
-                    lambda: make_hrtem_series(n_frames=12, size=160), "HRTEM")}
+                    lambda: make_hrtem_series(n_frames=12, size=160), "HRTEM"),
+                "Neutron radiography: Li moving anode → cathode (movie tabs)": _session(_radiography_movie,
+                                                                                       "neutron radiography")}
 
     # --- controls --------------------------------------------------------------------
     def _build_controls(self):
@@ -134,9 +161,19 @@ class TEMApp(BaseApp):
         self.frame.observe(redo("showing the frame", self._update_frame), "value")
         self.shape.observe(redo("measuring the frames", self._analyse_morphology), "value")
         self.invert.observe(redo("re-segmenting", lambda: self._mark_dirty("morph", "nuc")), "value")
+        self.preset = w.Dropdown(options=list(MOVIE_PRESETS), value="TEM", description="Technique", style=style,
+                                 layout=w.Layout(width="380px"))
+        self.difference = w.Checkbox(value=False, description="change vs first frame (I/I₀ reference)", indent=False)
+        self.cross_section = w.BoundedFloatText(value=0.0, min=0.0, max=1e6, step=0.5,
+                                                description="σ (barn) → Li areal density (0 = off)", style=style,
+                                                layout=w.Layout(width="300px"))
+        self.preset_note = w.HTML()
+        for wd in (self.preset, self.difference, self.cross_section):
+            wd.observe(redo("showing the frame", self._on_preset), "value")
         self.frame_pane, self.morph_pane = PlotPane(), PlotPane()
         movie_tab = w.VBox([w.HBox([self.frame, self.invert, self.shape]),
                             w.HBox([self.denoise, self.n_components, self.show_residual]),
+                            w.HBox([self.preset, self.difference, self.cross_section]), self.preset_note,
                             w.HBox([self.frame_pane.widget, self.morph_pane.widget])])
         # fronts
         self.line = [w.FloatText(value=0.0, description=lab, style=style, layout=w.Layout(width="130px"))
@@ -224,7 +261,36 @@ class TEMApp(BaseApp):
                            w.HBox([self.dwell_us, self.scan_px, self.probe_px_nm]),
                            w.HBox([self.exposure, self.interval, self.frames_wanted, self.budget]),
                            w.HBox([self.dose_pane.widget, self.dose_summary])])
-        self.tabs = w.Tab(children=[movie_tab, front_tab, nuc_tab, saed_tab, eels_tab, dose_tab])
+        # holography
+        self.holo_source = w.ToggleButtons(options=[("hologram → phase", "hologram"), ("phase image", "phase")],
+                                           value="hologram", description="Input", style=style)
+        self.holo_use_reference = w.Checkbox(value=True, description="divide by the vacuum reference hologram",
+                                             indent=False)
+        self.holo_aperture = w.BoundedFloatText(value=0.0, min=0.0, max=1e4, step=1.0,
+                                                description="Aperture radius (FFT px, 0 = auto)", style=style,
+                                                layout=w.Layout(width="300px"))
+        self.holo_line = [w.FloatText(value=0.0, description=lab, style=style, layout=w.Layout(width="130px"))
+                          for lab in ("y0", "x0", "y1", "x1")]
+        self.holo_width = w.BoundedIntText(value=9, min=1, max=1000, description="Line width (px)", style=style,
+                                           layout=w.Layout(width="180px"))
+        self.holo_thickness = w.BoundedFloatText(value=0.0, min=0.0, max=1e5, description="Thickness (nm, 0 = "
+                                                 "projected potential only)", style=style,
+                                                 layout=w.Layout(width="360px"))
+        self.holo_source.observe(redo("switching the input", self._reset_holo_line), "value")
+        for wd in (self.holo_source, self.holo_use_reference, self.holo_aperture, self.holo_width,
+                   self.holo_thickness, *self.holo_line):
+            wd.observe(redo("analysing the phase", self._analyse_holography), "value")
+        # C_E follows the voltage: redo the holography numbers now if they are shown, else on the tab's next visit
+        self.voltage.observe(redo("analysing the phase", lambda: self._mark_dirty("holo")), "value")
+        self.phase_pane, self.phase_profile_pane = PlotPane(), PlotPane()
+        self.holo_summary = w.HTML()
+        holo_tab = w.VBox([w.HBox([self.holo_source, self.holo_use_reference, self.holo_aperture]),
+                           w.HBox(self.holo_line), w.HBox([self.holo_width, self.holo_thickness]),
+                           w.HTML("<small>Phase φ = C_E·∫V dz; the interaction constant C_E follows the voltage "
+                                  "above. Upload a 2-D hologram or phase image (.dm3/.dm4, .tif, .npy, with the "
+                                  "pixel size set) while this tab is open.</small>"),
+                           w.HBox([self.phase_pane.widget, self.phase_profile_pane.widget]), self.holo_summary])
+        self.tabs = w.Tab(children=[movie_tab, front_tab, nuc_tab, saed_tab, eels_tab, dose_tab, holo_tab])
         for i, name in enumerate(TABS):
             self.tabs.set_title(i, name)
         self.tabs.observe(redo("switching tab", self._refresh_tab), "selected_index")
@@ -290,6 +356,13 @@ class TEMApp(BaseApp):
         if isinstance(data, dict):
             parts = data
             self.truth = truth or {}
+        elif data.attrs.get("kind") == "image" and (self.tabs.selected_index or 0) == TABS.index("Holography"):
+            from battlab.tem.holography import looks_like_hologram
+
+            # opened from the holography tab: a hologram or a phase image, not a movie frame
+            parts = {"hologram": data, "hologram_reference": None} if looks_like_hologram(data) else \
+                {"phase_image": data}
+            self.holo_source.value = "hologram" if "hologram" in parts else "phase"
         else:
             kind = data.attrs.get("kind")
             slot = {"movie": "movie", "diffraction": "pattern", "spectrum": "spectrum", "image": "movie"}.get(kind)
@@ -314,15 +387,23 @@ class TEMApp(BaseApp):
                 self.level.value = 0.0  # halfway between both sides of the line
             for widget, v in zip(self.line, vals, strict=True):
                 widget.value = float(round(v, 1))
-            if label.startswith("demo:"):
+            technique = m.attrs.get("technique")
+            self.preset.value = technique if technique in dict((v, k) for k, v in MOVIE_PRESETS) else "TEM"
+            self.difference.value = False
+            if technique == "neutron radiography":
+                self.cross_section.value = 70.5  # natural Li, thermal neutrons (battlab.imaging.presets)
+            if label.startswith("demo:") and technique != "neutron radiography":
                 self.invert.value = True  # both demo movies show objects darker than their surroundings
             self.tables = {k: v for k, v in self.tables.items() if k.startswith(("saed", "eels", "dose"))}
             self.tracks = None
             self.display_movie = None
             self.denoise.value = "raw"
-            self._update_frame()
+            self._on_preset()
             # movie analyses run when their tab is shown (a movie tab opened later computes then)
             self.__dict__.setdefault("_dirty", set()).update({"morph", "front", "nuc"})
+        if any(k in parts for k in ("hologram", "phase_image")):
+            self._reset_holo_line()
+            self.__dict__.setdefault("_dirty", set()).add("holo")
         if "pattern" in parts:
             if isinstance(self.truth.get("pattern"), dict) and self.truth["pattern"].get("camera_constant_px_A"):
                 self.camera_constant.value = round(self.truth["pattern"]["camera_constant_px_A"], 3)
@@ -352,6 +433,9 @@ class TEMApp(BaseApp):
         if todo and todo[0] in dirty and self.movie is not None:
             dirty.discard(todo[0])
             todo[1]()
+        if tab == TABS.index("Holography") and "holo" in dirty:
+            dirty.discard("holo")
+            self._analyse_holography()
         self._show_table()
 
     def run_all(self):
@@ -361,6 +445,9 @@ class TEMApp(BaseApp):
             if name in self.__dict__.get("_dirty", set()) and self.movie is not None:
                 self._dirty.discard(name)
                 func()
+        if "holo" in self.__dict__.get("_dirty", set()):
+            self._dirty.discard("holo")
+            self._analyse_holography()
 
     def _sync_echem(self):
         """Per-frame electrochemistry and the Scharifker–Hills test of the current transient."""
@@ -410,6 +497,10 @@ class TEMApp(BaseApp):
             bits.append("EELS spectrum")
         if self.echem is not None:
             bits.append(f"cycler record ({len(self.echem)} points)")
+        if self.hologram is not None:
+            bits.append("hologram" + (" + reference" if self.hologram_reference is not None else ""))
+        if self.phase_image is not None:
+            bits.append("phase image")
         return ", ".join(bits)
 
     # --- analyses --------------------------------------------------------------------
@@ -456,8 +547,57 @@ class TEMApp(BaseApp):
         if self.tracks is not None:
             cents = self.tracks[self.tracks["frame"] == i]
         t = float(self.movie["time_s"][i]) if "time_s" in self.movie.coords else i
-        self.frame_pane.update(frame_plot(frame, pixel_size_nm=self._px(), title=f"frame {i} (t = {t:.1f} s)",
-                                          line=line, centroids=cents))
+        if self.preset.value == "TEM":
+            self.frame_pane.update(frame_plot(frame, pixel_size_nm=self._px(), title=f"frame {i} (t = {t:.1f} s)",
+                                              line=line, centroids=cents))
+            return
+        shown, clim, label = self._preset_movie()
+        frame = np.asarray(shown.isel(time=i).values, float)
+        self.frame_pane.update(frame_plot(frame, pixel_size_nm=self._px() / 1e3, unit="µm", cmap=shown.attrs["cmap"],
+                                          clim=clim, value_label=label, line=line, centroids=cents,
+                                          title=f"{self.preset.value}: frame {i} (t = {t:.0f} s)"))
+
+    def _on_preset(self):
+        from battlab.imaging.presets import imaging_preset
+
+        self._preset_cache = None
+        if self.preset.value == "TEM":
+            self.preset_note.value = ""
+        else:
+            p = imaging_preset(self.preset.value)
+            self.preset_note.value = (f"<small><b>{html.escape(p['quantity'])}</b> ({html.escape(p['units'])}): "
+                                      f"{html.escape(p['meaning'])}.</small>")
+        self._update_frame()
+
+    def _preset_movie(self):
+        """The movie as the preset shows it (attenuation, change vs frame 0 or Li areal density) and its limits."""
+        from battlab.imaging.presets import (
+            apply_preset,
+            areal_density,
+            attenuation_change,
+            imaging_preset,
+        )
+
+        key = (id(self.movie), self.preset.value, self.difference.value, self.cross_section.value)
+        cache = self.__dict__.get("_preset_cache")
+        if cache is not None and cache[0] == key:
+            return cache[1]
+        p = imaging_preset(self.preset.value)
+        movie = self.movie
+        label = f"{p['units']}"
+        if self.difference.value:
+            movie = attenuation_change(movie)
+            label = "Δ(−ln T)"
+            if self.cross_section.value > 0:
+                movie = areal_density(movie, cross_section_barn=self.cross_section.value, molar_mass_g_mol=6.94)
+                label = "Δ Li (mg/cm²)"
+        shown = apply_preset(movie, self.preset.value, units=label)
+        lo, hi = shown.attrs["display_clim"]
+        if self.difference.value:  # a change is shown symmetric about zero
+            lo, hi = -max(abs(lo), abs(hi)), max(abs(lo), abs(hi))
+        shown.attrs["cmap"] = "RdBu_r" if self.difference.value else p["cmap"]
+        self._preset_cache = (key, (shown, (lo, hi), label))
+        return shown, (lo, hi), label
 
     def _analyse_morphology(self):
         import holoviews as hv
@@ -716,6 +856,74 @@ class TEMApp(BaseApp):
                                     f"e⁻/Å²</b> at this dose rate (hinge fit; compare runs at other dose rates before "
                                     f"blaming the beam).</p>")
 
+    # --- holography ------------------------------------------------------------------
+    def _reset_holo_line(self):
+        image = self.hologram if self.holo_source.value == "hologram" and self.hologram is not None else \
+            self.phase_image if self.phase_image is not None else self.hologram
+        if image is None:
+            return
+        ny, nx = image.shape[-2:]
+        was = self.__dict__.get("_loading")
+        self._loading = True  # four values, one analysis
+        try:
+            for widget, v in zip(self.holo_line, (ny / 2, nx * 0.05, ny / 2, nx * 0.95), strict=True):
+                widget.value = float(round(v, 1))
+        finally:
+            self._loading = was
+
+    def _analyse_holography(self):
+        """Phase from the hologram (or the phase image), its profile along the line and the step across it."""
+        from battlab.plot._core import empty
+        from battlab.plot.tem import frame_plot, phase_profile_plot
+        from battlab.tem import holography as H
+
+        for key in ("holography_profile", "holography_step"):
+            self.tables.pop(key, None)
+        if self.holo_source.value == "hologram":
+            if self.hologram is None:
+                self.phase_pane.update(empty("no hologram: upload one on this tab, or pick 'phase image'"))
+                self.holo_summary.value = ""
+                return
+            ref = self.hologram_reference if self.holo_use_reference.value else None
+            phase = H.reconstruct_phase(self.hologram, reference=ref, aperture_px=self.holo_aperture.value or None,
+                                        voltage_kV=self.voltage.value)
+            vacuum = phase.values[:max(4, phase.shape[0] // 16), :max(4, phase.shape[1] // 16)]
+            phase = phase - float(np.median(vacuum))  # the corner as the vacuum zero
+            note = (f"sideband at ({phase.attrs['sideband_px'][0]:.1f}, {phase.attrs['sideband_px'][1]:.1f}) FFT px, "
+                    f"aperture {phase.attrs['aperture_px']:.1f} px"
+                    + (f" → resolution {phase.attrs['resolution_nm']:.2f} nm" if phase.attrs.get("resolution_nm")
+                       else "") + ("; reference-corrected" if ref is not None else "; no reference"))
+        else:
+            if self.phase_image is None:
+                self.phase_pane.update(empty("no phase image: upload one on this tab"))
+                self.holo_summary.value = ""
+                return
+            phase = H.as_phase_image(self.phase_image)
+            note = "phase image as given (rad)"
+        self.holo_phase = phase
+        line = [wd.value for wd in self.holo_line]
+        profile = H.phase_profile(phase, line[:2], line[2:], width_px=self.holo_width.value)
+        thickness = self.holo_thickness.value or None
+        step = H.potential_step(profile, voltage_kV=self.voltage.value, thickness_nm=thickness)
+        self.tables["holography_profile"] = profile
+        self.tables["holography_step"] = pd.DataFrame([{k: (str(v) if isinstance(v, tuple) else v)
+                                                        for k, v in step.items()}])
+        px = phase.attrs.get("pixel_size_nm") or 1.0
+        lo, hi = (float(v) for v in np.percentile(phase.values, [0.5, 99.5]))
+        self.phase_pane.update(frame_plot(phase.values, pixel_size_nm=px, cmap="viridis", clim=(lo, hi),
+                                          value_label="phase (rad)", line=line, title="phase (rad)"))
+        self.phase_profile_pane.update(phase_profile_plot(profile, step, title="phase along the line"))
+        unit = "nm" if "s_nm" in profile else "px"
+        text = (f"<p>Δφ = <b>{step['delta_phase_rad']:.4f} ± {step['delta_phase_err_rad']:.4f} rad</b> (right − left "
+                f"plateau, {unit}); C_E({self.voltage.value:g} kV) = {step['interaction_constant_rad_per_V_nm']:.5f} "
+                f"rad V⁻¹ nm⁻¹ → Δ∫V dz = {step['delta_projected_potential_V_nm']:.3f} ± "
+                f"{step['delta_projected_potential_err_V_nm']:.3f} V·nm")
+        if thickness:
+            text += f"; ΔV = <b>{step['delta_potential_V']:.4f} ± {step['delta_potential_err_V']:.4f} V</b> at t = {thickness:g} nm"
+        self.holo_summary.value = text + f".<br><small>{html.escape(note)}</small></p>"
+        self.clear_error()  # an earlier message about the line no longer applies
+        self._show_table()
+
     # --- results ---------------------------------------------------------------------
     _TAB_TABLES = {
         0: ("morphometry", [("frame", "frame", "{:d}"), ("time_s", "t (s)", "{:.1f}"),
@@ -735,6 +943,10 @@ class TEMApp(BaseApp):
         5: ("dose_summary", [("dose_rate_e_A2_s", "e⁻/Å²/s", "{:.4g}"), ("dose_per_frame_e_A2", "e⁻/Å² per frame", "{:.4g}"),
                              ("total_dose_e_A2", "total (e⁻/Å²)", "{:.4g}"), ("max_frames", "max frames", "{:d}"),
                              ("fits_budget", "within budget", "{}")]),
+        6: ("holography_step", [("delta_phase_rad", "Δφ (rad)", "{:.4f}"), ("delta_phase_err_rad", "± (rad)", "{:.4f}"),
+                                ("delta_projected_potential_V_nm", "Δ∫V dz (V·nm)", "{:.3f}"),
+                                ("delta_potential_V", "ΔV (V)", "{:.4f}"), ("delta_potential_err_V", "± (V)", "{:.4f}"),
+                                ("voltage_kV", "kV", "{:g}")]),
     }
 
     def _show_table(self):
@@ -778,14 +990,14 @@ class TEMApp(BaseApp):
                  "kinetics": self.kin_pane, "nucleation": self.count_pane, "growth": self.growth_pane,
                  "pattern": self.pattern_pane, "profile": self.profile_pane, "saed_series": self.series_pane,
                  "hrtem_d": self.fft_pane, "eels": self.eels_pane,
-                 "dose": self.dose_pane}
+                 "dose": self.dose_pane, "phase": self.phase_pane, "phase_profile": self.phase_profile_pane}
         return {k: p.object for k, p in panes.items() if p.object is not None}
 
     def _provenance(self):
         from battlab.provenance import Provenance
 
         inputs = []
-        for slot in ("movie", "pattern", "spectrum"):
+        for slot in ("movie", "pattern", "spectrum", "hologram", "hologram_reference", "phase_image"):
             data = getattr(self, slot)
             if data is not None:
                 inputs.append({"name": data.attrs.get("source_name"), "sha256": data.attrs.get("source_sha256"),
@@ -802,5 +1014,11 @@ class TEMApp(BaseApp):
                   "beam_current_nA": self.current_nA.value, "beam_diameter_um": self.diameter_um.value,
                   "dwell_us": self.dwell_us.value, "exposure_s": self.exposure.value,
                   "frame_interval_s": self.interval.value, "budget_e_A2": self.budget.value,
-                  "clock_offset_s": self.clock_offset.value}
+                  "clock_offset_s": self.clock_offset.value, "movie_preset": self.preset.value,
+                  "difference_to_first_frame": self.difference.value,
+                  "cross_section_barn": self.cross_section.value or None,
+                  "holography_input": self.holo_source.value, "holography_reference": self.holo_use_reference.value,
+                  "holography_aperture_px": self.holo_aperture.value or "auto",
+                  "holography_line_px": [wd.value for wd in self.holo_line], "holography_width_px": self.holo_width.value,
+                  "holography_thickness_nm": self.holo_thickness.value or None}
         return Provenance(analysis="battlab.apps.TEMApp", parameters=params, inputs=inputs)

@@ -1,5 +1,6 @@
 """X-ray microscopy app: volumes and their microstructure, XANES chemical maps,
-reconstruction for teaching, Beer–Lambert and magnification calculators."""
+reconstruction for teaching, Beer–Lambert and magnification calculators. Neutron
+tomography and ¹H MRI volumes open in the same Volume tab under their technique preset."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ __all__ = ["XRMApp"]
 
 VOLUME_SUFFIXES = (".tif", ".tiff", ".h5", ".hdf5", ".nxs", ".emd", ".npy")
 TABS = ("Volume", "Operando", "XANES map", "Reconstruction", "Calculators")
+#: Volume techniques (battlab.imaging.presets names) offered by the Volume tab
+VOLUME_PRESETS = (("X-ray CT", "X-ray CT"), ("neutron tomography", "neutron tomography"), ("MRI ¹H", "MRI 1H"))
 
 _SUMMARY = [
     ("porosity", "porosity", "{:.4f}"),
@@ -35,6 +38,12 @@ _XANES = [("particle", "particle", "{:d}"), ("n_pixels", "pixels", "{:d}"), ("ar
 _RECON = [("method", "method", "{}"), ("center_offset_px", "axis offset (px)", "{:.2f}"),
           ("n_angles", "angles", "{:d}"), ("rings_removed", "ring removal", "{}"),
           ("relative_rmse", "error vs phantom", "{:.4f}")]
+
+
+def _mri_volume():
+    from battlab.datasets.imaging import make_mri_volume
+
+    return make_mri_volume()
 
 
 class XRMApp(BaseApp):
@@ -79,7 +88,8 @@ class XRMApp(BaseApp):
                 "straight channels (τ = 1 along z)": D.make_channel_volume,
                 "operando: swelling and cracking particles": D.make_cracked_series,
                 "XANES: LiFePO4/FePO4 particles, known SOC map": D.make_xanes_stack,
-                "CT phantom projections (axis offset, rings)": D.make_phantom_projections}
+                "CT phantom projections (axis offset, rings)": D.make_phantom_projections,
+                "MRI ¹H: electrolyte and Li dendrites (threshold 0.2·I_max)": _mri_volume}
 
     # --- controls --------------------------------------------------------------------
     def _build_controls(self):
@@ -106,6 +116,11 @@ class XRMApp(BaseApp):
             widget.observe(lambda _: self._guard("segmenting the volume", self._analyse_volume), "value")
         for widget in (self.slice, self.overlay, self.contrast):
             widget.observe(lambda _: self._guard("showing the slice", self._update_slice), "value")
+        self.technique = w.Dropdown(options=list(VOLUME_PRESETS), value="X-ray CT", description="Technique",
+                                    style=style, layout=w.Layout(width="260px"))
+        self.technique_note = w.HTML()
+        self.technique.observe(lambda _: None if self._busy else
+                               self._guard("applying the technique preset", self._on_technique), "value")
         self.axis.observe(lambda _: self._guard("changing the slice axis", self._on_axis), "value")
         self.time = w.IntSlider(value=0, min=0, max=0, description="Time point", style=style,
                                 continuous_update=False, layout=w.Layout(width="420px"))
@@ -160,7 +175,8 @@ class XRMApp(BaseApp):
         self.sino_plot = PlotPane()
         self.recon_plot = PlotPane()
         self.truth_plot = PlotPane()
-        volume = w.VBox([w.HBox([self.axis, self.overlay]), w.HBox([self.slice, self.contrast]),
+        volume = w.VBox([w.HBox([self.technique, self.axis, self.overlay]), self.technique_note,
+                         w.HBox([self.slice, self.contrast]),
                          w.HBox([self.slice_plot.widget, self.profile_plot.widget]),
                          w.HBox([self.psd_plot.widget, self.tort_plot.widget])])
         operando = w.VBox([self.time, w.HBox([self.operando_slice.widget, self.operando_plot.widget])])
@@ -256,7 +272,31 @@ class XRMApp(BaseApp):
                 n = int(np.unique(truth["labels"]).size)
                 self.method.value = "otsu" if n == 2 else "multiotsu"
                 self.classes.value = max(2, min(4, n))
+            technique = data.attrs.get("technique")
+            if technique in dict(VOLUME_PRESETS).values():
+                self.technique.value = technique
+            elif label.startswith("demo:"):
+                self.technique.value = "X-ray CT"
+        self._on_technique(analyse=False)
         self._on_axis(analyse=True)
+
+    def _on_technique(self, analyse=True):
+        """Units, display contrast and labels of the chosen technique; MRI: threshold 0.2·I_max."""
+        from battlab.imaging.presets import imaging_preset
+
+        p = imaging_preset(self.technique.value)
+        self.technique_note.value = (f"<small><b>{html.escape(p['quantity'])}</b> ({html.escape(p['units'])}): "
+                                     f"{html.escape(p['meaning'])}.</small>")
+        with self._quiet():
+            self.contrast.value = tuple(p["percentiles"])
+            if self.technique.value == "MRI 1H" and self.volume is not None:
+                # the seed review's segmentation of ¹H MRI: everything below 0.2·I_max has no electrolyte
+                self.method.value = "manual"
+                self.manual.value = f"{0.2 * float(np.nanmax(self._preview())):.4g}"
+        if self.volume is not None:
+            self.volume = self.volume.assign_attrs(technique=self.technique.value)
+            if analyse:
+                self._analyse_volume()
 
     def _switch(self, tab):
         self.mode = tab
@@ -317,8 +357,7 @@ class XRMApp(BaseApp):
         self.analysis = analyse_volume(self.volume, method=self.method.value, classes=self.classes.value,
                                        thresholds=self._thresholds(), min_size_voxels=self.min_size.value,
                                        axis=self.axis.value, max_voxels_in_memory=64 ** 3,
-                                       phase_names={0: "pore", 1: "binder", 2: "active"}
-                                       if self.classes.value == 3 and self.method.value == "multiotsu" else None,
+                                       phase_names=self._phase_names(),
                                        progress=lambda msg: self.set_status(msg))
         self.clear_error()
         self.table.value = html_table(self.analysis.tables["summary"], _SUMMARY)
@@ -334,6 +373,13 @@ class XRMApp(BaseApp):
         self._update_slice()
         if self.analysis.notes:
             self.set_status(" ".join(self.analysis.notes))
+
+    def _phase_names(self):
+        if self.technique.value == "MRI 1H" and len(self._thresholds() or ()) == 1:
+            return {0: "no 1H signal (Li)", 1: "electrolyte"}
+        if self.classes.value == 3 and self.method.value == "multiotsu":
+            return {0: "pore", 1: "binder", 2: "active"}
+        return None
 
     def _on_axis(self, analyse=False):
         if self.volume is None:
@@ -374,8 +420,13 @@ class XRMApp(BaseApp):
         lo, hi = self.contrast.value
         # Contrast from the whole volume's histogram, so it does not jump from slice to slice.
         clim = tuple(float(v) for v in np.nanpercentile(self._preview(), [lo, hi]))
+        from battlab.imaging.presets import imaging_preset
+
+        p = imaging_preset(self.technique.value)
+        units = self.volume.attrs.get("units") or p["units"]
         self.slice_plot.update(P.slice_image(grey, lab, pixel_size_um=spacing, axes=(order[1], order[0]),
-                                             title=f"{ax} = {pos:.2f} µm (slice {k})", clim=clim))
+                                             title=f"{self.technique.value}: {ax} = {pos:.2f} µm (slice {k})",
+                                             clim=clim, cmap=p["cmap"], value_label=f"signal ({units})"))
 
     def _preview(self):
         """A strided sample of the volume (at most ~2 M voxels) for contrast limits."""
@@ -576,7 +627,8 @@ class XRMApp(BaseApp):
 
         if self.mode == "Volume" and self.analysis is not None:
             return Provenance.for_data("battlab.apps.XRMApp (battlab.xrm.analyse_volume)", self.volume,
-                                       {**self.analysis.options, "source": self.source_label})
+                                       {**self.analysis.options, "source": self.source_label,
+                                        "technique": self.technique.value})
         if self.mode == "XANES map" and self.xanes is not None:
             return Provenance.for_data("battlab.apps.XRMApp (battlab.xrm.analyse_xanes)", self.stack,
                                        {**self.xanes.options, "source": self.source_label})

@@ -127,13 +127,16 @@ def apply_preset(data, name: str, *, percentiles=None, units: str | None = None)
     percentiles : (float, float), optional
         Override the preset's display percentiles.
     units : str, optional
-        Override the preset's unit (e.g. ``"counts"`` for raw radiographs).
+        The unit of the values. Default: the data's own ``units`` attr when it has one
+        (raw counts stay counts), else the preset's (the unit of the technique's
+        calibrated image, always kept as ``preset_units``).
 
     Returns
     -------
     xarray.DataArray
-        A shallow copy with ``technique``, ``units``, ``long_name``, ``display_clim``,
-        ``display_cmap``, ``display_invert`` and ``display_percentiles`` in attrs.
+        A shallow copy with ``technique``, ``units``, ``preset_units``, ``long_name``,
+        ``display_clim``, ``display_cmap``, ``display_invert`` and ``display_percentiles``
+        in attrs.
     """
     if not hasattr(data, "attrs") or not hasattr(data, "dims"):
         raise InvalidParameterError("apply_preset needs an xarray.DataArray (open the file with a battlab reader).")
@@ -141,7 +144,8 @@ def apply_preset(data, name: str, *, percentiles=None, units: str | None = None)
     pct = tuple(percentiles) if percentiles is not None else p["percentiles"]
     out = data.copy(deep=False)
     out.attrs = dict(data.attrs)
-    out.attrs.update(technique=name, units=units or p["units"], long_name=p["quantity"],
+    out.attrs.update(technique=name, units=units or data.attrs.get("units") or p["units"], preset_units=p["units"],
+                     long_name=p["quantity"],
                      display_clim=display_limits(data, percentiles=pct), display_cmap=p["cmap"],
                      display_invert=bool(p["invert"]), display_percentiles=pct)
     return out

@@ -8,7 +8,7 @@ import numpy as np
 from battlab.plot._core import HEIGHT, WIDTH, empty
 
 __all__ = ["dose_plot", "eels_plot", "frame_plot", "front_fit_plot", "growth_plot", "kymograph_plot",
-           "nucleation_plot", "pattern_plot", "profile_plot"]
+           "nucleation_plot", "pattern_plot", "phase_profile_plot", "profile_plot"]
 
 _FIT_COLORS = {"linear": "#1f77b4", "parabolic": "#d62728", "power_law": "#2ca02c", "deal_grove": "#9467bd",
                "jmak": "#ff7f0e", "shrinking_core_diffusion": "#8c564b"}
@@ -17,18 +17,27 @@ _PHASE_COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b
 
 def _image(arr, x_extent, y_extent, title, cmap="gray", **opts):
     # rows run downwards in the image; HoloViews draws y upwards, so flip
-    img = hv.Image(np.asarray(arr, float)[::-1], bounds=(0, 0, x_extent, y_extent), kdims=["x", "y"])
+    img = hv.Image(np.asarray(arr, float)[::-1], bounds=(0, 0, x_extent, y_extent), kdims=["x", "y"],
+                   vdims=[opts.get("vdim", "z")])
+    extra = {"clim": tuple(opts["clim"])} if opts.get("clim") is not None else {}
     return img.opts(cmap=cmap, width=opts.get("width", WIDTH), height=opts.get("height", HEIGHT), title=title,
-                    colorbar=False, tools=["hover"], xlabel=opts.get("xlabel", "x (nm)"),
-                    ylabel=opts.get("ylabel", "y (nm)"))
+                    colorbar=bool(opts.get("colorbar", False)), tools=["hover"], xlabel=opts.get("xlabel", "x (nm)"),
+                    ylabel=opts.get("ylabel", "y (nm)"), **extra)
 
 
-def frame_plot(frame, *, pixel_size_nm=1.0, title="frame", line=None, centroids=None):
-    """A movie frame (nm axes) with an optional kymograph line and particle centroids."""
+def frame_plot(frame, *, pixel_size_nm=1.0, title="frame", line=None, centroids=None, cmap="gray", clim=None,
+               unit="nm", value_label=None):
+    """A movie frame with an optional kymograph line and particle centroids.
+
+    ``pixel_size_nm`` is the length per px in ``unit`` (nm by default; µm for neutron
+    radiographs); ``cmap``/``clim`` come from an imaging preset, and ``value_label`` (the
+    quantity and unit) adds a colour bar.
+    """
     frame = np.asarray(frame, float)
     ny, nx = frame.shape
     px = pixel_size_nm or 1.0
-    out = _image(frame, nx * px, ny * px, title)
+    out = _image(frame, nx * px, ny * px, title, cmap=cmap, clim=clim, xlabel=f"x ({unit})", ylabel=f"y ({unit})",
+                 colorbar=value_label is not None, vdim=value_label or "z")
     if line is not None:
         y0, x0, y1, x1 = line
         out = out * hv.Curve([(x0 * px, (ny - y0) * px), (x1 * px, (ny - y1) * px)]).opts(color="#ffcc00", line_width=2)
@@ -178,3 +187,24 @@ def dose_plot(dose, *, budget=None, title="cumulative dose"):
     if budget:
         layers.append(hv.HLine(budget).opts(color="#d62728", line_dash="dashed"))
     return hv.Overlay(layers).opts(width=WIDTH, height=HEIGHT, title=title)
+
+
+def phase_profile_plot(profile, step=None, *, title="phase profile"):
+    """Phase along the line (± standard error band) with the two plateau means of the step."""
+    col = "s_nm" if "s_nm" in profile else "s_px"
+    unit = col.removeprefix("s_")
+    s = profile[col].to_numpy()
+    y = profile["phase_rad"].to_numpy()
+    layers = []
+    sem = profile["phase_sem_rad"].to_numpy()
+    if np.isfinite(sem).all():
+        layers.append(hv.Area((s, y - 2 * sem, y + 2 * sem), f"position ({unit})", ["phase (rad)", "upper"],
+                              label="±2 s.e.").opts(color="#1f77b4", alpha=0.2, line_alpha=0))
+    layers.append(hv.Curve((s, y), f"position ({unit})", "phase (rad)", label="phase").opts(color="#1f77b4",
+                                                                                            line_width=2))
+    if step is not None:
+        for (lo, hi), level in ((step["left"], step["phase_left_rad"]), (step["right"], step["phase_right_rad"])):
+            layers.append(hv.VSpan(lo, hi).opts(color="#ff7f0e", alpha=0.1))
+            layers.append(hv.Curve(([lo, hi], [level, level]), f"position ({unit})", "phase (rad)").opts(
+                color="#d62728", line_width=3))
+    return hv.Overlay(layers).opts(width=WIDTH, height=HEIGHT, title=title, legend_position="top_left")

@@ -21,19 +21,21 @@ def _bounds(ny, nx, dy, dx):
 
 
 def slice_image(grey, labels=None, *, pixel_size_um=(1.0, 1.0), axes=("x", "y"), alpha: float = 0.35,
-                title: str = "", clim=None, width=WIDTH, height=HEIGHT):
+                title: str = "", clim=None, width=WIDTH, height=HEIGHT, cmap: str = "gray",
+                value_label: str | None = None):
     """A greyscale slice in µm with the phase labels overlaid in colour.
 
     ``grey`` and ``labels`` are 2-D arrays (rows = the vertical axis); ``pixel_size_um``
-    is (row, column) spacing; ``axes`` names (horizontal, vertical).
+    is (row, column) spacing; ``axes`` names (horizontal, vertical). ``cmap`` and
+    ``value_label`` (quantity and unit, shown on hover) come from an imaging preset.
     """
     g = np.asarray(grey, float)
     dy, dx = (float(v) for v in np.broadcast_to(pixel_size_um, (2,)))
     ny, nx = g.shape
     kd = [f"{axes[0]} (µm)", f"{axes[1]} (µm)"]
     lo, hi = clim if clim is not None else (float(np.nanpercentile(g, 1)), float(np.nanpercentile(g, 99)))
-    img = hv.Image(g[::-1], bounds=_bounds(ny, nx, dy, dx), kdims=kd, vdims=["grey"]).opts(
-        cmap="gray", clim=(lo, hi if hi > lo else lo + 1), width=width, height=height, aspect="equal",
+    img = hv.Image(g[::-1], bounds=_bounds(ny, nx, dy, dx), kdims=kd, vdims=[value_label or "grey"]).opts(
+        cmap=cmap, clim=(lo, hi if hi > lo else lo + 1), width=width, height=height, aspect="equal",
         responsive=False, colorbar=False, tools=["hover"], title=title)
     if labels is None:
         return img

@@ -1,4 +1,5 @@
-"""``battlab tem`` (movies, images, EELS) and ``battlab saed`` (ring patterns → d → phases)."""
+"""``battlab tem`` (movies, images, EELS), ``battlab saed`` (ring patterns → d → phases) and
+``battlab holography`` (off-axis hologram or phase image → phase profile, potential step)."""
 
 from __future__ import annotations
 
@@ -139,6 +140,79 @@ def _saed_series(args, data) -> int:
     return 0
 
 
+def _open_image(path, pixel_size_nm, what):
+    from battlab.errors import InvalidParameterError
+    from battlab.tem.io import open_tem
+
+    data = open_tem(path, pixel_size_nm=pixel_size_nm, lazy=False)
+    if data.ndim == 3 and data.sizes.get("time", 0) == 1:
+        data = data.isel(time=0)
+    if data.ndim != 2:
+        raise InvalidParameterError(f"the {what} {path} holds {dict(data.sizes)}; battlab holography reads one 2-D "
+                                    "image (pick one frame first).")
+    return data
+
+
+def _cmd_holography(args) -> int:
+    import pandas as pd
+
+    from battlab.errors import InvalidParameterError, MissingDataError
+    from battlab.provenance import Provenance, write_results
+    from battlab.tem import holography as H
+    from battlab.xrm._cli import _write_maps
+
+    data = _open_image(args.input, args.pixel_size_nm, "image")
+    kv = args.kv or data.attrs.get("voltage_kV")
+    if not kv:
+        raise MissingDataError("the file does not state the accelerating voltage: give --kv (e.g. 300).")
+    kind = args.kind
+    if kind == "auto":
+        kind = "hologram" if H.looks_like_hologram(data) else "phase"
+    inputs = [data]
+    if kind == "hologram":
+        ref = _open_image(args.reference, args.pixel_size_nm, "reference hologram") if args.reference else None
+        if ref is not None:
+            inputs.append(ref)
+        sideband = _floats(args.sideband, 2, "--sideband") if args.sideband else None
+        phase = H.reconstruct_phase(data, reference=ref, sideband=sideband, aperture_px=args.aperture_px,
+                                    voltage_kV=kv, unwrap=not args.no_unwrap)
+    else:
+        if args.reference:
+            raise InvalidParameterError("--reference applies to holograms; this input was read as a phase image "
+                                        "(use --kind hologram if it is one).")
+        phase = H.as_phase_image(data)
+    ny, nx = phase.shape
+    line = _floats(args.line, 4, "--line") if args.line else [ny / 2, nx * 0.05, ny / 2, nx * 0.95]
+    profile = H.phase_profile(phase, line[:2], line[2:], width_px=args.width, step_px=args.step_px)
+    left = _floats(args.left, 2, "--left") if args.left else None
+    right = _floats(args.right, 2, "--right") if args.right else None
+    step = H.potential_step(profile, voltage_kV=kv, thickness_nm=args.thickness_nm, left=left, right=right)
+    profile["projected_potential_V_nm"] = profile["phase_rad"] / step["interaction_constant_rad_per_V_nm"]
+    if args.thickness_nm:
+        profile["potential_V"] = profile["projected_potential_V_nm"] / args.thickness_nm
+    tables = {"profile": profile, "potential_step": pd.DataFrame([{k: (str(v) if isinstance(v, tuple) else v)
+                                                                  for k, v in step.items()}])}
+    params = {"kind": kind, "voltage_kV": kv, "line_px": line, "width_px": args.width, "step_px": args.step_px,
+              "thickness_nm": args.thickness_nm, "left": left, "right": right,
+              "pixel_size_nm": phase.attrs.get("pixel_size_nm")}
+    if kind == "hologram":
+        params.update(sideband_px=list(phase.attrs["sideband_px"]), aperture_px=phase.attrs["aperture_px"],
+                      reference_corrected=phase.attrs["reference_corrected"], unwrapped=phase.attrs["unwrapped"])
+    prov = Provenance.for_data("battlab.tem.holography", None, params, command=args.command_line)
+    prov.inputs = [{"name": d.attrs.get("source_name"), "sha256": d.attrs.get("source_sha256"),
+                    "format": d.attrs.get("source_format"), "role": role}
+                   for d, role in zip(inputs, ("image", "reference"), strict=False)]
+    px_nm = phase.attrs.get("pixel_size_nm") or 1.0
+    written = _write_maps(args.out, {"phase": phase.assign_attrs(pixel_size_um=px_nm / 1e3)})
+    written += write_results(args.out, tables, prov)
+    msg = (f"holography ({kind}): phase step {step['delta_phase_rad']:.4f} ± {step['delta_phase_err_rad']:.4f} rad "
+           f"at {kv:g} kV")
+    if args.thickness_nm:
+        msg += f" = {step['delta_potential_V']:.4f} ± {step['delta_potential_err_V']:.4f} V"
+    print(f"{msg}; wrote {', '.join(p.name for p in written)} to {args.out}")
+    return 0
+
+
 def _common(s):
     s.add_argument("--out", required=True, help="output folder (created)")
     s.add_argument("--voltage-kv", type=float, help="accelerating voltage when the file has none")
@@ -192,4 +266,31 @@ def add_parser(sub):
     s.add_argument("--product", help="series: phase whose ring grows (default: best match of the last pattern)")
     s.add_argument("--frame-time-s", type=float, help="series: time between patterns")
     s.set_defaults(func=_cmd_saed)
+
+    s = sub.add_parser("holography", help="electron holography: hologram → phase (sideband filtering) or a phase "
+                                          "image; phase profile along a line, potential step across an interface",
+                       description="Reconstruct the phase of an off-axis hologram (optionally divided by a vacuum "
+                                   "reference hologram) or read a phase image in rad; write the phase as a 32-bit "
+                                   "TIFF, the width-averaged phase profile along --line and the phase/potential "
+                                   "step between its two ends with its uncertainty.")
+    s.add_argument("input", metavar="PHASE_OR_HOLOGRAM", help="a hologram or a phase image (rad): .dm3/.dm4, .emd, "
+                                                             ".ser, .mrc, .tif or .npy")
+    s.add_argument("--out", required=True, help="output folder (created)")
+    s.add_argument("--kv", type=float, help="accelerating voltage in kV (sets C_E; default from the file)")
+    s.add_argument("--kind", choices=["auto", "hologram", "phase"], default="auto",
+                   help="what the input is (auto: a hologram when its spectrum has an isolated sideband)")
+    s.add_argument("--reference", metavar="FILE", help="vacuum reference hologram (removes distortions)")
+    s.add_argument("--pixel-size-nm", type=float, help="pixel size when the file has none")
+    s.add_argument("--sideband", metavar="KY,KX", help="sideband position in FFT px from the centre (default: found)")
+    s.add_argument("--aperture-px", type=float, help="sideband aperture radius in FFT px (default 1/3 of its distance)")
+    s.add_argument("--no-unwrap", action="store_true", help="keep the phase wrapped to (−π, π]")
+    s.add_argument("--line", metavar="Y0,X0,Y1,X1", help="profile line in px, (row, column) as in `battlab tem` "
+                                                         "(default: across the middle row)")
+    s.add_argument("--width", type=int, default=5, help="parallel lines averaged across the profile (px)")
+    s.add_argument("--step-px", type=float, default=1.0, help="sampling step along the line (px)")
+    s.add_argument("--thickness-nm", type=float, help="specimen thickness: the step is then a potential in V")
+    s.add_argument("--left", metavar="A,B", help="left plateau window along the line (nm, or px without a pixel "
+                                                 "size; default the first quarter)")
+    s.add_argument("--right", metavar="A,B", help="right plateau window (default the last quarter)")
+    s.set_defaults(func=_cmd_holography)
     return s

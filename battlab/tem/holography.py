@@ -256,6 +256,10 @@ def phase_profile(phase, start, end, *, width_px: int = 1, step_px: float = 1.0,
 
     arr = _image2d(phase, "phase image")
     s, yy, xx = _line_points(start, end, step_px=step_px, width_px=width_px)
+    ny, nx = arr.shape
+    if yy.min() < -0.5 or xx.min() < -0.5 or yy.max() > ny - 0.5 or xx.max() > nx - 0.5:
+        raise InvalidParameterError(f"the line {tuple(start)} → {tuple(end)} (width {width_px} px) leaves the "
+                                    f"{ny}×{nx} image; give end points (row, column) inside it.")
     vals = map_coordinates(arr, [yy.ravel(), xx.ravel()], order=1, mode="nearest").reshape(yy.shape)
     n = vals.shape[0]
     out = pd.DataFrame({"s_px": s})

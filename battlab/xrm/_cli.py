@@ -53,6 +53,10 @@ def _write_maps(out_dir, maps):
     return written
 
 
+#: --preset choices → battlab.imaging.presets names (the volume techniques)
+_PRESETS = {"xray-ct": "X-ray CT", "neutron-tomography": "neutron tomography", "mri-1h": "MRI 1H"}
+
+
 def _cmd_xrm(args) -> int:
     from battlab.provenance import Provenance, write_results
     from battlab.xrm.io import open_volume
@@ -68,11 +72,20 @@ def _cmd_xrm(args) -> int:
                          else None)
     params = dict(res.options)
     params.update({"dataset": args.dataset, "axes": args.axes, "notes": res.notes + vol.attrs.get("notes", [])})
+    technique = "X-ray CT"
+    if args.preset:
+        from battlab.imaging.presets import apply_preset
+
+        technique = _PRESETS[args.preset]
+        vol = apply_preset(vol, technique)
+        params.update(technique=technique, units=vol.attrs["units"], preset_units=vol.attrs["preset_units"],
+                      display_clim=list(vol.attrs["display_clim"]))
+    res.tables["summary"].insert(0, "technique", technique)
     prov = Provenance.for_data("battlab.xrm.analyse_volume", vol, params, command=args.command_line)
     tables = {k: v for k, v in res.tables.items() if len(v)}
     written = write_results(args.out, tables, prov)
     s = res.tables["summary"].iloc[0]
-    print(f"xrm: {vol.sizes['z']}×{vol.sizes['y']}×{vol.sizes['x']} voxels, porosity {s['porosity']:.4f}; wrote "
+    print(f"xrm ({technique}): {vol.sizes['z']}×{vol.sizes['y']}×{vol.sizes['x']} voxels, porosity {s['porosity']:.4f}; wrote "
           f"{', '.join(p.name for p in written)} to {args.out}")
     for note in res.notes:
         print(f"battlab: note: {note}", file=sys.stderr)
@@ -135,6 +148,8 @@ def add_parser(sub):
                    help="size of the central sub-volume for connectivity, sizes and tortuosity")
     s.add_argument("--no-tortuosity", action="store_true", help="skip the diffusion simulation")
     s.add_argument("--verbose", action="store_true", help="print each step to stderr")
+    s.add_argument("--preset", choices=list(_PRESETS), help="imaging technique of the volume: its units and display "
+                                                            "limits go into provenance.json and the summary")
     s.set_defaults(func=_cmd_xrm)
 
     x = sub.add_parser("xanes", help="XANES image stack: edge-energy, white-line and state-of-charge maps",

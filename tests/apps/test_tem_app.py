@@ -190,3 +190,86 @@ def test_hrtem_session_fft_spacing():
     np.testing.assert_allclose(table["d_A"], app.truth["movie"]["d_A"], rtol=5e-3)  # FFT d within 0.5 %
     assert table["strain"].iloc[-1] == pytest.approx(0.059, abs=0.005)
     assert app.fft_pane.object.opts.get().kwargs["title"].startswith("lattice spacing: 3.35")
+
+
+def _image_values(pane):
+    """The 2-D array of the first Image in a pane's HoloViews object."""
+    import holoviews as hv
+
+    obj = pane.object
+    img = obj if isinstance(obj, hv.Image) else next(iter(obj.traverse(lambda e: e, [hv.Image])))
+    return img.dimension_values(2, flat=False)
+
+
+@pytest.mark.slow
+def test_holography_tab_phase_step_and_voltage(app):
+    from battlab.datasets.imaging import make_hologram, make_phase_step
+    from battlab.tem.physics import interaction_constant_rad_per_V_nm
+
+    # the session's demos (the app's own truth may belong to a later upload by now)
+    holo_truth, step_truth = make_hologram(voltage_kV=200.0).truth, make_phase_step(voltage_kV=200.0).truth
+    app.tabs.selected_index = 6
+    assert app.banner.layout.display == "none", app.banner.value
+    # the session's hologram is reconstructed (reference-corrected) and profiled across the particle
+    assert "reference-corrected" in app.holo_summary.value and "Δφ" in app.table.value
+    assert app.holo_phase.attrs["sideband_px"] == pytest.approx((-40, 60), abs=0.2)
+    diff = (app.holo_phase.values - holo_truth["phase_rad"])[16:-16, 16:-16]
+    assert np.sqrt(np.mean((diff - diff.mean()) ** 2)) < 0.05  # rad RMS
+    # the phase-step image: ΔV within 2 % once the thickness is given
+    app.holo_source.value = "phase"
+    app.holo_thickness.value = step_truth["thickness_nm"]
+    step = app.tables["holography_step"].iloc[0]
+    assert step["delta_potential_V"] == pytest.approx(step_truth["step_V"], rel=0.02)
+    assert "ΔV" in app.table.value and app.phase_profile_pane.object is not None
+    # C_E follows the voltage control: the same phase at 300 kV is a larger potential
+    app.voltage.value = 300.0
+    step300 = app.tables["holography_step"].iloc[0]
+    ratio = interaction_constant_rad_per_V_nm(200) / interaction_constant_rad_per_V_nm(300)
+    assert step300["delta_potential_V"] == pytest.approx(step["delta_potential_V"] * ratio, rel=1e-9)
+    app.voltage.value = 200.0
+    # a line leaving the image is a message, not a traceback
+    app.holo_line[2].value = 5000.0
+    assert app.banner.layout.display == "block" and "leaves the" in app.banner.value
+    app.holo_line[2].value = 64.0
+    assert app.banner.layout.display == "none"
+
+
+def test_hologram_uploaded_on_the_holography_tab(app):
+    from battlab.datasets.imaging import make_hologram
+
+    demo = make_hologram(voltage_kV=200.0, rng=2)
+    buf = io.BytesIO()
+    np.save(buf, demo.data["hologram"].values)
+    app.tabs.selected_index = 6
+    app.pixel_size.value = 0.5
+    try:
+        _upload(app, "holo.npy", buf.getvalue())
+    finally:
+        app.pixel_size.value = 0.0
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.hologram.attrs["source_name"] == "holo.npy" and app.hologram_reference is None
+    assert app.holo_source.value == "hologram" and "no reference" in app.holo_summary.value
+    assert app.movie.sizes["time"] > 1  # the movie of the session stays
+
+
+@pytest.mark.slow
+def test_radiography_demo_through_the_movie_tabs(app):
+    app.tabs.selected_index = 0
+    app.demo_picker.value = "Neutron radiography: Li moving anode → cathode (movie tabs)"
+    app._load_demo(app.demo_picker.value)
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.preset.value == "neutron radiography" and "attenuation" in app.preset_note.value
+    assert app.movie.attrs["units"] == "-ln(I/I0)"
+    # difference to the first frame with σ(Li) = 70.5 b: the last frame shows Li areal density change
+    app.difference.value = True
+    app.frame.value = app.movie.sizes["time"] - 1
+    values = _image_values(app.frame_pane)
+    y0, y1, x0, x1 = app.truth["movie"]["rois"]["anode"]
+    anode = values[::-1][y0:y1, x0:x1].mean()  # the plot flips rows
+    assert anode == pytest.approx(app.truth["movie"]["delta_areal_density_mg_cm2"]["anode"][-1], rel=0.05)
+    # the existing movie tools run on it: a kymograph across the cell and a front fit
+    app.tabs.selected_index = 1
+    assert app.banner.layout.display == "none", app.banner.value
+    app.preset.value = "TEM"
+    assert app.preset_note.value == ""
+    app.tabs.selected_index = 0

@@ -171,3 +171,29 @@ def test_server_volume_is_opened_lazily_from_the_data_folder(tmp_path, real_data
     assert app.volume.shape == (5, 512, 512) and app.analysis is not None
     app._load_server_file(str(tmp_path / "elsewhere.tif"))
     assert "outside" in app.banner.value
+
+
+@pytest.mark.slow
+def test_mri_and_neutron_presets_change_units_contrast_and_labels(app):
+    from battlab.datasets.imaging import make_mri_volume
+
+    truth = make_mri_volume().truth
+    app.demo_picker.value = "MRI ¹H: electrolyte and Li dendrites (threshold 0.2·I_max)"
+    app.demo_button.click()
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.technique.value == "MRI 1H" and "¹H signal" in app.technique_note.value
+    # the seed review's segmentation: threshold 0.2·I_max, here exact on the demo (noise ≪ contrast)
+    assert app.method.value == "manual"
+    assert float(app.manual.value) == pytest.approx(0.2 * float(app.volume.max()), rel=1e-3)
+    fractions = app.analysis.tables["phase_fractions"].set_index("name")
+    assert fractions.loc["electrolyte", "volume_fraction"] == pytest.approx(truth["electrolyte_fraction"], abs=1e-3)
+    title = app.slice_plot.object.opts.get().kwargs["title"]
+    assert title.startswith("MRI 1H:") and app.contrast.value == (0.5, 99.5)
+    assert "signal (a.u.)" in str(app.slice_plot.object)
+    # another preset relabels the same volume and resets the contrast percentiles
+    app.contrast.value = (5.0, 95.0)
+    app.technique.value = "neutron tomography"
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.contrast.value == (0.5, 99.5) and app.volume.attrs["technique"] == "neutron tomography"
+    assert app.slice_plot.object.opts.get().kwargs["title"].startswith("neutron tomography:")
+    assert app._provenance().to_dict()["parameters"]["technique"] == "neutron tomography"

@@ -26,7 +26,10 @@ def test_apply_preset_sets_units_and_percentile_limits_without_touching_the_data
 
     vol = xr.DataArray(np.arange(1000.0).reshape(10, 10, 10), dims=("z", "y", "x"), attrs={"units": "a.u."})
     out = P.apply_preset(vol, "neutron tomography", percentiles=(10, 90))
-    assert out.attrs["technique"] == "neutron tomography" and out.attrs["units"] == "1/cm"
+    # the data's own unit stays (a.u. here); the calibrated unit of the technique is recorded
+    assert out.attrs["technique"] == "neutron tomography" and out.attrs["units"] == "a.u."
+    assert out.attrs["preset_units"] == "1/cm"
+    assert P.apply_preset(vol.assign_attrs(units=""), "neutron tomography").attrs["units"] == "1/cm"
     # percentiles of 0..999: exact linear interpolation
     assert out.attrs["display_clim"] == pytest.approx((99.9, 899.1))
     assert vol.attrs["units"] == "a.u." and out.values is vol.values
