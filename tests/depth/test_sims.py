@@ -160,3 +160,11 @@ def test_maps_need_one_shape():
         d.ion_maps({"a": np.zeros((2, 4, 4)), "b": np.zeros((2, 4, 5))}, pixel_size_um=1.0)
     with pytest.raises(InvalidParameterError):
         d.ion_maps({"a": np.zeros((4, 4))}, pixel_size_um=0.0)
+
+
+def test_real_nexus_master_without_its_data_says_what_is_missing(real_data):
+    path = real_data / "hdf5-nexus" / "ncempy_au_145mm_68kx_microprobe_01_master.h5"
+    if not path.is_file():
+        pytest.skip(f"{path.name} is not in the real data folder")
+    with pytest.raises(MissingDataError, match="linked file"):
+        d.read_sims_maps({"Li+": path}, pixel_size_um=0.1)
