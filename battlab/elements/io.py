@@ -267,7 +267,7 @@ def read_element_maps(source, *, name: str | None = None, pixel_size_um: float |
                 page_names = [_page_name(d) for d in descriptions]
                 names = page_names if all(page_names) and len(set(page_names)) == len(page_names) else None
             if names is None and len(arrays) == 1:
-                names = [element_symbol(label)]
+                names = [_single_name(label, None)]
             if names is None:
                 raise MissingDataError(f"{label}: {len(arrays)} pages but no element names in the file; pass "
                                        "elements=['Ni', 'Mn', ...] in page order (CLI: --elements Ni,Mn,...).")
@@ -289,7 +289,7 @@ def read_element_maps(source, *, name: str | None = None, pixel_size_um: float |
             px = px if px is not None else file_px
             meta["format"] = "hdf5"
         elif ext in (".csv", ".txt", ".dat", ".asc"):
-            maps = {element_symbol(label): _text_matrix(data, label)}
+            maps = {_single_name(label, elements): _text_matrix(data, label)}
             meta["format"] = "text-matrix"
         else:
             raise UnsupportedFormatError(f"{label}: not an element-map file (multi-page TIFF, zip of maps, HDF5, "
@@ -302,6 +302,19 @@ def read_element_maps(source, *, name: str | None = None, pixel_size_um: float |
         raise CorruptFileError(f"{label} could not be read ({type(exc).__name__}: {exc}); the file may be "
                                "damaged.") from exc
     return _finish(maps, px, units, src, meta, None)
+
+
+def _single_name(label, elements):
+    """Element of a one-map file: given, or a chemical symbol in its name (else the file is refused)."""
+    if elements is not None:
+        if len(elements) != 1:
+            raise InvalidParameterError(f"{label} holds one map but {len(elements)} element names were given.")
+        return str(elements[0])
+    symbol = element_symbol(label)
+    if symbol not in _SYMBOLS:
+        raise MissingDataError(f"{label}: one map whose name holds no element symbol; name the file after its "
+                               "element (Ni_Ka.csv) or pass elements=['Ni'] (CLI: --elements Ni).")
+    return symbol
 
 
 def _finish(maps, px, units, src, meta, elements):

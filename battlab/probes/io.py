@@ -37,7 +37,7 @@ _LENGTH = {"m": 1e6, "mm": 1e3, "um": 1.0, "µm": 1.0, "μm": 1.0, "micron": 1.0
 _CURRENT = {"a": 1e9, "ma": 1e6, "ua": 1e3, "µa": 1e3, "μa": 1e3, "na": 1.0, "pa": 1e-3, "fa": 1e-6}
 #: value units of maps, to the unit battlab shows
 _MAP_UNITS = {"a": (1e9, "nA"), "ua": (1e3, "nA"), "µa": (1e3, "nA"), "na": (1.0, "nA"), "pa": (1e-3, "nA"),
-              "m": (1e9, "nm"), "um": (1e3, "nm"), "µm": (1e3, "nm"), "nm": (1.0, "nm"), "pm": (1e-3, "nm"),
+              "m": (1e9, "nm"), "um": (1e3, "nm"), "µm": (1e3, "nm"), "nm": (1.0, "nm"),
               "v": (1.0, "V"), "mv": (1e-3, "V"), "deg": (1.0, "deg"), "°": (1.0, "deg"), "rad": (1.0, "rad")}
 _KINDS = {"secm": ("tip current", "nA"), "sicm-current": ("ion current", "nA"), "sicm-height": ("height", "nm"),
           "esm-amplitude": ("ESM amplitude", "pm"), "esm-phase": ("ESM phase", "deg")}
