@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 APP = "07_afm.ipynb"
 
 
-def test_levelling_force_map_and_series_offline(new_page, gallery_url):
+def test_levelling_force_map_and_series_offline(new_page, gallery_url, tmp_path):
     p = open_app(new_page, gallery_url, APP, "256×256 px")
     page = p.page
     plots = page.locator(".battlab-plot")
@@ -30,6 +30,19 @@ def test_levelling_force_map_and_series_offline(new_page, gallery_url):
     assert wait_for_change(maps, before), "maps did not change after switching the levelling off"
     page.wait_for_function("t => document.querySelector('.battlab-table').innerText !== t", arg=table_before,
                            timeout=30_000)
+
+    # Two clicks on the map draw a new profile line (Bokeh Tap events reach Python over the comm).
+    profile_plot = plots.nth(2)
+    before = profile_plot.screenshot()
+    table_before = page.locator(".battlab-table").inner_text()
+    box = maps.locator("canvas").first.bounding_box()
+    for fx, fy in ((0.25, 0.3), (0.45, 0.65)):  # inside the first map (about 0.17–0.52 of the canvas width)
+        page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+        page.wait_for_timeout(400)
+    page.wait_for_function("t => document.querySelector('.battlab-table').innerText !== t", arg=table_before,
+                           timeout=30_000)
+    assert wait_for_change(profile_plot, before), "the profile did not change after clicking two points"
+    assert "Profile (" in page.locator(".battlab-table").inner_text()
 
     # The force-volume demo: a modulus map and a force curve with its fit.
     page.locator(".widget-dropdown select").first.select_option(label="Force-volume map: two phases (1.5 and 20 GPa)")
@@ -57,5 +70,22 @@ def test_levelling_force_map_and_series_offline(new_page, gallery_url):
     for _ in range(11):
         page.keyboard.press("ArrowRight")
     assert wait_for_change(frame_plot, before), "frame did not change after moving the frame slider"
+    assert not page.locator(".battlab-error").is_visible()
+
+    # The same series uploaded as 12 text files at once through the "Series frames" button.
+    import numpy as np
+
+    from battlab.datasets.afm import make_ecafm_series
+
+    paths = []
+    for i, frame in enumerate(make_ecafm_series().data.values):
+        path = tmp_path / f"ecafm_{i + 1}.txt"
+        np.savetxt(path, frame, fmt="%.4f", header="Channel: Height\nWidth: 5.12 µm\nValue units: nm", comments="# ")
+        paths.append(str(path))
+    with page.expect_file_chooser() as chooser:
+        page.locator(".widget-upload").filter(has_text="Series frames").first.click()
+    chooser.value.set_files(paths)
+    page.wait_for_selector(".battlab-status:has-text('EC-AFM series of 12 frames from 12 files')", timeout=120_000)
+    page.wait_for_selector(".battlab-table:has-text('SEI (nm)')", timeout=30_000)
     assert not page.locator(".battlab-error").is_visible()
     p.assert_clean()
