@@ -194,3 +194,30 @@ def test_epr_spin_count_cli(tmp_path):
     bad = run("spectra", str(tmp_path / "sample.csv"), "--technique", "epr", "--spin-reference",
               str(tmp_path / "ref.csv"), "--out", str(tmp_path / "res2"))
     assert bad.returncode != 0 and "reference-spins" in bad.stderr
+
+
+def test_mossbauer_velocity_axis_recalibrated_in_process(tmp_path, capsys):
+    """``--calibration`` with a velocity-axis α-Fe file corrects the data's scale and zero (in process: fast)."""
+    from battlab.cli import main
+    from battlab.datasets.spectra import _mossbauer_counts, make_mossbauer_lfp_series
+
+    v_true = np.linspace(-7, 7, 600)
+    alpha = {"kind": "sextet", "isomer_shift_mm_s": 0.0, "quadrupole_mm_s": 0.0, "field_T": 33.0, "fwhm_mm_s": 0.25,
+             "area_mm_s": 0.35}
+    sites = [dict(s, area_mm_s=a) for s, a in zip(make_mossbauer_lfp_series(n_spectra=2).truth["sites"], (0.12, 0.18),
+                                                 strict=True)]
+    gen = np.random.default_rng(3)
+    nominal = (v_true - 0.04) / 0.985  # the drive's nominal scale: 1.5 % off, zero 0.04 mm/s off
+    for name, model in (("alpha.csv", [alpha]), ("sample.csv", sites)):
+        counts = gen.poisson(_mossbauer_counts(v_true, model, 1e6))
+        pd.DataFrame({"Velocity (mm/s)": nominal, "Counts": counts}).to_csv(tmp_path / name, index=False)
+    assert main(["spectra", str(tmp_path / "sample.csv"), "--calibration", str(tmp_path / "alpha.csv"),
+                 "--out", str(tmp_path / "res")]) == 0
+    assert capsys.readouterr().out.startswith("mossbauer: 1 spectrum")
+    table = pd.read_csv(tmp_path / "res" / "mossbauer_sites.csv").set_index("site")
+    # δ and ΔE_Q within 0.01 mm/s after recalibration; fractions within 2 %.
+    assert abs(table.loc["Fe2+ LiFePO4", "isomer_shift_mm_s"] - 1.225) < 0.01
+    assert abs(table.loc["Fe2+ LiFePO4", "quadrupole_splitting_mm_s"] - 2.960) < 0.01
+    assert abs(table.loc["Fe3+ FePO4", "fraction"] - 0.6) < 0.02
+    prov = json.loads((tmp_path / "res" / "provenance.json").read_text())
+    assert abs(prov["parameters"]["velocity_calibration"]["slope_mm_s"] - 0.985) < 0.005 * 0.985

@@ -80,7 +80,7 @@ class SpectraApp(BaseApp):
     intro = ("Raman, FTIR, XPS, XAS, NMR, Mössbauer and EPR spectra: baseline, bands, components or "
              "hyperfine sites and lines, and how they change over time beside the voltage, with technique "
              "presets and PCA of the series.")
-    accept = ".csv,.txt,.dat,.tsv,.asc,.jdx,.dx,.jcamp,.xmu,.xdi,.vms,.dsc"
+    accept = ".csv,.txt,.dat,.tsv,.asc,.jdx,.dx,.jcamp,.xmu,.xdi,.vms"
     data_kind = "spectrum"
 
     def __init__(self, data=None, *, echem: pd.DataFrame | None = None, **kw):

@@ -45,3 +45,16 @@ def test_spectrum_slider_and_demo_switch_offline(new_page, gallery_url):
     page.wait_for_selector(".battlab-table:has-text('E0 (eV)')", timeout=30_000)
     assert not page.locator(".battlab-error").is_visible()
     p.assert_clean()
+
+
+def test_mossbauer_demo_shows_site_table(new_page, gallery_url):
+    p = open_app(new_page, gallery_url, APP, "60 spectra")
+    page = p.page
+    page.locator(".widget-dropdown select").first.select_option(
+        label="Mössbauer: LiFePO4 → FePO4 doublets along charge")
+    page.get_by_role("button", name="Load demo").click()
+    page.wait_for_selector(".battlab-status:has-text('Mössbauer: 12 spectra')", timeout=90_000)
+    page.wait_for_selector(".battlab-table:has-text('δ vs α-Fe')", timeout=30_000)
+    assert "Fe3+ FePO4" in page.locator(".battlab-table").inner_text()
+    assert not page.locator(".battlab-error").is_visible()
+    p.assert_clean()
