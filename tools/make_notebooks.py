@@ -40,11 +40,12 @@ GALLERY = [
         "fit, ⁷Li NMR lithium plating, ⁵⁷Fe Mössbauer doublets/sextets with α-Fe velocity calibration and "
         "Fe²⁺/Fe³⁺ site fractions along charge, EPR g, ΔB_pp, spin counts and the narrow/broad Li-metal lines "
         "during plating; PCA of every series |\n"
-        "| [In situ TEM](06_in_situ_tem.ipynb) | movie morphology and expansion by a named definition, kymograph reaction fronts with linear/parabolic/power-law/Deal–Grove/JMAK kinetics and a two-regime fit, nucleation N(t) and growth exponents, SAED rings → d with the relativistic camera equation and ranked phase candidates, EELS edges and t/λ, electron dose and dose budget |\n"
+        "| [In situ TEM](06_in_situ_tem.ipynb) | movie morphology and expansion by a named definition, kymograph reaction fronts with linear/parabolic/power-law/Deal–Grove/JMAK kinetics and a two-regime fit, nucleation N(t) and growth exponents, SAED rings → d with the relativistic camera equation and ranked phase candidates, EELS edges and t/λ, electron dose and dose budget; electron holography (hologram → phase by sideband filtering, phase profiles, potential step in V); neutron radiography movies (open-beam/dark normalisation, change vs first frame, Li areal density) through the same movie tabs |\n"
         "| [X-ray microscopy and tomography](08_xray_microscopy.ipynb) | volumes of any size (TIFF, HDF5/NeXus, "
         "zarr, raw): segmentation, porosity through the thickness, connected porosity, pore sizes, particles, "
         "tortuosity per axis from a diffusion simulation; operando swelling and cracking; XANES state-of-charge "
-        "maps; a reconstruction lab (FBP/SART, rotation axis, rings); Beer–Lambert and magnification |\n"
+        "maps; a reconstruction lab (FBP/SART, rotation axis, rings); Beer–Lambert and magnification; neutron "
+        "tomography and ¹H MRI volumes as technique presets (units, contrast, the 0.2·I_max MRI threshold) |\n"
         "| [Correlation](12_correlation.ipynb) | every technique on one cycling timeline with clock offsets, reality "
         "check of the state of lithiation, AFM scan placed in an X-ray slice and joined particle by particle, "
         "correlations with confidence intervals, the cell in its population |\n"
@@ -485,6 +486,27 @@ TEM = [
     new_code_cell("bl.tem.d_candidates([2.32])  # LiF(111) and Li2O(200) are both candidates"),
     new_code_cell("bl.tem.dose_budget(budget_e_A2=100, dose_rate_e_A2_s=0.1, exposure_s=5, frames_wanted=300)"),
     new_markdown_cell(
+        "### Electron holography and neutron radiography\n\n"
+        "An off-axis hologram carries the specimen's phase on its fringes: one sideband of its Fourier transform, "
+        "cut out and divided by that of a vacuum reference, gives the phase φ = C_E·∫V dz, and a phase step across "
+        "an interface is a potential step ΔV = Δφ/(C_E·t). The *Holography* tab does this; neutron radiographs "
+        "open in the movie tabs under their own preset (`bl.imaging.IMAGING_PRESETS` says what each technique's "
+        "image means)."
+    ),
+    new_code_cell("holo = bl.datasets.make_hologram()\n"
+                  "phase = bl.tem.reconstruct_phase(holo.data['hologram'], reference=holo.data['reference'])\n"
+                  "step = bl.datasets.make_phase_step()\n"
+                  "profile = bl.tem.phase_profile(step.data, (64, 8), (64, 184), width_px=64)\n"
+                  "bl.tem.potential_step(profile, voltage_kV=300, thickness_nm=60)['delta_potential_V'], "
+                  "step.truth['step_V']"),
+    new_code_cell("nr = bl.datasets.make_neutron_radiography_series()\n"
+                  "att = bl.imaging.radiograph_attenuation(nr.data['frames'], open_beam=nr.data['open_beam'], "
+                  "dark=nr.data['dark'])\n"
+                  "rois = bl.imaging.roi_attenuation(att, nr.truth['rois'])\n"
+                  "rois['li_mg_cm2'] = bl.imaging.areal_density(rois['delta_attenuation'], cross_section_barn=70.5, "
+                  "molar_mass_g_mol=6.94)\n"
+                  "rois[rois['frame'] == rois['frame'].max()]"),
+    new_markdown_cell(
         "Models: linear x = k t (interface control), parabolic x² = 2Dt (diffusion), power law x = k tⁿ, Deal–Grove "
         "x²/B + x/(B/A) = t + τ, shrinking core (Ginstling–Brounshtein) and JMAK; each is ranked by AIC with "
         "bootstrap intervals, and a two-regime power law with a free breakpoint tests for a change of mechanism. "
@@ -534,6 +556,17 @@ XRM = [
                   "maps = bl.xrm.lcf_maps(norm, xanes.truth['references'], charged='FePO4')\n"
                   "bl.xrm.particle_soc(maps['soc'], xanes.truth['particles'])"),
     new_code_cell("bl.xrm.geometric_magnification(20, 180), bl.xrm.transmission([200, 30], [50, 200])"),
+    new_markdown_cell(
+        "Neutron tomography and ¹H MRI volumes go through the same volume tools; the *Technique* menu of the "
+        "Volume tab (or `battlab xrm --preset`) sets their units, contrast and labels. For MRI it segments with "
+        "the review's threshold 0.2·I_max: electrolyte is bright, lithium and dendrites have no ¹H signal. "
+        "⁷Li chemical-shift images separate Li metal (≈ 260 ppm) from electrolyte (0 ppm) with the NMR windows."
+    ),
+    new_code_cell("mri = bl.datasets.make_mri_volume()\n"
+                  "labels = bl.xrm.segment(mri.data, method='manual', thresholds=[0.2 * float(mri.data.max())])\n"
+                  "1 - bl.xrm.porosity(labels), mri.truth['electrolyte_fraction']"),
+    new_code_cell("csi = bl.datasets.make_mri_csi_series()\n"
+                  "bl.imaging.li_metal_signal_fraction(csi.data).assign(truth=csi.truth['metal_fraction'])"),
     new_markdown_cell(
         "Tortuosity: steady-state Fick diffusion solved by finite volumes on the pore voxels (fixed concentrations "
         "on two opposite faces, sealed sides, harmonic-mean face conductances), τ = ε·D₀/D_eff, checked against "

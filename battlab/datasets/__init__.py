@@ -119,14 +119,17 @@ DEMOS.update({
 from battlab.datasets.imaging import (  # noqa: E402
     make_hologram,
     make_mri_csi_series,
+    make_mri_volume,
     make_neutron_radiography_series,
     make_phase_step,
 )
 
-__all__ += ["make_neutron_radiography_series", "make_mri_csi_series", "make_hologram", "make_phase_step"]
+__all__ += ["make_neutron_radiography_series", "make_mri_csi_series", "make_mri_volume", "make_hologram",
+            "make_phase_step"]
 DEMOS.update({
     "neutron radiography: Li moving anode → cathode": (make_neutron_radiography_series, "radiography"),
     "7Li MRI chemical-shift imaging: growing Li deposit": (make_mri_csi_series, "mri"),
+    "1H MRI volume: electrolyte and Li dendrites": (make_mri_volume, "mri"),
     "electron holography: off-axis hologram of a particle": (make_hologram, "holography"),
     "electron holography: phase step across an interface": (make_phase_step, "holography"),
 })
