@@ -79,3 +79,28 @@ def test_xps_depth_series_csv(tmp_path):
     for el in ("C", "O", "F", "Li"):
         assert np.allclose(atomic[f"{el}_at_pct"], truth[f"{el}_at_pct"], atol=2.0)
     assert (tmp_path / "res" / "provenance.json").is_file()
+
+
+def test_ndp_series_on_the_cycling_clock(tmp_path):
+    from battlab.datasets.depth import make_ndp_plating_series
+
+    demo = make_ndp_plating_series(n_spectra=4)
+    spectra = demo.data["spectra"]
+    frame = pd.DataFrame({"energy_keV": spectra["energy_keV"].to_numpy()})
+    for i, t in enumerate(spectra["time_s"].to_numpy()):
+        frame[f"t={t:g} s"] = spectra.isel(time=i).to_numpy()
+    frame.to_csv(tmp_path / "series.csv", index=False)
+    test_time = np.arange(0.0, 8000.0, 10.0)
+    pd.DataFrame({"test_time_s": test_time, "voltage_V": 0.2 - 1e-5 * test_time, "current_A": -1e-3}).to_csv(
+        tmp_path / "cell.csv", index=False)
+    res = run("depth", "ndp", str(tmp_path / "series.csv"), "--stopping-kev-um", "55", "--bin-um", "0.5",
+              "--layer", "surface=0,0.5", "--echem", str(tmp_path / "cell.csv"), "--clock-offset-s", "50",
+              "--out", str(tmp_path / "res"))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("ndp: 4 spectra")
+    table = pd.read_csv(tmp_path / "res" / "ndp_series.csv")
+    assert np.allclose(table["test_time_s"], spectra["time_s"].to_numpy() + 50.0)
+    assert np.allclose(table["voltage_V"], 0.2 - 1e-5 * table["test_time_s"])
+    assert {"counts_surface", "fraction_surface", "capacity_mAh"} <= set(table.columns)
+    prov = json.loads((tmp_path / "res" / "provenance.json").read_text())
+    assert {"series.csv", "cell.csv"} <= {i["name"] for i in prov["inputs"]}

@@ -68,15 +68,27 @@ def _cmd_ndp(args) -> int:
         notes = profile.attrs["battlab"]["notes"]
         summary = f"ndp: 1 spectrum → {len(profile)} depth bins of {args.bin_um:g} µm"
     else:
-        arr, table = ndp_series(spectra, stopping, layers=layers or None, **opts)
+        echem = None
+        if args.echem:
+            from battlab.series import cycling_input_record, load_cycling
+
+            echem = load_cycling(args.echem)
+        arr, table = ndp_series(spectra, stopping, layers=layers or None, echem=echem,
+                                clock_offset_s=args.clock_offset_s, **opts)
         long = arr.to_dataframe(name=arr.attrs["long_name"].replace(" ", "_")).reset_index()
         tables["ndp_profiles"] = long
         tables["ndp_series"] = table
         notes = table.attrs["battlab"]["notes"]
         summary = f"ndp: {arr.sizes['time']} spectra → {arr.sizes['depth_um']} depth bins of {args.bin_um:g} µm"
     params = dict(opts, stopping=args.stopping or f"constant {args.stopping_keV_um} keV/µm",
-                  offset_keV=args.offset_kev, gain_keV_per_channel=args.gain_kev, layers=layers, notes=notes)
+                  offset_keV=args.offset_kev, gain_keV_per_channel=args.gain_kev, layers=layers,
+                  clock_offset_s=args.clock_offset_s)
     extra = [_input_record(stopping, args.stopping)] if args.stopping else []
+    if args.echem and spectra.ndim > 1:
+        extra.append(cycling_input_record(echem, args.echem))
+    elif args.echem:
+        notes = notes + ["--echem ignored: one spectrum has no time series to place on the cycling clock"]
+    params["notes"] = notes
     written = _finish(args, tables, "battlab.depth.ndp_depth_profile", spectra, params, extra)
     print(f"{summary}; wrote {', '.join(p.name for p in written)} to {args.out}")
     return 0
@@ -156,6 +168,10 @@ def add_parser(sub):
     n.add_argument("--energy-resolution-kev", type=float, help="detector FWHM, keV (depth-resolution note)")
     n.add_argument("--layer", action="append", default=[], metavar="NAME=TOP,BOTTOM",
                    help="layer for the Li inventory, µm (repeatable)")
+    n.add_argument("--echem", metavar="CYCLING_FILE",
+                   help="cycling file: voltage, capacity_mAh and soc at each spectrum of a series")
+    n.add_argument("--clock-offset-s", type=float, default=0.0,
+                   help="cycler test time at spectrum time 0 (the header times of the spectra columns)")
     n.set_defaults(func=_cmd_ndp)
 
     m = dsub.add_parser("sims", help="ToF-SIMS depth profile: sputter depth, normalisation, ratios, layers")

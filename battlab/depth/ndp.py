@@ -444,7 +444,8 @@ def layer_inventory(profile: pd.DataFrame, layers: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def ndp_series(spectra, stopping, *, layers: dict | None = None, **profile_options):
+def ndp_series(spectra, stopping, *, layers: dict | None = None, echem: pd.DataFrame | None = None,
+               clock_offset_s: float = 0.0, **profile_options):
     """Depth profiles of a time (or SOC) series of NDP spectra.
 
     Parameters
@@ -454,6 +455,12 @@ def ndp_series(spectra, stopping, *, layers: dict | None = None, **profile_optio
     layers : dict, optional
         Layers for :func:`layer_inventory` per spectrum (e.g. surface vs inside, to tell
         lithium plating on the surface from lithium stored inside the electrode).
+    echem : DataFrame, optional
+        Canonical cycling table: voltage, capacity and SOC at each spectrum are added
+        (:func:`battlab.correlate.timeline.echem_at`, spectrum ``time_s`` + offset =
+        cycler test time).
+    clock_offset_s : float
+        Cycler test time at ``time_s = 0``.
     **profile_options
         Passed to :func:`ndp_depth_profile` (bin, window, fluence …).
 
@@ -496,6 +503,13 @@ def ndp_series(spectra, stopping, *, layers: dict | None = None, **profile_optio
                               "battlab": dict(spectra.attrs.get("battlab", {})),
                               "parameters": profiles[0].attrs["battlab"]["parameters"]})
     table = pd.DataFrame(rows)
+    if echem is not None:
+        from battlab.correlate.timeline import echem_at
+
+        joined = echem_at(times, echem, clock_offset_s=clock_offset_s, label="NDP spectra")
+        for col in ("test_time_s", "voltage_V", "current_A", "cycle", "capacity_mAh", "soc"):
+            if col in joined:
+                table[col] = joined[col].to_numpy()
     table.attrs["battlab"] = {"analysis": "battlab.depth.ndp_series", "notes": profiles[0].attrs["battlab"]["notes"]}
     return arr, table
 

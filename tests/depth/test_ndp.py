@@ -147,3 +147,19 @@ def test_plating_series_inventory_per_layer():
     diff = d.difference_profiles(profiles, reference=k - 1)
     assert float(diff.isel(time=-1).sel(depth_um=0.125)) > 2e22
     assert abs(float(diff.isel(time=-1).sel(depth_um=4.125))) < 0.1e22
+
+
+def test_series_on_the_cycling_clock():
+    demo = make_ndp_plating_series(n_spectra=4)
+    t = demo.truth
+    times = demo.data["spectra"]["time_s"].to_numpy()
+    # a constant-current charge of 1 mA spanning the series, starting 100 s before the first spectrum
+    test_time = np.arange(0.0, times[-1] + 400.0, 10.0)
+    echem = pd.DataFrame({"test_time_s": test_time, "voltage_V": 0.1 + 1e-5 * test_time,
+                          "current_A": 1e-3, "cycle": 1, "step": 1})
+    _, table = d.ndp_series(demo.data["spectra"], demo.data["stopping"], layers=t["layers_um"], echem=echem,
+                            clock_offset_s=100.0, bin_um=0.5)
+    assert np.allclose(table["test_time_s"], times + 100.0)
+    assert np.allclose(table["voltage_V"], 0.1 + 1e-5 * (times + 100.0))
+    # capacity counts from the first spectrum: 1 mA × elapsed time
+    assert np.allclose(table["capacity_mAh"], 1.0 * (times - times[0]) / 3600.0, rtol=1e-6, atol=1e-9)
