@@ -82,3 +82,31 @@ def test_xrm_preset_labels_the_volume_technique(tmp_path):
     assert 1 - summary["porosity"] == pytest.approx(demo.truth["electrolyte_fraction"], abs=1e-3)
     prov = json.loads((tmp_path / "out" / "provenance.json").read_text())
     assert prov["parameters"]["technique"] == "MRI 1H" and prov["parameters"]["units"] == "a.u."
+
+
+@pytest.mark.slow
+def test_tem_neutron_radiography_preset_gives_exact_areal_density(tmp_path):
+    from battlab.datasets.imaging import make_neutron_radiography_series
+
+    demo = make_neutron_radiography_series(noise=False)
+    np.save(tmp_path / "nr.npy", demo.data["frames"].values)
+    np.save(tmp_path / "open.npy", demo.data["open_beam"])
+    np.save(tmp_path / "dark.npy", demo.data["dark"])
+    rois = [f"--roi={name}={','.join(map(str, box))}" for name, box in demo.truth["rois"].items()]
+    common = ["tem", str(tmp_path / "nr.npy"), "--pixel-size-nm", "20000", "--frame-time-s", "600",
+              "--preset", "neutron-radiography"]
+    res = run(*common, "--open-beam", str(tmp_path / "open.npy"), "--dark", str(tmp_path / "dark.npy"), *rois,
+              "--cross-section-barn", "70.5", "--molar-mass", "6.94", "--out", str(tmp_path / "out"))
+    assert res.returncode == 0, res.stderr
+    assert "neutron radiography" in res.stdout
+    table = pd.read_csv(tmp_path / "out" / "radiography_rois.csv")
+    for name in demo.truth["rois"]:
+        sub = table[table["roi"] == name]
+        # noise-free Beer–Lambert: exact to rounding
+        np.testing.assert_allclose(sub["delta_areal_density_mg_cm2"], demo.truth["delta_areal_density_mg_cm2"][name],
+                                   atol=1e-9)
+    prov = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    assert prov["parameters"]["preset"] == "neutron radiography"
+    assert prov["parameters"]["cross_section_barn"] == 70.5
+    res = run(*common, "--out", str(tmp_path / "bad"))
+    assert res.returncode != 0 and "--open-beam" in res.stderr and "Traceback" not in res.stderr

@@ -45,6 +45,11 @@ def _cmd_tem(args) -> int:
 
     data = _open(args)
     kind = data.attrs.get("kind")
+    radiography = None
+    if args.preset == "neutron-radiography":
+        data, radiography = _radiography(args, data)
+    elif args.open_beam or args.dark or args.roi:
+        raise InvalidParameterError("--open-beam, --dark and --roi belong to --preset neutron-radiography.")
     if kind == "movie":
         line = _floats(args.line, 4, "--line") if args.line else None
         roi = [int(v) for v in _floats(args.drift_roi, 4, "--drift-roi")] if args.drift_roi else None
@@ -67,7 +72,13 @@ def _cmd_tem(args) -> int:
                 result.tables["frame_echem"] = per_frame_echem(data["time_s"].to_numpy(), cycler,
                                                                clock_offset_s=args.clock_offset_s)
             result.notes.extend(str(w.message) for w in caught)
+        if radiography is not None:
+            result.tables["radiography_rois"] = radiography
+            result.options.update(preset="neutron radiography", cross_section_barn=args.cross_section_barn,
+                                  molar_mass_g_mol=args.molar_mass)
         summary = f"movie: {data.sizes['time']} frames"
+        if args.preset == "neutron-radiography":
+            summary += " (neutron radiography, −ln T)"
         if "front_models" in result.tables:
             best = result.tables["front_models"].iloc[0]
             summary += f"; best front model {best['model']} (AIC {best['aic']:.1f})"
@@ -89,6 +100,38 @@ def _cmd_tem(args) -> int:
     for note in result.notes:
         print(f"battlab: note: {note}", file=sys.stderr)
     return 0
+
+
+def _radiography(args, frames):
+    """Open-beam/dark normalised attenuation movie and, with --roi, the per-region table."""
+    from battlab.errors import InvalidParameterError, MissingDataError
+    from battlab.imaging.presets import areal_density, radiograph_attenuation, roi_attenuation
+    from battlab.tem.io import open_tem
+
+    if frames.attrs.get("kind") != "movie":
+        raise InvalidParameterError("--preset neutron-radiography needs a (time, y, x) stack of radiographs.")
+    if not args.open_beam:
+        raise MissingDataError("neutron radiographs are normalised by an open-beam image: give --open-beam FILE "
+                               "(and --dark FILE when the camera has a dark current).")
+
+    def image(path):
+        return np.asarray(open_tem(path, pixel_size_nm=args.pixel_size_nm or 1.0, lazy=False).values, float)
+
+    att = radiograph_attenuation(frames, open_beam=image(args.open_beam), dark=image(args.dark) if args.dark else None)
+    if not args.roi:
+        return att, None
+    rois = {}
+    for text in args.roi:
+        name, _, box = text.partition("=")
+        if not name or not box:
+            raise InvalidParameterError(f"--roi {text!r}: give NAME=Y0,Y1,X0,X1 in px.")
+        rois[name] = [int(v) for v in _floats(box, 4, f"--roi {name}")]
+    table = roi_attenuation(att, rois)
+    if args.cross_section_barn:
+        col = "delta_areal_density_mg_cm2" if args.molar_mass else "delta_areal_density_atoms_cm2"
+        table[col] = areal_density(table["delta_attenuation"].to_numpy(), cross_section_barn=args.cross_section_barn,
+                                   molar_mass_g_mol=args.molar_mass)
+    return att, table
 
 
 def _cmd_saed(args) -> int:
@@ -248,6 +291,17 @@ def add_parser(sub):
     s.add_argument("--echem", metavar="FILE", help="cycler/potentiostat file: voltage, current, charge at every frame")
     s.add_argument("--clock-offset-s", type=float, default=0.0,
                    help="cycler time at the first frame (when the two clocks were not started together)")
+    s.add_argument("--preset", choices=["tem", "neutron-radiography"], default="tem",
+                   help="neutron-radiography: normalise the frames by --open-beam/--dark to −ln T first (the "
+                        "movie tools then run on the attenuation); give the pixel size in nm (20 µm = 20000)")
+    s.add_argument("--open-beam", metavar="FILE", help="radiography: open-beam image or stack (averaged)")
+    s.add_argument("--dark", metavar="FILE", help="radiography: dark-current image or stack (averaged)")
+    s.add_argument("--roi", action="append", default=[], metavar="NAME=Y0,Y1,X0,X1",
+                   help="radiography: region whose mean attenuation change is tabulated (repeatable)")
+    s.add_argument("--cross-section-barn", type=float,
+                   help="radiography: cross-section of the element seen (natural Li 70.5 b) → areal density")
+    s.add_argument("--molar-mass", type=float, metavar="G_PER_MOL",
+                   help="radiography: with --cross-section-barn, areal density in mg/cm² (Li 6.94)")
     s.set_defaults(func=_cmd_tem)
 
     s = sub.add_parser("saed", help="SAED ring pattern: centre, profile, rings → d (camera equation), phase matches")
