@@ -70,8 +70,7 @@ class LayerEditor:
             cells, ticks = {}, {}
             for col, label in _LAYER_PARAMS:
                 value = float(rec[col]) if np.isfinite(rec[col]) else 0.0
-                cells[col] = w.FloatText(value=value, description=label if i == 0 else "", style=_STYLE,
-                                         layout=w.Layout(width="230px" if i == 0 else "120px"))
+                cells[col] = w.FloatText(value=value, layout=w.Layout(width="120px"))
                 ticks[col] = w.Checkbox(value=f"{rec['name']}:{col}" in free, indent=False,
                                         layout=w.Layout(width="30px"), description="")
                 if col == "thickness_A" and edge:
@@ -84,8 +83,12 @@ class LayerEditor:
         self._busy = True
         try:
             self.rows = rows
-            self.grid.children = [w.HBox([r["name"], *(w.HBox([r["cells"][c], r["ticks"][c]]) for c, _ in
-                                                       _LAYER_PARAMS)]) for r in rows]
+            header = w.HBox([w.HTML("<b>medium</b>", layout=w.Layout(width="120px"))]
+                            + [w.HTML(f"<b>{html.escape(label)}</b> fit", layout=w.Layout(width="158px"))
+                               for _, label in _LAYER_PARAMS])
+            self.grid.children = [header] + [
+                w.HBox([r["name"], *(w.HBox([r["cells"][c], r["ticks"][c]]) for c, _ in _LAYER_PARAMS)])
+                for r in rows]
         finally:
             self._busy = False
 
