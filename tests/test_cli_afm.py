@@ -68,3 +68,25 @@ def test_afm_force_needs_tip_radius_and_a_force_file(real_data, tmp_path):
     res = run("afm-force", str(real_data / "afm" / "gwyfile_test.gwy"), "--tip-radius-nm", "20",
               "--out", str(tmp_path / "o"))
     assert res.returncode != 0 and "force-curve" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_afm_on_a_nanonis_file_with_a_profile_line(tmp_path):
+    """A .sxm written from the documented layout (no real one is available) through the CLI,
+    with a profile line across a 2 nm step: step height within 1 %, exact length."""
+    from tests.afm.test_sxm_ibw import write_sxm
+
+    ny, nx = 64, 80
+    x = (np.arange(nx) + 0.5) * 10e-9  # m, 10 nm pixels
+    z = np.where(x > 400e-9, 2e-9, 0.0)[None, :] * np.ones((ny, 1)) \
+        + np.random.default_rng(0).normal(0, 2e-11, (ny, nx))
+    src = tmp_path / "scan.sxm"
+    src.write_bytes(write_sxm([("Z", "m", "forward", [z])], nx=nx, ny=ny, range_m=(800e-9, 640e-9)))
+    out = tmp_path / "out"
+    res = run("afm", str(src), "--levelling", "none", "--profile", "0.1", "0.3", "0.7", "0.3", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    summary = pd.read_csv(out / "profile_summary.csv").iloc[0]
+    assert summary["step_height"] == pytest.approx(2.0, rel=0.01) and summary["length_um"] == pytest.approx(0.6)
+    profile = pd.read_csv(out / "profile.csv")
+    assert profile["distance_um"].iloc[-1] == pytest.approx(0.6, rel=1e-12)
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["parameters"]["profile"] == [0.1, 0.3, 0.7, 0.3]

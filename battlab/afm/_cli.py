@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["add_parser", "analyse_image", "analyse_force"]
+__all__ = ["add_parser", "analyse_image", "analyse_profile", "analyse_force"]
 
 _LEVELLING = ["none", "plane", "polynomial", "lines-median", "lines-poly"]
 
@@ -53,6 +53,31 @@ def analyse_image(channels, *, channel=None, levelling="plane", order=2, mask_fe
     return tables, levelled, main
 
 
+def analyse_profile(image, line_um, *, width_um=0.0):
+    """Tables for a profile line ``(x0, y0, x1, y1)`` in µm: the samples and one summary row
+    (length, Ra, Rq, step height across the line)."""
+    import numpy as np
+    import pandas as pd
+
+    from battlab.afm.topography import line_profile, profile_roughness, profile_step_height
+    from battlab.errors import BattlabError
+
+    x0, y0, x1, y1 = (float(v) for v in line_um)
+    profile = line_profile(image, (x0, y0), (x1, y1), width_um=width_um)
+    rough = profile_roughness(profile)
+    try:
+        step = profile_step_height(profile)
+    except BattlabError:
+        step = None
+    summary = {"x0_um": x0, "y0_um": y0, "x1_um": x1, "y1_um": y1, "width_um": profile.attrs["width_um"],
+               "length_um": profile.attrs["length_um"], "Ra": rough["Ra"], "Rq": rough["Rq"],
+               "step_height": step["step_height"] if step else np.nan,
+               "step_edge_um": step["edge_um"] if step else np.nan, "units": rough["units"]}
+    # The fits go along for the figure (terrace lines) without a second computation.
+    profile.attrs.update({"roughness": rough, "step_fit": step})
+    return {"profile": profile, "profile_summary": pd.DataFrame([summary])}
+
+
 def _height_channel(channels):
     for name, image in channels.items():
         if "height" in name.lower() and image.attrs.get("units") == "nm":
@@ -74,14 +99,16 @@ def _cmd_afm(args) -> int:
     from battlab.provenance import Provenance, write_results
 
     channels = read_afm(args.input, pixel_size_um=args.pixel_size_um, z_unit=args.z_unit)
-    tables, _, main = analyse_image(channels, channel=args.channel, levelling=args.levelling, order=args.order,
+    tables, levelled, main = analyse_image(channels, channel=args.channel, levelling=args.levelling, order=args.order,
                                     mask_features=args.mask_features, threshold_sigma=args.threshold_sigma,
                                     scars=args.remove_scars, grain_threshold=args.grain_threshold,
                                     min_grain_px=args.min_grain_px)
     params = {k: getattr(args, k) for k in ("channel", "levelling", "order", "mask_features", "threshold_sigma",
                                             "remove_scars", "grain_threshold", "min_grain_px", "pixel_size_um",
-                                            "z_unit")}
+                                            "z_unit", "profile", "profile_width_um")}
     params["analysed_channel"] = main
+    if args.profile:
+        tables.update(analyse_profile(levelled[main], args.profile, width_um=args.profile_width_um))
     prov = Provenance.for_data("battlab.afm (level, roughness, psd, grains)", channels[main], params,
                                command=args.command_line)
     written = write_results(args.out, tables, prov)
@@ -130,6 +157,10 @@ def add_parser(sub):
     s.add_argument("--min-grain-px", type=int, default=4, help="smallest grain kept (pixels)")
     s.add_argument("--pixel-size-um", type=float, help="pixel size for text/TIFF maps (required for those)")
     s.add_argument("--z-unit", help="unit of a text/TIFF map's values (nm, m, V …; required for those)")
+    s.add_argument("--profile", type=float, nargs=4, metavar=("X0", "Y0", "X1", "Y1"),
+                   help="a profile line between two points in µm: profile.csv and profile_summary.csv "
+                        "(length, Ra, Rq, step height)")
+    s.add_argument("--profile-width-um", type=float, default=0.0, help="average the profile over this width (µm)")
     s.set_defaults(func=_cmd_afm)
 
     f = sub.add_parser("afm-force", help="force curves / force-volume map: Hertz, Sneddon, DMT or JKR modulus, "

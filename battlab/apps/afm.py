@@ -569,8 +569,7 @@ class AFMApp(BaseApp):
     def _draw_profile(self):
         if self._busy or self.mode != "image" or self.levelled is None:
             return
-        from battlab.afm.topography import line_profile, profile_roughness, profile_step_height
-        from battlab.errors import BattlabError
+        from battlab.afm._cli import analyse_profile
         from battlab.plot import afm as P
 
         # Lengths are levelled; potentials, currents and phases are profiled as measured.
@@ -578,19 +577,11 @@ class AFMApp(BaseApp):
         start = (float(self.line_x0.value), float(self.line_y0.value))
         end = (float(self.line_x1.value), float(self.line_y1.value))
         self._update_overlays()
-        profile = line_profile(image, start, end, width_um=float(self.line_width.value))
-        rough = profile_roughness(profile)
-        try:
-            step = profile_step_height(profile)
-        except BattlabError:
-            step = None
+        tables = analyse_profile(image, (*start, *end), width_um=float(self.line_width.value))
+        profile = tables["profile"]
+        rough, step = profile.attrs["roughness"], profile.attrs["step_fit"]
         self.profile = profile
-        self.tables["profile"] = profile
-        self.tables["profile_summary"] = pd.DataFrame([{
-            "x0_um": start[0], "y0_um": start[1], "x1_um": end[0], "y1_um": end[1],
-            "width_um": profile.attrs["width_um"], "length_um": profile.attrs["length_um"], "Ra": rough["Ra"],
-            "Rq": rough["Rq"], "step_height": step["step_height"] if step else np.nan,
-            "step_edge_um": step["edge_um"] if step else np.nan, "units": rough["units"]}])
+        self.tables.update(tables)
         self.profile_plot.update(P.line_profile(profile, step=step, roughness=rough))
         unit = rough["units"]
         line_note = (f"<p><small>Profile ({start[0]:.3g}, {start[1]:.3g}) → ({end[0]:.3g}, {end[1]:.3g}) µm, "
