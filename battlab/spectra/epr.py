@@ -31,7 +31,6 @@ from battlab.errors import (
     CorruptFileError,
     InvalidParameterError,
     MissingDataError,
-    TooLargeError,
     UnsupportedFormatError,
 )
 
@@ -524,6 +523,8 @@ def _parse_dsc(text: str) -> dict:
     """Key → value of a BES3T descriptor (``.DSC``): one ``KEY value`` per line, '*' comments."""
     out = {}
     for line in text.splitlines()[:20000]:
+        if len(line) > 4096:
+            continue  # no descriptor line is this long: damaged or hostile
         s = line.strip()
         if not s or s.startswith(("*", "#")):
             continue
@@ -579,17 +580,7 @@ def read_bes3t(source, *, data=None, name: str | None = None, **_options):
         dsc_text = dsc_path.read_bytes().decode("latin-1")
     else:
         dsc_text = src.data.decode("latin-1")
-        if data is not None:
-            dta_bytes = data if isinstance(data, bytes) else Path(data).read_bytes()
-        else:
-            cands = [Path(src.name).with_suffix(s) for s in (".DTA", ".dta")]
-            found = next((c for c in cands if c.is_file()), None)
-            if found is None:
-                raise MissingDataError(f"{label}: the binary data {Path(src.name).stem}.DTA is needed next to the "
-                                       ".DSC descriptor (upload or copy both files).")
-            if found.stat().st_size > DEFAULT_MAX_BYTES:
-                raise TooLargeError(f"{found.name} is larger than {DEFAULT_MAX_BYTES:,} bytes.")
-            dta_bytes = found.read_bytes()
+        dta_bytes = None  # read once the descriptor has been checked
     if "\x00" in dsc_text[:65536]:
         raise CorruptFileError(f"{label}: the descriptor holds binary bytes; give the .DSC text file.")
     fields = _parse_dsc(dsc_text)
@@ -611,14 +602,30 @@ def read_bes3t(source, *, data=None, name: str | None = None, **_options):
     cplx = fields.get("IKKF", "REAL").split(",")[0].strip().upper() == "CPLX"
     dtype = np.dtype(order + _BES3T_TYPES[fmt])
     expected = n * dtype.itemsize * (2 if cplx else 1)
+    xmin = _dsc_number(fields, "XMIN", label)
+    xwid = _dsc_number(fields, "XWID", label)
+    if not (np.isfinite(xmin) and np.isfinite(xwid) and xwid != 0):
+        raise CorruptFileError(f"{label}: XMIN = {xmin}, XWID = {xwid} do not define a field axis.")
+    if dta_bytes is None:
+        if data is not None:
+            dta_bytes = data if isinstance(data, bytes) else Path(data).read_bytes()
+        else:
+            cands = [Path(src.name).with_suffix(s) for s in (".DTA", ".dta")]
+            found = next((c for c in cands if c.is_file()), None)
+            if found is None:
+                raise MissingDataError(f"{label}: the binary data {Path(src.name).stem}.DTA is needed next to the "
+                                       ".DSC descriptor (copy both files into one folder).")
+            if found.stat().st_size != expected:
+                raise CorruptFileError(f"{found.name} holds {found.stat().st_size} bytes where XPTS = {n} "
+                                       f"({'complex ' if cplx else ''}{fmt}) needs {expected}; the pair does not "
+                                       "match.")
+            dta_bytes = found.read_bytes()
     if len(dta_bytes) != expected:
         raise CorruptFileError(f"{label}: the .DTA holds {len(dta_bytes)} bytes where XPTS = {n} "
                                f"({'complex ' if cplx else ''}{fmt}) needs {expected}; the pair does not match.")
     values = np.frombuffer(dta_bytes, dtype=dtype).astype(float)
     if cplx:
         values = values[0::2]
-    xmin = _dsc_number(fields, "XMIN", label)
-    xwid = _dsc_number(fields, "XWID", label)
     field_axis = xmin + xwid * np.arange(n) / max(n - 1, 1)
     unit = fields.get("XUNI", "G").strip("'").strip()
     notes = []

@@ -202,3 +202,18 @@ def test_workflow_epr_with_echem_and_reference(plating, reference):
     assert {"narrow_spins", "broad_spins", "spins", "voltage_V", "soc"} <= set(table.columns)
     assert isinstance(res.tables["epr_components"], pd.DataFrame)
     assert res.options["line_shape"] == "dysonian"
+
+
+def test_bes3t_fixture_pair():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent / "data" / "epr_sweep.DSC"
+    spec = load_spectrum(path)
+    assert spec.attrs["technique"] == "epr" and spec.sizes["field_mT"] == 64
+    assert float(spec["field_mT"].min()) == pytest.approx(333.0) and float(spec["field_mT"].max()) == pytest.approx(338.0)
+    # The fixture's line: centre 335.5 mT, FWHM 0.6 mT → g = 71.4477 × 9.4 / 335.5 (within the 0.08 mT step).
+    assert peak_to_peak(spec)["center_mT"] == pytest.approx(335.5, abs=0.08)
+    with pytest.raises(MissingDataError):
+        read_bes3t(path.read_bytes(), name="upload.DSC")  # bytes without the .DTA beside them
+    assert read_bes3t(path.read_bytes(), name="upload.DSC",
+                      data=path.with_suffix(".DTA").read_bytes()).sizes["field_mT"] == 64
