@@ -126,6 +126,12 @@ class DepthProfileApp(BaseApp):
                                       style=style, layout=w.Layout(width="190px"))
         self.resolution = w.BoundedFloatText(value=15.0, min=0.1, max=500.0, description="Detector FWHM (keV)",
                                              style=style, layout=w.Layout(width="230px"))
+        self.density_scale = w.FloatSlider(value=1.0, min=0.2, max=2.0, step=0.01, continuous_update=False,
+                                           description="Stopping × (density / table density)", style=style,
+                                           layout=w.Layout(width="420px"))
+        self.alarm = w.BoundedFloatText(value=0.0, min=0.0, max=1e6, step=1.0,
+                                        description="Alarm: counts rise above first (%, 0 = off)", style=style,
+                                        layout=w.Layout(width="340px"))
         self.layers = w.Text(value="surface=0,1; graphite=1,8", description="Layers (µm)", style=style,
                              layout=w.Layout(width="420px"))
         self.spectrum_index = w.IntSlider(value=0, min=0, max=0, description="Spectrum", continuous_update=False,
@@ -138,14 +144,14 @@ class DepthProfileApp(BaseApp):
                                             description="Stopping table")
         self._observe_upload(self.stopping_upload, self._load_stopping, default_name="stopping.csv")
         for wd in (self.particle, self.bin_um, self.offset_kev, self.gain_kev, self.fluence, self.solid_angle,
-                   self.li6, self.resolution, self.layers, self.spectrum_index):
+                   self.li6, self.resolution, self.layers, self.spectrum_index, self.density_scale, self.alarm):
             wd.observe(redo("computing the NDP profile", self._analyse_ndp), "value")
         self.ndp_spec_pane, self.ndp_prof_pane, self.ndp_time_pane = PlotPane(), PlotPane(), PlotPane()
         ndp_tab = w.VBox([
             w.HBox([self.particle, self.bin_um, self.resolution]),
             w.HBox([self.offset_kev, self.gain_kev, w.HTML("<small>energy calibration of channel files</small>")]),
             w.HBox([self.fluence, self.solid_angle, self.li6]),
-            w.HBox([self.layers, self.spectrum_index]),
+            w.HBox([self.layers, self.spectrum_index]), w.HBox([self.density_scale, self.alarm]),
             w.HBox([self.stopping_text, w.VBox([self.stopping_apply, self.stopping_upload,
                                                 w.HTML("<small>energy (keV), stopping power (keV/µm) of the host, "
                                                        "e.g. from SRIM</small>")])]),
@@ -387,6 +393,16 @@ class DepthProfileApp(BaseApp):
         self._draw_maps()
         self._analyse_xps()
 
+    def _stopping(self):
+        from battlab.depth.ndp import stopping_table
+
+        tab = self.parts.get("stopping")
+        if tab is None or self.density_scale.value == 1.0:
+            return tab
+        # Stopping power per µm scales with the host's density (a porous electrode stops less).
+        return stopping_table(tab["energy_keV"], tab["stopping_keV_per_um"] * self.density_scale.value,
+                              meta=tab.attrs.get("battlab"))
+
     def _ndp_options(self):
         quantitative = self.fluence.value > 0 and self.solid_angle.value > 0
         return {"particle": self.particle.value, "bin_um": self.bin_um.value,
@@ -411,7 +427,7 @@ class DepthProfileApp(BaseApp):
 
         for key in [k for k in self.tables if k.startswith("ndp")]:
             del self.tables[key]
-        ndp, stopping = self._ndp_spectra(), self.parts.get("stopping")
+        ndp, stopping = self._ndp_spectra(), self._stopping()
         if ndp is None:
             self._ndp_empty("No NDP spectrum: upload one (CSV of channel or energy and counts).")
             return
@@ -438,7 +454,13 @@ class DepthProfileApp(BaseApp):
         self.figs["ndp_spectrum"] = plot.ndp_spectrum(one, window=window, lines={self.particle.value: e0})
         self.figs["ndp_profile"] = plot.ndp_profile(profile, truth=truth, interfaces=interfaces["position"],
                                                     layers=layers)
-        self.figs["ndp_time"] = plot.ndp_heatmap(profiles)
+        self.figs["ndp_time"] = plot.ndp_series_view(profiles, series, alarm_pct=self.alarm.value or None)
+        self.ndp_alarm = None
+        if self.alarm.value and profiles.sizes["time"] > 1:
+            rise = 100 * (series["window_counts"] / series["window_counts"].iloc[0] - 1)
+            over = series["time_s"][rise > self.alarm.value]
+            self.ndp_alarm = (f"integrated counts first exceed +{self.alarm.value:g} % at t = {over.iloc[0] / 3600:.2f} h"
+                              if len(over) else f"integrated counts stay within +{self.alarm.value:g} %")
         self._draw(self.ndp_spec_pane, "ndp_spectrum", 0)
         self._draw(self.ndp_prof_pane, "ndp_profile", 0)
         self._draw(self.ndp_time_pane, "ndp_time", 0)
@@ -561,7 +583,11 @@ class DepthProfileApp(BaseApp):
         tab = TABS[self.tabs.selected_index or 0]
         parts = []
         if tab == "NDP":
-            notes = getattr(self, "ndp_notes", [])
+            notes = list(getattr(self, "ndp_notes", []))
+            if getattr(self, "ndp_alarm", None):
+                notes.append(self.ndp_alarm)
+            if self.density_scale.value != 1.0:
+                notes.append(f"stopping powers × {self.density_scale.value:g} (density relative to the table's)")
             parts.append("<br>".join(f"<small>{html.escape(n)}</small>" for n in notes))
             if "ndp_layers" in self.tables:
                 cols = [("layer", "layer", "{}"), ("top_um", "top (µm)", "{:.2f}"), ("bottom_um", "bottom (µm)", "{:.2f}"),
@@ -606,7 +632,8 @@ class DepthProfileApp(BaseApp):
         from battlab.provenance import Provenance
 
         params = {"ndp": dict(self._ndp_options(), offset_keV=self.offset_kev.value, gain_keV_per_channel=
-                              self.gain_kev.value, layers=self.layers.value),
+                              self.gain_kev.value, layers=self.layers.value,
+                              stopping_scale=self.density_scale.value),
                   "sims": {"calibration": getattr(self, "sims_calibration", None), "normalize": self.normalize.value,
                            "ratio": [self.numerator.value, self.denominator.value], "markers": self.markers.value,
                            "interface_method": self.interface_method.value},

@@ -7,7 +7,7 @@ import numpy as np
 
 from battlab.plot._core import HEIGHT, WIDTH, empty
 
-__all__ = ["ndp_spectrum", "ndp_profile", "ndp_heatmap", "sims_profile", "ion_map", "xps_atomic"]
+__all__ = ["ndp_spectrum", "ndp_profile", "ndp_heatmap", "ndp_counts", "ndp_series_view", "sims_profile", "ion_map", "xps_atomic"]
 
 _COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
 
@@ -55,6 +55,27 @@ def ndp_heatmap(profiles, *, width=WIDTH, height=HEIGHT):
                       profiles.attrs.get("units", ""))
     return img.opts(cmap="viridis", colorbar=True, width=width, height=height, tools=["hover"],
                     title=f"{profiles.attrs.get('long_name', 'NDP')} ({profiles.attrs.get('units', '')})")
+
+
+def ndp_counts(table, *, alarm_pct=None, width=WIDTH, height=HEIGHT):
+    """Integrated counts in the analysed window against time (a rise precedes a short circuit)."""
+    if table is None or len(table) < 2:
+        return empty("One spectrum: no time series.", width=width, height=height)
+    t_h = table["time_s"].to_numpy() / 3600.0
+    layers = [hv.Curve((t_h, table["window_counts"]), "Time (h)", "Integrated counts").opts(color="#d62728",
+                                                                                            line_width=2),
+              hv.Scatter((t_h, table["window_counts"]), "Time (h)", "Integrated counts").opts(color="#d62728", size=5)]
+    if alarm_pct:
+        layers.append(hv.HLine(float(table["window_counts"].iloc[0]) * (1 + alarm_pct / 100))
+                      .opts(color="#ff7f0e", line_dash="dashed"))
+    return hv.Overlay(layers).opts(width=width, height=height, title="Integrated NDP counts", tools=["hover"])
+
+
+def ndp_series_view(profiles, table, *, alarm_pct=None):
+    """Depth × time heat map beside the integrated counts, or a note for one spectrum."""
+    if profiles is None or profiles.sizes.get("time", 0) < 2:
+        return empty("One spectrum: no time series.")
+    return (ndp_heatmap(profiles) + ndp_counts(table, alarm_pct=alarm_pct)).opts(shared_axes=False)
 
 
 def sims_profile(profile, fragments, *, axis="depth_nm", interfaces=None, log_y=True, width=WIDTH + 140,

@@ -136,3 +136,16 @@ def test_ratio_map_matches_library():
     app.numerator.value, app.denominator.value = "LiF-", "C2H-"
     got = app.tables["sims_ratio_map"]["LiF-/C2H-"].to_numpy()
     assert np.array_equal(got, ratio_map(demo.data, "LiF-", "C2H-").values.ravel())
+
+
+def test_density_scale_and_alarm(app):
+    app.demo_picker.value = PLATING
+    app.demo_button.click()
+    depth_of_last = app.tables["ndp_profile"]["depth_high_um"].iloc[-1]
+    app.density_scale.value = 0.5  # half the density: the same energy loss spans twice the depth
+    assert app.tables["ndp_profile"]["depth_high_um"].iloc[-1] > 1.9 * depth_of_last
+    assert "stopping powers × 0.5" in app.table.value
+    app.density_scale.value = 1.0
+    app.alarm.value = 50.0
+    assert "integrated counts first exceed +50 %" in app.table.value
+    assert app.banner.layout.display == "none", app.banner.value
