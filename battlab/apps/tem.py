@@ -919,7 +919,8 @@ class TEMApp(BaseApp):
                 f"rad V⁻¹ nm⁻¹ → Δ∫V dz = {step['delta_projected_potential_V_nm']:.3f} ± "
                 f"{step['delta_projected_potential_err_V_nm']:.3f} V·nm")
         if thickness:
-            text += f"; ΔV = <b>{step['delta_potential_V']:.4f} ± {step['delta_potential_err_V']:.4f} V</b> at t = {thickness:g} nm"
+            text += (f"; ΔV = <b>{step['delta_potential_V']:.4f} ± {step['delta_potential_err_V']:.4f} V</b> at "
+                     f"t = {thickness:g} nm")
         self.holo_summary.value = text + f".<br><small>{html.escape(note)}</small></p>"
         self.clear_error()  # an earlier message about the line no longer applies
         self._show_table()

@@ -177,9 +177,11 @@ def make_hologram(*, shape=(256, 256), pixel_size_nm: float = 0.5, voltage_kV: f
 
     attrs = {"units": "counts", "pixel_size_nm": pixel_size_nm, "voltage_kV": voltage_kV, "kind": "image",
              "technique": "electron holography"}
-    mk = lambda arr, name: xr.DataArray(arr, dims=("y", "x"), name=name, attrs={**attrs, "source_name": f"demo: {name}"})  # noqa: E731
-    return Demo({"hologram": mk(holo(amplitude, phase), "hologram"), "reference": mk(holo(np.ones(shape), 0.0),
-                                                                                     "reference hologram")},
+    def image(arr, name):
+        return xr.DataArray(arr, dims=("y", "x"), name=name, attrs={**attrs, "source_name": f"demo: {name}"})
+
+    return Demo({"hologram": image(holo(amplitude, phase), "hologram"),
+                 "reference": image(holo(np.ones(shape), 0.0), "reference hologram")},
                 {"phase_rad": phase, "distortion_rad": distortion, "sideband_px": tuple(sideband_px),
                  "voltage_kV": voltage_kV, "mean_inner_potential_V": mean_inner_potential_V, "thickness_nm": thick,
                  "pixel_size_nm": pixel_size_nm, "center_px": (ny / 2, nx / 2), "radius_nm": radius_nm},

@@ -185,7 +185,8 @@ def radiograph_attenuation(frames, *, open_beam, dark=None, min_transmission: fl
         out = frames.copy(data=att)
         out.attrs = dict(frames.attrs)
     else:
-        out = xr.DataArray(att, dims=("time", "y", "x"), coords={"time_s": ("time", np.arange(att.shape[0], dtype=float))})
+        out = xr.DataArray(att, dims=("time", "y", "x"),
+                           coords={"time_s": ("time", np.arange(att.shape[0], dtype=float))})
     out.name = "attenuation"
     out.attrs.update(units="-ln(I/I0)", technique="neutron radiography", kind="movie",
                      long_name=IMAGING_PRESETS["neutron radiography"]["quantity"])
