@@ -306,3 +306,25 @@ def test_ecafm_series_uploaded_as_files_with_cycling_file(app, tmp_path):
     # A single frame is not a series: said plainly.
     _upload_many(app.series_upload, files[:1])
     assert "at least 2 frames" in app.banner.value
+
+
+def test_upload_sxm_and_asylum_image_and_force_ibw(app, real_data):
+    # Files written from the documented layouts (no real .sxm or Asylum image exists here).
+    from tests.afm.test_sxm_ibw import write_ibw5, write_sxm
+
+    rng = np.random.default_rng(4)
+    z = rng.normal(0, 1e-9, (32, 40))
+    _upload(app, "scan.sxm", write_sxm([("Z", "m", "both", [z, z[:, ::-1]])], nx=40, ny=32, range_m=(4e-7, 3.2e-7)))
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.mode == "image" and list(app.channel.options) == ["Z (forward)", "Z (backward)"]
+    stack = np.stack([rng.normal(0, 1e-9, (40, 32)), rng.normal(45, 3, (40, 32))], axis=2)
+    image = write_ibw5(stack, sf_a=(1e-8, 1e-8, 1.0), dim_units=("m", "m", ""),
+                       labels=[b"HeightRetrace", b"PhaseRetrace"], note=b"ScanSize: 4e-07")
+    _upload(app, "Image0001.ibw", image)
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.mode == "image" and app.channel.value == "HeightRetrace"
+    assert app.channels["PhaseRetrace"].attrs["units"] == "deg"
+    force = (real_data / "afm" / "afmformats_fmt-igor-fd_SiN_FD_plot.ibw").read_bytes()
+    _upload(app, "SiN_FD_plot.ibw", force)
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.mode == "force"
