@@ -26,7 +26,7 @@ from battlab.errors import CorruptFileError, InvalidParameterError, MissingDataE
 from battlab.io.registry import Format, register
 from battlab.series import series_files, stack_curves, times_for
 
-__all__ = ["Q_DIM", "describe", "load_reflectivity", "load_reflectivity_series", "load_saxs", "load_saxs_series",
+__all__ = ["Q_DIM", "describe", "join_echem", "load_reflectivity", "load_reflectivity_series", "load_saxs", "load_saxs_series",
            "make_curve", "read_reflectivity", "read_saxs", "stack_scattering"]
 
 #: Name of the q dimension (Å⁻¹) of every scattering and reflectivity curve.
@@ -314,29 +314,35 @@ def describe(curve) -> str:
 
 
 def _header_labels(head: bytes):
-    """The last header line's labels before at least 3 numeric rows (None if not a table)."""
-    from battlab.spectra.io import _COMMENT, _split_header, _split_numeric
+    """Labels of the last header line before the numeric rows (None when the head is no table)."""
+    from battlab.errors import BattlabError
+    from battlab.spectra.io import _parse_table, _split_header
 
-    text = head.decode("latin-1").replace("\r", "")
-    lines = [ln.strip() for ln in text.split("\n")[:300] if ln.strip()]
-    if len(lines) > 1:
-        lines = lines[:-1]
-    header, nrows = [], 0
-    for s in lines:
-        if len(s) > 2000:
-            return None
-        if not s.startswith(_COMMENT) and _split_numeric(s) is not None:
-            nrows += 1
-            if nrows >= 3:
-                break
-        elif nrows == 0:
-            header.append(s)
-        else:
-            return None
-    if nrows < 3 or not header:
+    try:
+        header, _, _, _ = _parse_table(head.decode("latin-1"), "head")
+    except BattlabError:
         return None
-    last = header[-1].replace("|", ",")
-    return _split_header(last)
+    if not header or any(len(h) > 2000 for h in header[-3:]):
+        return None
+    return _split_header(header[-1].replace("|", ","))
+
+
+def join_echem(table, series, echem, *, clock_offset_s: float = 0.0, time_basis: str = "auto",
+               label: str = "curves"):
+    """A per-curve table with the cell's electrochemistry at each curve's time.
+
+    The join is :func:`battlab.series.curve_echem` (:func:`battlab.correlate.timeline.echem_at`);
+    without a cycling table or a (time, q) series the table comes back unchanged.
+    """
+    if echem is None or not hasattr(series, "dims") or "time" not in series.dims:
+        return table
+    from battlab.series import add_echem, curve_echem
+
+    notes = table.attrs.get("notes", [])
+    per_curve = curve_echem(series, echem, clock_offset_s=clock_offset_s, time_basis=time_basis, label=label)
+    out = add_echem(table, per_curve, index="curve")
+    out.attrs["notes"] = notes
+    return out
 
 
 def _sniffer(value_pattern, extensions, orso: bool):

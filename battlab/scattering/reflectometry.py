@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from battlab.errors import BattlabError, InvalidParameterError, MissingDataError
-from battlab.scattering.io import Q_DIM
+from battlab.scattering.io import Q_DIM, join_echem
 
 __all__ = ["LAYER_COLUMNS", "ReflectivityFit", "critical_q", "fit_reflectivity", "fit_reflectivity_series",
            "fresnel_reflectivity", "layer_table", "parratt", "read_layers", "reflectivity", "sld_profile"]
@@ -460,14 +460,9 @@ def fit_reflectivity_series(series, layers, *, free, potentials_V=None, echem: p
         row.update(scale=fit.scale, background=fit.background, chi2_red=fit.reduced_chi_squared)
         rows.append(row)
         fits.append(fit)
-    table = pd.DataFrame(rows)
-    if echem is not None and hasattr(series, "dims") and "time" in series.dims:
-        from battlab.series import add_echem, curve_echem
-
-        per_curve = curve_echem(series, echem, clock_offset_s=clock_offset_s, time_basis=time_basis,
-                                label="reflectivity curves")
-        table = add_echem(table, per_curve, index="curve")
-        if "potential_V" not in table:
-            table["potential_V"] = table["voltage_V"]
+    table = join_echem(pd.DataFrame(rows), series, echem, clock_offset_s=clock_offset_s, time_basis=time_basis,
+                       label="reflectivity curves")
+    if "potential_V" not in table and "voltage_V" in table:
+        table["potential_V"] = table["voltage_V"]
     table.attrs["notes"] = notes
     return table, fits

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from battlab.errors import BattlabError, InvalidParameterError, MissingDataError
-from battlab.scattering.io import Q_DIM, make_curve
+from battlab.scattering.io import Q_DIM, join_echem, make_curve
 
 __all__ = ["GLOBULE_PARAMETERS", "GuinierFit", "PorodFit", "GlobuleFit", "fit_globule", "fit_guinier", "fit_porod",
            "fit_saxs_series", "globule_model", "invariant", "mask_q", "merge_curves", "reduce_saxs", "specific_surface",
@@ -629,13 +629,8 @@ def fit_saxs_series(series, *, echem: pd.DataFrame | None = None, clock_offset_s
         except BattlabError as exc:
             notes.append(f"curve {i}: no Porod fit ({exc})")
         rows.append(row)
-    table = pd.DataFrame(rows)
-    if echem is not None and hasattr(series, "dims") and "time" in series.dims:
-        from battlab.series import add_echem, curve_echem
-
-        per_curve = curve_echem(series, echem, clock_offset_s=clock_offset_s, time_basis=time_basis,
-                                label="SAXS/SANS curves")
-        table = add_echem(table, per_curve, index="curve")
+    table = join_echem(pd.DataFrame(rows), series, echem, clock_offset_s=clock_offset_s, time_basis=time_basis,
+                       label="SAXS/SANS curves")
     table.attrs["notes"] = notes
     return saxs_trends(table)
 
