@@ -459,7 +459,8 @@ class DepthProfileApp(BaseApp):
         if self.alarm.value and profiles.sizes["time"] > 1:
             rise = 100 * (series["window_counts"] / series["window_counts"].iloc[0] - 1)
             over = series["time_s"][rise > self.alarm.value]
-            self.ndp_alarm = (f"integrated counts first exceed +{self.alarm.value:g} % at t = {over.iloc[0] / 3600:.2f} h"
+            self.ndp_alarm = (f"integrated counts first exceed +{self.alarm.value:g} % at "
+                              f"t = {over.iloc[0] / 3600:.2f} h"
                               if len(over) else f"integrated counts stay within +{self.alarm.value:g} %")
         self._draw(self.ndp_spec_pane, "ndp_spectrum", 0)
         self._draw(self.ndp_prof_pane, "ndp_profile", 0)
@@ -590,7 +591,8 @@ class DepthProfileApp(BaseApp):
                 notes.append(f"stopping powers × {self.density_scale.value:g} (density relative to the table's)")
             parts.append("<br>".join(f"<small>{html.escape(n)}</small>" for n in notes))
             if "ndp_layers" in self.tables:
-                cols = [("layer", "layer", "{}"), ("top_um", "top (µm)", "{:.2f}"), ("bottom_um", "bottom (µm)", "{:.2f}"),
+                cols = [("layer", "layer", "{}"), ("top_um", "top (µm)", "{:.2f}"),
+                        ("bottom_um", "bottom (µm)", "{:.2f}"),
                         ("counts", "counts", "{:.0f}"), ("fraction", "fraction", "{:.3f}"),
                         ("li_atoms_cm2", "Li (atoms/cm²)", "{:.3e}")]
                 parts.append(html_table(self.tables["ndp_layers"], cols))

@@ -57,7 +57,8 @@ def _cmd_ndp(args) -> int:
     layers = _pairs(args.layer, what="--layer", example="NAME=TOP_UM,BOTTOM_UM, e.g. surface=0,1", numbers=2)
     window = tuple(args.energy_window_kev) if args.energy_window_kev else None
     opts = {"particle": args.particle, "bin_um": args.bin_um, "max_depth_um": args.max_depth_um,
-            "energy_window_keV": window, "fluence_n_cm2": args.fluence, "solid_angle_fraction": args.solid_angle_fraction,
+            "energy_window_keV": window, "fluence_n_cm2": args.fluence,
+            "solid_angle_fraction": args.solid_angle_fraction,
             "li6_abundance": args.li6_abundance, "energy_resolution_keV": args.energy_resolution_kev}
     tables = {}
     if spectra.ndim == 1:

@@ -477,8 +477,10 @@ def ndp_series(spectra, stopping, *, layers: dict | None = None, echem: pd.DataF
         spectra = spectra.expand_dims(time=[0]).assign_coords(time_s=("time", [0.0]))
     if "time" not in spectra.dims or "energy_keV" not in spectra.dims:
         raise InvalidParameterError("an NDP series must be a DataArray over (time, energy_keV).")
-    times = spectra["time_s"].to_numpy().astype(float) if "time_s" in spectra.coords else np.arange(spectra.sizes["time"],
-                                                                                            dtype=float)
+    if "time_s" in spectra.coords:
+        times = spectra["time_s"].to_numpy().astype(float)
+    else:
+        times = np.arange(spectra.sizes["time"], dtype=float)
     profiles, rows = [], []
     for i in range(spectra.sizes["time"]):
         prof = ndp_depth_profile(spectra.isel(time=i), stopping, **profile_options)

@@ -7,7 +7,8 @@ import numpy as np
 
 from battlab.plot._core import HEIGHT, WIDTH, empty
 
-__all__ = ["ndp_spectrum", "ndp_profile", "ndp_heatmap", "ndp_counts", "ndp_series_view", "sims_profile", "ion_map", "xps_atomic"]
+__all__ = ["ndp_spectrum", "ndp_profile", "ndp_heatmap", "ndp_counts", "ndp_series_view", "sims_profile", "ion_map",
+           "xps_atomic"]
 
 _COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
 

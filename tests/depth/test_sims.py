@@ -1,7 +1,6 @@
 """ToF-SIMS: sputter-depth calibration, interfaces, layer thicknesses and ratio maps against known answers."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import battlab.depth as d
