@@ -624,8 +624,11 @@ def _ibw_kind(data):
     _, n_dim, _, units = header
     if n_dim[0] < 2 or n_dim[1] < 2:
         return "force"
-    lateral = units[0] == "m" and units[1] == "m"
-    return "image" if lateral or min(n_dim[0], n_dim[1]) > 8 else "force"
+    if units[0] == "m" and units[1] == "m":
+        return "image"
+    if units[0] or units[1]:  # e.g. a curve's time axis in s
+        return "force"
+    return "image" if min(n_dim[0], n_dim[1]) > 8 else "force"
 
 
 def _ibw_note(note):
