@@ -78,6 +78,9 @@ def ratio_maps(ratio, *, title: str = "", width=WIDTH - 40, height=HEIGHT - 20):
     if ratio is None:
         return empty("No ratio map.", width=width, height=height)
     name = f"{ratio.attrs.get('numerator', '')}/{ratio.attrs.get('denominator', '')}"
+    if not np.isfinite(np.asarray(ratio["ratio"].values, float)).any():
+        return empty(f"{name}: no pixel has enough counts in both maps (lower min counts?).", width=2 * width,
+                     height=height)
     r = ratio["ratio"].rename(name)
     e = (100 * ratio["relative_error"]).rename("σ/R")
     e.attrs = {**ratio["relative_error"].attrs, "units": "%"}

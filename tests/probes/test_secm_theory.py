@@ -137,3 +137,18 @@ def test_bad_curves_give_battlab_errors():
     d = make_approach_curve()
     with pytest.raises(InvalidParameterError):
         fit_approach_curve(d.data, radius_um=5, model="nonsense")
+
+
+def test_kappa_inversion_property():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    # For any κ in 0.02–50 and L in 0.1–3, Ni(L, κ) inverts back to κ within 1 %.
+    @settings(max_examples=60, deadline=None, database=None, derandomize=True)
+    @given(log_kappa=st.floats(np.log10(0.02), np.log10(50)), L=st.floats(0.1, 3.0), rg=st.sampled_from([2.0, 10.0]))
+    def check(log_kappa, L, rg):
+        kappa = 10 ** log_kappa
+        back = kappa_from_feedback(feedback_kinetic(L, kappa, rg=rg), L=L, rg=rg, n_grid=2001)
+        assert back == pytest.approx(kappa, rel=0.01)
+
+    check()
