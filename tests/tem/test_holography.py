@@ -95,3 +95,25 @@ def test_bad_inputs_are_battlab_errors(holo):
         H.potential_step(prof, voltage_kV=300, left=(0, 1))
     with pytest.raises(InvalidParameterError):
         H.mean_inner_potential(1.0, voltage_kV=300, thickness_nm=0)
+
+
+def test_any_image_gives_a_phase_or_a_battlab_error():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from hypothesis.extra.numpy import arrays
+
+    from battlab.errors import BattlabError
+
+    images = arrays(np.float64, st.tuples(st.integers(1, 40), st.integers(1, 40)),
+                    elements=st.floats(-1e6, 1e6) | st.sampled_from([np.nan, np.inf]))
+
+    @settings(max_examples=60, deadline=None)
+    @given(images)
+    def check(img):
+        try:
+            phase = H.reconstruct_phase(img)
+        except BattlabError:
+            return
+        assert phase.shape == img.shape and np.isfinite(phase.values).all()
+
+    check()
