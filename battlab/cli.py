@@ -93,6 +93,14 @@ def _cmd_info(args) -> int:
         print(f"sha256:     {first.attrs.get('battlab', {}).get('sha256', '')}")
         print(describe_spectra(data))
         return 0
+    if fmt.kind in ("saxs", "reflectivity"):  # I(q) or R(q) curves (xarray over q_inv_A)
+        from battlab.scattering.io import describe as describe_curve
+
+        print(f"file:       {Path(args.file).name}")
+        print(f"format:     {fmt.name} ({fmt.description})")
+        print(f"sha256:     {data.attrs.get('battlab', {}).get('sha256', '')}")
+        print(describe_curve(data))
+        return 0
     if fmt.kind == "afm":  # image channels (dict of maps) or a force-curve table
         print(f"file:       {Path(args.file).name}")
         print(f"format:     {fmt.name} ({fmt.description})")

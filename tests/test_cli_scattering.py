@@ -95,3 +95,13 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, capsys):
     assert main(["reflectometry", str(folder), "--layers", str(layers), "--free", "Gold:thickness_A",
                  "--out", str(tmp_path / "o2")]) == 2
     assert "Gold" in capsys.readouterr().err and not (tmp_path / "o2" / "provenance.json").exists()
+
+
+def test_info_describes_a_curve_file(tmp_path, capsys):
+    from battlab.cli import main
+
+    path = tmp_path / "c.dat"
+    path.write_text("q (1/nm) I(q) err\n" + "\n".join(f"{q:.4f} {10 / q:.4f} 0.1" for q in np.linspace(0.1, 2, 12)))
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "saxs-text" in out and "0.01 to 0.2 Å⁻¹, 12 points" in out and "nm⁻¹" in out

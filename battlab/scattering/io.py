@@ -146,6 +146,11 @@ def _read_curve(source, *, kind: str, technique: str | None, q_units: str | None
     src, label, header, labels, arr, notes = _table(source, name)
     header_text = " ".join(header[-40:])
     value_pattern = _I_LABEL if kind == "intensity" else _R_LABEL
+    if labels is None and header:
+        from battlab.spectra.io import _split_header
+
+        merged = _merge_units(_split_header(header[-1].lstrip("#%!;' ")))
+        labels = merged if len(merged) == arr.shape[1] else None
     idx, q_label = _columns(labels, arr.shape[1], value_pattern)
     if technique is None:
         if kind == "intensity":
@@ -324,7 +329,18 @@ def _header_labels(head: bytes):
         return None
     if not header or any(len(h) > 2000 for h in header[-3:]):
         return None
-    return _split_header(header[-1].replace("|", ","))
+    return _merge_units(_split_header(header[-1].replace("|", ",")))
+
+
+def _merge_units(labels):
+    """``["q", "(1/nm)", "I(q)"]`` → ``["q (1/nm)", "I(q)"]``: a unit split off by spaces rejoins its label."""
+    out = []
+    for lab in labels:
+        if out and lab[:1] in "([":
+            out[-1] = f"{out[-1]} {lab}"
+        else:
+            out.append(lab)
+    return out
 
 
 def join_echem(table, series, echem, *, clock_offset_s: float = 0.0, time_basis: str = "auto",
