@@ -92,6 +92,8 @@ class SpectraApp(BaseApp):
         self.references = None
         self.current_fit_table = None
         self._busy = False
+        self._generic = None  # the regions of a file whose axis named no technique ("Read as" relabels them)
+        self._relabelling = False
         super().__init__(data, **kw)
 
     def demos(self):
@@ -122,6 +124,14 @@ class SpectraApp(BaseApp):
     def _build_controls(self):
         style = {"description_width": "initial"}
         self.technique_label = w.HTML()
+        # A table whose header names no axis reads as "generic": the user says what it is.
+        self.read_as = w.Dropdown(options=[("generic", "generic"), ("Raman", "raman"), ("FTIR", "ftir"),
+                                           ("⁷Li NMR", "nmr"), ("⁵⁷Fe Mössbauer (mm/s)", "mossbauer"),
+                                           ("EPR (field in mT)", "epr"), ("EPR (field in G)", "epr-gauss")],
+                                  value="generic", description="Read as", style=style,
+                                  layout=w.Layout(width="280px", display="none"))
+        self.read_as.observe(lambda _: self._guard("reading the spectra as another technique", self._relabel),
+                             "value")
         self.region = w.Dropdown(options=[], description="Region", style=style, layout=w.Layout(width="240px"))
         self.baseline = w.Dropdown(options=_BASELINES, value="none", description="Baseline", style=style,
                                    layout=w.Layout(width="300px"))
@@ -182,7 +192,7 @@ class SpectraApp(BaseApp):
         self.quantity.observe(lambda _: self._guard("plotting over time", self._update_tracking), "value")
         self.preprocessing_box = w.VBox([w.HBox([self.baseline, self.stiffness, self.poly_order]),
                                          w.HBox([self.smoothing, self.normalization, self.model])])
-        return [w.HBox([self.technique_label, self.region]),
+        return [w.HBox([self.technique_label, self.region, self.read_as]),
                 self.preprocessing_box,
                 self.mossbauer_box,
                 self.epr_box,
@@ -204,6 +214,14 @@ class SpectraApp(BaseApp):
 
         regions = as_regions(data)
         technique = technique_of(data)
+        if not self._relabelling:
+            self._generic = regions if technique == "generic" else None
+            self._busy = True
+            try:
+                self.read_as.value = "generic"
+            finally:
+                self._busy = False
+        self.read_as.layout.display = "" if self._generic is not None else "none"
         self.cycling.for_new_data(truth)
         truth = truth or {}
         self.regions = regions
@@ -320,6 +338,18 @@ class SpectraApp(BaseApp):
         self._refresh_quantities()
         self.set_status(f"{self.source_label or 'data'} — {self.describe_data()}")
         self._update_views()
+
+    def _relabel(self):
+        if self._busy or self._generic is None:
+            return
+        choice = self.read_as.value
+        data = self._generic if choice == "generic" else {
+            name: _relabelled(series, choice) for name, series in self._generic.items()}
+        self._relabelling = True
+        try:
+            self._set_data(data if len(data) > 1 else next(iter(data.values())), self.source_label)
+        finally:
+            self._relabelling = False
 
     def _technique_options(self):
         if self.technique == "mossbauer":
@@ -663,3 +693,18 @@ def _parse_sites(text: str) -> list:
     if not sites:
         raise InvalidParameterError("give at least one Mössbauer site line (name, kind, δ, ΔE_Q).")
     return sites
+
+
+def _relabelled(series, choice: str):
+    """A generic (time, x) series on the axis of another technique (EPR gauss converted to mT)."""
+    from battlab.spectra.io import AXES
+
+    technique = "epr" if choice == "epr-gauss" else choice
+    axis, units, long_name, _ = AXES[technique]
+    old = [d for d in series.dims if d != "time"][0]
+    x = series[old].to_numpy() / (10.0 if choice == "epr-gauss" else 1.0)
+    out = series.rename({old: axis}).assign_coords({axis: x})
+    out[axis].attrs.update({"units": units, "long_name": long_name})
+    out.attrs = {**series.attrs, "technique": technique}
+    out.attrs["battlab"] = {**series.attrs.get("battlab", {}), "technique": technique}
+    return out

@@ -272,3 +272,29 @@ def test_epr_demo_lines_and_tracking(app):
     assert (app.analysis.tables["epr_components"]["phase_deg"] == 0).all()
     app.n_lines.value = 1
     assert set(app.analysis.tables["epr_components"]["component"]) == {"line 1"}
+
+
+@pytest.mark.slow
+def test_generic_upload_read_as_mossbauer():
+    from battlab.datasets.spectra import make_mossbauer_lfp_series
+
+    app = SpectraApp()
+    spec = make_mossbauer_lfp_series(n_spectra=2).data.isel(time=1)
+    # A JCAMP-DX data type battlab does not know reads as "generic" until the user says what it is.
+    rows = "\n".join(f"{v:.5f}, {c:.0f}" for v, c in zip(spec["velocity_mm_s"].to_numpy(), spec.to_numpy(),
+                                                         strict=True))
+    text = (f"##TITLE=LFP\n##JCAMP-DX=4.24\n##DATA TYPE=GAMMA TRANSMISSION\n##XUNITS=MM/S\n##YUNITS=COUNTS\n"
+            f"##NPOINTS={spec.size}\n##XYPOINTS=(XY..XY)\n{rows}\n##END=\n")
+    _upload(app, "unknown.jdx", text.encode())
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.technique == "generic" and app.read_as.layout.display == ""
+    app.read_as.value = "mossbauer"
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.technique == "mossbauer" and app.read_as.layout.display == ""
+    fractions = app.analysis.tables["site_fractions"]
+    assert abs(fractions["fraction_Fe3+ FePO4"].iloc[0] - 0.98) < 0.02  # the demo's last spectrum: 98 % FePO4
+    app.read_as.value = "generic"
+    assert app.technique == "generic"
+    app.demo_picker.value = DEMOS["nmr"]
+    app.demo_button.click()
+    assert app.read_as.layout.display == "none"
