@@ -116,6 +116,8 @@ class ProbesApp(BaseApp):
         self.use_rates = w.Checkbox(value=True, description="κ/k map at the working distance", indent=False)
         self.work_dist = num(value=2.5, min=0.001, max=1e4, step=0.1, description="working distance (µm)")
         self.map_radius = num(value=2.5, min=0.01, max=1e4, step=0.1, description="tip radius a (µm)")
+        self.map_rg = num(value=10.0, min=1.1, max=1000, step=0.5, description="RG")
+        self.map_diffusion = num(value=7.8e-6, min=1e-9, max=1e-3, step=1e-7, description="D (cm²/s)")
         self.threshold = num(value=0.004, min=0.0, max=1e6, step=0.001, description="active if above")
         self.pixel_size = num(value=1.0, min=1e-6, max=1e4, step=0.01, description="pixel size for matrix/TIFF (µm)")
         self.value_unit = w.Dropdown(options=["nA", "pA", "A", "nm", "µm", "pm", "deg", "V"], value="nA",
@@ -125,11 +127,12 @@ class ProbesApp(BaseApp):
                                        style=style, layout=w.Layout(width="420px"))
         analyse_map = lambda _: self._guard("analysing the map", self._analyse_map)  # noqa: E731
         for wd in (self.map_channel, self.levelling, self.bulk, self.use_rates, self.work_dist, self.map_radius,
-                   self.threshold):
+                   self.map_rg, self.map_diffusion, self.threshold):
             wd.observe(analyse_map, "value")
         self.profile_row.observe(lambda _: self._guard("drawing the profile", self._draw_map_profile), "value")
         self.map_box = w.VBox([w.HBox([self.map_channel, self.levelling, self.bulk]),
-                               w.HBox([self.use_rates, self.work_dist, self.map_radius, self.threshold]),
+                               w.HBox([self.use_rates, self.work_dist, self.map_radius]),
+                               w.HBox([self.map_rg, self.map_diffusion, self.threshold]),
                                w.HBox([self.map_kind, self.pixel_size, self.value_unit]), self.profile_row])
         # element maps
         self.numerator = w.Dropdown(options=[], description="Ratio", style=style, layout=w.Layout(width="160px"))
@@ -272,6 +275,8 @@ class ProbesApp(BaseApp):
             self.bulk.value = float(t["bulk_current_nA"])
             self.work_dist.value = float(t["working_distance_um"])
             self.map_radius.value = float(t["radius_um"])
+            self.map_rg.value = float(t["rg"])
+            self.map_diffusion.value = float(t["diffusion_cm2_s"])
             self.threshold.value = 0.004
         ny = maps[self.map_channel.value].sizes["y"]
         self.profile_row.max = ny - 1
@@ -344,14 +349,14 @@ class ProbesApp(BaseApp):
 
         image = self.maps[self.map_channel.value]
         secm = image.attrs.get("probe_kind") == "secm" and image.attrs.get("units") == "nA"
-        for wd in (self.bulk, self.use_rates, self.work_dist, self.map_radius):
+        for wd in (self.bulk, self.use_rates, self.work_dist, self.map_radius, self.map_rg, self.map_diffusion):
             wd.layout.display = "" if secm else "none"
         rates = secm and self.use_rates.value
         self.map_result = analyse_probe_map(
             image, levelling=self.levelling.value, bulk_current_nA=float(self.bulk.value) if secm else None,
             working_distance_um=float(self.work_dist.value) if rates else None,
-            radius_um=float(self.map_radius.value), rg=float(self.rg.value),
-            diffusion_cm2_s=float(self.diffusion.value), threshold=float(self.threshold.value) if rates else None)
+            radius_um=float(self.map_radius.value), rg=float(self.map_rg.value),
+            diffusion_cm2_s=float(self.map_diffusion.value), threshold=float(self.threshold.value) if rates else None)
         self.tables = dict(self.map_result["tables"])
         self._draw_map()
 
@@ -469,8 +474,8 @@ class ProbesApp(BaseApp):
         elif self.mode == "map":
             params.update(map=self.map_channel.value, levelling=self.levelling.value, bulk_current_nA=self.bulk.value,
                           rate_map=self.use_rates.value, working_distance_um=self.work_dist.value,
-                          radius_um=self.map_radius.value, rg=self.rg.value, diffusion_cm2_s=self.diffusion.value,
-                          threshold=self.threshold.value)
+                          radius_um=self.map_radius.value, rg=self.map_rg.value,
+                          diffusion_cm2_s=self.map_diffusion.value, threshold=self.threshold.value)
             data = self.maps[self.map_channel.value]
         else:
             params.update(ratio=f"{self.numerator.value}/{self.denominator.value}", min_counts=self.min_counts.value,

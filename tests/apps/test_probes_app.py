@@ -115,3 +115,14 @@ def test_uploads_in_each_tab(app, tmp_path):
     _upload(app.upload, "map.csv", table.to_csv(index=False).encode())
     assert app.banner.layout.display == "none", app.banner.value
     assert app.mode == "map" and app.maps["map"].attrs["pixel_size_um"] == pytest.approx(2.0)
+
+
+@pytest.mark.slow
+def test_tabs_switch_between_loaded_data(app):
+    # Each tab keeps its own data: going back to a tab redraws what it last held, no reload.
+    _demo(app, CURVES)
+    _demo(app, SECM_MAP)
+    app.tabs.selected_index = 0
+    assert app.mode == "approach" and len(app.curves) == 5 and "κ" in app.table.value
+    app.tabs.selected_index = 1
+    assert app.mode == "map" and "active fraction" in app.table.value
