@@ -404,6 +404,7 @@ class GlobuleFit:
     q_max_inv_A: float
     n_points: int
     fixed: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
 
     def predict(self, q, *, components: bool = False):
         return globule_model(q, **self.params, components=components)
@@ -448,7 +449,8 @@ def fit_globule(curve, *, start: dict | None = None, fixed: dict | None = None,
     fixed : dict, optional
         Parameters held at a value (e.g. ``{"B_inc": 0.0}``).
     bounds : dict, optional
-        ``name -> (low, high)``; amplitudes are ≥ 0 and R_g > 0 by default.
+        ``name -> (low, high)``; amplitudes are ≥ 0 and 0.3/q_max ≤ R_g ≤ 10/q_min by
+        default (a fit at a bound says so in ``notes``).
 
     Notes
     -----
@@ -477,9 +479,11 @@ def fit_globule(curve, *, start: dict | None = None, fixed: dict | None = None,
     free = [k for k in GLOBULE_PARAMETERS if k not in fixed]
     logp = {"A_Porod", "A_globule", "R_g_A"}
     scale_b = max(float(np.median(np.abs(y))), 1e-300)
+    # R_g is only measurable while q·R_g ≈ 1 falls inside the data: 0.3/q_max to 10/q_min.
+    bounds = {"R_g_A": (0.3 / q.max(), 10.0 / q.min()), **(bounds or {})}
     lb, ub = [], []
     for k in free:
-        blo, bhi = (bounds or {}).get(k, (None, None))
+        blo, bhi = bounds.get(k, (None, None))
         if k in logp:
             lb.append(np.log(blo) if blo else -np.inf)
             ub.append(np.log(bhi) if bhi else np.inf)
@@ -512,8 +516,13 @@ def fit_globule(curve, *, start: dict | None = None, fixed: dict | None = None,
         errors = {k: np.nan for k in free}
     for k in fixed:
         errors[k] = 0.0
+    notes = []
+    for j, k in enumerate(free):
+        if np.isfinite(lb[j]) and res.x[j] - lb[j] < 1e-6 or np.isfinite(ub[j]) and ub[j] - res.x[j] < 1e-6:
+            notes.append(f"{k} at its bound ({params[k]:.4g}): the q range does not constrain it; widen the q "
+                         "range or fix it.")
     return GlobuleFit(params=params, errors=errors, reduced_chi_squared=chi2, q_min_inv_A=float(q.min()),
-                      q_max_inv_A=float(q.max()), n_points=int(q.size), fixed=fixed)
+                      q_max_inv_A=float(q.max()), n_points=int(q.size), fixed=fixed, notes=notes)
 
 
 # --------------------------------------------------------------------------- invariant
@@ -601,6 +610,7 @@ def fit_saxs_series(series, *, echem: pd.DataFrame | None = None, clock_offset_s
             for k in GLOBULE_PARAMETERS:
                 row[k], row[f"{k}_err"] = fit.params[k], fit.errors.get(k, np.nan)
             row["chi2_red"] = fit.reduced_chi_squared
+            notes += [f"curve {i}: {n}" for n in fit.notes]
         except BattlabError as exc:
             notes.append(f"curve {i}: Eq. (1) not fitted ({exc})")
         gu = None

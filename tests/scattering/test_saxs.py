@@ -139,3 +139,13 @@ def test_series_trends_follow_swelling_and_fracture():
     assert table["volume_change_pct"].idxmax() == truth["x_lithiation"].idxmax()
     assert table["A_Porod_ratio"].iloc[-1] > 1.2
     assert table["specific_surface_cm2_per_cm3"].notna().all() and table["invariant"].notna().all()
+
+
+def test_rg_stays_finite_and_bounded_when_the_q_range_misses_the_shoulder():
+    q = np.geomspace(0.004, 0.35, 200)
+    clean = globule_model(q, A_Porod=2e-7, A_globule=20.0, R_g_A=60.0, B_inc=0.05)
+    high_q_only = mask_q(make_curve(q, clean, sigma=0.02 * clean), q_min_inv_A=0.08)
+    fit = fit_globule(high_q_only)
+    assert np.isfinite(fit.params["R_g_A"]) and fit.params["R_g_A"] <= 10 / 0.08 + 1e-9
+    table = fit_saxs_series(high_q_only)
+    assert np.isfinite(table["R_g_A"]).all()
