@@ -284,13 +284,17 @@ def element_profiles(maps, start_um, end_um, *, width_um: float = 0.0, normalise
 
 
 def register_maps(maps, reference, *, element: str | None = None, method: str = "translation",
-                  reference_pixel_size_um: float | None = None, **options):
+                  reference_pixel_size_um: float | None = None, moving_points_um=None, reference_points_um=None,
+                  **options):
     """Register element maps onto another image and resample them onto its grid.
 
     The moving image is ``element``'s map (or the total counts, which show the particle
     outlines an SEM or X-ray image shows too). :func:`battlab.correlate.space.
     register_translation` (equal pixel sizes) or :func:`~battlab.correlate.space.
-    register_similarity` (rotation and scale too) finds the transform and
+    register_similarity` (rotation and scale too) or, with ``method="landmarks"``,
+    :func:`~battlab.correlate.space.fit_landmarks` on corresponding points
+    (``moving_points_um`` in the element maps, ``reference_points_um`` in the image, both
+    ``(x_um, y_um)`` rows) finds the transform and
     :func:`~battlab.correlate.space.resample_to` brings every element onto the
     reference grid.
 
@@ -300,7 +304,13 @@ def register_maps(maps, reference, *, element: str | None = None, method: str = 
         The registration (``details["shift_px"]`` for a translation) and the element
         maps on the reference grid, NaN outside the mapped field.
     """
-    from battlab.correlate.space import as_image, register_similarity, register_translation, resample_to
+    from battlab.correlate.space import (
+        as_image,
+        fit_landmarks,
+        register_similarity,
+        register_translation,
+        resample_to,
+    )
 
     maps = _need(maps)
     ref = as_image(reference, pixel_size_um=reference_pixel_size_um)
@@ -310,8 +320,13 @@ def register_maps(maps, reference, *, element: str | None = None, method: str = 
         reg = register_translation(ref, moving, **options)
     elif method == "similarity":
         reg = register_similarity(ref, moving, **options)
+    elif method == "landmarks":
+        if moving_points_um is None or reference_points_um is None:
+            raise InvalidParameterError("method='landmarks' needs moving_points_um and reference_points_um: the same "
+                                        "features as (x_um, y_um) rows in the element maps and in the image.")
+        reg = fit_landmarks(moving_points_um, reference_points_um, **options)
     else:
-        raise InvalidParameterError(f"method must be 'translation' or 'similarity', got {method!r}.")
+        raise InvalidParameterError(f"method must be 'translation', 'similarity' or 'landmarks', got {method!r}.")
     planes = []
     for el in maps["element"].values:
         planes.append(resample_to(as_image(select(maps, str(el))), ref, reg.transform).values)

@@ -199,3 +199,26 @@ def test_real_nexus_file_with_broken_link(real_data):
     base = "/entry/instrument/detector/detectorSpecific/"
     m = read_element_maps(path, pixel_size_um=0.1, datasets=[base + "flatfield", base + "pixel_mask"])
     assert m.shape == (2, 192, 192)
+
+
+def test_registration_by_landmarks_and_onto_a_coarser_image(noisy):
+    from battlab.correlate.space import as_image
+
+    t = noisy.truth
+    px = noisy.data["maps"].attrs["pixel_size_um"]
+    dy, dx = t["sem_shift_px"]
+    # particle centres as landmarks: exact translation (dx, dy)·pixel
+    moving = np.array([[(cx + 0.5) * px, (cy + 0.5) * px] for cx, cy, _ in t["particles"]])
+    reg, _ = register_maps(noisy.data["maps"], noisy.data["sem"], method="landmarks", moving_points_um=moving,
+                           reference_points_um=moving + [dx * px, dy * px])
+    assert reg.transform.translation_um == pytest.approx((dx * px, dy * px), abs=1e-9)
+    # the SEM binned 2×2 (0.2 µm pixels, centres from 0): similarity search, translation within 0.5 EDS px
+    sem = noisy.data["sem"].values
+    coarse = as_image(sem.reshape(64, 2, 64, 2).mean((1, 3)), pixel_size_um=0.2)
+    reg, on_coarse = register_maps(noisy.data["maps"], coarse, element="O", method="similarity",
+                                   angle_range_deg=(-10, 10))
+    expected = (dx * px - 0.1, dy * px - 0.1)  # binned pixel centres sit 0.1 µm into the original grid
+    assert reg.transform.translation_um == pytest.approx(expected, abs=0.5 * px)
+    assert abs(reg.transform.rotation_deg) < 0.5 and on_coarse.sizes["x"] == 64
+    with pytest.raises(InvalidParameterError):
+        register_maps(noisy.data["maps"], noisy.data["sem"], method="landmarks")
