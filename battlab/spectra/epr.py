@@ -278,7 +278,9 @@ def _starts(b, y, comps, frequency):
             center = pp["center"]
         if not b.min() < center < b.max():
             center = pp["center"]
-        fwhm = float(c.get("fwhm_mT", pp["width"] * np.sqrt(3) * (0.5 + 2 * k)))
+        # One line: its own ΔB_pp·√3; several: spread from narrow to broad around it.
+        spread = 1.0 if len(comps) == 1 else 0.5 + 2 * k
+        fwhm = float(c.get("fwhm_mT", pp["width"] * np.sqrt(3) * spread))
         out.append({"name": c.get("name", f"line {k + 1}"), "center": center, "fwhm": fwhm,
                     "phase": float(c.get("phase_deg", 0.0))})
     return out
@@ -360,7 +362,7 @@ def fit_epr_lines(spectrum, components=None, *, line_shape_model: str = "dysonia
     amp_pp = float(np.ptp(y))
     best = None
     # A few width ratios for the starting widths: two-line fits have local minima.
-    for scale in (1.0, 0.5, 2.0):
+    for scale in (1.0, 0.5, 2.0) if n > 1 else (1.0,):
         p0, lo, hi = [], [], []
         for k, c in enumerate(comps):
             fw = c["fwhm"] * (scale if k else 1.0)
