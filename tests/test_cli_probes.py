@@ -91,3 +91,25 @@ def test_elements_ratio_from_multipage_tiff(tmp_path):
     assert "Ni/Mn" in res.stdout
     res = run("elements", str(src), "--pixel-size-um", "0.1", "--out", str(tmp_path / "o2"))
     assert res.returncode != 0 and "elements=" in res.stderr
+
+
+@pytest.mark.slow
+def test_elements_registration_onto_sem(tmp_path):
+    demo = make_nmc_element_maps()
+    maps = demo.data["maps"]
+    folder = tmp_path / "eds"
+    folder.mkdir()
+    for e in maps["element"].values:
+        np.savetxt(folder / f"{e}_Ka.csv", maps.sel(element=e).values, delimiter=",", fmt="%d")
+    sem = tmp_path / "sem.tif"
+    tifffile.imwrite(sem, demo.data["sem"].values.astype("float32"))
+    out = tmp_path / "out"
+    res = run("elements", str(folder), "--pixel-size-um", "0.1", "--register-to", str(sem), "--register-element", "O",
+              "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    reg = pd.read_csv(out / "registration.csv").iloc[0]
+    dy, dx = demo.truth["sem_shift_px"]
+    # within 0.5 px; the EDS content sits at minus the SEM shift on the SEM grid
+    assert reg["shift_y_px"] == pytest.approx(-dy, abs=0.5) and reg["shift_x_px"] == pytest.approx(-dx, abs=0.5)
+    prov = json.loads((out / "provenance.json").read_text())
+    assert [i["name"] for i in prov["inputs"]][-1] == "sem.tif"
