@@ -109,22 +109,12 @@ def element_maps(maps, *, pixel_size_um: float, units: str = "counts", source_na
 
 
 def _text_matrix(data, label):
-    if b"\x00" in data[:4096]:
-        raise CorruptFileError(f"{label} holds binary bytes, not a text matrix.")
-    text = data.decode("utf-8-sig", errors="replace")
-    rows = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line[0] in "#%;":
-            continue
-        try:
-            rows.append([float(v) for v in re.split(r"[,\s;]+", line) if v])
-        except ValueError:
-            if rows:
-                raise CorruptFileError(f"{label}: a non-numeric row inside the matrix: {line[:40]!r}.") from None
-    if not rows or len({len(r) for r in rows}) != 1:
-        raise CorruptFileError(f"{label}: not a rectangular numeric matrix.")
-    return np.array(rows, dtype=float)
+    """A numeric text/CSV matrix (rows along y): the AFM reader's plain-map parser, values as they are."""
+    from battlab.afm.io import read_afm
+
+    name = label if Path(label).suffix.lower() in (".csv", ".txt", ".asc") else f"{label}.txt"
+    channels = read_afm(data, name=name, pixel_size_um=1.0, z_unit="counts")
+    return np.asarray(next(iter(channels.values())).values, dtype=float)
 
 
 def _tiff_pages(data, label):
