@@ -15,7 +15,7 @@ import xarray as xr
 from battlab.errors import InvalidParameterError, MissingDataError
 
 __all__ = ["register_series", "stack_frames", "frame_potentials", "thickness_series", "step_height_series",
-           "volume_change_series"]
+           "line_step_series", "volume_change_series"]
 
 
 def _check_series(series):
@@ -215,6 +215,45 @@ def step_height_series(series, *, upper, lower) -> pd.DataFrame:
     h = _offset_fit(series, upper, lower, ("upper terrace", "lower terrace"))
     out = _table(series, h, "step_height_nm")
     out["swelling_pct"] = (h / h[0] - 1) * 100 if h[0] != 0 else np.nan
+    return out
+
+
+def line_step_series(series, start_um, end_um, *, width_um: float = 0.0) -> pd.DataFrame:
+    """Step height per frame along a line crossing the step, and swelling % against frame 0.
+
+    Each registered frame is profiled along the same line (:func:`battlab.afm.line_profile`,
+    averaged over ``width_um``) and its step fitted as two terraces with one common slope
+    (:func:`battlab.afm.profile_step_height`), so tilt and a uniform film on both terraces
+    drop out. The edge found in frame 0 is kept for every frame, and only pixels present
+    in every frame are averaged.
+
+    A line samples a strip of the surface: texture along it biases the step more than
+    whole-terrace masks (:func:`step_height_series`) do, so draw it wide, across the step,
+    on the same film on both sides.
+
+    Returns
+    -------
+    DataFrame
+        frame, time_s, potential_V (if known), step_height_nm, swelling_pct, edge_um.
+    """
+    from battlab.afm.topography import line_profile, profile_step_height
+
+    series = _check_series(series)
+    # Only pixels present in every registered frame: otherwise drift borders change which
+    # pixels each frame averages, and the texture they carry would pass for swelling.
+    common = np.isfinite(np.asarray(series.values, float)).all(axis=0)
+    heights, edge = [], None
+    for i in range(series.sizes["time"]):
+        frame = series.isel(time=i).where(common)
+        frame.attrs = dict(series.attrs)
+        profile = line_profile(frame, start_um, end_um, width_um=width_um)
+        fit = profile_step_height(profile, edge_um=edge)
+        edge = fit["edge_um"] if edge is None else edge
+        heights.append(fit["step_height"])
+    h = np.asarray(heights)
+    out = _table(series, h, "step_height_nm")
+    out["swelling_pct"] = (h / h[0] - 1) * 100 if h[0] != 0 else np.nan
+    out["edge_um"] = edge
     return out
 
 

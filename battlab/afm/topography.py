@@ -9,6 +9,8 @@ plus a record of what was done in ``attrs["levelling"]``.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -265,7 +267,9 @@ def line_profile(image, start_um, end_um, *, width_um: float = 0.0) -> pd.DataFr
         sample), ``x_um``, ``y_um`` and ``height`` (bilinear samples about one pixel
         apart). ``attrs`` hold the end points, width, length and unit.
     """
-    from battlab.imaging.kymograph import line_profile as _sample_line
+    from scipy.ndimage import map_coordinates
+
+    from battlab.imaging.kymograph import _line_points
 
     z = _check(image)
     dx = float(image.attrs["pixel_size_um"])
@@ -291,8 +295,15 @@ def line_profile(image, start_um, end_um, *, width_um: float = 0.0) -> pd.DataFr
     n = int(np.ceil(length_px)) + 1
     step_px = length_px / (n - 1)
     width_px = max(1, int(round(width_um / min(dx, dy))))
-    s_px, heights = _sample_line(z, p0, p1, width_px=width_px, step_px=step_px * (1 - 1e-12))
-    s_px, heights = s_px[:n], heights[:n]
+    # The kymograph's line geometry (parallel lines across the width); bilinear samples are
+    # averaged ignoring NaN, so pixels missing from a registered frame or an aborted scan
+    # do not blank the whole profile.
+    s_px, yy, xx = _line_points(p0, p1, step_px=step_px * (1 - 1e-12), width_px=width_px)
+    s_px, yy, xx = s_px[:n], yy[:, :n], xx[:, :n]
+    samples = map_coordinates(z, [yy.ravel(), xx.ravel()], order=1, mode="nearest").reshape(yy.shape)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column stays NaN
+        heights = np.nanmean(samples, axis=0)
     # The sampled points are equally spaced: the k-th is exactly k/(n-1) of the way along.
     frac = np.arange(s_px.size) / (n - 1)
     out = pd.DataFrame({"distance_um": frac * length_um, "x_um": x0 + frac * (x1 - x0),

@@ -190,7 +190,7 @@ class AFMApp(BaseApp):
         self.frame.observe(lambda _: self._guard("showing the frame", self._draw_series), "value")
         self.x_axis.observe(lambda _: self._guard("plotting the series", self._draw_series), "value")
         for widget in (self.line_x0, self.line_y0, self.line_x1, self.line_y1, self.line_width):
-            widget.observe(lambda _: self._guard("drawing the profile", self._draw_profile), "value")
+            widget.observe(lambda _: self._guard("drawing the profile", self._on_line_change), "value")
         self.click_target.observe(lambda _: self._clicks.clear(), "value")
         kpfm = lambda _: self._guard("computing the work function", self._on_region_change)
         for widget in (self.ref_wf, self.ref_cpd, self.bias_on, self.ref_mode, self.ref_x0, self.ref_x1, self.ref_y0,
@@ -200,10 +200,10 @@ class AFMApp(BaseApp):
             widget.observe(lambda _: self._guard("updating the frame times", self._update_frame_times), "value")
         self.topo_box = w.VBox([w.HBox([self.channel, self.levelling, self.order]),
                                 w.HBox([self.mask_features, self.scars]),
-                                w.HBox([self.line_x0, self.line_y0, self.line_x1, self.line_y1, self.line_width]),
                                 self._kpfm_box(),
                                 w.HBox([self.pixel_size, self.z_unit])])
-        self.click_box = w.HBox([self.click_target, self.click_hint])
+        self.click_box = w.VBox([w.HBox([self.line_x0, self.line_y0, self.line_x1, self.line_y1, self.line_width]),
+                                 w.HBox([self.click_target, self.click_hint])])
         self.region_box = w.HBox([self.ref_x0, self.ref_x1, self.ref_y0, self.ref_y1])
         self.force_box = w.VBox([w.HBox([self.model, self.tip_radius, self.half_angle, self.poisson]),
                                  w.HBox([self.curve, self.map_variable])])
@@ -245,8 +245,9 @@ class AFMApp(BaseApp):
         rect = (kpfm and self.ref_mode.value == "rect") or (self.mode == "series" and self.series_ref_mode.value == "rect")
         self.region_box.layout.display = "" if rect else "none"
         self.click_box.layout.display = "" if self.mode in ("image", "series") else "none"
-        self.click_target.layout.display = "" if kpfm else "none"
-        self.click_hint.value = ("<small>Click two corners of the bare reference on the frame, or type them.</small>"
+        self.click_target.layout.display = "" if kpfm or self.mode == "series" else "none"
+        self.click_hint.value = ("<small>Series: the line (across a step) gives step height and swelling per frame; "
+                                 "the rectangle is the bare reference. Click two points, or type them.</small>"
                                  if self.mode == "series" else "<small>Click two points on the map (start, end), or "
                                  "type them.</small>")
 
@@ -442,6 +443,8 @@ class AFMApp(BaseApp):
                 self.frame_interval.value = float(np.median(np.diff(data["time_s"].values))) if (
                     "time_s" in data.coords and data.sizes["time"] > 1 and np.median(np.diff(data["time_s"].values)) > 0
                 ) else self.frame_interval.value
+                # No step line until one is drawn across a step.
+                self.line_x0.value = self.line_y0.value = self.line_x1.value = self.line_y1.value = 0.0
                 if "film_mask" not in self.truth and self.series_ref_mode.value == "auto":
                     sx, sy = data.attrs.get("scan_size_um", [1.0, 1.0])
                     (self.ref_x0.value, self.ref_x1.value), (self.ref_y0.value, self.ref_y1.value) = (0, 0.2 * sx), (0, sy)
@@ -557,6 +560,13 @@ class AFMApp(BaseApp):
             return region_mask(other, **side)
         return None
 
+    def _on_line_change(self):
+        if self.mode == "series" and not self._busy:
+            self._update_overlays()
+            self._analyse_series()
+        else:
+            self._draw_profile()
+
     def _on_region_change(self):
         self._show_boxes()
         if self._busy:
@@ -615,7 +625,7 @@ class AFMApp(BaseApp):
         self._update_overlays()
 
     def _update_overlays(self):
-        show_line = self.mode == "image"
+        show_line = self.mode == "image" or (self.mode == "series" and self._line_length_um() > 0)
         show_rect = self.region_box.layout.display != "none"
         line = {"x": [self.line_x0.value, self.line_x1.value], "y": [self.line_y0.value, self.line_y1.value]} \
             if show_line else {"x": [], "y": []}
@@ -629,7 +639,7 @@ class AFMApp(BaseApp):
         if x_um is None or y_um is None or self.mode not in ("image", "series"):
             return
         self._clicks.append((float(x_um), float(y_um)))
-        target = self.click_target.value if self.mode == "image" else "region"
+        target = self.click_target.value
         if len(self._clicks) < 2:
             self.set_status(f"First point ({x_um:.3g}, {y_um:.3g}) µm; click the second.")
             return
@@ -649,7 +659,7 @@ class AFMApp(BaseApp):
         finally:
             self._busy = False
         self._show_boxes()
-        if target == "line":
+        if target == "line" and self.mode == "image":
             self._draw_profile()
         else:
             self._on_region_change()
@@ -737,10 +747,17 @@ class AFMApp(BaseApp):
         film, ref = self._series_regions(registered)
         table = table.merge(thickness_series(registered, film=film, reference=ref), on="frame")
         upper, lower = self.truth.get("upper_mask"), self.truth.get("lower_mask")
+        drop = [c for c in ("time_s", "potential_V") if c in registered.coords]
         if upper is not None and lower is not None:
-            table = table.merge(step_height_series(registered, upper=upper, lower=lower)
-                                .drop(columns=[c for c in ("time_s", "potential_V") if c in registered.coords]),
+            table = table.merge(step_height_series(registered, upper=upper, lower=lower).drop(columns=drop),
                                 on="frame")
+        elif self._line_length_um() > 0:
+            # Uploaded series: the step (and its swelling) along the line drawn across it.
+            from battlab.afm.ecafm import line_step_series
+
+            start, end = (self.line_x0.value, self.line_y0.value), (self.line_x1.value, self.line_y1.value)
+            steps = line_step_series(registered, start, end, width_um=float(self.line_width.value))
+            table = table.merge(steps.drop(columns=drop + ["edge_um"]), on="frame")
         from battlab.afm.ecafm import volume_change_series
 
         volume = volume_change_series(registered, region=film, reference=ref)
@@ -748,6 +765,10 @@ class AFMApp(BaseApp):
         self.tables = {"ecafm_series": table}
         self._regions = (film, ref)
         self._draw_series()
+        self.clear_error()  # a message left by a half-typed line or rectangle no longer applies
+
+    def _line_length_um(self):
+        return float(np.hypot(self.line_x1.value - self.line_x0.value, self.line_y1.value - self.line_y0.value))
 
     def _series_regions(self, registered):
         """(film, bare reference) masks: a typed/clicked rectangle, the demo's, or the darkest 20 %."""
@@ -857,6 +878,9 @@ class AFMApp(BaseApp):
                           reference_rectangle_um=[self.ref_x0.value, self.ref_x1.value, self.ref_y0.value,
                                                   self.ref_y1.value] if rect else None,
                           frame_interval_s=self.frame_interval.value,
+                          step_line_um=([self.line_x0.value, self.line_y0.value, self.line_x1.value,
+                                         self.line_y1.value, self.line_width.value]
+                                        if self._line_length_um() > 0 and "upper_mask" not in self.truth else None),
                           potential_source=self.series.attrs.get("potential_source"),
                           cycling_file=getattr(self, "_echem_name", None) if self.echem is not None else None,
                           clock_offset_s=self.clock_offset.value if self.echem is not None else None,

@@ -277,6 +277,13 @@ def test_ecafm_series_uploaded_as_files_with_cycling_file(app, tmp_path):
     table = app.tables["ecafm_series"]
     # SEI thickness within 0.5 nm of the truth, from the uploaded files.
     assert np.abs(table["thickness_nm"] - demo.truth["sei_thickness_nm"]).max() < 0.5
+    assert "swelling_pct" not in table  # no step line drawn yet
+    # A wide line across the graphite step gives step height and swelling per frame (within 1.5 points).
+    app.line_width.value = 1.8
+    app.line_x0.value, app.line_y0.value, app.line_x1.value, app.line_y1.value = 1.0, 0.6, 1.0, 4.5
+    assert app.banner.layout.display == "none", app.banner.value
+    swelling = app.tables["ecafm_series"]["swelling_pct"]
+    assert np.abs(swelling - demo.truth["swelling_pct"]).max() < 1.5
     # Potentials typed, one per frame.
     app.potentials_text.value = ", ".join(f"{v:.4f}" for v in demo.truth["potential_V"])
     app.potentials_button.click()
@@ -308,6 +315,7 @@ def test_ecafm_series_uploaded_as_files_with_cycling_file(app, tmp_path):
     assert "at least 2 frames" in app.banner.value
 
 
+@pytest.mark.slow
 def test_upload_sxm_and_asylum_image_and_force_ibw(app, real_data):
     # Files written from the documented layouts (no real .sxm or Asylum image exists here).
     from tests.afm.test_sxm_ibw import write_ibw5, write_sxm
