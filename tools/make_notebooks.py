@@ -379,7 +379,8 @@ AFM = [
         "line runs between two points: type them in µm or click them on the map; it gives Ra/Rq and the "
         "height of a step it crosses. A KPFM reference is a typed CPD, a rectangle (typed or clicked) or a "
         "height threshold. For an EC-AFM series choose all frame files at once (or one TIFF stack) under "
-        "*Series frames*, then type the potentials or upload the cycling file. "
+        "*Series frames*, then type the potentials or upload the cycling file, set the bare reference "
+        "rectangle and draw a line across a step for its swelling. "
         "Report scan size, pixel size and levelling with any roughness value; the tip radius sets the modulus."
     ),
     new_code_cell("import battlab as bl"),
