@@ -343,6 +343,7 @@ def ndp_depth_profile(spectrum, stopping, *, particle="triton", energy_window_ke
         raise InvalidParameterError("ndp_depth_profile takes one spectrum; use ndp_series for a time series.")
     if not bin_um > 0:
         raise InvalidParameterError(f"bin_um must be > 0, got {bin_um}.")
+    spectrum = spectrum.sortby("energy_keV")  # channels may come in either order
     e0 = _particle_energy(particle)
     lo, hi = energy_window_keV if energy_window_keV is not None else _default_window(e0)
     if not lo < hi:

@@ -84,6 +84,14 @@ def test_counts_conserved_by_rebinning(demo):
     assert prof["counts"].sum() == pytest.approx(inside, rel=1e-3)
 
 
+def test_descending_energy_axis_gives_the_same_profile(demo, profile):
+    t = demo.truth
+    flipped = demo.data["spectrum"].isel(energy_keV=slice(None, None, -1))
+    again = d.ndp_depth_profile(flipped, demo.data["stopping"], bin_um=0.25, max_depth_um=10.0,
+                                fluence_n_cm2=t["fluence_n_cm2"], solid_angle_fraction=t["solid_angle_fraction"])
+    assert np.allclose(again["li_atoms_cm3"], profile["li_atoms_cm3"])
+
+
 def test_channel_calibration_from_the_two_surface_lines():
     cal = d.calibrate_energy([683.3, 907.3], [2055.0, 2727.0])
     assert cal["gain_keV_per_channel"] == pytest.approx(3.0)
