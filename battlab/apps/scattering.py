@@ -330,6 +330,12 @@ class ScatteringApp(BaseApp):
         curve = read_reflectivity(src) if kind == "reflectivity" else read_saxs(src)
         self._accept_data(curve, name)
 
+    def _load_server_file(self, path):
+        """A file on the server goes the same way as an upload (I(q) or R(q) decided by its header)."""
+        resolved = self._confined_path(path)
+        if resolved is not None:
+            self._guard(f"reading {resolved.name}", lambda: self._load_bytes(resolved.read_bytes(), resolved.name))
+
     def _set_data(self, data, label, truth=None):
         if not hasattr(data, "dims") or "q_inv_A" not in data.dims:
             raise InvalidParameterError("the scattering app needs an I(q) or R(q) curve (battlab.scattering).")

@@ -120,7 +120,7 @@ def test_layer_table_edit_fit_and_series(app):
     app.clear_error()
 
 
-def test_layers_csv_and_curve_uploads(app):
+def test_layers_csv_and_curve_uploads(app, tmp_path):
     from battlab.datasets.scattering import make_reflectivity_series
 
     demo = make_reflectivity_series(n_curves=2)
@@ -135,6 +135,14 @@ def test_layers_csv_and_curve_uploads(app):
     _upload(app.upload, "cell.ort", ("# # ORSO reflectivity data file\n" + text).encode())
     assert app.banner.layout.display == "none", app.banner.value
     assert app.refl.sizes["time"] == 1 and app.tabs.selected_index == 1
+    # The same file from a server folder the app may read.
+    server = tmp_path / "server"
+    server.mkdir()
+    (server / "cell2.ort").write_text("# # ORSO reflectivity data file\n" + text)
+    app.data_dirs = [server]
+    app._load_server_file(str(server / "cell2.ort"))
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.source_label == "cell2.ort" and app.refl.sizes["time"] == 1
     _upload(app.upload, "broken.dat", b"just words\nno numbers\n")
     assert app.banner.layout.display == "block"
     app.clear_error()
