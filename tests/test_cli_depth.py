@@ -104,3 +104,28 @@ def test_ndp_series_on_the_cycling_clock(tmp_path):
     assert {"counts_surface", "fraction_surface", "capacity_mAh"} <= set(table.columns)
     prov = json.loads((tmp_path / "res" / "provenance.json").read_text())
     assert {"series.csv", "cell.csv"} <= {i["name"] for i in prov["inputs"]}
+
+
+def test_sims_maps_from_npy_and_hdf5(tmp_path):
+    import h5py
+
+    from battlab.datasets.depth import make_sims_map
+
+    demo = make_sims_map(n_scans=40, depth_per_scan_nm=1.25)
+    stack = demo.data
+    np.save(tmp_path / "lif.npy", stack.sel(fragment="LiF-").values)
+    with h5py.File(tmp_path / "maps.h5", "w") as h5:
+        h5["C2H-"] = stack.sel(fragment="C2H-").values
+    res = run("depth", "sims-map", "--map", f"LiF-={tmp_path / 'lif.npy'}", "--map", f"C2H-={tmp_path / 'maps.h5'}:C2H-",
+              "--pixel-size-um", "0.5", "--depth-per-scan-nm", "1.25", "--ratio", "LiF-/C2H-",
+              "--marker", "inner=LiF-", "--out", str(tmp_path / "res"))
+    assert res.returncode == 0, res.stderr
+    ratio = pd.read_csv(tmp_path / "res" / "ratio_map_LiF-_over_C2H-.csv")
+    mask = demo.truth["patch_mask"].ravel()
+    inside = demo.truth["inside"]["LiF-"].sum() / demo.truth["inside"]["C2H-"].sum()
+    outside = demo.truth["outside"]["LiF-"].sum() / demo.truth["outside"]["C2H-"].sum()
+    assert np.allclose(ratio["LiF-/C2H-"], np.where(mask, inside, outside), rtol=1e-12)
+    layers = pd.read_csv(tmp_path / "res" / "sims_map_layers.csv")
+    assert layers["thickness"].iloc[0] == pytest.approx(25.0, abs=1.0)
+    prov = json.loads((tmp_path / "res" / "provenance.json").read_text())
+    assert {i["name"] for i in prov["inputs"]} == {"lif.npy", "maps.h5"}

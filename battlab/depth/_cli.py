@@ -1,4 +1,5 @@
-"""``battlab depth ndp|sims|xps``: depth profiles from NDP spectra, ToF-SIMS exports and XPS sputter series."""
+"""``battlab depth ndp|sims|sims-map|xps``: depth profiles from NDP spectra, ToF-SIMS exports and ion maps, and
+XPS sputter series."""
 
 from __future__ import annotations
 
@@ -131,6 +132,42 @@ def _cmd_sims(args) -> int:
     return 0
 
 
+def _cmd_sims_map(args) -> int:
+    from battlab.depth.sims import lateral_average, layer_thicknesses, ratio_map, read_sims_maps
+    from battlab.errors import InvalidParameterError
+    from battlab.provenance import Provenance, write_results
+
+    sources = {}
+    for text in args.map:
+        if "=" not in text:
+            raise InvalidParameterError(f"--map {text!r}: use FRAGMENT=FILE or FRAGMENT=FILE.h5:DATASET.")
+        fragment, path = text.split("=", 1)
+        if ":" in path and Path(path.rsplit(":", 1)[0]).suffix.lower() in (".h5", ".hdf5", ".nxs"):
+            path, dataset = path.rsplit(":", 1)
+            sources[fragment.strip()] = (path, dataset)
+        else:
+            sources[fragment.strip()] = path
+    maps = read_sims_maps(sources, pixel_size_um=args.pixel_size_um, depth_per_scan_nm=args.depth_per_scan_nm)
+    profile = lateral_average(maps)
+    tables = {"sims_map_profile": profile}
+    for ratio in args.ratio:
+        num, _, den = ratio.partition("/")
+        rm = ratio_map(maps, num.strip(), den.strip())
+        tables[f"ratio_map_{num.strip()}_over_{den.strip()}"] = rm.to_dataframe(name=ratio).reset_index()
+    markers = dict(t.split("=", 1) for t in args.marker) if args.marker else {}
+    if markers:
+        axis = "depth_nm" if "depth_nm" in profile else "scan"
+        tables["sims_map_layers"] = layer_thicknesses(profile, markers, axis=axis, method=args.method)
+    params = {"pixel_size_um": args.pixel_size_um, "depth_per_scan_nm": args.depth_per_scan_nm,
+              "ratios": args.ratio, "markers": markers, "method": args.method}
+    prov = Provenance(analysis="battlab.depth.sims_maps", parameters=params, inputs=list(maps.attrs["inputs"]),
+                      command=args.command_line)
+    written = write_results(args.out, tables, prov)
+    print(f"sims-map: {maps.sizes['fragment']} fragments × {maps.sizes['depth']} scans × {maps.sizes['y_um']}×"
+          f"{maps.sizes['x_um']} px; wrote {', '.join(p.name for p in written)} to {args.out}")
+    return 0
+
+
 def _cmd_xps(args) -> int:
     from battlab.depth.xps_depth import read_xps_depth_csv, xps_depth_long, xps_depth_profile
 
@@ -190,6 +227,18 @@ def add_parser(sub):
                    help="layer and the fragment that marks it, for thicknesses (repeatable)")
     m.add_argument("--method", choices=["half", "gradient"], default="half", help="interface definition")
     m.set_defaults(func=_cmd_sims)
+
+    g = dsub.add_parser("sims-map", help="ToF-SIMS ion maps: ratio maps, lateral-average profile, layers")
+    g.add_argument("--map", action="append", required=True, metavar="FRAGMENT=FILE",
+                   help="one stack per fragment: .npy, multi-page .tif or FILE.h5:DATASET (repeatable)")
+    g.add_argument("--out", required=True, help="output folder (created)")
+    g.add_argument("--pixel-size-um", type=float, required=True, help="lateral pixel size, µm")
+    g.add_argument("--depth-per-scan-nm", type=float, help="sputtered depth per scan, nm (else scan numbers)")
+    g.add_argument("--ratio", action="append", default=[], metavar="A/B", help="ratio map, summed over depth")
+    g.add_argument("--marker", action="append", default=[], metavar="LAYER=FRAGMENT",
+                   help="layer thickness from the lateral-average profile (repeatable)")
+    g.add_argument("--method", choices=["half", "gradient"], default="half", help="interface definition")
+    g.set_defaults(func=_cmd_sims_map)
 
     x = dsub.add_parser("xps", help="XPS sputter series: atomic %% vs depth (Shirley + SEI components per step)")
     x.add_argument("input", help="long CSV: region, sputter_time_s, binding_energy_eV, intensity")
