@@ -126,3 +126,26 @@ def test_series_fit_gives_thickness_against_potential():
     assert len(fits) == 5 and not table.attrs["notes"]
     # The SEI grows as the potential falls below 1 V.
     assert table["SEI:thickness_A"].iloc[-1] > table["SEI:thickness_A"].iloc[0] + 50
+
+
+def _abeles(q, d, rho, sig):
+    """Independent check: the characteristic-matrix (Abelès) form of the same stack."""
+    k = np.sqrt((q[:, None] / 2) ** 2 - 4 * np.pi * (np.asarray(rho) - rho[0])[None, :] * 1e-6 + 0j)
+    m00 = np.ones(len(q), complex)
+    m01 = np.zeros(len(q), complex)
+    m10 = np.zeros(len(q), complex)
+    m11 = np.ones(len(q), complex)
+    for j in range(len(rho) - 1):
+        beta = 1j * k[:, j] * (d[j] if 0 < j else 0.0)
+        r = (k[:, j] - k[:, j + 1]) / (k[:, j] + k[:, j + 1]) * np.exp(-2 * k[:, j] * k[:, j + 1] * sig[j + 1] ** 2)
+        a, b, c, e = np.exp(beta), r * np.exp(beta), r * np.exp(-beta), np.exp(-beta)
+        m00, m01, m10, m11 = m00 * a + m01 * c, m00 * b + m01 * e, m10 * a + m11 * c, m10 * b + m11 * e
+    return np.abs(m10 / m00) ** 2
+
+
+def test_parratt_matches_the_matrix_method_for_a_rough_multilayer():
+    q = np.linspace(0.002, 0.35, 700)
+    d = [0.0, 500.0, 120.0, 35.0, 0.0]
+    rho = [2.07, 6.55, 3.2, -0.5, 5.8]
+    sig = [0.0, 4.0, 6.0, 3.0, 8.0]
+    np.testing.assert_allclose(parratt(q, d, rho, sig), _abeles(q, d, rho, sig), rtol=1e-8, atol=1e-14)
