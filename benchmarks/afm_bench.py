@@ -7,7 +7,8 @@ Levelling + roughness. battlab: ``level_plane`` (normal equations accumulated in
 chunks) + ``roughness`` (Sa, Sq, Ssk, Sku, Sp, Sv, Sz, Sdr). Peer: the numpy a user
 would write: a least-squares plane with ``np.linalg.lstsq`` on the full (N, 3) design
 matrix, then the same moments with float powers and ``np.gradient`` for Sdr. pySPM was
-not installed: its wheel pulls matplotlib, scikit-learn and tqdm for one plane fit.
+not installed: it pins ipython<9 and psutil<6 (a downgrade of the app stack) and pulls
+scikit-learn and seaborn for one plane fit.
 
 Force-volume map. battlab: ``fit_force_map`` (Hertz sphere, contact point and modulus
 per curve) over all 16,384 curves of ``make_force_map(shape=(128, 128))``. Peer: nanite

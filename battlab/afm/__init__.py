@@ -42,5 +42,6 @@ __all__ = ["read_afm", "read_afm_frames", "read_force_curves", "height_map",
            "roughness", "line_roughness", "height_histogram", "psd", "segment_grains", "grain_summary", "step_height",
            "line_profile", "profile_roughness", "profile_step_height", "region_mask",
            "fit_force_curve", "fit_force_curves", "fit_force_map", "modulus_vs_depth",
-           "register_series", "stack_frames", "frame_potentials", "line_step_series", "thickness_series", "step_height_series", "volume_change_series",
+           "register_series", "stack_frames", "frame_potentials", "line_step_series", "thickness_series",
+           "step_height_series", "volume_change_series",
            "current_statistics", "iv_analysis", "work_function_map"]

@@ -144,8 +144,8 @@ def _cmd_afm_force(args) -> int:
 
 def add_parser(sub):
     s = sub.add_parser("afm", help="AFM image: levelling, roughness (ISO 25178/4287), histogram, PSD, grains")
-    s.add_argument("input", metavar="FILE", help=".gwy, Nanoscope .spm/.000, JPK .jpk, Nanonis .sxm, Asylum .ibw image, "
-                                                 "or a text/CSV/TIFF height map")
+    s.add_argument("input", metavar="FILE", help=".gwy, Nanoscope .spm/.000, JPK .jpk, Nanonis .sxm, Asylum .ibw "
+                                                 "image, or a text/CSV/TIFF height map")
     s.add_argument("--out", required=True, help="output folder (created)")
     s.add_argument("--channel", help="channel for histogram, PSD and grains (default: the height channel)")
     s.add_argument("--levelling", choices=_LEVELLING, default="plane", help="background removal (default plane)")

@@ -27,8 +27,8 @@ _FORCE_COLUMNS = [("curve", "curve", "{:d}"), ("modulus_GPa", "E (GPa)", "{:.4g}
                   ("fit_ok", "fit ok", "{}")]
 _SERIES_COLUMNS = [("frame", "frame", "{:d}"), ("time_s", "time (s)", "{:.0f}"), ("potential_V", "E (V)", "{:.3f}"),
                    ("thickness_nm", "SEI (nm)", "{:.2f}"), ("step_height_nm", "step (nm)", "{:.3f}"),
-                   ("swelling_pct", "swelling (%)", "{:.1f}"), ("volume_change_um3", "ΔV (µm³)", "{:.4f}"), ("dy_px", "drift y (px)", "{:.2f}"),
-                   ("dx_px", "drift x (px)", "{:.2f}")]
+                   ("swelling_pct", "swelling (%)", "{:.1f}"), ("volume_change_um3", "ΔV (µm³)", "{:.4f}"),
+                   ("dy_px", "drift y (px)", "{:.2f}"), ("dx_px", "drift x (px)", "{:.2f}")]
 _Z_UNITS = ["nm", "m", "µm", "pm", "V", "nA", "deg"]
 _IMAGE_ACCEPT = ".gwy,.spm,.000,.001,.002,.003,.jpk,.sxm,.ibw,.txt,.csv,.asc,.tif,.tiff"
 
@@ -242,7 +242,8 @@ class AFMApp(BaseApp):
         self.map_variable.layout.display = "" if self.maps is not None else "none"
         self.ref_cpd.layout.display = "" if self.ref_mode.value == "value" else "none"
         self.threshold_box.layout.display = "" if self.ref_mode.value == "threshold" else "none"
-        rect = (kpfm and self.ref_mode.value == "rect") or (self.mode == "series" and self.series_ref_mode.value == "rect")
+        rect = ((kpfm and self.ref_mode.value == "rect")
+                or (self.mode == "series" and self.series_ref_mode.value == "rect"))
         self.region_box.layout.display = "" if rect else "none"
         self.click_box.layout.display = "" if self.mode in ("image", "series") else "none"
         self.click_target.layout.display = "" if kpfm or self.mode == "series" else "none"
@@ -424,7 +425,7 @@ class AFMApp(BaseApp):
                     if "pad_height_nm" in self.truth:
                         self.thr_value.value = 0.5 * float(self.truth["pad_height_nm"])
                 else:
-                    (self.ref_x0.value, self.ref_x1.value), (self.ref_y0.value, self.ref_y1.value) = (0, 0.25 * sx), (0, sy)
+                    self.ref_x0.value, self.ref_x1.value, self.ref_y0.value, self.ref_y1.value = 0, 0.25 * sx, 0, sy
             elif isinstance(data, pd.DataFrame) and "force_nN" in data:
                 self.mode = "force"
                 self.curves = data
@@ -447,7 +448,7 @@ class AFMApp(BaseApp):
                 self.line_x0.value = self.line_y0.value = self.line_x1.value = self.line_y1.value = 0.0
                 if "film_mask" not in self.truth and self.series_ref_mode.value == "auto":
                     sx, sy = data.attrs.get("scan_size_um", [1.0, 1.0])
-                    (self.ref_x0.value, self.ref_x1.value), (self.ref_y0.value, self.ref_y1.value) = (0, 0.2 * sx), (0, sy)
+                    self.ref_x0.value, self.ref_x1.value, self.ref_y0.value, self.ref_y1.value = 0, 0.2 * sx, 0, sy
                 has_v = "potential_V" in data.coords
                 self.x_axis.layout.display = "" if has_v else "none"
                 if not has_v:
@@ -583,7 +584,8 @@ class AFMApp(BaseApp):
         from battlab.plot import afm as P
 
         # Lengths are levelled; potentials, currents and phases are profiled as measured.
-        image = self.levelled if self.levelled.attrs.get("units") in ("nm", "µm") else self.channels[self.channel.value]
+        length_like = self.levelled.attrs.get("units") in ("nm", "µm")
+        image = self.levelled if length_like else self.channels[self.channel.value]
         start = (float(self.line_x0.value), float(self.line_y0.value))
         end = (float(self.line_x1.value), float(self.line_y1.value))
         self._update_overlays()

@@ -8,8 +8,8 @@ import numpy as np
 
 from battlab.plot._core import HEIGHT, WIDTH, empty
 
-__all__ = ["afm_image", "before_after", "height_histogram", "psd", "profile", "line_profile", "force_curve", "force_map",
-           "modulus_depth", "series_metrics"]
+__all__ = ["afm_image", "before_after", "height_histogram", "psd", "profile", "line_profile", "force_curve",
+           "force_map", "modulus_depth", "series_metrics"]
 
 
 def _display(values, max_px):
@@ -99,8 +99,9 @@ def line_profile(profile, *, step=None, roughness=None, width=WIDTH + 120, heigh
         if left is not None:
             for lo, hi, offset in ((a0, edge, 0.0), (edge, a1, step["step_height"])):
                 xs = np.array([lo, hi])
-                layers.append(hv.Curve((xs, left + step["slope"] * (xs - edge) + offset), "Distance along the line (µm)",
-                                       f"Height ({unit})").opts(color="#d62728", line_dash="dashed", line_width=2))
+                fitted = left + step["slope"] * (xs - edge) + offset
+                layers.append(hv.Curve((xs, fitted), "Distance along the line (µm)", f"Height ({unit})")
+                              .opts(color="#d62728", line_dash="dashed", line_width=2))
         layers.append(hv.VLine(edge).opts(color="#999999", line_dash="dotted"))
     return hv.Overlay(layers).opts(width=width, height=height, title=title, show_legend=False)
 
