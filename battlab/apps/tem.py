@@ -873,6 +873,7 @@ class TEMApp(BaseApp):
 
     def _analyse_holography(self):
         """Phase from the hologram (or the phase image), its profile along the line and the step across it."""
+        from battlab.imaging.presets import display_limits, imaging_preset
         from battlab.plot._core import empty
         from battlab.plot.tem import frame_plot, phase_profile_plot
         from battlab.tem import holography as H
@@ -909,8 +910,9 @@ class TEMApp(BaseApp):
         self.tables["holography_step"] = pd.DataFrame([{k: (str(v) if isinstance(v, tuple) else v)
                                                         for k, v in step.items()}])
         px = phase.attrs.get("pixel_size_nm") or 1.0
-        lo, hi = (float(v) for v in np.percentile(phase.values, [0.5, 99.5]))
-        self.phase_pane.update(frame_plot(phase.values, pixel_size_nm=px, cmap="viridis", clim=(lo, hi),
+        preset = imaging_preset("electron holography phase")
+        lo, hi = display_limits(phase, percentiles=preset["percentiles"])
+        self.phase_pane.update(frame_plot(phase.values, pixel_size_nm=px, cmap=preset["cmap"], clim=(lo, hi),
                                           value_label="phase (rad)", line=line, title="phase (rad)"))
         self.phase_profile_pane.update(phase_profile_plot(profile, step, title="phase along the line"))
         unit = "nm" if "s_nm" in profile else "px"

@@ -292,7 +292,9 @@ class XRMApp(BaseApp):
             if self.technique.value == "MRI 1H" and self.volume is not None:
                 # the seed review's segmentation of ¹H MRI: everything below 0.2·I_max has no electrolyte
                 self.method.value = "manual"
-                self.manual.value = f"{0.2 * float(np.nanmax(self._preview())):.4g}"
+                self.manual.value = self._mri_threshold = f"{0.2 * float(np.nanmax(self._preview())):.4g}"
+            elif self.method.value == "manual" and self.manual.value == self.__dict__.get("_mri_threshold"):
+                self.method.value = "multiotsu"  # the MRI threshold was ours, not the user's: undo it
         if self.volume is not None:
             self.volume = self.volume.assign_attrs(technique=self.technique.value)
             if analyse:

@@ -74,7 +74,8 @@ IMAGING_PRESETS = {
         "quantity": "phase shift φ of the electron wave = C_E·∫V dz",
         "meaning": "projected electrostatic potential: mean inner potential × thickness plus charge "
                    "layers; a step across an interface is a potential drop",
-        "units": "rad", "dims": ("y", "x"), "percentiles": (0.5, 99.5), "cmap": "twilight", "invert": False,
+        # unwrapped phase: a sequential map (a cyclic one suits only wrapped phase)
+        "units": "rad", "dims": ("y", "x"), "percentiles": (0.5, 99.5), "cmap": "viridis", "invert": False,
         "pixel_size_um": (0.0002, 0.01),
         "opens_with": "battlab.tem.holography, battlab.apps.TEMApp 'Holography' tab, `battlab holography`",
     },

@@ -197,3 +197,4 @@ def test_mri_and_neutron_presets_change_units_contrast_and_labels(app):
     assert app.contrast.value == (0.5, 99.5) and app.volume.attrs["technique"] == "neutron tomography"
     assert app.slice_plot.object.opts.get().kwargs["title"].startswith("neutron tomography:")
     assert app._provenance().to_dict()["parameters"]["technique"] == "neutron tomography"
+    assert app.method.value == "multiotsu"  # the MRI threshold leaves with the MRI preset
