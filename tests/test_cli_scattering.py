@@ -105,3 +105,28 @@ def test_info_describes_a_curve_file(tmp_path, capsys):
     assert main(["info", str(path)]) == 0
     out = capsys.readouterr().out
     assert "saxs-text" in out and "0.01 to 0.2 Å⁻¹, 12 points" in out and "nm⁻¹" in out
+
+
+def test_saxs_reduction_options_give_absolute_guinier(tmp_path, capsys):
+    from battlab.cli import main
+    from battlab.datasets.scattering import make_saxs_reduction
+
+    demo = make_saxs_reduction()
+    t = demo.truth
+
+    def write(curve, path):
+        pd.DataFrame({"q (1/A)": curve["q_inv_A"].values, "I": curve.values, "sigma": curve["sigma"].values}) \
+            .to_csv(path, sep=" ", index=False)
+        return str(path)
+
+    sample, background = write(demo.data, tmp_path / "sample.dat"), write(t["background"], tmp_path / "cell.dat")
+    assert main(["saxs", sample, "--background", background, "--sample-transmission", str(t["sample_transmission"]),
+                 "--background-transmission", str(t["background_transmission"]), "--thickness-cm",
+                 str(t["thickness_cm"]), "--calibration-factor", str(t["calibration_factor"]),
+                 "--out", str(tmp_path / "res")]) == 0, capsys.readouterr().err
+    curves = pd.read_csv(tmp_path / "res" / "saxs_curves.csv")
+    # The reduced curve is the absolute one (median deviation < 0.5 %).
+    assert abs(np.median(curves["intensity"] / t["absolute"].values - 1)) < 0.005
+    prov = json.loads((tmp_path / "res" / "provenance.json").read_text())
+    assert prov["parameters"]["reduction"]["thickness_cm"] == t["thickness_cm"]
+    assert prov["inputs"][-1]["role"] == "background"

@@ -41,6 +41,24 @@ def _cmd_saxs(args) -> int:
     from battlab.series import cycling_input_record
 
     series, paths = _curves(args.files, read_saxs, args.timestamps, args.q_units)
+    reduction = None
+    if args.background or args.thickness_cm is not None or args.calibration_factor != 1.0 \
+            or args.sample_transmission != 1.0:
+        from battlab.scattering.io import stack_scattering
+        from battlab.scattering.saxs import reduce_saxs
+
+        background = read_saxs(args.background, q_units=args.q_units) if args.background else None
+        reduction = {"background": Path(args.background).name if args.background else None,
+                     "sample_transmission": args.sample_transmission,
+                     "background_transmission": args.background_transmission,
+                     "background_scale": args.background_scale, "thickness_cm": args.thickness_cm,
+                     "calibration_factor": args.calibration_factor}
+        opts = {k: v for k, v in reduction.items() if k != "background"}
+        curves = [reduce_saxs(series.isel(time=i), background=background, **opts)
+                  for i in range(series.sizes["time"])]
+        meta = series.attrs["battlab"]
+        series = stack_scattering(curves, times=list(series["time"].to_numpy()))
+        series.attrs["battlab"] = meta
     echem = _echem(args)
     fixed = {"B_inc": args.fix_background} if args.fix_background is not None else None
     with warnings.catch_warnings(record=True) as caught:
@@ -64,12 +82,15 @@ def _cmd_saxs(args) -> int:
     params = {"files": [p.name for p in paths], "q_min_inv_A": args.q_min, "q_max_inv_A": args.q_max,
               "q_units": args.q_units or "from the header (Å⁻¹ when unstated)", "porod_fraction": args.porod_fraction,
               "contrast_1e6_per_A2": args.contrast, "fixed": fixed, "model": "seed Eq. (1) + B_inc",
-              "guinier_qRg_limit": 1.3, "notes": table.attrs.get("notes", [])}
+              "guinier_qRg_limit": 1.3, "reduction": reduction, "notes": table.attrs.get("notes", [])}
     if echem is not None:
         params.update(clock_offset_s=args.clock_offset_s, time_basis=args.time_basis)
     prov = Provenance.for_data("battlab.scattering.fit_saxs_series", series.isel(time=0), params,
                                command=args.command_line)
     prov.inputs = [{"name": p.name, "sha256": _sha(p), "format": "saxs-text"} for p in paths]
+    if args.background:
+        prov.inputs.append({"name": Path(args.background).name, "sha256": _sha(args.background),
+                            "format": "saxs-text", "role": "background"})
     if echem is not None:
         prov.inputs.append(cycling_input_record(echem, args.echem))
     written = write_results(args.out, {"saxs_fits": table, "saxs_curves": pd.concat(curves, ignore_index=True)},
@@ -172,6 +193,13 @@ def add_parser(sub):
                                                   "needs absolute intensities in cm⁻¹)")
     s.add_argument("--porod-fraction", type=float, default=0.3, help="upper fraction of points for the Porod fit")
     s.add_argument("--fix-background", type=float, metavar="B_INC", help="hold the incoherent background B_inc")
+    s.add_argument("--background", metavar="FILE", help="empty-cell/solvent I(q) subtracted from every curve first")
+    s.add_argument("--sample-transmission", type=float, default=1.0, help="sample transmission (0–1]")
+    s.add_argument("--background-transmission", type=float, default=1.0, help="background transmission (0–1]")
+    s.add_argument("--background-scale", type=float, default=1.0, help="factor on the background")
+    s.add_argument("--thickness-cm", type=float, help="sample thickness in cm (per-thickness intensity)")
+    s.add_argument("--calibration-factor", type=float, default=1.0,
+                   help="scale to absolute units (cm⁻¹), e.g. from water or glassy carbon")
     s.set_defaults(func=_cmd_saxs)
 
     r = sub.add_parser("reflectometry", help="neutron/X-ray reflectometry: Parratt fit of chosen layer parameters "
