@@ -588,7 +588,8 @@ def fit_saxs_series(series, *, echem: pd.DataFrame | None = None, clock_offset_s
     -------
     DataFrame
         ``curve``, ``time``, ``elapsed_s``, ``A_Porod``, ``A_globule``, ``R_g_A``,
-        ``B_inc`` (each with ``_err``), ``chi2_red``, ``guinier_Rg_A`` (+ ``_err``),
+        ``B_inc`` (each with ``_err``), ``chi2_red``, ``guinier_Rg_A`` (+ ``_err``; Guinier of
+        the globules alone: the fitted A_Porod·q⁻⁴ and B_inc are subtracted first),
         ``guinier_I0``, ``porod_K`` (+ ``_err``), ``porod_background``, ``invariant``,
         ``specific_surface_cm2_per_cm3`` and ``volume_fraction`` with a contrast, and the
         electrochemistry columns with ``echem``. ``attrs["notes"]`` lists curves where
