@@ -71,6 +71,7 @@ def test_secm_map_missing_scale_fails_cleanly(tmp_path):
     assert res.returncode != 0 and "pixel_size_um" in res.stderr and "Traceback" not in res.stderr
 
 
+@pytest.mark.slow
 def test_elements_ratio_from_multipage_tiff(tmp_path):
     demo = make_nmc_element_maps(noise=False)
     maps = demo.data["maps"]
