@@ -79,7 +79,9 @@ class LayerEditor:
                     cells[col].disabled = ticks[col].disabled = True
             for widget in [name, *cells.values(), *ticks.values()]:
                 widget.observe(self._changed, "value")
-            rows.append({"name": name, "cells": cells, "ticks": ticks})
+            # Absorption (imaginary SLD, X-rays) is kept from a loaded table; it is not edited here.
+            imag = float(rec.get("sld_imag_1e-6_per_A2", 0.0) or 0.0)
+            rows.append({"name": name, "cells": cells, "ticks": ticks, "imag": imag})
         self._busy = True
         try:
             self.rows = rows
@@ -101,6 +103,7 @@ class LayerEditor:
             rec = {"name": r["name"].value.strip() or f"layer{i}"}
             for col, _ in _LAYER_PARAMS:
                 rec[col] = float(r["cells"][col].value)
+            rec["sld_imag_1e-6_per_A2"] = r.get("imag", 0.0)
             recs.append(rec)
         return layer_table(pd.DataFrame(recs))
 

@@ -149,3 +149,13 @@ def test_parratt_matches_the_matrix_method_for_a_rough_multilayer():
     rho = [2.07, 6.55, 3.2, -0.5, 5.8]
     sig = [0.0, 4.0, 6.0, 3.0, 8.0]
     np.testing.assert_allclose(parratt(q, d, rho, sig), _abeles(q, d, rho, sig), rtol=1e-8, atol=1e-14)
+
+
+def test_absorption_rounds_the_total_reflection_edge():
+    q = np.linspace(0.005, 0.02, 50)
+    qc = critical_q(20.1)  # X-rays on Si: SLD ≈ 20.1e-6 Å⁻², absorption 0.46e-6 Å⁻²
+    r = parratt(q, [0, 0], [0.0, 20.1], [0, 0], [0.0, 0.46])
+    below = q < 0.9 * qc
+    assert np.all(r[below] < 1) and np.all(r[below] > 0.8)
+    table = layer_table([("air", 0, 0.0, 0), ("Si", 0, 20.1, 0)]).assign(**{"sld_imag_1e-6_per_A2": [0.0, 0.46]})
+    np.testing.assert_allclose(reflectivity(q, table), r, rtol=1e-12)
