@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from battlab.apps import ScatteringApp
+from battlab.apps import APPS, ScatteringApp
 
 DEMOS = {"series": "SANS: anode swelling and fracture over a cycle (Eq. 1)",
          "reduction": "SAXS: raw sample + empty cell (reduction, Guinier, Porod)",
@@ -48,6 +48,15 @@ def test_opens_on_both_demos_with_known_answers(app):
                  app.refl_trend_plot):
         assert pane.widget.children, "every plot shows something"
     assert "R_g (Å)" in app.table.value and "reflectivity: 10 curves" in app.status.value
+
+
+def test_listed_in_the_gallery():
+    from pathlib import Path
+
+    assert APPS["ScatteringApp"][0] == "13_scattering.ipynb"
+    notebooks = Path(__file__).resolve().parents[2] / "notebooks"
+    assert (notebooks / "13_scattering.ipynb").is_file()
+    assert "13_scattering.ipynb" in (notebooks / "00_gallery.ipynb").read_text(encoding="utf-8")
 
 
 def test_saxs_controls_refit_and_redraw(app):
