@@ -399,6 +399,7 @@ class AFMApp(BaseApp):
         self.maps = self.curves = self.series = self.registered = self.levelled = None
         self.channels = {}
         self.tables = {}
+        self._clicks = []
         self._busy = True
         try:
             if isinstance(data, dict) and data and all(isinstance(v, xr.DataArray) for v in data.values()):
