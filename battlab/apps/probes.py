@@ -73,11 +73,12 @@ class ProbesApp(BaseApp):
 
     def demos(self):
         from battlab.datasets.elements import make_nmc_element_maps
-        from battlab.datasets.probes import make_approach_curves, make_secm_map, make_sicm_maps
+        from battlab.datasets.probes import make_approach_curves, make_esm_maps, make_secm_map, make_sicm_maps
 
         return {"SECM approach curves: conductor, insulator, κ = 0.3, 1, 3": make_approach_curves,
                 "SECM map: insulating film with 3 active spots of known k": make_secm_map,
                 "SICM: topography and ion current of two particles": make_sicm_maps,
+                "ESM: strain amplitude and phase of fast grains": make_esm_maps,
                 "EDS maps: NMC Ni-rich core / Mn-rich shell + shifted SEM": make_nmc_element_maps}
 
     # --- controls --------------------------------------------------------------------
@@ -180,8 +181,8 @@ class ProbesApp(BaseApp):
             self.mode = wanted
             self._guard("redrawing", self._analyse)
         else:  # the tab opens on its demo
-            names = list(self.demos())
-            self._load_demo(names[{"approach": 0, "map": 1, "elements": 3}[wanted]])
+            prefix = {"approach": "SECM approach", "map": "SECM map", "elements": "EDS"}[wanted]
+            self._load_demo(next(n for n in self.demos() if n.startswith(prefix)))
 
     # --- data --------------------------------------------------------------------------
     def _load_bytes(self, data: bytes, name: str):

@@ -191,9 +191,14 @@ DEMOS.update({
 
 # Scanning probes and element maps (battlab.probes / battlab.elements)
 from battlab.datasets.elements import make_nmc_element_maps  # noqa: E402
-from battlab.datasets.probes import make_approach_curves, make_secm_map, make_sicm_maps  # noqa: E402
+from battlab.datasets.probes import (  # noqa: E402
+    make_approach_curves,
+    make_esm_maps,
+    make_secm_map,
+    make_sicm_maps,
+)
 
-__all__ += ["make_approach_curves", "make_secm_map", "make_sicm_maps", "make_nmc_element_maps"]
+__all__ += ["make_approach_curves", "make_secm_map", "make_sicm_maps", "make_esm_maps", "make_nmc_element_maps"]
 DEMOS.update({
     "SECM: approach curves (conductor, insulator, κ = 0.3, 1, 3)": (make_approach_curves, "secm"),
     "SECM: feedback map with active spots of known k": (make_secm_map, "secm"),

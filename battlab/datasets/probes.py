@@ -9,7 +9,7 @@ import pandas as pd
 
 from battlab.datasets._base import Demo
 
-__all__ = ["make_approach_curves", "make_approach_curve", "make_secm_map", "make_sicm_maps"]
+__all__ = ["make_approach_curves", "make_approach_curve", "make_secm_map", "make_sicm_maps", "make_esm_maps"]
 
 
 def make_approach_curve(*, kind: str = "kinetic", kappa: float = 1.0, radius_um: float = 5.0, rg: float = 10.0,
@@ -131,3 +131,31 @@ def make_sicm_maps(*, size_px: int = 96, pixel_size_um: float = 0.1, seed: int =
     return Demo({"height": height, "ion current": current},
                 {"caps": caps, "tilt_nm_per_um": 30.0, "current_drop": 0.02},
                 "SICM: topography and ion current of a film with two particles")
+
+
+def make_esm_maps(*, size_px: int = 96, pixel_size_um: float = 0.02, n_grains: int = 6, active_pm: float = 12.0,
+                  matrix_pm: float = 3.0, seed: int = 13) -> Demo:
+    """ESM amplitude and phase maps: grains with a fast Li-ion response (high strain amplitude,
+    phase 0°) in a slow matrix (low amplitude, phase 90°).
+
+    ``truth`` gives the grain mask, its area fraction and the two amplitude levels (pm).
+    """
+    from battlab.probes.io import probe_map
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size_px, 0:size_px] + 0.5
+    mask = np.zeros((size_px, size_px), bool)
+    for _ in range(n_grains):
+        cx, cy = rng.uniform(10, size_px - 10, 2)
+        r = rng.uniform(5, 9)
+        mask |= np.hypot(xx - cx, yy - cy) < r
+    amp = np.where(mask, active_pm, matrix_pm) + 0.4 * rng.standard_normal(mask.shape)
+    phase = np.where(mask, 0.0, 90.0) + 3.0 * rng.standard_normal(mask.shape)
+    meta = {"source_name": "demo:esm", "format": "battlab-demo"}
+    return Demo({"ESM amplitude": probe_map(amp, pixel_size_um=pixel_size_um, kind="esm-amplitude",
+                                            source_name="demo:esm", meta=meta),
+                 "ESM phase": probe_map(phase, pixel_size_um=pixel_size_um, kind="esm-phase", source_name="demo:esm",
+                                        meta=meta)},
+                {"grain_mask": mask, "active_fraction": float(mask.mean()), "active_pm": active_pm,
+                 "matrix_pm": matrix_pm},
+                f"ESM amplitude/phase: {n_grains} fast grains ({active_pm} pm) in a slow matrix ({matrix_pm} pm)")

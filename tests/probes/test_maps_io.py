@@ -126,3 +126,14 @@ def test_probe_map_kind_checked():
         probe_map(np.zeros((4, 4)), pixel_size_um=1.0, kind="stm")
     with pytest.raises(UnsupportedFormatError):
         read_probe_map("/nonexistent/file.csv")
+
+
+def test_esm_grains_by_amplitude_threshold():
+    from battlab.datasets.probes import make_esm_maps
+
+    demo = make_esm_maps()
+    amp = demo.data["ESM amplitude"]
+    assert amp.attrs["units"] == "pm" and demo.data["ESM phase"].attrs["units"] == "deg"
+    # halfway between the two levels: the active area is the grains' area within 1 % of the map
+    sites = active_sites(amp, threshold=0.5 * (demo.truth["active_pm"] + demo.truth["matrix_pm"]))
+    assert sites["active_fraction"] == pytest.approx(demo.truth["active_fraction"], abs=0.01)
