@@ -129,3 +129,18 @@ def test_sims_maps_from_npy_and_hdf5(tmp_path):
     assert layers["thickness"].iloc[0] == pytest.approx(25.0, abs=1.0)
     prov = json.loads((tmp_path / "res" / "provenance.json").read_text())
     assert {i["name"] for i in prov["inputs"]} == {"lif.npy", "maps.h5"}
+
+
+def test_xps_depth_from_vamas(tmp_path):
+    from tests.depth.test_xps_depth import _vamas
+
+    demo = make_xps_depth_series(sputter_time_s=(0, 200, 500))
+    (tmp_path / "depth.vms").write_bytes(_vamas(demo.data, etch_ids=False))
+    res = run("depth", "xps", str(tmp_path / "depth.vms"), "--out", str(tmp_path / "r"))
+    assert res.returncode != 0 and "time_per_step_s" in res.stderr
+    res = run("depth", "xps", str(tmp_path / "depth.vms"), "--time-per-step-s", "100", "--rate-nm-s", "0.05",
+              "--out", str(tmp_path / "res"))
+    assert res.returncode == 0, res.stderr
+    atomic = pd.read_csv(tmp_path / "res" / "xps_atomic.csv")
+    assert atomic["sputter_time_s"].tolist() == [0.0, 100.0, 200.0]
+    assert atomic["depth_nm"].tolist() == pytest.approx([0.0, 5.0, 10.0])

@@ -76,8 +76,8 @@ class DepthProfileApp(BaseApp):
     intro = ("Neutron depth profiling turns the energy of tritons from ⁶Li(n,α)³H into depth with your "
              "stopping-power table; ToF-SIMS sputter time becomes depth with a sputter rate, a crater depth or a "
              "reference interface; an XPS sputter series becomes atomic % against depth. Upload a CSV of any of "
-             "them, a stopping table, or an ion-map stack per fragment (.npy/.tif/.h5).")
-    accept = ".csv,.txt,.tsv,.dat"
+             "them (XPS also as VAMAS .vms), a stopping table, or an ion-map stack per fragment (.npy/.tif/.h5).")
+    accept = ".csv,.txt,.tsv,.dat,.vms"
     data_kind = "depth"
 
     def __init__(self, data=None, **kw):
@@ -198,12 +198,14 @@ class DepthProfileApp(BaseApp):
         # XPS
         self.xps_rate = w.BoundedFloatText(value=0.05, min=1e-6, max=1e4, step=0.01, description="Sputter rate (nm/s)",
                                            style=style, layout=w.Layout(width="240px"))
+        self.xps_step_time = w.BoundedFloatText(value=0.0, min=0.0, max=1e7, description="VAMAS s per step "
+                                                "(0 = from block names)", style=style, layout=w.Layout(width="330px"))
         self.xps_background = w.Dropdown(options=["shirley", "tougaard", "linear"], value="shirley",
                                          description="Background", style=style)
         self.xps_rate.observe(redo("rescaling the XPS depth", self._analyse_xps_axis), "value")
         self.xps_background.observe(redo("fitting the XPS series", self._analyse_xps), "value")
         self.xps_pane = PlotPane()
-        xps_tab = w.VBox([w.HBox([self.xps_rate, self.xps_background]), self.xps_pane.widget])
+        xps_tab = w.VBox([w.HBox([self.xps_rate, self.xps_background, self.xps_step_time]), self.xps_pane.widget])
         self.tabs = w.Tab(children=[ndp_tab, sims_tab, xps_tab])
         for i, name in enumerate(TABS):
             self.tabs.set_title(i, name)
@@ -215,9 +217,11 @@ class DepthProfileApp(BaseApp):
         from battlab.depth.ndp import read_ndp_spectra
         from battlab.depth.profiles import read_table
         from battlab.depth.sims import read_sims_profile
-        from battlab.depth.xps_depth import read_xps_depth_csv
+        from battlab.depth.xps_depth import read_xps_depth
 
         kind = self.upload_kind.value
+        if Path(name).suffix.lower() == ".vms":
+            kind = "xps"
         if kind == "auto":
             cols = [c.lower() for c in read_table(data, name=name).columns]
             if any("region" in c for c in cols):
@@ -231,7 +235,8 @@ class DepthProfileApp(BaseApp):
                                            gain_keV_per_channel=self.gain_kev.value)
         if kind == "sims":
             return "sims", read_sims_profile(data, name=name)
-        return "xps", read_xps_depth_csv(data, name=name)
+        step = {"time_per_step_s": self.xps_step_time.value} if self.xps_step_time.value > 0 else {}
+        return "xps", read_xps_depth(data, name=name, **step)
 
     def _load_bytes(self, data: bytes, name: str):
         self.set_status(f"Reading {name}…")

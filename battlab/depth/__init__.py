@@ -41,7 +41,14 @@ from battlab.depth.sims import (
     sims_interfaces,
     sims_long,
 )
-from battlab.depth.xps_depth import make_xps_depth_series, read_xps_depth_csv, xps_depth_long, xps_depth_profile
+from battlab.depth.xps_depth import (
+    make_xps_depth_series,
+    read_xps_depth,
+    read_xps_depth_csv,
+    read_xps_depth_vamas,
+    xps_depth_long,
+    xps_depth_profile,
+)
 
 __all__ = [
     "LI6_CROSS_SECTION_B", "LI6_NATURAL_ABUNDANCE", "NDP_LINES_KEV", "calibrate_depth", "calibrate_energy",
@@ -49,6 +56,6 @@ __all__ = [
     "energy_to_depth", "find_interfaces", "fragment_ratio", "ion_maps", "lateral_average", "layer_bounds",
     "layer_inventory", "layer_thicknesses", "make_ndp_spectra", "make_xps_depth_series", "ndp_depth_profile",
     "ndp_series", "normalize_profile", "ratio_map", "read_ndp_spectra", "read_sims_maps", "read_sims_profile",
-    "read_stopping_table", "read_table", "read_xps_depth_csv", "sims_fragments", "sims_interfaces", "sims_long",
+    "read_stopping_table", "read_table", "read_xps_depth", "read_xps_depth_csv", "read_xps_depth_vamas", "sims_fragments", "sims_interfaces", "sims_long",
     "stopping_table", "xps_depth_long", "xps_depth_profile",
 ]

@@ -169,15 +169,16 @@ def _cmd_sims_map(args) -> int:
 
 
 def _cmd_xps(args) -> int:
-    from battlab.depth.xps_depth import read_xps_depth_csv, xps_depth_long, xps_depth_profile
+    from battlab.depth.xps_depth import read_xps_depth, xps_depth_long, xps_depth_profile
 
-    series = read_xps_depth_csv(args.input)
+    series = read_xps_depth(args.input, **({"time_per_step_s": args.time_per_step_s}
+                                           if args.time_per_step_s else {}))
     rsf = _pairs(args.rsf, what="--rsf", example="ELEMENT=VALUE, e.g. Li=0.0568", numbers=1) or None
     atomic, species = xps_depth_profile(series, rate_nm_s=args.rate_nm_s, rsf=rsf, background=args.background)
     first = next(iter(series.values()))
     tables = {"xps_atomic": atomic, "xps_atomic_long": xps_depth_long(atomic), "xps_species": species}
     params = {"rate_nm_s": args.rate_nm_s, "rsf": rsf or "Scofield (Al Kα)", "background": args.background,
-              "regions": list(series)}
+              "regions": list(series), "time_per_step_s": args.time_per_step_s}
     written = _finish(args, tables, "battlab.depth.xps_depth_profile", first, params)
     print(f"xps: {len(atomic)} sputter steps × {len(series)} regions; wrote "
           f"{', '.join(p.name for p in written)} to {args.out}")
@@ -241,7 +242,10 @@ def add_parser(sub):
     g.set_defaults(func=_cmd_sims_map)
 
     x = dsub.add_parser("xps", help="XPS sputter series: atomic %% vs depth (Shirley + SEI components per step)")
-    x.add_argument("input", help="long CSV: region, sputter_time_s, binding_energy_eV, intensity")
+    x.add_argument("input", help="VAMAS .vms (one block per region and sputter step) or a long CSV: region, "
+                                 "sputter_time_s, binding_energy_eV, intensity")
+    x.add_argument("--time-per-step-s", type=float,
+                   help="VAMAS: sputter seconds between steps when the block names do not say (Etch Time … s)")
     x.add_argument("--out", required=True, help="output folder (created)")
     x.add_argument("--rate-nm-s", type=float, help="sputter rate, nm/s (adds depth_nm)")
     x.add_argument("--rsf", action="append", default=[], metavar="EL=VALUE", help="sensitivity factor (repeatable)")

@@ -9,6 +9,9 @@ Li₂CO₃ to Li₂O) change the apparent chemistry; the numbers are as sputtere
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -16,7 +19,10 @@ import xarray as xr
 from battlab.depth.profiles import numeric_column, read_table
 from battlab.errors import InvalidParameterError, MissingDataError
 
-__all__ = ["make_xps_depth_series", "read_xps_depth_csv", "xps_depth_profile", "xps_depth_long"]
+__all__ = ["make_xps_depth_series", "read_xps_depth", "read_xps_depth_csv", "read_xps_depth_vamas",
+           "xps_depth_profile", "xps_depth_long"]
+
+_ETCH_TIME = re.compile(r"(?:etch|sputter)[^0-9]*([0-9]+(?:\.[0-9]*)?)\s*s\b", re.IGNORECASE)
 
 
 def make_xps_depth_series(spectra: dict, *, sputter_time_s, meta=None) -> dict:
@@ -85,6 +91,76 @@ def read_xps_depth_csv(source, *, name: str | None = None) -> dict:
         steps = [s.assign_coords(binding_energy_eV=steps[0]["binding_energy_eV"]) for s in steps]
         spectra[region] = steps
     return make_xps_depth_series(spectra, sputter_time_s=times, meta=meta)
+
+
+def read_xps_depth_vamas(source, *, name: str | None = None, time_per_step_s: float | None = None,
+                         sputter_times_s=None) -> dict:
+    """An XPS depth series from a VAMAS (``.vms``) file: the n-th block of a region is sputter step n.
+
+    Parameters
+    ----------
+    source : path or bytes
+    time_per_step_s : float, optional
+        Sputter time between steps (step n at n × this, the first at 0 s).
+    sputter_times_s : sequence of float, optional
+        The cumulative sputter time of every step. Without either, the times are read from
+        block identifiers such as ``"C 1s / Etch Time 60 s"``.
+
+    Returns
+    -------
+    dict of region -> DataArray ``(step, binding_energy_eV)``
+    """
+    from battlab.spectra.io import read_vamas
+
+    blocks = read_vamas(source, name=name)
+    regions: dict[str, list] = {}
+    for spec in blocks.values():
+        region = f"{spec.attrs.get('species', '')} {spec.attrs.get('transition', '')}".strip()
+        regions.setdefault(region, []).append(spec)
+    regions = {r: steps for r, steps in regions.items() if r.lower() != "survey" and "su1s" not in r.lower()}
+    counts = {len(v) for v in regions.values()}
+    if not regions:
+        raise MissingDataError("the VAMAS file holds no core-level regions (only surveys).")
+    if len(counts) != 1:
+        raise MissingDataError(f"the regions have different numbers of sputter steps "
+                               f"({ {r: len(v) for r, v in regions.items()} }); keep one block per region and step.")
+    n = counts.pop()
+    if sputter_times_s is not None:
+        times = np.asarray(sputter_times_s, float)
+        if times.size != n:
+            raise InvalidParameterError(f"{times.size} sputter times for {n} steps per region.")
+    elif time_per_step_s is not None:
+        if not (np.isfinite(time_per_step_s) and time_per_step_s > 0):
+            raise InvalidParameterError(f"time_per_step_s must be > 0, got {time_per_step_s}.")
+        times = np.arange(n) * float(time_per_step_s)
+    else:
+        first = next(iter(regions.values()))
+        found = [_ETCH_TIME.search(str(s.attrs.get("block_id", ""))) for s in first]
+        if not all(found):
+            raise MissingDataError("the VAMAS blocks do not state their sputter (etch) times; give "
+                                   "time_per_step_s or sputter_times_s.")
+        times = np.array([float(m.group(1)) for m in found])
+    steps = {}
+    for region, specs in regions.items():
+        axis = specs[0]["binding_energy_eV"]
+        if any(s.sizes["binding_energy_eV"] != axis.size for s in specs):
+            raise InvalidParameterError(f"{region}: the sputter steps have different energy grids.")
+        steps[region] = [s.assign_coords(binding_energy_eV=axis) for s in specs]
+    first = next(iter(steps.values()))[0]
+    return make_xps_depth_series(steps, sputter_time_s=times, meta=first.attrs.get("battlab"))
+
+
+def read_xps_depth(source, *, name: str | None = None, **options) -> dict:
+    """An XPS depth series from a VAMAS file (:func:`read_xps_depth_vamas`) or a long CSV
+    (:func:`read_xps_depth_csv`), by extension (or by the VAMAS header for bytes)."""
+    label = name or (str(source) if isinstance(source, (str, Path)) else "")
+    if isinstance(source, (bytes, bytearray)):
+        is_vms = bytes(source[:40]).startswith(b"VAMAS")
+    else:
+        is_vms = Path(label).suffix.lower() == ".vms"
+    if is_vms:
+        return read_xps_depth_vamas(source, name=name, **options)
+    return read_xps_depth_csv(source, name=name)
 
 
 def xps_depth_profile(series: dict, *, rate_nm_s: float | None = None, components: dict | None = None,

@@ -103,6 +103,14 @@ def test_uploads_of_each_kind(app, tmp_path):
     app.map_upload.value = _item("lif.npy", buf.getvalue())
     assert app.banner.layout.display == "none", app.banner.value
     assert np.allclose(app.parts["sims_map"].sel(fragment="LiF-"), 2 * stack.sel(fragment="LiF-"))
+    from battlab.datasets.depth import make_xps_depth_series
+    from tests.depth.test_xps_depth import _vamas
+
+    xps = make_xps_depth_series(sputter_time_s=(0, 100, 300))
+    app.upload.value = _item("depth.vms", _vamas(xps.data, etch_ids=True))
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.tabs.selected_index == 2 and len(app.tables["xps_atomic"]) == 3
+    assert np.allclose(app.tables["xps_atomic"]["Li_at_pct"], xps.truth["atomic"]["Li_at_pct"], atol=2.0)
     (tmp_path / "server_sims.csv").write_text(sims.to_csv(index=False))
     app.data_dirs = [tmp_path]
     app._load_server_file(str(tmp_path / "server_sims.csv"))

@@ -66,3 +66,51 @@ def test_bad_inputs(demo):
         d.xps_depth_profile({"C 1s": demo.data["C 1s"].isel(step=0)})
     with pytest.raises(BattlabError):
         d.read_xps_depth_csv(b"region,time,be,counts\nC 1s,0,284,1\n", name="x.csv")
+
+
+def _vamas(series: dict, *, etch_ids: bool) -> bytes:
+    """A VAMAS file (ISO 14976, NORM/REGULAR, binding-energy blocks) with one block per region and step."""
+    n = next(iter(series.values())).sizes["step"]
+    head = ["VAMAS Surface Chemical Analysis Standard Data Transfer Format 1988 May 4", "battlab test lab",
+            "synthetic", "operator", "XPS depth profile", "1", "written by battlab tests", "NORM", "REGULAR",
+            str(len(series)), "0", "0", "0", "0", "0", str(len(series) * n)]
+    blocks = []
+    for i in range(n):  # instruments write all regions of one etch level, then the next level
+        for region, s in series.items():
+            sp = s.isel(step=i)
+            be = sp["binding_energy_eV"].to_numpy()
+            t = float(sp["sputter_time_s"])
+            species, transition = region.split()
+            y = sp.to_numpy()
+            block_id = f"{region} / Etch Time {t:g} s" if etch_ids else f"{region} level {i}"
+            blocks += [block_id, "SEI sample", "2024", "3", "12", "10", "45", "0", "1", "0", "XPS", "Al", "1486.6",
+                       "200", "1E+37", "1E+37", "54.7", "0", "FAT", "20", "1", "4.5", "0", "1E+37", "1E+37", "0", "0",
+                       species, transition, "-1", "binding energy", "eV", f"{be[0]:.6f}", f"{be[1] - be[0]:.6f}", "1",
+                       "counts", "d", "pulse counting", "0.1", "5", "0", "0", "0", "0", "0", str(y.size),
+                       f"{y.min():g}", f"{y.max():g}", *(f"{v:g}" for v in y)]
+    return ("\n".join(head + blocks + ["end of experiment"]) + "\n").encode()
+
+
+def test_vamas_depth_series_with_etch_times(tmp_path, demo):
+    sub = {r: s.isel(step=slice(0, 4)) for r, s in demo.data.items()}
+    path = tmp_path / "depth.vms"
+    path.write_bytes(_vamas(sub, etch_ids=True))
+    series = d.read_xps_depth(path)
+    assert set(series) == set(sub)
+    assert np.allclose(series["Li 1s"]["sputter_time_s"], sub["Li 1s"]["sputter_time_s"])
+    assert np.allclose(series["C 1s"].isel(step=2), sub["C 1s"].isel(step=2))
+    atomic, _ = d.xps_depth_profile(series, rate_nm_s=0.05)
+    truth = demo.truth["atomic"].iloc[:4]
+    for el in ("C", "O", "F", "Li"):
+        assert np.allclose(atomic[f"{el}_at_pct"], truth[f"{el}_at_pct"], atol=2.0), el
+
+
+def test_vamas_without_etch_times_needs_the_step_time(tmp_path, demo):
+    from battlab.errors import MissingDataError
+
+    sub = {r: s.isel(step=slice(0, 2)) for r, s in demo.data.items()}
+    data = _vamas(sub, etch_ids=False)
+    with pytest.raises(MissingDataError, match="time_per_step_s"):
+        d.read_xps_depth(data, name="x.vms")
+    series = d.read_xps_depth(data, name="x.vms", time_per_step_s=40.0)
+    assert series["O 1s"]["sputter_time_s"].values.tolist() == [0.0, 40.0]
