@@ -20,7 +20,13 @@ def _seeds():
     rows = [{"region": "C 1s", "sputter_time_s": t, "binding_energy_eV": 280 + 0.5 * k, "intensity": 100 + k}
             for t in (0, 60) for k in range(12)]
     xps = pd.DataFrame(rows).to_csv(index=False)
+    from battlab.datasets.depth import make_xps_depth_series
+    from tests.depth.test_xps_depth import _vamas
+
+    demo = make_xps_depth_series(sputter_time_s=(0, 60), step_eV=0.5)
+    vms = _vamas(demo.data, etch_ids=True)
     return {
+        "vamas": (vms, lambda b: d.read_xps_depth(b, name="x.vms")),
         "ndp": (ndp.encode(), lambda b: d.read_ndp_spectra(b, name="n.csv", offset_keV=0.0, gain_keV_per_channel=3.0)),
         "stopping": (stop.encode(), lambda b: d.read_stopping_table(b, name="s.csv")),
         "sims": (sims.encode(), lambda b: d.read_sims_profile(b, name="p.csv")),
