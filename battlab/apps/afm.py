@@ -170,7 +170,7 @@ class AFMApp(BaseApp):
         self.potentials_button = w.Button(description="Use these potentials", icon="bolt")
         self.potentials_button.on_click(lambda _: self._guard("reading the potentials", self._apply_typed_potentials))
         self.echem_upload = w.FileUpload(accept=".mpr,.mpt,.csv,.txt,.res,.xlsx,.ndax,.nda", multiple=False,
-                                         description="Cycling file")
+                                         description="Cycling file or potential table")
         self._observe_upload(self.echem_upload, self._load_echem_bytes, default_name="cycling")
         self.clock_offset = w.FloatText(value=0.0, description="cycler time − frame time (s)", style=style,
                                         layout=w.Layout(width="280px"))
@@ -327,7 +327,18 @@ class AFMApp(BaseApp):
 
         if self.mode != "series":
             raise MissingDataError("load an EC-AFM series first (Series frames), then its cycling file.")
-        self.echem = battlab.load(data, name=name, max_bytes=int(self.upload_limit_mb * 1e6) + 1, kind="echem")
+        try:
+            echem = battlab.load(data, name=name, max_bytes=int(self.upload_limit_mb * 1e6) + 1, kind="echem")
+        except MissingDataError:
+            # Not a cycling record (no current): perhaps a plain table of potentials per frame or time.
+            table = _potential_table(data)
+            if table is None:
+                raise
+            self.echem = None
+            self._echem_name = name
+            self._apply_potentials(table=table)
+            return
+        self.echem = echem
         self._echem_name = name
         self._apply_potentials(echem=self.echem)
 
@@ -890,6 +901,36 @@ class AFMApp(BaseApp):
                           frame_sources=self.series.attrs.get("frame_sources"))
             data = self.series
         return Provenance.for_data("battlab.apps.AFMApp", data, params)
+
+
+def _potential_table(data: bytes):
+    """A small text table of potentials: a ``frame`` or time column and a potential column
+    (names such as ``potential_V``, ``Ewe (V)``, ``E (mV)``; time in s, min or h). None if
+    the bytes are not such a table."""
+    import io
+    import re
+
+    try:
+        raw = pd.read_csv(io.BytesIO(data), sep=None, engine="python", nrows=100_000)
+    except Exception:  # not a text table at all: the caller reports the cycling-file error
+        return None
+    out = {}
+    for col in raw.columns:
+        low = str(col).strip().lower()
+        values = pd.to_numeric(raw[col], errors="coerce")
+        if values.isna().all():
+            continue
+        if low.startswith("frame") and "frame" not in out:
+            out["frame"] = values.astype("Int64")
+        elif low.startswith("time") and "time_s" not in out:
+            unit = re.search(r"\((\w+)\)|_(\w+)$", low)
+            factor = {"min": 60.0, "h": 3600.0, "ms": 1e-3}.get((unit.group(1) or unit.group(2)) if unit else "s", 1.0)
+            out["time_s"] = values * factor
+        elif re.match(r"(potential|ewe|voltage|e\b|e_|e \()", low) and "potential_V" not in out:
+            out["potential_V"] = values * (1e-3 if "mv" in low else 1.0)
+    if "potential_V" not in out or not ({"frame", "time_s"} & set(out)):
+        return None
+    return pd.DataFrame(out).dropna()
 
 
 def _default_regions(series):

@@ -310,6 +310,13 @@ def test_ecafm_series_uploaded_as_files_with_cycling_file(app, tmp_path):
     film = ~np.isnan(change)
     assert np.nanmedian(change[film]) > 3.0  # the film grew ~5 nm outside the strip
     app.x_axis.value = "time_s"
+    # A plain table of potentials (no current column) goes through the same upload.
+    table = "time (min),Ewe (mV)\n0,1600\n11,50\n"
+    _upload(app.echem_upload, "potentials.csv", table.encode())
+    assert app.banner.layout.display == "none", app.banner.value
+    np.testing.assert_allclose(app.tables["ecafm_series"]["potential_V"], demo.truth["potential_V"], atol=1e-9)
+    _upload(app.echem_upload, "junk.csv", b"a,b\n1,2\n")
+    assert app.banner.layout.display == "block" and "current_A" in app.banner.value
     # A single frame is not a series: said plainly.
     _upload_many(app.series_upload, files[:1])
     assert "at least 2 frames" in app.banner.value
