@@ -8,6 +8,7 @@ from functools import partial
 from pathlib import Path
 
 import ipywidgets as w
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -353,11 +354,23 @@ class ProbesApp(BaseApp):
         for wd in (self.bulk, self.use_rates, self.work_dist, self.map_radius, self.map_rg, self.map_diffusion):
             wd.layout.display = "" if secm else "none"
         rates = secm and self.use_rates.value
+        if not secm and getattr(self, "_threshold_for", None) is not image:
+            # another map: the threshold starts halfway between its 5th and 95th percentiles (map units)
+            lo, hi = np.nanpercentile(np.asarray(image.values, float), [5, 95])
+            self._threshold_for = image
+            self._busy = True
+            try:
+                self.threshold.value = float(max(0.5 * (lo + hi), self.threshold.min))
+            finally:
+                self._busy = False
+        self.threshold.description = "active if k (cm/s) above" if rates else (
+            f"active if above ({image.attrs.get('units', '')})" if not secm else "active if above")
         self.map_result = analyse_probe_map(
             image, levelling=self.levelling.value, bulk_current_nA=float(self.bulk.value) if secm else None,
             working_distance_um=float(self.work_dist.value) if rates else None,
             radius_um=float(self.map_radius.value), rg=float(self.map_rg.value),
-            diffusion_cm2_s=float(self.map_diffusion.value), threshold=float(self.threshold.value) if rates else None)
+            diffusion_cm2_s=float(self.map_diffusion.value),
+            threshold=float(self.threshold.value) if (rates or not secm) else None)
         self.tables = dict(self.map_result["tables"])
         self._draw_map()
 
