@@ -597,9 +597,11 @@ def _read_sxm(data, meta):
 # checksum, section sizes) and a 320-byte WaveHeader5 (nDim at byte 68, sfA at 84, sfB at
 # 116, dataUnits at 148, dimUnits at 152), then the data in column-major order, the
 # formula, the note, extended units and dimension labels (32 bytes each).
-_IBW_LENGTH_CHANNELS = ("height", "zsensor", "amplitude", "deflection", "defl", "lateral", "z")
+# Asylum names its image layers by signal; the unit follows from the name (the wave's own
+# data unit is one for all layers). Unknown names keep the wave's data unit.
+_IBW_LENGTH_CHANNELS = ("height", "zsensor", "amplitude", "deflection", "defl", "z")
 _IBW_UNIT_BY_CHANNEL = (("phase", "deg"), ("current", "A"), ("potential", "V"), ("userin", "V"), ("bias", "V"),
-                        ("frequency", "Hz"), ("dissipation", "W"))
+                        ("frequency", "Hz"))
 
 
 def _ibw_header(data):
