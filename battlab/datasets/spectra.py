@@ -455,7 +455,7 @@ def make_epr_reference(*, frequency_GHz: float = 9.40, spins: float = 1.0e15, g:
 
 
 def make_epr_plating_series(*, n_spectra: int = 20, frequency_GHz: float = 9.40, sweep_mT: float = 30.0,
-                            n_points: int = 4096, receiver_gain: float = 40.0, spins_to_area: float = 1.0e-12,
+                            n_points: int = 2048, receiver_gain: float = 40.0, spins_to_area: float = 1.0e-12,
                             noise: float = 0.002, rng=14) -> Demo:
     """Operando EPR of a Li metal electrode while lithium plates.
 
