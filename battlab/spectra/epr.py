@@ -560,11 +560,14 @@ def read_bes3t(source, *, data=None, name: str | None = None, **_options):
 
     Notes
     -----
-    Supported: one-dimensional sweeps (``YTYP NODATA``) on a linear field axis
-    (``XTYP IDX``, ``XUNI`` G or mT), real data (``IKKF REAL``; of complex data the real
-    channel is kept) in any of the integer and float formats (``IRFMT``), either byte
-    order (``BSEQ``). The DTA size must equal ``XPTS`` × value size exactly.
-    ``MWFQ`` (Hz) gives the microwave frequency.
+    Supported: field sweeps on a linear field axis (``XTYP IDX``, ``XUNI`` G, mT or T),
+    one-dimensional (``YTYP NODATA``) or repeated along a linear second axis (``YTYP
+    IDX``, ``YPTS`` slices: an operando series, returned as a (time, field) series with
+    the slices at ``YMIN + k·YWID/(YPTS − 1)`` seconds after ``DATE``/``TIME`` when
+    ``YUNI`` is a time unit, one second apart otherwise); real data (``IKKF REAL``; of
+    complex data the real channel is kept) in any of the integer and float formats
+    (``IRFMT``), either byte order (``BSEQ``). The DTA size must equal ``XPTS`` ×
+    ``YPTS`` × value size exactly. ``MWFQ`` (Hz) gives the microwave frequency.
     """
     from battlab.io.registry import DEFAULT_MAX_BYTES, Source, _as_source
     from battlab.spectra.io import make_spectrum
@@ -589,12 +592,15 @@ def read_bes3t(source, *, data=None, name: str | None = None, **_options):
     if "XPTS" not in fields or "IRFMT" not in fields:
         raise UnsupportedFormatError(f"{label} is not a BES3T descriptor (no XPTS/IRFMT keys).")
     n = int(_dsc_number(fields, "XPTS", label))
-    ny = int(_dsc_number(fields, "YPTS", label, default=1.0)) if fields.get("YTYP", "NODATA") != "NODATA" else 1
-    if ny != 1:
-        raise UnsupportedFormatError(f"{label}: a 2-D BES3T dataset ({ny} slices); export the slices as separate "
-                                     "1-D sweeps or text files.")
-    if not 2 <= n <= _MAX_BES3T_POINTS:
-        raise CorruptFileError(f"{label}: XPTS = {n} is not a plausible number of points.")
+    ytyp = fields.get("YTYP", "NODATA").strip().upper()
+    if ytyp not in ("NODATA", "IDX"):
+        raise UnsupportedFormatError(f"{label}: a second axis of type {ytyp} (a table of values) is not supported; "
+                                     "export the slices as separate sweeps.")
+    if fields.get("ZTYP", "NODATA").strip().upper() != "NODATA":
+        raise UnsupportedFormatError(f"{label}: a 3-D BES3T dataset is not supported.")
+    ny = int(_dsc_number(fields, "YPTS", label)) if ytyp == "IDX" else 1
+    if not 2 <= n <= _MAX_BES3T_POINTS or not 1 <= ny <= _MAX_BES3T_POINTS // n:
+        raise CorruptFileError(f"{label}: XPTS = {n}, YPTS = {ny} is not a plausible size.")
     if fields.get("XTYP", "IDX") != "IDX":
         raise UnsupportedFormatError(f"{label}: a non-linear field axis (XTYP {fields.get('XTYP')}) is not supported.")
     fmt = fields["IRFMT"].split(",")[0].strip().upper()
@@ -603,7 +609,7 @@ def read_bes3t(source, *, data=None, name: str | None = None, **_options):
     order = ">" if fields.get("BSEQ", "BIG").upper().startswith("BIG") else "<"
     cplx = fields.get("IKKF", "REAL").split(",")[0].strip().upper() == "CPLX"
     dtype = np.dtype(order + _BES3T_TYPES[fmt])
-    expected = n * dtype.itemsize * (2 if cplx else 1)
+    expected = n * ny * dtype.itemsize * (2 if cplx else 1)
     xmin = _dsc_number(fields, "XMIN", label)
     xwid = _dsc_number(fields, "XWID", label)
     if not (np.isfinite(xmin) and np.isfinite(xwid) and xwid != 0):
@@ -618,12 +624,12 @@ def read_bes3t(source, *, data=None, name: str | None = None, **_options):
                 raise MissingDataError(f"{label}: the binary data {Path(src.name).stem}.DTA is needed next to the "
                                        ".DSC descriptor (copy both files into one folder).")
             if found.stat().st_size != expected:
-                raise CorruptFileError(f"{found.name} holds {found.stat().st_size} bytes where XPTS = {n} "
+                raise CorruptFileError(f"{found.name} holds {found.stat().st_size} bytes where {n} × {ny} points "
                                        f"({'complex ' if cplx else ''}{fmt}) needs {expected}; the pair does not "
                                        "match.")
             dta_bytes = found.read_bytes()
     if len(dta_bytes) != expected:
-        raise CorruptFileError(f"{label}: the .DTA holds {len(dta_bytes)} bytes where XPTS = {n} "
+        raise CorruptFileError(f"{label}: the .DTA holds {len(dta_bytes)} bytes where {n} × {ny} points "
                                f"({'complex ' if cplx else ''}{fmt}) needs {expected}; the pair does not match.")
     values = np.frombuffer(dta_bytes, dtype=dtype).astype(float)
     if cplx:
@@ -650,7 +656,47 @@ def read_bes3t(source, *, data=None, name: str | None = None, **_options):
                 attrs[attr] = float(fields[key].split()[0]) * scale
             except (ValueError, IndexError):
                 notes.append(f"{key} = {fields[key]!r} not read.")
-    return make_spectrum(field_axis, values, technique="epr", units="a.u.", meta=meta, **attrs)
+    if ny == 1:
+        return make_spectrum(field_axis, values, technique="epr", units="a.u.", meta=meta, **attrs)
+    return _bes3t_series(fields, field_axis, values.reshape(ny, n), meta, attrs, label)
+
+
+_TIME_UNITS_S = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "min": 60.0, "h": 3600.0}
+
+
+def _bes3t_series(fields, field_axis, values, meta, attrs, label):
+    """A (time, field) series from the slices of a 2-D BES3T dataset."""
+    import pandas as pd
+
+    from battlab.spectra.io import make_spectrum, stack_spectra
+
+    ny = values.shape[0]
+    yunit = fields.get("YUNI", "").strip("'").strip().lower()
+    start = None
+    try:
+        if "DATE" in fields and "TIME" in fields:
+            start = pd.Timestamp(f"{fields['DATE'].strip(chr(39))} {fields['TIME'].strip(chr(39))}", tz="UTC")
+    except (ValueError, TypeError):
+        start = None
+    if start is None or pd.isna(start):
+        start = pd.Timestamp("1970-01-01", tz="UTC")
+        meta["notes"].append("no DATE/TIME in the descriptor: the first slice is set to 1970-01-01 UTC.")
+    else:
+        meta["notes"].append("DATE/TIME of the descriptor read as UTC.")
+    if yunit in _TIME_UNITS_S:
+        ymin = _dsc_number(fields, "YMIN", label, default=0.0)
+        ywid = _dsc_number(fields, "YWID", label, default=float(ny - 1))
+        if not (np.isfinite(ymin) and np.isfinite(ywid)):
+            raise CorruptFileError(f"{label}: YMIN/YWID are not finite.")
+        offsets = (ymin + ywid * np.arange(ny) / max(ny - 1, 1)) * _TIME_UNITS_S[yunit]
+    else:
+        offsets = np.arange(ny, dtype=float)
+        meta["notes"].append(f"the second axis ({yunit or 'no unit'}) is not time: slices set one second apart.")
+    spectra = [make_spectrum(field_axis, values[k], technique="epr", units="a.u.", meta=dict(meta), **attrs)
+               for k in range(ny)]
+    series = stack_spectra(spectra, times=[(start + pd.Timedelta(seconds=float(o))).isoformat() for o in offsets])
+    series.attrs["battlab"]["notes"] = list(meta["notes"])
+    return series
 
 
 def _sniff_bes3t(head: bytes, name: str) -> float:

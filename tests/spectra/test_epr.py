@@ -160,6 +160,22 @@ def test_bes3t_reader(tmp_path, reference):
     np.testing.assert_allclose(read_bes3t(_write_bes3t(little, b_g, scaled, fmt="I", order="<")).to_numpy(), scaled)
 
 
+def test_bes3t_two_dimensional_series(tmp_path, plating):
+    spectra = plating.data.to_numpy()  # (time, field)
+    b_g = plating.data["field_mT"].to_numpy() * 10
+    ny = spectra.shape[0]
+    extra = (f"YPTS {ny}\nYMIN 0.0\nYWID {600.0 * (ny - 1)}\nYUNI 's'\nDATE '01/06/26'\nTIME '09:00:00'\n")
+    path = _write_bes3t(tmp_path, b_g, spectra.ravel(), extra=extra)
+    path.write_text(path.read_text().replace("YTYP NODATA", "YTYP IDX"))
+    series = load_spectrum(path)
+    assert series.dims == ("time", "field_mT") and series.sizes["time"] == ny
+    np.testing.assert_allclose(series["elapsed_s"], 600.0 * np.arange(ny))
+    np.testing.assert_allclose(series.to_numpy(), spectra)
+    assert str(series["time"].to_numpy()[0]).startswith("2026-01-06T09:00")
+    summary, _, _ = epr_series(series, fit=False)
+    assert summary["double_integral"].is_monotonic_increasing
+
+
 def test_bes3t_bounds_checks(tmp_path):
     b = np.linspace(3300, 3400, 100)
     y = np.sin(b)
@@ -170,6 +186,9 @@ def test_bes3t_bounds_checks(tmp_path):
     two_d.mkdir()
     p2 = _write_bes3t(two_d, b, y)
     p2.write_text(p2.read_text().replace("YTYP NODATA", "YTYP IDX\nYPTS 5"))
+    with pytest.raises(CorruptFileError):
+        read_bes3t(p2)  # 5 slices declared, one stored
+    p2.write_text(p2.read_text().replace("YTYP IDX", "YTYP IGD"))
     with pytest.raises(UnsupportedFormatError):
         read_bes3t(p2)
     alone = tmp_path / "alone"
