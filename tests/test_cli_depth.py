@@ -59,6 +59,9 @@ def test_sims_crater_calibration_and_layers(tmp_path):
     assert "LiF-/C2H-" in prof
     res = run("depth", "sims", str(tmp_path / "sims.csv"), "--out", str(tmp_path / "r2"))
     assert res.returncode != 0
+    res = run("depth", "sims", str(tmp_path / "sims.csv"), "--rate-nm-s", "0.1", "--marker", "LiF-",
+              "--out", str(tmp_path / "r3"))
+    assert res.returncode != 0 and "LAYER=FRAGMENT" in res.stderr and "Traceback" not in res.stderr
 
 
 @pytest.mark.slow

@@ -24,6 +24,25 @@ def _pairs(texts, *, what: str, example: str, numbers: int):
     return out
 
 
+def _markers(texts) -> dict:
+    from battlab.errors import InvalidParameterError
+
+    out = {}
+    for text in texts:
+        layer, sep, fragment = text.partition("=")
+        if not sep or not layer.strip() or not fragment.strip():
+            raise InvalidParameterError(f"--marker {text!r}: use LAYER=FRAGMENT, e.g. inner=LiF-.")
+        out[layer.strip()] = fragment.strip()
+    return out
+
+
+def _layer_arguments(parser, *, source: str):
+    parser.add_argument("--marker", action="append", default=[], metavar="LAYER=FRAGMENT",
+                        help=f"layer and the fragment that marks it: its thickness from {source} (repeatable)")
+    parser.add_argument("--method", choices=["half", "gradient"], default="half",
+                        help="interface: 50 %% crossing or steepest gradient")
+
+
 def _input_record(frame_or_array, path):
     from battlab.provenance import sha256_of
 
@@ -118,7 +137,7 @@ def _cmd_sims(args) -> int:
         profile[ratio] = fragment_ratio(profile, num.strip(), den.strip()).to_numpy()
     tables = {"sims_profile": profile, "sims_profile_long": sims_long(profile),
               "sims_interfaces": sims_interfaces(profile, method=args.method)}
-    markers = dict(t.split("=", 1) for t in args.marker) if args.marker else {}
+    markers = _markers(args.marker)
     if markers:
         tables["sims_layers"] = layer_thicknesses(profile, markers, method=args.method)
     params = {"calibration": cal, "normalize": args.normalize, "ratios": args.ratio, "markers": markers,
@@ -154,7 +173,7 @@ def _cmd_sims_map(args) -> int:
         num, _, den = ratio.partition("/")
         rm = ratio_map(maps, num.strip(), den.strip())
         tables[f"ratio_map_{num.strip()}_over_{den.strip()}"] = rm.to_dataframe(name=ratio).reset_index()
-    markers = dict(t.split("=", 1) for t in args.marker) if args.marker else {}
+    markers = _markers(args.marker)
     if markers:
         axis = "depth_nm" if "depth_nm" in profile else "scan"
         tables["sims_map_layers"] = layer_thicknesses(profile, markers, axis=axis, method=args.method)
@@ -224,9 +243,7 @@ def add_parser(sub):
     m.add_argument("--time-per-scan-s", type=float, help="sputter seconds per scan when the axis counts scans")
     m.add_argument("--normalize", default="none", help="'none', 'total' or a matrix fragment name")
     m.add_argument("--ratio", action="append", default=[], metavar="A/B", help="fragment ratio column (repeatable)")
-    m.add_argument("--marker", action="append", default=[], metavar="LAYER=FRAGMENT",
-                   help="layer and the fragment that marks it, for thicknesses (repeatable)")
-    m.add_argument("--method", choices=["half", "gradient"], default="half", help="interface definition")
+    _layer_arguments(m, source="the profile")
     m.set_defaults(func=_cmd_sims)
 
     g = dsub.add_parser("sims-map", help="ToF-SIMS ion maps: ratio maps, lateral-average profile, layers")
@@ -236,9 +253,7 @@ def add_parser(sub):
     g.add_argument("--pixel-size-um", type=float, required=True, help="lateral pixel size, µm")
     g.add_argument("--depth-per-scan-nm", type=float, help="sputtered depth per scan, nm (else scan numbers)")
     g.add_argument("--ratio", action="append", default=[], metavar="A/B", help="ratio map, summed over depth")
-    g.add_argument("--marker", action="append", default=[], metavar="LAYER=FRAGMENT",
-                   help="layer thickness from the lateral-average profile (repeatable)")
-    g.add_argument("--method", choices=["half", "gradient"], default="half", help="interface definition")
+    _layer_arguments(g, source="the lateral-average profile")
     g.set_defaults(func=_cmd_sims_map)
 
     x = dsub.add_parser("xps", help="XPS sputter series: atomic %% vs depth (Shirley + SEI components per step)")
