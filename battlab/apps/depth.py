@@ -132,6 +132,8 @@ class DepthProfileApp(BaseApp):
         self.alarm = w.BoundedFloatText(value=0.0, min=0.0, max=1e6, step=1.0,
                                         description="Alarm: counts rise above first (%, 0 = off)", style=style,
                                         layout=w.Layout(width="340px"))
+        self.difference = w.Checkbox(value=False, description="map the change since the first spectrum (B − A)",
+                                     indent=False)
         self.layers = w.Text(value="surface=0,1; graphite=1,8", description="Layers (µm)", style=style,
                              layout=w.Layout(width="420px"))
         self.spectrum_index = w.IntSlider(value=0, min=0, max=0, description="Spectrum", continuous_update=False,
@@ -144,14 +146,15 @@ class DepthProfileApp(BaseApp):
                                             description="Stopping table")
         self._observe_upload(self.stopping_upload, self._load_stopping, default_name="stopping.csv")
         for wd in (self.particle, self.bin_um, self.offset_kev, self.gain_kev, self.fluence, self.solid_angle,
-                   self.li6, self.resolution, self.layers, self.spectrum_index, self.density_scale, self.alarm):
+                   self.li6, self.resolution, self.layers, self.spectrum_index, self.density_scale, self.alarm,
+                   self.difference):
             wd.observe(redo("computing the NDP profile", self._analyse_ndp), "value")
         self.ndp_spec_pane, self.ndp_prof_pane, self.ndp_time_pane = PlotPane(), PlotPane(), PlotPane()
         ndp_tab = w.VBox([
             w.HBox([self.particle, self.bin_um, self.resolution]),
             w.HBox([self.offset_kev, self.gain_kev, w.HTML("<small>energy calibration of channel files</small>")]),
             w.HBox([self.fluence, self.solid_angle, self.li6]),
-            w.HBox([self.layers, self.spectrum_index]), w.HBox([self.density_scale, self.alarm]),
+            w.HBox([self.layers, self.spectrum_index]), w.HBox([self.density_scale, self.alarm, self.difference]),
             w.HBox([self.stopping_text, w.VBox([self.stopping_apply, self.stopping_upload,
                                                 w.HTML("<small>energy (keV), stopping power (keV/µm) of the host, "
                                                        "e.g. from SRIM</small>")])]),
@@ -459,7 +462,12 @@ class DepthProfileApp(BaseApp):
         self.figs["ndp_spectrum"] = plot.ndp_spectrum(one, window=window, lines={self.particle.value: e0})
         self.figs["ndp_profile"] = plot.ndp_profile(profile, truth=truth, interfaces=interfaces["position"],
                                                     layers=layers)
-        self.figs["ndp_time"] = plot.ndp_series_view(profiles, series, alarm_pct=self.alarm.value or None)
+        shown = profiles
+        if self.difference.value and profiles.sizes["time"] > 1:
+            from battlab.depth.ndp import difference_profiles
+
+            shown = difference_profiles(profiles, reference=0)
+        self.figs["ndp_time"] = plot.ndp_series_view(shown, series, alarm_pct=self.alarm.value or None)
         self.ndp_alarm = None
         if self.alarm.value and profiles.sizes["time"] > 1:
             rise = 100 * (series["window_counts"] / series["window_counts"].iloc[0] - 1)

@@ -523,6 +523,6 @@ def difference_profiles(profiles, *, reference: int = 0):
         raise InvalidParameterError("difference_profiles needs a (time, depth_um) series from ndp_series.")
     if not -profiles.sizes["time"] <= reference < profiles.sizes["time"]:
         raise InvalidParameterError(f"reference index {reference} is outside 0…{profiles.sizes['time'] - 1}.")
-    out = profiles - profiles.isel(time=reference)
+    out = profiles - profiles.isel(time=reference, drop=True)  # keep every spectrum's time_s
     out.attrs = dict(profiles.attrs, long_name=f"change since spectrum {reference}")
     return out

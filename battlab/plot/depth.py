@@ -54,7 +54,9 @@ def ndp_heatmap(profiles, *, width=WIDTH, height=HEIGHT):
     t_h = profiles["time_s"].to_numpy() / 3600.0
     img = hv.QuadMesh((profiles["depth_um"].to_numpy(), t_h, profiles.to_numpy()), ["Depth (µm)", "Time (h)"],
                       profiles.attrs.get("units", ""))
-    return img.opts(cmap="viridis", colorbar=True, width=width, height=height, tools=["hover"],
+    signed = "change" in str(profiles.attrs.get("long_name", ""))
+    return img.opts(cmap="RdBu_r" if signed else "viridis", colorbar=True, width=width, height=height, tools=["hover"],
+                    symmetric=signed,
                     title=f"{profiles.attrs.get('long_name', 'NDP')} ({profiles.attrs.get('units', '')})")
 
 

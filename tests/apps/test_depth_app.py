@@ -158,4 +158,10 @@ def test_density_scale_and_alarm(app):
     app.density_scale.value = 1.0
     app.alarm.value = 50.0
     assert "integrated counts first exceed +50 %" in app.table.value
+    revision = app.ndp_time_pane.revision
+    app.difference.value = True
+    assert app.ndp_time_pane.revision == revision + 1
+    values = app.figs["ndp_time"].QuadMesh.I.dimension_values(2)
+    n_depth = app.ndp_profiles.sizes["depth_um"]
+    assert np.sum(values == 0) >= n_depth and values.min() < 0 < values.max()  # first row 0; Li moved
     assert app.banner.layout.display == "none", app.banner.value

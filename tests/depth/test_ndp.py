@@ -171,3 +171,13 @@ def test_series_on_the_cycling_clock():
     assert np.allclose(table["voltage_V"], 0.1 + 1e-5 * (times + 100.0))
     # capacity counts from the first spectrum: 1 mA × elapsed time
     assert np.allclose(table["capacity_mAh"], 1.0 * (times - times[0]) / 3600.0, rtol=1e-6, atol=1e-9)
+
+
+def test_difference_keeps_the_time_coordinates():
+    demo = make_ndp_plating_series(n_spectra=4)
+    profiles, _ = d.ndp_series(demo.data["spectra"], demo.data["stopping"], bin_um=0.5)
+    diff = d.difference_profiles(profiles, reference=1)
+    assert np.array_equal(diff["time_s"], profiles["time_s"])
+    assert float(abs(diff.isel(time=1)).max()) == 0.0
+    with pytest.raises(InvalidParameterError):
+        d.difference_profiles(profiles, reference=9)
