@@ -120,7 +120,7 @@ class ProbesApp(BaseApp):
         self.map_radius = num(value=2.5, min=0.01, max=1e4, step=0.1, description="tip radius a (µm)")
         self.map_rg = num(value=10.0, min=1.1, max=1000, step=0.5, description="RG")
         self.map_diffusion = num(value=7.8e-6, min=1e-9, max=1e-3, step=1e-7, description="D (cm²/s)")
-        self.threshold = num(value=0.004, min=0.0, max=1e6, step=0.001, description="active if above")
+        self.threshold = num(value=0.004, min=-1e9, max=1e9, step=0.001, description="active if above")
         self.pixel_size = num(value=1.0, min=1e-6, max=1e4, step=0.01, description="pixel size for matrix/TIFF (µm)")
         self.value_unit = w.Dropdown(options=["nA", "pA", "A", "nm", "µm", "pm", "deg", "V"], value="nA",
                                      description="value unit (if not in file)", style=style,
@@ -354,13 +354,18 @@ class ProbesApp(BaseApp):
         for wd in (self.bulk, self.use_rates, self.work_dist, self.map_radius, self.map_rg, self.map_diffusion):
             wd.layout.display = "" if secm else "none"
         rates = secm and self.use_rates.value
-        if not secm and getattr(self, "_threshold_for", None) is not image:
-            # another map: the threshold starts halfway between its 5th and 95th percentiles (map units)
-            lo, hi = np.nanpercentile(np.asarray(image.values, float), [5, 95])
-            self._threshold_for = image
+        key = (id(image), self.levelling.value)
+        if not secm and getattr(self, "_threshold_for", None) != key:
+            # another map or levelling: the threshold starts halfway between the 5th and 95th
+            # percentiles of what is analysed (map units)
+            from battlab.probes.maps import level_map
+
+            shown = level_map(image, method=self.levelling.value) if self.levelling.value != "none" else image
+            lo, hi = np.nanpercentile(np.asarray(shown.values, float), [5, 95])
+            self._threshold_for = key
             self._busy = True
             try:
-                self.threshold.value = float(max(0.5 * (lo + hi), self.threshold.min))
+                self.threshold.value = float(0.5 * (lo + hi))
             finally:
                 self._busy = False
         self.threshold.description = "active if k (cm/s) above" if rates else (

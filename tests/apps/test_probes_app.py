@@ -17,6 +17,7 @@ from battlab.datasets.probes import make_approach_curve
 CURVES = "SECM approach curves: conductor, insulator, κ = 0.3, 1, 3"
 SECM_MAP = "SECM map: insulating film with 3 active spots of known k"
 SICM = "SICM: topography and ion current of two particles"
+ESM = "ESM: strain amplitude and phase of fast grains"
 EDS = "EDS maps: NMC Ni-rich core / Mn-rich shell + shifted SEM"
 
 
@@ -63,9 +64,14 @@ def test_secm_map_rates_and_active_sites(app):
     app.threshold.value = 0.03  # only the fastest spot (0.05 cm/s) stays active
     assert app.tables["active_summary"].iloc[0]["n_sites"] == 1 and app.main_plot.revision > rev
     _demo(app, SICM)
-    assert not app.tables.get("active_summary") is not None or "active_summary" not in app.tables
+    assert app.tables["active_summary"].iloc[0]["units"] == "nm"  # the threshold is in the map's unit here
     app.levelling.value = "plane"
     assert app.banner.layout.display == "none", app.banner.value
+    assert "plane" in str(app.map_result["levelled"].attrs["levelling"])
+    _demo(app, ESM)
+    # the threshold starts halfway between the 5th and 95th percentiles: the fast grains' area
+    active = app.tables["active_summary"].iloc[0]
+    assert active["units"] == "pm" and active["active_fraction"] == pytest.approx(app.truth["active_fraction"], abs=0.01)
 
 
 @pytest.mark.slow
