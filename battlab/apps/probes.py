@@ -21,7 +21,8 @@ _TABS = ["SECM approach curves", "Probe maps", "Element maps"]
 _FIT_COLUMNS = [("curve", "curve", "{}"), ("classification", "class", "{}"), ("kappa", "κ", "{:.4g}"),
                 ("kappa_err", "± κ", "{:.2g}"), ("k_cm_s", "k (cm/s)", "{:.3g}"), ("k_err_cm_s", "± k", "{:.2g}"),
                 ("d0_um", "contact d0 (µm)", "{:.3f}"), ("d0_err_um", "± d0", "{:.3f}"),
-                ("bulk_current_nA", "I∞ (nA)", "{:.4g}"), ("rmse", "rms (Ni)", "{:.4f}"), ("model", "model", "{}")]
+                ("bulk_current_nA", "I∞ (nA)", "{:.4g}"), ("rmse", "rms (Ni)", "{:.4f}"), ("model", "model", "{}"),
+                ("note", "note", "{}")]
 _MAP_COLUMNS = [("channel", "map", "{}"), ("units", "unit", "{}"), ("mean", "mean", "{:.4g}"),
                 ("median", "median", "{:.4g}"), ("p05", "5 %", "{:.4g}"), ("p95", "95 %", "{:.4g}"),
                 ("Sq", "rms spread", "{:.4g}")]

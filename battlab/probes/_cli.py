@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 __all__ = ["add_parser"]
@@ -33,6 +34,9 @@ def _cmd_approach(args) -> int:
         k = f", k = {row.k_cm_s:.3g} ± {row.k_err_cm_s:.2g} cm/s" if row.k_cm_s == row.k_cm_s else ""
         print(f"{row.curve}: {row.classification}, κ = {row.kappa:.4g}{k}, d0 = {row.d0_um:.3f} µm, "
               f"I_T,∞ = {row.bulk_current_nA:.4g} nA")
+    for row in fits.itertuples():
+        if row.note:
+            print(f"battlab: note: {row.curve}: {row.note}", file=sys.stderr)
     print(f"wrote {', '.join(p.name for p in written)} to {args.out}")
     return 0
 

@@ -251,7 +251,8 @@ def fit_approach_curve(curve, *, radius_um: float, rg: float = 10.0, model: str 
     -------
     dict
         model, d0_um (± d0_err_um), kappa (± kappa_err), k_cm_s (± k_err_cm_s), bulk_current_nA
-        (± bulk_err_nA), rg, radius_um, rmse (in Ni), n_points, classification, and ``fit``
+        (± bulk_err_nA), rg, radius_um, rmse (in Ni), n_points, classification, note (a warning
+        when the curve never came within one tip radius, else empty), and ``fit``
         (DataFrame: distance_um, L, Ni, Ni_fit, residual).
     """
     from scipy.optimize import least_squares
@@ -346,6 +347,10 @@ def fit_approach_curve(curve, *, radius_um: float, rg: float = 10.0, model: str 
     else:
         out["k_cm_s"] = out["k_err_cm_s"] = np.nan
     out["classification"] = {"conductor": "conductor", "insulator": "insulator"}.get(model) or classify_kappa(kappa)
+    # Feedback only develops within about one tip radius: a curve that stops farther away
+    # cannot pin κ and d0 down, whatever the fit's formal errors say.
+    out["note"] = (f"the closest point is at L = {L[use].min():.2g}; approach to L ≲ 1 for a reliable κ and d0"
+                   if L[use].min() > 1.0 else "")
     Lf = np.clip(L, min_L, None)
     out["fit"] = pd.DataFrame({"distance_um": d, "L": L, "Ni": i / ib, "Ni_fit": _model(Lf, model, logk, rg),
                                "used": use})

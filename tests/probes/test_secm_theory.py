@@ -152,3 +152,10 @@ def test_kappa_inversion_property():
         assert back == pytest.approx(kappa, rel=0.01)
 
     check()
+
+
+def test_far_curve_is_flagged():
+    # a curve that stops at L = 2 carries a note that κ and d0 are not pinned down
+    d = make_approach_curve(kind="kinetic", kappa=1.0, L_min=2.0)
+    assert "L ≲ 1" in fit_approach_curve(d.data, radius_um=5.0)["note"]
+    assert fit_approach_curve(make_approach_curve().data, radius_um=5.0)["note"] == ""
