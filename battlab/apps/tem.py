@@ -220,10 +220,27 @@ class TEMApp(BaseApp):
                                 layout=w.Layout(width="320px"))
         self.run_fft.on_click(redo("measuring lattice spacings", self._analyse_fft))
         self.fft_pane = PlotPane()
+        # geometric phase analysis of the frame shown on the movie tab
+        self.run_gpa = w.Button(description="GPA strain map of the current frame", icon="play",
+                                layout=w.Layout(width="320px"))
+        self.run_gpa.on_click(redo("mapping the strain", lambda: self._analyse_gpa(find_spots=True)))
+        self.gpa_g1 = w.Dropdown(options=[], description="g₁", style=style, layout=w.Layout(width="300px"))
+        self.gpa_g2 = w.Dropdown(options=[], description="g₂", style=style, layout=w.Layout(width="300px"))
+        self.gpa_component = w.Dropdown(options=[("ε along g₁", "along_g1"), ("ε_xx", "exx"), ("ε_yy", "eyy"),
+                                                 ("ε_xy (shear)", "exy"), ("rotation ω (rad)", "rotation")],
+                                        value="along_g1", description="Component", style=style)
+        for wd in (self.gpa_g1, self.gpa_g2, self.gpa_component):
+            wd.observe(redo("mapping the strain", self._analyse_gpa), "value")
+        self.gpa_pane = PlotPane()
         saed_tab = w.VBox([w.HBox([self.camera_constant, self.standard]), w.HBox([self.tolerance, self.beam_stop]),
                            w.HBox([self.pattern_pane.widget, self.profile_pane.widget]), self.series_pane.widget,
                            w.HTML("<b>HRTEM</b>: strongest FFT spot of every movie frame (d = 1/|g|) and the "
-                                  "strain against the first frame."), self.run_fft, self.fft_pane.widget])
+                                  "strain against the first frame."), self.run_fft, self.fft_pane.widget,
+                           w.HTML("<b>Geometric phase (GPA)</b>: strain relative to the chosen FFT spot(s) of the "
+                                  "frame shown on the movie tab. One g gives the strain along g; two "
+                                  "non-collinear g give ε_xx, ε_yy, ε_xy and the rotation (x right, y down)."),
+                           w.HBox([self.run_gpa, self.gpa_g1, self.gpa_g2, self.gpa_component]),
+                           self.gpa_pane.widget])
         # spectroscopy
         from battlab.tem.eels import EDGES
 
@@ -767,6 +784,62 @@ class TEMApp(BaseApp):
         self.set_status(f"FFT: d = {table['d_A'].iloc[0]:.4f} Å in frame 0, strain {100 * table['strain'].iloc[-1]:+.2f} % "
                         "at the end.")
 
+    def _gpa_frame(self):
+        if self.movie is None:
+            raise MissingDataError("no movie or image loaded: GPA maps an HRTEM frame.")
+        px = self.pixel_size.value or self.movie.attrs.get("pixel_size_nm")
+        if not px:
+            raise MissingDataError("GPA needs square pixels of known size: set the pixel size.")
+        return np.asarray(self.movie.isel(time=int(self.frame.value)).values, float), float(px)
+
+    def _analyse_gpa(self, find_spots=False):
+        """GPA strain of the current frame: along g₁, or the full tensor from g₁ and g₂."""
+        from battlab.plot.tem import strain_map_plot
+        from battlab.tem.saed import fft_spots, gpa_strain, gpa_strain_tensor
+
+        if find_spots:
+            frame, px = self._gpa_frame()
+            spots = fft_spots(frame, pixel_size_nm=px, n_spots=6)
+            self.tables["gpa_spots"] = spots
+            opts = [(f"d = {r.d_A:.3f} Å at {r.angle_deg:.1f}°", (float(r.gy_per_nm), float(r.gx_per_nm)))
+                    for r in spots.itertuples()]
+            # the second default is the strongest spot at least 20° from the first (a second lattice row)
+            far = spots.index[(spots["angle_to_first_deg"] >= 20)
+                              & (spots["amplitude"] >= 0.1 * spots["amplitude"].iloc[0])]
+            self._loading = True
+            try:
+                self.gpa_g1.options = opts
+                self.gpa_g1.value = opts[0][1]
+                self.gpa_g2.options = [("none (strain along g₁ only)", None)] + opts
+                self.gpa_g2.value = opts[int(far[0])][1] if len(far) else None
+            finally:
+                self._loading = False
+        if not self.gpa_g1.options:
+            return  # no spots yet: the button finds them
+        frame, px = self._gpa_frame()
+        comp, g1, g2 = self.gpa_component.value, self.gpa_g1.value, self.gpa_g2.value
+        if comp == "along_g1":
+            strain = gpa_strain(frame, pixel_size_nm=px, spot=g1)
+            label = f"ε along g₁ (d_ref = {strain.attrs['d_ref_A']:.3f} Å)"
+        else:
+            if g2 is None:
+                raise MissingDataError(f"{comp} needs a second lattice vector: choose g₂ (a spot at another angle).")
+            strain = gpa_strain_tensor(frame, pixel_size_nm=px, spots=(g1, g2)).sel(component=comp)
+            label = dict((v, k) for k, v in self.gpa_component.options)[comp]
+        values = strain.values
+        ny, nx = values.shape
+        inner = values[ny // 8: ny - ny // 8, nx // 8: nx - nx // 8]  # edges carry the FFT wrap-around
+        self.tables["gpa_strain"] = pd.DataFrame([{
+            "frame": int(self.frame.value), "component": comp, "g1_per_nm": str(tuple(round(v, 4) for v in g1)),
+            "g2_per_nm": str(tuple(round(v, 4) for v in g2)) if g2 is not None else "",
+            "median": float(np.median(inner)), "p05": float(np.percentile(inner, 5)),
+            "p95": float(np.percentile(inner, 95))}])
+        self.gpa_strain_map = strain
+        self.gpa_pane.update(strain_map_plot(values, pixel_size_nm=px, label=label,
+                                             title=f"GPA, frame {int(self.frame.value)}: {label}"))
+        self.set_status(f"GPA {label}: median {np.median(inner):+.4f} in the frame's inner 3/4.")
+        self._show_table()
+
     def _analyse_eels(self):
         from battlab.plot.tem import eels_plot
         from battlab.tem import eels
@@ -978,6 +1051,10 @@ class TEMApp(BaseApp):
             extra += (f"<p>Current transient: t_m = {tr['t_m_s']:.2f} s, I_m = {tr['I_m_A']:.3g} A; closer to "
                       f"<b>{html.escape(tr['closer'])}</b> nucleation (rms {tr['rms_instantaneous']:.3f} vs "
                       f"{tr['rms_progressive']:.3f}).</p>")
+        if idx == 3 and "gpa_strain" in self.tables:
+            g = self.tables["gpa_strain"].iloc[0]
+            extra += (f"<p>GPA ({html.escape(g['component'])}, frame {g['frame']}): median {g['median']:+.4f}, "
+                      f"5–95 % {g['p05']:+.4f} … {g['p95']:+.4f}.</p>")
         if idx == 4 and "eels_thickness" in self.tables:
             extra = f"<p>t/λ = <b>{self.tables['eels_thickness']['t_over_lambda'].iloc[0]:.3f}</b> (log-ratio).</p>"
         self.table.value = (html_table(table, cols) if table is not None and len(table) else
@@ -992,7 +1069,7 @@ class TEMApp(BaseApp):
         panes = {"transient": self.sh_pane, "frame": self.frame_pane, "morphometry": self.morph_pane, "kymograph": self.kymo_pane,
                  "kinetics": self.kin_pane, "nucleation": self.count_pane, "growth": self.growth_pane,
                  "pattern": self.pattern_pane, "profile": self.profile_pane, "saed_series": self.series_pane,
-                 "hrtem_d": self.fft_pane, "eels": self.eels_pane,
+                 "hrtem_d": self.fft_pane, "gpa": self.gpa_pane, "eels": self.eels_pane,
                  "dose": self.dose_pane, "phase": self.phase_pane, "phase_profile": self.phase_profile_pane}
         return {k: p.object for k, p in panes.items() if p.object is not None}
 
@@ -1023,5 +1100,7 @@ class TEMApp(BaseApp):
                   "holography_input": self.holo_source.value, "holography_reference": self.holo_use_reference.value,
                   "holography_aperture_px": self.holo_aperture.value or "auto",
                   "holography_line_px": [wd.value for wd in self.holo_line], "holography_width_px": self.holo_width.value,
-                  "holography_thickness_nm": self.holo_thickness.value or None}
+                  "holography_thickness_nm": self.holo_thickness.value or None,
+                  "gpa_g1_per_nm": self.gpa_g1.value, "gpa_g2_per_nm": self.gpa_g2.value,
+                  "gpa_component": self.gpa_component.value}
         return Provenance(analysis="battlab.apps.TEMApp", parameters=params, inputs=inputs)

@@ -8,7 +8,7 @@ import numpy as np
 from battlab.plot._core import HEIGHT, WIDTH, empty
 
 __all__ = ["dose_plot", "eels_plot", "frame_plot", "front_fit_plot", "growth_plot", "kymograph_plot",
-           "nucleation_plot", "pattern_plot", "phase_profile_plot", "profile_plot"]
+           "nucleation_plot", "pattern_plot", "phase_profile_plot", "profile_plot", "strain_map_plot"]
 
 _FIT_COLORS = {"linear": "#1f77b4", "parabolic": "#d62728", "power_law": "#2ca02c", "deal_grove": "#9467bd",
                "jmak": "#ff7f0e", "shrinking_core_diffusion": "#8c564b"}
@@ -208,3 +208,17 @@ def phase_profile_plot(profile, step=None, *, title="phase profile"):
             layers.append(hv.Curve(([lo, hi], [level, level]), f"position ({unit})", "phase (rad)").opts(
                 color="#d62728", line_width=3))
     return hv.Overlay(layers).opts(width=WIDTH, height=HEIGHT, title=title, legend_position="top_left")
+
+
+def strain_map_plot(strain, *, pixel_size_nm=1.0, label="strain", title="strain map"):
+    """A strain (or rotation) map on a diverging scale centred on zero.
+
+    The colour limits are the 99th percentile of |value| in the inner 3/4 of the map, so the
+    wrap-around at the image edges does not wash out the contrast.
+    """
+    arr = np.asarray(strain, float)
+    ny, nx = arr.shape
+    inner = arr[ny // 8: ny - ny // 8, nx // 8: nx - nx // 8]
+    lim = float(np.nanpercentile(np.abs(inner), 99)) or 1e-6
+    px = pixel_size_nm or 1.0
+    return _image(arr, nx * px, ny * px, title, cmap="RdBu_r", clim=(-lim, lim), colorbar=True, vdim=label)

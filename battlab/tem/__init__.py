@@ -87,6 +87,7 @@ from battlab.tem.physics import (
     radius_from_d_px,
 )
 from battlab.tem.saed import (
+    GPA_COMPONENTS,
     azimuthal_profile,
     azimuthal_profiles,
     calibrate_camera,
@@ -95,6 +96,7 @@ from battlab.tem.saed import (
     find_center,
     find_rings,
     gpa_strain,
+    gpa_strain_tensor,
     lattice_spacing_series,
     match_phases,
     phase_fraction_from_rings,
@@ -110,6 +112,7 @@ __all__ = [
     # diffraction and FFT
     "TEM_PHASES", "reflections", "find_center", "azimuthal_profile", "azimuthal_profiles", "find_rings",
     "calibrate_camera", "d_candidates", "match_phases", "ring_intensities", "phase_fraction_from_rings", "fft_spots", "gpa_strain",
+    "gpa_strain_tensor", "GPA_COMPONENTS",
     "lattice_spacing_series",
     # movies, fronts, particles
     "kymograph", "detect_particles", "link_particles", "correct_drift", "temporal_average", "pca_denoise", "invert_polarity", "detect_front", "fit_front_models",

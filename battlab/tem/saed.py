@@ -570,6 +570,18 @@ def gpa_strain(image, *, pixel_size_nm: float | None = None, spot=None, mask_sig
         raise InvalidParameterError("the reference spot must not be the origin.")
     sigma = mask_sigma_per_nm or gmag / 8
     ny, nx = img.shape
+    dgy, dgx = _gpa_delta_g(img, pixel_size_nm, gy, gx, sigma)
+    strain = -(dgy * gy + dgx * gx) / gmag ** 2
+    out = xr.DataArray(strain, dims=("y", "x"), name="strain",
+                       coords={"y_nm": ("y", np.arange(ny) * pixel_size_nm), "x_nm": ("x", np.arange(nx) * pixel_size_nm)},
+                       attrs={"units": "1", "g_per_nm": (gy, gx), "d_ref_A": 10 / gmag,
+                              "mask_sigma_per_nm": sigma})
+    return out
+
+
+def _gpa_delta_g(img, pixel_size_nm, gy, gx, sigma):
+    """Local Δg = ∇φ/2π of the lattice fringes selected by a Gaussian mask around g (1/nm)."""
+    ny, nx = img.shape
     ky = np.fft.fftfreq(ny, d=pixel_size_nm)[:, None]
     kx = np.fft.fftfreq(nx, d=pixel_size_nm)[None, :]
     mask = np.exp(-((ky - gy) ** 2 + (kx - gx) ** 2) / (2 * sigma ** 2))
@@ -579,11 +591,66 @@ def gpa_strain(image, *, pixel_size_nm: float | None = None, spot=None, mask_sig
     # phase gradient without unwrapping: Im(h* ∇h)/|h|²
     dhy, dhx = np.gradient(h, pixel_size_nm)
     amp2 = np.abs(h) ** 2 + 1e-30
-    dgy = np.imag(np.conj(h) * dhy) / amp2 / (2 * np.pi)
-    dgx = np.imag(np.conj(h) * dhx) / amp2 / (2 * np.pi)
-    strain = -(dgy * gy + dgx * gx) / gmag ** 2
-    out = xr.DataArray(strain, dims=("y", "x"), name="strain",
-                       coords={"y_nm": ("y", np.arange(ny) * pixel_size_nm), "x_nm": ("x", np.arange(nx) * pixel_size_nm)},
-                       attrs={"units": "1", "g_per_nm": (gy, gx), "d_ref_A": 10 / gmag,
-                              "mask_sigma_per_nm": sigma})
-    return out
+    return (np.imag(np.conj(h) * dhy) / amp2 / (2 * np.pi), np.imag(np.conj(h) * dhx) / amp2 / (2 * np.pi))
+
+
+#: Components of :func:`gpa_strain_tensor` (image axes: x to the right, y down the rows).
+GPA_COMPONENTS = ("exx", "eyy", "exy", "rotation")
+
+
+def gpa_strain_tensor(image, *, pixel_size_nm: float | None = None, spots=None,
+                      mask_sigma_per_nm: float | None = None):
+    """Two-vector geometric phase analysis: the full 2-D strain tensor and the rotation.
+
+    Each of two non-collinear reference vectors g₁, g₂ gives a local Δgᵢ = ∇φᵢ/2π (as in
+    :func:`gpa_strain`). A displacement field u changes every g by Δg = −Jᵀg with
+    J = ∂u/∂r, so stacking the two gives J = −G⁻¹·ΔG (G has rows g₁, g₂). Then
+    ε_xx = J_xx, ε_yy = J_yy, ε_xy = (J_xy + J_yx)/2 and the rotation
+    ω = (J_yx − J_xy)/2 (radians; positive turns +x towards +y, i.e. clockwise on screen
+    since rows run downwards).
+
+    Parameters
+    ----------
+    spots : ((gy1, gx1), (gy2, gx2)) in 1/nm, optional
+        Reference vectors; default the two strongest :func:`fft_spots` at least 20° apart.
+    mask_sigma_per_nm : float, optional
+        Gaussian mask width; default min(|g₁|, |g₂|)/8.
+
+    Returns
+    -------
+    xarray.DataArray
+        dims ``(component, y, x)`` with ``component`` = :data:`GPA_COMPONENTS`; attrs
+        ``g1_per_nm``, ``g2_per_nm``, ``mask_sigma_per_nm``.
+    """
+    import xarray as xr
+
+    img = _image(image, "image")
+    if pixel_size_nm is None:
+        pixel_size_nm = getattr(image, "attrs", {}).get("pixel_size_nm")
+    if not pixel_size_nm:
+        raise MissingDataError("gpa_strain_tensor needs pixel_size_nm=.")
+    if spots is None:
+        table = fft_spots(img, pixel_size_nm=pixel_size_nm, n_spots=8)
+        # a second lattice, not window leakage: at least 20° away and a tenth of the strongest amplitude
+        second = table[(table["angle_to_first_deg"] >= 20) & (table["amplitude"] >= 0.1 * table["amplitude"].iloc[0])]
+        if second.empty:
+            raise MissingDataError("the image shows only one set of fringes: the strain tensor needs two "
+                                   "non-collinear lattice vectors (use gpa_strain for the strain along g).")
+        spots = [(table["gy_per_nm"].iloc[0], table["gx_per_nm"].iloc[0]),
+                 (second["gy_per_nm"].iloc[0], second["gx_per_nm"].iloc[0])]
+    G = np.array([[float(v) for v in g] for g in spots])
+    if G.shape != (2, 2):
+        raise InvalidParameterError("spots must be two (gy, gx) vectors in 1/nm.")
+    if abs(np.linalg.det(G)) < 1e-6 * np.sum(G ** 2):
+        raise InvalidParameterError("the two reference vectors are collinear: pick spots at different angles.")
+    sigma = mask_sigma_per_nm or float(np.min(np.hypot(G[:, 0], G[:, 1]))) / 8
+    # ΔG[i] = (Δg_y, Δg_x) of vector i, pixel by pixel
+    dG = np.stack([np.stack(_gpa_delta_g(img, pixel_size_nm, gy, gx, sigma)) for gy, gx in G])  # (2, 2, ny, nx)
+    J = -np.einsum("ij,jkyx->ikyx", np.linalg.inv(G), dG)  # J[a, b] = ∂u_a/∂r_b, a, b in (y, x)
+    comps = np.stack([J[1, 1], J[0, 0], (J[0, 1] + J[1, 0]) / 2, (J[0, 1] - J[1, 0]) / 2])
+    ny, nx = img.shape
+    return xr.DataArray(comps, dims=("component", "y", "x"), name="strain",
+                        coords={"component": list(GPA_COMPONENTS), "y_nm": ("y", np.arange(ny) * pixel_size_nm),
+                                "x_nm": ("x", np.arange(nx) * pixel_size_nm)},
+                        attrs={"units": "1 (rotation in rad)", "g1_per_nm": tuple(G[0]), "g2_per_nm": tuple(G[1]),
+                               "mask_sigma_per_nm": sigma})

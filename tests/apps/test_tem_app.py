@@ -273,3 +273,41 @@ def test_radiography_demo_through_the_movie_tabs(app):
     app.preset.value = "TEM"
     assert app.preset_note.value == ""
     app.tabs.selected_index = 0
+
+
+def test_gpa_strain_map_with_g_choice_and_components():
+    # hexagonal lattice, right half stretched 2 % along x: ε_xx = 0.02 there, 0 on the reference (left) half
+    from battlab.datasets.tem import make_hrtem_lattice
+
+    demo = make_hrtem_lattice(d_A=3.1, pixel_size_nm=0.05, size=192, angle_deg=10.0, noise=0.0)
+    n, px = 192, 0.05
+    y, x = np.indices((n, n), dtype=float) * px
+    # material x coordinate: continuous, compressed 1/1.02 on the right half (the lattice looks stretched)
+    x0 = np.where(x < n * px / 2, x, n * px / 2 + (x - n * px / 2) / 1.02)
+    img = np.zeros((n, n))
+    for j in range(3):
+        a = np.radians(10.0 + 60 * j)
+        img += np.cos(2 * np.pi * (10 / 3.1) * (x0 * np.cos(a) - y * np.sin(a)))
+    image = demo.data.copy(data=img.astype(np.float32))
+    app = TEMApp(data=image)
+    app.tabs.selected_index = 3
+    app.run_gpa.click()
+    assert app.banner.layout.display == "none"
+    assert len(app.gpa_g1.options) >= 3 and app.gpa_g2.value is not None  # a second lattice row picked
+    app.gpa_component.value = "exx"
+    assert app.banner.layout.display == "none"
+    strain = app.gpa_strain_map.values
+    left, right = np.median(strain[40:150, 30:80]), np.median(strain[40:150, 112:162])
+    # the FFT spots average both halves, so the reference lies between them: the step is the known answer
+    assert right - left == pytest.approx(1 - 1 / 1.02, abs=3e-3)
+    app.gpa_component.value = "eyy"  # no strain along y
+    eyy = app.gpa_strain_map.values
+    assert abs(np.median(eyy[40:150, 112:162]) - np.median(eyy[40:150, 30:80])) < 3e-3
+    assert "GPA (eyy" in app.table.value and app.gpa_pane.widget.children
+    # strain along one g only: the tensor components need g₂, with a clear message
+    app.gpa_g2.value = None
+    app.gpa_component.value = "exy"
+    assert app.banner.layout.display != "none" and "second lattice vector" in app.banner.value
+    app.gpa_component.value = "along_g1"
+    assert app.tables["gpa_strain"]["component"].iloc[0] == "along_g1"
+    assert app._provenance().parameters["gpa_component"] == "along_g1"
