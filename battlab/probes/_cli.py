@@ -46,11 +46,13 @@ def _cmd_map(args) -> int:
     from battlab.probes.workflow import analyse_probe_map
     from battlab.provenance import Provenance, write_results
 
-    image = read_probe_map(args.input, kind=args.kind, pixel_size_um=args.pixel_size_um, value_unit=args.value_unit)
+    image = read_probe_map(args.input, kind=args.kind, pixel_size_um=args.pixel_size_um, value_unit=args.value_unit,
+                           value_column=args.value_column)
     res = analyse_probe_map(image, levelling=args.levelling, bulk_current_nA=args.bulk_current_nA,
                             working_distance_um=args.working_distance_um, radius_um=args.radius_um, rg=args.rg,
                             diffusion_cm2_s=args.diffusion_cm2_s, threshold=args.threshold)
-    params = {k: getattr(args, k) for k in ("kind", "pixel_size_um", "value_unit", "levelling", "bulk_current_nA",
+    params = {k: getattr(args, k) for k in ("kind", "pixel_size_um", "value_unit", "value_column", "levelling",
+                                            "bulk_current_nA",
                                             "working_distance_um", "radius_um", "rg", "diffusion_cm2_s", "threshold")}
     prov = Provenance.for_data("battlab.probes.analyse_probe_map", image, params, command=args.command_line)
     written = write_results(args.out, res["tables"], prov)
@@ -87,6 +89,7 @@ def add_parser(sub):
                    default="secm")
     m.add_argument("--pixel-size-um", type=float, help="pixel size for matrix/TIFF maps (µm)")
     m.add_argument("--value-unit", help="unit of the values when the file does not state it (nA, pA, nm, pm, deg)")
+    m.add_argument("--value-column", help="column of an x,y,value table to map (default: the first after x, y)")
     m.add_argument("--levelling", choices=["none", "plane", "polynomial", "lines-median", "lines-poly"],
                    default="none", help="background removal (battlab.afm.topography.level)")
     m.add_argument("--bulk-current-nA", type=float, help="SECM: I_T,∞ measured far from the surface (nA)")

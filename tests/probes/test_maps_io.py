@@ -137,3 +137,16 @@ def test_esm_grains_by_amplitude_threshold():
     # halfway between the two levels: the active area is the grains' area within 1 % of the map
     sites = active_sites(amp, threshold=0.5 * (demo.truth["active_pm"] + demo.truth["matrix_pm"]))
     assert sites["active_fraction"] == pytest.approx(demo.truth["active_fraction"], abs=0.01)
+
+
+def test_xyz_table_with_two_channels(tmp_path):
+    yy, xx = np.mgrid[0:10, 0:12]
+    t = pd.DataFrame({"x (um)": xx.ravel() * 0.5, "y (um)": yy.ravel() * 0.5, "height (nm)": 10.0 + xx.ravel(),
+                      "current (pA)": 500.0 + yy.ravel()})
+    path = tmp_path / "sicm.csv"
+    t.to_csv(path, index=False)
+    h = read_probe_map(path, kind="sicm-height")  # first value column by default
+    i = read_probe_map(path, kind="sicm-current", value_column="current (pA)")
+    assert h.attrs["units"] == "nm" and h.values[0, 3] == 13.0
+    assert i.attrs["units"] == "nA" and i.values[4, 0] == pytest.approx(0.504)
+    assert h.attrs["pixel_size_um"] == pytest.approx(0.5)
