@@ -230,7 +230,8 @@ def add_parser(sub):
     s = sub.add_parser("spectra", help="Raman/FTIR bands and I_D/I_G, XPS components, XAS edge and LCF, NMR Li metal, "
                                        "Mössbauer sites, EPR spins and lines")
     s.add_argument("input", metavar="FILE_OR_FOLDER",
-                   help="a spectrum (.csv/.txt/.jdx/.xmu/.xdi/.dat/.vms) or a folder of spectra forming a time series")
+                   help="a spectrum (.csv/.txt/.jdx/.xmu/.xdi/.dat/.vms/Bruker .DSC) or a folder of spectra forming a "
+                        "time series")
     s.add_argument("--out", required=True, help="output folder (created)")
     s.add_argument("--technique", choices=["raman", "ftir", "xps", "xas", "nmr", "mossbauer", "epr", "generic"],
                    help="when the file does not say it (presets follow the technique)")

@@ -13,6 +13,8 @@ refuses diffraction and cycler files and the XRD/echem apps refuse spectra):
 ``jcamp-dx``       JCAMP-DX 4.24 (AFFN, SQZ/DIF/DUP with the Y-check, XY..XY tables)
 ``xas-columns``    Athena ``.xmu``, XDI 1.0, beamline column files, KEK-PF 9809
 ``vamas``          ISO 14976 XPS (a dict of spectra, one per region)
+``bruker-bes3t``   Bruker EPR .DSC/.DTA pairs (1-D sweeps and 2-D series; see
+                   :func:`battlab.spectra.epr.read_bes3t`)
 ``galactic-spc``   recognised and refused: export CSV or JCAMP-DX
 """
 
@@ -58,7 +60,7 @@ def make_spectrum(x, intensity, *, technique: str, units: str = "a.u.", meta=Non
     ----------
     x, intensity : array_like
         Axis values (any order; sorted ascending here) and intensities.
-    technique : {"raman", "ftir", "xps", "xas", "nmr", "generic"}
+    technique : {"raman", "ftir", "xps", "xas", "nmr", "mossbauer", "epr", "generic"}
         Picks the axis name and units from :data:`AXES`.
     units : str
         Units of the intensity ("counts", "a.u.", "absorbance", "mu(E)" …).
@@ -352,8 +354,8 @@ def _epr_axis(xlab: str, header_text: str, x, notes, frequency_GHz):
         notes.append("field converted from T to mT.")
     freq = frequency_GHz
     if freq is None:
-        m = re.search(r"(?:frequency|freq|MWFQ|\bnu\b|ν)[^0-9]{0,20}([0-9]+(?:\.[0-9]+)?(?:[eE][-+]?\d+)?)\s*(GHz|MHz|Hz)?",
-                      header_text, re.I)
+        m = re.search(r"(?:frequency|freq|MWFQ|\bnu\b|ν)[^0-9]{0,20}"
+                      r"([0-9]+(?:\.[0-9]+)?(?:[eE][-+]?\d+)?)\s*(GHz|MHz|Hz)?", header_text, re.I)
         if m:
             value = float(m.group(1))
             unit = (m.group(2) or ("Hz" if value > 1e6 else "GHz")).lower()
@@ -1310,7 +1312,7 @@ def load_spectrum(source, *, technique: str | None = None, name: str | None = No
     Parameters
     ----------
     source : path, bytes or Source
-    technique : {"raman", "ftir", "xps", "xas", "nmr", "generic"}, optional
+    technique : {"raman", "ftir", "xps", "xas", "nmr", "mossbauer", "epr", "generic"}, optional
         The technique, when the file does not say it or says it wrongly; also used to pick
         the reader of an ambiguous text file. A file of another technique is refused.
     name : str, optional
