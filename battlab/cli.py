@@ -82,6 +82,13 @@ def _cmd_info(args) -> int:
     import battlab
     from battlab.io import detect
 
+    from battlab.xrm.io import volume_info_text
+
+    # Volumes are described from their header (a volume can be larger than memory or a folder).
+    volume_text = volume_info_text(args.file)
+    if volume_text is not None:
+        print(volume_text)
+        return 0
     fmt = detect(args.file)
     data = battlab.load(args.file)
     if fmt.kind == "spectrum":  # spectra (xarray) or a dict of them (VAMAS regions)

@@ -89,6 +89,7 @@ def _import_readers():
     from battlab.io import bdf, biologic, eis_text, gamry, tabular  # noqa: F401  # noqa: F401
     from battlab.spectra import io as _spectra_io  # noqa: F401  kind="spectrum"
     from battlab.scattering import io as _scattering_io  # noqa: F401  kind="saxs", "reflectivity"
+    from battlab.xrm import io as _xrm_io  # noqa: F401  kind="volume"
 
 
 def _as_source(source, name: str | None, max_bytes: int) -> Source:
@@ -133,7 +134,8 @@ KIND_WORDS = {"echem": "an electrochemistry record (cycler, potentiostat, impeda
               "spectrum": "a spectrum (Raman, FTIR, NMR, XPS, XAS)",
               "afm": "an AFM scan or force curves",
               "saxs": "a small-angle scattering curve I(q)",
-              "reflectivity": "a reflectivity curve R(q)"}
+              "reflectivity": "a reflectivity curve R(q)",
+              "volume": "a tomography volume (z, y, x)"}
 
 
 def _detect(src: Source, kind: str | None = None) -> Format:
@@ -168,7 +170,7 @@ def _detect(src: Source, kind: str | None = None) -> Format:
 
 
 def load(source, *, format: str | None = None, name: str | None = None,
-         max_bytes: int = DEFAULT_MAX_BYTES, kind: str | None = None, **options):
+         max_bytes: int = DEFAULT_MAX_BYTES, kind: str | None = None, isolate=False, **options):
     """Read an instrument file into battlab's canonical object.
 
     Parameters
@@ -185,6 +187,12 @@ def load(source, *, format: str | None = None, name: str | None = None,
         Only accept formats of this kind (``"echem"``, ``"xrd"``): a file of another kind
         is refused with a message saying what it is, instead of being read as something
         the caller cannot use. Apps pass the kind they analyse.
+    isolate : bool or {"native", "all", "off"}
+        Run the reader in a child process with a memory and time budget
+        (:mod:`battlab.io.isolate`), so that a crash or a decompression bomb in native
+        code costs the child, not this process. ``True``/``"all"``: always;
+        ``"native"``: only for natively decoded formats (HDF5, TIFF, vendor binaries);
+        ``False`` (default for library calls): in this process. The apps use ``"native"``.
     **options
         Passed to the reader (for example ``column_map`` for generic CSV).
 
@@ -214,6 +222,31 @@ def load(source, *, format: str | None = None, name: str | None = None,
             f"{Path(src.name).name} is {fmt.description}, which needs the optional package(s) "
             f"{', '.join(fmt.requires)}: install battlab[all], or export the file as text."
         )
+    if _isolated(isolate, src, fmt):
+        from battlab.io.isolate import run_isolated
+
+        return run_isolated(_read_in_child, fmt.name, src, options, name=src.name)
+    return _read(fmt, src, options)
+
+
+def _isolated(policy, src: Source, fmt: Format) -> bool:
+    if policy in (True, "all"):
+        return True
+    if policy == "native":
+        from battlab.io.isolate import is_native
+
+        # by the file's name, or by the detected format's (an upload may come nameless)
+        return is_native(src.name) or any(is_native(f"x{ext}") for ext in fmt.extensions)
+    return False
+
+
+def _read_in_child(format_name: str, src: Source, options: dict):
+    """The reader, as run inside :func:`battlab.io.isolate.run_isolated`."""
+    _import_readers()
+    return _read(_REGISTRY[format_name], src, options)
+
+
+def _read(fmt: Format, src: Source, options: dict):
     try:
         return fmt.read(src, **options)
     except BattlabError:

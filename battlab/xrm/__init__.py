@@ -2,7 +2,7 @@
 tortuosity, reconstruction for teaching, XANES chemical maps and calculators."""
 
 from battlab.xrm.calc import attenuation_coefficient, effective_pixel_size_um, geometric_magnification, transmission
-from battlab.xrm.io import VOLUME_SUFFIXES, make_volume, open_volume, write_zarr_volume
+from battlab.xrm.io import VOLUME_SUFFIXES, describe_volume, make_volume, open_volume, write_zarr_volume
 from battlab.xrm.metrics import (
     connected_porosity,
     crack_table,
@@ -45,7 +45,7 @@ from battlab.xrm.xanes import (
     white_line_map,
 )
 
-__all__ = ["VOLUME_SUFFIXES", "make_volume", "open_volume", "write_zarr_volume",
+__all__ = ["VOLUME_SUFFIXES", "describe_volume", "make_volume", "open_volume", "write_zarr_volume",
            "histogram", "find_thresholds", "segment", "clean_labels", "split_particles", "phase_mask", "drop_small_labels",
            "phase_fractions", "porosity", "slice_profile", "connected_porosity", "specific_surface_area",
            "local_thickness", "size_distribution", "particle_table", "crack_table", "particle_changes",

@@ -28,7 +28,8 @@ import numpy as np
 
 from battlab.errors import CorruptFileError, InvalidParameterError, MissingDataError, UnsupportedFormatError
 
-__all__ = ["open_volume", "make_volume", "write_zarr_volume", "VOLUME_SUFFIXES"]
+__all__ = ["open_volume", "make_volume", "write_zarr_volume", "describe_volume", "describe_volume_text",
+           "volume_info_text", "VOLUME_SUFFIXES"]
 
 VOLUME_SUFFIXES = (".tif", ".tiff", ".h5", ".hdf5", ".hdf", ".nxs", ".nx5", ".emd", ".zarr", ".npy", ".mhd",
                    ".raw", ".vol", ".bin")
@@ -379,6 +380,65 @@ def _kind(path):
     raise UnsupportedFormatError(f"{path.name}: not a volume format battlab recognises; {_HINT}.")
 
 
+def _open_lazy(path, *, given, dataset, axes, shape, dtype, offset_bytes, chunks):
+    """The stored array as lazy dask (z, y, x), the file's voxel size (or None), format, files, notes."""
+    import dask.array as da
+
+    if sorted(str(axes).lower()) != ["x", "y", "z"]:
+        raise InvalidParameterError(f"axes must name z, y and x once each (e.g. 'zyx' or 'yxz'), got {axes!r}.")
+    axes = str(axes).lower()
+    notes: list[str] = []
+    kind = _kind(path)
+    files = [path]
+    stored = None  # chunk shape on disk, when the format has one
+    if kind in ("tiff", "tiff-folder"):
+        if kind == "tiff-folder" and not _tiff_files(path):
+            raise MissingDataError(f"folder {path.name} holds no TIFF slices or zarr store; {_HINT}.")
+        data, from_file, fmt, _ = _tiff_volume(path, given, notes)
+        files = _tiff_files(path)
+        if axes != "zyx":
+            notes.append("axes= is ignored for TIFF stacks: one page is one z slice.")
+            axes = "zyx"
+    elif kind == "hdf5":
+        slab, stored_chunks, from_file = _h5_volume(path, dataset, given, notes)
+        if slab.ndim == 2:
+            notes.append("the dataset is 2-D: opened as a volume of one slice.")
+            axes = "".join(a for a in axes if a != "z")
+        auto = chunks or (tuple(max(c, 1) for c in stored_chunks) if stored_chunks else "auto")
+        data = da.from_array(slab, chunks=auto, lock=False, asarray=True, fancy=False,
+                             name=f"battlab-h5-{path.name}-{slab.dataset}-{path.stat().st_mtime_ns}")
+        if slab.ndim == 2:
+            data = data[None]
+            axes = "z" + axes
+        fmt, stored = "HDF5", stored_chunks
+    elif kind == "zarr":
+        node, from_file = _zarr_volume(path, dataset)
+        data = da.from_zarr(node) if chunks is None else da.from_zarr(node).rechunk(chunks)
+        fmt = "zarr"
+        stored = node.chunks
+    elif kind == "npy":
+        try:
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        except Exception as exc:  # noqa: BLE001 - a damaged header fails in numpy's parser in many ways
+            raise CorruptFileError(f"{path.name} is not a readable .npy array ({exc}); save it again with "
+                                   "numpy.save.") from None
+        data, from_file, fmt = da.from_array(arr, chunks=chunks or "auto"), None, "NumPy .npy"
+    elif kind == "mhd":
+        raw_path, shp, dt, off, from_file = _mhd_header(path)
+        if not raw_path.is_file():
+            raise MissingDataError(f"{path.name} points to {raw_path.name}, which is not beside it.")
+        data = da.from_array(_raw_memmap(raw_path, shp, dt, off), chunks=chunks or "auto")
+        fmt, files = "MetaImage", [path, raw_path]
+    else:
+        data = da.from_array(_raw_memmap(path, shape, dtype, offset_bytes), chunks=chunks or "auto")
+        from_file, fmt = None, "raw"
+    if data.ndim != 3:
+        raise UnsupportedFormatError(f"{path.name}: the data are {data.ndim}-D; a volume is 3-D (z, y, x).")
+    if axes != "zyx":
+        data = data.transpose([axes.index(a) for a in "zyx"])
+    return data, from_file, fmt, files, notes, stored
+
+
 def open_volume(path, *, voxel_size_um=None, dataset: str | None = None, axes: str = "zyx", shape=None, dtype=None,
                 offset_bytes: int = 0, chunks=None, hash_source: bool = True):
     """Open a tomography volume lazily as ``(z, y, x)`` with physical coordinates.
@@ -412,61 +472,12 @@ def open_volume(path, *, voxel_size_um=None, dataset: str | None = None, axes: s
         Dask-backed ``(z, y, x)`` volume; attrs ``voxel_size_um`` (z, y, x), ``units``,
         ``source_format``, ``source_name``, ``source_sha256``, ``notes``.
     """
-    import dask.array as da
-
     path = Path(path)
     given = _voxel_tuple(voxel_size_um)
-    if sorted(str(axes).lower()) != ["x", "y", "z"]:
-        raise InvalidParameterError(f"axes must name z, y and x once each (e.g. 'zyx' or 'yxz'), got {axes!r}.")
-    axes = str(axes).lower()
-    notes: list[str] = []
+    data, from_file, fmt, files, notes, _ = _open_lazy(path, given=given, dataset=dataset, axes=axes, shape=shape,
+                                                       dtype=dtype, offset_bytes=offset_bytes, chunks=chunks)
     kind = _kind(path)
-    files = [path]
-    if kind in ("tiff", "tiff-folder"):
-        if kind == "tiff-folder" and not _tiff_files(path):
-            raise MissingDataError(f"folder {path.name} holds no TIFF slices or zarr store; {_HINT}.")
-        data, from_file, fmt, _ = _tiff_volume(path, given, notes)
-        files = _tiff_files(path)
-        if axes != "zyx":
-            notes.append("axes= is ignored for TIFF stacks: one page is one z slice.")
-            axes = "zyx"
-    elif kind == "hdf5":
-        slab, stored_chunks, from_file = _h5_volume(path, dataset, given, notes)
-        if slab.ndim == 2:
-            notes.append("the dataset is 2-D: opened as a volume of one slice.")
-            axes = "".join(a for a in axes if a != "z")
-        auto = chunks or (tuple(max(c, 1) for c in stored_chunks) if stored_chunks else "auto")
-        data = da.from_array(slab, chunks=auto, lock=False, asarray=True, fancy=False,
-                             name=f"battlab-h5-{path.name}-{slab.dataset}-{path.stat().st_mtime_ns}")
-        if slab.ndim == 2:
-            data = data[None]
-            axes = "z" + axes
-        fmt = "HDF5"
-    elif kind == "zarr":
-        node, from_file = _zarr_volume(path, dataset)
-        data = da.from_zarr(node) if chunks is None else da.from_zarr(node).rechunk(chunks)
-        fmt = "zarr"
-        hash_source = False
-    elif kind == "npy":
-        try:
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
-        except Exception as exc:  # noqa: BLE001 - a damaged header fails in numpy's parser in many ways
-            raise CorruptFileError(f"{path.name} is not a readable .npy array ({exc}); save it again with "
-                                   "numpy.save.") from None
-        data, from_file, fmt = da.from_array(arr, chunks=chunks or "auto"), None, "NumPy .npy"
-    elif kind == "mhd":
-        raw_path, shp, dt, off, from_file = _mhd_header(path)
-        if not raw_path.is_file():
-            raise MissingDataError(f"{path.name} points to {raw_path.name}, which is not beside it.")
-        data = da.from_array(_raw_memmap(raw_path, shp, dt, off), chunks=chunks or "auto")
-        fmt, files = "MetaImage", [path, raw_path]
-    else:
-        data = da.from_array(_raw_memmap(path, shape, dtype, offset_bytes), chunks=chunks or "auto")
-        from_file, fmt = None, "raw"
-    if data.ndim != 3:
-        raise UnsupportedFormatError(f"{path.name}: the data are {data.ndim}-D; a volume is 3-D (z, y, x).")
-    if axes != "zyx":
-        data = data.transpose([axes.index(a) for a in "zyx"])
+    hash_source = hash_source and kind not in ("zarr",)
     vox = _require_voxel(given, from_file, path.name, notes)
     sha = None
     if hash_source:
@@ -477,3 +488,160 @@ def open_volume(path, *, voxel_size_um=None, dataset: str | None = None, axes: s
     name = path.name if len(files) == 1 or kind == "mhd" else f"{path.name}/ ({len(files)} files)"
     return make_volume(data, voxel_size_um=vox, units=units, source_format=fmt, source_name=name,
                        source_sha256=sha, notes=notes)
+
+
+# --------------------------------------------------------------------------- describe without reading
+def describe_volume(path, *, voxel_size_um=None, dataset: str | None = None, axes: str = "zyx", shape=None,
+                    dtype=None, offset_bytes: int = 0) -> dict:
+    """What a volume file holds, from its header only (no voxel is read).
+
+    Parameters
+    ----------
+    path : path
+        Any input :func:`open_volume` reads.
+    voxel_size_um, dataset, axes, shape, dtype, offset_bytes
+        As for :func:`open_volume`; the voxel size is optional here (reported as
+        unknown when neither given nor stated in the file).
+
+    Returns
+    -------
+    dict
+        ``format``, ``shape`` (z, y, x), ``dtype``, ``nbytes``, ``voxel_size_um`` (or None),
+        ``voxel_size_source`` ("file", "given" or None), ``stored_chunks`` (on-disk chunk
+        shape, or None for contiguous/page-wise storage), ``dask_chunks`` (the chunk shape
+        battlab processes), ``files`` and ``notes``.
+    """
+    path = Path(path)
+    given = _voxel_tuple(voxel_size_um)
+    data, from_file, fmt, files, notes, stored = _open_lazy(path, given=given, dataset=dataset, axes=axes,
+                                                            shape=shape, dtype=dtype, offset_bytes=offset_bytes,
+                                                            chunks=None)
+    vox, src = (given, "given") if given is not None else ((from_file, "file") if from_file is not None
+                                                           else (None, None))
+    return {"format": fmt, "shape": tuple(int(n) for n in data.shape), "dtype": str(np.dtype(data.dtype)),
+            "nbytes": int(data.nbytes), "voxel_size_um": vox, "voxel_size_source": src,
+            "stored_chunks": tuple(int(c) for c in stored) if stored else None,
+            "dask_chunks": tuple(int(c[0]) for c in data.chunks), "files": [Path(f).name for f in files],
+            "notes": notes}
+
+
+def describe_volume_text(path, **options) -> str:
+    """:func:`describe_volume` as the lines ``battlab info`` prints."""
+    info = describe_volume(path, **options)
+    nz, ny, nx = info["shape"]
+    size = info["nbytes"]
+    size_txt = f"{size / 1e9:.2f} GB" if size >= 1e9 else f"{size / 1e6:.1f} MB"
+    lines = [f"file:       {Path(path).name}" + (f" ({len(info['files'])} files)" if len(info["files"]) > 2 else ""),
+             f"format:     {info['format']} volume",
+             f"shape:      {nz} × {ny} × {nx} voxels (z, y, x), {info['dtype']}, {size_txt} uncompressed"]
+    if info["voxel_size_um"] is None:
+        lines.append("voxel size: not stated in the file; give it (battlab xrm --voxel-um, "
+                     "open_volume(voxel_size_um=...))")
+    else:
+        dz, dy, dx = info["voxel_size_um"]
+        lines.append(f"voxel size: {dz:.4g} × {dy:.4g} × {dx:.4g} µm (z, y, x), {info['voxel_size_source']}; "
+                     f"extent {nz * dz:.4g} × {ny * dy:.4g} × {nx * dx:.4g} µm")
+    stored = info["stored_chunks"]
+    lines.append("chunks:     " + (" × ".join(map(str, stored)) + " on disk" if stored else
+                                   ("one page per slice" if "TIFF" in info["format"] else "contiguous on disk"))
+                 + "; processed in " + " × ".join(map(str, info["dask_chunks"])) + " blocks")
+    lines += [f"note:       {n}" for n in info["notes"]]
+    return "\n".join(lines)
+
+
+def volume_info_text(path) -> str | None:
+    """``battlab info`` text when ``path`` is a volume, else None (another reader's file).
+
+    Decided from the path and the first 64 kB only, so a volume larger than memory is
+    described without being read. An HDF5 file counts as a volume when it holds a 3-D
+    numeric dataset or external links to missing frame files (an HDF5 series of 1-D
+    patterns stays with its own reader).
+    """
+    path = Path(path)
+    if path.is_dir():
+        return describe_volume_text(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    from battlab.io.registry import detect
+
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    try:
+        fmt = detect(head, name=str(path))
+    except Exception:  # noqa: BLE001 - unknown here means: let the generic path report it
+        return None
+    if fmt.kind == "volume":
+        return describe_volume_text(path)
+    if fmt.name == "xrd-hdf5":
+        try:
+            import h5py
+
+            from battlab.diffraction.io import _h5_external_links, _h5_groups
+
+            with h5py.File(path, "r") as fh:
+                # A detector master file whose frame files are missing is refused here with
+                # what to copy, rather than described as a diffraction file without axes.
+                broken = any(not (path.parent / target).is_file()
+                             for _, target in _h5_external_links(_h5_groups(fh, depth=6)))
+                is_volume = broken or any(d.ndim == 3 for d in _h5_candidates(fh))
+        except (OSError, RuntimeError, ValueError, KeyError, TypeError, ImportError):
+            is_volume = False
+        return describe_volume_text(path) if is_volume else None
+    return None
+
+
+# --------------------------------------------------------------------------- registry
+def _read_registered(source, **options):
+    """Registry reader: volumes open lazily from their path (they can be larger than memory)."""
+    path = Path(source.name)
+    if not path.exists():
+        raise UnsupportedFormatError(f"{path.name} is a volume; volumes are opened lazily from a file on disk: save "
+                                     "it and call battlab.xrm.open_volume(path, voxel_size_um=...).")
+    return open_volume(path, **options)
+
+
+def _register_formats():
+    from battlab.io.registry import Format, register
+
+    def suffix(name):
+        return Path(name).suffix.lower()
+
+    def sniff_tiff(head, name):
+        if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+            return 0.5 if suffix(name) in (".tif", ".tiff") else 0.3
+        return 0.0
+
+    def sniff_npy(head, name):
+        if head[:6] != b"\x93NUMPY":
+            return 0.0
+        text = head[:4096].decode("latin-1")
+        return 0.9 if "'shape': (" in text and text.split("'shape': (", 1)[1].split(")")[0].count(",") == 2 else 0.4
+
+    def sniff_mhd(head, name):
+        return 0.95 if b"ElementDataFile" in head and b"DimSize" in head else (0.4 if suffix(name) == ".mhd" else 0.0)
+
+    def sniff_hdf5(head, name):
+        from battlab.diffraction.io import _is_hdf5
+
+        # Below the diffraction reader's 0.6: an HDF5 series of patterns keeps its reader in
+        # battlab.load; `battlab info` looks inside for a 3-D dataset (volume_info_text).
+        return 0.55 if _is_hdf5(head) else 0.0
+
+    def sniff_raw(head, name):
+        return 0.2 if suffix(name) in (".raw", ".vol", ".bin") else 0.0
+
+    register(Format("volume-tiff", "a multi-page TIFF / OME-TIFF volume (one slice per page)", "volume",
+                    (".tif", ".tiff", ".ome.tif"), sniff_tiff, _read_registered, requires=("tifffile",)))
+    register(Format("volume-hdf5", "a volume in HDF5/NeXus (read slab by slab)", "volume",
+                    _HDF5_SUFFIXES, sniff_hdf5, _read_registered, requires=("h5py",)))
+    register(Format("volume-zarr", "a chunked zarr volume (a folder; battlab info DIR.zarr)", "volume",
+                    (".zarr",), lambda head, name: 0.0, _read_registered, requires=("zarr",)))
+    register(Format("volume-npy", "a 3-D NumPy .npy volume (memory-mapped)", "volume", (".npy",), sniff_npy,
+                    _read_registered))
+    register(Format("volume-mhd", "a MetaImage .mhd header with its raw volume", "volume", (".mhd",), sniff_mhd,
+                    _read_registered))
+    register(Format("volume-raw", "a headerless raw volume (needs shape= and dtype=)", "volume",
+                    (".raw", ".vol", ".bin"), sniff_raw, _read_registered))
+
+
+_register_formats()
