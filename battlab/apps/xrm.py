@@ -64,7 +64,7 @@ class XRMApp(BaseApp):
              "XANES maps of the state of charge; a reconstruction lab; Beer–Lambert and magnification "
              "calculators. Upload a volume (TIFF stack, HDF5, .npy) after setting its voxel size.")
     accept = ",".join(VOLUME_SUFFIXES)
-    data_kind = "xrm"
+    data_kind = "volume"
 
     def __init__(self, data=None, **kw):
         self.mode = None
@@ -199,42 +199,33 @@ class XRMApp(BaseApp):
     def _load_bytes(self, data: bytes, name: str):
         from pathlib import Path
 
-        from battlab.xrm import open_volume
-
         if Path(name).suffix.lower() not in VOLUME_SUFFIXES:
             raise InvalidParameterError(f"{name}: upload a volume (TIFF stack, HDF5/NeXus, .npy); XANES stacks and "
                                         "projection sets are analysed with the battlab command line.")
-        if not self.voxel.value:
-            raise MissingDataError("set the voxel size (µm) first: porosity profiles, sizes and surface areas are "
-                                   "in µm. Then upload the volume again.")
-        path = self._keep_upload(data, name)
+        import hashlib
+
+        path = self.stored_uploads.get(hashlib.sha256(data).hexdigest()) or self._keep_upload(data, name)
         if path is None:
             raise BattlabError(f"{name} could not be kept on the server, so the volume cannot be opened.")
+        self._open_path(Path(path), name)
+
+    def _open_path(self, path, name):
+        """Open a volume lazily from disk (an upload kept in the store, or a server file)."""
+        from battlab.xrm import open_volume
+
+        if not self.voxel.value:
+            raise MissingDataError("set the voxel size (µm) first: porosity profiles, sizes and surface areas are "
+                                   "in µm. Then load the volume again.")
         self.set_status(f"Opening {name}…")
         self._accept_data(open_volume(path, voxel_size_um=self.voxel.value), name)
 
-    def _server_files(self):
-        found = []
-        for root in self.data_dirs:
-            if root.is_dir():
-                found += [(str(p.relative_to(root)), str(p)) for p in sorted(root.rglob("*"))
-                          if p.is_file() and p.suffix.lower() in VOLUME_SUFFIXES]
-        return found
-
+    # Server files: BaseApp lists them (volume formats are in the registry, filtered by
+    # ``accept``) and confines the path; only the opening differs, because a volume is
+    # opened lazily from its path with the visible voxel size rather than read whole.
     def _load_server_file(self, path):
         resolved = self._confined_path(path)
-        if resolved is None:
-            return
-
-        def _read():
-            from battlab.xrm import open_volume
-
-            if not self.voxel.value:
-                raise MissingDataError("set the voxel size (µm) first, then load the file.")
-            self.set_status(f"Opening {resolved.name}…")
-            self._accept_data(open_volume(resolved, voxel_size_um=self.voxel.value), resolved.name)
-
-        self._guard(f"reading {resolved.name}", _read)
+        if resolved is not None:
+            self._guard(f"reading {resolved.name}", self._open_path, resolved, resolved.name)
 
     def _set_data(self, data, label, truth=None):
         self.truth = truth
