@@ -11,6 +11,7 @@ __all__ = [
     "UnsupportedVersionError",
     "CorruptFileError",
     "TooLargeError",
+    "ResourceLimitError",
     "MissingDataError",
     "InvalidParameterError",
     "BattlabWarning",
@@ -35,6 +36,10 @@ class CorruptFileError(BattlabError):
 
 class TooLargeError(BattlabError):
     """The input (or what it declares it will expand to) exceeds battlab's budget."""
+
+
+class ResourceLimitError(TooLargeError):
+    """Reading needed more memory or time than battlab allows for one file."""
 
 
 class MissingDataError(BattlabError):

@@ -124,9 +124,19 @@ class BaseApp:
     #: The kind of data the analysis needs (``battlab.load(kind=...)``): a file of
     #: another kind gets a message naming what it holds instead of a failed parse.
     data_kind = "echem"
+    #: True when the app's own readers already run isolated (``_read_isolated``), so an
+    #: upload of a native format needs no separate decode in a child process first.
+    isolates_own_reads = False
 
     def __init__(self, data=None, *, upload_limit_mb: float | None = None, data_dirs=None):
+        from battlab.io.isolate import default_policy
+
         load_browser_resources()
+        #: Which reads run in a child process with memory/time limits ("native", "all", "off";
+        #: env BATTLAB_ISOLATE_READERS): a crashing or exploding file costs the child, not the kernel.
+        self.isolate_readers = default_policy()
+        if self.isolate_readers != "off":
+            _warm_isolation()
         self.upload_limit_mb = float(upload_limit_mb or DEFAULT_UPLOAD_LIMIT_MB)
         self.data_dirs = [Path(p) for p in (data_dirs if data_dirs is not None else _env_data_dirs())]
         self.source_label = ""
@@ -277,7 +287,7 @@ class BaseApp:
         received = self._receive_upload(item)
         if received is not None:
             name, data = received
-            self._guard(f"reading {name}", self._load_bytes, data, name)
+            self._guard(f"reading {name}", self._read_upload, self._load_bytes, data, name)
 
     def _observe_upload(self, widget, loader, *, default_name: str = "upload"):
         """Wire a further FileUpload (cycling file, map …): checked, kept, then ``loader(bytes, name)``."""
@@ -290,7 +300,7 @@ class BaseApp:
                 received = self._receive_upload(files[0], default_name=default_name)
                 if received is not None:
                     name, data = received
-                    self._guard(f"reading {name}", loader, data, name)
+                    self._guard(f"reading {name}", self._read_upload, loader, data, name)
             finally:
                 widget.value = ()  # the same file chosen again is a new upload
 
@@ -330,6 +340,43 @@ class BaseApp:
         self._keep_upload(data, name)
         return name, data
 
+    def _read_upload(self, loader, data: bytes, name: str):
+        """``loader(data, name)``, after a trial decode in a child process when it is needed.
+
+        Registry reads (the base ``_load_bytes``) run isolated themselves. An app's own
+        reader of a native format (HDF5, TIFF, DM …) runs in this kernel, so the file is
+        first decoded once by :func:`battlab.io.isolate.probe_native` in a child with the
+        memory and time budget: a file that crashes, hangs or bursts memory there is
+        refused with a message before the kernel touches it.
+        """
+        from battlab.io.isolate import is_native, probe_native, run_isolated
+
+        own_reader = getattr(loader, "__func__", None) is not BaseApp._load_bytes
+        if (self.isolate_readers != "off" and own_reader and not self.isolates_own_reads
+                and is_native(name)):
+            import hashlib
+
+            path = self.stored_uploads.get(hashlib.sha256(data).hexdigest())
+            if path is None:
+                log.warning("battlab app: %s is not in the upload store; read without a trial decode", name)
+            else:
+                self.set_status(f"Checking {name}…")
+                run_isolated(probe_native, str(path), name=name)
+        return loader(data, name)
+
+    def _read_isolated(self, func, /, *args, name: str = "the file", **kwargs):
+        """``func(*args, **kwargs)`` in a child process with memory/time limits (unless switched off).
+
+        For apps whose readers are their own (not ``battlab.load``): set
+        ``isolates_own_reads = True`` and read through this. ``func`` must be a module-level function.
+        """
+        from battlab.io.isolate import is_native, run_isolated
+
+        if self.isolate_readers == "off" or (self.isolate_readers == "native" and not is_native(name)):
+            return func(*args, **kwargs)
+
+        return run_isolated(func, *args, name=name, **kwargs)
+
     def _keep_upload(self, data: bytes, name: str):
         """Store an upload before anything parses it, so none is lost, even one that fails."""
         try:
@@ -345,7 +392,7 @@ class BaseApp:
 
         self.set_status(f"Reading {name} ({_format_bytes(len(data))})…")
         loaded = battlab.load(data, name=name, max_bytes=int(self.upload_limit_mb * 1e6) + 1,
-                              kind=self.data_kind)
+                              kind=self.data_kind, isolate=self.isolate_readers)
         self._accept_data(loaded, name)
 
     def _server_files(self):
@@ -388,7 +435,8 @@ class BaseApp:
             import battlab
 
             self.set_status(f"Reading {resolved.name}…")
-            self._accept_data(battlab.load(resolved, kind=self.data_kind), resolved.name)
+            self._accept_data(battlab.load(resolved, kind=self.data_kind, isolate=self.isolate_readers),
+                              resolved.name)
 
         self._guard(f"reading {resolved.name}", _read)
 
@@ -455,6 +503,27 @@ class BaseApp:
 
     def _provenance(self):
         raise NotImplementedError
+
+
+_WARMING = None
+
+
+def _warm_isolation():
+    """Start the isolated-reader server in the background once per kernel (it takes seconds)."""
+    global _WARMING
+    if _WARMING is None:
+        import threading
+
+        from battlab.io.isolate import warm_up
+
+        def run():
+            try:
+                warm_up()
+            except Exception:  # isolation then starts on the first read instead
+                log.exception("battlab app: could not start the isolated-reader process")
+
+        _WARMING = threading.Thread(target=run, name="battlab-isolation-warm-up", daemon=True)
+        _WARMING.start()
 
 
 def _env_data_dirs():
