@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 
 import ipywidgets as w
@@ -93,6 +94,9 @@ class SpectraApp(BaseApp):
         self.current_fit_table = None
         self._busy = False
         self._generic = None  # the regions of a file whose axis named no technique ("Read as" relabels them)
+        self.velocity_calibration = None  # Mössbauer: α-Fe calibration of raw channel spectra
+        self._raw_counts = None  # Mössbauer: (counts, name) of the last raw channel upload
+        self.spin_reference = None  # EPR: spectrum of a standard of known spins
         self._relabelling = False
         super().__init__(data, **kw)
 
@@ -165,7 +169,19 @@ class SpectraApp(BaseApp):
                                        description="Off-resonance level", style=style, layout=w.Layout(width="260px"))
         self.shift_reference = w.FloatText(value=0.0, step=0.01, description="α-Fe centroid at (mm/s)", style=style,
                                            layout=w.Layout(width="240px"))
-        self.mossbauer_box = w.VBox([self.sites, w.HBox([self.fit_baseline, self.shift_reference])])
+        # Raw 2N-channel spectra: folded here, on the velocity scale of an α-Fe foil (or a nominal drive).
+        raw_types = ".txt,.dat,.csv,.asc,.mca,.ws5"
+        self.raw_upload = w.FileUpload(accept=raw_types, multiple=False, description="Raw channels")
+        self.calibration_upload = w.FileUpload(accept=raw_types, multiple=False, description="α-Fe calibration")
+        self.velocity_max = w.FloatText(value=0.0, step=0.1, description="or drive ± (mm/s)", style=style,
+                                        layout=w.Layout(width="200px"))
+        self.calibration_label = w.HTML("<small>no α-Fe calibration</small>")
+        self._observe_upload(self.raw_upload, self._load_raw_channels, default_name="raw.txt")
+        self._observe_upload(self.calibration_upload, self._load_calibration, default_name="alpha_fe.txt")
+        self.velocity_max.observe(lambda _: self._guard("folding the raw spectrum", self._show_raw), "value")
+        self.mossbauer_box = w.VBox([self.sites, w.HBox([self.fit_baseline, self.shift_reference]),
+                                     w.HBox([self.raw_upload, self.calibration_upload, self.velocity_max,
+                                             self.calibration_label])])
         # EPR: frequency (for g), line shape, number of lines and the integration range.
         self.frequency = w.FloatText(value=9.4, step=0.001, description="Microwave frequency (GHz)", style=style,
                                      layout=w.Layout(width="280px"))
@@ -176,10 +192,22 @@ class SpectraApp(BaseApp):
                                         layout=w.Layout(width="140px"))
         self.integration = w.FloatText(value=0.0, step=0.5, description="Double integral ± (mT, 0 = sweep)",
                                        style=style, layout=w.Layout(width="300px"))
-        self.epr_box = w.VBox([w.HBox([self.frequency, self.line_shape]), w.HBox([self.n_lines, self.integration])])
+        # Spin counting: a standard of known spins and the receiver gains of both.
+        self.reference_upload = w.FileUpload(accept=".csv,.txt,.dat", multiple=False, description="Spin standard")
+        self.reference_spins = w.FloatText(value=1e15, description="its spins", style=style,
+                                           layout=w.Layout(width="200px"))
+        self.sample_gain = w.FloatText(value=1.0, description="gain: sample", style=style,
+                                       layout=w.Layout(width="180px"))
+        self.reference_gain = w.FloatText(value=1.0, description="standard", style=style,
+                                          layout=w.Layout(width="160px"))
+        self.reference_label = w.HTML("<small>no spin standard</small>")
+        self._observe_upload(self.reference_upload, self._load_spin_reference, default_name="standard.csv")
+        self.epr_box = w.VBox([w.HBox([self.frequency, self.line_shape]), w.HBox([self.n_lines, self.integration]),
+                               w.HBox([self.reference_upload, self.reference_spins, self.sample_gain,
+                                       self.reference_gain, self.reference_label])])
         self.mossbauer_box.layout.display = self.epr_box.layout.display = "none"
         for widget in (self.sites, self.fit_baseline, self.shift_reference, self.frequency, self.line_shape,
-                       self.n_lines, self.integration):
+                       self.n_lines, self.integration, self.reference_spins, self.sample_gain, self.reference_gain):
             widget.observe(lambda _: self._guard("analysing the spectra", self._analyse), "value")
 
         rerun = lambda _: self._guard("analysing the spectra", self._analyse)
@@ -351,6 +379,45 @@ class SpectraApp(BaseApp):
         finally:
             self._relabelling = False
 
+    # --- Mössbauer raw channels and EPR spin standard ---------------------------------
+    def _load_calibration(self, data: bytes, name: str):
+        from battlab.spectra.mossbauer import calibrate_velocity, read_channels
+
+        self.velocity_calibration = calibrate_velocity(read_channels(data, name=name))
+        cal = self.velocity_calibration
+        self.calibration_label.value = (f"<small>{html.escape(name)}: {cal.slope_mm_s:.5g} mm/s per channel, "
+                                        f"±{cal.velocity_max_mm_s:.3f} mm/s, fold at {cal.folding_point:.2f}</small>")
+        if self._raw_counts is not None:
+            self._show_raw()
+
+    def _load_raw_channels(self, data: bytes, name: str):
+        from battlab.spectra.mossbauer import read_channels
+
+        self._raw_counts = (read_channels(data, name=name), name, hashlib.sha256(data).hexdigest())
+        self._show_raw()
+
+    def _show_raw(self):
+        if self._raw_counts is None:
+            return
+        from battlab.spectra.mossbauer import channels_to_spectrum
+
+        counts, name, digest = self._raw_counts
+        vmax = float(self.velocity_max.value)
+        meta = {"format": "mossbauer-channels", "source_name": name, "sha256": digest, "technique": "mossbauer",
+                "start_time_utc": None, "notes": []}
+        spec = channels_to_spectrum(counts, calibration=self.velocity_calibration,
+                                    velocity_max_mm_s=vmax if vmax > 0 else None, meta=meta)
+        self._accept_data(spec, name)
+
+    def _load_spin_reference(self, data: bytes, name: str):
+        from battlab.spectra.io import load_spectrum
+
+        ref = load_spectrum(data, name=name, technique="epr")
+        self.spin_reference = next(iter(ref.values())) if isinstance(ref, dict) else ref
+        self.reference_label.value = f"<small>standard: {html.escape(name)}</small>"
+        if self.technique == "epr":
+            self._analyse()
+
     def _technique_options(self):
         if self.technique == "mossbauer":
             return {"sites": _parse_sites(self.sites.value), "fit_baseline": self.fit_baseline.value,
@@ -360,9 +427,14 @@ class SpectraApp(BaseApp):
 
             n = int(self.n_lines.value)
             half = float(self.integration.value)
-            return {"frequency_GHz": float(self.frequency.value) if self.frequency.value > 0 else None,
-                    "line_shape": self.line_shape.value, "components": LI_METAL_COMPONENTS if n == 2 else n,
-                    "integration_half_width_mT": half if half > 0 else None}
+            options = {"frequency_GHz": float(self.frequency.value) if self.frequency.value > 0 else None,
+                       "line_shape": self.line_shape.value, "components": LI_METAL_COMPONENTS if n == 2 else n,
+                       "integration_half_width_mT": half if half > 0 else None}
+            if self.spin_reference is not None:
+                options.update({"reference": self.spin_reference, "reference_spins": float(self.reference_spins.value),
+                                "acquisition": {"receiver_gain": float(self.sample_gain.value)},
+                                "reference_acquisition": {"receiver_gain": float(self.reference_gain.value)}})
+            return options
         return None
 
     def _processed(self):

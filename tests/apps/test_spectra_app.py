@@ -298,3 +298,50 @@ def test_generic_upload_read_as_mossbauer():
     app.demo_picker.value = DEMOS["nmr"]
     app.demo_button.click()
     assert app.read_as.layout.display == "none"
+
+
+@pytest.mark.slow
+def test_mossbauer_raw_channels_with_alpha_fe_and_epr_spin_standard():
+    from battlab.datasets.spectra import (
+        _mossbauer_counts,
+        _triangle_velocity,
+        make_alpha_fe_calibration,
+        make_epr_plating_series,
+        make_epr_reference,
+        make_mossbauer_lfp_series,
+    )
+
+    app = SpectraApp()
+    cal = make_alpha_fe_calibration()
+    v = _triangle_velocity(cal.data.size, cal.truth["folding_point"], cal.truth["velocity_max_mm_s"])
+    sites = [dict(s, area_mm_s=a) for s, a in zip(make_mossbauer_lfp_series(n_spectra=2).truth["sites"], (0.2, 0.1),
+                                                 strict=True)]
+    raw = np.random.default_rng(4).poisson(_mossbauer_counts(v, sites, 5e5))
+    upload = lambda widget, name, arr: setattr(widget, "value", ({  # noqa: E731
+        "name": name, "type": "", "size": 1, "content": memoryview("\n".join(str(int(c)) for c in arr).encode()),
+        "last_modified": datetime.datetime.now()},))
+    upload(app.raw_upload, "lfp_raw.txt", raw)
+    assert app.banner.layout.display != "none" and "velocity scale" in app.banner.value  # no calibration yet
+    upload(app.calibration_upload, "alpha_fe.txt", cal.data)
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.technique == "mossbauer" and "mm/s per channel" in app.calibration_label.value
+    table = app.analysis.tables["mossbauer_sites"].set_index("site")
+    # δ within 0.01 mm/s vs α-Fe and fractions within 2 % after folding and calibration in the app.
+    assert table.loc["Fe2+ LiFePO4", "isomer_shift_mm_s"] == pytest.approx(1.225, abs=0.01)
+    assert table.loc["Fe3+ FePO4", "fraction"] == pytest.approx(1 / 3, abs=0.02)
+
+    app.demo_picker.value = "EPR: Li metal narrow + broad lines during plating"
+    app.demo_button.click()
+    ref = make_epr_reference()
+    text = "Field [G],Intensity\n" + "\n".join(f"{b * 10:.5f},{y:.6g}" for b, y in zip(
+        ref.data["field_mT"].to_numpy(), ref.data.to_numpy(), strict=True))
+    app.reference_upload.value = ({"name": "standard.csv", "type": "", "size": len(text),
+                                   "content": memoryview(text.encode()), "last_modified": datetime.datetime.now()},)
+    app.sample_gain.value = 40.0
+    app.reference_gain.value = 20.0
+    assert app.banner.layout.display == "none", app.banner.value
+    table = app.analysis.tables["epr"]
+    truth = make_epr_plating_series().truth["components"]
+    # Spins of each line against the standard within 5 % (last spectrum).
+    assert table["narrow_spins"].iloc[-1] == pytest.approx(truth["narrow_spins"].iloc[-1], rel=0.05)
+    assert table["broad_spins"].iloc[-1] == pytest.approx(truth["broad_spins"].iloc[-1], rel=0.05)
