@@ -119,3 +119,59 @@ def test_saed_series_phase_fraction(tmp_path):
     assert frac["reactant"].iloc[0] == "Si" and frac["product"].iloc[0] == "Li15Si4"
     np.testing.assert_allclose(frac["product_fraction"], demo.truth["product_fraction"], atol=0.05)
     assert frac["time_s"].iloc[-1] == pytest.approx(900.0)
+
+
+def _write_emd(path, data, axes, signal=None):
+    """A real NCEM EMD file written by RosettaSciIO's writer (the reader battlab uses)."""
+    from rsciio.emd import file_writer
+
+    file_writer(str(path), {"data": data, "axes": axes, "metadata": {"General": {"title": path.stem},
+                                                                      "Signal": signal or {}},
+                            "original_metadata": {}})
+
+
+def test_tem_eds_spectrum_image_maps_and_composition(tmp_path):
+    from battlab.cli import main
+    from battlab.datasets.tem import make_eds_spectrum_image
+
+    demo = make_eds_spectrum_image(ny=16, nx=16, radius_px=7, core_radius_px=4, offset_error_eV=-20.0)
+    axes = [{"name": "y", "units": "nm", "scale": 2.0, "offset": 0, "size": 16, "navigate": True},
+            {"name": "x", "units": "nm", "scale": 2.0, "offset": 0, "size": 16, "navigate": True},
+            {"name": "Energy", "units": "keV", "scale": 0.01, "offset": 0.005, "size": 1024, "navigate": False}]
+    _write_emd(tmp_path / "eds.emd", demo.data.values, axes)
+    out = tmp_path / "eds"
+    rc = main(["tem", str(tmp_path / "eds.emd"), "--eds", "O,Mn,Co,Ni", "--calibrate-lines", "O Ka,Ni Ka",
+               "--k-factor", "Ni=1.45", "--out", str(out)])
+    assert rc == 0
+    cal = pd.read_csv(out / "energy_calibration.csv")
+    assert cal["offset_eV"].iloc[0] == pytest.approx(-20.0, abs=1.0)  # the stored axis was 20 eV off
+    comp = pd.read_csv(out / "eds_composition.csv").set_index("element")["at_pct"]
+    assert comp["O"] == pytest.approx(66.7, abs=2.0)  # LiTMO2: O is 2/3 of the detected atoms
+    maps = pd.read_csv(out / "eds_maps.csv")
+    inside = demo.truth["particle_mask"].ravel()
+    truth_ni = np.nan_to_num(demo.truth["at_pct"]["Ni"]).ravel()
+    np.testing.assert_allclose(maps["Ni_at_pct"].to_numpy()[inside], truth_ni[inside], atol=2.0)
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["parameters"]["k_factors_given"] == {"Ni": 1.45}
+    bad = main(["tem", str(tmp_path / "eds.emd"), "--eds", "O", "--k-factor", "Ni:1", "--out", str(tmp_path / "b")])
+    assert bad != 0
+
+
+def test_tem_4dstem_virtual_images(tmp_path):
+    from battlab.cli import main
+    from battlab.datasets.tem import make_4dstem_cube
+
+    demo = make_4dstem_cube(scan=(12, 10), detector=32)
+    axes = [{"name": "y", "units": "nm", "scale": 0.5, "offset": 0, "size": 12, "navigate": True},
+            {"name": "x", "units": "nm", "scale": 0.5, "offset": 0, "size": 10, "navigate": True},
+            {"name": "ky", "units": "1/nm", "scale": 0.1, "offset": -1.6, "size": 32, "navigate": False},
+            {"name": "kx", "units": "1/nm", "scale": 0.1, "offset": -1.6, "size": 32, "navigate": False}]
+    _write_emd(tmp_path / "cube.emd", demo.data.values, axes)
+    rc = main(["tem", str(tmp_path / "cube.emd"), "--adf-px", "7.5,14.5", "--out", str(tmp_path / "o")])
+    assert rc == 0
+    table = pd.read_csv(tmp_path / "o" / "virtual_images.csv")
+    t = demo.truth["transmission"].ravel()
+    np.testing.assert_allclose(table["bf_counts"] / 1000, t, rtol=0.01)  # BF = counts·T
+    np.testing.assert_allclose(table["adf_counts"] / 1000, 1 - t, atol=0.01)  # ADF = counts·(1 − T)
+    np.testing.assert_allclose(table["com_x_px"], demo.truth["shift_x_px"].ravel(), atol=0.1)
+    assert (tmp_path / "o" / "mean_pattern.csv").is_file()

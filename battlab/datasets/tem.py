@@ -22,7 +22,7 @@ import pandas as pd
 
 from battlab.datasets._base import Demo
 
-__all__ = ["make_eels_spectrum", "make_eels_spectrum_image", "make_fracture_population", "make_hrtem_lattice",
+__all__ = ["make_4dstem_cube", "make_eds_spectrum_image", "make_eels_spectrum", "make_eels_spectrum_image", "make_fracture_population", "make_hrtem_lattice",
            "make_hrtem_series", "make_li_nucleation_movie", "make_saed_pattern", "make_saed_series",
            "make_si_nanowire_movie"]
 
@@ -403,3 +403,123 @@ def make_eels_spectrum_image(*, ny: int = 24, nx: int = 32, interface_x_px: floa
                        attrs={"units": "counts", "kind": "spectrum image", "pixel_size_nm": 0.5, "voltage_kV": 200.0,
                               "source_format": "synthetic", "source_name": "demo: EELS spectrum image", "notes": []})
     return Demo(arr, {"li_fraction": frac, "interface_x_px": interface_x_px}, "EELS spectrum image: Li K across an interface")
+
+
+# --------------------------------------------------------------------------- EDS
+
+#: NMC core/shell demo: cation ratio Ni:Mn:Co in the core and in the shell (at. fractions of the TM)
+_NMC_CORE = {"Ni": 0.8, "Mn": 0.1, "Co": 0.1}
+_NMC_SHELL = {"Ni": 1 / 3, "Mn": 1 / 3, "Co": 1 / 3}
+
+
+def make_eds_spectrum_image(*, ny: int = 32, nx: int = 32, n_channels: int = 1024, dispersion_eV: float = 10.0,
+                            radius_px: float = 13.0, core_radius_px: float = 8.0, counts_per_pixel: float = 4000.0,
+                            offset_error_eV: float = 0.0, gain_error: float = 0.0, noise: bool = False,
+                            rng=11) -> Demo:
+    """EDS spectrum image ``(y, x, energy)`` of an NMC core–shell particle on a carbon film.
+
+    Core (r < ``core_radius_px``): NMC811 (Ni:Mn:Co = 0.8:0.1:0.1); shell: NMC111; the
+    oxide has O:TM = 2:1 everywhere in the particle (Li is invisible to EDS); the film
+    gives C Kα everywhere. Each element's Kα (plus Kβ = 0.13 Kα and Lα = 0.10 Kα for the
+    transition metals) is a Gaussian of the detector FWHM (130 eV at Mn Kα) on a
+    bremsstrahlung ∝ 1/E background with a low-energy detector cut-off. Line counts are
+    generated as I_A ∝ C_A / k_A with the default :data:`battlab.tem.eds.K_FACTORS`, so a
+    Cliff–Lorimer quantification with those k-factors returns the true composition.
+
+    The stored axis is ``dispersion_eV``·channel; the true one is
+    ``offset_error_eV + (1 + gain_error)·dispersion_eV·channel`` (calibration test).
+
+    Truth: ``at_pct`` (element -> (ny, nx) map, over O, Mn, Co, Ni), ``tm_fraction``
+    (element -> map over Ni, Mn, Co), ``line_counts`` (element -> map of generated Kα
+    counts), ``core``/``shell`` ratios, ``offset_eV``/``gain`` of the true axis.
+    """
+    import xarray as xr
+
+    from battlab.peaks import gaussian
+    from battlab.tem.eds import K_FACTORS, XRAY_LINES, detector_fwhm_eV
+
+    gen = _rng(rng)
+    e_stored = dispersion_eV * (np.arange(n_channels) + 0.5)
+    e_true = offset_error_eV + (1 + gain_error) * e_stored
+    yy, xx = np.indices((ny, nx), dtype=float)
+    r = np.hypot(yy - (ny - 1) / 2, xx - (nx - 1) / 2)
+    inside = r < radius_px
+    # projected thickness of a sphere (relative), so the counts vary over the particle but the ratios do not
+    thick = np.sqrt(np.clip(radius_px ** 2 - r ** 2, 0, None)) / radius_px
+    core = r < core_radius_px
+    tm = {el: np.where(core, _NMC_CORE[el], _NMC_SHELL[el]) * inside for el in ("Ni", "Mn", "Co")}
+    atoms = {"O": 2.0 * inside, **tm}  # per formula unit LiTMO2 (Li not detected)
+    total = sum(atoms.values())
+    at_pct = {el: np.where(inside, 100 * a / np.where(total > 0, total, 1), np.nan) for el, a in atoms.items()}
+    scale = counts_per_pixel * thick
+    line_counts = {el: scale * atoms[el] / K_FACTORS[el] for el in atoms}
+    line_counts["C"] = np.full((ny, nx), 0.15 * counts_per_pixel / K_FACTORS["C"])  # the support film
+    spec = np.zeros((ny, nx, n_channels))
+    for el, counts in line_counts.items():
+        for line, rel in (("Ka", 1.0), ("Kb", 0.13), ("La", 0.10)):
+            if line in XRAY_LINES[el]:
+                e0 = XRAY_LINES[el][line]
+                profile = gaussian(e_true, 1.0, e0, float(detector_fwhm_eV(e0))) * (1 + gain_error) * dispersion_eV
+                spec += (rel * counts)[..., None] * profile[None, None, :]
+    # bremsstrahlung ~ 1/E, cut off below ~0.3 keV by the detector window
+    brems = 2e3 / np.clip(e_true, 50, None) * (1 - np.exp(-(np.clip(e_true, 0, None) / 350.0) ** 3))
+    spec += (0.2 + thick)[..., None] * brems[None, None, :] * dispersion_eV
+    if noise:
+        spec = gen.poisson(spec).astype(float)
+    px = 2.0
+    arr = xr.DataArray(spec.astype(np.float32), dims=("y", "x", "energy"), name="intensity",
+                       coords={"y_nm": ("y", np.arange(ny) * px), "x_nm": ("x", np.arange(nx) * px),
+                               "energy_eV": ("energy", e_stored)},
+                       attrs={"units": "counts", "kind": "spectrum image", "pixel_size_nm": px, "voltage_kV": 200.0,
+                              "signal_type": "EDS_TEM", "dispersion_eV": dispersion_eV, "source_format": "synthetic",
+                              "source_name": "demo: EDS NMC core-shell particle", "notes": []})
+    arr["energy_eV"].attrs["units"] = "eV"
+    tm_fraction = {el: np.where(inside, tm[el], np.nan) for el in tm}
+    return Demo(arr, {"at_pct": at_pct, "tm_fraction": tm_fraction, "line_counts": line_counts, "core": _NMC_CORE,
+                      "shell": _NMC_SHELL, "core_mask": core, "particle_mask": inside,
+                      "offset_eV": offset_error_eV, "gain": 1 + gain_error},
+                "EDS spectrum image: NMC811 core / NMC111 shell particle")
+
+
+# --------------------------------------------------------------------------- 4D-STEM
+
+
+def make_4dstem_cube(*, scan=(24, 28), detector: int = 32, disc_radius_px: float = 5.0,
+                     ring_px=(9.0, 13.0), max_shift_px: float = 1.5, counts: float = 1000.0) -> Demo:
+    """4D-STEM cube ``(y, x, ky, kx)``: a particle that scatters out of the bright-field disc.
+
+    Inside a disc-shaped particle the direct beam keeps a fraction T = 0.4 of its counts
+    and the rest goes into an annulus ``ring_px`` (so BF ∝ T and ADF ∝ 1 − T); the whole
+    pattern is shifted by a known beam deflection (a linear ramp across the scan up to
+    ``max_shift_px``, the DPC signal). Discs are drawn with a one-pixel soft edge so
+    sub-pixel shifts are real. Noise-free.
+
+    Truth: ``transmission`` (scan map), ``shift_y_px``/``shift_x_px`` (maps),
+    ``disc_radius_px``, ``ring_px``, ``center_px`` (undeflected beam centre).
+    """
+    import xarray as xr
+
+    sy, sx = scan
+    yy, xx = np.indices(scan, dtype=float)
+    particle = np.hypot(yy - sy / 2, xx - sx / 2) < min(sy, sx) / 3
+    trans = np.where(particle, 0.4, 1.0)
+    shift_y = max_shift_px * (yy / (sy - 1) - 0.5)
+    shift_x = -max_shift_px * (xx / (sx - 1) - 0.5)
+    c0 = ((detector - 1) / 2, (detector - 1) / 2)
+    ky, kx = np.indices((detector, detector), dtype=float)
+    cube = np.empty((sy, sx, detector, detector), np.float32)
+    disc_area = np.pi * disc_radius_px ** 2
+    ring_area = np.pi * (ring_px[1] ** 2 - ring_px[0] ** 2)
+    for i in range(sy):
+        for j in range(sx):
+            r = np.hypot(ky - c0[0] - shift_y[i, j], kx - c0[1] - shift_x[i, j])
+            disc = np.clip(disc_radius_px - r + 0.5, 0, 1)
+            ring = np.clip(r - ring_px[0] + 0.5, 0, 1) * np.clip(ring_px[1] - r + 0.5, 0, 1)
+            cube[i, j] = counts * (trans[i, j] * disc / disc_area + (1 - trans[i, j]) * ring / ring_area)
+    arr = xr.DataArray(cube, dims=("y", "x", "ky", "kx"), name="intensity",
+                       coords={"y_nm": ("y", np.arange(sy) * 0.5), "x_nm": ("x", np.arange(sx) * 0.5)},
+                       attrs={"units": "counts", "kind": "4D-STEM", "pixel_size_nm": 0.5, "voltage_kV": 200.0,
+                              "source_format": "synthetic", "source_name": "demo: 4D-STEM particle", "notes": []})
+    return Demo(arr, {"transmission": trans, "shift_y_px": shift_y, "shift_x_px": shift_x,
+                      "disc_radius_px": disc_radius_px, "ring_px": ring_px, "center_px": c0},
+                "4D-STEM: particle scattering out of the bright-field disc, with a beam-deflection ramp")

@@ -13,7 +13,12 @@ spectra). The analyses are plain functions in the submodules:
 * :mod:`battlab.tem.nucleation` — N(t), growth exponents, size distributions,
   Scharifker–Hills;
 * :mod:`battlab.tem.morphometry` — per-frame size, named expansion, critical size;
-* :mod:`battlab.tem.eels` — calibration, background, edges, maps, thickness;
+* :mod:`battlab.tem.eels` — calibration, background, edges, maps, thickness, PCA/NMF of
+  spectrum images (EELS and EDS);
+* :mod:`battlab.tem.eds` — EDS two-line calibration, line integration with windows either
+  side, Cliff–Lorimer at.%, element and composition maps chunk by chunk;
+* :mod:`battlab.tem.stem4d` — 4D-STEM virtual BF/ADF/annulus images, mean/max patterns and
+  centre-of-mass shift maps, block by block over scan positions;
 * :mod:`battlab.tem.holography` — off-axis holograms → phase, phase profiles, projected
   and mean inner potential, potential steps across interfaces.
 
@@ -23,6 +28,16 @@ Kymographs and particle detection/linking are shared imaging tools
 
 from battlab.imaging.kymograph import kymograph
 from battlab.imaging.particles import detect_particles, link_particles
+from battlab.tem.eds import (
+    K_FACTORS,
+    XRAY_LINES,
+    calibrate_eds_energy,
+    cliff_lorimer,
+    composition_maps,
+    eds_element_maps,
+    line_intensity,
+    line_table,
+)
 from battlab.tem.eels import (
     EDGES,
     calibrate_energy,
@@ -102,6 +117,7 @@ from battlab.tem.saed import (
     phase_fraction_from_rings,
     ring_intensities,
 )
+from battlab.tem.stem4d import center_of_mass, max_pattern, mean_pattern, virtual_image
 
 __all__ = [
     "open_tem",
@@ -123,6 +139,11 @@ __all__ = [
     # EELS
     "EDGES", "calibrate_energy", "decompose_spectrum_image", "powerlaw_background", "edge_signal", "edge_onset", "edge_shift_series", "edge_table", "edge_map",
     "log_ratio_thickness",
+    # EDS
+    "XRAY_LINES", "K_FACTORS", "calibrate_eds_energy", "line_intensity", "line_table", "cliff_lorimer",
+    "eds_element_maps", "composition_maps",
+    # 4D-STEM
+    "virtual_image", "mean_pattern", "max_pattern", "center_of_mass",
     # electron holography
     "as_phase_image", "find_sideband", "looks_like_hologram", "reconstruct_phase", "phase_profile",
     "projected_potential", "mean_inner_potential", "potential_step",

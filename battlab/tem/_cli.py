@@ -1,4 +1,4 @@
-"""``battlab tem`` (movies, images, EELS), ``battlab saed`` (ring patterns → d → phases) and
+"""``battlab tem`` (movies, images, EELS, EDS, 4D-STEM), ``battlab saed`` (ring patterns → d → phases) and
 ``battlab holography`` (off-axis hologram or phase image → phase profile, potential step)."""
 
 from __future__ import annotations
@@ -88,9 +88,19 @@ def _cmd_tem(args) -> int:
         result = analyse_image(data)
         spots = result.tables.get("fft_spots")
         summary = "image" + (f": strongest FFT spot d = {spots['d_A'].iloc[0]:.3f} Å" if spots is not None else "")
+    elif kind in ("spectrum", "spectrum image") and (args.eds or "EDS" in str(data.attrs.get("signal_type") or "")):
+        result, summary = _eds(args, data)
     elif kind == "spectrum":
         result = analyse_spectrum(data)
         summary = f"EELS spectrum: {len(result.tables['edges'])} edge(s) in range"
+    elif kind == "4D-STEM":
+        from battlab.tem.workflow import analyse_4dstem
+
+        adf = _floats(args.adf_px, 2, "--adf-px") if args.adf_px else None
+        result = analyse_4dstem(data, bf_outer_px=args.bf_outer_px, adf_px=adf, com_mask_px=args.com_mask_px)
+        o = result.options
+        summary = (f"4D-STEM {data.sizes['y']}×{data.sizes['x']} scan: virtual BF (r < {o['bf_outer_px']:.1f} px), "
+                   f"ADF (r ≥ {o['adf_px'][0]:.1f} px), centre-of-mass shifts")
     elif kind == "diffraction":
         raise InvalidParameterError("this file holds a diffraction pattern: use `battlab saed`.")
     else:
@@ -100,6 +110,28 @@ def _cmd_tem(args) -> int:
     for note in result.notes:
         print(f"battlab: note: {note}", file=sys.stderr)
     return 0
+
+
+def _eds(args, data):
+    from battlab.errors import InvalidParameterError
+    from battlab.tem.workflow import analyse_eds
+
+    elements = [e.strip() for e in (args.eds or "O,Mn,Co,Ni").split(",") if e.strip()]
+    ks = {}
+    for item in args.k_factor:
+        name, _, value = item.partition("=")
+        try:
+            ks[name.strip()] = float(value)
+        except ValueError:
+            raise InvalidParameterError(f"--k-factor {item!r}: write ELEMENT=VALUE, e.g. Ni=1.45.") from None
+    lines = [v.strip() for v in args.calibrate_lines.split(",")] if args.calibrate_lines else None
+    result = analyse_eds(data, elements=elements, k_factors=ks or None, background=args.eds_background,
+                         calibrate_lines=lines, n_components=args.nmf)
+    comp = result.tables["eds_composition"]
+    summary = "EDS: " + ", ".join(f"{r.element} {r.at_pct:.1f}" for r in comp.itertuples()) + " at.% (Cliff–Lorimer)"
+    if "eds_maps" in result.tables:
+        summary += f"; maps of {data.sizes['y']}×{data.sizes['x']} pixels"
+    return result, summary
 
 
 def _radiography(args, frames):
@@ -263,7 +295,8 @@ def _common(s):
 
 def add_parser(sub):
     s = sub.add_parser("tem", help="TEM movies (drift, fronts and kinetics, morphometry, nucleation, dose), "
-                                   "HRTEM FFT spacings, EELS edges and thickness")
+                                   "HRTEM FFT spacings, EELS edges and thickness, EDS quantification and maps, "
+                                   "4D-STEM virtual images")
     s.add_argument("input", metavar="FILE", help=".dm3/.dm4, .emi/.ser, .emd, .mrc, .tif stack or .npy")
     _common(s)
     s.add_argument("--pixel-size-nm", type=float, help="pixel size when the file has none (or to override it)")
@@ -302,6 +335,21 @@ def add_parser(sub):
                    help="radiography: cross-section of the element seen (natural Li 70.5 b) → areal density")
     s.add_argument("--molar-mass", type=float, metavar="G_PER_MOL",
                    help="radiography: with --cross-section-barn, areal density in mg/cm² (Li 6.94)")
+    s.add_argument("--eds", metavar="ELEMENTS", help="EDS spectrum or spectrum image: net line counts, Cliff–Lorimer "
+                                                     "at.%% and (spectrum image) element maps of these elements, "
+                                                     "e.g. O,Mn,Co,Ni or 'Mn La' (EDS files are recognised anyway)")
+    s.add_argument("--k-factor", action="append", default=[], metavar="EL=K",
+                   help="EDS: Cliff–Lorimer k-factor (repeatable; defaults are approximate 200 kV values vs Si)")
+    s.add_argument("--eds-background", choices=["linear", "powerlaw"], default="linear",
+                   help="EDS: background under each line from windows either side")
+    s.add_argument("--calibrate-lines", metavar="LINE,LINE", help="EDS: recalibrate the energy axis on two known "
+                                                                  "lines first, e.g. 'O Ka,Ni Ka'")
+    s.add_argument("--nmf", type=int, default=0, metavar="N", help="EDS spectrum image: NMF into N components")
+    s.add_argument("--bf-outer-px", type=float, help="4D-STEM: bright-field disc radius in detector px "
+                                                    "(default from the mean pattern)")
+    s.add_argument("--adf-px", metavar="INNER,OUTER", help="4D-STEM: annular detector radii in px "
+                                                           "(default 1.5× BF radius to the edge)")
+    s.add_argument("--com-mask-px", type=float, help="4D-STEM: centre of mass inside this radius only")
     s.set_defaults(func=_cmd_tem)
 
     s = sub.add_parser("saed", help="SAED ring pattern: centre, profile, rings → d (camera equation), phase matches")

@@ -274,6 +274,8 @@ def _kind(arr) -> str:
         return "movie"
     if dims == ("ky", "kx"):
         return "diffraction"
+    if dims == ("y", "x", "ky", "kx"):
+        return "4D-STEM"
     return "image"
 
 
@@ -381,7 +383,7 @@ def open_tem(path, *, pixel_size_nm: float | None = None, voltage_kV: float | No
     Returns
     -------
     xarray.DataArray
-        attrs: ``kind`` ("image", "movie", "diffraction", "spectrum", "spectrum image"),
+        attrs: ``kind`` ("image", "movie", "diffraction", "spectrum", "spectrum image", "4D-STEM"),
         ``pixel_size_nm`` (None for non-square pixels, see ``pixel_size_y_nm`` /
         ``pixel_size_x_nm``), ``voltage_kV``, ``exposure_s``, ``dwell_time_s``,
         ``frame_time_s``, ``camera_length_m``, ``magnification``, ``screen_current_A``,

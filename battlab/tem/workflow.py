@@ -13,8 +13,8 @@ import pandas as pd
 
 from battlab.errors import InvalidParameterError, MissingDataError
 
-__all__ = ["TEMResult", "analyse_image", "analyse_movie", "analyse_saed", "analyse_saed_series", "analyse_spectrum",
-           "metadata_table"]
+__all__ = ["TEMResult", "analyse_4dstem", "analyse_eds", "analyse_image", "analyse_movie", "analyse_saed",
+           "analyse_saed_series", "analyse_spectrum", "metadata_table"]
 
 _META_KEYS = ("kind", "source_name", "source_format", "pixel_size_nm", "pixel_size_y_nm", "pixel_size_x_nm",
               "voltage_kV", "mode", "exposure_s", "frame_time_s", "dwell_time_s", "camera_length_m", "magnification",
@@ -342,4 +342,94 @@ def analyse_saed_series(series, *, camera_constant: float, reactant: str | None 
     out.tables["phase_fraction"] = frac.assign(reactant=picks["reactant"], product=picks["product"])
     out.tables["center"] = pd.DataFrame([{"center_y_px": center[0], "center_x_px": center[1],
                                           "camera_constant_px_A": camera_constant}])
+    return out
+
+
+def _maps_table(maps: dict, axes=("y_px", "x_px")) -> pd.DataFrame:
+    """2-D maps (name -> DataArray) as one tidy long table: the two pixel indices, one column per map."""
+    first = next(iter(maps.values()))
+    ny, nx = first.shape
+    yy, xx = np.indices((ny, nx))
+    cols = {axes[0]: yy.ravel(), axes[1]: xx.ravel()}
+    cols.update({name: np.asarray(m.values, float).ravel() for name, m in maps.items()})
+    return pd.DataFrame(cols)
+
+
+def analyse_eds(data, *, elements=("O", "Mn", "Co", "Ni"), k_factors: dict | None = None,
+                background: str = "linear", calibrate_lines=None, n_components: int = 0) -> TEMResult:
+    """EDS spectrum or spectrum image: optional two-line calibration, net line counts,
+    Cliff–Lorimer composition; for a spectrum image also element and at.% maps (chunk by
+    chunk) and, with ``n_components``, an NMF decomposition (the EELS implementation)."""
+    from battlab.tem import eds
+    from battlab.tem.eels import decompose_spectrum_image
+
+    out = TEMResult(options={"elements": list(elements), "k_factors": {**eds.K_FACTORS, **(k_factors or {})},
+                             "k_factors_given": dict(k_factors or {}), "background": background,
+                             "calibrate_lines": list(calibrate_lines) if calibrate_lines else None,
+                             "n_components": n_components})
+    out.tables["metadata"] = metadata_table(data)
+    if calibrate_lines:
+        data, info = eds.calibrate_eds_energy(data, tuple(calibrate_lines))
+        out.tables["energy_calibration"] = pd.DataFrame([{"offset_eV": info["offset_eV"], "gain": info["gain"],
+                                                          "lines": " + ".join(calibrate_lines)}])
+    total = data if data.ndim == 1 else data.sum(dim=[d for d in data.dims if d != "energy"])
+    if hasattr(total.data, "dask"):
+        total = total.compute()
+    lines = eds.line_table(total, elements, background=background)
+    out.tables["eds_lines"] = lines.drop(columns=["overlap_warning"]).assign(note=lines["overlap_warning"])
+    comp = eds.cliff_lorimer(lines, k_factors=k_factors)
+    out.tables["eds_composition"] = comp
+    out.notes.append("Cliff–Lorimer " + comp.attrs["k_factors_note"] + ".")
+    out.arrays["spectrum"] = total
+    if data.ndim == 3:
+        maps = eds.eds_element_maps(data, elements, background=background)
+        at = eds.composition_maps(maps, k_factors=k_factors)
+        out.arrays["maps"], out.arrays["composition"] = maps, at
+        named = {f"{el}_net_counts": maps.sel(element=el) for el in maps["element"].values}
+        named.update({f"{el}_at_pct": at.sel(element=el) for el in at["element"].values})
+        out.tables["eds_maps"] = _maps_table(named)
+        if n_components:
+            cmaps, spectra, _ = decompose_spectrum_image(data, n_components=n_components, method="nmf")
+            out.arrays["nmf_maps"], out.arrays["nmf_spectra"] = cmaps, spectra
+            out.tables["eds_nmf_spectra"] = pd.DataFrame(
+                {"energy_eV": spectra["energy_eV"].values,
+                 **{f"component_{k}": spectra.values[k] for k in range(spectra.sizes["component"])}})
+    return out
+
+
+def analyse_4dstem(cube, *, bf_outer_px: float | None = None, adf_px=None, center=None,
+                   com_mask_px: float | None = None) -> TEMResult:
+    """4D-STEM: virtual bright-field and annular dark-field images, mean and max patterns and
+    centre-of-mass shift maps, each reduced block by block over scan positions.
+
+    Default detectors: the bright-field disc holds the direct beam wherever it is
+    deflected (the max pattern's half-maximum radius + 1 px); ADF from 1.5× that radius
+    to the detector edge."""
+    from battlab.tem import stem4d
+
+    out = TEMResult(options={"bf_outer_px": bf_outer_px, "adf_px": adf_px, "center_px": center,
+                             "com_mask_px": com_mask_px})
+    out.tables["metadata"] = metadata_table(cube)
+    mean = stem4d.mean_pattern(cube)
+    ny, nx = mean.shape
+    if center is None:
+        center = ((ny - 1) / 2, (nx - 1) / 2)
+    peak = stem4d.max_pattern(cube)
+    if bf_outer_px is None:
+        # the max pattern's half-maximum envelope holds the direct beam at every deflection
+        r = np.hypot(*np.indices((ny, nx)) - np.asarray(center)[:, None, None])
+        bright = r[np.asarray(peak.values) >= 0.5 * float(peak.max())]
+        bf_outer_px = float(bright.max()) + 1.0
+        out.notes.append(f"bright-field disc radius {bf_outer_px:.1f} px from the max pattern.")
+    inner, outer = adf_px if adf_px is not None else (1.5 * bf_outer_px, None)
+    bf = stem4d.virtual_image(cube, outer_px=bf_outer_px, center=center)
+    adf = stem4d.virtual_image(cube, inner_px=inner, outer_px=outer, center=center)
+    com = stem4d.center_of_mass(cube, mask_px=com_mask_px, center=center)
+    out.options.update(bf_outer_px=bf_outer_px, adf_px=(inner, outer), center_px=tuple(center))
+    out.arrays.update({"bf": bf, "adf": adf, "mean_pattern": mean, "max_pattern": peak,
+                       "com": com})
+    out.tables["virtual_images"] = _maps_table({"bf_counts": bf, "adf_counts": adf, "com_y_px": com["com_y_px"],
+                                                "com_x_px": com["com_x_px"]})
+    out.tables["mean_pattern"] = _maps_table({"mean_counts": mean, "max_counts": out.arrays["max_pattern"]},
+                                             axes=("ky_px", "kx_px"))
     return out
