@@ -45,3 +45,11 @@ def warn_and_return(value):
 
 def echo(value):
     return value
+
+
+class Opaque:
+    """Something only a pickle could carry."""
+
+
+def opaque(*_args, **_kwargs):
+    return {"fine": 1.0, "opaque": Opaque()}
