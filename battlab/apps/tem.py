@@ -47,7 +47,13 @@ def _session(movie_maker, name, with_transient=False, saed_series=False):
     """A demo session: one movie plus the SAED, EELS and holography demos, so every tab has data."""
     from battlab.datasets._base import Demo
     from battlab.datasets.imaging import make_hologram, make_phase_step
-    from battlab.datasets.tem import make_eels_spectrum, make_saed_pattern, make_saed_series
+    from battlab.datasets.tem import (
+        make_4dstem_cube,
+        make_eds_spectrum_image,
+        make_eels_spectrum,
+        make_saed_pattern,
+        make_saed_series,
+    )
 
     def build():
         movie = movie_maker()
@@ -59,8 +65,10 @@ def _session(movie_maker, name, with_transient=False, saed_series=False):
         data = {"movie": movie.data, "pattern": pattern.data, "spectrum": spectrum.data,
                 "hologram": holo.data["hologram"], "hologram_reference": holo.data["reference"],
                 "phase_image": step.data}
+        eds, cube = make_eds_spectrum_image(noise=True), make_4dstem_cube()
+        data.update(eds=eds.data, cube=cube.data)
         truth = {"movie": movie.truth, "pattern": pattern.truth, "spectrum": spectrum.truth, "hologram": holo.truth,
-                 "phase_image": step.truth}
+                 "phase_image": step.truth, "eds": eds.truth, "cube": cube.truth}
         if with_transient:
             data["echem"] = _transient()
             truth["echem"] = {"t_m_s": 5.0, "model": "instantaneous"}
@@ -95,6 +103,8 @@ class TEMApp(BaseApp):
         self.echem = None
         self.pattern = None
         self.spectrum = None
+        self.eds = None
+        self.cube = None
         self.truth = {}
         self.tables = {}
         self.fits = None
@@ -240,14 +250,39 @@ class TEMApp(BaseApp):
                                   "frame shown on the movie tab. One g gives the strain along g; two "
                                   "non-collinear g give ε_xx, ε_yy, ε_xy and the rotation (x right, y down)."),
                            w.HBox([self.run_gpa, self.gpa_g1, self.gpa_g2, self.gpa_component]),
-                           self.gpa_pane.widget])
+                           self.gpa_pane.widget, self._stem_box(style, redo)])
         # spectroscopy
         from battlab.tem.eels import EDGES
 
         self.edge = w.Dropdown(options=list(EDGES), value="C K", description="Edge", style=style)
         self.edge.observe(redo("analysing the spectrum", self._analyse_eels), "value")
         self.eels_pane = PlotPane()
-        eels_tab = w.VBox([w.HBox([self.edge]), self.eels_pane.widget])
+        self.spec_mode = w.ToggleButtons(options=["EELS", "EDS"], value="EELS", description="Mode", style=style)
+        self.spec_mode.observe(redo("switching the spectroscopy", self._on_spec_mode), "value")
+        self.eds_elements = w.Text(value="O,Mn,Co,Ni", description="Elements (Kα, or 'Mn La')", style=style,
+                                   layout=w.Layout(width="320px"))
+        self.eds_background = w.Dropdown(options=["linear", "powerlaw"], value="linear", description="Background",
+                                         style=style)
+        self.eds_k = w.Text(value="", description="k-factors (EL=k, …)", style=style, layout=w.Layout(width="420px"),
+                            placeholder="defaults: approximate 200 kV values vs Si")
+        self.eds_show = w.Dropdown(options=[], description="Map", style=style)
+        self.eds_quantity = w.ToggleButtons(options=[("at.% (Cliff–Lorimer)", "at_pct"), ("net counts", "counts")],
+                                            value="at_pct", style=style)
+        for wd in (self.eds_elements, self.eds_background, self.eds_k):
+            wd.observe(redo("quantifying the EDS", self._analyse_eds), "value")
+        for wd in (self.eds_show, self.eds_quantity):
+            wd.observe(redo("drawing the EDS map", self._draw_eds_map), "value")
+        self.eds_pane, self.eds_map_pane = PlotPane(), PlotPane()
+        self.eels_box = w.VBox([w.HBox([self.edge]), self.eels_pane.widget])
+        self.eds_box = w.VBox([w.HBox([self.eds_elements, self.eds_background]), self.eds_k,
+                               w.HTML("<small>Net line counts: window ±1 FWHM of the detector (130 eV at Mn Kα) with "
+                                      "the background from one-FWHM windows either side (a side on another line is "
+                                      "dropped). The default k-factors are approximate: measure yours on a "
+                                      "standard.</small>"),
+                               w.HBox([self.eds_show, self.eds_quantity]),
+                               w.HBox([self.eds_pane.widget, self.eds_map_pane.widget])],
+                              layout=w.Layout(display="none"))
+        eels_tab = w.VBox([self.spec_mode, self.eels_box, self.eds_box])
         # dose
         self.dose_mode = w.ToggleButtons(options=["TEM", "STEM"], value="TEM", description="Mode", style=style)
         # 1.26 pA on a 1 µm disc ≈ 0.1 e⁻/Å²/s, the low-dose rate of the seed review
@@ -312,6 +347,20 @@ class TEMApp(BaseApp):
             self.tabs.set_title(i, name)
         self.tabs.observe(redo("switching tab", self._refresh_tab), "selected_index")
         return self.tabs
+
+    def _stem_box(self, style, redo):
+        self.annulus = w.FloatRangeSlider(value=(0.0, 6.0), min=0.0, max=32.0, step=0.5, description="Annulus (px)",
+                                          continuous_update=False, style=style, layout=w.Layout(width="420px"))
+        self.stem_signal = w.ToggleButtons(options=[("virtual detector", "virtual"), ("CoM shift |Δ|", "com")],
+                                           value="virtual", style=style)
+        for wd in (self.annulus, self.stem_signal):
+            wd.observe(redo("computing the virtual image", self._analyse_stem), "value")
+        self.stem_pattern_pane, self.stem_image_pane = PlotPane(), PlotPane()
+        return w.VBox([w.HTML("<b>4D-STEM</b>: a virtual detector over the mean diffraction pattern (inner = 0: "
+                              "bright field; an annulus outside the direct beam: annular dark field), summed block "
+                              "by block over scan positions; or the centre-of-mass (DPC) shift."),
+                       w.HBox([self.annulus, self.stem_signal]),
+                       w.HBox([self.stem_pattern_pane.widget, self.stem_image_pane.widget])])
 
     # --- data ------------------------------------------------------------------------
     def _server_files(self):
@@ -382,7 +431,10 @@ class TEMApp(BaseApp):
             self.holo_source.value = "hologram" if "hologram" in parts else "phase"
         else:
             kind = data.attrs.get("kind")
-            slot = {"movie": "movie", "diffraction": "pattern", "spectrum": "spectrum", "image": "movie"}.get(kind)
+            slot = {"movie": "movie", "diffraction": "pattern", "spectrum": "spectrum", "image": "movie",
+                    "4D-STEM": "cube"}.get(kind)
+            if kind in ("spectrum", "spectrum image") and self._looks_like_eds(data):
+                slot = "eds"
             if slot is None:
                 raise InvalidParameterError(f"the TEM app does not analyse a {kind} yet.")
             if kind == "image":  # a single image: a one-frame movie (morphology and FFT)
@@ -427,6 +479,14 @@ class TEMApp(BaseApp):
             self._analyse_saed()
         if "spectrum" in parts:
             self._analyse_eels()
+        if "eds" in parts:
+            if not label.startswith("demo:"):
+                self.spec_mode.value = "EDS"
+            self.__dict__.setdefault("_dirty", set()).add("eds")
+        if "cube" in parts:
+            n = min(self.cube.sizes["ky"], self.cube.sizes["kx"]) / 2
+            self.annulus.max = float(np.ceil(n))
+            self.__dict__.setdefault("_dirty", set()).add("stem")
         if "echem" in parts or "movie" in parts:
             if "movie" in parts and "echem" not in parts and not label.startswith("demo:"):
                 pass  # a new movie keeps the cycler file already loaded
@@ -450,6 +510,12 @@ class TEMApp(BaseApp):
         if todo and todo[0] in dirty and self.movie is not None:
             dirty.discard(todo[0])
             todo[1]()
+        if tab == TABS.index("Spectroscopy") and self.spec_mode.value == "EDS" and "eds" in dirty:
+            dirty.discard("eds")
+            self._analyse_eds()
+        if tab == TABS.index("Diffraction") and "stem" in dirty and self.cube is not None:
+            dirty.discard("stem")
+            self._analyse_stem(first=True)
         if tab == TABS.index("Holography") and "holo" in dirty:
             dirty.discard("holo")
             self._analyse_holography()
@@ -465,6 +531,12 @@ class TEMApp(BaseApp):
         if "holo" in self.__dict__.get("_dirty", set()):
             self._dirty.discard("holo")
             self._analyse_holography()
+        if "eds" in self.__dict__.get("_dirty", set()) and self.eds is not None:
+            self._dirty.discard("eds")
+            self._analyse_eds()
+        if "stem" in self.__dict__.get("_dirty", set()) and self.cube is not None:
+            self._dirty.discard("stem")
+            self._analyse_stem(first=True)
 
     def _sync_echem(self):
         """Per-frame electrochemistry and the Scharifker–Hills test of the current transient."""
@@ -512,6 +584,10 @@ class TEMApp(BaseApp):
                         else "diffraction pattern")
         if self.spectrum is not None:
             bits.append("EELS spectrum")
+        if self.eds is not None:
+            bits.append("EDS spectrum image" if self.eds.ndim == 3 else "EDS spectrum")
+        if self.cube is not None:
+            bits.append(f"4D-STEM cube {self.cube.sizes['y']}×{self.cube.sizes['x']}")
         if self.echem is not None:
             bits.append(f"cycler record ({len(self.echem)} points)")
         if self.hologram is not None:
@@ -840,6 +916,114 @@ class TEMApp(BaseApp):
         self.set_status(f"GPA {label}: median {np.median(inner):+.4f} in the frame's inner 3/4.")
         self._show_table()
 
+    @staticmethod
+    def _looks_like_eds(data):
+        # EDS files say so; otherwise an axis reaching far beyond core-loss EELS (> 3 keV, starting near 0)
+        if "EDS" in str(data.attrs.get("signal_type") or ""):
+            return True
+        e = data["energy_eV"].values if "energy_eV" in data.coords else np.zeros(1)
+        return bool(e.max() > 3000 and e.min() < 300 and data.attrs.get("dispersion_eV", 0) >= 2)
+
+    def _on_spec_mode(self):
+        eds = self.spec_mode.value == "EDS"
+        self.eds_box.layout.display = "" if eds else "none"
+        self.eels_box.layout.display = "none" if eds else ""
+        if eds and self.eds is None:
+            raise MissingDataError("no EDS data loaded: upload an EDS spectrum or spectrum image (.emd, .dm3/.dm4).")
+        self._refresh_tab()
+
+    def _eds_k_factors(self):
+        ks = {}
+        for item in filter(None, (t.strip() for t in self.eds_k.value.split(","))):
+            name, _, value = item.partition("=")
+            try:
+                ks[name.strip()] = float(value)
+            except ValueError:
+                raise InvalidParameterError(f"k-factor {item!r}: write ELEMENT=VALUE, e.g. Ni=1.45.") from None
+        return ks or None
+
+    def _analyse_eds(self):
+        """EDS: line counts and Cliff–Lorimer of the summed spectrum; element and at.% maps of a spectrum image."""
+        from battlab.plot.tem import eds_plot
+        from battlab.tem.eds import line_windows
+        from battlab.tem.workflow import analyse_eds
+
+        if self.eds is None:
+            return
+        elements = [e.strip() for e in self.eds_elements.value.split(",") if e.strip()]
+        res = analyse_eds(self.eds, elements=elements, k_factors=self._eds_k_factors(),
+                          background=self.eds_background.value)
+        for key in ("eds_lines", "eds_composition", "eds_maps"):
+            if key in res.tables:
+                self.tables[key] = res.tables[key]
+            else:
+                self.tables.pop(key, None)
+        self.eds_result = res
+        self.eds_pane.update(eds_plot(res.arrays["spectrum"], windows=line_windows(elements),
+                                      title="EDS: summed spectrum, line and background windows"))
+        if "maps" in res.arrays:
+            names = list(res.arrays["maps"]["element"].values)
+            self._loading = True
+            try:
+                keep = self.eds_show.value
+                self.eds_show.options = names
+                self.eds_show.value = keep if keep in names else names[-1]
+            finally:
+                self._loading = False
+            self._draw_eds_map()
+        comp = res.tables["eds_composition"]
+        self.set_status("EDS (Cliff–Lorimer, " + comp.attrs.get("k_factors_note", "") + "): " +
+                        ", ".join(f"{r.element} {r.at_pct:.1f}" for r in comp.itertuples()) + " at.%")
+        self._show_table()
+
+    def _draw_eds_map(self):
+        from battlab.plot.tem import frame_plot
+
+        res = self.__dict__.get("eds_result")
+        if res is None or "maps" not in res.arrays or not self.eds_show.value:
+            return
+        el = self.eds_show.value
+        arr = res.arrays["composition" if self.eds_quantity.value == "at_pct" else "maps"].sel(element=el)
+        label = f"{el} at.%" if self.eds_quantity.value == "at_pct" else f"{el} net counts"
+        self.eds_map_pane.update(frame_plot(arr.values, pixel_size_nm=self.eds.attrs.get("pixel_size_nm") or 1.0,
+                                            cmap="viridis", value_label=label, title=f"EDS map: {label}"))
+
+    def _analyse_stem(self, first=False):
+        """Virtual detector image (or CoM shift) of the 4D-STEM cube for the annulus chosen."""
+        from battlab.plot.tem import frame_plot, pattern_plot
+        from battlab.tem import stem4d
+
+        if self.cube is None:
+            return
+        if first:
+            from battlab.tem.workflow import analyse_4dstem
+
+            res = analyse_4dstem(self.cube)
+            self.stem_mean = res.arrays["mean_pattern"]
+            self.stem_com = res.arrays["com"]
+            self.tables["stem_virtual_images"] = res.tables["virtual_images"]
+            self._loading = True
+            try:
+                self.annulus.value = (0.0, round(2 * res.options["bf_outer_px"]) / 2)
+            finally:
+                self._loading = False
+        inner, outer = self.annulus.value
+        ny, nx = self.stem_mean.shape
+        center = ((ny - 1) / 2, (nx - 1) / 2)
+        self.stem_pattern_pane.update(pattern_plot(self.stem_mean.values, center=center,
+                                                   rings_px=[r for r in (inner, outer) if r > 0],
+                                                   title="mean diffraction pattern + detector"))
+        px = self.cube.attrs.get("pixel_size_nm") or 1.0
+        if self.stem_signal.value == "com":
+            self.stem_image = self.stem_com["magnitude_px"]
+            label, title = "|CoM shift| (px)", "centre-of-mass shift"
+        else:
+            self.stem_image = stem4d.virtual_image(self.cube, inner_px=inner, outer_px=outer)
+            kind = "bright field" if inner == 0 else "annular dark field" if inner > 0 else ""
+            label, title = "counts", f"virtual {kind}: {inner:g}–{outer:g} px"
+        self.stem_image_pane.update(frame_plot(self.stem_image.values, pixel_size_nm=px, cmap="gray",
+                                               value_label=label, title=title))
+
     def _analyse_eels(self):
         from battlab.plot.tem import eels_plot
         from battlab.tem import eels
@@ -1057,6 +1241,11 @@ class TEMApp(BaseApp):
                       f"5–95 % {g['p05']:+.4f} … {g['p95']:+.4f}.</p>")
         if idx == 4 and "eels_thickness" in self.tables:
             extra = f"<p>t/λ = <b>{self.tables['eels_thickness']['t_over_lambda'].iloc[0]:.3f}</b> (log-ratio).</p>"
+        if idx == 4 and self.spec_mode.value == "EDS":
+            table = self.tables.get("eds_composition")
+            cols = [("element", "element", "{}"), ("net_counts", "net counts", "{:.4g}"),
+                    ("k_factor", "k", "{:.3g}"), ("at_pct", "at.%", "{:.2f}"), ("at_pct_sigma", "± (counting)", "{:.2f}")]
+            extra = ""
         self.table.value = (html_table(table, cols) if table is not None and len(table) else
                             "<i>nothing yet for this tab</i>") + extra
 
@@ -1069,7 +1258,9 @@ class TEMApp(BaseApp):
         panes = {"transient": self.sh_pane, "frame": self.frame_pane, "morphometry": self.morph_pane, "kymograph": self.kymo_pane,
                  "kinetics": self.kin_pane, "nucleation": self.count_pane, "growth": self.growth_pane,
                  "pattern": self.pattern_pane, "profile": self.profile_pane, "saed_series": self.series_pane,
-                 "hrtem_d": self.fft_pane, "gpa": self.gpa_pane, "eels": self.eels_pane,
+                 "hrtem_d": self.fft_pane, "gpa": self.gpa_pane, "eels": self.eels_pane, "eds": self.eds_pane,
+                 "eds_map": self.eds_map_pane, "stem_pattern": self.stem_pattern_pane,
+                 "stem_image": self.stem_image_pane,
                  "dose": self.dose_pane, "phase": self.phase_pane, "phase_profile": self.phase_profile_pane}
         return {k: p.object for k, p in panes.items() if p.object is not None}
 
@@ -1077,7 +1268,7 @@ class TEMApp(BaseApp):
         from battlab.provenance import Provenance
 
         inputs = []
-        for slot in ("movie", "pattern", "spectrum", "hologram", "hologram_reference", "phase_image"):
+        for slot in ("movie", "pattern", "spectrum", "eds", "cube", "hologram", "hologram_reference", "phase_image"):
             data = getattr(self, slot)
             if data is not None:
                 inputs.append({"name": data.attrs.get("source_name"), "sha256": data.attrs.get("source_sha256"),
@@ -1102,5 +1293,8 @@ class TEMApp(BaseApp):
                   "holography_line_px": [wd.value for wd in self.holo_line], "holography_width_px": self.holo_width.value,
                   "holography_thickness_nm": self.holo_thickness.value or None,
                   "gpa_g1_per_nm": self.gpa_g1.value, "gpa_g2_per_nm": self.gpa_g2.value,
-                  "gpa_component": self.gpa_component.value}
+                  "gpa_component": self.gpa_component.value, "spectroscopy_mode": self.spec_mode.value,
+                  "eds_elements": self.eds_elements.value, "eds_background": self.eds_background.value,
+                  "eds_k_factors": self._eds_k_factors() or "approximate defaults",
+                  "stem_annulus_px": list(self.annulus.value), "stem_signal": self.stem_signal.value}
         return Provenance(analysis="battlab.apps.TEMApp", parameters=params, inputs=inputs)

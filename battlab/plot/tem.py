@@ -8,7 +8,7 @@ import numpy as np
 from battlab.plot._core import HEIGHT, WIDTH, empty
 
 __all__ = ["dose_plot", "eels_plot", "frame_plot", "front_fit_plot", "growth_plot", "kymograph_plot",
-           "nucleation_plot", "pattern_plot", "phase_profile_plot", "profile_plot", "strain_map_plot"]
+           "nucleation_plot", "pattern_plot", "phase_profile_plot", "profile_plot", "strain_map_plot", "eds_plot"]
 
 _FIT_COLORS = {"linear": "#1f77b4", "parabolic": "#d62728", "power_law": "#2ca02c", "deal_grove": "#9467bd",
                "jmak": "#ff7f0e", "shrinking_core_diffusion": "#8c564b"}
@@ -222,3 +222,18 @@ def strain_map_plot(strain, *, pixel_size_nm=1.0, label="strain", title="strain 
     lim = float(np.nanpercentile(np.abs(inner), 99)) or 1e-6
     px = pixel_size_nm or 1.0
     return _image(arr, nx * px, ny * px, title, cmap="RdBu_r", clim=(-lim, lim), colorbar=True, vdim=label)
+
+
+def eds_plot(spectrum, *, windows=None, title="EDS"):
+    """X-ray spectrum (log counts, keV) with each line's signal window and the background windows used."""
+    e = spectrum["energy_eV"].to_numpy() / 1e3
+    y = np.clip(np.asarray(spectrum.values, float), 0.5, None)
+    layers = [hv.Curve((e, y), "energy (keV)", "counts").opts(color="black", line_width=1)]
+    for row in (windows.to_dict("records") if windows is not None else []):
+        layers.append(hv.VSpan(row["signal_lo_eV"] / 1e3, row["signal_hi_eV"] / 1e3).opts(color="#d62728", alpha=0.15))
+        for side in row["background_sides"].split("+"):
+            layers.append(hv.VSpan(row[f"{side}_lo_eV"] / 1e3, row[f"{side}_hi_eV"] / 1e3).opts(color="#1f77b4",
+                                                                                              alpha=0.12))
+        layers.append(hv.Text(row["energy_eV"] / 1e3, float(y.max()), f"{row['element']} {row['line']}",
+                              fontsize=8))
+    return hv.Overlay(layers).opts(width=WIDTH, height=HEIGHT, logy=True, title=title)

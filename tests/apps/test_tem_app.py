@@ -311,3 +311,42 @@ def test_gpa_strain_map_with_g_choice_and_components():
     app.gpa_component.value = "along_g1"
     assert app.tables["gpa_strain"]["component"].iloc[0] == "along_g1"
     assert app._provenance().parameters["gpa_component"] == "along_g1"
+
+
+def test_eds_mode_quantifies_the_nmc_particle(app):
+    app.tabs.selected_index = 4
+    app.spec_mode.value = "EDS"
+    assert app.banner.layout.display == "none" and app.eds_box.layout.display == ""
+    truth = app.truth["eds"]
+    comp = app.tables["eds_composition"].set_index("element")["at_pct"]
+    assert comp["O"] == pytest.approx(66.7, abs=2.0)  # O is 2/3 of the detected atoms of LiTMO2 (Poisson data)
+    app.eds_show.value = "Ni"
+    at = app.eds_result.arrays["composition"].sel(element="Ni").values
+    core, shell = truth["core_mask"], truth["particle_mask"] & ~truth["core_mask"]
+    # Ni at.% of LiNi0.8Mn0.1Co0.1O2 is 26.7 in the core and 11.1 in the NMC111 shell (noisy demo: medians ± 2)
+    assert np.nanmedian(at[core]) == pytest.approx(100 * 0.8 / 3, abs=2.0)
+    assert np.nanmedian(at[shell]) == pytest.approx(100 / 9, abs=2.0)
+    assert "Ni at.%" in str(app.eds_map_pane.object)
+    # user k-factors replace the approximate defaults
+    before = comp["Ni"]
+    app.eds_k.value = "Ni=2.9"
+    assert app.tables["eds_composition"].set_index("element")["at_pct"]["Ni"] > before + 5
+    assert app._provenance().parameters["eds_k_factors"] == {"Ni": 2.9}
+    app.eds_k.value = "Ni:2"
+    assert app.banner.layout.display != "none" and "ELEMENT=VALUE" in app.banner.value
+    app.eds_k.value = ""
+    assert "at.%" in app.table.value
+    app.spec_mode.value = "EELS"
+    assert app.eels_box.layout.display == "" and app.eds_box.layout.display == "none"
+
+
+def test_4dstem_virtual_detector_annulus(app):
+    app.tabs.selected_index = 3
+    truth = app.truth["cube"]
+    bf = app.stem_image.values
+    np.testing.assert_allclose(bf / 1000, truth["transmission"], rtol=0.01)  # default disc: BF = counts·T
+    app.annulus.value = (7.5, 14.5)
+    np.testing.assert_allclose(app.stem_image.values / 1000, 1 - truth["transmission"], atol=0.01)  # ADF
+    app.stem_signal.value = "com"
+    np.testing.assert_allclose(app.stem_image.values, np.hypot(truth["shift_y_px"], truth["shift_x_px"]), atol=0.1)
+    assert "stem_virtual_images" in app._results()
