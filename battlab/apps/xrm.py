@@ -160,7 +160,31 @@ class XRMApp(BaseApp):
         self.calc_out = w.HTML()
         for widget in (self.mu_text, self.thick_text, self.sod, self.oid, self.pitch):
             widget.observe(lambda _: self._guard("calculating", self._calculate), "value")
+        # Progress of the long computations (segmentation + metrics + tortuosity, the
+        # operando series, SART). Its value is sent to the page as the loops report, so
+        # the bar moves while the kernel computes.
+        self.progress = w.FloatProgress(value=0.0, min=0.0, max=1.0, description="Progress",
+                                        layout=w.Layout(width="320px"))
+        self.progress_label = w.HTML()
+        self.progress_history: list[float] = []
         return [w.HBox([self.voxel, self.method, self.classes]), w.HBox([self.manual, self.min_size])]
+
+    def _on_progress(self, fraction, message=""):
+        """Move the progress bar (called by the library's ``on_progress`` callbacks)."""
+        fraction = float(min(max(fraction, 0.0), 1.0))
+        # Only steps of 1 % or more reach the page: a CG loop reports many times a second.
+        last = self.progress_history[-1] if self.progress_history else -1.0
+        if fraction <= last or (fraction < 1.0 and fraction - last < 0.01):
+            return
+        self.progress_history.append(fraction)
+        self.progress.value = fraction
+        self.progress.bar_style = "success" if fraction >= 1.0 else "info"
+        self.progress_label.value = (f"<small>{100 * fraction:.0f} %"
+                                     + (f" · {html.escape(message)}" if message else "") + "</small>")
+
+    def _start_progress(self):
+        self.progress_history = []
+        self._on_progress(0.0, "starting")
 
     def _plot_area(self):
         self.slice_plot = PlotPane()
@@ -193,7 +217,7 @@ class XRMApp(BaseApp):
         for k, name in enumerate(TABS):
             self.tabs.set_title(k, name)
         self._calculate()
-        return self.tabs
+        return w.VBox([w.HBox([self.progress, self.progress_label]), self.tabs])
 
     # --- data ------------------------------------------------------------------------
     def _load_bytes(self, data: bytes, name: str):
@@ -347,11 +371,12 @@ class XRMApp(BaseApp):
                                       source_format=self.volume.attrs.get("source_format", ""),
                                       source_name=self.volume.attrs.get("source_name", ""),
                                       source_sha256=self.volume.attrs.get("source_sha256"))
+        self._start_progress()
         self.analysis = analyse_volume(self.volume, method=self.method.value, classes=self.classes.value,
                                        thresholds=self._thresholds(), min_size_voxels=self.min_size.value,
                                        axis=self.axis.value, max_voxels_in_memory=64 ** 3,
                                        phase_names=self._phase_names(),
-                                       progress=lambda msg: self.set_status(msg))
+                                       progress=lambda msg: self.set_status(msg), on_progress=self._on_progress)
         self.clear_error()
         self.table.value = html_table(self.analysis.tables["summary"], _SUMMARY)
         from battlab.plot import xrm as P
@@ -437,8 +462,10 @@ class XRMApp(BaseApp):
         from battlab.xrm import crack_table, particle_changes, particle_table, segment, split_particles
 
         tables, self._series_labels = [], []
+        self._start_progress()
         for t, vol in enumerate(self.series):
             self.set_status(f"segmenting time point {t + 1}/{len(self.series)}…")
+            self._on_progress(t / len(self.series), f"time point {t + 1}/{len(self.series)}")
             lab = segment(vol, method="otsu").compute()
             solid = lab.values == 1
             vox = vol.attrs["voxel_size_um"]
@@ -449,6 +476,7 @@ class XRMApp(BaseApp):
             tables.append(particle_table(parts, surface=False).merge(cracks, on="particle"))
             self._series_labels.append(lab)
         self.operando = particle_changes(tables)
+        self._on_progress(1.0, "done")
         with self._quiet():
             self.time.max = len(self.series) - 1
             self.time.value = min(self.time.value, len(self.series) - 1)
@@ -532,8 +560,10 @@ class XRMApp(BaseApp):
         from battlab.xrm import reconstruct, reconstruction_error
 
         sino = self._sinogram()
+        self._start_progress()
         img = reconstruct(sino, method=self.rmethod.value, filter_name=self.rfilter.value,
-                          center_offset_px=self.offset.value, sart_iterations=2)
+                          center_offset_px=self.offset.value, sart_iterations=2,
+                          on_progress=lambda f: self._on_progress(f, f"{self.rmethod.value.upper()}"))
         err = reconstruction_error(img, self.truth["phantom"]) if self.truth and "phantom" in self.truth else np.nan
         self.recon = {"image": img, "sinogram": sino, "error": err}
         self.sino_plot.update(P.sinogram_image(sino, title="Sinogram (−ln T)"))

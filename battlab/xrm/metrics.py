@@ -190,12 +190,14 @@ def specific_surface_area(labels, *, phase=0, voxel_size_um=None, smooth_voxels:
     return float(mesh_surface_area(verts, faces) / volume)
 
 
-def local_thickness(labels, *, phase=0, voxel_size_um=None, n_radii: int = 40):
+def local_thickness(labels, *, phase=0, voxel_size_um=None, n_radii: int = 40, on_progress=None):
     """Local thickness: at each voxel, the diameter of the largest sphere that fits in
     the phase and covers the voxel (µm).
 
     Radii are tested from large to small on a grid of up to ``n_radii`` values of the
     distance map, so the result is exact on that grid.
+
+    ``on_progress``, when given, is called with the fraction of radii done (0–1).
 
     Returns
     -------
@@ -216,12 +218,16 @@ def local_thickness(labels, *, phase=0, voxel_size_um=None, n_radii: int = 40):
     if radii.size > n_radii:
         radii = np.unique(np.quantile(radii, np.linspace(0, 1, int(n_radii))))
     thick = np.zeros(mask.shape, float)
-    for r in radii[::-1]:
+    for i, r in enumerate(radii[::-1]):
+        if on_progress is not None:
+            on_progress(i / radii.size)
         seeds = dt >= r
         # Voxels within r of a centre whose inscribed sphere has radius >= r.
         covered = ndi.distance_transform_edt(~seeds) < r
         new = covered & mask & (thick == 0)
         thick[new] = 2 * r * vox[0]
+    if on_progress is not None:
+        on_progress(1.0)
     return _like(labels, thick, "local_thickness", "µm", phase=phase)
 
 

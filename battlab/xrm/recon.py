@@ -100,7 +100,8 @@ def _angles(sino, angles_deg):
 
 
 def reconstruct(sino, *, angles_deg=None, method: str = "fbp", filter_name: str = "ramp",
-                center_offset_px: float = 0.0, sart_iterations: int = 2, pixel_size_um: float | None = None):
+                center_offset_px: float = 0.0, sart_iterations: int = 2, pixel_size_um: float | None = None,
+                on_progress=None):
     """Reconstruct one slice from a sinogram.
 
     Parameters
@@ -119,6 +120,8 @@ def reconstruct(sino, *, angles_deg=None, method: str = "fbp", filter_name: str 
         SART passes (each refines the previous one).
     pixel_size_um : float, optional
         Detector pixel size at the sample; μ is then in 1/µm and coordinates in µm.
+    on_progress : callable(float), optional
+        Called with the fraction done (0–1): after each SART pass, once for FBP.
 
     Returns
     -------
@@ -142,10 +145,14 @@ def reconstruct(sino, *, angles_deg=None, method: str = "fbp", filter_name: str 
         if int(sart_iterations) < 1:
             raise InvalidParameterError("sart_iterations must be at least 1.")
         img = None
-        for _ in range(int(sart_iterations)):
+        for it in range(int(sart_iterations)):
             img = iradon_sart(arr, theta=angles, image=img)
+            if on_progress is not None:
+                on_progress((it + 1) / int(sart_iterations))
     else:
         raise InvalidParameterError(f"unknown method {method!r}; use 'fbp' or 'sart'.")
+    if on_progress is not None and method == "fbp":
+        on_progress(1.0)
     px = 1.0 if pixel_size_um is None else float(pixel_size_um)
     if px <= 0:
         raise InvalidParameterError("pixel_size_um must be positive.")

@@ -47,7 +47,7 @@ def analyse_volume(volume, *, method: str = "multiotsu", classes: int = 3, thres
                    solid_phase: int | None = None, min_size_voxels: int = 5, axis: str = "z",
                    max_voxels_in_memory: int = 96 ** 3, tortuosity_axes=("z", "y", "x"),
                    particle_min_distance_um: float | None = None, phase_names: dict | None = None,
-                   progress=None) -> VolumeAnalysis:
+                   progress=None, on_progress=None) -> VolumeAnalysis:
     """Segment a volume and measure its microstructure.
 
     Parameters
@@ -72,6 +72,10 @@ def analyse_volume(volume, *, method: str = "multiotsu", classes: int = 3, thres
         Watershed seed spacing (about the smallest particle radius); default 4 voxels.
     progress : callable(str), optional
         Called with a message before each step (the app's status line).
+    on_progress : callable(float, str), optional
+        Called with the fraction of the whole analysis done (0–1, weighted by each
+        step's typical cost, advancing inside the local-thickness and diffusion loops)
+        and the current step's message: a progress bar. Ends with 1.0.
 
     Returns
     -------
@@ -81,11 +85,28 @@ def analyse_volume(volume, *, method: str = "multiotsu", classes: int = 3, thres
     from battlab.xrm.segment import clean_labels, segment, split_particles
     from battlab.xrm.tortuosity import tortuosity
 
-    say = progress or (lambda _msg: None)
+    # Typical share of the run time of each step (tortuosity and local thickness dominate).
+    weights = {"threshold": 0.05, "fractions": 0.05, "clean": 0.05, "connectivity": 0.05, "surface": 0.05,
+               "thickness": 0.25, "particles": 0.1, "tortuosity": 0.4}
+    starts = dict(zip(weights, np.cumsum([0.0, *list(weights.values())[:-1]]), strict=True))
+    current = {"step": "threshold", "message": ""}
+
+    def fraction(f):
+        if on_progress is not None:
+            step = current["step"]
+            on_progress(float(min(1.0, starts[step] + weights[step] * min(max(f, 0.0), 1.0))), current["message"])
+
+    def say(msg, step=None):
+        if step is not None:
+            current["step"], current["message"] = step, msg
+            fraction(0.0)
+        if progress is not None:
+            progress(msg)
+
     if "voxel_size_um" not in volume.attrs:
         raise InvalidParameterError("the volume carries no voxel size; open it with battlab.xrm.open_volume.")
     notes = []
-    say("thresholding (histogram over all chunks)…")
+    say("thresholding (histogram over all chunks)…", "threshold")
     labels = segment(volume, method=method, classes=classes, thresholds=thresholds)
     n_phases = int(labels.attrs["n_phases"])
     if not 0 <= pore_phase < n_phases:
@@ -96,14 +117,14 @@ def analyse_volume(volume, *, method: str = "multiotsu", classes: int = 3, thres
     names.setdefault(pore_phase, "pore")
     for k in range(n_phases):
         names.setdefault(k, f"phase{k}")
-    say("phase fractions and slice profile (chunk by chunk)…")
+    say("phase fractions and slice profile (chunk by chunk)…", "fractions")
     fractions = m.phase_fractions(labels, names=names)
     profile = m.slice_profile(labels, axis=axis, phases=range(n_phases), names=names)
     sub, where = _central(labels, int(max_voxels_in_memory))
     if where is not None:
         notes.append("connectivity, surface area, sizes, particles and tortuosity were computed on the central "
                      f"{sub.shape[0]}×{sub.shape[1]}×{sub.shape[2]} voxels (max_voxels_in_memory).")
-    say("cleaning small islands…")
+    say("cleaning small islands…", "clean")
     sub = clean_labels(sub.compute(), min_size_voxels=min_size_voxels)
     vox = tuple(volume.attrs["voxel_size_um"])
     sub.attrs["voxel_size_um"] = vox
@@ -111,22 +132,22 @@ def analyse_volume(volume, *, method: str = "multiotsu", classes: int = 3, thres
                "porosity_in_memory_tier": float(np.mean(sub.values == pore_phase)),
                "thresholds": ", ".join(f"{t:.4g}" for t in labels.attrs["thresholds"]),
                "voxel_size_um": vox[0] if len(set(vox)) == 1 else str(vox)}
-    say("connectivity…")
+    say("connectivity…", "connectivity")
     conn = m.connected_porosity(sub, pore_phase=pore_phase)
-    say("surface area…")
+    say("surface area…", "surface")
     summary["specific_surface_area_per_um"] = m.specific_surface_area(sub, phase=pore_phase)
     thickness = None
     psd = pd.DataFrame(columns=["diameter_um", "volume_fraction", "cumulative"])
     if len(set(vox)) == 1 and np.any(sub.values == pore_phase):
-        say("pore size distribution (local thickness)…")
-        thickness = m.local_thickness(sub, phase=pore_phase)
+        say("pore size distribution (local thickness)…", "thickness")
+        thickness = m.local_thickness(sub, phase=pore_phase, on_progress=fraction)
         psd = m.size_distribution(thickness)
         summary["pore_d50_um"] = psd.attrs["d50_um"]
     else:
         notes.append("pore sizes need cubic voxels; skipped.")
     particles = pd.DataFrame()
     if solid != pore_phase and np.any(sub.values == solid):
-        say("separating particles (watershed)…")
+        say("separating particles (watershed)…", "particles")
         dist = particle_min_distance_um if particle_min_distance_um is not None else 4 * min(vox)
         parts = split_particles(sub.values == solid, min_distance_um=dist, voxel_size_um=vox)
         particles = m.particle_table(parts)
@@ -137,8 +158,9 @@ def analyse_volume(volume, *, method: str = "multiotsu", classes: int = 3, thres
             summary["median_sphericity"] = float(inner["sphericity"].median())
     tort = pd.DataFrame(columns=["axis", "porosity", "D_eff_rel", "tortuosity_factor", "percolates", "unknowns"])
     if tortuosity_axes:
-        say("tortuosity (steady-state diffusion solve)…")
-        tort = tortuosity(sub, axes=tuple(tortuosity_axes), diffusivity={pore_phase: 1.0}, tol=1e-6)
+        say("tortuosity (steady-state diffusion solve)…", "tortuosity")
+        tort = tortuosity(sub, axes=tuple(tortuosity_axes), diffusivity={pore_phase: 1.0}, tol=1e-6,
+                          on_progress=fraction)
         for _, row in tort.iterrows():
             summary[f"tortuosity_{row['axis']}"] = row["tortuosity_factor"]
     tables = {"summary": pd.DataFrame([summary]), "phase_fractions": fractions, "slice_profile": profile,
@@ -147,6 +169,8 @@ def analyse_volume(volume, *, method: str = "multiotsu", classes: int = 3, thres
                "pore_phase": pore_phase, "solid_phase": solid, "min_size_voxels": min_size_voxels, "axis": axis,
                "max_voxels_in_memory": max_voxels_in_memory, "tortuosity_axes": list(tortuosity_axes),
                "voxel_size_um": vox}
+    if on_progress is not None:
+        on_progress(1.0, "done")
     return VolumeAnalysis(tables, labels, sub, thickness, options, notes)
 
 
