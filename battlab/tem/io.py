@@ -450,8 +450,14 @@ def open_tem(path, *, pixel_size_nm: float | None = None, voltage_kV: float | No
             raise InvalidParameterError(f"signal {signal} does not exist; {path.name} holds {n_signals}.")
         if n_signals > 1:
             notes.append(f"the file holds {n_signals} signals; signal {int(signal)} was read (signal= picks another).")
-        arr = _from_rsciio(signals[int(signal)], pixel_size_nm=pixel_size_nm, voltage_kV=voltage_kV,
-                           frame_time_s=frame_time_s, exposure_s=exposure_s, notes=notes)
+        try:
+            arr = _from_rsciio(signals[int(signal)], pixel_size_nm=pixel_size_nm, voltage_kV=voltage_kV,
+                               frame_time_s=frame_time_s, exposure_s=exposure_s, notes=notes)
+        except BattlabError:
+            raise
+        except (ValueError, OSError) as exc:  # lazy readers meet missing bytes only when small data are loaded
+            raise CorruptFileError(f"{path.name}: the {fmt} data could not be read ({type(exc).__name__}: {exc}); "
+                                   "the file is probably truncated.") from None
     arr.attrs.update({"kind": _kind(arr), "source_format": fmt, "source_name": path.name,
                       "source_sha256": _sha256(path) if hash_source else None, "n_signals": n_signals,
                       "notes": notes})

@@ -112,3 +112,29 @@ def test_tiff_stack_movie(real_data):
     assert movie.dims == ("time", "y", "x") and movie.shape == (5, 512, 512)
     assert movie["time_s"].to_numpy().tolist() == [0, 0.5, 1.0, 1.5, 2.0]
     assert float(movie.isel(time=2).mean()) > 0
+
+
+def test_mrc_written_by_mrcfile(tmp_path):
+    # No instrument .mrc file is available here: these are real files written by CCP-EM's mrcfile.
+    mrcfile = pytest.importorskip("mrcfile", reason="mrcfile (battlab[tem]) not installed")
+    rng = np.random.default_rng(0)
+    stack = rng.random((3, 20, 30)).astype(np.float32)
+    with mrcfile.new(tmp_path / "stack.mrc") as m:
+        m.set_data(stack)
+        m.voxel_size = (2.5, 2.5, 2.5)  # Å, the MRC convention
+    movie = open_tem(tmp_path / "stack.mrc", frame_time_s=0.5)
+    assert movie.dims == ("time", "y", "x") and movie.attrs["kind"] == "movie"
+    assert movie.attrs["pixel_size_nm"] == pytest.approx(0.25)  # 2.5 Å
+    np.testing.assert_array_equal(movie.values, stack)
+    np.testing.assert_allclose(movie["time_s"], [0.0, 0.5, 1.0])
+    with mrcfile.new(tmp_path / "image.mrc") as m:
+        m.set_data(stack[1].astype(np.int16))
+        m.voxel_size = 1.5
+    image = open_tem(tmp_path / "image.mrc")
+    assert image.dims == ("y", "x") and image.attrs["pixel_size_nm"] == pytest.approx(0.15)
+    np.testing.assert_array_equal(image.values, stack[1].astype(np.int16))
+    # a truncated file gives battlab's own error
+    raw = (tmp_path / "image.mrc").read_bytes()
+    (tmp_path / "cut.mrc").write_bytes(raw[:1100])
+    with pytest.raises(BattlabError):
+        open_tem(tmp_path / "cut.mrc")
