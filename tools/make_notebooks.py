@@ -40,7 +40,7 @@ GALLERY = [
         "fit, ⁷Li NMR lithium plating, ⁵⁷Fe Mössbauer doublets/sextets with α-Fe velocity calibration and "
         "Fe²⁺/Fe³⁺ site fractions along charge, EPR g, ΔB_pp, spin counts and the narrow/broad Li-metal lines "
         "during plating; PCA of every series |\n"
-        "| [In situ TEM](06_in_situ_tem.ipynb) | movie morphology and expansion by a named definition, kymograph reaction fronts with linear/parabolic/power-law/Deal–Grove/JMAK kinetics and a two-regime fit, nucleation N(t) and growth exponents, SAED rings → d with the relativistic camera equation and ranked phase candidates, EELS edges and t/λ, electron dose and dose budget; electron holography (hologram → phase by sideband filtering, phase profiles, potential step in V); neutron radiography movies (open-beam/dark normalisation, change vs first frame, Li areal density) through the same movie tabs |\n"
+        "| [In situ TEM](06_in_situ_tem.ipynb) | movie morphology and expansion by a named definition, kymograph reaction fronts with linear/parabolic/power-law/Deal–Grove/JMAK kinetics and a two-regime fit, nucleation N(t) and growth exponents, SAED rings → d with the relativistic camera equation and ranked phase candidates, EELS edges and t/λ, electron dose and dose budget; GPA strain maps (ε_xx, ε_yy, ε_xy, rotation); EDS Cliff–Lorimer quantification and element maps; 4D-STEM virtual BF/ADF and centre of mass; electron holography (hologram → phase by sideband filtering, phase profiles, potential step in V); neutron radiography movies (open-beam/dark normalisation, change vs first frame, Li areal density) through the same movie tabs |\n"
         "| [X-ray microscopy and tomography](08_xray_microscopy.ipynb) | volumes of any size (TIFF, HDF5/NeXus, "
         "zarr, raw): segmentation, porosity through the thickness, connected porosity, pore sizes, particles, "
         "tortuosity per axis from a diffusion simulation; operando swelling and cracking; XANES state-of-charge "
@@ -486,6 +486,23 @@ TEM = [
                   "rings = bl.tem.find_rings(profile)\nbl.tem.match_phases(rings['d_A']).head()"),
     new_code_cell("bl.tem.d_candidates([2.32])  # LiF(111) and Li2O(200) are both candidates"),
     new_code_cell("bl.tem.dose_budget(budget_e_A2=100, dose_rate_e_A2_s=0.1, exposure_s=5, frames_wanted=300)"),
+    new_markdown_cell(
+        "### GPA strain, EDS and 4D-STEM\n\n"
+        "Geometric phase analysis maps the strain relative to chosen FFT spots: one g gives the strain along g, two "
+        "non-collinear g the full ε_xx, ε_yy, ε_xy and the rotation (the *Diffraction* tab, with the g choice and a "
+        "component selector). EDS (the *Spectroscopy* tab in EDS mode): net line counts with the background from "
+        "windows either side, Cliff–Lorimer at.% with k-factors you can edit (the defaults are approximate), and "
+        "element maps computed chunk by chunk. Below, an NMC particle with an NMC811 core and an NMC111 shell."
+    ),
+    new_code_cell("nmc = bl.datasets.make_eds_spectrum_image()\n"
+                  "maps = bl.tem.eds_element_maps(nmc.data.chunk({'y': 8, 'x': 8}), ['O', 'Mn', 'Co', 'Ni'])\n"
+                  "at = bl.tem.composition_maps(maps)\n"
+                  "core = nmc.truth['core_mask']\n"
+                  "{el: round(float(at.sel(element=el).values[core].mean()), 1) for el in ['O', 'Mn', 'Co', 'Ni']}"),
+    new_code_cell("cube = bl.datasets.make_4dstem_cube()\n"
+                  "adf = bl.tem.virtual_image(cube.data, inner_px=7.5, outer_px=14.5)  # annular dark field\n"
+                  "com = bl.tem.center_of_mass(cube.data, mask_px=8)\n"
+                  "float(adf.max()), float(com['com_x_px'].max()), float(cube.truth['shift_x_px'].max())"),
     new_markdown_cell(
         "### Electron holography and neutron radiography\n\n"
         "An off-axis hologram carries the specimen's phase on its fringes: one sideband of its Fourier transform, "

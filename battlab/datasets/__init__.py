@@ -92,6 +92,8 @@ DEMOS = {
 
 # In situ TEM (battlab.tem)
 from battlab.datasets.tem import (  # noqa: E402
+    make_4dstem_cube,
+    make_eds_spectrum_image,
     make_eels_spectrum,
     make_eels_spectrum_image,
     make_fracture_population,
@@ -105,7 +107,7 @@ from battlab.datasets.tem import (  # noqa: E402
 
 __all__ += ["make_si_nanowire_movie", "make_li_nucleation_movie", "make_saed_pattern", "make_saed_series",
             "make_hrtem_lattice", "make_hrtem_series", "make_eels_spectrum", "make_eels_spectrum_image",
-            "make_fracture_population"]
+            "make_fracture_population", "make_eds_spectrum_image", "make_4dstem_cube"]
 DEMOS.update({
     "TEM: Si nanowire lithiation (shrinking core, drift)": (make_si_nanowire_movie, "tem"),
     "TEM: Li nucleation and growth (instantaneous)": (make_li_nucleation_movie, "tem"),
