@@ -160,6 +160,25 @@ class XRMApp(BaseApp):
         self.calc_out = w.HTML()
         for widget in (self.mu_text, self.thick_text, self.sod, self.oid, self.pitch):
             widget.observe(lambda _: self._guard("calculating", self._calculate), "value")
+        # Manual phase labelling: a polygon on the current slice (clicked or typed) gets a phase.
+        self.draw = w.Checkbox(value=False, description="click polygon vertices on the slice", indent=False)
+        self.polygon = w.Text(value="", description="Polygon (µm)", placeholder="h, v; h, v; h, v  (x, y on a z slice)",
+                              style=style, layout=w.Layout(width="420px"))
+        self.label_phase = w.BoundedIntText(value=0, min=0, max=9, description="Phase", style=style,
+                                            layout=w.Layout(width="120px"))
+        self.label_scope = w.Dropdown(options=[("this slice", "slice"), ("slab ± n slices", "slab"),
+                                               ("all slices", "all")], value="slice", description="Apply to",
+                                      style=style, layout=w.Layout(width="220px"))
+        self.slab_half = w.BoundedIntText(value=2, min=0, max=100000, description="n", style=style,
+                                          layout=w.Layout(width="100px"))
+        self.apply_label = w.Button(description="Label polygon", icon="paint-brush")
+        self.apply_label.on_click(lambda _: self._guard("labelling the polygon", self._apply_polygon))
+        self.clear_labels = w.Button(description="Clear manual labels", icon="eraser")
+        self.clear_labels.on_click(lambda _: self._guard("clearing the manual labels", self._clear_labels))
+        self.draw.observe(lambda ch: self._guard("showing the slice", self._on_draw, ch["new"]), "value")
+        self.polygon.observe(lambda _: None if self._busy or not self.draw.value else
+                             self._guard("showing the polygon", self._update_slice), "value")
+        self.label_edits: list[dict] = []
         # Progress of the long computations (segmentation + metrics + tortuosity, the
         # operando series, SART). Its value is sent to the page as the loops report, so
         # the bar moves while the kernel computes.
@@ -201,6 +220,9 @@ class XRMApp(BaseApp):
         self.truth_plot = PlotPane()
         volume = w.VBox([w.HBox([self.technique, self.axis, self.overlay]), self.technique_note,
                          w.HBox([self.slice, self.contrast]),
+                         w.HBox([self.draw, self.polygon]),
+                         w.HBox([self.label_phase, self.label_scope, self.slab_half, self.apply_label,
+                                 self.clear_labels]),
                          w.HBox([self.slice_plot.widget, self.profile_plot.widget]),
                          w.HBox([self.psd_plot.widget, self.tort_plot.widget])])
         operando = w.VBox([self.time, w.HBox([self.operando_slice.widget, self.operando_plot.widget])])
@@ -280,6 +302,7 @@ class XRMApp(BaseApp):
         if dims != ("z", "y", "x"):
             raise InvalidParameterError(f"{label}: not a volume, an operando series, a XANES stack or projections.")
         self.volume = data
+        self.label_edits = []  # manual labels belong to the volume they were drawn on
         self._switch("Volume")
         with self._quiet():
             self.voxel.value = float(data.attrs["voxel_size_um"][0])
@@ -375,7 +398,7 @@ class XRMApp(BaseApp):
         self.analysis = analyse_volume(self.volume, method=self.method.value, classes=self.classes.value,
                                        thresholds=self._thresholds(), min_size_voxels=self.min_size.value,
                                        axis=self.axis.value, max_voxels_in_memory=64 ** 3,
-                                       phase_names=self._phase_names(),
+                                       phase_names=self._phase_names(), label_edits=self.label_edits,
                                        progress=lambda msg: self.set_status(msg), on_progress=self._on_progress)
         self.clear_error()
         self.table.value = html_table(self.analysis.tables["summary"], _SUMMARY)
@@ -442,9 +465,87 @@ class XRMApp(BaseApp):
 
         p = imaging_preset(self.technique.value)
         units = self.volume.attrs.get("units") or p["units"]
-        self.slice_plot.update(P.slice_image(grey, lab, pixel_size_um=spacing, axes=(order[1], order[0]),
-                                             title=f"{self.technique.value}: {ax} = {pos:.2f} µm (slice {k})",
-                                             clim=clim, cmap=p["cmap"], value_label=f"signal ({units})"))
+        view = P.slice_image(grey, lab, pixel_size_um=spacing, axes=(order[1], order[0]),
+                             title=f"{self.technique.value}: {ax} = {pos:.2f} µm (slice {k})",
+                             clim=clim, cmap=p["cmap"], value_label=f"signal ({units})")
+        self._slice_geometry = (grey.shape, spacing)
+        if not self.draw.value:
+            self.slice_plot.update(view)
+            return
+        from bokeh.events import Tap
+
+        fig = P.hv.render(view, backend="bokeh")
+        hs, vs = self._polygon_plot_coords()
+        fig.patch(hs, vs, fill_alpha=0.25, fill_color="#ff1493", line_color="#ff1493", line_width=2)
+        fig.scatter(hs, vs, size=8, marker="circle", color="#ff1493")
+        # A click reaches Python through the widget's comm (a Bokeh event), as in the correlation app.
+        fig.on_event(Tap, lambda event: self._guard("adding a polygon vertex", self._on_slice_tap, event.x, event.y))
+        self.slice_plot.update(fig)
+
+    # --- manual labels ---------------------------------------------------------------
+    def _vertices(self):
+        """Vertices typed or clicked so far, (horizontal, vertical) µm in volume coordinates."""
+        text = self.polygon.value.strip()
+        if not text:
+            return []
+        try:
+            pts = [tuple(float(v) for v in pair.split(",")) for pair in text.split(";") if pair.strip()]
+        except ValueError:
+            raise InvalidParameterError("polygon: type vertices as 'h, v; h, v; h, v' in µm.") from None
+        if any(len(pt) != 2 for pt in pts):
+            raise InvalidParameterError("polygon: each vertex is two numbers 'h, v' (µm), separated by ';'.")
+        return pts
+
+    def _polygon_plot_coords(self):
+        # The slice is drawn with row 0 at the top and pixels as areas; vertices are voxel-centre
+        # coordinates (index × voxel size), so they shift by half a pixel and flip vertically.
+        (nv, _), (dv, dh) = self._slice_geometry
+        pts = self._vertices()
+        return [h + dh / 2 for h, _ in pts], [(nv - 0.5) * dv - v for _, v in pts]
+
+    def _on_slice_tap(self, x_plot, y_plot):
+        if not self.draw.value or x_plot is None or y_plot is None:
+            return
+        (nv, _), (dv, dh) = self._slice_geometry
+        h, v = float(x_plot) - dh / 2, (nv - 0.5) * dv - float(y_plot)
+        self.polygon.value = "; ".join(f"{a:.4g}, {b:.4g}" for a, b in [*self._vertices(), (h, v)])
+        self._update_slice()
+
+    def _on_draw(self, on):
+        if on:
+            self.set_status("Click the polygon's corners on the slice (or type them), choose the phase and press "
+                            "Label polygon.")
+        self._update_slice()
+
+    def _apply_polygon(self):
+        if self.volume is None or self.analysis is None:
+            raise MissingDataError("load a volume first.")
+        pts = self._vertices()
+        if len(pts) < 3:
+            raise InvalidParameterError("a polygon needs at least three vertices: click them on the slice or type "
+                                        "'h, v; h, v; h, v' in µm.")
+        ax, k, n = self.axis.value, int(self.slice.value), self.volume.sizes[self.axis.value]
+        scope = self.label_scope.value
+        slices = (k if scope == "slice" else None if scope == "all"
+                  else (max(0, k - self.slab_half.value), min(n, k + self.slab_half.value + 1)))
+        from battlab.xrm import label_polygon
+
+        label_polygon(self.analysis.labels.isel({ax: slice(k, k + 1)}), pts, phase=self.label_phase.value,
+                      axis=ax, slices=0)  # checks the polygon before the re-analysis
+        self.label_edits.append({"vertices_um": pts, "phase": int(self.label_phase.value), "axis": ax,
+                                 "slices": slices})
+        with self._quiet():
+            self.polygon.value = ""
+        self._analyse_volume()
+        edit = self.analysis.labels.attrs["manual_labels"][-1]
+        self.set_status(f"{edit['voxels']:,} voxels set to phase {edit['phase']} "
+                        f"({len(self.label_edits)} manual label(s)); metrics recomputed.")
+
+    def _clear_labels(self):
+        self.label_edits = []
+        with self._quiet():
+            self.polygon.value = ""
+        self._analyse_volume()
 
     def _preview(self):
         """A strided sample of the volume (at most ~2 M voxels) for contrast limits."""

@@ -28,7 +28,9 @@ from battlab.xrm.segment import (
     drop_small_labels,
     find_thresholds,
     histogram,
+    label_polygon,
     phase_mask,
+    polygon_mask,
     segment,
     split_particles,
 )
@@ -47,6 +49,7 @@ from battlab.xrm.xanes import (
 
 __all__ = ["VOLUME_SUFFIXES", "describe_volume", "make_volume", "open_volume", "write_zarr_volume",
            "histogram", "find_thresholds", "segment", "clean_labels", "split_particles", "phase_mask", "drop_small_labels",
+           "polygon_mask", "label_polygon",
            "phase_fractions", "porosity", "slice_profile", "connected_porosity", "specific_surface_area",
            "local_thickness", "size_distribution", "particle_table", "crack_table", "particle_changes",
            "tortuosity", "diffusivity_field",

@@ -14,7 +14,7 @@ import numpy as np
 from battlab.errors import InvalidParameterError, MissingDataError
 
 __all__ = ["histogram", "find_thresholds", "segment", "clean_labels", "split_particles", "phase_mask",
-           "drop_small_labels"]
+           "drop_small_labels", "polygon_mask", "label_polygon"]
 
 
 def _dask(volume):
@@ -262,4 +262,121 @@ def split_particles(mask, *, min_distance_um: float, voxel_size_um=None, min_siz
     lab, n = drop_small_labels(watershed(-dist, markers, mask=arr), min_size=min_size_voxels)
     out = _like(mask, lab, "particle", "particle id", n_particles=n)
     out.attrs["voxel_size_um"] = tuple(float(v) for v in vox)
+    return out
+
+
+# --------------------------------------------------------------------------- manual labels
+def polygon_mask(shape, vertices_um, *, pixel_size_um) -> np.ndarray:
+    """Pixels of a slice whose centres lie inside a polygon.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Slice shape (rows, columns) = (vertical, horizontal) axis.
+    vertices_um : sequence of (horizontal_um, vertical_um)
+        Polygon vertices in the slice's coordinates, pixel ``(r, c)`` sitting at
+        ``(c · dh, r · dv)`` (the volume's ``x_um``/``y_um`` for a z slice).
+    pixel_size_um : (float, float)
+        (vertical, horizontal) pixel size in µm.
+
+    Returns
+    -------
+    ndarray of bool, ``shape``
+    """
+    from skimage.measure import points_in_poly
+
+    verts = np.asarray(vertices_um, float)
+    if verts.ndim != 2 or verts.shape[1] != 2 or len(verts) < 3 or not np.all(np.isfinite(verts)):
+        raise InvalidParameterError("a polygon needs at least three (horizontal, vertical) vertices in µm, "
+                                    f"got {np.asarray(vertices_um).tolist()!r}.")
+    dv, dh = (float(v) for v in pixel_size_um)
+    ny, nx = (int(n) for n in shape)
+    # Only the polygon's bounding box is tested point by point.
+    c0 = max(0, int(np.floor(verts[:, 0].min() / dh)))
+    c1 = min(nx, int(np.ceil(verts[:, 0].max() / dh)) + 1)
+    r0 = max(0, int(np.floor(verts[:, 1].min() / dv)))
+    r1 = min(ny, int(np.ceil(verts[:, 1].max() / dv)) + 1)
+    mask = np.zeros((ny, nx), bool)
+    if c1 <= c0 or r1 <= r0:
+        return mask
+    rr, cc = np.mgrid[r0:r1, c0:c1]
+    inside = points_in_poly(np.column_stack([cc.ravel() * dh, rr.ravel() * dv]), verts)
+    mask[r0:r1, c0:c1] = inside.reshape(rr.shape)
+    return mask
+
+
+def label_polygon(labels, vertices_um, *, phase: int, axis: str = "z", slices=None, voxel_size_um=None):
+    """Assign a phase to the voxels inside a polygon drawn on a slice (or a slab of slices).
+
+    Manual phase labelling: a region the thresholds get wrong (a crack filled with
+    binder-like grey, an artefact) is outlined on a slice and given its phase; the
+    same outline can be applied through a slab of slices.
+
+    Parameters
+    ----------
+    labels : DataArray (z, y, x) of int
+        Phase labels (:func:`segment`), lazy or in memory; left unchanged.
+    vertices_um : sequence of (horizontal_um, vertical_um)
+        Polygon in the slice plane, in the volume's coordinates (index × voxel size):
+        (x, y) on a z slice, (x, z) on a y slice, (y, z) on an x slice.
+    phase : int
+        Phase number to assign (≥ 0; a number above the existing ones adds a phase).
+    axis : {"z", "y", "x"}
+        Axis normal to the slice.
+    slices : int, (start, stop) or None
+        Slice index, half-open index range ``[start, stop)`` of a slab, or None for
+        every slice along ``axis``.
+    voxel_size_um : optional
+        Needed only for a plain array.
+
+    Returns
+    -------
+    DataArray
+        New labels (lazy when the input was); attrs ``n_phases`` updated and the edit
+        appended to ``manual_labels``.
+    """
+    import dask.array as da
+    import xarray as xr
+
+    from battlab.xrm.metrics import _voxel
+
+    if axis not in ("z", "y", "x"):
+        raise InvalidParameterError(f"axis must be 'z', 'y' or 'x', got {axis!r}.")
+    if int(phase) != phase or phase < 0 or phase > 254:
+        raise InvalidParameterError(f"phase must be an integer 0–254, got {phase!r}.")
+    if not hasattr(labels, "dims"):
+        arr = np.asarray(labels)
+        if arr.ndim != 3:
+            raise InvalidParameterError(f"labels must be 3-D (z, y, x), got shape {arr.shape}.")
+        labels = _like(None, arr, "phase", "phase index")
+    vox = _voxel(labels, voxel_size_um)
+    k = "zyx".index(axis)
+    plane = [d for d in ("z", "y", "x") if d != axis]  # (vertical, horizontal) of the slice
+    n = labels.sizes[axis]
+    if slices is None:
+        start, stop = 0, n
+    elif np.ndim(slices) == 0:
+        start, stop = int(slices), int(slices) + 1
+    else:
+        start, stop = (int(v) for v in slices)
+    if not 0 <= start < stop <= n:
+        raise InvalidParameterError(f"slices {slices!r} are outside the {n} slices along {axis}.")
+    mask2d = polygon_mask((labels.sizes[plane[0]], labels.sizes[plane[1]]), vertices_um,
+                          pixel_size_um=(vox["zyx".index(plane[0])], vox["zyx".index(plane[1])]))
+    along = np.zeros(n, bool)
+    along[start:stop] = True
+    sel = xr.DataArray(mask2d, dims=plane) & xr.DataArray(along, dims=(axis,))
+    sel = sel.transpose("z", "y", "x")
+    data = labels.data
+    if isinstance(data, da.Array):
+        sel_data = da.from_array(sel.values, chunks=data.chunks)
+        new = da.where(sel_data, np.asarray(phase, dtype=data.dtype), data)
+    else:
+        new = np.where(sel.values, np.asarray(phase, dtype=np.asarray(data).dtype), data)
+    out = labels.copy(data=new)
+    out.attrs = dict(labels.attrs)
+    out.attrs["n_phases"] = max(int(labels.attrs.get("n_phases", 0) or 0), int(phase) + 1)
+    edit = {"phase": int(phase), "axis": axis, "slices": [start, stop],
+            "vertices_um": np.asarray(vertices_um, float).round(6).tolist(), "voxels": int(mask2d.sum()) * (stop - start)}
+    out.attrs["manual_labels"] = [*labels.attrs.get("manual_labels", []), edit]
     return out

@@ -47,7 +47,7 @@ def analyse_volume(volume, *, method: str = "multiotsu", classes: int = 3, thres
                    solid_phase: int | None = None, min_size_voxels: int = 5, axis: str = "z",
                    max_voxels_in_memory: int = 96 ** 3, tortuosity_axes=("z", "y", "x"),
                    particle_min_distance_um: float | None = None, phase_names: dict | None = None,
-                   progress=None, on_progress=None) -> VolumeAnalysis:
+                   label_edits=(), progress=None, on_progress=None) -> VolumeAnalysis:
     """Segment a volume and measure its microstructure.
 
     Parameters
@@ -70,6 +70,10 @@ def analyse_volume(volume, *, method: str = "multiotsu", classes: int = 3, thres
         Axes of the diffusion simulation (empty: skip).
     particle_min_distance_um : float, optional
         Watershed seed spacing (about the smallest particle radius); default 4 voxels.
+    label_edits : sequence of dict
+        Manual phase labels applied after thresholding, in order: each dict holds the
+        keywords of :func:`battlab.xrm.label_polygon` (``vertices_um``, ``phase``,
+        ``axis``, ``slices``).
     progress : callable(str), optional
         Called with a message before each step (the app's status line).
     on_progress : callable(float, str), optional
@@ -82,7 +86,7 @@ def analyse_volume(volume, *, method: str = "multiotsu", classes: int = 3, thres
     VolumeAnalysis
     """
     from battlab.xrm import metrics as m
-    from battlab.xrm.segment import clean_labels, segment, split_particles
+    from battlab.xrm.segment import clean_labels, label_polygon, segment, split_particles
     from battlab.xrm.tortuosity import tortuosity
 
     # Typical share of the run time of each step (tortuosity and local thickness dominate).
@@ -108,6 +112,8 @@ def analyse_volume(volume, *, method: str = "multiotsu", classes: int = 3, thres
     notes = []
     say("thresholding (histogram over all chunks)…", "threshold")
     labels = segment(volume, method=method, classes=classes, thresholds=thresholds)
+    for edit in label_edits:
+        labels = label_polygon(labels, **edit)
     n_phases = int(labels.attrs["n_phases"])
     if not 0 <= pore_phase < n_phases:
         raise InvalidParameterError(f"pore_phase {pore_phase} does not exist: the segmentation has phases "
@@ -168,6 +174,7 @@ def analyse_volume(volume, *, method: str = "multiotsu", classes: int = 3, thres
     options = {"method": method, "classes": classes, "thresholds": labels.attrs["thresholds"],
                "pore_phase": pore_phase, "solid_phase": solid, "min_size_voxels": min_size_voxels, "axis": axis,
                "max_voxels_in_memory": max_voxels_in_memory, "tortuosity_axes": list(tortuosity_axes),
+               "manual_labels": labels.attrs.get("manual_labels", []),
                "voxel_size_um": vox}
     if on_progress is not None:
         on_progress(1.0, "done")

@@ -215,3 +215,45 @@ def test_progress_bar_advances_through_the_analysis_to_100_percent(app):
     app.rmethod.value = "sart"
     assert app.progress_history[-1] == 1.0 and 0.5 in app.progress_history
     app.rmethod.value = "fbp"
+
+
+def test_manual_phase_labelling_by_clicks_and_typed_polygon(app):
+    _demo(app, "spheres")
+    vol = app.volume
+    dz, dy, dx = vol.attrs["voxel_size_um"]
+    app.axis.value = "z"
+    app.slice.value = 20
+    app.draw.value = True
+    from bokeh.models import Plot
+
+    fig = app.slice_plot.object
+    assert isinstance(fig, Plot) and "tap" in fig._event_callbacks  # a Bokeh figure listening for clicks
+    # Clicks at the centres of pixels (row 5, col 4), (5, 13), (12, 13), (12, 4) of the drawn slice.
+    nv = vol.sizes["y"]
+    for r, c in ((5, 4), (5, 13), (12, 13), (12, 4)):
+        app._on_slice_tap((c + 0.5) * dx, (nv - r - 0.5) * dy)
+    np.testing.assert_allclose(app._vertices(), [(4 * dx, 5 * dy), (13 * dx, 5 * dy), (13 * dx, 12 * dy),
+                                                 (4 * dx, 12 * dy)], atol=1e-3)
+    # Typed vertices a quarter voxel outside the centres of rows 5–12 and columns 4–13, so
+    # no voxel centre lies on the outline and the count is exact.
+    app.polygon.value = f"{3.75 * dx}, {4.75 * dy}; {13.25 * dx}, {4.75 * dy}; {13.25 * dx}, {12.25 * dy}; " \
+                        f"{3.75 * dx}, {12.25 * dy}"
+    app.label_phase.value = 0  # mark the region as pore
+    app.label_scope.value = "slab"
+    app.slab_half.value = 1
+    before = app.analysis.tables["summary"]["porosity"].iloc[0]
+    app.apply_label.click()
+    assert app.banner.layout.display == "none", app.banner.value
+    lab = app.analysis.labels.values
+    assert np.all(lab[19:22, 5:13, 4:14] == 0)  # 3 slices × 8 rows × 10 columns
+    edit = app.analysis.labels.attrs["manual_labels"][0]
+    assert edit["voxels"] == 3 * 8 * 10 and edit["slices"] == [19, 22]
+    after = app.analysis.tables["summary"]["porosity"].iloc[0]
+    assert after >= before and app.analysis.options["manual_labels"]
+    assert "voxels set to phase 0" in app.status.value
+    app.polygon.value = "1, 2; 3"
+    app.apply_label.click()
+    assert "h, v" in app.banner.value
+    app.clear_labels.click()
+    assert app.analysis.labels.attrs.get("manual_labels", []) == [] and not app.label_edits
+    app.draw.value = False
