@@ -556,11 +556,7 @@ def gpa_strain(image, *, pixel_size_nm: float | None = None, spot=None, mask_sig
     """
     import xarray as xr
 
-    img = _image(image, "image")
-    if pixel_size_nm is None:
-        pixel_size_nm = getattr(image, "attrs", {}).get("pixel_size_nm")
-    if not pixel_size_nm:
-        raise MissingDataError("gpa_strain needs pixel_size_nm=.")
+    img, pixel_size_nm = _image_px(image, pixel_size_nm, "gpa_strain")
     if spot is None:
         row = fft_spots(img, pixel_size_nm=pixel_size_nm, n_spots=1).iloc[0]
         spot = (row["gy_per_nm"], row["gx_per_nm"])
@@ -577,6 +573,16 @@ def gpa_strain(image, *, pixel_size_nm: float | None = None, spot=None, mask_sig
                        attrs={"units": "1", "g_per_nm": (gy, gx), "d_ref_A": 10 / gmag,
                               "mask_sigma_per_nm": sigma})
     return out
+
+
+def _image_px(image, pixel_size_nm, what):
+    """The image as an array and its pixel size (given, or from its attrs)."""
+    img = _image(image, "image")
+    if pixel_size_nm is None:
+        pixel_size_nm = getattr(image, "attrs", {}).get("pixel_size_nm")
+    if not pixel_size_nm:
+        raise MissingDataError(f"{what} needs pixel_size_nm=.")
+    return img, pixel_size_nm
 
 
 def _gpa_delta_g(img, pixel_size_nm, gy, gx, sigma):
@@ -624,11 +630,7 @@ def gpa_strain_tensor(image, *, pixel_size_nm: float | None = None, spots=None,
     """
     import xarray as xr
 
-    img = _image(image, "image")
-    if pixel_size_nm is None:
-        pixel_size_nm = getattr(image, "attrs", {}).get("pixel_size_nm")
-    if not pixel_size_nm:
-        raise MissingDataError("gpa_strain_tensor needs pixel_size_nm=.")
+    img, pixel_size_nm = _image_px(image, pixel_size_nm, "gpa_strain_tensor")
     if spots is None:
         table = fft_spots(img, pixel_size_nm=pixel_size_nm, n_spots=8)
         # a second lattice, not window leakage: at least 20° away and a tenth of the strongest amplitude
