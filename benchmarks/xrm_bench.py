@@ -134,8 +134,8 @@ def _blobs(size, porosity=0.45, seed=0):
     return (field > np.quantile(field, porosity)).astype(np.uint8)  # 0 = pore, 1 = solid
 
 
-def run_peers(size: int, tort_size: int) -> list:
-    from battlab.xrm import local_thickness, porosity, tortuosity
+def run_peers(size: int, tort_size: int, only=("porosity", "psd", "tortuosity")) -> list:
+    from battlab.xrm import porosity, tortuosity
 
     rows = []
     lab = _blobs(size)
@@ -150,9 +150,23 @@ def run_peers(size: int, tort_size: int) -> list:
         out = func()
         return out, time.perf_counter() - t
 
-    ours, t_ours = timed(lambda: porosity(lab))
-    theirs, t_theirs = timed(lambda: ps.metrics.porosity(pores)) if ps else (None, None)
-    rows.append(("porosity", f"{size}³", ours, t_ours, theirs, t_theirs))
+    if "porosity" in only:
+        ours, t_ours = timed(lambda: porosity(lab))
+        theirs, t_theirs = timed(lambda: ps.metrics.porosity(pores)) if ps else (None, None)
+        rows.append(("porosity", f"{size}³", ours, t_ours, theirs, t_theirs))
+    if "psd" in only:
+        rows.append(_psd_row(lab, pores, size, ps, timed))
+    if "tortuosity" in only:
+        sub = lab[:tort_size, :tort_size, :tort_size] if tort_size < size else lab
+        tab, t_ours = timed(lambda: tortuosity(sub, axes=("z",), tol=1e-6))
+        rows.append(("tortuosity factor z", f"{sub.shape[0]}³", float(tab["tortuosity_factor"].iloc[0]), t_ours,
+                     None, None))
+    return rows
+
+
+def _psd_row(lab, pores, size, ps, timed):
+    from battlab.xrm import local_thickness
+
     lt, t_ours = timed(lambda: local_thickness(lab, phase=0, voxel_size_um=1.0, n_radii=25))
     d50 = float(np.median(lt.values[pores]))
     del lt
@@ -160,13 +174,8 @@ def run_peers(size: int, tort_size: int) -> list:
         plt, t_theirs = timed(lambda: ps.filters.local_thickness(pores, sizes=25))
         theirs = float(np.median(2 * plt[pores]))
         del plt
-    rows.append(("local thickness d50 (voxels)", f"{size}³", d50, t_ours, theirs if ps else None,
-                 t_theirs if ps else None))
-    sub = lab[:tort_size, :tort_size, :tort_size]
-    tab, t_ours = timed(lambda: tortuosity(sub, axes=("z",), tol=1e-6))
-    rows.append(("tortuosity factor z", f"{tort_size}³", float(tab["tortuosity_factor"].iloc[0]), t_ours, None,
-                 None))
-    return rows
+    return ("local thickness d50 (voxels)", f"{size}³", d50, t_ours, theirs if ps else None,
+            t_theirs if ps else None)
 
 
 def main(argv=None):
@@ -183,6 +192,8 @@ def main(argv=None):
     p.add_argument("--dir", type=Path, default=None, help="where to write it (default: the temp folder)")
     p.add_argument("--size", type=int, default=512, help="edge of the peer-comparison cube")
     p.add_argument("--tortuosity-size", type=int, default=128, help="edge of the tortuosity sub-volume")
+    p.add_argument("--only", nargs="+", default=["porosity", "psd", "tortuosity"],
+                   choices=["porosity", "psd", "tortuosity"], help="peer rows to run")
     args = p.parse_args(argv)
     if args.part in ("ooc", "all"):
         r = run_ooc(args.gb, args.dir)
@@ -195,7 +206,7 @@ def main(argv=None):
               "limit 1.5 GB)\n")
     if args.part in ("peers", "all"):
         print("| metric | volume | battlab value | battlab s | porespy value | porespy s |\n|---|---|---:|---:|---:|---:|")
-        for name, vol, ours, t_ours, theirs, t_theirs in run_peers(args.size, args.tortuosity_size):
+        for name, vol, ours, t_ours, theirs, t_theirs in run_peers(args.size, args.tortuosity_size, args.only):
             peer = "—" if theirs is None else f"{theirs:.4g}"
             peer_t = "— (not installable)" if t_theirs is None else f"{t_theirs:.2f}"
             print(f"| {name} | {vol} | {ours:.4g} | {t_ours:.2f} | {peer} | {peer_t} |")

@@ -190,12 +190,43 @@ def specific_surface_area(labels, *, phase=0, voxel_size_um=None, smooth_voxels:
     return float(mesh_surface_area(verts, faces) / volume)
 
 
+def _within_reach(points, r):
+    """A superset of the voxels closer than ``r`` to any True voxel of ``points`` (cheap).
+
+    Small radii: a cube of half-width ⌈r⌉. Larger radii: the distance between blocks of
+    ``s`` voxels (s ≈ r/6) on a coarse grid, padded by one block diagonal, so the EDT runs
+    on s³ times fewer voxels.
+    """
+    from scipy import ndimage as ndi
+
+    shape = points.shape
+    s = max(1, int(r // 6))
+    if s == 1:
+        reach = int(np.ceil(r))
+        return ndi.maximum_filter(points.view(np.uint8), size=2 * reach + 1, mode="constant").astype(bool)
+    padded = np.pad(points, [(0, (-n) % s) for n in shape])
+    nz, ny, nx = (n // s for n in padded.shape)
+    coarse = padded.reshape(nz, s, ny, s, nx, s).any(axis=(1, 3, 5))
+    near = ndi.distance_transform_edt(~coarse) * s < r + s * np.sqrt(3)
+    zi, yi, xi = (np.arange(n) // s for n in shape)
+    return near[np.ix_(zi, yi, xi)]
+
+
 def local_thickness(labels, *, phase=0, voxel_size_um=None, n_radii: int = 40, on_progress=None):
     """Local thickness: at each voxel, the diameter of the largest sphere that fits in
     the phase and covers the voxel (µm).
 
     Radii are tested from large to small on a grid of up to ``n_radii`` values of the
-    distance map, so the result is exact on that grid.
+    distance map, so the result is exact on that grid: a voxel gets the largest grid
+    radius r for which it lies closer than r to a voxel whose distance to the other
+    phase is ≥ r.
+
+    One distance transform is computed. At each radius only the centres that are new at
+    that radius can reach a voxel still without a value (older centres already covered
+    everything within their larger radius), and of those only the ones on the surface of
+    the set {distance ≥ r} can be the nearest; voxels near them (a coarse-grid bound) are
+    tested against them exactly with a k-d tree. This gives the same map as a distance
+    transform per radius at a fraction of the cost.
 
     ``on_progress``, when given, is called with the fraction of radii done (0–1).
 
@@ -204,6 +235,7 @@ def local_thickness(labels, *, phase=0, voxel_size_um=None, n_radii: int = 40, o
     DataArray (z, y, x) of float, ``units`` µm; 0 outside the phase.
     """
     from scipy import ndimage as ndi
+    from scipy.spatial import cKDTree
 
     from battlab.xrm.segment import _like
 
@@ -218,14 +250,32 @@ def local_thickness(labels, *, phase=0, voxel_size_um=None, n_radii: int = 40, o
     if radii.size > n_radii:
         radii = np.unique(np.quantile(radii, np.linspace(0, 1, int(n_radii))))
     thick = np.zeros(mask.shape, float)
+    done = ~mask  # voxels with their final value (the other phase: 0)
+    upper = np.inf
+    batch = 4_000_000  # query points per k-d tree call (bounds the coordinate arrays' memory)
     for i, r in enumerate(radii[::-1]):
         if on_progress is not None:
             on_progress(i / radii.size)
         seeds = dt >= r
-        # Voxels within r of a centre whose inscribed sphere has radius >= r.
-        covered = ndi.distance_transform_edt(~seeds) < r
-        new = covered & mask & (thick == 0)
-        thick[new] = 2 * r * vox[0]
+        new = seeds & (dt < upper)
+        upper = r
+        if not new.any():
+            continue
+        own = new & ~done  # a centre is covered by its own sphere
+        thick[own] = 2 * r * vox[0]
+        done |= own
+        surface = new & ~ndi.binary_erosion(seeds, border_value=1)
+        candidates = np.flatnonzero(_within_reach(surface, r) & ~done)
+        if candidates.size == 0:
+            continue
+        tree = cKDTree(np.argwhere(surface).astype(float))
+        for start in range(0, candidates.size, batch):
+            idx = candidates[start:start + batch]
+            pts = np.column_stack(np.unravel_index(idx, mask.shape)).astype(float)
+            dist, _ = tree.query(pts, k=1, distance_upper_bound=r, workers=-1)
+            hit = idx[dist < r]
+            thick.flat[hit] = 2 * r * vox[0]
+            done.flat[hit] = True
     if on_progress is not None:
         on_progress(1.0)
     return _like(labels, thick, "local_thickness", "µm", phase=phase)

@@ -192,3 +192,23 @@ def test_porespy_cross_check(spheres):
     theirs = 2 * ps.filters.local_thickness(solid, sizes=40)
     assert np.median(ours[solid]) == pytest.approx(np.median(theirs[solid]), rel=0.08)
     assert porosity(spheres.truth["labels"]) == pytest.approx(ps.metrics.porosity(spheres.truth["labels"] == 0))
+
+
+def test_local_thickness_equals_one_distance_transform_per_radius():
+    # The definition, computed the slow way: for each grid radius r (large to small), the
+    # voxels closer than r to a voxel whose distance map is >= r. The fast algorithm must
+    # give the identical map on a random two-phase field.
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(5)
+    field = ndi.gaussian_filter(rng.random((40, 44, 48)), 2.5)
+    mask = field > np.median(field)
+    dt = ndi.distance_transform_edt(mask)
+    radii = np.unique(dt[mask])
+    radii = np.unique(np.quantile(radii, np.linspace(0, 1, 25)))
+    ref = np.zeros(mask.shape)
+    for r in radii[::-1]:
+        new = (ndi.distance_transform_edt(dt < r) < r) & mask & (ref == 0)
+        ref[new] = 2 * r * 0.7
+    ours = local_thickness(mask.astype(np.uint8), phase=1, voxel_size_um=0.7, n_radii=25).values
+    np.testing.assert_array_equal(ours, ref)
