@@ -12,8 +12,9 @@ by default to keep the run short; ``--frames 1000`` (or
 
 battlab: ``open_movie`` (lazy) + ``optical.analyze_movie(drift="auto")``: per frame the
 stage drift (sub-pixel phase correlation of the luminance around the current collector,
-with its confidence), the drift-corrected frame, the thickness (sub-pixel edges), CIELAB
-stage fractions, lithiation front and kymograph column, one frame in memory at a time.
+with its confidence), the thickness (sub-pixel edges, moved back by the drift), CIELAB
+stage fractions, lithiation front and drift-corrected kymograph column, one frame in
+memory at a time.
 Peer: the loop a user would write with scikit-image: ``skimage.io.imread`` of the stack,
 then per frame ``skimage.registration.phase_cross_correlation`` against the first frame
 (grey, 1/50 px), ``skimage.color.rgb2lab``, nearest-centroid classes, a

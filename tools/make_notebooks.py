@@ -63,8 +63,59 @@ GALLERY = [
         "kinetic), SECM/SICM/ESM maps with the AFM map tools, local rate-constant maps and active sites; XRF/EDS "
         "element maps: ratio maps with Poisson uncertainty, fractions, RGB composites, phases and registration "
         "onto an SEM image |\n\n"
-        "More techniques (in situ TEM, AFM, X-ray tomography, operando spectroscopy and the correlation of "
-        "all of them in time and space) join this list as they land."
+        "The apps export their tables with a provenance record; the Correlation app joins them."
+    ),
+    new_markdown_cell(
+        "## Where each technique lives\n\n"
+        "Each technique of the five reviews behind battlab, with the app (and tab or preset) that opens it, "
+        "the command that runs it on your files, and the library module to call from your own notebook.\n\n"
+        "| technique | app → tab / preset | command | library |\n|---|---|---|---|\n"
+        "| galvanostatic cycling, dQ/dV, rate capability | [cycling](01_galvanostatic_cycling.ipynb) | "
+        "`battlab cycling` | `bl.echem.cycling` |\n"
+        "| cyclic voltammetry | [CV](02_cyclic_voltammetry.ipynb) | `battlab cv` | `bl.echem.cv` |\n"
+        "| impedance, Kramers–Kronig, DRT | [impedance](03_impedance.ipynb) | `battlab eis` | `bl.echem.eis` |\n"
+        "| GITT / PITT | [GITT](04_gitt.ipynb) | `battlab gitt` | `bl.echem.gitt` |\n"
+        "| side-view optical microscopy, Li plating | [optical](05_operando_optical.ipynb) | `battlab optical` | "
+        "`bl.optical`, `bl.imaging` |\n"
+        "| in situ TEM movies, fronts, nucleation, dose | [TEM](06_in_situ_tem.ipynb) → movie, fronts, nucleation, "
+        "dose | `battlab tem` | `bl.tem` |\n"
+        "| SAED, HRTEM FFT, GPA strain | [TEM](06_in_situ_tem.ipynb) → diffraction | `battlab saed`, `battlab tem` | "
+        "`bl.tem` |\n"
+        "| EELS, EDS, 4D-STEM | [TEM](06_in_situ_tem.ipynb) → spectroscopy | `battlab tem` | `bl.tem` |\n"
+        "| electron holography phase images | [TEM](06_in_situ_tem.ipynb) → holography | `battlab holography` | "
+        "`bl.tem.holography` |\n"
+        "| neutron radiography | [TEM](06_in_situ_tem.ipynb) → movie, preset *neutron radiography* | "
+        "`battlab tem --preset neutron-radiography` | `bl.imaging.presets` |\n"
+        "| AFM topography, force curves, KPFM, C-AFM, EC-AFM | [AFM](07_afm.ipynb) | `battlab afm`, "
+        "`battlab afm-force` | `bl.afm` |\n"
+        "| X-ray tomography and microscopy, reconstruction | [X-ray microscopy](08_xray_microscopy.ipynb) | "
+        "`battlab xrm` | `bl.xrm` |\n"
+        "| XANES imaging (SOC maps) | [X-ray microscopy](08_xray_microscopy.ipynb) → XANES | `battlab xanes` | "
+        "`bl.xrm.xanes` |\n"
+        "| neutron tomography, ¹H MRI volumes | [X-ray microscopy](08_xray_microscopy.ipynb) → technique preset | "
+        "`battlab xrm --preset` | `bl.imaging.presets` |\n"
+        "| ⁷Li MRI chemical-shift imaging | — (library and notebook cell in [X-ray microscopy](08_xray_microscopy.ipynb)) | — | "
+        "`bl.imaging.presets` |\n"
+        "| operando XRD (1-D patterns, 2-D detector frames) | [XRD](09_operando_xrd.ipynb) | `battlab xrd` | "
+        "`bl.diffraction` |\n"
+        "| Raman, FTIR, XPS, XAS, ⁷Li NMR | [spectroscopy](10_spectroscopy.ipynb) → technique | `battlab spectra` | "
+        "`bl.spectra` |\n"
+        "| Mössbauer, EPR | [spectroscopy](10_spectroscopy.ipynb) → technique *mossbauer* / *epr* | "
+        "`battlab spectra --technique mossbauer` / `epr` | `bl.spectra.mossbauer`, `bl.spectra.epr` |\n"
+        "| EQCM, dilatometry, MOSS stress, acoustic emission | [sensors](11_operando_sensors.ipynb) | "
+        "`battlab sensors` | `bl.sensors` |\n"
+        "| correlation in time and space, cell populations | [correlation](12_correlation.ipynb) | "
+        "`battlab correlate` | `bl.correlate` |\n"
+        "| SAXS / SANS | [scattering](13_scattering.ipynb) → SAXS/SANS | `battlab saxs` | `bl.scattering` |\n"
+        "| neutron and X-ray reflectometry | [scattering](13_scattering.ipynb) → reflectometry | "
+        "`battlab reflectometry` | `bl.scattering` |\n"
+        "| neutron depth profiling, ToF-SIMS, XPS depth series | [depth profiling](14_depth_profiling.ipynb) | "
+        "`battlab depth` | `bl.depth` |\n"
+        "| SECM approach curves; SECM/SICM/ESM maps | [probes and element maps](15_probes_and_element_maps.ipynb) | "
+        "`battlab secm` | `bl.probes` |\n"
+        "| XRF / EDS element maps | [probes and element maps](15_probes_and_element_maps.ipynb) → element maps | "
+        "`battlab elements` | `bl.elements` |\n"
+        "| many files at once | — | `battlab batch` | `battlab.batch` |\n"
     ),
     new_code_cell("import battlab as bl\n\nprint(f\"battlab {bl.__version__}\")"),
 ]
@@ -321,7 +372,15 @@ OPTICAL = [
         "It opens on a synthetic graphite electrode whose front advances as √t from the separator and which "
         "swells 10 %. The pixel size (µm/px) is required: read it from the microscope's scale bar. Upload a "
         "movie (multi-page TIFF, zip of PNG frames, MP4) and then the cycler file; large movies are read "
-        "frame by frame with `bl.imaging.open_movie` or the `battlab optical` command."
+        "frame by frame with `bl.imaging.open_movie` or the `battlab optical` command.\n\n"
+        "Stage drift is measured and undone first (on by default). Colours are classified in CIELAB or HSV. "
+        "*Keep for cycle comparison* stores this movie's relative depth of charge; load the next cycle's movie "
+        "to compare them (the demo *graphite cycle 10 compared with cycle 1* does it for you). The *Li metal "
+        "plating* analysis (demos: plating then stripping; a soft short and an electrolyte crack) gives the "
+        "deposit height along the interface, roughness, dendrites, the Faraday comparison and the dead lithium "
+        "left after stripping. Rare events — a short (the voltage collapses at unchanged current) or a sudden "
+        "local change in the movie (a crack) — are listed with their (x, y, t) and marked on the frame and the "
+        "voltage curve."
     ),
     new_code_cell("import battlab as bl"),
     new_code_cell("app = bl.apps.OpticalApp()\napp"),
@@ -341,20 +400,43 @@ OPTICAL = [
                   "until_s=bl.optical.first_lithiation_end_s(result.frames))\nfit.as_dict()"),
     new_code_cell("bl.plot.optical.kymograph(result.kymograph, frames=result.frames)"),
     new_markdown_cell(
+        "Drift and HSV: `drift=\"auto\"` measures the stage drift by sub-pixel phase correlation of the "
+        "luminance around the current collector (the part that should stand still) and reports the "
+        "correlation peak as a confidence; `colour_space=\"hsv\"` classifies with the table's H, S, V centroids."
+    ),
+    new_code_cell("hsv = bl.optical.analyze_movie(movie, echem=echem, colour_space=\"hsv\", drift=\"auto\")\n"
+                  "hsv.frames[[\"time_s\", \"drift_dx_px\", \"drift_confidence\", \"fraction_LiC12\", "
+                  "\"fraction_LiC6\"]].iloc[::20]"),
+    new_markdown_cell("Cycle 1 against cycle 10: relative depth of charge d* against relative time τ for "
+                      "lithiation and delithiation, their hysteresis and the front kinetics of each cycle."),
+    new_code_cell("ten = bl.datasets.make_graphite_movie(cycle=10)\n"
+                  "frames10 = bl.optical.analyze_movie(ten.data[\"movie\"], echem=ten.data[\"echem\"]).frames\n"
+                  "curves, summary = bl.optical.compare_cycles({\"cycle 1\": result.frames, \"cycle 10\": frames10})\n"
+                  "summary"),
+    new_code_cell("bl.plot.optical.depth_of_charge_comparison(curves)"),
+    new_markdown_cell(
         "Lithium plating: the interface height along the electrode gives the deposit thickness, its "
         "roughness σ_h and the dendrite onset; Faraday's law gives the thickness a dense layer would have "
         "(4.85 µm per mAh/cm²), so the measured thickness tells the deposit's porosity."
     ),
-    new_code_cell("li = bl.datasets.optical.make_plating_movie()\n"
+    new_code_cell("li = bl.datasets.optical.make_plating_movie(strip_frames=12, onset_frame=14.5)\n"
                   "plating = bl.optical.plating_metrics(li.data[\"movie\"], echem=li.data[\"echem\"], area_cm2=1.0)\n"
                   "plating[[\"time_s\", \"deposit_thickness_um\", \"faraday_thickness_um\", \"porosity\", "
                   "\"roughness_um\", \"dendrite_count\"]].iloc[::5]"),
+    new_code_cell("bl.optical.plating_summary(plating)"),
+    new_markdown_cell("Rare events in a symmetric Li‖Li cell that shorts, with a crack opening in the "
+                      "electrolyte: one table with (x, y, t)."),
+    new_code_cell("short = bl.datasets.optical.make_plating_movie(short_frame=30.3, crack_frame=12)\n"
+                  "bl.optical.find_events(short.data[\"movie\"], short.data[\"echem\"])"),
     new_markdown_cell(
         "Edges: the row-averaged colour along depth is projected onto the line between the colours on either "
         "side of each electrode edge, which gives the covered fraction of each pixel column and the edge to a "
-        "fraction of a pixel. Colours are classified in CIELAB by the nearest centroid of the calibration "
-        "table (ΔE cut-off → unclassified); `bl.optical.calibrate_from_swatches` builds a table from boxes of "
-        "your own frames. The front is the deepest column whose pixels are mostly red or gold; its depth is "
+        "fraction of a pixel. Colours are classified in CIELAB (or in the HSV cone, where hue wraps around) by "
+        "the nearest centroid of the calibration table (ΔE cut-off → unclassified); "
+        "`bl.optical.calibrate_from_swatches` builds a table from boxes of your own frames. Events: a short is "
+        "a row whose |V| falls below 40 % of the previous rows' level at the same current and stays there; a "
+        "sudden local change is a patch of the frame-to-frame difference above 6 robust σ that neither runs "
+        "along the whole interface nor continues a change of the previous frame. The front is the deepest column whose pixels are mostly red or gold; its depth is "
         "fitted to x = k·tⁿ (n ≈ 0.5: transport-limited, n ≈ 1: reaction-limited). Recovery ratio = "
         "(ε_peak − ε_residual)/ε_peak.\n\n"
         "**Reference.** S. Jayasubramaniyan and H.-W. Lee, *Directing battery chemistry using side-view "

@@ -89,7 +89,11 @@ def _upsampled_idft(spec, size, factor, offsets):
     gx = (np.arange(size) - offsets[1]) / factor
     ey = np.exp(2j * np.pi * np.outer(gy, ky) / ny).astype(spec.dtype)
     ex = np.exp(2j * np.pi * np.outer(kx, gx) / nx).astype(spec.dtype)
-    return (ey @ spec) @ ex
+    # einsum's own loops, not BLAS: these products are small, and a multithreaded BLAS spends more
+    # time waking its threads (and spinning on a busy machine) than multiplying
+    if spec.size > 1 << 16:
+        return (ey @ spec) @ ex
+    return np.einsum("ik,kl->il", np.einsum("ij,jk->ik", ey, spec), ex)
 
 
 def _integer_peak(cross):

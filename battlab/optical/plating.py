@@ -78,7 +78,7 @@ def interface_profile(frame, *, separator: str = "left", roi=None) -> np.ndarray
 def plating_metrics(movie, *, pixel_size_um: float | None = None, separator: str = "left", roi=None,
                     reference_frame: int = 0, onset_threshold_um: float = 0.5, dendrite_prominence_um: float = 2.0,
                     echem: pd.DataFrame | None = None, area_cm2: float | None = None,
-                    clock_offset_s: float = 0.0) -> pd.DataFrame:
+                    clock_offset_s: float = 0.0, return_heights: bool = False):
     """Per-frame deposit height, roughness, protrusion, dendrite count and Faraday comparison.
 
     Parameters
@@ -96,13 +96,17 @@ def plating_metrics(movie, *, pixel_size_um: float | None = None, separator: str
     echem, area_cm2, clock_offset_s
         Cycling table and electrode area: add ``charge_mAh_cm2`` (plated charge since the
         first frame), ``faraday_thickness_um``, ``apparent_density_g_cm3`` and ``porosity``.
+    return_heights : bool
+        Also return the height map h(x, t).
 
     Returns
     -------
     DataFrame
         ``frame``, ``time_s``, ``deposit_thickness_um`` (mean height), ``roughness_um``
         (σ_h), ``protrusion_um`` (max − median), ``dendrite_count``, ``dendrite_onset``
-        (True from the onset frame on); ``attrs["battlab"]["onset_time_s"]``.
+        (True from the onset frame on); ``attrs["battlab"]["onset_time_s"]``. With
+        ``return_heights``, a tuple ``(table, heights)``: ``heights`` is an
+        xarray.DataArray (time, position) of the deposit height in µm along the interface.
     """
     from scipy.signal import find_peaks
 
@@ -113,10 +117,11 @@ def plating_metrics(movie, *, pixel_size_um: float | None = None, separator: str
     if np.all(np.isnan(ref)):
         raise MissingDataError("no electrode/electrolyte interface found in the reference frame; check the "
                                "separator side and ROI.")
-    rows = []
+    rows, heights = [], []
     for i in range(n):
         prof = interface_profile(np.asarray(movie.isel(time=i).values), separator=separator, roi=roi)
         h = (ref - prof) * px  # growth towards the separator is positive
+        heights.append(h)
         ok = np.isfinite(h)
         hv = h[ok]
         med = float(np.median(hv)) if hv.size else np.nan
@@ -146,6 +151,14 @@ def plating_metrics(movie, *, pixel_size_um: float | None = None, separator: str
             df["porosity"] = np.where(df["deposit_thickness_um"] > 0, 1 - ratio, np.nan)
     df.attrs["battlab"] = {"analysis": "battlab.optical.plating_metrics", "onset_time_s": onset,
                            "pixel_size_um": px, "onset_threshold_um": onset_threshold_um}
+    if return_heights:
+        import xarray as xr
+
+        hmap = xr.DataArray(np.asarray(heights, dtype=np.float32), dims=("time", "position"),
+                            coords={"time_s": ("time", df["time_s"].to_numpy()),
+                                    "position_um": ("position", np.arange(len(ref)) * px)},
+                            name="deposit_height", attrs={"units": "um", "separator": separator})
+        return df, hmap
     return df
 
 

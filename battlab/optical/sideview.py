@@ -289,10 +289,12 @@ def analyze_movie(movie, *, pixel_size_um: float | None = None, separator: str =
         Stage drift per frame (``dy_px``, ``dx_px``, from
         :func:`battlab.imaging.estimate_drift`), or ``"auto"`` to measure it with
         :func:`estimate_sideview_drift` (the table and its confidence become columns
-        ``drift_dy_px``, ``drift_dx_px``, ``drift_confidence``); undone with
-        :func:`battlab.imaging.apply_drift` before measuring, so that edges and the
-        kymograph are in sample coordinates. Thickness, expansion, fractions and front
-        depth are measured from the electrode's own edges in every frame and do not need it.
+        ``drift_dy_px``, ``drift_dx_px``, ``drift_confidence``). The edges and the
+        kymograph are moved back by the drift along depth, so they are in sample
+        coordinates (the frames themselves are not resampled: the depth profile is shifted
+        in 1-D). Thickness, expansion, fractions and front depth are measured from the
+        electrode's own edges in every frame and do not need it; keep the electrode
+        inside the ROI in every frame.
     drift_channel : "luminance", "mean" or int
         Image correlated for ``drift="auto"`` (see :func:`battlab.imaging.estimate_drift`).
     """
@@ -310,19 +312,36 @@ def analyze_movie(movie, *, pixel_size_um: float | None = None, separator: str =
     table = default_calibration() if calibration is None else calibration
     full_scale = None
     drift_table = None
+    skipped = None
     if isinstance(drift, str):
         if drift != "auto":
             raise InvalidParameterError("drift must be a drift table (battlab.imaging.estimate_drift), 'auto' or None.")
-        drift = drift_table = estimate_sideview_drift(movie, separator=separator, roi=roi, calibration=table,
-                                                      max_delta_e=max_delta_e, reference_frame=reference_frame,
-                                                      channel=drift_channel, colour_space=colour_space)
+        try:
+            drift = drift_table = estimate_sideview_drift(movie, separator=separator, roi=roi, calibration=table,
+                                                          max_delta_e=max_delta_e, reference_frame=reference_frame,
+                                                          channel=drift_channel, colour_space=colour_space,
+                                                          whole_roi_fallback=False)
+        except MissingDataError as exc:
+            import warnings
+
+            from battlab.errors import BattlabWarning
+
+            drift = None
+            skipped = str(exc)
+            warnings.warn(skipped, BattlabWarning, stacklevel=2)
     elif drift is not None:
         drift_table = drift
+    along = None
     if drift is not None:
-        from battlab.imaging import apply_drift
-
-        full_scale = float(np.iinfo(movie.dtype).max) if movie.dtype.kind in "ui" else None
-        movie = apply_drift(movie, drift)  # lazy float32 counts, NaN where no data moved in
+        if not {"dy_px", "dx_px"} <= set(drift.columns) or len(drift) != n:
+            raise InvalidParameterError(f"drift must have one row per frame ({n}) with dy_px and dx_px "
+                                        "(battlab.imaging.estimate_drift).")
+        shifts = drift[["dy_px", "dx_px"]].to_numpy(float)
+        if not np.all(np.isfinite(shifts)):
+            raise InvalidParameterError("the drift table holds non-finite shifts.")
+        # Only the drift along depth moves what is measured: edges are moved back and the row-averaged
+        # profile is shifted in 1-D, which is exact and far cheaper than resampling every frame.
+        along = shifts[:, 0] if separator in ("top", "bottom") else shifts[:, 1]
     rows, profiles = [], []
     times = movie["time_s"].to_numpy() if "time_s" in movie.coords else np.arange(n, dtype=float)
     for i in idx:
@@ -330,9 +349,18 @@ def analyze_movie(movie, *, pixel_size_um: float | None = None, separator: str =
         frame = np.asarray(movie.isel(time=int(i), y=ys, x=xs).values)
         m = measure_frame(frame, separator=separator, calibration=table, max_delta_e=max_delta_e,
                           front_stages=front_stages, full_scale=full_scale, colour_space=colour_space)
-        profiles.append(m.pop("profile"))
+        prof = m.pop("profile")
         for key in ("separator_edge_px", "collector_edge_px"):
             m[key] += (ys if separator in ("top", "bottom") else xs).start
+            if along is not None:
+                m[key] -= along[i]  # image → sample coordinates
+        if along is not None:
+            # content moved by +along in the image: by ±along along depth (depth runs away from the separator)
+            s_depth = -along[i] if separator in ("right", "bottom") else along[i]
+            pos = np.arange(len(prof), dtype=float)
+            prof = np.stack([np.interp(pos + s_depth, pos, prof[:, c], left=np.nan, right=np.nan)
+                             for c in range(prof.shape[1])], axis=1).astype(np.float32)
+        profiles.append(prof)
         rows.append({"frame": int(i), "time_s": float(times[i]), **m})
     df = pd.DataFrame(rows)
     df["thickness_um"] = df["thickness_px"] * px
@@ -365,7 +393,8 @@ def analyze_movie(movie, *, pixel_size_um: float | None = None, separator: str =
               "reference_frame": int(reference_frame), "clock_offset_s": float(clock_offset_s),
               "calibration": table.to_dict(orient="records"), "n_frames": len(idx),
               "drift_corrected": drift is not None, "colour_space": colour_space,
-              "drift": None if drift_table is None else drift_table.attrs.get("battlab", {}).get("drift")}
+              "drift": ({"skipped": skipped} if skipped else None) if drift_table is None
+              else drift_table.attrs.get("battlab", {}).get("drift")}
     df.attrs["battlab"] = {"analysis": "battlab.optical.analyze_movie", **{k: v for k, v in params.items()
                                                                             if k != "calibration"}}
     return SideViewResult(frames=df, kymograph=kymo, parameters=params)
@@ -373,7 +402,8 @@ def analyze_movie(movie, *, pixel_size_um: float | None = None, separator: str =
 
 def estimate_sideview_drift(movie, *, separator: str = "left", roi=None, calibration: pd.DataFrame | None = None,
                             max_delta_e: float = 25.0, reference_frame: int = 0, channel="luminance",
-                            band_px: int = 24, colour_space: str = "lab", min_confidence: float = 0.3) -> pd.DataFrame:
+                            band_px: int = 24, colour_space: str = "lab", min_confidence: float = 0.3,
+                            whole_roi_fallback: bool = True) -> pd.DataFrame:
     """Stage drift of a colour side-view movie, from the region that should stand still.
 
     The electrode's separator face moves as it swells and its colours change as it
@@ -395,6 +425,9 @@ def estimate_sideview_drift(movie, *, separator: str = "left", roi=None, calibra
         Half width of the band around the collector edge (px).
     min_confidence : float
         Frames with a lower correlation peak (0–1) are listed in a warning.
+    whole_roi_fallback : bool
+        Without a collector edge, correlate the whole ROI (True) or raise
+        :class:`~battlab.errors.MissingDataError` (False: the scene may not be a side view).
 
     Returns
     -------
@@ -425,6 +458,10 @@ def estimate_sideview_drift(movie, *, separator: str = "left", roi=None, calibra
             x0, x1 = max(x0, c - band_px), min(x1, c + band_px)
         else:
             y0, y1 = max(y0, c - band_px), min(y1, c + band_px)
+    elif not whole_roi_fallback:
+        raise MissingDataError("drift not corrected: no current-collector edge was found in the reference frame "
+                               "(the part of a side view that should stand still); check the separator side and "
+                               "ROI, or pass a drift table from battlab.imaging.estimate_drift.")
     else:
         where = "the whole ROI (no collector edge found in the reference frame)"
     drift = estimate_drift(movie, reference=int(reference_frame), roi=(slice(y0, y1), slice(x0, x1)),

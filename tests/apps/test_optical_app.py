@@ -162,6 +162,88 @@ def test_real_microscopy_files_never_break_the_app(real_data):
     assert len(f) == app.movie.sizes["time"]
     assert f["thickness_um"].isna().all()
     assert app.banner.layout.display == "block" and "no electrode was found" in app.banner.value
+    # no collector edge: the drift is left alone, and says so, rather than correlating drifting colloids
+    assert "skipped" in app.result.parameters["drift"]
+    # moving colloids are many sudden local changes: the page lists a bounded number of them
+    assert len(app.events) > 100 and "events shown" in app.events_table.value
     rev = app.frame_plot.revision
     app.frame.value = 1
     assert app.frame_plot.revision == rev + 1
+
+
+def test_drift_and_colour_space_controls(app):
+    app._load_demo("graphite side view, cycle 1 (√t front, 10 % expansion)")
+    f = app.result.frames
+    truth = make_graphite_movie().truth
+    # drift correction is on by default: measured per frame, with its confidence in the results table
+    assert np.max(np.abs(f["drift_dx_px"] - truth["dx_px"])) < 0.15
+    assert "min drift confidence" in app.table.value
+    app.colour_space.value = "hsv"
+    assert app.result.parameters["colour_space"] == "hsv"
+    np.testing.assert_allclose(app.result.frames["fraction_LiC6"], truth["fractions"]["fraction_LiC6"], atol=0.02)
+    app.colour_space.value = "lab"
+    app.drift.value = False
+    assert "drift_dx_px" not in app.result.frames and not app.result.parameters["drift_corrected"]
+    app.drift.value = True
+
+
+def test_cycle_1_vs_cycle_10_view_and_table():
+    app = OpticalApp()
+    app._load_demo("graphite cycle 10 compared with cycle 1")
+    curves, summary = app.comparison
+    s = summary.set_index("label")
+    assert s.loc["cycle 10", "k_ratio_to_first"] == pytest.approx(0.97 ** 9, rel=0.02)
+    assert "cycle 10" in app.compare_table.value and "k / k(first)" in app.compare_table.value
+    labels = {el.label for el in app.compare_plot.object}
+    assert {"cycle 1, lithiation", "cycle 10, delithiation"} <= labels
+    # keep this movie under a label: it is listed once, beside cycle 1; clearing leaves the current movie
+    app.compare_label.value = "cycle 10 again"
+    app.keep_button.click()
+    assert list(app.comparison[1]["label"]) == ["cycle 1", "cycle 10 again"]
+    assert "cycle 10 again" in app.kept_cycles
+    app.clear_button.click()
+    assert list(app.comparison[1]["label"]) == ["cycle 10 again"]
+    with zipfile.ZipFile(io.BytesIO(app.export_zip())) as zf:
+        assert {"cycle_comparison.csv", "cycle_comparison_curves.csv", "events.csv"} <= set(zf.namelist())
+
+
+def test_plating_demo_metrics_and_dead_lithium():
+    app = OpticalApp()
+    app._load_demo("Li‖Li plating then stripping (mossy layer, dendrites, dead Li)")
+    assert app.mode.value == "plating" and app.banner.layout.display == "none", app.banner.value
+    s = app.plating_summary
+    assert s["dead_li_fraction"] == pytest.approx(0.25, abs=0.01)
+    assert s["porosity"] == pytest.approx(0.3, abs=0.03)
+    assert s["onset_time_s"] == pytest.approx(15 * 300.0)  # first frame after the onset at frame 14.5
+    for label in ("dead Li fraction", "dense Li, Faraday (µm)", "porosity", "dendrite onset (min)"):
+        assert label in app.table.value
+    assert app.heights.dims == ("time", "position")
+    assert app.compare_box.layout.display == "none" and app.plating_box.layout.display == "flex"
+    rev = app.frame_plot.revision
+    app.frame.value = 20
+    assert app.frame_plot.revision == rev + 1
+    assert any(type(el).__name__ == "Curve" for el in app.frame_plot.object)  # the interface profile overlay
+    with zipfile.ZipFile(io.BytesIO(app.export_zip())) as zf:
+        frames = pd.read_csv(zf.open("frames.csv"))
+        assert "plating_summary.csv" in zf.namelist()
+    assert {"deposit_thickness_um", "roughness_um", "faraday_thickness_um", "porosity"} <= set(frames.columns)
+
+
+def test_rare_events_table_and_markers():
+    from battlab.datasets.optical import make_plating_movie
+
+    app = OpticalApp()
+    app._load_demo("Li‖Li soft short and an electrolyte crack (rare events)")
+    truth = make_plating_movie(short_frame=30.3, crack_frame=12).truth["events"]
+    ev = app.events
+    assert len(ev) == 2 and "short (voltage collapse)" in app.events_table.value
+    for (_, got), (_, want) in zip(ev.iterrows(), truth.sort_values("time_s").iterrows(), strict=True):
+        assert got["frame"] == want["frame"]
+        assert np.hypot(got["x_px"] - want["x_px"], got["y_px"] - want["y_px"]) < 3.0
+    app.frame.value = 20  # after the crack, before the short: one filled marker, one hollow
+    points = [el for el in app.frame_plot.object if type(el).__name__ == "Points"]
+    assert sorted(len(p) for p in points) == [1, 1]
+    markers = [el for el in app.voltage_plot.object if type(el).__name__ == "Scatter"]
+    assert markers and len(markers[0]) == 2
+    app.find_events.value = False
+    assert app.events is None and "off" in app.events_table.value

@@ -1,4 +1,8 @@
-"""The side-view optical app in real Voila and headless Chromium, offline: one page load."""
+"""The side-view optical app in real Voila and headless Chromium, offline: one page load.
+
+The frame slider moves the frame and the voltage cursor; then a movie is uploaded through
+the page's file chooser and analysed.
+"""
 
 import re
 
@@ -11,15 +15,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 APP = "05_operando_optical.ipynb"
 
 
-def test_frame_slider_moves_frame_and_voltage_cursor_offline(new_page, gallery_url):
+def test_frame_slider_and_movie_upload_offline(new_page, gallery_url, tmp_path):
+    from battlab.datasets.optical import make_graphite_movie, write_movie
+
     p = open_app(new_page, gallery_url, APP, "100 frames")
     page = p.page
     plots = page.locator(".battlab-plot")
-    assert plots.count() == 5
-    # frame, voltage, kymograph, expansion and stage fractions all drew data, not only axes
-    for k in range(5):
+    assert plots.count() == 6
+    # frame, voltage, kymograph, expansion, stage fractions and the cycle comparison all drew data
+    for k in range(6):
         assert colored_pixels(plots.nth(k).screenshot()) > 1500, f"plot {k} shows no data"
     assert "front n" in page.locator(".battlab-table").inner_text()
+    assert "no shorts" in page.locator(".battlab-events").inner_text()
 
     frame_plot, voltage = plots.nth(0), plots.nth(1)
     before_frame, before_voltage = frame_plot.screenshot(), voltage.screenshot()
@@ -33,5 +40,20 @@ def test_frame_slider_moves_frame_and_voltage_cursor_offline(new_page, gallery_u
     assert wait_for_change(voltage, before_voltage), "voltage cursor did not move with the frame slider"
     assert readout.inner_text().strip() == "45"
     assert not page.locator(".battlab-error").is_visible()
+
+    # a 24-frame ImageJ TIFF with its frame interval, uploaded through the real file chooser
+    demo = make_graphite_movie(n_frames=24, lithiation_frames=16)
+    movie = write_movie(demo.data["movie"], tmp_path / "cell.tif", format="imagej-tiff", frame_interval_s=60.0,
+                        pixel_size_um=0.5)
+    kymo = plots.nth(2)
+    before_kymo = kymo.screenshot()
+    with page.expect_file_chooser() as chooser:
+        page.locator(".widget-upload").first.click()
+    chooser.value.set_files(str(movie))
+    page.wait_for_selector(".battlab-status >> text=cell.tif", timeout=120_000)
+    assert "24 frames" in page.locator(".battlab-status").inner_text()
+    assert wait_for_change(kymo, before_kymo), "the kymograph did not show the uploaded movie"
+    assert not page.locator(".battlab-error").is_visible()
+    assert "peak ε (%)" in page.locator(".battlab-table").inner_text()
     assert "Traceback" not in page.content()
     p.assert_clean()
