@@ -48,6 +48,18 @@ def test_tabs_frame_slider_and_diffraction_offline(new_page, gallery_url):
     assert colored_pixels(plots.nth(1).screenshot()) > 500  # reference sticks of the top phases
     table = page.locator(".battlab-table").inner_text()
     assert "LiF" in table and "Li2O" in table
+    # the 4D-STEM virtual detector: its mean pattern (inferno) is drawn further down the tab
+    plots = page.locator(".battlab-plot:visible")
+    stem = plots.nth(plots.count() - 2)  # the tab's last two plots: mean pattern + detector, virtual image
+    stem.scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)
+    assert colored_pixels(stem.screenshot()) > 2000, "the 4D-STEM mean pattern is not drawn"
+
+    _tab(page, "Spectroscopy")
+    page.locator(".widget-toggle-button", has_text=re.compile(r"^EDS$")).first.click()
+    page.wait_for_selector(".battlab-table:has-text('at.%')", timeout=60_000)
+    assert "Ni" in page.locator(".battlab-table").inner_text()
+    assert not page.locator(".battlab-error").is_visible()
 
     _tab(page, "Dose")
     page.wait_for_selector(".battlab-table:has-text('e⁻/Å² per frame')", timeout=30_000)
