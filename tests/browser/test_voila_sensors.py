@@ -1,8 +1,9 @@
-"""The operando sensors app in real Voila and headless Chromium, offline (one page load)."""
+"""The operando sensors app in real Voila and headless Chromium, offline: controls, then upload sequences."""
 
 import pytest
 
 from tests.browser.conftest import colored_pixels, open_app, wait_for_change
+from tests.conftest import TEST_DATA
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -45,4 +46,35 @@ def test_sensor_app_renders_reacts_and_reports_bad_upload(new_page, gallery_url,
     film.fill("300")
     film.press("Enter")
     assert wait_for_change(top, before), "app stopped answering after a bad upload"
+    p.assert_clean()
+
+
+def test_corrupt_then_valid_sensor_and_cycling_uploads(new_page, gallery_url, tmp_path, real_data):
+    """Sensor table and cycling file, each first damaged then sound: message, message, result."""
+    p = open_app(new_page, gallery_url, APP, "2,384 samples")
+    page = p.page
+    page.get_by_role("button", name="MOSS stress").click()
+    page.wait_for_selector(".battlab-status >> text=MOSS stress", timeout=60_000)
+    cycling = real_data / "biologic" / "yadg_gcpl.issue_149.mpr"
+    corrupt_sensor = tmp_path / "corrupt_moss.csv"
+    corrupt_sensor.write_bytes(b"\x00\x01\xff" * 300)
+    corrupt_cycling = tmp_path / "corrupt_cycling.mpr"
+    corrupt_cycling.write_bytes(cycling.read_bytes()[:5000])
+    sensor_upload = page.locator(".widget-upload").first
+    cycling_upload = page.locator(".widget-upload", has_text="Cycling file")
+    steps = [
+        (sensor_upload, corrupt_sensor, ".battlab-error >> text=corrupt_moss.csv is a binary file"),
+        (sensor_upload, TEST_DATA / "sensor_moss.csv", ".battlab-error >> text=now upload the cycling file"),
+        (cycling_upload, corrupt_cycling, ".battlab-error >> text=corrupt_cycling.mpr"),
+        (cycling_upload, cycling, ".battlab-status:has-text('sensor_moss.csv + yadg_gcpl.issue_149.mpr'):"
+                                  "has-text('analysed in')"),
+    ]
+    for widget, path, wait in steps:
+        with page.expect_file_chooser() as chooser:
+            widget.click()
+        chooser.value.set_files(str(path))
+        page.wait_for_selector(wait, timeout=90_000)
+        html = page.content()
+        assert "Traceback" not in html and str(tmp_path) not in html and "/work/" not in html
+    page.locator(".battlab-error").first.wait_for(state="hidden", timeout=10_000)
     p.assert_clean()
