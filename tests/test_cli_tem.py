@@ -154,7 +154,10 @@ def test_tem_eds_spectrum_image_maps_and_composition(tmp_path):
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["parameters"]["k_factors_given"] == {"Ni": 1.45}
     bad = main(["tem", str(tmp_path / "eds.emd"), "--eds", "O", "--k-factor", "Ni:1", "--out", str(tmp_path / "b")])
-    assert bad != 0
+    assert bad != 0 and not (tmp_path / "b" / "provenance.json").exists()
+    # without --eds the file does not say EDS (NCEM EMD keeps no signal type): a clear pointer, no output
+    assert main(["tem", str(tmp_path / "eds.emd"), "--out", str(tmp_path / "c")]) != 0
+    assert not (tmp_path / "c" / "provenance.json").exists()
 
 
 def test_tem_4dstem_virtual_images(tmp_path):

@@ -103,6 +103,10 @@ def _cmd_tem(args) -> int:
                    f"ADF (r ≥ {o['adf_px'][0]:.1f} px), centre-of-mass shifts")
     elif kind == "diffraction":
         raise InvalidParameterError("this file holds a diffraction pattern: use `battlab saed`.")
+    elif kind == "spectrum image":
+        raise InvalidParameterError("this spectrum image does not say it is EDS: add --eds O,Mn,Co,Ni (the elements "
+                                    "to map); EELS spectrum images are analysed in Python (bl.tem.edge_map, "
+                                    "bl.tem.decompose_spectrum_image).")
     else:
         raise InvalidParameterError(f"battlab tem does not analyse a {kind} yet.")
     written = _write(args, f"battlab.tem.workflow ({kind})", data, result, {"input_kind": kind})
