@@ -632,7 +632,10 @@ XRM = [
         "The app opens on a synthetic electrode of packed spheres with binder whose porosity is known; the demo "
         "menu holds straight channels (τ = 1), an operando cracking series, a XANES stack of LiFePO4/FePO4 particles "
         "and raw CT projections. Set the voxel size before uploading a volume (TIFF stack, HDF5/NeXus, .npy); large "
-        "volumes and XANES stacks from files go through the `battlab xrm` and `battlab xanes` commands. The "
+        "volumes and XANES stacks from files go through the `battlab xrm` and `battlab xanes` commands. A progress "
+        "bar follows the long computations. Where the thresholds mislabel a region, tick *click polygon vertices* "
+        "on the Volume tab, click its outline on the slice (or type the corners in µm) and give it a phase, on "
+        "this slice, a slab or all slices; the metrics are recomputed. The "
         "download holds every table as CSV, the figures and a provenance record."
     ),
     new_code_cell("import battlab as bl"),
@@ -651,6 +654,10 @@ XRM = [
                   "bl.xrm.tortuosity(clean[:32, :32, :32])"),
     new_code_cell("channels = bl.datasets.make_channel_volume()\n"
                   "bl.xrm.tortuosity(channels.truth['labels'])  # straight channels: τ = 1 along z"),
+    new_code_cell("# Manual phase labelling: a square of 6 µm (x, y on z slices 10–19) set to pore (phase 0)\n"
+                  "edited = bl.xrm.label_polygon(labels, [(2, 2), (8, 2), (8, 8), (2, 8)], phase=0, axis='z', "
+                  "slices=(10, 20))\n"
+                  "bl.xrm.porosity(labels), bl.xrm.porosity(edited)"),
     new_code_cell("xanes = bl.datasets.make_xanes_stack()\n"
                   "norm, step = bl.xrm.normalize_stack(xanes.data)\n"
                   "maps = bl.xrm.lcf_maps(norm, xanes.truth['references'], charged='FePO4')\n"
