@@ -266,8 +266,10 @@ class TEMApp(BaseApp):
         self.eds_k = w.Text(value="", description="k-factors (EL=k, …)", style=style, layout=w.Layout(width="420px"),
                             placeholder="defaults: approximate 200 kV values vs Si")
         self.eds_show = w.Dropdown(options=[], description="Map", style=style)
-        self.eds_quantity = w.ToggleButtons(options=[("at.% (Cliff–Lorimer)", "at_pct"), ("net counts", "counts")],
-                                            value="at_pct", style=style)
+        self.eds_quantity = w.ToggleButtons(options=[("at.% (Cliff–Lorimer)", "at_pct"), ("net counts", "counts"),
+                                                     ("atomic ratio", "ratio")], value="at_pct", style=style)
+        self.eds_ratio = w.Text(value="Ni/Mn", description="Ratio", style=style, layout=w.Layout(width="200px"))
+        self.eds_ratio.observe(redo("quantifying the EDS", self._analyse_eds), "value")
         for wd in (self.eds_elements, self.eds_background, self.eds_k):
             wd.observe(redo("quantifying the EDS", self._analyse_eds), "value")
         for wd in (self.eds_show, self.eds_quantity):
@@ -279,7 +281,7 @@ class TEMApp(BaseApp):
                                       "the background from one-FWHM windows either side (a side on another line is "
                                       "dropped). The default k-factors are approximate: measure yours on a "
                                       "standard.</small>"),
-                               w.HBox([self.eds_show, self.eds_quantity]),
+                               w.HBox([self.eds_show, self.eds_quantity, self.eds_ratio]),
                                w.HBox([self.eds_pane.widget, self.eds_map_pane.widget])],
                               layout=w.Layout(display="none"))
         eels_tab = w.VBox([self.spec_mode, self.eels_box, self.eds_box])
@@ -951,8 +953,9 @@ class TEMApp(BaseApp):
         if self.eds is None:
             return
         elements = [e.strip() for e in self.eds_elements.value.split(",") if e.strip()]
+        ratio = self.eds_ratio.value.strip()
         res = analyse_eds(self.eds, elements=elements, k_factors=self._eds_k_factors(),
-                          background=self.eds_background.value)
+                          background=self.eds_background.value, ratios=(ratio,) if ratio and self.eds.ndim == 3 else ())
         for key in ("eds_lines", "eds_composition", "eds_maps"):
             if key in res.tables:
                 self.tables[key] = res.tables[key]
@@ -982,9 +985,15 @@ class TEMApp(BaseApp):
         res = self.__dict__.get("eds_result")
         if res is None or "maps" not in res.arrays or not self.eds_show.value:
             return
-        el = self.eds_show.value
-        arr = res.arrays["composition" if self.eds_quantity.value == "at_pct" else "maps"].sel(element=el)
-        label = f"{el} at.%" if self.eds_quantity.value == "at_pct" else f"{el} net counts"
+        el, what = self.eds_show.value, self.eds_quantity.value
+        ratio = next((k for k in res.arrays if k.startswith("ratio ")), None)
+        if what == "ratio" and ratio is not None:
+            arr, label = res.arrays[ratio], f"{ratio.removeprefix('ratio ')} atomic ratio"
+        elif what == "ratio":
+            raise MissingDataError("type a ratio of two mapped elements, e.g. Ni/Mn.")
+        else:
+            arr = res.arrays["composition" if what == "at_pct" else "maps"].sel(element=el)
+            label = f"{el} at.%" if what == "at_pct" else f"{el} net counts"
         self.eds_map_pane.update(frame_plot(arr.values, pixel_size_nm=self.eds.attrs.get("pixel_size_nm") or 1.0,
                                             cmap="viridis", value_label=label, title=f"EDS map: {label}"))
 
@@ -1296,5 +1305,6 @@ class TEMApp(BaseApp):
                   "gpa_component": self.gpa_component.value, "spectroscopy_mode": self.spec_mode.value,
                   "eds_elements": self.eds_elements.value, "eds_background": self.eds_background.value,
                   "eds_k_factors": self._eds_k_factors() or "approximate defaults",
+                  "eds_ratio": self.eds_ratio.value,
                   "stem_annulus_px": list(self.annulus.value), "stem_signal": self.stem_signal.value}
         return Provenance(analysis="battlab.apps.TEMApp", parameters=params, inputs=inputs)

@@ -130,7 +130,7 @@ def _eds(args, data):
             raise InvalidParameterError(f"--k-factor {item!r}: write ELEMENT=VALUE, e.g. Ni=1.45.") from None
     lines = [v.strip() for v in args.calibrate_lines.split(",")] if args.calibrate_lines else None
     result = analyse_eds(data, elements=elements, k_factors=ks or None, background=args.eds_background,
-                         calibrate_lines=lines, n_components=args.nmf)
+                         calibrate_lines=lines, n_components=args.nmf, ratios=tuple(args.ratio))
     comp = result.tables["eds_composition"]
     summary = "EDS: " + ", ".join(f"{r.element} {r.at_pct:.1f}" for r in comp.itertuples()) + " at.% (Cliff–Lorimer)"
     if "eds_maps" in result.tables:
@@ -349,6 +349,8 @@ def add_parser(sub):
     s.add_argument("--calibrate-lines", metavar="LINE,LINE", help="EDS: recalibrate the energy axis on two known "
                                                                   "lines first, e.g. 'O Ka,Ni Ka'")
     s.add_argument("--nmf", type=int, default=0, metavar="N", help="EDS spectrum image: NMF into N components")
+    s.add_argument("--ratio", action="append", default=[], metavar="A/B",
+                   help="EDS spectrum image: atomic ratio map, e.g. Ni/Mn (repeatable; k-factor corrected)")
     s.add_argument("--bf-outer-px", type=float, help="4D-STEM: bright-field disc radius in detector px "
                                                     "(default from the mean pattern)")
     s.add_argument("--adf-px", metavar="INNER,OUTER", help="4D-STEM: annular detector radii in px "

@@ -356,17 +356,20 @@ def _maps_table(maps: dict, axes=("y_px", "x_px")) -> pd.DataFrame:
 
 
 def analyse_eds(data, *, elements=("O", "Mn", "Co", "Ni"), k_factors: dict | None = None,
-                background: str = "linear", calibrate_lines=None, n_components: int = 0) -> TEMResult:
+                background: str = "linear", calibrate_lines=None, n_components: int = 0, ratios=(),
+                min_counts: float = 10.0) -> TEMResult:
     """EDS spectrum or spectrum image: optional two-line calibration, net line counts,
     Cliff–Lorimer composition; for a spectrum image also element and at.% maps (chunk by
-    chunk) and, with ``n_components``, an NMF decomposition (the EELS implementation)."""
+    chunk), atomic ratio maps such as ``"Ni/Mn"`` (:func:`battlab.elements.analysis.ratio_map`
+    with the k-factors as sensitivities; pixels with fewer than ``min_counts`` net counts
+    masked) and, with ``n_components``, an NMF decomposition (the EELS implementation)."""
     from battlab.tem import eds
     from battlab.tem.eels import decompose_spectrum_image
 
     out = TEMResult(options={"elements": list(elements), "k_factors": {**eds.K_FACTORS, **(k_factors or {})},
                              "k_factors_given": dict(k_factors or {}), "background": background,
                              "calibrate_lines": list(calibrate_lines) if calibrate_lines else None,
-                             "n_components": n_components})
+                             "n_components": n_components, "ratios": list(ratios), "min_counts": min_counts})
     out.tables["metadata"] = metadata_table(data)
     if calibrate_lines:
         data, info = eds.calibrate_eds_energy(data, tuple(calibrate_lines))
@@ -387,6 +390,16 @@ def analyse_eds(data, *, elements=("O", "Mn", "Co", "Ni"), k_factors: dict | Non
         out.arrays["maps"], out.arrays["composition"] = maps, at
         named = {f"{el}_net_counts": maps.sel(element=el) for el in maps["element"].values}
         named.update({f"{el}_at_pct": at.sel(element=el) for el in at["element"].values})
+        if ratios:
+            from battlab.elements.analysis import ratio_map
+
+            ks = {**eds.K_FACTORS, **(k_factors or {})}
+            counts = maps.clip(min=0).assign_attrs(maps.attrs)  # net counts: negative residue is no signal
+            sens = {el: 1.0 / ks[el.split()[0]] for el in maps["element"].values if el.split()[0] in ks}
+            for text in ratios:
+                ds = ratio_map(counts, text, sensitivity=sens, min_counts=min_counts)
+                out.arrays[f"ratio {text}"] = ds["ratio"]
+                named[f"{text.replace('/', '_per_')}_atomic_ratio"] = ds["ratio"]
         out.tables["eds_maps"] = _maps_table(named)
         if n_components:
             cmaps, spectra, _ = decompose_spectrum_image(data, n_components=n_components, method="nmf")

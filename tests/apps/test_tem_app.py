@@ -327,6 +327,12 @@ def test_eds_mode_quantifies_the_nmc_particle(app):
     assert np.nanmedian(at[core]) == pytest.approx(100 * 0.8 / 3, abs=2.0)
     assert np.nanmedian(at[shell]) == pytest.approx(100 / 9, abs=2.0)
     assert "Ni at.%" in str(app.eds_map_pane.object)
+    # the atomic Ni/Mn ratio map (battlab.elements.ratio_map, k-factors as sensitivities): 8 in the core, 1 outside
+    app.eds_quantity.value = "ratio"
+    ratio = app.eds_result.arrays["ratio Ni/Mn"].values
+    assert np.nanmedian(ratio[core]) == pytest.approx(8.0, rel=0.15)
+    assert np.nanmedian(ratio[shell]) == pytest.approx(1.0, rel=0.15)
+    app.eds_quantity.value = "at_pct"
     # user k-factors replace the approximate defaults
     before = comp["Ni"]
     app.eds_k.value = "Ni=2.9"
