@@ -356,3 +356,39 @@ def test_4dstem_virtual_detector_annulus(app):
     app.stem_signal.value = "com"
     np.testing.assert_allclose(app.stem_image.values, np.hypot(truth["shift_y_px"], truth["shift_x_px"]), atol=0.1)
     assert "stem_virtual_images" in app._results()
+
+
+def test_uploaded_eds_and_4dstem_emd_files(tmp_path):
+    # real NCEM EMD files written by RosettaSciIO's writer (no instrument EDS or 4D-STEM file is available here)
+    rsciio_emd = pytest.importorskip("rsciio.emd")
+    from battlab.datasets.tem import make_4dstem_cube, make_eds_spectrum_image
+
+    eds = make_eds_spectrum_image(ny=12, nx=12, radius_px=5, core_radius_px=3)
+    rsciio_emd.file_writer(str(tmp_path / "eds.emd"), {
+        "data": eds.data.values, "original_metadata": {},
+        "metadata": {"General": {"title": "eds"}, "Signal": {}},
+        "axes": [{"name": "y", "units": "nm", "scale": 2.0, "offset": 0, "size": 12, "navigate": True},
+                 {"name": "x", "units": "nm", "scale": 2.0, "offset": 0, "size": 12, "navigate": True},
+                 {"name": "Energy", "units": "keV", "scale": 0.01, "offset": 0.005, "size": 1024,
+                  "navigate": False}]})
+    cube = make_4dstem_cube(scan=(10, 8), detector=32)
+    rsciio_emd.file_writer(str(tmp_path / "cube.emd"), {
+        "data": cube.data.values, "original_metadata": {},
+        "metadata": {"General": {"title": "cube"}, "Signal": {}},
+        "axes": [{"name": "y", "units": "nm", "scale": 0.5, "offset": 0, "size": 10, "navigate": True},
+                 {"name": "x", "units": "nm", "scale": 0.5, "offset": 0, "size": 8, "navigate": True},
+                 {"name": "ky", "units": "1/nm", "scale": 0.1, "offset": -1.6, "size": 32, "navigate": False},
+                 {"name": "kx", "units": "1/nm", "scale": 0.1, "offset": -1.6, "size": 32, "navigate": False}]})
+    app = TEMApp()
+    _upload(app, "eds.emd", (tmp_path / "eds.emd").read_bytes())
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.eds is not None and app.eds.attrs["source_name"] == "eds.emd" and app.spec_mode.value == "EDS"
+    app.tabs.selected_index = 4
+    comp = app.tables["eds_composition"].set_index("element")["at_pct"]
+    assert comp["O"] == pytest.approx(66.7, abs=2.0)
+    _upload(app, "cube.emd", (tmp_path / "cube.emd").read_bytes())
+    assert app.banner.layout.display == "none", app.banner.value
+    app.tabs.selected_index = 3
+    assert app.cube.attrs["kind"] == "4D-STEM" and hasattr(app.cube.data, "dask")  # opened lazily
+    np.testing.assert_allclose(app.stem_image.values / 1000, cube.truth["transmission"], rtol=0.01)
+    assert {"eds", "cube"} <= {i["role"] for i in app._provenance().inputs}
