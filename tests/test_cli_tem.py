@@ -141,7 +141,7 @@ def test_tem_eds_spectrum_image_maps_and_composition(tmp_path):
     _write_emd(tmp_path / "eds.emd", demo.data.values, axes)
     out = tmp_path / "eds"
     rc = main(["tem", str(tmp_path / "eds.emd"), "--eds", "O,Mn,Co,Ni", "--calibrate-lines", "O Ka,Ni Ka",
-               "--k-factor", "Ni=1.45", "--ratio", "Ni/Mn", "--out", str(out)])
+               "--k-factor", "Ni=1.45", "--ratio", "Ni/Mn", "--nmf", "2", "--out", str(out)])
     assert rc == 0
     cal = pd.read_csv(out / "energy_calibration.csv")
     assert cal["offset_eV"].iloc[0] == pytest.approx(-20.0, abs=1.0)  # the stored axis was 20 eV off
@@ -153,6 +153,9 @@ def test_tem_eds_spectrum_image_maps_and_composition(tmp_path):
     np.testing.assert_allclose(maps["Ni_at_pct"].to_numpy()[inside], truth_ni[inside], atol=2.0)
     core = demo.truth["core_mask"].ravel()
     assert np.nanmedian(maps["Ni_per_Mn_atomic_ratio"].to_numpy()[core]) == pytest.approx(8.0, rel=0.05)
+    nmf = pd.read_csv(out / "eds_nmf_spectra.csv")  # the EELS decomposition, reused
+    assert list(nmf.columns) == ["energy_eV", "component_0", "component_1"]
+    assert nmf[["component_0", "component_1"]].sum().to_numpy() == pytest.approx([1.0, 1.0])  # unit-area spectra
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["parameters"]["k_factors_given"] == {"Ni": 1.45}
     bad = main(["tem", str(tmp_path / "eds.emd"), "--eds", "O", "--k-factor", "Ni:1", "--out", str(tmp_path / "b")])
