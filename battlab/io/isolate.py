@@ -293,7 +293,7 @@ class _Decoder:
 
 _CONTEXT = None
 _PRELOAD = ("battlab.io.isolate", "pandas", "xarray", "h5py", "tifffile", "rsciio.digitalmicrograph",
-            "rsciio.tia", "rsciio.emd", "rsciio.mrc")
+            "rsciio.tia", "rsciio.emd", "rsciio.mrc", "dask.array", "distributed", "battlab.io._isolate_preload")
 
 
 def warm_up() -> None:
