@@ -213,7 +213,8 @@ def test_plating_demo_metrics_and_dead_lithium():
     assert app.mode.value == "plating" and app.banner.layout.display == "none", app.banner.value
     s = app.plating_summary
     assert s["dead_li_fraction"] == pytest.approx(0.25, abs=0.01)
-    assert s["porosity"] == pytest.approx(0.3, abs=0.03)
+    np.testing.assert_allclose(app.plating["porosity"].iloc[2:15], 0.3, atol=0.02)  # the mossy layer, pre-onset
+    assert s["porosity"] > 0.3  # at the peak the dendrites add height that holds no extra charge
     assert s["onset_time_s"] == pytest.approx(15 * 300.0)  # first frame after the onset at frame 14.5
     for label in ("dead Li fraction", "dense Li, Faraday (µm)", "porosity", "dendrite onset (min)"):
         assert label in app.table.value
