@@ -20,6 +20,9 @@ def test_slice_slider_and_xanes_demo_offline(new_page, gallery_url):
     for k in range(4):
         assert colored_pixels(plots.nth(k).screenshot()) > 1500, f"plot {k} shows no data"
     assert "τ z" in page.locator(".battlab-table").inner_text()
+    # The progress bar of the analysis reached its end on the page.
+    assert page.locator(".widget-html:has-text('100 %')").first.is_visible()
+    assert page.locator(".progress-bar-success").first.is_visible()
 
     slice_plot = plots.nth(0)
     before = slice_plot.screenshot()
