@@ -349,20 +349,29 @@ class BaseApp:
         memory and time budget: a file that crashes, hangs or bursts memory there is
         refused with a message before the kernel touches it.
         """
-        from battlab.io.isolate import is_native, probe_native, run_isolated
-
         own_reader = getattr(loader, "__func__", None) is not BaseApp._load_bytes
-        if (self.isolate_readers != "off" and own_reader and not self.isolates_own_reads
-                and is_native(name)):
+        if own_reader and self._needs_trial_decode(name):
             import hashlib
 
             path = self.stored_uploads.get(hashlib.sha256(data).hexdigest())
             if path is None:
                 log.warning("battlab app: %s is not in the upload store; read without a trial decode", name)
             else:
-                self.set_status(f"Checking {name}…")
-                run_isolated(probe_native, str(path), name=name)
+                self._trial_decode(path, name)
         return loader(data, name)
+
+    def _needs_trial_decode(self, name) -> bool:
+        from battlab.io.isolate import is_native
+
+        return self.isolate_readers != "off" and not self.isolates_own_reads and is_native(name)
+
+    def _trial_decode(self, path, name) -> bool:
+        """Decode ``path`` once in a child with the memory/time budget; raises battlab's error if it fails."""
+        from battlab.io.isolate import probe_native, run_isolated
+
+        self.set_status(f"Checking {name}…")
+        run_isolated(probe_native, str(path), name=name)
+        return True
 
     def _read_isolated(self, func, /, *args, name: str = "the file", **kwargs):
         """``func(*args, **kwargs)`` in a child process with memory/time limits (unless switched off).
@@ -415,8 +424,13 @@ class BaseApp:
     def _accepts_name(self, name: str) -> bool:
         return not self.accept or Path(name).suffix.lower() in self.accept.split(",")
 
-    def _confined_path(self, path):
-        """``path`` resolved, or None (with a message) when it lies outside ``data_dirs``."""
+    def _confined_path(self, path, *, trial_decode: bool = True):
+        """``path`` resolved, or None (with a message) when it lies outside ``data_dirs``.
+
+        A native file (HDF5, TIFF, DM …) that the app will read in this kernel is first
+        decoded once in a child process (``trial_decode``): one that crashes, hangs or
+        bursts memory there also gives None, with the message.
+        """
         if not path:
             return None
         resolved = Path(path).resolve()
@@ -424,10 +438,14 @@ class BaseApp:
         if not any(resolved.is_relative_to(root.resolve()) for root in self.data_dirs):
             self.show_error("That file is outside the folders this app may read.")
             return None
+        if (trial_decode and self._needs_trial_decode(resolved.name) and resolved.is_file()
+                and self._guard(f"checking {resolved.name}", self._trial_decode, resolved, resolved.name) is None):
+            return None
         return resolved
 
     def _load_server_file(self, path):
-        resolved = self._confined_path(path)
+        # battlab.load runs native readers isolated itself: no separate trial decode
+        resolved = self._confined_path(path, trial_decode=False)
         if resolved is None:
             return
 

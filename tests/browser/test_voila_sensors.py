@@ -1,5 +1,8 @@
 """The operando sensors app in real Voila and headless Chromium, offline: controls, then upload sequences."""
 
+import struct
+import zlib
+
 import pytest
 
 from tests.browser.conftest import colored_pixels, open_app, wait_for_change
@@ -49,8 +52,24 @@ def test_sensor_app_renders_reacts_and_reports_bad_upload(new_page, gallery_url,
     p.assert_clean()
 
 
+def _tiff_bomb(side=60000):
+    """A 1 kB TIFF that declares one deflate strip of side × side 8-bit pixels (3.6 GB)."""
+    data = zlib.compress(b"\0" * 1_000_000)
+    entries = [(256, 4, side), (257, 4, side), (258, 3, 8), (259, 3, 8), (262, 3, 1), (273, 4, 8 + 2 + 9 * 12 + 4),
+               (277, 3, 1), (278, 4, side), (279, 4, len(data))]
+    ifd = struct.pack("<H", len(entries)) + b"".join(
+        struct.pack("<HHI", tag, kind, 1) + (struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value))
+        for tag, kind, value in entries) + struct.pack("<I", 0)
+    return b"II*\x00" + struct.pack("<I", 8) + ifd + data
+
+
 def test_corrupt_then_valid_sensor_and_cycling_uploads(new_page, gallery_url, tmp_path, real_data):
-    """Sensor table and cycling file, each first damaged then sound: message, message, result."""
+    """A TIFF bomb, then sensor table and cycling file, each first damaged then sound: messages, then a result.
+
+    The sensors app reads uploads with its own reader in the kernel, so a native file (the
+    bomb) is first decoded in a child process with the memory budget: in real Voila that
+    child, not the kernel, runs out of memory, and the page says the file could not be read.
+    """
     p = open_app(new_page, gallery_url, APP, "2,384 samples")
     page = p.page
     page.get_by_role("button", name="MOSS stress").click()
@@ -62,7 +81,10 @@ def test_corrupt_then_valid_sensor_and_cycling_uploads(new_page, gallery_url, tm
     corrupt_cycling.write_bytes(cycling.read_bytes()[:5000])
     sensor_upload = page.locator(".widget-upload").first
     cycling_upload = page.locator(".widget-upload", has_text="Cycling file")
+    bomb = tmp_path / "bomb.tif"
+    bomb.write_bytes(_tiff_bomb())
     steps = [
+        (sensor_upload, bomb, ".battlab-error >> text=bomb.tif could not be read within the"),
         (sensor_upload, corrupt_sensor, ".battlab-error >> text=corrupt_moss.csv is a binary file"),
         (sensor_upload, TEST_DATA / "sensor_moss.csv", ".battlab-error >> text=now upload the cycling file"),
         (cycling_upload, corrupt_cycling, ".battlab-error >> text=corrupt_cycling.mpr"),

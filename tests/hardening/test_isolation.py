@@ -133,8 +133,26 @@ def _demo_still_works(app):
     assert app.banner.layout.display == "none" and "demo" in app.status.value
 
 
+def _tiff_bytes(shape):
+    import io
+
+    import tifffile
+
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, np.zeros(shape, np.uint8), compression="zlib")
+    return buffer.getvalue()
+
+
 @pytest.fixture(scope="module")
-def app():
+def server_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("server-files")
+    (folder / "bomb.tif").write_bytes(_tiff_bytes((16000, 16000)))  # 256 MB from ~0.3 MB
+    (folder / "sound.tif").write_bytes(_tiff_bytes((300, 400)))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def app(server_dir):
     from battlab.apps import CyclingApp
 
     class OwnReadersApp(CyclingApp):
@@ -153,7 +171,16 @@ def app():
             image = tifffile.imread(self.stored_uploads[hashlib.sha256(data).hexdigest()])
             self.set_status(f"{name}: {image.shape[1]} × {image.shape[0]} px")
 
-    return OwnReadersApp()
+        def _load_server_file(self, path):  # as the technique apps do: confine, then their own reader
+            import tifffile
+
+            resolved = self._confined_path(path)
+            if resolved is not None:
+                type(self).kernel_reads += 1
+                image = tifffile.imread(resolved)
+                self.set_status(f"{resolved.name}: {image.shape[1]} × {image.shape[0]} px")
+
+    return OwnReadersApp(data_dirs=[server_dir])
 
 
 @pytest.mark.slow
@@ -166,19 +193,23 @@ def test_app_upload_whose_reader_crashes_shows_the_banner_and_the_app_works(app)
 
 
 @pytest.mark.slow
-def test_app_refuses_a_decompression_bomb_before_its_in_kernel_reader_sees_it(app, monkeypatch):
-    import io
-
-    import tifffile
-
-    buffer = io.BytesIO()
-    tifffile.imwrite(buffer, np.zeros((16000, 16000), np.uint8), compression="zlib")  # 256 MB from ~0.3 MB
+def test_app_refuses_a_decompression_bomb_before_its_in_kernel_reader_sees_it(app, server_dir, monkeypatch):
     monkeypatch.setenv("BATTLAB_READER_MEMORY_MB", "100")
-    _upload(app, "bomb.tif", buffer.getvalue())
+    reads = type(app).kernel_reads
+    _upload(app, "bomb.tif", (server_dir / "bomb.tif").read_bytes())
     assert "bomb.tif could not be read within the 100 MB memory budget" in app.banner.value
-    assert type(app).kernel_reads == 0, "the kernel never decoded the bomb"
+    assert type(app).kernel_reads == reads, "the kernel never decoded the bomb"
     _demo_still_works(app)
-    buffer = io.BytesIO()
-    tifffile.imwrite(buffer, np.ones((300, 400), np.uint8), compression="zlib")
-    _upload(app, "sound.tif", buffer.getvalue())  # passes the trial decode, then read in the kernel
-    assert type(app).kernel_reads == 1 and "sound.tif: 400 × 300 px" in app.status.value
+    _upload(app, "sound.tif", (server_dir / "sound.tif").read_bytes())  # passes the trial decode, then read here
+    assert type(app).kernel_reads == reads + 1 and "sound.tif: 400 × 300 px" in app.status.value
+
+
+@pytest.mark.slow
+def test_app_refuses_a_server_file_bomb_before_its_in_kernel_reader_sees_it(app, server_dir, monkeypatch):
+    monkeypatch.setenv("BATTLAB_READER_MEMORY_MB", "100")
+    reads = type(app).kernel_reads
+    app._load_server_file(str(server_dir / "bomb.tif"))
+    assert "bomb.tif could not be read within the 100 MB memory budget" in app.banner.value
+    assert type(app).kernel_reads == reads
+    app._load_server_file(str(server_dir / "sound.tif"))
+    assert type(app).kernel_reads == reads + 1 and "sound.tif: 400 × 300 px" in app.status.value
