@@ -104,9 +104,12 @@ def _resolve(target: str):
 
 
 def _child_main(target, args, kwargs, out_dir, memory_bytes):
-    # Threads of BLAS pools reserve address space; one is plenty for a reader.
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
+    try:  # glibc reserves 64 MB of address space per thread arena: cap them so decoder threads fit the budget
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX = 2
+    except (OSError, AttributeError):
+        pass
     _limit_memory(memory_bytes)
     out = Path(out_dir)
     with warnings.catch_warnings(record=True) as caught:
