@@ -50,8 +50,8 @@ def test_frame_slider_and_movie_upload_offline(new_page, gallery_url, tmp_path):
     with page.expect_file_chooser() as chooser:
         page.locator(".widget-upload").first.click()
     chooser.value.set_files(str(movie))
-    page.wait_for_selector(".battlab-status >> text=cell.tif", timeout=120_000)
-    assert "24 frames" in page.locator(".battlab-status").inner_text()
+    page.wait_for_selector(".battlab-status >> text=24 frames", timeout=180_000)
+    assert "cell.tif" in page.locator(".battlab-status").inner_text()
     assert wait_for_change(kymo, before_kymo), "the kymograph did not show the uploaded movie"
     assert not page.locator(".battlab-error").is_visible()
     assert "peak ε (%)" in page.locator(".battlab-table").inner_text()
