@@ -30,8 +30,20 @@ all); peak RSS of the analysing process 574 MB (limit 1.5 GB); the store was del
 
 ``peers --size 512``: porosity 0.93 s (porespy 0.43 s); local thickness, 25 radii, d50 23.4 voxels
 in 1326 s (porespy 3.2: 24 voxels in 69 s: its edt package is multithreaded and much faster than
-scipy's EDT, which battlab calls once per radius); tortuosity factor of a 128³ sub-volume along z
+scipy's EDT, which battlab called once per radius); tortuosity factor of a 128³ sub-volume along z
 2.90 in 9.5 s (no peer installable).
+
+``peers --size 512 --only psd`` after the local-thickness rewrite (one EDT, then per radius a k-d
+tree query of the voxels near the new centres; the same map as before, d50 23.37 voxels), measured
+2026-12-07 03:09 UTC on the same machine under heavy load (load average 6–8 on 2 cores, niced):
+battlab 745 s, porespy 161 s (24 voxels): 4.6× slower, down from 19×. Profile at 256³: k-d tree
+queries ~1/3 of the time, the cube dilations bounding the small radii ~1/6, EDTs ~1/5.
+
+Tortuosity at the full 512³ was not run: the solve needs about 480 bytes per pore voxel (measured:
+peak RSS +450 MB for 0.94 M unknowns at 128³), so the ~60 M percolating pore voxels of the 512³
+volume need ~29 GB, above the machine's 23 GB; CG iterations also grow with the edge length
+(estimate ~40 min single-threaded at 512³ unloaded). The benchmark keeps the central sub-volume
+(``--tortuosity-size``; give ``--tortuosity-size 512`` on a larger machine to run it whole).
 """
 
 from __future__ import annotations
