@@ -42,8 +42,8 @@ queries ~1/3 of the time, the cube dilations bounding the small radii ~1/6, EDTs
 Tortuosity at the full 512³ was not run: the solve needs about 480 bytes per pore voxel (measured:
 peak RSS +450 MB for 0.94 M unknowns at 128³), so the ~60 M percolating pore voxels of the 512³
 volume need ~29 GB, above the machine's 23 GB; CG iterations also grow with the edge length
-(estimate ~40 min single-threaded at 512³ unloaded). The benchmark keeps the central sub-volume
-(``--tortuosity-size``; give ``--tortuosity-size 512`` on a larger machine to run it whole).
+(estimate ~40 min single-threaded at 512³ unloaded). The benchmark keeps a sub-volume
+(a corner cube of ``--tortuosity-size``; ``--tortuosity-size 512`` runs it whole on a larger machine).
 """
 
 from __future__ import annotations
