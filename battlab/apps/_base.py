@@ -429,7 +429,9 @@ class BaseApp:
 
         A native file (HDF5, TIFF, DM …) that the app will read in this kernel is first
         decoded once in a child process (``trial_decode``): one that crashes, hangs or
-        bursts memory there also gives None, with the message.
+        bursts memory there also gives None, with the message. Files above the upload
+        limit are not trial-decoded: they come from the lab's own folders and may be
+        volumes larger than memory that the app reads lazily.
         """
         if not path:
             return None
@@ -439,6 +441,7 @@ class BaseApp:
             self.show_error("That file is outside the folders this app may read.")
             return None
         if (trial_decode and self._needs_trial_decode(resolved.name) and resolved.is_file()
+                and resolved.stat().st_size <= self.upload_limit_mb * 1e6
                 and self._guard(f"checking {resolved.name}", self._trial_decode, resolved, resolved.name) is None):
             return None
         return resolved
@@ -453,8 +456,11 @@ class BaseApp:
             import battlab
 
             self.set_status(f"Reading {resolved.name}…")
-            self._accept_data(battlab.load(resolved, kind=self.data_kind, isolate=self.isolate_readers),
-                              resolved.name)
+            # Server files above the upload limit come from the lab's own folders and may be
+            # larger than memory (read lazily): they are read here, not copied out of a child.
+            small = resolved.stat().st_size <= self.upload_limit_mb * 1e6
+            self._accept_data(battlab.load(resolved, kind=self.data_kind,
+                                           isolate=self.isolate_readers if small else False), resolved.name)
 
         self._guard(f"reading {resolved.name}", _read)
 
