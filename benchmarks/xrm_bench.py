@@ -19,8 +19,8 @@ Two parts, run alone (``.venv/bin/python benchmarks/xrm_bench.py [ooc|peers|all]
     field): porosity and local thickness (pore-size distribution) with battlab and with
     porespy when it is installed, and the tortuosity factor of a ``--tortuosity-size``³
     sub-volume (default 128³: the sparse solve of a 512³ pore space needs several GB).
-    porespy's tortuosity needs openpnm (which pulls MKL) and taufactor needs PyTorch;
-    neither is installed here, so those rows have no peer.
+    porespy's tortuosity needs openpnm (which pulls MKL; installed with battlab's test extra);
+    taufactor needs PyTorch with CUDA wheels (~3 GB) and is not installed.
 
 Measured once on 2026-12-07 (2 shared, busy cores, 23 GB RAM, niced):
 
@@ -38,6 +38,11 @@ tree query of the voxels near the new centres; the same map as before, d50 23.37
 2026-12-07 03:09 UTC on the same machine under heavy load (load average 6–8 on 2 cores, niced):
 battlab 745 s, porespy 161 s (24 voxels): 4.6× slower, down from 19×. Profile at 256³: k-d tree
 queries ~1/3 of the time, the cube dilations bounding the small radii ~1/6, EDTs ~1/5.
+
+``peers --size 512 --only tortuosity`` with porespy 3.2 + openpnm 3.6 (2026-12-07 03:15 UTC, same
+machine, load ~7): tortuosity factor z of the 128³ corner cube 2.896 in 15.6 s (battlab) vs 2.863 in
+12.0 s (porespy ``tortuosity_fd``): 1.3× slower, values within 1.2 % (porespy fills non-percolating pores
+before solving). ``tests/xrm/test_metrics.py`` checks the two agree within 2 % on every axis of one volume.
 
 Tortuosity at the full 512³ was not run: the solve needs about 480 bytes per pore voxel (measured:
 peak RSS +450 MB for 0.94 M unknowns at 128³), so the ~60 M percolating pore voxels of the 512³
@@ -171,8 +176,17 @@ def run_peers(size: int, tort_size: int, only=("porosity", "psd", "tortuosity"))
     if "tortuosity" in only:
         sub = lab[:tort_size, :tort_size, :tort_size] if tort_size < size else lab
         tab, t_ours = timed(lambda: tortuosity(sub, axes=("z",), tol=1e-6))
+        theirs = t_theirs = None
+        try:  # porespy's finite-difference solver lives in openpnm (pulls MKL via pypardiso)
+            import openpnm  # noqa: F401
+        except ImportError:
+            openpnm = None
+        if ps and openpnm:
+            # porespy fills non-percolating pores itself; both report tau = eps * D0 / D_eff
+            res, t_theirs = timed(lambda: ps.simulations.tortuosity_fd(im=sub == 0, axis=0))
+            theirs = float(res.tortuosity)
         rows.append(("tortuosity factor z", f"{sub.shape[0]}³", float(tab["tortuosity_factor"].iloc[0]), t_ours,
-                     None, None))
+                     theirs, t_theirs))
     return rows
 
 
