@@ -59,6 +59,7 @@ def test_optical_bad_input_is_one_line_exit_2(files, tmp_path):
     assert res.returncode == 2 and "Traceback" not in res.stderr and res.stderr.startswith("battlab: error:")
 
 
+@pytest.mark.slow
 def test_optical_electrode_run_corrects_drift_and_lists_no_events(files, tmp_path):
     movie, echem, truth = files
     out = tmp_path / "hsv"
@@ -73,6 +74,7 @@ def test_optical_electrode_run_corrects_drift_and_lists_no_events(files, tmp_pat
     assert prov["parameters"]["colour_space"] == "hsv" and prov["parameters"]["drift_corrected"]
 
 
+@pytest.mark.slow
 def test_optical_plating_run_writes_events_and_dead_li(tmp_path):
     from battlab.datasets.optical import make_plating_movie
 

@@ -146,6 +146,7 @@ def test_zip_of_png_upload_and_grey_movie_banner(tmp_path):
     assert app.frame_plot.revision == rev + 1
 
 
+@pytest.mark.slow
 def test_real_microscopy_files_never_break_the_app(real_data):
     """Real, non-battery microscopy files: a grey TIFF stack and a bright-field .mov video."""
     app = OpticalApp(pixel_size_um=0.5)
@@ -171,6 +172,7 @@ def test_real_microscopy_files_never_break_the_app(real_data):
     assert app.frame_plot.revision == rev + 1
 
 
+@pytest.mark.slow
 def test_drift_and_colour_space_controls(app):
     app._load_demo("graphite side view, cycle 1 (√t front, 10 % expansion)")
     f = app.result.frames
@@ -187,6 +189,7 @@ def test_drift_and_colour_space_controls(app):
     app.drift.value = True
 
 
+@pytest.mark.slow
 def test_cycle_1_vs_cycle_10_view_and_table():
     app = OpticalApp()
     app._load_demo("graphite cycle 10 compared with cycle 1")
@@ -207,6 +210,7 @@ def test_cycle_1_vs_cycle_10_view_and_table():
         assert {"cycle_comparison.csv", "cycle_comparison_curves.csv", "events.csv"} <= set(zf.namelist())
 
 
+@pytest.mark.slow
 def test_plating_demo_metrics_and_dead_lithium():
     app = OpticalApp()
     app._load_demo("Li‖Li plating then stripping (mossy layer, dendrites, dead Li)")
@@ -230,6 +234,7 @@ def test_plating_demo_metrics_and_dead_lithium():
     assert {"deposit_thickness_um", "roughness_um", "faraday_thickness_um", "porosity"} <= set(frames.columns)
 
 
+@pytest.mark.slow
 def test_rare_events_table_and_markers():
     from battlab.datasets.optical import make_plating_movie
 

@@ -234,6 +234,7 @@ def test_hsv_classification_matches_truth_like_cielab(demo, result):
         classify_pixels(patch, table, colour_space="xyz")
 
 
+@pytest.mark.slow
 def test_automatic_drift_on_the_colour_movie(demo):
     """drift="auto": luminance phase correlation around the collector; dx within 0.15 px, confidence reported."""
     res = analyze_movie(demo.data["movie"], drift="auto")
@@ -247,6 +248,7 @@ def test_automatic_drift_on_the_colour_movie(demo):
     assert res.parameters["drift"]["channel"] == "luminance"
 
 
+@pytest.mark.slow
 def test_rgb_drift_channels_known_answer():
     """A textured colour movie with a known 2-D random-walk drift: every channel choice within 0.05 px."""
     from battlab.datasets.optical import make_electrode_movie
@@ -262,6 +264,7 @@ def test_rgb_drift_channels_known_answer():
         estimate_drift(e.data, channel=5)
 
 
+@pytest.mark.slow
 def test_cycle_1_vs_cycle_10_comparison_known_answer():
     from battlab.optical import compare_cycles
 
