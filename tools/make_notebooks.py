@@ -574,7 +574,9 @@ TEM = [
         "non-collinear g the full ε_xx, ε_yy, ε_xy and the rotation (the *Diffraction* tab, with the g choice and a "
         "component selector). EDS (the *Spectroscopy* tab in EDS mode): net line counts with the background from "
         "windows either side, Cliff–Lorimer at.% with k-factors you can edit (the defaults are approximate), and "
-        "element maps computed chunk by chunk. Below, an NMC particle with an NMC811 core and an NMC111 shell."
+        "element maps computed chunk by chunk; both modes decompose a spectrum image by PCA (scree, scores) or NMF "
+        "(component spectra, abundance maps; `bl.tem.decompose_spectrum_image`). Below, an NMC particle with an "
+        "NMC811 core and an NMC111 shell."
     ),
     new_code_cell("nmc = bl.datasets.make_eds_spectrum_image()\n"
                   "maps = bl.tem.eds_element_maps(nmc.data.chunk({'y': 8, 'x': 8}), ['O', 'Mn', 'Co', 'Ni'])\n"

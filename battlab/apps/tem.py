@@ -20,6 +20,8 @@ TABS = ("Movie & morphology", "Fronts & kinetics", "Nucleation", "Diffraction", 
 MOVIE_PRESETS = (("TEM image (grey levels)", "TEM"), ("neutron radiography (attenuation −ln T)", "neutron radiography"))
 _SUFFIXES = (".dm3", ".dm4", ".emd", ".emi", ".ser", ".mrc", ".tif", ".tiff", ".npy")
 _ECHEM_SUFFIXES = (".csv", ".mpt", ".mpr", ".txt")
+#: Largest array (values) the app denoises or decomposes in memory; larger ones go to the library on a crop
+_MAX_IN_APP_VALUES = 5e7
 
 
 def _transient(t_m_s=5.0, i_m_A=2e-6, duration_s=40.0):
@@ -51,6 +53,7 @@ def _session(movie_maker, name, with_transient=False, saed_series=False):
         make_4dstem_cube,
         make_eds_spectrum_image,
         make_eels_spectrum,
+        make_eels_spectrum_image,
         make_saed_pattern,
         make_saed_series,
     )
@@ -66,9 +69,10 @@ def _session(movie_maker, name, with_transient=False, saed_series=False):
                 "hologram": holo.data["hologram"], "hologram_reference": holo.data["reference"],
                 "phase_image": step.data}
         eds, cube = make_eds_spectrum_image(noise=True), make_4dstem_cube()
-        data.update(eds=eds.data, cube=cube.data)
+        eels_si = make_eels_spectrum_image()
+        data.update(eds=eds.data, cube=cube.data, eels_si=eels_si.data)
         truth = {"movie": movie.truth, "pattern": pattern.truth, "spectrum": spectrum.truth, "hologram": holo.truth,
-                 "phase_image": step.truth, "eds": eds.truth, "cube": cube.truth}
+                 "phase_image": step.truth, "eds": eds.truth, "cube": cube.truth, "eels_si": eels_si.truth}
         if with_transient:
             data["echem"] = _transient()
             truth["echem"] = {"t_m_s": 5.0, "model": "instantaneous"}
@@ -104,6 +108,8 @@ class TEMApp(BaseApp):
         self.pattern = None
         self.spectrum = None
         self.eds = None
+        self.eels_si = None  # an EELS spectrum image (y, x, energy): its sum is `spectrum`
+        self.decomposition = None
         self.cube = None
         self.truth = {}
         self.tables = {}
@@ -284,7 +290,25 @@ class TEMApp(BaseApp):
                                w.HBox([self.eds_show, self.eds_quantity, self.eds_ratio]),
                                w.HBox([self.eds_pane.widget, self.eds_map_pane.widget])],
                               layout=w.Layout(display="none"))
-        eels_tab = w.VBox([self.spec_mode, self.eels_box, self.eds_box])
+        # PCA/NMF of the spectrum image of the mode shown (EELS or EDS); run on request, NMF iterates
+        self.decomp_method = w.Dropdown(options=["none", "PCA", "NMF"], value="none", description="Decomposition",
+                                        style=style)
+        self.decomp_n = w.IntSlider(value=3, min=1, max=10, description="Components", continuous_update=False,
+                                    style=style)
+        self.run_decomp = w.Button(description="Decompose", icon="play")
+        self.run_decomp.on_click(redo("decomposing the spectrum image", self._decompose))
+        self.decomp_method.observe(redo("decomposing the spectrum image",
+                                        lambda: self._clear_decomposition() if self.decomp_method.value == "none"
+                                        else None), "value")
+        self.decomp_spectra_pane, self.decomp_scree_pane = PlotPane(), PlotPane()
+        self.decomp_maps_pane = PlotPane(min_height_px=200)
+        self.decomp_box = w.VBox([
+            w.HTML("<small><b>Spectrum image decomposition</b> (EELS or EDS, as the mode above): PCA gives signed "
+                   "scores and a scree of the explained variance; NMF gives non-negative component spectra "
+                   "(unit area) and abundance maps, easier to read as phases.</small>"),
+            w.HBox([self.decomp_method, self.decomp_n, self.run_decomp]),
+            w.HBox([self.decomp_spectra_pane.widget, self.decomp_scree_pane.widget]), self.decomp_maps_pane.widget])
+        eels_tab = w.VBox([self.spec_mode, self.eels_box, self.eds_box, self.decomp_box])
         # dose
         self.dose_mode = w.ToggleButtons(options=["TEM", "STEM"], value="TEM", description="Mode", style=style)
         # 1.26 pA on a 1 µm disc ≈ 0.1 e⁻/Å²/s, the low-dose rate of the seed review
@@ -437,11 +461,16 @@ class TEMApp(BaseApp):
                     "4D-STEM": "cube"}.get(kind)
             if kind in ("spectrum", "spectrum image") and self._looks_like_eds(data):
                 slot = "eds"
+            elif kind == "spectrum image" and data.ndim == 3 and data.dims[-1] == "energy":
+                slot = "eels_si"
             if slot is None:
                 raise InvalidParameterError(f"the TEM app does not analyse a {kind} yet.")
             if kind == "image":  # a single image: a one-frame movie (morphology and FFT)
                 data = data.expand_dims(time=1).assign_coords(time_s=("time", [0.0]))
             parts = {slot: data}
+            if slot == "eels_si":  # the edge analysis reads the summed spectrum
+                total = data.sum(dim=[d for d in data.dims if d != "energy"], keep_attrs=True)
+                parts["spectrum"] = total.assign_attrs(kind="spectrum")
         for slot, value in parts.items():
             setattr(self, slot, value)
         if "movie" in parts:
@@ -481,6 +510,8 @@ class TEMApp(BaseApp):
             self._analyse_saed()
         if "spectrum" in parts:
             self._analyse_eels()
+        if "eds" in parts or "eels_si" in parts:
+            self._clear_decomposition()
         if "eds" in parts:
             if not label.startswith("demo:"):
                 self.spec_mode.value = "EDS"
@@ -586,6 +617,8 @@ class TEMApp(BaseApp):
                         else "diffraction pattern")
         if self.spectrum is not None:
             bits.append("EELS spectrum")
+        if self.eels_si is not None:
+            bits.append(f"EELS spectrum image {self.eels_si.shape[0]}×{self.eels_si.shape[1]}")
         if self.eds is not None:
             bits.append("EDS spectrum image" if self.eds.ndim == 3 else "EDS spectrum")
         if self.cube is not None:
@@ -615,7 +648,7 @@ class TEMApp(BaseApp):
         if self.movie is None or self.denoise.value == "raw":
             self._update_frame()
             return
-        if self.movie.size > 5e7:
+        if self.movie.size > _MAX_IN_APP_VALUES:
             raise InvalidParameterError("this movie is too large to denoise in the app; use battlab.tem.pca_denoise "
                                         "on a cropped or binned copy.")
         if self.denoise.value == "PCA":
@@ -930,6 +963,8 @@ class TEMApp(BaseApp):
         eds = self.spec_mode.value == "EDS"
         self.eds_box.layout.display = "" if eds else "none"
         self.eels_box.layout.display = "none" if eds else ""
+        if self.decomposition is not None and self.decomposition["mode"] != ("eds" if eds else "eels"):
+            self._clear_decomposition()  # the maps shown belong to the other mode's spectrum image
         if eds and self.eds is None:
             raise MissingDataError("no EDS data loaded: upload an EDS spectrum or spectrum image (.emd, .dm3/.dm4).")
         self._refresh_tab()
@@ -996,6 +1031,77 @@ class TEMApp(BaseApp):
             label = f"{el} at.%" if what == "at_pct" else f"{el} net counts"
         self.eds_map_pane.update(frame_plot(arr.values, pixel_size_nm=self.eds.attrs.get("pixel_size_nm") or 1.0,
                                             cmap="viridis", value_label=label, title=f"EDS map: {label}"))
+
+    def _spectrum_image(self):
+        """The spectrum image of the spectroscopy mode shown, its table prefix and energy axis label/scale."""
+        if self.spec_mode.value == "EDS":
+            if self.eds is None or self.eds.ndim != 3:
+                raise MissingDataError("no EDS spectrum image loaded: upload one (.emd, .dm3/.dm4) to decompose it.")
+            return self.eds, "eds", "X-ray energy (keV)", 1e-3
+        if self.eels_si is None:
+            raise MissingDataError("no EELS spectrum image loaded: upload one (y, x, energy; .dm3/.dm4, .emd) to "
+                                   "decompose it.")
+        return self.eels_si, "eels", "energy loss (eV)", 1.0
+
+    def _clear_decomposition(self):
+        from battlab.plot._core import empty
+
+        self.decomposition = None
+        for key in [k for k in self.tables if k.endswith(("_decomposition_spectra", "_decomposition_scores"))]:
+            del self.tables[key]
+        self.decomp_spectra_pane.update(empty("choose PCA or NMF and press Decompose"))
+        self.decomp_scree_pane.update(empty("scree: PCA only"))
+        self.decomp_maps_pane.widget.children = []
+        self.decomp_maps_pane.object = None
+        self._show_table()
+
+    def _decompose(self):
+        """PCA or NMF (:func:`battlab.tem.decompose_spectrum_image`) of the shown mode's spectrum image."""
+        from battlab.plot._core import empty
+        from battlab.plot.tem import component_maps_plot, component_spectra_plot, scree_plot
+        from battlab.tem.eels import decompose_spectrum_image
+
+        self.clear_error()  # a message from an earlier press does not outlive this one
+        method = self.decomp_method.value
+        if method == "none":
+            raise InvalidParameterError("choose PCA or NMF in 'Decomposition' first.")
+        si, prefix, energy_label, scale = self._spectrum_image()
+        if si.size > _MAX_IN_APP_VALUES:
+            raise InvalidParameterError(f"this spectrum image ({si.size:.3g} values) is too large to decompose in the "
+                                        "app; use battlab.tem.decompose_spectrum_image (or `battlab tem --nmf N`) on "
+                                        "a cropped, binned or energy-limited copy.")
+        k = int(self.decomp_n.value)
+        maps, spectra, explained = decompose_spectrum_image(si, n_components=k, method=method.lower())
+        self.decomposition = {"mode": prefix, "method": method, "maps": maps, "spectra": spectra,
+                              "explained": explained}
+        self.tables[f"{prefix}_decomposition_spectra"] = pd.DataFrame(
+            {"energy_eV": spectra["energy_eV"].to_numpy(),
+             **{f"component_{c + 1}": spectra.values[c] for c in range(k)}})
+        scores = maps.values.reshape(k, -1)
+        summary = pd.DataFrame({"method": method, "component": np.arange(1, k + 1),
+                                "score_mean": scores.mean(axis=1), "score_std": scores.std(axis=1),
+                                "score_min": scores.min(axis=1), "score_max": scores.max(axis=1)})
+        if method == "PCA":
+            summary["explained_variance"] = explained
+        else:
+            summary["relative_residual"] = float(explained[0])
+        self.tables[f"{prefix}_decomposition_scores"] = summary
+        for other in ({"eds", "eels"} - {prefix}):  # one decomposition at a time: the maps shown are this one's
+            for key in (f"{other}_decomposition_spectra", f"{other}_decomposition_scores"):
+                self.tables.pop(key, None)
+        what = "EDS" if prefix == "eds" else "EELS"
+        self.decomp_spectra_pane.update(component_spectra_plot(
+            spectra, energy_label=energy_label, energy_scale=scale,
+            title=f"{what} {method}: component {'spectra (unit area)' if method == 'NMF' else 'loadings'}"))
+        self.decomp_scree_pane.update(scree_plot(explained, title=f"{what} PCA scree") if method == "PCA" else
+                                      empty(f"NMF: relative residual ‖X − WH‖/‖X‖ = {explained[0]:.4f}"))
+        self.decomp_maps_pane.update(component_maps_plot(maps, pixel_size_nm=si.attrs.get("pixel_size_nm") or 1.0,
+                                                         signed=method == "PCA",
+                                                         label="score" if method == "PCA" else "abundance"))
+        self.set_status(f"{what} {method}, {k} components: " +
+                        (f"{100 * explained.sum():.2f} % of the variance" if method == "PCA" else
+                         f"relative residual {explained[0]:.4f}") + ".")
+        self._show_table()
 
     def _analyse_stem(self, first=False):
         """Virtual detector image (or CoM shift) of the 4D-STEM cube for the annulus chosen."""
@@ -1255,6 +1361,13 @@ class TEMApp(BaseApp):
             cols = [("element", "element", "{}"), ("net_counts", "net counts", "{:.4g}"),
                     ("k_factor", "k", "{:.3g}"), ("at_pct", "at.%", "{:.2f}"), ("at_pct_sigma", "± (counting)", "{:.2f}")]
             extra = ""
+        dec = self.tables.get("eds_decomposition_scores" if self.spec_mode.value == "EDS" else
+                              "eels_decomposition_scores")
+        if idx == 4 and dec is not None:
+            extra += "<p>Decomposition:</p>" + html_table(dec, [
+                ("method", "method", "{}"), ("component", "component", "{:d}"),
+                ("explained_variance", "explained variance", "{:.4g}"), ("relative_residual", "‖X−WH‖/‖X‖", "{:.4f}"),
+                ("score_mean", "score mean", "{:.4g}"), ("score_std", "score s.d.", "{:.4g}")])
         self.table.value = (html_table(table, cols) if table is not None and len(table) else
                             "<i>nothing yet for this tab</i>") + extra
 
@@ -1269,7 +1382,8 @@ class TEMApp(BaseApp):
                  "pattern": self.pattern_pane, "profile": self.profile_pane, "saed_series": self.series_pane,
                  "hrtem_d": self.fft_pane, "gpa": self.gpa_pane, "eels": self.eels_pane, "eds": self.eds_pane,
                  "eds_map": self.eds_map_pane, "stem_pattern": self.stem_pattern_pane,
-                 "stem_image": self.stem_image_pane,
+                 "stem_image": self.stem_image_pane, "decomposition_spectra": self.decomp_spectra_pane,
+                 "decomposition_scree": self.decomp_scree_pane, "decomposition_maps": self.decomp_maps_pane,
                  "dose": self.dose_pane, "phase": self.phase_pane, "phase_profile": self.phase_profile_pane}
         return {k: p.object for k, p in panes.items() if p.object is not None}
 
@@ -1277,11 +1391,13 @@ class TEMApp(BaseApp):
         from battlab.provenance import Provenance
 
         inputs = []
-        for slot in ("movie", "pattern", "spectrum", "eds", "cube", "hologram", "hologram_reference", "phase_image"):
+        for slot in ("movie", "pattern", "spectrum", "eels_si", "eds", "cube", "hologram", "hologram_reference",
+                     "phase_image"):
             data = getattr(self, slot)
             if data is not None:
                 inputs.append({"name": data.attrs.get("source_name"), "sha256": data.attrs.get("source_sha256"),
                                "format": data.attrs.get("source_format"), "role": slot})
+        dec = self.decomposition
         params = {"pixel_size_nm": self.pixel_size.value or "from file", "frame_time_s": self.frame_time.value or
                   "from file", "voltage_kV": self.voltage.value, "invert": self.invert.value,
                   "expansion_definition": self.shape.value, "display": self.denoise.value,
@@ -1306,5 +1422,12 @@ class TEMApp(BaseApp):
                   "eds_elements": self.eds_elements.value, "eds_background": self.eds_background.value,
                   "eds_k_factors": self._eds_k_factors() or "approximate defaults",
                   "eds_ratio": self.eds_ratio.value,
-                  "stem_annulus_px": list(self.annulus.value), "stem_signal": self.stem_signal.value}
+                  "stem_annulus_px": list(self.annulus.value), "stem_signal": self.stem_signal.value,
+                  # the decomposition shown (the controls may have moved since)
+                  "decomposition_method": "none" if dec is None else dec["method"],
+                  "decomposition_components": None if dec is None else int(dec["maps"].sizes["component"]),
+                  "decomposition_of": None if dec is None else f"{dec['mode'].upper()} spectrum image",
+                  "decomposition_algorithm": "PCA: SVD of the mean-centred pixels × energies matrix; NMF: Lee–Seung "
+                                             "multiplicative updates, 500 iterations, seed 0 (battlab.tem."
+                                             "decompose_spectrum_image)"}
         return Provenance(analysis="battlab.apps.TEMApp", parameters=params, inputs=inputs)

@@ -8,7 +8,8 @@ import numpy as np
 from battlab.plot._core import HEIGHT, WIDTH, empty
 
 __all__ = ["dose_plot", "eels_plot", "frame_plot", "front_fit_plot", "growth_plot", "kymograph_plot",
-           "nucleation_plot", "pattern_plot", "phase_profile_plot", "profile_plot", "strain_map_plot", "eds_plot"]
+           "nucleation_plot", "pattern_plot", "phase_profile_plot", "profile_plot", "strain_map_plot", "eds_plot",
+           "component_maps_plot", "component_spectra_plot", "scree_plot"]
 
 _FIT_COLORS = {"linear": "#1f77b4", "parabolic": "#d62728", "power_law": "#2ca02c", "deal_grove": "#9467bd",
                "jmak": "#ff7f0e", "shrinking_core_diffusion": "#8c564b"}
@@ -237,3 +238,39 @@ def eds_plot(spectrum, *, windows=None, title="EDS"):
         layers.append(hv.Text(row["energy_eV"] / 1e3, float(y.max()), f"{row['element']} {row['line']}",
                               fontsize=8))
     return hv.Overlay(layers).opts(width=WIDTH, height=HEIGHT, logy=True, title=title)
+
+
+def component_spectra_plot(spectra, *, energy_label="energy loss (eV)", energy_scale=1.0, title="components"):
+    """Component spectra (``(component, energy)``, from
+    :func:`battlab.tem.decompose_spectrum_image`) against energy, one colour per component.
+
+    ``energy_scale`` multiplies the eV axis (1e-3 for keV, as the EDS spectrum is shown)."""
+    e = spectra["energy_eV"].to_numpy() * energy_scale
+    layers = [hv.Curve((e, np.asarray(spectra.values[k], float)), energy_label, "component",
+                       label=f"component {k + 1}").opts(color=_PHASE_COLORS[k % len(_PHASE_COLORS)], line_width=1.5)
+              for k in range(spectra.sizes["component"])]
+    return hv.Overlay(layers).opts(width=WIDTH, height=HEIGHT, title=title, legend_position="top_right")
+
+
+def scree_plot(explained, *, title="PCA scree"):
+    """Explained-variance fraction per PCA component (log axis, so the small tail stays readable)."""
+    frac = np.clip(np.asarray(explained, float), 1e-12, None)
+    n = np.arange(1, frac.size + 1)
+    return (hv.Curve((n, frac), "component", "explained variance fraction").opts(color="#1f77b4", line_width=2)
+            * hv.Scatter((n, frac), "component", "explained variance fraction").opts(color="#1f77b4", size=6)
+            ).opts(width=WIDTH, height=HEIGHT, logy=True, title=title, xticks=[int(v) for v in n])
+
+
+def component_maps_plot(maps, *, pixel_size_nm=1.0, signed=False, label="score", cols=5):
+    """One small map per component (``(component, y, x)``); ``signed`` (PCA scores) uses a
+    diverging scale centred on zero, otherwise (NMF abundances) viridis from zero."""
+    values = np.asarray(maps.values, float)
+    _, ny, nx = values.shape
+    px = pixel_size_nm or 1.0
+    panels = []
+    for k, arr in enumerate(values):
+        lim = float(np.nanmax(np.abs(arr))) or 1.0
+        panels.append(_image(arr, nx * px, ny * px, f"component {k + 1}", cmap="RdBu_r" if signed else "viridis",
+                             clim=(-lim, lim) if signed else (0.0, lim), width=190, height=170, colorbar=True,
+                             vdim=label))
+    return hv.Layout(panels).cols(cols).opts(shared_axes=False)

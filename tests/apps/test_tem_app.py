@@ -392,3 +392,71 @@ def test_uploaded_eds_and_4dstem_emd_files(tmp_path):
     assert app.cube.attrs["kind"] == "4D-STEM" and hasattr(app.cube.data, "dask")  # opened lazily
     np.testing.assert_allclose(app.stem_image.values / 1000, cube.truth["transmission"], rtol=0.01)
     assert {"eds", "cube"} <= {i["role"] for i in app._provenance().inputs}
+
+
+def test_decomposition_of_the_eds_spectrum_image(app, monkeypatch):
+    import battlab.apps.tem as tem_app
+
+    app.tabs.selected_index = 4
+    app.spec_mode.value = "EDS"
+    app.decomp_method.value = "none"
+    app.run_decomp.click()
+    assert app.banner.layout.display != "none" and "PCA or NMF" in app.banner.value
+    # NMF, 2 components: one abundance map is the NMC811 core (|r| with the true core mask > 0.9; measured 0.97)
+    app.decomp_method.value, app.decomp_n.value = "NMF", 2
+    app.run_decomp.click()
+    assert app.banner.layout.display == "none"
+    core = app.truth["eds"]["core_mask"].astype(float).ravel()
+    maps = app.decomposition["maps"].values
+    r = [abs(np.corrcoef(m.ravel(), core)[0, 1]) for m in maps]
+    assert max(r) > 0.9, r
+    assert (maps >= 0).all()
+    spectra = app.tables["eds_decomposition_spectra"]
+    assert list(spectra.columns) == ["energy_eV", "component_1", "component_2"]
+    np.testing.assert_allclose(spectra["energy_eV"], app.eds["energy_eV"].values)
+    assert "X-ray energy (keV)" in str(app.decomp_spectra_pane.object) and app.decomp_maps_pane.widget.children
+    # PCA: explained variance falls monotonically and the first component dominates (measured 0.96)
+    app.decomp_method.value, app.decomp_n.value = "PCA", 4
+    app.run_decomp.click()
+    explained = app.tables["eds_decomposition_scores"]["explained_variance"].to_numpy()
+    assert len(explained) == 4 and np.all(np.diff(explained) < 0) and explained[0] > 0.9
+    assert "Decomposition:" in app.table.value and app.decomp_scree_pane.object is not None
+    # the tables the download writes as CSV (export_zip: every table of _results, see the export test)
+    assert {"eds_decomposition_spectra", "eds_decomposition_scores"} <= set(app._results())
+    prov = app._provenance().parameters
+    assert prov["decomposition_method"] == "PCA" and prov["decomposition_components"] == 4
+    assert prov["decomposition_of"] == "EDS spectrum image"
+    # a spectrum image above the app's in-memory limit is refused with a message, not computed
+    monkeypatch.setattr(tem_app, "_MAX_IN_APP_VALUES", 1000)
+    app.run_decomp.click()
+    assert app.banner.layout.display != "none" and "too large to decompose" in app.banner.value
+    monkeypatch.undo()
+    app.spec_mode.value = "EELS"  # the EDS decomposition is not shown against the EELS mode
+    assert app.decomposition is None and "eds_decomposition_spectra" not in app.tables
+
+
+def test_decomposition_of_the_eels_spectrum_image(app):
+    from battlab.datasets.tem import make_eels_spectrum_image
+
+    app.tabs.selected_index = 4
+    app.spec_mode.value = "EELS"
+    for method in ("PCA", "NMF"):
+        app.decomp_method.value, app.decomp_n.value = method, 3
+        app.run_decomp.click()
+        assert app.banner.layout.display == "none", app.banner.value
+        spectra = app.decomposition["spectra"]
+        assert spectra.dims == ("component", "energy") and spectra.sizes["component"] == 3
+        np.testing.assert_allclose(spectra["energy_eV"].values, app.eels_si["energy_eV"].values)
+        table = app.tables["eels_decomposition_spectra"]
+        np.testing.assert_allclose(table["energy_eV"], app.eels_si["energy_eV"].values)
+        assert "energy loss (eV)" in str(app.decomp_spectra_pane.object)
+    assert np.isfinite(app.decomposition["maps"].values).all()
+    assert app._provenance().parameters["decomposition_of"] == "EELS spectrum image"
+    app.decomp_method.value = "none"
+    assert app.decomposition is None and "eels_decomposition_scores" not in app.tables
+    # an uploaded EELS spectrum image fills the spectrum-image slot; its sum feeds the edge analysis
+    si = make_eels_spectrum_image(nx=20, rng=3).data
+    app._set_data(si, "eels_si.npy")
+    assert app.banner.layout.display == "none" and app.eels_si is si
+    np.testing.assert_allclose(app.spectrum.values, si.sum(dim=("y", "x")).values, rtol=1e-5)
+    assert "EELS spectrum image 24×20" in app.describe_data()
