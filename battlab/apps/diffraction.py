@@ -44,7 +44,7 @@ class XRDApp(BaseApp):
     title = "Operando X-ray diffraction"
     intro = ("Peak positions, d-spacings, strain, widths and intensities of every pattern in a series, "
              "beside the voltage on the same clock, with reference sticks of common battery phases.")
-    accept = ".xy,.xye,.csv,.xrdml,.h5,.hdf5,.nxs"
+    accept = ".xy,.xye,.csv,.xrdml,.brml,.h5,.hdf5,.nxs"
     data_kind = "xrd"
 
     def __init__(self, data=None, *, echem: pd.DataFrame | None = None, **kw):

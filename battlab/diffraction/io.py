@@ -1,4 +1,4 @@
-"""Diffraction readers: .xy/.xye/.csv, PANalytical .xrdml, folders of patterns as a series.
+"""Diffraction readers: .xy/.xye/.csv, PANalytical .xrdml, Bruker .brml, folders of patterns as a series.
 
 A pattern is an ``xarray.DataArray`` named ``intensity`` over ``two_theta_deg``; a
 series adds a ``time`` dimension (UTC timestamps, plus ``elapsed_s``). Attributes carry
@@ -27,7 +27,7 @@ from battlab.errors import (
 from battlab.io.registry import DEFAULT_MAX_BYTES, Format, Source, _as_source, register
 from battlab.series import series_files, stack_curves, times_for
 
-__all__ = ["describe", "load_pattern", "load_series", "make_pattern", "read_hdf5_series", "read_xrdml", "read_xy",
+__all__ = ["describe", "load_pattern", "load_series", "make_pattern", "read_brml", "read_hdf5_series", "read_xrdml", "read_xy",
            "stack_patterns"]
 
 _NUM = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?([\s,;]+[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?){1,2}\s*$")
@@ -257,6 +257,278 @@ def _read_xrdml(src):
     if len(pats) == 1:
         return pats[0]
     return stack_patterns(pats, times=[p[2] for p in patterns])
+
+
+# --------------------------------------------------------------------------- brml
+
+#: Sum of the declared uncompressed member sizes a .brml may have (zip-bomb guard).
+BRML_MAX_UNCOMPRESSED = 256 * 1024**2
+#: A .brml with more members than this is refused (real files hold tens).
+BRML_MAX_MEMBERS = 5000
+_XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+_RAWDATA_NAME = re.compile(r"^Experiment(\d+)/RawData(\d+)\.xml$", re.IGNORECASE)
+_BRML_ADVICE = "Export the scan from DIFFRAC.EVA or DIFFRAC.Commander as .xy (or .csv/.uxd text), then load that."
+
+
+def _brml_members(src) -> dict:
+    """Every member of the .brml ZIP as bytes, in memory, after the size and name checks."""
+    import zipfile
+    import zlib
+
+    label = Path(src.name).name
+    try:
+        archive = zipfile.ZipFile(_io.BytesIO(src.data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
+        raise UnsupportedFormatError(f"{label} is not a ZIP archive, so not a readable Bruker .brml ({exc}). "
+                                     + _BRML_ADVICE) from exc
+    with archive:
+        infos = archive.infolist()
+        if len(infos) > BRML_MAX_MEMBERS:
+            raise TooLargeError(f"{label}: {len(infos):,} archive members, above battlab's {BRML_MAX_MEMBERS:,}.")
+        declared = sum(max(i.file_size, 0) for i in infos)
+        if declared > BRML_MAX_UNCOMPRESSED:
+            raise TooLargeError(f"{label} declares {declared / 1e6:,.0f} MB uncompressed, above battlab's "
+                                f"{BRML_MAX_UNCOMPRESSED / 1e6:.0f} MB for a .brml; it is refused unread "
+                                "(a damaged file or a decompression bomb). " + _BRML_ADVICE)
+        members = {}
+        for info in infos:
+            name = info.filename
+            parts = name.replace("\\", "/").split("/")
+            # Nothing is extracted to disk, but a path-like name still marks a forged archive.
+            if (name.startswith(("/", "\\")) or "\\" in name or ".." in parts or ":" in name or "\x00" in name):
+                raise CorruptFileError(f"{label}: archive member {name!r} has a path-like name; refused.")
+            if info.is_dir():
+                continue
+            try:
+                with archive.open(info) as fh:
+                    data = fh.read(info.file_size + 1)
+            except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError, OSError,
+                    ValueError) as exc:
+                raise CorruptFileError(f"{label}: archive member {name!r} could not be decompressed ({exc}); "
+                                       "the file may be damaged or encrypted.") from exc
+            if len(data) > info.file_size:
+                raise CorruptFileError(f"{label}: archive member {name!r} is larger than it declares; refused.")
+            members[name] = data
+    return members
+
+
+def _brml_xml(data: bytes, label: str, member: str):
+    import defusedxml.ElementTree as ET
+    from defusedxml import DefusedXmlException
+
+    try:
+        return ET.fromstring(data)
+    except DefusedXmlException as exc:
+        raise UnsupportedFormatError(f"{label}: {member} declares XML entities or external references, "
+                                     "refused for safety; .brml files never need them.") from exc
+    except ET.ParseError as exc:
+        raise CorruptFileError(f"{label}: {member} is not well-formed XML ({exc}); the file may be damaged.") from exc
+
+
+def _brml_raw_names(members: dict, label: str) -> list:
+    """RawData members in the order the DataContainer lists them (else by experiment and number)."""
+    found = {n: tuple(int(g) for g in m.groups()) for n in members if (m := _RAWDATA_NAME.match(n))}
+    if not found:
+        raise UnsupportedFormatError(f"{label}: a ZIP archive without Experiment*/RawData*.xml members, so not "
+                                     "a Bruker .brml scan. " + _BRML_ADVICE)
+    lower = {n.lower(): n for n in found}
+    for name in sorted(n for n in members if n.lower().endswith("/datacontainer.xml")):
+        root = _brml_xml(members[name], label, name)
+        listed = [lower.get((el.text or "").strip().replace("\\", "/").lower()) for el in root.iter()
+                  if _local(el.tag) == "string" and "RawData" in (el.text or "")]
+        listed = [n for n in dict.fromkeys(listed) if n]
+        if listed:
+            return listed + sorted((n for n in found if n not in listed), key=found.get)
+    return sorted(found, key=found.get)
+
+
+def _brml_attr_float(el, what, label):
+    try:
+        return float(el.get("Value"))
+    except (TypeError, ValueError) as exc:
+        raise CorruptFileError(f"{label}: {what} has no numeric Value attribute.") from exc
+
+
+def _brml_source_info(root, label):
+    """(Kα1 Å, Kα2 Å, Kα2/Kα1, anode) from the tube description, each None when absent."""
+    lam1 = lam2 = ratio = anode = None
+    for el in root.iter():
+        name = _local(el.tag)
+        if name in ("WaveLengthAlpha1", "WaveLengthAlpha2", "WaveLengthRatio") and el.get("Value") is not None:
+            value = _brml_attr_float(el, name, label)
+            if name != "WaveLengthRatio" and str(el.get("Unit", "Angstrom")).lower().startswith("nano"):
+                value *= 10.0
+            if name == "WaveLengthAlpha1" and lam1 is None:
+                lam1 = value
+            elif name == "WaveLengthAlpha2" and lam2 is None:
+                lam2 = value
+            elif name == "WaveLengthRatio" and ratio is None:
+                ratio = value
+        elif name == "TubeMaterial" and anode is None and (el.text or "").strip():
+            anode = el.text.strip()
+    if lam1 is not None and not 0.01 < lam1 < 10:
+        raise CorruptFileError(f"{label}: the stated Kα1 wavelength {lam1:g} Å is not an X-ray wavelength.")
+    return lam1, lam2, ratio, anode
+
+
+def _brml_start_time(root):
+    for el in root.iter():
+        if _local(el.tag) in ("TimeStampStarted", "StartTime", "MeasurementStarted") and (el.text or "").strip():
+            try:
+                stamp = pd.Timestamp(el.text.strip())
+            except (ValueError, TypeError, OverflowError):
+                return None
+            if pd.isna(stamp):
+                return None
+            return stamp.tz_convert("UTC") if stamp.tzinfo else stamp.tz_localize("UTC")
+    return None
+
+
+def _brml_views(route, label):
+    """{logic name: (first column, number of columns)} from the route's RawDataView list."""
+    views = {}
+    for view in route.iter():
+        if _local(view.tag) != "RawDataView":
+            continue
+        name = view.get("LogicName")
+        if name is None:
+            rec = _child(view, "Recording")
+            name = rec.get("LogicName") if rec is not None else None
+        try:
+            start, length = int(view.get("Start")), int(view.get("Length", "1"))
+        except (TypeError, ValueError) as exc:
+            raise CorruptFileError(f"{label}: a RawDataView without integer Start/Length.") from exc
+        if name and start >= 0 and length >= 1:
+            views.setdefault(name, (start, length))
+    return views
+
+
+def _brml_axis(route, name, label):
+    """(start, stop, unit) of the scan axis called ``name`` (start/stop offset by its Reference)."""
+    for info in route.iter():
+        if _local(info.tag) != "ScanAxisInfo" or info.get("AxisName", info.get("AxisId")) != name:
+            continue
+        vals = {}
+        for key in ("Start", "Stop", "Reference"):
+            el = _child(info, key)
+            try:
+                vals[key] = float(el.text) if el is not None and (el.text or "").strip() else 0.0
+            except ValueError as exc:
+                raise CorruptFileError(f"{label}: the {name} scan axis has a non-numeric {key}.") from exc
+        unit = _child(info, "Unit")
+        unit = (unit.get("Base") if unit is not None else None) or "Degree"
+        return vals["Start"] + vals["Reference"], vals["Stop"] + vals["Reference"], unit
+    return None
+
+
+def _brml_route(route, label, member):
+    """(2θ in degrees, counts) of one DataRoute."""
+    rows = [d.text or "" for d in route.iter() if _local(d.tag) == "Datum"]
+    if len(rows) < 2:
+        raise MissingDataError(f"{label}: {member} has a data route with {len(rows)} Datum rows; nothing to plot.")
+    try:
+        table = [[float(v) for v in row.split(",")] for row in rows]
+    except ValueError as exc:
+        raise CorruptFileError(f"{label}: a Datum row in {member} is not comma-separated numbers ({exc}).") from exc
+    widths = {len(r) for r in table}
+    views = _brml_views(route, label)
+    needed = max((s + n for s, n in views.values()), default=0)
+    if len(widths) != 1 or min(widths) < max(needed, 2):
+        raise CorruptFileError(f"{label}: the Datum rows in {member} have {sorted(widths)} columns where the data "
+                               f"views describe {needed}; the file is damaged.")
+    arr = np.array(table, float)
+    counter = [k for k in views if "counter" in k.lower()]
+    if counter:
+        start, length = views[counter[0]]
+        if length != 1:
+            raise UnsupportedFormatError(f"{label}: the counter {counter[0]} in {member} records {length} values "
+                                         "per step (a 1-D detector frame), which battlab does not read. "
+                                         + _BRML_ADVICE)
+        y = arr[:, start]
+    elif not views:
+        y = arr[:, -1]  # no views at all: the documented layout ends each row with the counts
+    else:
+        raise MissingDataError(f"{label}: no counter column among the data views ({', '.join(views)}) of {member}.")
+    tt_view = next((k for k in views if k.lower() in ("twotheta", "2theta")), None)
+    if tt_view is not None:
+        tt = arr[:, views[tt_view][0]]
+    else:
+        axis = _brml_axis(route, "TwoTheta", label) or _brml_axis(route, "2Theta", label)
+        if axis is None:
+            raise MissingDataError(f"{label}: {member} has neither a 2θ column nor a TwoTheta scan axis; it is not "
+                                   "a 2θ scan (a rocking curve or a map?). " + _BRML_ADVICE)
+        tt = np.linspace(axis[0], axis[1], arr.shape[0])
+        if axis[2].lower().startswith("rad"):
+            tt = np.degrees(tt)
+    if not np.all(np.isfinite(tt)) or np.ptp(tt) <= 0 or tt.max() > 180 or tt.min() < -10:
+        raise CorruptFileError(f"{label}: the 2θ values in {member} are not a range of angles in degrees.")
+    if not np.all(np.isfinite(y)):
+        raise CorruptFileError(f"{label}: the counts in {member} contain non-finite values.")
+    return tt, y
+
+
+def read_brml(source, **_options):
+    """Read a Bruker DIFFRAC .brml file (a ZIP of XML), never extracting anything to disk.
+
+    Each ``Experiment*/RawData*.xml`` (in the order ``DataContainer.xml`` lists them)
+    and each ``DataRoute`` in it is one pattern. A row (``Datum``) is split into columns
+    by the route's ``RawDataView`` list: the counts are the view whose logic name
+    names a counter, 2θ the ``TwoTheta`` view, else the ``TwoTheta`` scan axis
+    (``Start``/``Stop`` plus ``Reference``) spread over the rows. The tube's
+    ``WaveLengthAlpha1``/``Alpha2``/``Ratio`` and ``TubeMaterial`` give the wavelength
+    and anode. Several patterns become a series over ``time`` (from each raw file's
+    start time when it states one), on the union of their 2θ grids (NaN outside a
+    range).
+
+    Written from the published layout of the format; not yet checked against a file
+    from an instrument.
+    """
+    src = source if isinstance(source, Source) else _as_source(source, None, DEFAULT_MAX_BYTES)
+    label = Path(src.name).name
+    members = _brml_members(src)
+    found = []
+    lam1 = lam2 = ratio = anode = None
+    for member in _brml_raw_names(members, label):
+        root = _brml_xml(members[member], label, member)
+        if _local(root.tag) != "RawData":
+            raise CorruptFileError(f"{label}: {member} is XML but not a RawData document (root <{_local(root.tag)}>).")
+        info = _brml_source_info(root, label)
+        lam1, lam2, ratio, anode = (a if a is not None else b for a, b in zip((lam1, lam2, ratio, anode), info))
+        stamp = _brml_start_time(root)
+        routes = [r for r in root.iter() if _local(r.tag) == "DataRoute"]
+        for k, route in enumerate(routes):
+            if not any(_local(d.tag) == "Datum" for d in route.iter()):
+                continue
+            tt, y = _brml_route(route, label, member)
+            found.append((tt, y, stamp, member if len(routes) == 1 else f"{member} route {k}"))
+    if not found:
+        raise MissingDataError(f"{label}: the RawData files hold no Datum rows. " + _BRML_ADVICE)
+    meta = _meta(src, "brml")
+    meta["notes"].append("Bruker .brml read from its XML layout; not yet checked against an instrument file.")
+    if lam1 is None:
+        meta["notes"].append("the file does not state the wavelength; give wavelength_A or anode for d-spacings.")
+    if len(found) > 1:
+        grid = np.unique(np.concatenate([tt for tt, *_ in found]))
+    pats, times = [], []
+    for i, (tt, y, stamp, where) in enumerate(found):
+        m = dict(meta, notes=list(meta["notes"]), start_time_utc=stamp.isoformat() if stamp is not None else None,
+                 brml_member=where)
+        if len(found) > 1 and not (tt.size == grid.size and np.array_equal(np.sort(tt), grid)):
+            order = np.argsort(tt, kind="stable")
+            inside = (grid >= tt.min()) & (grid <= tt.max())
+            # interpolation only fills the other ranges' points: at its own angles a pattern keeps its counts
+            y = np.where(inside, np.interp(grid, tt[order], y[order]), np.nan)
+            tt = grid
+        pats.append(make_pattern(tt, y, wavelength_A=lam1, wavelength2_A=lam2, ka2_ratio=ratio, anode=anode, meta=m))
+        times.append(stamp)
+    if len(pats) == 1:
+        return pats[0]
+    if any(t is None for t in times):
+        base = pd.Timestamp("1970-01-01T00:00:00Z")
+        times = [base + pd.Timedelta(seconds=i) for i in range(len(pats))]
+        pats[0].attrs["battlab"]["notes"].append(
+            "the raw data state no start times: the ranges are kept in file order, 1 s apart from 1970-01-01.")
+    return stack_patterns(pats, times=times)
 
 
 # --------------------------------------------------------------------------- hdf5
@@ -605,7 +877,7 @@ def load_pattern(source, *, name: str | None = None, wavelength_A: float | None 
     data = battlab.load(source, name=name)
     if not (hasattr(data, "dims") and "two_theta_deg" in data.dims):
         raise UnsupportedFormatError(f"{label.name} is not a diffraction pattern (it reads as a "
-                                     f"{type(data).__name__}); give a .xy, .xye, .csv or .xrdml file.")
+                                     f"{type(data).__name__}); give a .xy, .xye, .csv, .xrdml or .brml file.")
     return _with_wavelength(data, wavelength_A, anode)
 
 
@@ -623,7 +895,7 @@ def _with_wavelength(data, wavelength_A, anode):
     return data
 
 
-_PATTERN_EXT = (".xy", ".xye", ".csv", ".xrdml", ".txt", ".dat")
+_PATTERN_EXT = (".xy", ".xye", ".csv", ".xrdml", ".brml", ".txt", ".dat")
 
 
 _HDF5_EXT = (".h5", ".hdf5", ".hdf", ".nxs", ".nx5")
@@ -719,15 +991,13 @@ def _sniff_bruker(head: bytes, name: str) -> float:
     low = name.lower()
     if head.startswith((b"RAW1.01", b"RAW4.00", b"RAW ")) and low.endswith(".raw"):
         return 0.95
-    if head.startswith(b"PK\x03\x04") and (low.endswith(".brml") or b"Experiment0/" in head):
-        return 0.95
-    return 0.6 if low.endswith(".brml") else 0.0
+    return 0.0
 
 
 def _read_bruker(source, **_options):
     src = source if isinstance(source, Source) else _as_source(source, None, DEFAULT_MAX_BYTES)
     raise UnsupportedFormatError(
-        f"{Path(src.name).name} is a Bruker diffraction file (.brml/.raw), which battlab does not read. "
+        f"{Path(src.name).name} is a Bruker binary .raw diffraction file, which battlab does not read. "
         "Export the scan from DIFFRAC.EVA or DIFFRAC.Commander as .xy (or .csv/.uxd text), then load that.")
 
 
@@ -737,5 +1007,14 @@ register(Format(name="xrd-xy", description="a diffraction pattern as text (2θ, 
                 extensions=(".xy", ".xye"), sniff=_sniff_xy, read=read_xy))
 register(Format(name="xrd-hdf5", description="a series of diffraction patterns in HDF5/NeXus", kind="xrd",
                 extensions=_HDF5_EXT, sniff=_sniff_hdf5, read=read_hdf5_series, requires=("h5py",)))
-register(Format(name="bruker-xrd", description="a Bruker .brml/.raw diffraction file (not readable, export .xy)",
+def _sniff_brml(head: bytes, name: str) -> float:
+    low = name.lower()
+    if head.startswith(b"PK\x03\x04") and (low.endswith(".brml") or b"Experiment0/" in head):
+        return 0.95
+    return 0.6 if low.endswith(".brml") else 0.0
+
+
+register(Format(name="brml", description="a Bruker DIFFRAC .brml diffraction scan", kind="xrd",
+                extensions=(".brml",), sniff=_sniff_brml, read=read_brml, requires=("defusedxml",)))
+register(Format(name="bruker-xrd", description="a Bruker .raw diffraction file (not readable, export .xy)",
                 kind="xrd", extensions=(), sniff=_sniff_bruker, read=_read_bruker))
