@@ -207,6 +207,25 @@ def test_mutated_brml_raises_only_battlab_errors(seed, cut, pos, junk):
         assert time.perf_counter() - start < 2.0
 
 
+RAW_SEED = _raw_xml(TT1[:120], _counts(TT1[:120]), start_time="2026-01-05T09:00:00Z")
+
+
+@FUZZ
+@given(pos=st.floats(0, 1), junk=st.binary(min_size=1, max_size=6), cut=st.floats(0.5, 1))
+def test_mutated_rawdata_xml_inside_a_valid_zip_raises_only_battlab_errors(pos, junk, cut):
+    # the ZIP is intact, so the mutations reach the XML parser and the column logic
+    xml = bytearray(RAW_SEED)
+    at = int(pos * (len(xml) - 1))
+    xml[at:at + len(junk)] = junk
+    data = _brml({"Experiment0/RawData0.xml": bytes(xml[: int(cut * len(xml))])})
+    start = time.perf_counter()
+    try:
+        read_brml(Source(data=data, name="x.brml"))
+    except BattlabError:
+        pass
+    assert time.perf_counter() - start < 2.0
+
+
 @pytest.mark.slow
 def test_cli_info_and_xrd_on_a_brml(tmp_path):
     path = tmp_path / "si.brml"
@@ -225,3 +244,19 @@ def test_cli_info_and_xrd_on_a_brml(tmp_path):
     # Kα1/Kα2 doublet fit of a pure-Kα1 synthetic peak: within one 0.02° step of 28.44°
     assert abs(float(tracked["two_theta_deg"].iloc[0]) - PEAKS_DEG[0]) < 0.02
     assert json.loads((tmp_path / "res" / "provenance.json").read_text())["command"].startswith("battlab xrd")
+
+
+@pytest.mark.slow
+def test_xrd_app_accepts_a_brml_upload():
+    import datetime
+
+    from battlab.apps import XRDApp
+
+    app = XRDApp()
+    assert ".brml" in app.upload.accept
+    app.upload.value = ({"name": "si.brml", "type": "", "size": len(SINGLE), "content": memoryview(SINGLE),
+                         "last_modified": datetime.datetime.now()},)
+    assert app.banner.layout.display == "none", app.banner.value
+    assert app.series.sizes["time"] == 1
+    assert app.wavelength.value == pytest.approx(1.5406)
+    np.testing.assert_array_equal(app.series.isel(time=0).to_numpy(), _counts(TT1))
