@@ -490,12 +490,15 @@ def read_brml(source, **_options):
     lam1 = lam2 = ratio = anode = None
     for member in _brml_raw_names(members, label):
         root = _brml_xml(members[member], label, member)
-        if _local(root.tag) != "RawData":
+        if not _local(root.tag).startswith("RawData"):
             raise CorruptFileError(f"{label}: {member} is XML but not a RawData document (root <{_local(root.tag)}>).")
         info = _brml_source_info(root, label)
         lam1, lam2, ratio, anode = (a if a is not None else b for a, b in zip((lam1, lam2, ratio, anode), info))
         stamp = _brml_start_time(root)
         routes = [r for r in root.iter() if _local(r.tag) == "DataRoute"]
+        # DIFFRAC may keep processed copies beside the measurement; the measured route wins.
+        measured = [r for r in routes if "originally measured" in (r.get("Description") or "").lower()]
+        routes = measured or routes
         for k, route in enumerate(routes):
             if not any(_local(d.tag) == "Datum" for d in route.iter()):
                 continue

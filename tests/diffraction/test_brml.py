@@ -135,6 +135,18 @@ def test_series_without_start_times_is_kept_in_file_order_with_a_note():
     assert any("no start times" in n for n in series.attrs["battlab"]["notes"])
 
 
+def test_the_originally_measured_route_wins_over_a_processed_copy():
+    measured = _raw_xml(TT1, _counts(TT1)).replace(b'<DataRoute RouteFlag="Final">',
+                                                    b'<DataRoute Description="Originally measured data.">')
+    # a second, processed route in the same RawData, listed first: without the filter it would make a series
+    route = measured[measured.index(b"<DataRoute "):measured.index(b"</DataRoute>") + len(b"</DataRoute>")]
+    processed = route.replace(b"Originally measured data.", b"Smoothed").replace(b",1,", b",2,")
+    data = _brml({"Experiment0/RawData0.xml": measured.replace(b"<DataRoutes>", b"<DataRoutes>" + processed)})
+    pat = read_brml(Source(data=data, name="x.brml"))
+    assert pat.dims == ("two_theta_deg",)
+    np.testing.assert_array_equal(pat.to_numpy(), _counts(TT1))
+
+
 def test_load_series_on_a_brml_path(tmp_path):
     path = tmp_path / "si.brml"
     path.write_bytes(SINGLE)
