@@ -27,8 +27,8 @@ from battlab.errors import (
 from battlab.io.registry import DEFAULT_MAX_BYTES, Format, Source, _as_source, register
 from battlab.series import series_files, stack_curves, times_for
 
-__all__ = ["describe", "load_pattern", "load_series", "make_pattern", "read_brml", "read_hdf5_series", "read_xrdml", "read_xy",
-           "stack_patterns"]
+__all__ = ["describe", "load_pattern", "load_series", "make_pattern", "read_brml", "read_hdf5_series", "read_xrdml",
+           "read_xy", "stack_patterns"]
 
 _NUM = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?([\s,;]+[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?){1,2}\s*$")
 _ANGLE_HEADER = re.compile(r"(2[\s_-]?theta|two[\s_-]?theta|2θ|^angle|^pos)", re.IGNORECASE)
