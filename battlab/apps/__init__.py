@@ -21,7 +21,7 @@ from battlab.apps.tem import TEMApp
 from battlab.apps.scattering import ScatteringApp
 from battlab.apps.probes import ProbesApp
 
-__all__ = ["BaseApp", "PlotPane", "AFMApp", "CorrelationApp", "CVApp", "CyclingApp", "EISApp", "GITTApp", "SensorsApp", "SpectraApp", "XRDApp", "OpticalApp", "TEMApp", "load_browser_resources", "APPS", "XRMApp", "DepthProfileApp", "ProbesApp"]
+__all__ = ["BaseApp", "PlotPane", "AFMApp", "CorrelationApp", "CVApp", "CyclingApp", "EISApp", "GITTApp", "SensorsApp", "SpectraApp", "XRDApp", "OpticalApp", "TEMApp", "load_browser_resources", "APPS", "XRMApp", "DepthProfileApp", "ProbesApp", "ScatteringApp"]
 
 #: Notebook gallery: app class -> (notebook, one-line description).
 APPS = {

@@ -532,7 +532,7 @@ def fit_mossbauer(spectrum, sites=None, *, baseline: str = "constant", weights: 
     base0 = float(np.percentile(y, 75))
     absorbed = float(np.trapezoid(np.clip(1 - y / base0, 0, None), v)) if base0 > 0 else 0.1
     # Vector layout: [N∞, (slope)] then per site [area, free hyperfine parameters...].
-    names, p0, lo, hi, fixed = ["baseline"], [base0], [0.0], [np.inf], []
+    names, p0, lo, hi = ["baseline"], [base0], [0.0], [np.inf]
     if baseline == "linear":
         names.append("slope")
         p0.append(0.0)

@@ -21,7 +21,6 @@ reader refuses with a message saying how to give it.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np

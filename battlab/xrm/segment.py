@@ -350,7 +350,6 @@ def label_polygon(labels, vertices_um, *, phase: int, axis: str = "z", slices=No
             raise InvalidParameterError(f"labels must be 3-D (z, y, x), got shape {arr.shape}.")
         labels = _like(None, arr, "phase", "phase index")
     vox = _voxel(labels, voxel_size_um)
-    k = "zyx".index(axis)
     plane = [d for d in ("z", "y", "x") if d != axis]  # (vertical, horizontal) of the slice
     n = labels.sizes[axis]
     if slices is None:

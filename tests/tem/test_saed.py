@@ -110,7 +110,6 @@ def test_lattice_spacing_series_tracks_expansion():
 def test_gpa_strain_of_a_two_domain_lattice():
     # fringes along x: d = 3.354 Å on the left half, 2 % larger on the right half (phase-continuous)
     px, n = 0.05, 256
-    x = np.arange(n) * px
     d = np.where(np.arange(n) < n // 2, 0.3354, 0.3354 * 1.02)
     phase = 2 * np.pi * np.cumsum(px / d)
     img = np.tile(np.cos(phase), (n, 1))
