@@ -97,14 +97,9 @@ def upload_store() -> Path:
 
     ``~/.cache/battlab/uploads`` (or under ``$XDG_CACHE_HOME``), private to the user.
     """
-    configured = os.environ.get("BATTLAB_UPLOAD_DIR")
-    if configured:
-        root = Path(configured)
-    else:
-        cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-        root = Path(cache) / "battlab" / "uploads"
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return root
+    from battlab._cache import private_folder
+
+    return private_folder("BATTLAB_UPLOAD_DIR", "uploads")
 
 
 def store_upload(content: bytes, name, *, root: Path | None = None, cap_mb: float | None = None) -> Path:

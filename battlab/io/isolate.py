@@ -63,14 +63,9 @@ def is_native(name) -> bool:
 
 
 def _scratch_root() -> Path:
-    configured = os.environ.get("BATTLAB_SCRATCH_DIR")
-    if configured:
-        root = Path(configured)
-    else:
-        cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-        root = Path(cache) / "battlab" / "isolated"
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return root
+    from battlab._cache import private_folder
+
+    return private_folder("BATTLAB_SCRATCH_DIR", "isolated")
 
 
 # --- the child's side -------------------------------------------------------------------
