@@ -26,6 +26,7 @@ from battlab.errors import (
     CorruptFileError,
     InvalidParameterError,
     MissingDataError,
+    TooLargeError,
     UnsupportedFormatError,
 )
 
@@ -40,6 +41,13 @@ _LENGTH_NM = {"nm": 1.0, "µm": 1e3, "um": 1e3, "μm": 1e3, "micron": 1e3, "mm":
 _RECIP_PER_NM = {"1/nm": 1.0, "nm^-1": 1.0, "1 / nm": 1.0, "1/a": 10.0, "1/å": 10.0, "a^-1": 10.0,
                  "1/µm": 1e-3, "1/um": 1e-3, "1/m": 1e-9}
 _TIME_S = {"s": 1.0, "ms": 1e-3, "µs": 1e-6, "us": 1e-6, "min": 60.0}
+
+#: Largest array a TEM file may declare (a big 4D-STEM cube stays lazy below this).
+MAX_DECLARED_BYTES = 256 * 1024**3
+#: Longest axis a TEM file may declare (frames, scan positions, pixels or channels).
+MAX_AXIS_LENGTH = 2**24
+#: Largest piece battlab holds in memory at once: a whole image or spectrum, one movie frame.
+MAX_IN_MEMORY_BYTES = 4 * 1024**3
 
 
 def spatial_unit_to_nm(unit: str) -> float | None:
@@ -138,11 +146,64 @@ def _axis_role(axis):
     return "unknown"
 
 
+def _check_declared_hdf5(path: Path) -> None:
+    """Refuse an HDF5-based file (EMD) whose datasets declare impossible sizes, before decoding.
+
+    A damaged dimension field can declare terabytes (or 2**40 frames); the vendor reader
+    would then try to build that many chunks or allocate the array and exhaust the memory.
+    """
+    import h5py
+
+    try:
+        fh = h5py.File(path, "r")
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise CorruptFileError(f"{path.name}: not a readable HDF5/EMD file ({exc}).") from None
+    file_bytes = path.stat().st_size
+    problems: list[str] = []
+
+    def visit(name, obj):
+        if problems or not isinstance(obj, h5py.Dataset) or obj.shape is None:
+            return
+        shape, itemsize = tuple(int(n) for n in obj.shape), max(int(obj.dtype.itemsize), 1)
+        declared = math.prod(shape) * itemsize
+        if any(n > MAX_AXIS_LENGTH for n in shape):
+            problems.append(f"dataset {name} declares an axis of {max(shape):,} elements")
+        elif declared > MAX_DECLARED_BYTES:
+            problems.append(f"dataset {name} declares {declared / 1e9:,.0f} GB")
+        elif obj.chunks is None and declared > file_bytes and obj.id.get_storage_size() < declared:
+            # contiguous storage holds the whole array inside the file
+            problems.append(f"dataset {name} declares {declared:,} bytes but the file holds {file_bytes:,}")
+
+    try:
+        with fh:
+            fh.visititems(visit)
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
+        raise CorruptFileError(f"{path.name}: its HDF5 object table is damaged ({exc}).") from None
+    if problems:
+        raise TooLargeError(f"{path.name}: {problems[0]}, which is not a real acquisition; the file is damaged "
+                            "and was refused unread.")
+
+
+def _check_in_memory(data, dims) -> None:
+    """The part battlab loads at once (a whole image/spectrum, or one frame) must fit the budget."""
+    shape = [int(n) for n in data.shape]
+    if "time" in dims or data.ndim > 2:
+        shape = shape[1:]  # read one frame (or one navigation row) at a time
+    need = math.prod(shape) * max(int(np.dtype(data.dtype).itemsize), 1)
+    if need > MAX_IN_MEMORY_BYTES:
+        raise TooLargeError(f"one {'frame' if 'time' in dims else 'image'} of this file declares {need / 1e9:,.1f} GB, "
+                            f"above battlab's {MAX_IN_MEMORY_BYTES / 1e9:.0f} GB; the file is damaged or needs "
+                            "cropping in the vendor software.")
+
+
 def _from_rsciio(sig, *, pixel_size_nm, voltage_kV, frame_time_s, exposure_s, notes):
     import dask.array as da
     import xarray as xr
 
     data = sig["data"]
+    if any(int(n) > MAX_AXIS_LENGTH for n in data.shape):
+        raise TooLargeError(f"the file declares an axis of {max(int(n) for n in data.shape):,} elements, which is "
+                            "not a real acquisition; the file is damaged.")
     axes = sorted(sig["axes"], key=lambda a: a.get("index_in_array", 0))
     if len(axes) != data.ndim:  # rsciio lists axes in array order when no index is given
         axes = list(sig["axes"])
@@ -216,6 +277,7 @@ def _from_rsciio(sig, *, pixel_size_nm, voltage_kV, frame_time_s, exposure_s, no
                          "use pixel_size_y_nm / pixel_size_x_nm.")
     if any(d in ("ky", "kx") for d in dims):
         attrs["reciprocal_pixel_per_nm"] = px_nm.get("kx", px_nm.get("ky"))
+    _check_in_memory(data, dims)
     # Movies: frame times from the file or the user.
     if "z" in dims:  # a stack of frames whose first axis has no time unit
         dims[dims.index("z")] = "time"
@@ -431,6 +493,8 @@ def open_tem(path, *, pixel_size_nm: float | None = None, voltage_kV: float | No
                 notes.append("no matching .emi beside the .ser: TIA metadata (voltage, magnification) are missing.")
         if suffix == ".emi" and not list(path.parent.glob(f"{path.stem}_*.ser")):
             raise MissingDataError(f"{path.name}: the image data live in {path.stem}_1.ser, which is not beside it.")
+        if suffix == ".emd":
+            _check_declared_hdf5(path)
         try:
             signals = reader(str(read_path), lazy=lazy)
         except BattlabError:

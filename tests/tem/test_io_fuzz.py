@@ -1,9 +1,12 @@
 """Damaged vendor files: open_tem raises only battlab's own errors (or reads what is left)."""
 
+import time
+import zlib
+
 import numpy as np
 import pytest
 
-from battlab.errors import BattlabError
+from battlab.errors import BattlabError, TooLargeError
 from battlab.tem.io import open_tem
 
 pytest.importorskip("rsciio", reason="RosettaSciIO (battlab[tem]) is not installed")
@@ -16,7 +19,8 @@ FILES = ["ncempy_dmTest_float32_nonSquare_diffPixelSize.dm3", "ncempy_dmTest_flo
 @pytest.mark.parametrize("name", FILES)
 def test_mutated_bytes_raise_only_battlab_errors(real_data, tmp_path, name):
     raw = (real_data / "tem" / name).read_bytes()
-    rng = np.random.default_rng(abs(hash(name)) % 2**32)
+    # crc32, not hash(): str hashes change per process, and the cases must repeat run to run
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
     failures = []
     for case in range(40):
         data = bytearray(raw)
@@ -39,3 +43,47 @@ def test_mutated_bytes_raise_only_battlab_errors(real_data, tmp_path, name):
         except Exception as exc:  # noqa: BLE001 - collected for the assertion message
             failures.append((case, kind, type(exc).__name__, str(exc)[:120]))
     assert not failures, failures
+
+
+# Seeds under which flipped bytes in the real EMD declared dimensions of ~2**40: the EMD
+# reader then built that many dask chunks and exhausted the memory instead of failing.
+@pytest.mark.parametrize("seed", [101, 121, 189, 278, 328])
+def test_mutations_that_declared_absurd_dimensions(real_data, tmp_path, seed):
+    raw = (real_data / "tem" / "ncempy_STEM_HAADF_Diffraction_Micro.emd").read_bytes()
+    rng = np.random.default_rng(seed)
+    for case in range(40):  # the same sequence of draws as the fuzz test above
+        data = bytearray(raw)
+        kind = case % 3
+        if kind == 0:
+            data = data[:int(rng.integers(16, len(data)))]
+        elif kind == 1:
+            for pos in rng.integers(0, min(len(data), 4096), 8):
+                data[pos] ^= int(rng.integers(1, 256))
+        else:
+            for pos in rng.integers(0, len(data), 32):
+                data[pos] ^= int(rng.integers(1, 256))
+        path = tmp_path / f"case{case}.emd"
+        path.write_bytes(bytes(data))
+        start = time.perf_counter()
+        try:
+            arr = open_tem(path, pixel_size_nm=1.0, hash_source=False)
+            np.asarray(arr.values if arr.ndim <= 2 else arr.isel({arr.dims[0]: 0}).values)
+        except BattlabError:
+            pass
+        assert time.perf_counter() - start < 10, (seed, case)
+
+
+@pytest.mark.parametrize("layout", ["chunked", "contiguous"])
+def test_emd_declaring_absurd_sizes_is_refused_unread(tmp_path, layout):
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / f"{layout}.emd"
+    with h5py.File(path, "w") as fh:  # nothing is written: HDF5 stores only the declaration
+        fh.create_dataset("Version", data=np.array([b'{"format": "Velox", "version": 2}'], dtype=object),
+                          dtype=h5py.string_dtype())
+        shape = (2**30, 256, 256) if layout == "chunked" else (4096, 4096, 64)
+        fh.create_dataset("Data/Image/abc/Data", shape=shape, dtype="u2",
+                          chunks=(1, 256, 256) if layout == "chunked" else None)
+    start = time.perf_counter()
+    with pytest.raises(TooLargeError, match="refused unread"):
+        open_tem(path, pixel_size_nm=1.0)
+    assert time.perf_counter() - start < 2
