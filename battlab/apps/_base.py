@@ -34,6 +34,7 @@ log = logging.getLogger("battlab.apps")
 
 #: Uploads larger than this are refused with a message (env BATTLAB_UPLOAD_LIMIT_MB).
 DEFAULT_UPLOAD_LIMIT_MB = float(os.environ.get("BATTLAB_UPLOAD_LIMIT_MB", "100"))
+_LARGE_FILE_HINT = "Use a server-side file or the battlab command line for large files."
 
 _RESOURCES_LOADED = False
 
@@ -159,7 +160,7 @@ class BaseApp:
                                       style={"description_width": "initial"}, layout=w.Layout(width="360px"))
         self.demo_button = w.Button(description="Load demo", icon="flask")
         self.demo_button.on_click(lambda _: self._load_demo(self.demo_picker.value))
-        self.upload = w.FileUpload(accept=self.accept, multiple=False, description="Upload file")
+        self.upload = self._upload_button(accept=self.accept, description="Upload file")
         self.upload.observe(self._on_upload, "value")
         limit = w.HTML(f"<small>max {self.upload_limit_mb:g} MB per file; larger files: use "
                        "<i>Server file</i> or the <code>battlab</code> command line</small>")
@@ -225,7 +226,7 @@ class BaseApp:
             if widget is None:
                 continue
             stack.extend(getattr(widget, "children", ()) or ())
-            if isinstance(widget, w.ValueWidget) and not isinstance(widget, (w.FileUpload, w.HTML, w.Label)):
+            if isinstance(widget, w.ValueWidget) and not isinstance(widget, (w.HTML, w.Label)):
                 yield widget
 
     def _validate_controls(self) -> bool:
@@ -283,6 +284,29 @@ class BaseApp:
             # not an unchanged value that would be silently ignored.
             self.upload.value = ()
 
+    def _upload_button(self, *, accept: str, description: str, multiple: bool = False, large_hint: str = ""):
+        """An upload button with this app's size limit: a larger file is refused in the browser,
+        before any byte is sent, and the refusal is shown in the banner too."""
+        from battlab.apps._upload_button import UploadButton
+
+        button = UploadButton(accept=accept, multiple=multiple, description=description,
+                              max_bytes=max(1, int(self.upload_limit_mb * 1e6)),
+                              large_hint=large_hint or _LARGE_FILE_HINT)
+        button.observe(lambda change: self._on_upload_refused(change["new"], button.large_hint), "refused")
+        return button
+
+    def _on_upload_refused(self, item, hint: str):
+        if not item:
+            return
+        name = safe_display_name(item.get("name"), default="the file")
+        size = item.get("size") if isinstance(item.get("size"), int) and item.get("size") > 0 else 0
+        reason = str(item.get("reason") or "")
+        if "limit" in reason:
+            self.show_error(f"{name}{f' is {_format_bytes(size)},' if size else ' is'} above the "
+                            f"{self.upload_limit_mb:g} MB upload limit; it was not sent. {hint}")
+        else:
+            self.show_error(f"{name or 'The upload'}: {reason or 'the upload failed'}.")
+
     def _handle_upload(self, item):
         received = self._receive_upload(item)
         if received is not None:
@@ -290,7 +314,7 @@ class BaseApp:
             self._guard(f"reading {name}", self._read_upload, self._load_bytes, data, name)
 
     def _observe_upload(self, widget, loader, *, default_name: str = "upload"):
-        """Wire a further FileUpload (cycling file, map …): checked, kept, then ``loader(bytes, name)``."""
+        """Wire a further upload button (cycling file, map …): checked, kept, then ``loader(bytes, name)``."""
 
         def on_value(change):
             files = change["new"]
@@ -307,7 +331,7 @@ class BaseApp:
         widget.observe(on_value, "value")
 
     def _receive_upload(self, item, *, default_name: str = "upload", large_hint: str = ""):
-        """Check one FileUpload item and keep it in the upload store.
+        """Check one uploaded item (FileUpload format) and keep it in the upload store.
 
         Returns ``(display name, bytes)``, or None after showing why the upload cannot be
         used (did not arrive, empty, above the size limit). Every upload-taking widget of
@@ -333,8 +357,7 @@ class BaseApp:
             return None
         if size > self.upload_limit_mb * 1e6:
             self.show_error(f"{name} is {_format_bytes(size)}, above the {self.upload_limit_mb:g} MB upload "
-                            "limit. " + (large_hint or "Use a server-side file or the battlab command line for "
-                                                        "large files."))
+                            "limit. " + (large_hint or _LARGE_FILE_HINT))
             return None
         data = bytes(content)
         self._keep_upload(data, name)

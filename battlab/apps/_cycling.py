@@ -53,7 +53,7 @@ class CyclingControls:
         self.clock_offset = w.FloatText(value=0.0, description="Clock offset (s)", style=style,
                                         layout=w.Layout(width="200px"),
                                         tooltip="seconds added to the series clock before it meets the cycler's")
-        self.upload = w.FileUpload(accept=_echem_extensions(), multiple=False, description="Cycling file")
+        self.upload = app._upload_button(accept=_echem_extensions(), description="Cycling file")
         self.info = w.HTML()
         self.upload.observe(self._on_upload, "value")
         self.x_axis.observe(lambda _: app._guard("changing the x axis", on_axis), "value")

@@ -161,7 +161,7 @@ class AFMApp(BaseApp):
         self.thr_value = w.FloatText(value=0.0, description="threshold", style=style, layout=w.Layout(width="170px"))
         self.thr_side = w.ToggleButtons(options=[("above", "above"), ("below", "below")], value="above", style=style)
         # EC-AFM series from files.
-        self.series_upload = w.FileUpload(accept=_IMAGE_ACCEPT, multiple=True, description="Series frames")
+        self.series_upload = self._upload_button(accept=_IMAGE_ACCEPT, multiple=True, description="Series frames")
         self.series_upload.observe(self._on_series_upload, "value")
         self.frame_interval = w.BoundedFloatText(value=60.0, min=1e-3, max=1e7, description="s per frame",
                                                  style=style, layout=w.Layout(width="170px"))
@@ -169,7 +169,7 @@ class AFMApp(BaseApp):
                                           layout=w.Layout(width="300px", height="70px"))
         self.potentials_button = w.Button(description="Use these potentials", icon="bolt")
         self.potentials_button.on_click(lambda _: self._guard("reading the potentials", self._apply_typed_potentials))
-        self.echem_upload = w.FileUpload(accept=".mpr,.mpt,.csv,.txt,.res,.xlsx,.ndax,.nda", multiple=False,
+        self.echem_upload = self._upload_button(accept=".mpr,.mpt,.csv,.txt,.res,.xlsx,.ndax,.nda",
                                          description="Cycling file or potential table")
         self._observe_upload(self.echem_upload, self._load_echem_bytes, default_name="cycling")
         self.clock_offset = w.FloatText(value=0.0, description="cycler time − frame time (s)", style=style,

@@ -76,7 +76,7 @@ class CorrelationApp(BaseApp):
 
     # --- layout ----------------------------------------------------------------------
     def _build_controls(self):
-        self.echem_upload = w.FileUpload(accept=".mpt,.mpr,.csv,.tsv,.txt,.xlsx,.nda,.ndax,.res", multiple=False,
+        self.echem_upload = self._upload_button(accept=".mpt,.mpr,.csv,.tsv,.txt,.xlsx,.nda,.ndax,.res",
                                          description="Cycling file")
         self._observe_upload(self.echem_upload, self._load_echem_bytes, default_name="cycling")
         self.offsets_box = w.HBox(layout=w.Layout(flex_flow="row wrap"))
@@ -96,7 +96,7 @@ class CorrelationApp(BaseApp):
                                       tooltip="refine the current placement for maps of different contrast "
                                               "(needs SimpleITK)")
         self.refine_button.on_click(lambda _: self._guard("refining the placement", self._refine))
-        self.map_upload = w.FileUpload(accept=".npy,.tif,.tiff,.csv,.txt", multiple=False, description="Add map")
+        self.map_upload = self._upload_button(accept=".npy,.tif,.tiff,.csv,.txt", description="Add map")
         self._observe_upload(self.map_upload, self._load_map_bytes, default_name="map")
         self.map_pixel = w.BoundedFloatText(value=0.0, min=0.0, max=1e4, step=0.01, description="its pixel (µm)",
                                             style={"description_width": "initial"}, layout=w.Layout(width="200px"))

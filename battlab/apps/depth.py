@@ -142,7 +142,7 @@ class DepthProfileApp(BaseApp):
                                         layout=w.Layout(width="360px", height="110px"))
         self.stopping_apply = w.Button(description="Use this table", icon="check")
         self.stopping_apply.on_click(lambda _: self._guard("reading the stopping table", self._apply_stopping_text))
-        self.stopping_upload = w.FileUpload(accept=".csv,.txt,.tsv,.dat", multiple=False,
+        self.stopping_upload = self._upload_button(accept=".csv,.txt,.tsv,.dat",
                                             description="Stopping table")
         self._observe_upload(self.stopping_upload, self._load_stopping, default_name="stopping.csv")
         for wd in (self.particle, self.bin_um, self.offset_kev, self.gain_kev, self.fluence, self.solid_angle,
@@ -181,7 +181,7 @@ class DepthProfileApp(BaseApp):
                                    layout=w.Layout(width="200px"))
         self.map_pixel = w.BoundedFloatText(value=0.5, min=1e-4, max=1e4, description="Pixel (µm)", style=style,
                                             layout=w.Layout(width="160px"))
-        self.map_upload = w.FileUpload(accept=",".join(_MAP_SUFFIXES), multiple=False, description="Ion map stack")
+        self.map_upload = self._upload_button(accept=",".join(_MAP_SUFFIXES), description="Ion map stack")
         self._observe_upload(self.map_upload, self._load_map, default_name="map.npy")
         for wd in (self.cal_method, self.cal_value, self.ref_fragment, self.normalize, self.fragments, self.numerator,
                    self.denominator, self.markers, self.interface_method):

@@ -149,7 +149,7 @@ class ProbesApp(BaseApp):
                                      layout=w.Layout(width="240px"))
         self.min_total = num(value=40.0, min=0.0, max=1e9, step=1.0, description="background below (counts)")
         self.element_px = num(value=0.1, min=1e-6, max=1e4, step=0.01, description="pixel size (µm)")
-        self.sem_upload = w.FileUpload(accept=".tif,.tiff,.csv,.txt", multiple=False,
+        self.sem_upload = self._upload_button(accept=".tif,.tiff,.csv,.txt",
                                        description="SEM / X-ray image")
         self._observe_upload(self.sem_upload, self._load_sem, default_name="sem.tif")
         el = lambda _: self._guard("analysing the element maps", self._analyse_elements)  # noqa: E731

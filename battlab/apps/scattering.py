@@ -230,7 +230,7 @@ class ScatteringApp(BaseApp):
                                                style=_STYLE, layout=w.Layout(width="190px"))
         self.calibration = w.BoundedFloatText(value=1.0, min=1e-12, max=1e12, description="calibration",
                                               style=_STYLE, layout=w.Layout(width="190px"))
-        self.background_upload = w.FileUpload(accept=".dat,.txt,.csv,.abs,.tsv", multiple=False,
+        self.background_upload = self._upload_button(accept=".dat,.txt,.csv,.abs,.tsv",
                                               description="Background file")
         self.background_info = w.HTML("<small>no background curve</small>")
         self._observe_upload(self.background_upload, self._load_background, default_name="background")
@@ -287,7 +287,7 @@ class ScatteringApp(BaseApp):
         self.fit_button = w.Button(description="Fit this curve", icon="play", button_style="primary")
         self.fit_all_button = w.Button(description="Fit every curve", icon="forward")
         self.fit_info = w.HTML()
-        self.layers_upload = w.FileUpload(accept=".csv", multiple=False, description="Layer table (CSV)")
+        self.layers_upload = self._upload_button(accept=".csv", description="Layer table (CSV)")
         self._observe_upload(self.layers_upload, self._load_layers, default_name="layers.csv")
         self.fit_button.on_click(lambda _: self._guard("fitting the curve", self._fit_current))
         self.fit_all_button.on_click(lambda _: self._guard("fitting every curve", self._fit_series))

@@ -89,7 +89,7 @@ class SensorsApp(BaseApp):
                                       layout=w.Layout(width=width))
 
         self.kind = w.ToggleButtons(options=_KINDS, value="eqcm", description="Sensor", style=style)
-        self.echem_upload = w.FileUpload(accept=".mpt,.mpr,.csv,.tsv,.txt,.xlsx", multiple=False,
+        self.echem_upload = self._upload_button(accept=".mpt,.mpr,.csv,.tsv,.txt,.xlsx",
                                          description="Cycling file")
         self._observe_upload(self.echem_upload, self._load_echem_bytes, default_name="cycling")
         self.clock_offset = w.FloatText(value=0.0, description="Clock offset (s): cycler = sensor +", style=style,

@@ -171,8 +171,8 @@ class SpectraApp(BaseApp):
                                            layout=w.Layout(width="240px"))
         # Raw 2N-channel spectra: folded here, on the velocity scale of an α-Fe foil (or a nominal drive).
         raw_types = ".txt,.dat,.csv,.asc,.mca,.ws5"
-        self.raw_upload = w.FileUpload(accept=raw_types, multiple=False, description="Raw channels")
-        self.calibration_upload = w.FileUpload(accept=raw_types, multiple=False, description="α-Fe calibration")
+        self.raw_upload = self._upload_button(accept=raw_types, description="Raw channels")
+        self.calibration_upload = self._upload_button(accept=raw_types, description="α-Fe calibration")
         self.velocity_max = w.FloatText(value=0.0, step=0.1, description="or drive ± (mm/s)", style=style,
                                         layout=w.Layout(width="200px"))
         self.calibration_label = w.HTML("<small>no α-Fe calibration</small>")
@@ -193,7 +193,7 @@ class SpectraApp(BaseApp):
         self.integration = w.FloatText(value=0.0, step=0.5, description="Double integral ± (mT, 0 = sweep)",
                                        style=style, layout=w.Layout(width="300px"))
         # Spin counting: a standard of known spins and the receiver gains of both.
-        self.reference_upload = w.FileUpload(accept=".csv,.txt,.dat", multiple=False, description="Spin standard")
+        self.reference_upload = self._upload_button(accept=".csv,.txt,.dat", description="Spin standard")
         self.reference_spins = w.FloatText(value=1e15, description="its spins", style=style,
                                            layout=w.Layout(width="200px"))
         self.sample_gain = w.FloatText(value=1.0, description="gain: sample", style=style,

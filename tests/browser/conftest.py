@@ -85,8 +85,11 @@ class Page:
 
     def __init__(self, browser):
         self.external = []
+        #: sizes of the websocket messages the page sent (uploads travel in them)
+        self.sent_frames: list[int] = []
         self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
         self.page.route("**/*", self._route)
+        self.page.on("websocket", lambda ws: ws.on("framesent", lambda data: self.sent_frames.append(len(data))))
 
     def _route(self, route):
         url = route.request.url

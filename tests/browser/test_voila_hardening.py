@@ -19,7 +19,9 @@ LIMIT_MB = 0.25
 @pytest.fixture(scope="module")
 def small_limit_url(chromium_path, tmp_path_factory):
     with serve_voila(tmp_path_factory.mktemp("voila-small-limit"),
-                     env_extra={"BATTLAB_UPLOAD_LIMIT_MB": str(LIMIT_MB)}) as url:
+                     env_extra={"BATTLAB_UPLOAD_LIMIT_MB": str(LIMIT_MB),
+                                # 64 kB chunks: the valid files travel in several acknowledged pieces
+                                "BATTLAB_UPLOAD_CHUNK_KB": "64"}) as url:
         yield url
 
 
@@ -62,6 +64,7 @@ def test_corrupt_then_oversized_then_valid_upload(new_page, small_limit_url, tmp
     assert real.stat().st_size < LIMIT_MB * 1e6
     p = open_app(new_page, small_limit_url, notebook, ready)
     page = p.page
+    sent = p.sent_frames
     assert f"max {LIMIT_MB:g} MB per file" in page.content()  # the limit is shown before uploading
 
     corrupt = tmp_path / f"corrupt{suffix}"
@@ -73,16 +76,25 @@ def test_corrupt_then_oversized_then_valid_upload(new_page, small_limit_url, tmp
 
     oversized = tmp_path / f"oversized{suffix}"
     oversized.write_bytes(data[:64] + b"\0" * int(LIMIT_MB * 1e6 * 1.2))
+    sent.clear()
     _upload(page, oversized)
+    # refused in the browser at once, next to the button, and in the app's banner
+    page.wait_for_selector(".battlab-upload-note[data-kind=refused]", timeout=5_000)
     second = _banner_text(page, "upload limit")
-    assert second != first and oversized.name in second
+    assert second != first and oversized.name in second and "not sent" in second
+    assert max(sent, default=0) < 10_000, f"the oversized file was sent ({max(sent)} bytes in one message)"
     _assert_no_leak(p, tmp_path)
 
     plot = page.locator(".battlab-plot").first
     before = plot.screenshot()
+    sent.clear()
     _upload(page, real)
     # "<name> — <summary> (analysed in …)" is set only after a successful analysis.
     page.wait_for_selector(f".battlab-status:has-text('{result_text}'):has-text('analysed in')", timeout=90_000)
     page.locator(".battlab-error").first.wait_for(state="hidden", timeout=10_000)
     assert wait_for_change(plot, before), "the plot did not show the valid file"
+    # the valid file crossed in 64 kB chunks: every byte sent, no message much above a chunk
+    assert sum(sent) >= real.stat().st_size and max(sent) < 70 * 1024, (sum(sent), max(sent))
+    if real.stat().st_size > 64 * 1024:
+        assert sum(n > 32 * 1024 for n in sent) >= 2
     _assert_no_leak(p, tmp_path)
