@@ -23,9 +23,9 @@ VOILA_SETTINGS = {
     },
     "VoilaExecutor": {"timeout": 180, "interrupt_on_timeout": True},
     "MappingKernelManager": {"cull_interval": 60, "cull_idle_timeout": 1800, "cull_connected": False},
-    # Upload limit (100 MB by default) plus room for the message envelope; larger files
-    # still arrive and are refused with a message instead of being dropped silently.
-    "Voila": {"tornado_settings": {"websocket_max_message_size": 1024 * 1024 * 1024}},
+    # The default upload limit (100 MB) plus 1 MiB: uploads travel in 1 MB chunks and a
+    # larger file is refused in the browser; voila_command follows BATTLAB_UPLOAD_LIMIT_MB.
+    "Voila": {"tornado_settings": {"websocket_max_message_size": 100_000_000 + 1024**2}},
 }
 
 
@@ -49,7 +49,11 @@ def voila_command(notebooks: Path, *, port: int = 8866, ip: str = "127.0.0.1", o
         args.append(f"--Voila.base_url={base_url}")
     if not open_browser:
         args.append("--no-browser")
-    for section, values in VOILA_SETTINGS.items():
+    from battlab._limits import websocket_limit_bytes
+
+    settings = {section: dict(values) for section, values in VOILA_SETTINGS.items()}
+    settings["Voila"]["tornado_settings"] = {"websocket_max_message_size": websocket_limit_bytes()}
+    for section, values in settings.items():
         for key, value in values.items():
             args.append(f"--{section}.{key}={value!r}" if isinstance(value, dict) else f"--{section}.{key}={value}")
     env = dict(os.environ)

@@ -5,6 +5,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,6 +49,20 @@ def test_voila_json_matches_the_gallery_settings():
 
     assert json.loads((REPO / "voila.json").read_text()) == VOILA_SETTINGS
     assert VOILA_SETTINGS["VoilaConfiguration"]["show_tracebacks"] is False
+
+
+@pytest.mark.parametrize("limit_mb, expected", [(None, 100_000_000 + 2**20), ("5", 5_000_000 + 2**20),
+                                                ("0.25", 250_000 + 2**20)])
+def test_the_server_websocket_limit_follows_the_upload_limit(monkeypatch, limit_mb, expected):
+    from battlab.cli import VOILA_SETTINGS, voila_command
+
+    if limit_mb is None:
+        monkeypatch.delenv("BATTLAB_UPLOAD_LIMIT_MB", raising=False)
+        assert VOILA_SETTINGS["Voila"]["tornado_settings"]["websocket_max_message_size"] == expected
+    else:
+        monkeypatch.setenv("BATTLAB_UPLOAD_LIMIT_MB", limit_mb)
+    args, _env = voila_command(REPO / "notebooks")
+    assert f"--Voila.tornado_settings={{'websocket_max_message_size': {expected}}}" in args
 
 
 def test_notebooks_are_stripped_and_listed_in_the_gallery():

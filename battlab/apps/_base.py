@@ -20,6 +20,7 @@ from pathlib import Path
 
 import ipywidgets as w
 
+from battlab._limits import default_upload_limit_mb
 from battlab.apps._uploads import (
     check_numeric_widget,
     new_error_id,
@@ -33,7 +34,7 @@ __all__ = ["BaseApp", "PlotPane", "load_browser_resources", "html_table", "DEFAU
 log = logging.getLogger("battlab.apps")
 
 #: Uploads larger than this are refused with a message (env BATTLAB_UPLOAD_LIMIT_MB).
-DEFAULT_UPLOAD_LIMIT_MB = float(os.environ.get("BATTLAB_UPLOAD_LIMIT_MB", "100"))
+DEFAULT_UPLOAD_LIMIT_MB = default_upload_limit_mb()
 _LARGE_FILE_HINT = "Use a server-side file or the battlab command line for large files."
 
 _RESOURCES_LOADED = False
