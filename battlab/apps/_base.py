@@ -35,6 +35,7 @@ log = logging.getLogger("battlab.apps")
 
 #: Uploads larger than this are refused with a message (env BATTLAB_UPLOAD_LIMIT_MB).
 DEFAULT_UPLOAD_LIMIT_MB = default_upload_limit_mb()
+_BUSY_HTML = "<span style='color:#555'><i class='fa fa-spinner fa-spin'></i> updating…</span>"
 _LARGE_FILE_HINT = "Use a server-side file or the battlab command line for large files."
 
 _RESOURCES_LOADED = False
@@ -157,6 +158,11 @@ class BaseApp:
         self.banner.add_class("battlab-error")
         self.status = w.HTML()
         self.status.add_class("battlab-status")
+        # Shown while a callback runs: the message leaves the kernel before the work starts,
+        # so a slow recomputation is visibly under way within one round trip.
+        self.busy = w.HTML(_BUSY_HTML, layout=w.Layout(display="none"))
+        self.busy.add_class("battlab-busy")
+        self._busy_depth = 0
         self.demo_picker = w.Dropdown(options=list(self.demos()), description="Demo",
                                       style={"description_width": "initial"}, layout=w.Layout(width="360px"))
         self.demo_button = w.Button(description="Load demo", icon="flask")
@@ -183,7 +189,7 @@ class BaseApp:
         # The notebook carries the title; the app opens with its one-line purpose.
         header = w.HTML(f"<p><b>{html.escape(self.title)}.</b> {self.intro}</p>")
         self.widget = w.VBox([
-            header, source, self.banner, self.status,
+            header, source, self.banner, w.HBox([self.busy, self.status]),
             w.HTML("<b>Parameters</b>"), self.controls,
             self._plot_area(),
             w.HTML("<b>Results</b>"), self.table,
@@ -204,6 +210,7 @@ class BaseApp:
         synced widget, so numbers outside a control's range are clamped and non-finite
         ones refused before an analysis sees them.
         """
+        self._set_busy(+1)
         try:
             if not self._validate_controls():
                 return None
@@ -218,7 +225,18 @@ class BaseApp:
                             "still usable; the details were written to the server log under that id. "
                             "Try another file or setting.")
             return None
+        finally:
+            self._set_busy(-1)
         return result
+
+    def _set_busy(self, step: int):
+        busy = getattr(self, "busy", None)  # absent while the layout is being built
+        if busy is None:
+            return
+        self._busy_depth = max(0, self._busy_depth + step)
+        display = "flex" if self._busy_depth else "none"
+        if busy.layout.display != display:
+            busy.layout.display = display
 
     def _numeric_controls(self):
         stack = [getattr(self, "controls", None)]

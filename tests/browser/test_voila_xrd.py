@@ -10,6 +10,21 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 APP = "09_operando_xrd.ipynb"
 
+# Records, from now on, when the busy indicator becomes visible and when a plot's DOM changes.
+_WATCH_BUSY = """() => {
+  const events = window.__battlabBusy = [];
+  const t0 = performance.now();
+  const busy = document.querySelector('.battlab-busy');
+  new MutationObserver(() => {
+    if (busy.offsetParent !== null) events.push({what: 'busy shown', t: performance.now() - t0});
+  }).observe(busy, {attributes: true, attributeFilter: ['style']});
+  const plots = new MutationObserver(() => {
+    events.push({what: 'plot changed', t: performance.now() - t0});
+    plots.disconnect();
+  });
+  document.querySelectorAll('.battlab-plot').forEach((el) => plots.observe(el, {childList: true, subtree: true}));
+}"""
+
 
 def test_pattern_slider_updates_the_pattern_offline(new_page, gallery_url):
     p = open_app(new_page, gallery_url, APP, "80 patterns")
@@ -25,10 +40,17 @@ def test_pattern_slider_updates_the_pattern_offline(new_page, gallery_url):
     before = pattern.screenshot()
     slider = page.locator(".widget-slider").filter(has=page.locator("label", has_text=re.compile(r"^Pattern$")))
     slider.locator(".noUi-handle").focus()
+    page.evaluate(_WATCH_BUSY)
     for _ in range(30):
         page.keyboard.press("ArrowRight")
     assert wait_for_change(pattern, before), "pattern plot did not change after moving the pattern slider"
     assert slider.locator(".widget-readout").inner_text().strip() == "30"
+    # The busy indicator showed while the kernel worked, before the new figure arrived, and went away.
+    page.locator(".battlab-busy").wait_for(state="hidden", timeout=60_000)
+    events = page.evaluate("window.__battlabBusy")
+    shown = [e["t"] for e in events if e["what"] == "busy shown"]
+    plotted = [e["t"] for e in events if e["what"] == "plot changed"]
+    assert shown and plotted and shown[0] < plotted[0], events
 
     # Capacity as the shared axis: the map splits into half cycles beside the voltage, the tracking follows.
     contour, tracking = plots.nth(0), plots.nth(2)
