@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.battlab-installed
 REAL_DATA := $(wildcard ../shared/data/real)
 
-.PHONY: app test bench notebooks clean
+.PHONY: app test bench notebooks audit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# Needs a reachable vulnerability service (PyPI JSON or OSV); the offline floor check is
+# tests/hardening/test_advisories.py.
+audit: $(STAMP)
+	$(BIN)/python -m pip install --quiet pip-audit
+	$(BIN)/pip-audit --skip-editable
 
 notebooks: $(STAMP)
 	$(BIN)/python tools/make_notebooks.py
