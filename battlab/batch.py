@@ -116,6 +116,44 @@ def _run_task(task: _Task) -> dict:
     return row
 
 
+def _local_cluster(n_workers: int):
+    """Worker processes, one task each; a task that kills its worker is not retried."""
+    import dask
+    from distributed import LocalCluster
+
+    # A file that crashes its worker (a native decoder's segfault, memory) would crash
+    # the next worker too: it is recorded as failed at once instead.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+
+
+def _collect(client, func, tasks):
+    """Submit ``func(task)`` for every task and yield one row per task as each finishes.
+
+    ``func`` never raises, but its worker can die under it (a segfault in a native
+    decoder, the nanny's memory limit), and then every task running on that worker is
+    lost with it. Those tasks are re-run one at a time afterwards, so only the file
+    that kills a worker on its own is recorded as failed, and the others complete.
+    """
+    from distributed import as_completed
+
+    # pure=False: a re-run after an input changed must not reuse a cached result.
+    futures = {client.submit(func, task, pure=False): task for task in tasks}
+    lost = []
+    for future in as_completed(futures):
+        try:
+            yield future.result()
+        except Exception:  # noqa: BLE001  KilledWorker, CancelledError: decided below
+            lost.append(futures[future])
+    for task in lost:
+        try:
+            yield client.submit(func, task, pure=False).result()
+        except Exception as exc:  # noqa: BLE001  it killed a worker alone: this file is the cause
+            yield {"file": task.path, "result_dir": task.result_dir, "status": "failed", "seconds": 0.0,
+                   "message": f"error: the worker analysing it stopped ({type(exc).__name__}); the file may be "
+                              "damaged, or too large for one worker"}
+
+
 def _progress(done: int, total: int, failed: int, stream) -> None:
     if stream is None:
         return
@@ -189,19 +227,14 @@ def run_campaign(technique: str, folder, out_dir, *, options=(), pattern: str = 
             failed += rows[-1]["status"] == "failed"
             _progress(len(rows), len(tasks), failed, progress)
     else:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client
 
-        cluster = None
-        if scheduler is None:
-            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+        cluster = _local_cluster(n_workers) if scheduler is None else None
         try:
             with Client(scheduler or cluster) as client:
-                # pure=False: a re-run after an input changed must not reuse a cached result.
-                futures = [client.submit(_run_task, t, pure=False) for t in tasks]
-                for future in as_completed(futures):
-                    rows.append(future.result())
-                    failed += rows[-1]["status"] == "failed"
+                for row in _collect(client, _run_task, tasks):
+                    rows.append(row)
+                    failed += row["status"] == "failed"
                     _progress(len(rows), len(tasks), failed, progress)
         finally:
             if cluster is not None:

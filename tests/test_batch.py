@@ -8,6 +8,7 @@ fail alone. Re-running skips what is done; changing an input redoes only that fi
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -135,3 +136,19 @@ def test_campaign_on_a_running_scheduler(campaign, tmp_path):
     for path, n_cycles in truths.items():
         rel = path.relative_to(folder)
         assert len(_cycles(tmp_path / "remote" / rel.parent / rel.name.replace(".", "_"))) == n_cycles
+
+
+def test_a_file_that_kills_its_worker_fails_alone():
+    # A real worker process dies with SIGSEGV on one file; the campaign records that file as
+    # failed (not retried on the other workers) and finishes the rest.
+    from distributed import Client
+
+    from battlab.batch import _collect, _local_cluster, _Task
+    from tests.hardening._bad_readers import crash_on_named_task
+
+    tasks = [_Task(f"/in/{name}.csv", f"/out/{name}", ()) for name in ("a", "crash", "b", "c")]
+    with _local_cluster(1) as cluster, Client(cluster) as client:
+        rows = {Path(r["file"]).stem: r for r in _collect(client, crash_on_named_task, tasks)}
+    assert set(rows) == {"a", "crash", "b", "c"}
+    assert rows["crash"]["status"] == "failed" and "worker" in rows["crash"]["message"]
+    assert all(rows[k]["status"] == "done" for k in ("a", "b", "c")), rows

@@ -53,3 +53,12 @@ class Opaque:
 
 def opaque(*_args, **_kwargs):
     return {"fine": 1.0, "opaque": Opaque()}
+
+
+def crash_on_named_task(task):
+    """A campaign task runner whose worker dies on files named ``crash*`` (as a native decoder can)."""
+    from pathlib import Path
+
+    if Path(task.path).name.startswith("crash"):
+        segfault()
+    return {"file": task.path, "result_dir": task.result_dir, "status": "done", "seconds": 0.0, "message": "ok"}
