@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import ipywidgets as w
@@ -9,9 +10,11 @@ import numpy as np
 import pandas as pd
 
 from battlab.apps._base import BaseApp, PlotPane, html_table
-from battlab.errors import BattlabError, InvalidParameterError, MissingDataError
+from battlab.errors import BattlabError, CorruptFileError, InvalidParameterError, MissingDataError
 
 __all__ = ["OpticalApp"]
+
+log = logging.getLogger("battlab.apps")
 
 MOVIE_SUFFIXES = (".tif", ".tiff", ".zip", ".mp4", ".avi", ".mov")
 _MAX_EVENT_ROWS = 100
@@ -208,7 +211,7 @@ class OpticalApp(BaseApp):
     # --- data ------------------------------------------------------------------------
     def _load_bytes(self, data: bytes, name: str):
         if Path(name).suffix.lower() in MOVIE_SUFFIXES:
-            from battlab.imaging import open_movie
+            from battlab.imaging.movie import _EXPORT_HINT, VIDEO_SUFFIXES, open_movie
 
             self.set_status(f"Opening movie {name}…")
             # The movie reader needs a file: the copy the upload store keeps (read-only).
@@ -217,7 +220,16 @@ class OpticalApp(BaseApp):
                 raise BattlabError(f"{name} could not be kept on the server (see the server log), so the movie "
                                    "cannot be opened; try again or ask the administrator about disk space.")
             px = self.pixel_size.value or None
-            movie = open_movie(path, pixel_size_um=px if px else 1.0)
+            try:
+                movie = open_movie(path, pixel_size_um=px if px else 1.0)
+            except CorruptFileError as exc:
+                if Path(name).suffix.lower() not in VIDEO_SUFFIXES:
+                    raise
+                # ffmpeg's report names the stored copy on the server and the server's build:
+                # it goes to the log, the page gets the gist.
+                log.warning("battlab app: %s could not be decoded as video: %s", name, exc)
+                raise CorruptFileError(f"{name} cannot be decoded as video: the file is damaged, incomplete or "
+                                       f"not a movie. Check the copy is complete, or {_EXPORT_HINT}.") from None
             if not px:
                 movie.attrs["pixel_size_um"] = float("nan")
             # a new movie keeps an uploaded cycling file, never the demo's

@@ -96,6 +96,21 @@ def test_garbage_upload_shows_message_and_app_keeps_working(app):
     assert app.frame_plot.revision == rev + 1
 
 
+def test_undecodable_video_message_names_no_server_path(app):
+    # ffmpeg's report of a cut QuickTime file names the stored copy on the server and the
+    # server's ffmpeg build; the page gets the file's name and what to do instead.
+    pytest.importorskip("imageio_ffmpeg")
+    content = b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00" + b"\x00\x01garbage" * 50
+    _upload(app, "cut.mov", content)
+    banner = app.banner.value
+    assert app.banner.layout.display == "block" and "cut.mov cannot be decoded as video" in banner
+    stored = [path for path in app.stored_uploads.values() if path.name == "cut.mov"]
+    assert stored and str(stored[0].parent) not in banner
+    for leak in ("stderr", "ffmpeg version", "configuration:", "/uploads/", ".cache"):
+        assert leak not in banner, leak
+    assert app.movie.sizes["time"] == 100  # the demo movie is kept
+
+
 def test_movie_and_cycling_uploads(tmp_path):
     demo = make_graphite_movie(n_frames=24, lithiation_frames=16)
     path = write_movie(demo.data["movie"], tmp_path / "cell.tif", format="tiff")
