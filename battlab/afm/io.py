@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import re
 import tempfile
 from pathlib import Path
@@ -455,12 +456,27 @@ def _nanoscope_scan_size(text, nx, ny, name):
 _JPK_GRID = {"u": 32834, "v": 32835, "i": 32838, "j": 32839, "x0": 32832, "y0": 32833}
 
 
+#: An AFM image page larger than this (a 16k × 16k float64 map is 2 GB) is a damaged size field.
+_MAX_PAGE_BYTES = 2 * 1024**3
+
+
+def _check_tiff_pages(pages, n_bytes, name):
+    """Refuse pages whose declared size no file of ``n_bytes`` can hold, before tifffile
+    allocates the output array a damaged ImageWidth/ImageLength asks for."""
+    for page in pages:
+        declared = math.prod(int(n) for n in page.shape) * max(int(getattr(page.dtype, "itemsize", 1) or 1), 1)
+        if declared > _MAX_PAGE_BYTES or (int(page.compression) == 1 and declared > n_bytes):
+            raise CorruptFileError(f"{name}: a TIFF page declares {page.shape} values ({declared:,} bytes) in a "
+                                   f"{n_bytes:,}-byte file; the file is damaged.")
+
+
 def _read_jpk_image(data, meta):
     import tifffile
 
     name = Path(meta["source_name"]).name
     with tifffile.TiffFile(io.BytesIO(data)) as tif:
         pages = list(tif.pages)
+        _check_tiff_pages(pages, len(data), name)
         tags0 = {t.code: t.value for t in pages[0].tags.values()}
         try:
             u_m, v_m = float(tags0[_JPK_GRID["u"]]), float(tags0[_JPK_GRID["v"]])
@@ -658,6 +674,10 @@ def _check_ibw_sizes(data, order, name):
     if (sizes < 0).any() or 64 + int(sizes.sum()) > len(data):
         raise CorruptFileError(f"{name}: the wave's sections ({int(sizes.sum()) + 64} bytes) do not fit the "
                                f"{len(data)}-byte file (truncated?).")
+    n_points = int(np.frombuffer(data, dtype=f"{order}i4", count=1, offset=64 + 12)[0])
+    if not 0 <= n_points <= int(sizes[0]):  # every point takes at least one byte of the wave section
+        raise CorruptFileError(f"{name}: the wave declares {n_points:,} points in a {int(sizes[0]):,}-byte wave "
+                               "section; the header is damaged.")
 
 
 def _read_ibw_image(data, meta, pixel_size_um):
@@ -790,7 +810,9 @@ def _read_tiff_map(data, meta, pixel_size_um, z_unit):
     import tifffile
 
     _need_plain(meta, pixel_size_um, z_unit)
-    arr = tifffile.imread(io.BytesIO(data))
+    with tifffile.TiffFile(io.BytesIO(data)) as tif:
+        _check_tiff_pages(tif.pages, len(data), Path(meta["source_name"]).name)
+        arr = tif.asarray()
     if arr.ndim != 2:
         raise UnsupportedFormatError(f"{Path(meta['source_name']).name}: a TIFF height map must be one 2-D "
                                      f"page, got shape {arr.shape}.")
@@ -824,6 +846,10 @@ def read_force_curves(source, *, name: str | None = None, max_curves: int | None
     if ext not in FORCE_EXTENSIONS:
         raise UnsupportedFormatError(f"{Path(src_name).name}: not a force-curve file battlab reads "
                                      f"({', '.join(FORCE_EXTENSIONS)}).")
+    header = _ibw_header(data) if ext == ".ibw" else None
+    if header is not None:
+        # Section sizes beyond the file would have igor2 allocate what a damaged field declares.
+        _check_ibw_sizes(data, header[0], Path(src_name).name)
     try:
         import afmformats
     except ImportError:
@@ -844,41 +870,49 @@ def read_force_curves(source, *, name: str | None = None, max_curves: int | None
                                    f"({type(exc).__name__}: {exc}).") from exc
     if not curves:
         raise MissingDataError(f"{Path(src_name).name} holds no force–distance curve.")
-    frames, per_curve = [], []
-    for k, fd in enumerate(curves[:max_curves] if max_curves else curves):
-        cols = set(fd.columns)
-        force = np.asarray(fd["force"], float) * 1e9
-        seg = np.asarray(fd["segment"]).astype(int) if "segment" in cols else np.zeros(force.size, int)
-        piezo_m = np.asarray(fd["height (piezo)"], float)
-        if not seg.any():
-            # One stored segment (e.g. an Igor FD plot): the approach ends where the piezo turns.
-            turn = int(np.argmax(np.abs(piezo_m - piezo_m[0])))
-            if 0.1 * seg.size < turn < 0.9 * seg.size:
-                seg[turn + 1:] = 1
-        md = fd.metadata
-        k_spring = float(md.get("spring constant", np.nan))
-        piezo = piezo_m * 1e9
-        # "height (measured)" is the piezo height read by the z sensor (better than the
-        # nominal one); the tip sits F/k above it while the cantilever bends.
-        measured = np.asarray(fd["height (measured)"], float) * 1e9 if "height (measured)" in cols else piezo
-        frame = pd.DataFrame({
-            "curve": k,
-            "segment": np.where(seg == 0, "approach", "retract"),
-            "piezo_height_nm": piezo,
-            "measured_height_nm": measured,
-            "tip_height_nm": measured + force / k_spring if np.isfinite(k_spring) and k_spring > 0 else np.nan,
-            "force_nN": force,
-        })
-        if "time" in cols:
-            frame["time_s"] = np.asarray(fd["time"], float)
-        if "grid index x" in md:
-            frame["grid_x"] = int(md["grid index x"])
-            frame["grid_y"] = int(md["grid index y"])
-        frames.append(frame)
-        per_curve.append({"curve": k, "spring_constant_N_per_m": float(md.get("spring constant", np.nan)),
-                          "sensitivity_nm_per_V": float(md.get("sensitivity", np.nan)) * 1e9,
-                          "position_x_um": float(md.get("position x", np.nan)) * 1e6,
-                          "position_y_um": float(md.get("position y", np.nan)) * 1e6})
+    import zipfile
+    import zlib
+
+    try:
+        frames, per_curve = [], []
+        for k, fd in enumerate(curves[:max_curves] if max_curves else curves):
+            cols = set(fd.columns)
+            force = np.asarray(fd["force"], float) * 1e9
+            seg = np.asarray(fd["segment"]).astype(int) if "segment" in cols else np.zeros(force.size, int)
+            piezo_m = np.asarray(fd["height (piezo)"], float)
+            if not seg.any():
+                # One stored segment (e.g. an Igor FD plot): the approach ends where the piezo turns.
+                turn = int(np.argmax(np.abs(piezo_m - piezo_m[0])))
+                if 0.1 * seg.size < turn < 0.9 * seg.size:
+                    seg[turn + 1:] = 1
+            md = fd.metadata
+            k_spring = float(md.get("spring constant", np.nan))
+            piezo = piezo_m * 1e9
+            # "height (measured)" is the piezo height read by the z sensor (better than the
+            # nominal one); the tip sits F/k above it while the cantilever bends.
+            measured = np.asarray(fd["height (measured)"], float) * 1e9 if "height (measured)" in cols else piezo
+            frame = pd.DataFrame({
+                "curve": k,
+                "segment": np.where(seg == 0, "approach", "retract"),
+                "piezo_height_nm": piezo,
+                "measured_height_nm": measured,
+                "tip_height_nm": measured + force / k_spring if np.isfinite(k_spring) and k_spring > 0 else np.nan,
+                "force_nN": force,
+            })
+            if "time" in cols:
+                frame["time_s"] = np.asarray(fd["time"], float)
+            if "grid index x" in md:
+                frame["grid_x"] = int(md["grid index x"])
+                frame["grid_y"] = int(md["grid index y"])
+            frames.append(frame)
+            per_curve.append({"curve": k, "spring_constant_N_per_m": float(md.get("spring constant", np.nan)),
+                              "sensitivity_nm_per_V": float(md.get("sensitivity", np.nan)) * 1e9,
+                              "position_x_um": float(md.get("position x", np.nan)) * 1e6,
+                              "position_y_um": float(md.get("position y", np.nan)) * 1e6})
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, TypeError) as exc:
+        # afmformats reads a JPK segment's channels only when a column is first asked for.
+        raise CorruptFileError(f"{Path(src_name).name}: a force curve's data are damaged "
+                               f"({type(exc).__name__}: {str(exc)[:120]}); copy the file again.") from None
     out = pd.concat(frames, ignore_index=True)
     out.attrs["battlab"] = {"source_name": src_name, "sha256": hashlib.sha256(data).hexdigest(),
                             "format": ext.lstrip("."), "curves": per_curve}

@@ -74,7 +74,12 @@ def _parse_panalytical_csv(text: str):
     lines = body.strip().splitlines()
     if not lines:
         raise CorruptFileError("the [Scan points] section is empty.")
-    table = pd.read_csv(_io.StringIO("\n".join(lines)))
+    try:
+        table = pd.read_csv(_io.StringIO("\n".join(lines)))
+    except (pd.errors.ParserError, ValueError) as exc:
+        # A damaged row with an extra separator makes pandas refuse the whole table.
+        raise CorruptFileError(f"the [Scan points] table is damaged ({str(exc)[:120]}); export the scan "
+                               "again from the instrument software.") from None
     return info, table
 
 
@@ -102,9 +107,13 @@ def read_xy(source, *, wavelength_A: float | None = None, anode: str | None = No
         tt, y = num.iloc[:, 0].to_numpy(), num.iloc[:, 1].to_numpy()
         anode = anode or (info.get("Anode material", [None])[0] or None)
         if wavelength_A is None and info.get("K-Alpha1 wavelength"):
-            wavelength_A = float(info["K-Alpha1 wavelength"][0])
-            lam2 = float(info["K-Alpha2 wavelength"][0]) if info.get("K-Alpha2 wavelength") else None
-            ratio = float(info["Ratio K-Alpha2/K-Alpha1"][0]) if info.get("Ratio K-Alpha2/K-Alpha1") else None
+            try:
+                wavelength_A = float(info["K-Alpha1 wavelength"][0])
+                lam2 = float(info["K-Alpha2 wavelength"][0]) if info.get("K-Alpha2 wavelength") else None
+                ratio = float(info["Ratio K-Alpha2/K-Alpha1"][0]) if info.get("Ratio K-Alpha2/K-Alpha1") else None
+            except ValueError:
+                raise CorruptFileError(f"{Path(src.name).name}: a wavelength in the [Measurement conditions] header "
+                                       "is not a number; the file is damaged. Export it again.") from None
         if info.get("File date and time"):
             meta["notes"].append(f"file date (instrument local time): {info['File date and time'][0]}")
     else:

@@ -21,11 +21,13 @@ reader refuses with a message saying how to give it.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 
-from battlab.errors import CorruptFileError, InvalidParameterError, MissingDataError, UnsupportedFormatError
+from battlab.errors import (CorruptFileError, InvalidParameterError, MissingDataError, TooLargeError,
+                            UnsupportedFormatError)
 
 __all__ = ["open_volume", "make_volume", "write_zarr_volume", "describe_volume", "describe_volume_text",
            "volume_info_text", "VOLUME_SUFFIXES"]
@@ -36,6 +38,13 @@ _HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".nxs", ".nx5", ".emd")
 _VOXEL_ATTRS = ("voxel_size_um", "element_size_um")
 _MHD_TYPES = {"MET_UCHAR": "u1", "MET_CHAR": "i1", "MET_USHORT": "u2", "MET_SHORT": "i2", "MET_UINT": "u4",
               "MET_INT": "i4", "MET_FLOAT": "f4", "MET_DOUBLE": "f8", "MET_ULONG": "u8", "MET_LONG": "i8"}
+#: A volume declaring more than these is a damaged header, not a tomogram: it is refused
+#: before a dask graph (one task per chunk) or a slice buffer is built from the declared size.
+MAX_AXIS_VOXELS = 2**24
+MAX_DECLARED_BYTES = 2**44  # 16 TiB
+MAX_SLICE_BYTES = 4 * 1024**3  # one (y, x) slice is read at once
+#: More stored chunks than this are read in dask's own (~128 MB) blocks of whole chunks.
+MAX_STORED_CHUNKS = 10_000
 _HINT = ("battlab reads TIFF/OME-TIFF stacks, folders of TIFF slices, HDF5/NeXus, zarr, .npy, MetaImage .mhd "
          "and raw files with shape= and dtype=")
 
@@ -139,10 +148,43 @@ def write_zarr_volume(volume, path, *, chunks=(64, 64, 64)):
     return path
 
 
+def _check_declared(name, shape, dtype, *, slice_shape=None):
+    """Refuse a declared shape no acquisition has (a damaged size field), before it is used."""
+    shape = tuple(int(n) for n in shape)
+    itemsize = max(np.dtype(dtype).itemsize, 1)
+    if any(n > MAX_AXIS_VOXELS for n in shape):
+        raise TooLargeError(f"{name} declares an axis of {max(shape):,} voxels, which is not a real volume; the file "
+                            "is damaged and was refused unread.")
+    if math.prod(shape) * itemsize > MAX_DECLARED_BYTES:
+        raise TooLargeError(f"{name} declares {math.prod(shape) * itemsize / 1e12:,.0f} TB, which is not a real "
+                            "volume; the file is damaged and was refused unread.")
+    if slice_shape is not None and math.prod(int(n) for n in slice_shape) * itemsize > MAX_SLICE_BYTES:
+        raise TooLargeError(f"{name}: one slice declares {math.prod(int(n) for n in slice_shape) * itemsize / 1e9:,.1f}"
+                            f" GB, above battlab's {MAX_SLICE_BYTES / 1e9:.0f} GB per slice; the file is damaged or "
+                            "needs cropping before it is opened.")
+
+
 # --------------------------------------------------------------------------- TIFF
+def _check_tiff_declared(path):
+    """A first page declaring an absurd width or height is refused before open_movie builds
+    its coordinates (and page buffers) from it."""
+    import tifffile
+
+    first = _tiff_files(path)[:1]
+    try:
+        with tifffile.TiffFile(first[0]) as tif:
+            page = tif.pages[0]
+            shape, dtype = tuple(int(n) for n in page.shape), page.dtype
+    except Exception:  # noqa: BLE001 - a damaged TIFF is reported by the reader proper
+        return
+    if dtype is not None and shape:
+        _check_declared(Path(path).name, (1, *shape), dtype, slice_shape=shape)
+
+
 def _tiff_volume(path, vox, notes):
     from battlab.imaging.movie import open_movie
 
+    _check_tiff_declared(path)
     # open_movie calibrates x/y only; a placeholder size is replaced below.
     movie = open_movie(path, pixel_size_um=vox[1] if vox else 1.0, hash_source=False)
     if movie.sizes["channel"] != 1:
@@ -268,6 +310,15 @@ def _h5_open(path, dataset, notes):
                 notes.append(f"opened {obj.name} (the largest image dataset); pass dataset= to choose another.")
         if obj.dtype.kind not in "uif":
             raise UnsupportedFormatError(f"{path.name}: {obj.name} holds {obj.dtype} values, not numbers.")
+        _check_declared(path.name, obj.shape, obj.dtype)
+        if obj.chunks is not None:
+            n_declared = math.prod(-(-int(n) // max(int(c), 1)) for n, c in zip(obj.shape, obj.chunks))
+            # HDF5 walks its chunk index for every declared chunk it reads, stored or not: a
+            # damaged dimension declaring a million absent chunks takes minutes to read.
+            if n_declared > MAX_STORED_CHUNKS and n_declared > 16 * obj.id.get_num_chunks():
+                raise CorruptFileError(f"{path.name}: {obj.name} declares {n_declared:,} chunks but the file stores "
+                                       f"{obj.id.get_num_chunks():,}; the file is damaged or was not completely "
+                                       "written.")
         from_file = None
         for key in _VOXEL_ATTRS:
             if key in obj.attrs:
@@ -318,13 +369,21 @@ def _mhd_header(path):
     if fields.get("BinaryDataByteOrderMSB", fields.get("ElementByteOrderMSB", "False")).lower() == "true":
         dtype = dtype.newbyteorder(">")
     spacing = None
-    if "ElementSpacing" in fields:
-        sx, sy, sz = (float(v) for v in fields["ElementSpacing"].split()[:3])
-        spacing = (sz * 1e3, sy * 1e3, sx * 1e3)  # MetaImage spacing is in mm, x first
+    try:
+        if "ElementSpacing" in fields:
+            sx, sy, sz = (float(v) for v in fields["ElementSpacing"].split()[:3])
+            spacing = _voxel_tuple((sz * 1e3, sy * 1e3, sx * 1e3), "ElementSpacing")  # in mm, x first
+        offset = int(fields.get("HeaderSize", "0") or 0)
+    except (ValueError, InvalidParameterError):
+        # A damaged header line (a non-number, fewer than three spacings) is not a volume to guess at.
+        raise CorruptFileError(f"{path.name}: ElementSpacing must be three positive numbers (mm) and HeaderSize "
+                               "a byte count; the header is damaged.") from None
+    if offset < 0:
+        raise UnsupportedFormatError(f"{path.name}: HeaderSize {offset} (data at the end of the file) is not "
+                                     "supported; give the header size in bytes.")
     if data_file.upper() == "LOCAL":
         raise UnsupportedFormatError(f"{path.name}: data embedded in the header (LOCAL) is not supported; save as "
                                      ".mhd + .raw.")
-    offset = int(fields.get("HeaderSize", "0") or 0)
     return path.parent / data_file, (dims[2], dims[1], dims[0]), dtype, offset, spacing
 
 
@@ -340,7 +399,7 @@ def _raw_memmap(path, shape, dtype, offset):
                                     f"{dtype!r}.") from None
     if len(shape) != 3 or min(shape) < 1:
         raise InvalidParameterError(f"shape must be three positive integers (nz, ny, nx), got {shape}.")
-    need = int(np.prod(shape)) * dtype.itemsize + int(offset)
+    need = math.prod(shape) * dtype.itemsize + int(offset)  # Python ints: a damaged shape cannot overflow
     size = path.stat().st_size
     if size < need:
         raise CorruptFileError(f"{path.name} holds {size:,} bytes but shape {shape} of {dtype} needs {need:,}; "
@@ -403,7 +462,13 @@ def _open_lazy(path, *, given, dataset, axes, shape, dtype, offset_bytes, chunks
         if slab.ndim == 2:
             notes.append("the dataset is 2-D: opened as a volume of one slice.")
             axes = "".join(a for a in axes if a != "z")
+        _check_declared(path.name, slab.shape, slab.dtype)
         auto = chunks or (tuple(max(c, 1) for c in stored_chunks) if stored_chunks else "auto")
+        if chunks is None and stored_chunks and math.prod(-(-int(n) // max(int(c), 1)) for n, c in
+                                                          zip(slab.shape, stored_chunks)) > MAX_STORED_CHUNKS:
+            # Small stored chunks: each dask task opens the file, so tasks of ~128 MB made of
+            # whole stored chunks keep a read from becoming millions of tasks.
+            auto = da.core.normalize_chunks("auto", slab.shape, dtype=slab.dtype, previous_chunks=stored_chunks)
         data = da.from_array(slab, chunks=auto, lock=False, asarray=True, fancy=False,
                              name=f"battlab-h5-{path.name}-{slab.dataset}-{path.stat().st_mtime_ns}")
         if slab.ndim == 2:
@@ -412,6 +477,7 @@ def _open_lazy(path, *, given, dataset, axes, shape, dtype, offset_bytes, chunks
         fmt, stored = "HDF5", stored_chunks
     elif kind == "zarr":
         node, from_file = _zarr_volume(path, dataset)
+        _check_declared(path.name, node.shape, node.dtype)
         data = da.from_zarr(node) if chunks is None else da.from_zarr(node).rechunk(chunks)
         fmt = "zarr"
         stored = node.chunks
@@ -424,7 +490,12 @@ def _open_lazy(path, *, given, dataset, axes, shape, dtype, offset_bytes, chunks
         data, from_file, fmt = da.from_array(arr, chunks=chunks or "auto"), None, "NumPy .npy"
     elif kind == "mhd":
         raw_path, shp, dt, off, from_file = _mhd_header(path)
-        if not raw_path.is_file():
+        try:
+            found = raw_path.is_file()
+        except OSError:  # a damaged ElementDataFile line can be a name longer than the system allows
+            raise CorruptFileError(f"{path.name}: ElementDataFile is not a usable file name; the header is "
+                                   "damaged.") from None
+        if not found:
             raise MissingDataError(f"{path.name} points to {raw_path.name}, which is not beside it.")
         data = da.from_array(_raw_memmap(raw_path, shp, dt, off), chunks=chunks or "auto")
         fmt, files = "MetaImage", [path, raw_path]
@@ -435,6 +506,7 @@ def _open_lazy(path, *, given, dataset, axes, shape, dtype, offset_bytes, chunks
         raise UnsupportedFormatError(f"{path.name}: the data are {data.ndim}-D; a volume is 3-D (z, y, x).")
     if axes != "zyx":
         data = data.transpose([axes.index(a) for a in "zyx"])
+    _check_declared(path.name, data.shape, data.dtype, slice_shape=data.shape[1:])
     return data, from_file, fmt, files, notes, stored
 
 

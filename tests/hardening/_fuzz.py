@@ -264,11 +264,12 @@ def run_case(fmt, name: str, data: bytes, stats: Stats, label: str, *, measure_m
         stats.failures.append(f"{label}: {outcome}")
 
 
-def fuzz_reader(fmt, n_cases: int, *, seed: int = 12, memory_every: int = 10) -> Stats:
-    """``n_cases`` deterministic mutations spread over the reader's seeds."""
+def fuzz_reader(fmt, n_cases: int, *, seed: int = 12, memory_every: int = 10, seeds=None) -> Stats:
+    """``n_cases`` deterministic mutations spread over the reader's seeds (``seeds_for``
+    unless a list of (name, bytes) is given)."""
     rng = random.Random(f"{seed}-{fmt.name}")
     stats = Stats(fmt.name)
-    seeds = seeds_for(fmt)
+    seeds = seeds_for(fmt) if seeds is None else seeds
     stats.seeds = len(seeds)
     if not seeds:
         return stats
@@ -321,3 +322,201 @@ if __name__ == "__main__":
     print(markdown_table(results))
     for st in results:
         print(f"{st.reader}: slowest {st.max_case}; peak memory {st.peak_case}")
+
+
+# --------------------------------------------------------------------------- imaging readers
+#: Registry kinds fuzzed by test_fuzz_imaging_readers: AFM images and force curves,
+#: diffraction scans, SAXS/reflectivity curves and tomography volumes.
+IMAGING_KINDS = ("afm", "xrd", "saxs", "reflectivity", "volume")
+#: Volume readers open files lazily from disk; the fuzz case then reads the voxels, all of
+#: them when the volume declares at most this many bytes, else its first and last slice.
+VOLUME_READ_ALL_BYTES = 64 * 1024**2
+#: One raw volume with a fixed layout: the raw reader needs shape and dtype from the caller.
+RAW_SHAPE, RAW_DTYPE = (6, 16, 16), "<u2"
+
+
+def _cube():
+    import numpy as np
+
+    z, y, x = np.indices(RAW_SHAPE)
+    return ((z * 37 + y * 11 + x * 5) % 997).astype(RAW_DTYPE)
+
+
+def _volume_seeds(fmt_name: str) -> list[tuple[str, bytes]]:
+    """Small volumes written by reference writers (numpy, tifffile, h5py): no real ones ship."""
+    import numpy as np
+
+    cube = _cube()
+    if fmt_name == "volume-npy":
+        buf = io.BytesIO()
+        np.save(buf, cube)
+        return [("generated_volume.npy", buf.getvalue())]
+    if fmt_name == "volume-raw":
+        return [("generated_volume.raw", cube.tobytes())]
+    if fmt_name == "volume-mhd":
+        # The header is what is fuzzed; its data file is written intact beside it each case.
+        nz, ny, nx = cube.shape
+        header = (f"ObjectType = Image\nNDims = 3\nBinaryData = True\nBinaryDataByteOrderMSB = False\n"
+                  f"ElementSpacing = 0.001 0.001 0.002\nDimSize = {nx} {ny} {nz}\nElementType = MET_USHORT\n"
+                  "HeaderSize = 0\nElementDataFile = generated_volume.raw\n")
+        return [("generated_volume.mhd", header.encode())]
+    if fmt_name == "volume-tiff":
+        import tifffile
+
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, cube, photometric="minisblack")
+        return [("generated_volume.tif", buf.getvalue())]
+    if fmt_name == "volume-hdf5":
+        import h5py
+
+        out = []
+        for label, kwargs in (("contiguous", {}), ("chunked", {"chunks": (2, 8, 8), "compression": "gzip"})):
+            buf = io.BytesIO()
+            with h5py.File(buf, "w") as fh:
+                fh.create_dataset("entry/volume", data=cube, **kwargs).attrs["voxel_size_um"] = [1.0, 0.5, 0.5]
+            out.append((f"generated_volume_{label}.h5", buf.getvalue()))
+        return out
+    return []
+
+
+def _text_table(header: str, cols) -> bytes:
+    rows = "\n".join(" ".join(f"{v:.8g}" for v in row) for row in zip(*cols, strict=True))
+    return (header + "\n" + rows + "\n").encode()
+
+
+def _imaging_generated_seeds(fmt_name: str) -> list[tuple[str, bytes]]:
+    """Seeds for readers with no real file: the byte writers the technique tests use, or
+    battlab's demo generators written as the text tables the readers take."""
+    import numpy as np
+
+    if fmt_name.startswith("volume-"):
+        return _volume_seeds(fmt_name)
+    if fmt_name == "afm-nanonis":
+        from tests.afm.test_sxm_ibw import write_sxm
+
+        rng = np.random.default_rng(1)
+        z = rng.normal(0, 1e-9, (24, 32))
+        channels = [("Z", "m", "both", [z, z[:, ::-1]]), ("Current", "A", "forward", [z])]
+        return [("generated_scan.sxm", write_sxm(channels, nx=32, ny=24, range_m=(320e-9, 240e-9))),
+                ("generated_scan_lsb.sxm", write_sxm([("Z", "m", "forward", [z])], nx=32, ny=24,
+                                                     range_m=(320e-9, 240e-9), lsb=True))]
+    if fmt_name == "afm-asylum-image":
+        from tests.afm.test_sxm_ibw import write_ibw5
+
+        stack = np.random.default_rng(3).normal(0, 1e-9, (16, 12, 2))
+        return [("generated_image.ibw", write_ibw5(stack, sf_a=(1e-8, 1e-8, 1.0), dim_units=("m", "m", ""),
+                                                   labels=[b"HeightTrace", b"PhaseTrace"],
+                                                   note=b"ScanSize: 1.6e-07\rScanRate: 1\r"))]
+    if fmt_name == "brml":
+        import zipfile
+
+        from tests.diffraction.test_brml import SINGLE, TT1, _brml, _counts, _raw_xml
+
+        # The stored (uncompressed) copy lets byte damage reach the XML inside the archive.
+        stored = _brml({"Experiment0/RawData0.xml": _raw_xml(TT1[:300], _counts(TT1[:300])),
+                        "Experiment0/RawData1.xml": _raw_xml(TT1[300:600], _counts(TT1[300:600]),
+                                                             tt_column=False)}, compression=zipfile.ZIP_STORED)
+        return [("generated_scan.brml", SINGLE), ("generated_two_ranges.brml", stored)]
+    if fmt_name == "bruker-xrd":
+        # battlab refuses Bruker binary .raw (export .xy); a RAW4.00 header is enough to claim it.
+        return [("generated_scan.raw", b"RAW4.00\x00" + bytes(range(256)) * 8)]
+    if fmt_name in ("saxs-text", "reflectivity-text"):
+        from battlab.datasets import make_reflectivity_series, make_saxs_series
+
+        if fmt_name == "saxs-text":
+            curve = make_saxs_series(n_curves=2, n_q=120).data.isel(time=0)
+            q, value = curve["q_inv_A"].values, curve.values
+            return [("generated_saxs.dat", _text_table("# q (1/A)  I (1/cm)  dI", [q, value, 0.02 * value])),
+                    ("generated_saxs.csv", _text_table("q_nm-1,I,sigma", [10 * q, value, 0.02 * value])
+                     .replace(b" ", b","))]
+        curve = make_reflectivity_series(n_curves=2, n_q=120).data.isel(time=0)
+        q, value = curve["q_inv_A"].values, curve.values
+        orso = ("# # ORSO reflectivity data file | 1.0 standard | YAML encoding | https://www.reflectometry.org/\n"
+                "# columns:\n#   - {name: Qz, unit: 1/angstrom}\n#   - {name: R}\n#   - {name: sR}\n"
+                "#   - {name: sQz}\n# Qz R sR sQz")
+        return [("generated_reflectivity.ort", _text_table(orso, [q, value, 0.05 * value, 0.02 * q])),
+                ("generated_reflectivity.dat", _text_table("# q (1/A) R dR", [q, value, 0.05 * value]))]
+    return []
+
+
+def _on_disk(fmt, scratch=None):
+    """A stand-in Format whose read writes the bytes to a file in ``scratch`` (volumes open
+    lazily from a path), opens it and reads the voxels, so decoding is part of the case.
+    Returns (format, scratch folder); a new temporary folder unless one is given."""
+    import dataclasses
+    import tempfile
+
+    scratch = Path(scratch) if scratch is not None else Path(tempfile.mkdtemp(prefix="battlab-fuzz-"))
+    beside = {"generated_volume.raw": _cube().tobytes()} if fmt.name == "volume-mhd" else {}
+    options = {"voxel_size_um": 1.0}
+    if fmt.name == "volume-raw":
+        options.update(shape=RAW_SHAPE, dtype=RAW_DTYPE)
+
+    def read(source, **_):
+        path = scratch / Path(source.name).name
+        for name, data in beside.items():
+            (scratch / name).write_bytes(data)
+        path.write_bytes(source.data)
+        vol = fmt.read(Source(data=source.data, name=str(path)), **options)
+        if vol.nbytes <= VOLUME_READ_ALL_BYTES:
+            vol.values
+        else:
+            vol.isel(z=0).values, vol.isel(z=-1).values
+        return vol
+
+    return dataclasses.replace(fmt, read=read), scratch
+
+
+def imaging_formats():
+    """(format, fuzzed stand-in) for every file-based reader of IMAGING_KINDS except
+    xrd-hdf5 (fuzzed in test_fuzz_all_readers). volume-zarr is a folder store, not one
+    file, so byte mutation does not apply to it."""
+    out = []
+    for fmt in formats():
+        if fmt.kind not in IMAGING_KINDS or not fmt.available() or fmt.name in ("xrd-hdf5", "volume-zarr"):
+            continue
+        out.append(fmt)
+    return out
+
+
+def imaging_seeds_for(fmt) -> list[tuple[str, bytes]]:
+    """The real and fixture files the reader claims (seeds_for) plus generated ones."""
+    return seeds_for(fmt) + _imaging_generated_seeds(fmt.name)
+
+
+def fuzz_imaging_reader(fmt, n_cases: int, **kwargs) -> Stats:
+    """Fuzz one imaging reader; volume readers go through a scratch file (see _on_disk)."""
+    import shutil
+
+    seeds = imaging_seeds_for(fmt)
+    if fmt.kind != "volume":
+        return fuzz_reader(fmt, n_cases, seeds=seeds, **kwargs)
+    wrapped, scratch = _on_disk(fmt)
+    try:
+        return fuzz_reader(wrapped, n_cases, seeds=seeds, **kwargs)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+class address_space_limit:
+    """Cap this process's address space (RLIMIT_AS soft limit) inside a ``with`` block, so
+    that a reader asked to allocate terabytes fails with MemoryError (a recorded failure)
+    instead of swapping the shared machine; the previous limit is restored on exit."""
+
+    def __init__(self, limit_bytes: int):
+        self.limit = limit_bytes
+
+    def __enter__(self):
+        import resource
+
+        self.old = resource.getrlimit(resource.RLIMIT_AS)
+        hard = self.old[1]
+        resource.setrlimit(resource.RLIMIT_AS, (self.limit if hard == resource.RLIM_INFINITY else min(self.limit, hard),
+                                                hard))
+        return self
+
+    def __exit__(self, *exc):
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, self.old)
+        return False
