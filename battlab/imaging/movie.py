@@ -392,6 +392,21 @@ def _zip_source(path):
 
 
 # --------------------------------------------------------------------------- video
+def _ffmpeg_reason(exc: BaseException) -> str:
+    """The gist of an ffmpeg failure, without its build report or the file's folder.
+
+    ffmpeg's message carries its whole configuration and the path of the file on the
+    server; users need only its last line (what was wrong), with paths cut to names.
+    """
+    import re
+
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip() and not ln.lstrip().startswith(
+        ("ffmpeg version", "built with", "configuration:", "lib", "===", "Input #", "Metadata:"))]
+    reason = lines[-1] if lines else type(exc).__name__
+    reason = re.sub(r"(?:[A-Za-z]:)?[\\/](?:[^\s\\/:'\"]+[\\/])+([^\s\\/:'\"]+)", r"\1", reason)
+    return reason[:160]
+
+
 def _open_video(path):
     import imageio
 
@@ -412,8 +427,8 @@ def _video_source(path):
         first = np.asarray(rdr.get_data(0))
         rdr.close()
     except Exception as exc:  # noqa: BLE001 - ffmpeg reports damage in many ways
-        raise CorruptFileError(f"{path.name} cannot be decoded as video ({exc}). Check the copy is complete, "
-                               f"or {_EXPORT_HINT}.") from None
+        raise CorruptFileError(f"{path.name} cannot be decoded as video ({_ffmpeg_reason(exc)}). Check the copy "
+                               f"is complete, or {_EXPORT_HINT}.") from None
     if n < 1:
         raise CorruptFileError(f"{path.name} holds no video frames.")
     shape = (first.shape[0], first.shape[1], first.shape[2] if first.ndim == 3 else 1)
@@ -428,7 +443,7 @@ def _video_source(path):
             try:
                 arr = rdr_.get_data(int(i))
             except Exception as exc:  # noqa: BLE001
-                raise CorruptFileError(f"{path.name}: frame {i} cannot be decoded ({exc}).") from None
+                raise CorruptFileError(f"{path.name}: frame {i} cannot be decoded ({_ffmpeg_reason(exc)}).") from None
         return _as_frame(arr, shape, first.dtype, f"{path.name} frame {i}")
 
     notes = [f"video codec {meta.get('codec')}, {meta.get('pix_fmt')}; colour is as decoded by ffmpeg (8-bit, "

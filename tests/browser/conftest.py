@@ -150,3 +150,16 @@ def open_app(new_page, gallery_url: str, notebook: str, ready_text: str, timeout
     p.page.wait_for_selector(".battlab-plot canvas", timeout=120_000)
     p.page.wait_for_selector(f".battlab-status >> text={ready_text}", timeout=timeout_ms)
     return p
+
+
+def upload_file(page, path):
+    """Choose ``path`` in the page's first upload button's file dialog."""
+    with page.expect_file_chooser() as chooser:
+        page.locator(".widget-upload").first.click()
+    chooser.value.set_files(str(path))
+
+
+def banner_text(page, contains, timeout_ms=60_000):
+    """The app's error banner once it shows ``contains``."""
+    page.wait_for_selector(f".battlab-error >> text={contains}", timeout=timeout_ms)
+    return page.locator(".battlab-error").first.inner_text()

@@ -9,7 +9,13 @@ localhost.
 
 import pytest
 
-from tests.browser.conftest import open_app, serve_voila, wait_for_change
+from tests.browser.conftest import (
+    banner_text,
+    open_app,
+    serve_voila,
+    upload_file,
+    wait_for_change,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -23,17 +29,6 @@ def small_limit_url(chromium_path, tmp_path_factory):
                                 # 64 kB chunks: the valid files travel in several acknowledged pieces
                                 "BATTLAB_UPLOAD_CHUNK_KB": "64"}) as url:
         yield url
-
-
-def _upload(page, path):
-    with page.expect_file_chooser() as chooser:
-        page.locator(".widget-upload").first.click()
-    chooser.value.set_files(str(path))
-
-
-def _banner_text(page, contains, timeout_ms=60_000):
-    page.wait_for_selector(f".battlab-error >> text={contains}", timeout=timeout_ms)
-    return page.locator(".battlab-error").first.inner_text()
 
 
 def _assert_no_leak(p, tmp_path):
@@ -70,17 +65,17 @@ def test_corrupt_then_oversized_then_valid_upload(new_page, small_limit_url, tmp
     corrupt = tmp_path / f"corrupt{suffix}"
     data = real.read_bytes()
     corrupt.write_bytes(data[:min(6000, len(data) // 3)] + b"\xff\x00" * 64)
-    _upload(page, corrupt)
-    first = _banner_text(page, corrupt.name)
+    upload_file(page, corrupt)
+    first = banner_text(page, corrupt.name)
     _assert_no_leak(p, tmp_path)
 
     oversized = tmp_path / f"oversized{suffix}"
     oversized.write_bytes(data[:64] + b"\0" * int(LIMIT_MB * 1e6 * 1.2))
     sent.clear()
-    _upload(page, oversized)
+    upload_file(page, oversized)
     # refused in the browser at once, next to the button, and in the app's banner
     page.wait_for_selector(".battlab-upload-note[data-kind=refused]", timeout=5_000)
-    second = _banner_text(page, "upload limit")
+    second = banner_text(page, "upload limit")
     assert second != first and oversized.name in second and "not sent" in second
     assert max(sent, default=0) < 10_000, f"the oversized file was sent ({max(sent)} bytes in one message)"
     _assert_no_leak(p, tmp_path)
@@ -88,7 +83,7 @@ def test_corrupt_then_oversized_then_valid_upload(new_page, small_limit_url, tmp
     plot = page.locator(".battlab-plot").first
     before = plot.screenshot()
     sent.clear()
-    _upload(page, real)
+    upload_file(page, real)
     # "<name> — <summary> (analysed in …)" is set only after a successful analysis.
     page.wait_for_selector(f".battlab-status:has-text('{result_text}'):has-text('analysed in')", timeout=90_000)
     page.locator(".battlab-error").first.wait_for(state="hidden", timeout=10_000)

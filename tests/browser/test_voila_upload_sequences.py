@@ -18,9 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.browser.conftest import open_app, serve_voila
-# the file-chooser upload and the banner wait of the first five apps' sequence (one implementation)
-from tests.browser.test_voila_hardening import _banner_text, _upload
+from tests.browser.conftest import banner_text, open_app, serve_voila, upload_file
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -171,8 +169,8 @@ def test_corrupt_then_oversized_then_valid_upload(new_page, limit_url, tmp_path,
     assert f"max {LIMIT_MB:g} MB per file" in page.content()  # the limit is shown before uploading
 
     # 1. corrupt: battlab's message naming the file, and nothing more
-    _upload(page, corrupt)
-    first = _banner_text(page, corrupt.name, timeout_ms=90_000)
+    upload_file(page, corrupt)
+    first = banner_text(page, corrupt.name, timeout_ms=90_000)
     assert "unexpected" not in first, first
     _assert_no_leak(p, tmp_path, real_data)
 
@@ -180,9 +178,9 @@ def test_corrupt_then_oversized_then_valid_upload(new_page, limit_url, tmp_path,
     oversized = tmp_path / f"oversized{valid.suffix}"
     oversized.write_bytes(valid.read_bytes()[:64] + b"\0" * int(LIMIT_MB * 1e6 * 1.05))
     sent.clear()
-    _upload(page, oversized)
+    upload_file(page, oversized)
     page.wait_for_selector(".battlab-upload-note[data-kind=refused]", timeout=5_000)
-    second = _banner_text(page, "upload limit")
+    second = banner_text(page, "upload limit")
     assert second != first and oversized.name in second and "not sent" in second, second
     assert max(sent, default=0) < 10_000, f"the oversized file was sent ({max(sent)} bytes in one message)"
     _assert_no_leak(p, tmp_path, real_data)
@@ -190,11 +188,11 @@ def test_corrupt_then_oversized_then_valid_upload(new_page, limit_url, tmp_path,
     # 3. valid: analysed, banner gone, plots redrawn
     before = _visible_plot_shots(page)
     sent.clear()
-    _upload(page, valid)
+    upload_file(page, valid)
     if case == "sensors":
         # A new sample never inherits the demo's crystal area: the app asks for it by name,
         # and the analysis (status without "analysed in", set by the parameter callback) follows the entry.
-        _banner_text(page, f"{valid.name}: enter the electrode area", timeout_ms=90_000)
+        banner_text(page, f"{valid.name}: enter the electrode area", timeout_ms=90_000)
         area = page.locator(".widget-inline-hbox", has_text="Electrode area").locator("input")
         area.fill("1.37")
         area.press("Enter")

@@ -298,3 +298,16 @@ def test_write_movie_rejects_bad_requests(tmp_path, demo):
         write_movie(np.zeros((4, 4)), tmp_path / "x.tif")
     with pytest.raises(InvalidParameterError):
         make_electrode_movie(n_frames=0)
+
+
+def test_damaged_video_message_names_no_server_folder_or_ffmpeg_build(real_data, tmp_path):
+    # ffmpeg's own report holds its build configuration and the file's full path on the server
+    data = (real_data / "optical-video" / "pims_bulk-water.mov").read_bytes()
+    damaged = tmp_path / "deep" / "folder" / "cut.mov"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(data[: len(data) // 50])
+    with pytest.raises(CorruptFileError) as info:
+        open_movie(damaged, pixel_size_um=1.0)
+    message = str(info.value)
+    assert "cut.mov" in message and str(tmp_path) not in message and "deep/folder" not in message
+    assert "configuration" not in message and "ffmpeg version" not in message
