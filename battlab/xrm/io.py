@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from battlab.errors import (CorruptFileError, InvalidParameterError, MissingDataError, TooLargeError,
+from battlab.errors import (BattlabError, CorruptFileError, InvalidParameterError, MissingDataError, TooLargeError,
                             UnsupportedFormatError)
 
 __all__ = ["open_volume", "make_volume", "write_zarr_volume", "describe_volume", "describe_volume_text",
@@ -186,7 +186,13 @@ def _tiff_volume(path, vox, notes):
 
     _check_tiff_declared(path)
     # open_movie calibrates x/y only; a placeholder size is replaced below.
-    movie = open_movie(path, pixel_size_um=vox[1] if vox else 1.0, hash_source=False)
+    try:
+        movie = open_movie(path, pixel_size_um=vox[1] if vox else 1.0, hash_source=False)
+    except BattlabError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - tifffile fails on some damaged IFDs with TypeError
+        raise CorruptFileError(f"{Path(path).name} is not a readable TIFF stack ({type(exc).__name__}: "
+                               f"{str(exc)[:120]}); the file is damaged.") from None
     if movie.sizes["channel"] != 1:
         raise UnsupportedFormatError(f"{Path(path).name} holds {movie.sizes['channel']} colour channels per slice; "
                                      "a tomography volume has one value per voxel. Export greyscale slices.")
@@ -228,6 +234,21 @@ class _H5Slab:
         except (OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
             raise CorruptFileError(f"{Path(self.path).name}: {self.dataset} cannot be read ({exc}); the file is "
                                    "damaged or was changed since it was opened.") from None
+
+
+class _GuardedReads:
+    """Array-like view whose reads turn a library's exception into CorruptFileError."""
+
+    def __init__(self, array, name):
+        self.array, self.name = array, name
+        self.shape, self.dtype, self.ndim = tuple(array.shape), np.dtype(array.dtype), len(array.shape)
+
+    def __getitem__(self, key):
+        try:
+            return self.array[key]
+        except Exception as exc:  # noqa: BLE001 - zarr's codecs raise many types on damaged chunks
+            raise CorruptFileError(f"{self.name}: a chunk cannot be read ({type(exc).__name__}: {str(exc)[:120]}); "
+                                   "the store is damaged.") from None
 
 
 def _h5_candidates(fh):
@@ -349,6 +370,19 @@ def _zarr_volume(path, dataset):
             from_file = _voxel_tuple(node.attrs[key], f"zarr attribute {key}")
             break
     return node, from_file
+
+
+def _count_files(folder, *, stop):
+    """Files under ``folder``, counted up to ``stop`` (zarr's own count visits every declared
+    chunk key, which for a damaged shape is billions)."""
+    import os
+
+    count = 0
+    for _, _, names in os.walk(folder):
+        count += len(names)
+        if count >= stop:
+            break
+    return count
 
 
 def _mhd_header(path):
@@ -478,7 +512,21 @@ def _open_lazy(path, *, given, dataset, axes, shape, dtype, offset_bytes, chunks
     elif kind == "zarr":
         node, from_file = _zarr_volume(path, dataset)
         _check_declared(path.name, node.shape, node.dtype)
-        data = da.from_zarr(node) if chunks is None else da.from_zarr(node).rechunk(chunks)
+        zchunks = chunks
+        n_declared = math.prod(-(-int(n) // max(int(c), 1)) for n, c in zip(node.shape, node.chunks))
+        if n_declared > MAX_STORED_CHUNKS:
+            # As for HDF5: a damaged shape declaring millions of absent chunks is refused, and
+            # many small stored chunks are read in ~128 MB blocks (one dask task each).
+            stored_files = _count_files(path / dataset if dataset and (path / dataset).is_dir() else path,
+                                        stop=n_declared // 16 + 1)
+            if 16 * stored_files < n_declared:
+                raise CorruptFileError(f"{path.name} declares {n_declared:,} chunks but stores {stored_files:,} "
+                                       "files; the store is damaged or incomplete.")
+            zchunks = chunks or da.core.normalize_chunks("auto", node.shape, dtype=node.dtype,
+                                                         previous_chunks=node.chunks)
+        # Chunks are decoded lazily: a damaged store must fail then with battlab's error too.
+        data = da.from_array(_GuardedReads(node, path.name), chunks=zchunks or node.chunks, lock=False,
+                             asarray=True, fancy=False, name=f"battlab-zarr-{path}-{dataset}-{path.stat().st_mtime_ns}")
         fmt = "zarr"
         stored = node.chunks
     elif kind == "npy":

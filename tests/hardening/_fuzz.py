@@ -366,6 +366,9 @@ def _volume_seeds(fmt_name: str) -> list[tuple[str, bytes]]:
         buf = io.BytesIO()
         tifffile.imwrite(buf, cube, photometric="minisblack")
         return [("generated_volume.tif", buf.getvalue())]
+    if fmt_name == "volume-zarr":
+        # A zarr store is a folder: its metadata document is fuzzed, the chunks stay intact.
+        return [(f"generated_v{v}.zarr", _zarr_store(v)[0]) for v in (2, 3)]
     if fmt_name == "volume-hdf5":
         import h5py
 
@@ -377,6 +380,22 @@ def _volume_seeds(fmt_name: str) -> list[tuple[str, bytes]]:
             out.append((f"generated_volume_{label}.h5", buf.getvalue()))
         return out
     return []
+
+
+def _zarr_store(version: int) -> tuple[bytes, dict]:
+    """(metadata document, {relative path: bytes} of every other file) of a small zarr store."""
+    import tempfile
+
+    import zarr
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Path(tmp) / "v.zarr"
+        arr = zarr.open_array(str(store), mode="w", shape=RAW_SHAPE, chunks=(2, 8, 8), dtype=RAW_DTYPE,
+                              zarr_format=version)
+        arr[:] = _cube()
+        meta = "zarr.json" if version == 3 else ".zarray"
+        files = {str(p.relative_to(store)): p.read_bytes() for p in store.rglob("*") if p.is_file()}
+    return files.pop(meta), {**files, "_metadata_name": meta.encode()}
 
 
 def _text_table(header: str, cols) -> bytes:
@@ -452,11 +471,24 @@ def _on_disk(fmt, scratch=None):
     if fmt.name == "volume-raw":
         options.update(shape=RAW_SHAPE, dtype=RAW_DTYPE)
 
+    stores = {f"generated_v{v}.zarr": _zarr_store(v)[1] for v in (2, 3)} if fmt.name == "volume-zarr" else {}
+
     def read(source, **_):
         path = scratch / Path(source.name).name
         for name, data in beside.items():
             (scratch / name).write_bytes(data)
-        path.write_bytes(source.data)
+        if path.name in stores:
+            import shutil
+
+            shutil.rmtree(path, ignore_errors=True)
+            files = dict(stores[path.name])
+            for rel, data in files.items():
+                if rel != "_metadata_name":
+                    (path / rel).parent.mkdir(parents=True, exist_ok=True)
+                    (path / rel).write_bytes(data)
+            (path / files["_metadata_name"].decode()).write_bytes(source.data)
+        else:
+            path.write_bytes(source.data)
         vol = fmt.read(Source(data=source.data, name=str(path)), **options)
         if vol.nbytes <= VOLUME_READ_ALL_BYTES:
             vol.values
@@ -468,12 +500,11 @@ def _on_disk(fmt, scratch=None):
 
 
 def imaging_formats():
-    """(format, fuzzed stand-in) for every file-based reader of IMAGING_KINDS except
-    xrd-hdf5 (fuzzed in test_fuzz_all_readers). volume-zarr is a folder store, not one
-    file, so byte mutation does not apply to it."""
+    """Every reader of IMAGING_KINDS except xrd-hdf5 (fuzzed in test_fuzz_all_readers).
+    volume-zarr is a folder store: its metadata document is what is mutated."""
     out = []
     for fmt in formats():
-        if fmt.kind not in IMAGING_KINDS or not fmt.available() or fmt.name in ("xrd-hdf5", "volume-zarr"):
+        if fmt.kind not in IMAGING_KINDS or not fmt.available() or fmt.name == "xrd-hdf5":
             continue
         out.append(fmt)
     return out

@@ -6,7 +6,8 @@ writers (Nanonis .sxm, Igor .ibw images, Bruker .brml), by battlab's demo genera
 (SAXS and reflectivity tables) or by reference writers (numpy, tifffile, h5py volumes),
 where no real file exists. Volume readers open a file on disk lazily, so each case is
 written to a scratch file and its voxels are read (see ``_fuzz._on_disk``). volume-zarr
-is a folder store: byte mutation of one file does not apply to it. Mutations and limits as
+is a folder store: each case is a fresh v2 or v3 store whose metadata document
+(``.zarray`` / ``zarr.json``) is the mutated bytes, its chunk files intact. Mutations and limits as
 in ``_fuzz.py``; the whole run is capped at 6 GB of address space so a reader that tries
 to allocate what a damaged size field declares fails here with MemoryError.
 
@@ -54,7 +55,7 @@ def test_imaging_reader_survives_mutations(fmt, tmp_path):
 
 def test_every_imaging_reader_is_fuzzed_and_its_seeds_read(tmp_path):
     names = {f.name for f in FORMATS}
-    expected = {f.name for f in formats() if f.kind in _fuzz.IMAGING_KINDS} - {"xrd-hdf5", "volume-zarr"}
+    expected = {f.name for f in formats() if f.kind in _fuzz.IMAGING_KINDS} - {"xrd-hdf5"}
     assert names == expected
     # The generated seeds are valid files: each one reads (bruker-xrd is a refusal by design).
     for fmt in FORMATS:
@@ -228,4 +229,48 @@ def test_tiff_volume_and_jpk_image_declaring_absurd_pages_are_refused_unread(siz
     with _fuzz.address_space_limit(ADDRESS_SPACE_BYTES):
         verdict, elapsed = _verdict("afm-jpk-image", _set_tiff_size(jpk, size, pages=20), "sample.jpk")
     assert isinstance(verdict, CorruptFileError) and "declares" in str(verdict)
+    assert elapsed < _fuzz.TIME_TARGET_S
+
+
+@pytest.mark.parametrize("shape, chunks", [([2**24, 4096, 16], [1, 1, 1]), ([6, 16, 2**20], [1, 1, 1]),
+                                           ([2**40, 16, 16], [2, 8, 8])])
+def test_zarr_store_declaring_absurd_shape_is_refused_unread(shape, chunks):
+    # Previously dask was asked for one task per declared chunk (10^12 of them: MemoryError
+    # after ~50 s), and zarr's own stored-chunk count walks every declared chunk key.
+    import json
+
+    meta = json.loads(_fuzz._zarr_store(3)[0])
+    meta["shape"] = shape
+    meta["chunk_grid"]["configuration"]["chunk_shape"] = chunks
+    with _fuzz.address_space_limit(ADDRESS_SPACE_BYTES):
+        verdict, elapsed = _verdict("volume-zarr", json.dumps(meta).encode(), "generated_v3.zarr")
+    assert isinstance(verdict, (CorruptFileError, TooLargeError)), verdict
+    assert elapsed < _fuzz.TIME_TARGET_S
+
+
+def test_zarr_store_with_a_damaged_chunk_is_a_corrupt_file():
+    # Previously the codec's ValueError escaped when the voxels were computed.
+    import json
+
+    meta = json.loads(_fuzz._zarr_store(2)[0])
+    meta["dtype"] = "<u4"  # chunks hold half the bytes this dtype needs
+    verdict, elapsed = _verdict("volume-zarr", json.dumps(meta).encode(), "generated_v2.zarr")
+    assert isinstance(verdict, CorruptFileError), verdict
+    assert elapsed < _fuzz.TIME_TARGET_S
+
+
+def test_tiff_volume_whose_image_length_has_many_values_is_a_corrupt_file():
+    # Previously tifffile's TypeError (a tuple compared with an int) escaped open_volume when
+    # the ImageLength entry's count was damaged.
+    import struct
+
+    name, data = _fuzz._volume_seeds("volume-tiff")[0]
+    out = bytearray(data)
+    ifd = struct.unpack("<I", data[4:8])[0]
+    for i in range(struct.unpack("<H", data[ifd:ifd + 2])[0]):
+        entry = ifd + 2 + 12 * i
+        if struct.unpack("<H", data[entry:entry + 2])[0] == 257:
+            out[entry + 4:entry + 8] = struct.pack("<I", 79)
+    verdict, elapsed = _verdict("volume-tiff", bytes(out), name)
+    assert isinstance(verdict, CorruptFileError), verdict
     assert elapsed < _fuzz.TIME_TARGET_S
