@@ -19,6 +19,10 @@ TABS = ("Movie & morphology", "Fronts & kinetics", "Nucleation", "Diffraction", 
 #: Movie presets: (label, battlab.imaging.presets name or "TEM" for the plain grey display)
 MOVIE_PRESETS = (("TEM image (grey levels)", "TEM"), ("neutron radiography (attenuation −ln T)", "neutron radiography"))
 _SUFFIXES = (".dm3", ".dm4", ".emd", ".emi", ".ser", ".mrc", ".tif", ".tiff", ".npy")
+#: The tab that shows each kind of loaded data (an upload switches to it).
+_SLOT_TABS = {"movie": "Movie & morphology", "pattern": "Diffraction", "cube": "Diffraction",
+              "spectrum": "Spectroscopy", "eels_si": "Spectroscopy", "eds": "Spectroscopy",
+              "hologram": "Holography", "phase_image": "Holography"}
 _ECHEM_SUFFIXES = (".csv", ".mpt", ".mpr", ".txt")
 #: Largest array (values) the app denoises or decomposes in memory; larger ones go to the library on a crop
 _MAX_IN_APP_VALUES = 5e7
@@ -439,7 +443,12 @@ class TEMApp(BaseApp):
     def _set_data(self, data, label, truth=None):
         self._loading = True
         try:
-            self._set_data_quietly(data, label, truth)
+            slots = self._set_data_quietly(data, label, truth)
+            if not label.startswith("demo:") and not isinstance(data, dict):
+                # show the user's file: an uploaded spectrum opens the spectroscopy tab, and so on
+                tab = next((_SLOT_TABS[s] for s in slots if s in _SLOT_TABS), None)
+                if tab is not None:
+                    self.tabs.selected_index = TABS.index(tab)
         finally:
             self._loading = False
         self._refresh_tab()
@@ -528,6 +537,7 @@ class TEMApp(BaseApp):
             self._sync_echem()
         self._update_wavelength()
         self._analyse_dose()
+        return tuple(parts)
 
     def _mark_dirty(self, *names):
         self.__dict__.setdefault("_dirty", set()).update(names)

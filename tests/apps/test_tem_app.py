@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from battlab.apps import APPS, TEMApp
+from battlab.apps.tem import TABS
 from battlab.datasets.tem import make_saed_pattern
 
 
@@ -144,6 +145,7 @@ def test_uploads_real_and_generated(real_data, tmp_path):
     assert app.spectrum.attrs["source_name"] == "ncempy_08_carbon.dm3"
     edges = app.tables["eels_edges"]
     assert edges["edge"].tolist() == ["C K"] and edges["signal"].iloc[0] > 0
+    assert app.tabs.selected_index == TABS.index("Spectroscopy")  # the uploaded spectrum is shown
     # a bare .npy pattern without a pixel size is taken as a diffraction pattern
     buf = io.BytesIO()
     np.save(buf, make_saed_pattern(phases={"Si": 1.0}).data.values)
@@ -152,6 +154,7 @@ def test_uploads_real_and_generated(real_data, tmp_path):
     _upload(app, "si.npy", buf.getvalue())
     assert app.banner.layout.display == "none", app.banner.value
     assert app.tables["saed_center"]["calibration"].iloc[0] == "calibrated on Si"
+    assert app.tabs.selected_index == TABS.index("Diffraction")
     # refusals: a NeXus master whose data file is missing, an .emi alone, a corrupt .dm4
     _upload(app, "master.h5", (real_data / "hdf5-nexus" / "ncempy_au_145mm_68kx_microprobe_01_master.h5").read_bytes())
     assert app.banner.layout.display == "block" and "reads" in app.banner.value
