@@ -532,7 +532,10 @@ def fuzz_imaging_reader(fmt, n_cases: int, **kwargs) -> Stats:
 class address_space_limit:
     """Cap this process's address space (RLIMIT_AS soft limit) inside a ``with`` block, so
     that a reader asked to allocate terabytes fails with MemoryError (a recorded failure)
-    instead of swapping the shared machine; the previous limit is restored on exit."""
+    instead of swapping the shared machine; the previous limit is restored on exit.
+
+    The cap is at least 4 GiB above what the process already maps, so that a long test
+    session (thread pools, earlier tests' arenas) is not mistaken for a reader's bomb."""
 
     def __init__(self, limit_bytes: int):
         self.limit = limit_bytes
@@ -540,6 +543,12 @@ class address_space_limit:
     def __enter__(self):
         import resource
 
+        try:
+            status = Path("/proc/self/status").read_text()
+            mapped = int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmSize:"))) * 1024
+            self.limit = max(self.limit, mapped + 4 * 1024**3)
+        except (OSError, StopIteration, ValueError):
+            pass
         self.old = resource.getrlimit(resource.RLIMIT_AS)
         hard = self.old[1]
         resource.setrlimit(resource.RLIMIT_AS, (self.limit if hard == resource.RLIM_INFINITY else min(self.limit, hard),
