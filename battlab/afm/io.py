@@ -180,7 +180,11 @@ def read_afm_frames(source, *, name: str | None = None, channel: str | None = No
         import tifffile
 
         try:
-            stack = tifffile.imread(io.BytesIO(data))
+            with tifffile.TiffFile(io.BytesIO(data)) as tif:
+                _check_tiff_pages(tif.pages, len(data), label)  # before tifffile allocates what a page declares
+                stack = tif.asarray()
+        except CorruptFileError:
+            raise
         except Exception as exc:
             raise CorruptFileError(f"{label} could not be read as a TIFF ({type(exc).__name__}: {exc}).") from exc
         if stack.ndim == 3:

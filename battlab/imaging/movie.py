@@ -18,6 +18,7 @@ TIFF ``DateTime`` tags, the video's frame rate); otherwise the frame index, with
 from __future__ import annotations
 
 import io
+import math
 import re
 import threading
 import uuid
@@ -28,7 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
-from battlab.errors import CorruptFileError, InvalidParameterError, MissingDataError, UnsupportedFormatError
+from battlab.errors import (
+    CorruptFileError,
+    InvalidParameterError,
+    MissingDataError,
+    TooLargeError,
+    UnsupportedFormatError,
+)
 
 __all__ = ["open_movie", "frame_times_from_csv", "IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "TIFF_SUFFIXES"]
 
@@ -230,12 +237,33 @@ def _ome_times(xml, n_frames):
     return None
 
 
+#: Longest axis a movie may declare (frames or pixels), and the largest single frame.
+MAX_AXIS_LENGTH = 2**24
+MAX_FRAME_BYTES = 4 * 1024**3
+
+
+def _check_declared_frames(n, frame_shape, dtype, name) -> None:
+    """Refuse a movie whose header declares impossible sizes, before coordinates or frames exist.
+
+    A damaged width field can declare 2**32 pixels: the time and pixel coordinates alone
+    would need gigabytes, and the first frame read would exhaust the memory.
+    """
+    longest = max(int(n), *(int(v) for v in frame_shape))
+    if longest > MAX_AXIS_LENGTH:
+        raise CorruptFileError(f"{name} declares an axis of {longest:,} frames or pixels, which no camera "
+                               "records; the file is damaged.")
+    frame_bytes = math.prod(int(v) for v in frame_shape) * np.dtype(dtype).itemsize
+    if frame_bytes > MAX_FRAME_BYTES:
+        raise TooLargeError(f"{name} declares frames of {frame_bytes / 1e9:,.1f} GB each, above battlab's "
+                            f"{MAX_FRAME_BYTES / 1e9:.0f} GB per frame; the file is damaged or needs cropping.")
+
+
 def _tiff_source(path, channel_axis=None):
     import tifffile
 
     try:
         tif = tifffile.TiffFile(path)
-    except (tifffile.TiffFileError, ValueError, OSError, struct_error()) as exc:
+    except (tifffile.TiffFileError, ValueError, OSError, TypeError, KeyError, IndexError, struct_error()) as exc:
         raise CorruptFileError(f"{path.name} is not a readable TIFF ({exc}). Check that the copy is complete, "
                                f"or {_EXPORT_HINT}.") from None
     try:
@@ -610,6 +638,7 @@ def open_movie(path_or_paths, *, pixel_size_um=None, frame_rate_fps: float | Non
         raise InvalidParameterError("channel_axis applies to TIFF stacks only; image sequences and videos carry "
                                     "their colour channels in each frame.")
     n, (ny, nx, nc), dtype = src["n"], src["frame_shape"], np.dtype(src["dtype"])
+    _check_declared_frames(n, (ny, nx, nc), dtype, src["files"][0].name if src["files"] else "the movie")
     notes = list(src["notes"])
     times, time_source = _explicit_times(n, frame_rate_fps, timestamps)
     if times is not None and src["times"] is not None:

@@ -88,3 +88,24 @@ def test_step_swelling_along_a_line_from_files(demo, tmp_path):
     # 0.15 nm, swelling within 1.5 percentage points of the truth (0–17 %).
     assert np.abs(-table["step_height_nm"] - demo.truth["step_height_nm"]).max() < 0.15
     assert np.abs(table["swelling_pct"] - demo.truth["swelling_pct"]).max() < 1.5
+
+
+def test_tiff_stack_declaring_an_absurd_page_is_refused_unread(tmp_path):
+    import struct
+    import time
+
+    from battlab.errors import CorruptFileError
+
+    path = tmp_path / "frames.tif"
+    tifffile.imwrite(path, np.zeros((3, 16, 16), np.float32))
+    data = bytearray(path.read_bytes())
+    ifd = struct.unpack("<I", data[4:8])[0]
+    for k in range(struct.unpack("<H", data[ifd:ifd + 2])[0]):  # ImageWidth -> 65,535 pixels
+        entry = ifd + 2 + 12 * k
+        if struct.unpack("<H", data[entry:entry + 2])[0] == 256:
+            data[entry + 2:entry + 4] = struct.pack("<H", 3)
+            data[entry + 8:entry + 10] = struct.pack("<H", 65535)
+    start = time.perf_counter()
+    with pytest.raises(CorruptFileError, match="damaged"):
+        read_afm_frames(bytes(data), name="frames.tif", pixel_size_um=0.04, z_unit="nm")
+    assert time.perf_counter() - start < 2

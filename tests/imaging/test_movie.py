@@ -311,3 +311,24 @@ def test_damaged_video_message_names_no_server_folder_or_ffmpeg_build(real_data,
     message = str(info.value)
     assert "cut.mov" in message and str(tmp_path) not in message and "deep/folder" not in message
     assert "configuration" not in message and "ffmpeg version" not in message
+
+
+def test_tiff_declaring_an_absurd_width_is_refused_before_anything_is_built(tmp_path):
+    import struct
+    import time
+
+    path = tmp_path / "m.tif"
+    tifffile.imwrite(path, np.zeros((3, 16, 16), np.uint8))
+    data = bytearray(path.read_bytes())
+    ifd = struct.unpack("<I", data[4:8])[0]
+    for k in range(struct.unpack("<H", data[ifd:ifd + 2])[0]):  # ImageWidth -> 2**31 pixels (LONG)
+        entry = ifd + 2 + 12 * k
+        if struct.unpack("<H", data[entry:entry + 2])[0] == 256:
+            data[entry + 2:entry + 4] = struct.pack("<H", 4)
+            data[entry + 8:entry + 12] = struct.pack("<I", 2**31)
+    damaged = tmp_path / "wide.tif"
+    damaged.write_bytes(bytes(data))
+    start = time.perf_counter()
+    with pytest.raises(CorruptFileError, match="2,147,483,648"):
+        open_movie(damaged, pixel_size_um=1.0)
+    assert time.perf_counter() - start < 2
