@@ -2,8 +2,8 @@
 
 For every app notebook a fresh headless Chromium page opens the app on a real Voila server
 (no cache of a previous page), and the time until the demo is analysed and drawn is the
-cold start. Then the first slider of the app's controls is moved one step with the
-keyboard, back and forth, ``--changes`` times; the round trip runs from the key press to
+cold start. Then a control a user tunes on that demo (``APPS``) is moved back and forth
+``--changes`` times; the round trip runs from the key press (or Enter, or option choice) to
 the first change of a plot's DOM (the new figure arriving) plus one animation frame.
 Results go to ``benchmarks/BROWSER_LATENCY.md``.
 
@@ -31,23 +31,25 @@ if str(ROOT) not in sys.path:
 
 from tests.browser.conftest import serve_voila  # noqa: E402  one way to start Voila
 
-#: (notebook, status text once the demo is analysed) per app
+#: (notebook, status text once the demo is analysed, control moved) per app. The control is
+#: one a user tunes on that demo and that changes a figure: a slider moved one step with the
+#: keyboard, or a number field retyped (value × 1.2 and back) and confirmed with Enter.
 APPS = {
-    "CyclingApp": ("01_galvanostatic_cycling.ipynb", "100 cycles"),
-    "CVApp": ("02_cyclic_voltammetry.ipynb", "24 sweeps"),
-    "EISApp": ("03_impedance.ipynb", "1 spectrum"),
-    "GITTApp": ("04_gitt.ipynb", "190 pulses"),
-    "OpticalApp": ("05_operando_optical.ipynb", "100 frames"),
-    "XRDApp": ("09_operando_xrd.ipynb", "80 patterns"),
-    "SpectraApp": ("10_spectroscopy.ipynb", "60 spectra"),
-    "SensorsApp": ("11_operando_sensors.ipynb", "2,384 samples"),
-    "CorrelationApp": ("12_correlation.ipynb", "4 maps"),
-    "TEMApp": ("06_in_situ_tem.ipynb", "60 frames"),
-    "AFMApp": ("07_afm.ipynb", "256×256 px"),
-    "XRMApp": ("08_xray_microscopy.ipynb", "48×48×48 voxels"),
-    "ScatteringApp": ("13_scattering.ipynb", "reflectivity: 10 curves"),
-    "DepthProfileApp": ("14_depth_profiling.ipynb", "NDP: 1 spectrum"),
-    "ProbesApp": ("15_probes_and_element_maps.ipynb", "5 approach curve(s)"),
+    "CyclingApp": ("01_galvanostatic_cycling.ipynb", "100 cycles", "Cycles"),
+    "CVApp": ("02_cyclic_voltammetry.ipynb", "24 sweeps", "Anodic peak window (V)"),
+    "EISApp": ("03_impedance.ipynb", "1 spectrum", "KK threshold (%)"),
+    "GITTApp": ("04_gitt.ipynb", "190 pulses", "Fit window (fraction of pulse)"),
+    "OpticalApp": ("05_operando_optical.ipynb", "100 frames", "ROI rows (px)"),
+    "XRDApp": ("09_operando_xrd.ipynb", "80 patterns", "Pattern"),
+    "SpectraApp": ("10_spectroscopy.ipynb", "60 spectra", "ALS log10 λ"),
+    "SensorsApp": ("11_operando_sensors.ipynb", "2,384 samples", "Crystal f₀ (MHz)"),
+    "CorrelationApp": ("12_correlation.ipynb", "4 maps", "Cursor (h)"),
+    "TEMApp": ("06_in_situ_tem.ipynb", "60 frames", "Frame"),
+    "AFMApp": ("07_afm.ipynb", "256×256 px", "Levelling"),
+    "XRMApp": ("08_xray_microscopy.ipynb", "48×48×48 voxels", "Phases"),
+    "ScatteringApp": ("13_scattering.ipynb", "reflectivity: 10 curves", "Curve"),
+    "DepthProfileApp": ("14_depth_profiling.ipynb", "NDP: 1 spectrum", "Stopping × (density / table density)"),
+    "ProbesApp": ("15_probes_and_element_maps.ipynb", "5 approach curve(s)", "tip radius a (µm)"),
 }
 TARGET_BUSY_MS = 200.0
 TARGET_COLD_S = 10.0
@@ -73,7 +75,37 @@ _WATCH = """() => {
 }"""
 
 
-def measure(browser, url, notebook, ready, n_changes):
+def _control(page, label):
+    """The visible slider, number field or dropdown whose label reads ``label``."""
+    import re
+
+    exact = re.compile(rf"^\s*{re.escape(label)}\s*$")
+    for kind in (".widget-slider", ".widget-text", ".widget-dropdown"):
+        boxes = page.locator(f".battlab-app {kind}:visible").filter(
+            has=page.locator(".widget-label", has_text=exact))
+        if boxes.count():
+            return kind, boxes.first
+    return None, None
+
+
+def _move(page, kind, box, k, start):
+    """Move the control once: right/left for a slider, × 1.2 and back for a number, next/first option."""
+    if kind == ".widget-slider":
+        box.locator(".noUi-handle").first.focus()
+        page.evaluate(_WATCH)
+        page.keyboard.press("ArrowRight" if k % 2 == 0 else "ArrowLeft")
+    elif kind == ".widget-text":
+        field = box.locator("input").first
+        page.evaluate(_WATCH)
+        field.fill(f"{float(start) * 1.2:.6g}" if k % 2 == 0 else start)
+        field.press("Enter")
+    else:
+        select = box.locator("select").first
+        page.evaluate(_WATCH)
+        select.select_option(index=1 if k % 2 == 0 else 0)
+
+
+def measure(browser, url, notebook, ready, label, n_changes):
     page = browser.new_page()
     try:
         t0 = time.perf_counter()
@@ -81,17 +113,12 @@ def measure(browser, url, notebook, ready, n_changes):
         page.wait_for_selector(".battlab-plot canvas", timeout=180_000)
         page.wait_for_selector(f".battlab-status >> text={ready}", timeout=180_000)
         cold_s = time.perf_counter() - t0
-        # the first slider a user can see (sensor apps hide the controls of other sensors)
-        slider = page.locator(".battlab-app .widget-slider:visible").first
-        label = slider.locator(".widget-label").first.inner_text().strip() if slider.count() else ""
-        label = label or "(slider without a label)"
+        kind, box = _control(page, label)
         times, busy = [], []
-        if slider.count():
-            handle = slider.locator(".noUi-handle").first
+        if box is not None:
+            start = box.locator("input").first.input_value() if kind == ".widget-text" else None
             for k in range(n_changes):
-                handle.focus()
-                page.evaluate(_WATCH)
-                page.keyboard.press("ArrowRight" if k % 2 == 0 else "ArrowLeft")
+                _move(page, kind, box, k, start)
                 ms, busy_ms = page.evaluate("window.__battlabLatency")
                 if ms < 0:
                     break
@@ -99,6 +126,8 @@ def measure(browser, url, notebook, ready, n_changes):
                 if busy_ms >= 0:
                     busy.append(busy_ms)
                 time.sleep(0.2)  # let the kernel settle so moves are measured one at a time
+        else:
+            label = f"{label} (not found on the page)"
         return cold_s, label, times, busy
     finally:
         page.close()
@@ -115,15 +144,15 @@ def main(argv=None):
     rows = []
     with tempfile.TemporaryDirectory() as log_dir, serve_voila(log_dir) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
-        for name, (notebook, ready) in APPS.items():
+        for name, (notebook, ready, control) in APPS.items():
             print(f"[{name}] ...", flush=True)
-            cold_s, label, times, busy = measure(browser, url, notebook, ready, args.changes)
+            cold_s, label, times, busy = measure(browser, url, notebook, ready, control, args.changes)
             rows.append((name, cold_s, label, times, busy))
         browser.close()
     lines = ["# battlab app latency in the browser", "",
              f"Generated by `benchmarks/browser_latency.py` on {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} "
              "UTC: real Voila, headless Chromium, demo data. Cold start: page request until the demo is analysed "
-             f"and drawn (target < {TARGET_COLD_S:g} s). Round trip: key press on the app's first visible slider until "
+             f"and drawn (target < {TARGET_COLD_S:g} s). Round trip: one move of the app's control (below) until "
              f"the first plot's DOM changes (the first updated figure arrives), plus one animation frame (target p95 < {TARGET_ROUND_TRIP_MS:g} ms), "
              f"{args.changes} moves.", "",
              "Fewer moves measured than made means a move changed no plot within 60 s (the value did not "
@@ -132,7 +161,7 @@ def main(argv=None):
              "Busy indicator: key press until the app's \"updating…\" indicator is visible, for the moves where "
              "it showed before the new figure (a fast callback may finish before it is drawn); target "
              f"< {TARGET_BUSY_MS:g} ms.", "",
-             "| App | cold start (s) | slider | moves measured | p50 (ms) | p95 (ms) | busy shown p50 / p95 (ms) |",
+             "| App | cold start (s) | control | moves measured | p50 (ms) | p95 (ms) | busy shown p50 / p95 (ms) |",
              "|---|---:|---|---:|---:|---:|---:|"]
     for name, cold_s, label, times, busy in rows:
         shown = f"{np.percentile(busy, 50):.0f} / {np.percentile(busy, 95):.0f} ({len(busy)})" if busy else "—"

@@ -56,24 +56,41 @@ def load_browser_resources():
 
 
 class PlotPane:
-    """An ipywidget that shows a HoloViews object and can be swapped for a new one."""
+    """An ipywidget that shows a HoloViews object and can be swapped for a new one.
+
+    A figure identical to the one on show (same :func:`~battlab.plot._core.figure_fingerprint`)
+    is not rendered and sent again: after a control moves, most of an app's figures are
+    unchanged, and redrawing them was most of a callback's time.
+    """
 
     def __init__(self, *, min_height_px: int = 340):
         self.widget = w.Box(layout=w.Layout(min_height=f"{min_height_px}px", overflow="auto"))
         self.widget.add_class("battlab-plot")
         self.object = None
-        self.revision = 0
+        self.revision = 0  # counts figures actually drawn
+        self._fingerprint = None
+        self._shown = None
 
     def update(self, obj):
         import holoviews as hv
         from bokeh.model import Model
         from jupyter_bokeh import BokehModel
 
+        from battlab.plot._core import figure_fingerprint
+
+        # Compared while the figure on show is still referenced (see figure_fingerprint).
+        fingerprint = figure_fingerprint(obj)
+        shown = self.widget.children[0] if self.widget.children else None
+        if fingerprint is not None and fingerprint == self._fingerprint and shown is self._shown:
+            self.object = obj
+            return
         self.object = obj
         self.revision += 1
         # A Bokeh model (e.g. a linked-brushing grid) is shown as it is; HoloViews objects are rendered.
         model = obj if isinstance(obj, Model) else hv.render(obj, backend="bokeh")
-        self.widget.children = [BokehModel(model)]
+        self._shown = BokehModel(model)
+        self._fingerprint = fingerprint
+        self.widget.children = [self._shown]
 
 
 def html_table(frame, columns, *, scale=None) -> str:
