@@ -385,8 +385,15 @@ def _cmd_gallery(args) -> int:
     notebooks = Path(args.notebooks) if args.notebooks else _repo_notebooks()
     if not (notebooks / "00_gallery.ipynb").is_file():
         return _fail(f"no gallery notebooks in {notebooks}; pass --notebooks DIR.")
+    served = notebooks
+    if args.app:
+        served = _app_notebook(notebooks, args.app)
+        if served is None:
+            from battlab.apps import APPS
+
+            return _fail(f"no app called {args.app!r}; choose one of {', '.join(APPS)} (or its notebook name).")
     token = _gallery_token(args)
-    cmd, env = voila_command(notebooks, port=args.port, ip=args.ip, open_browser=args.open, token=token,
+    cmd, env = voila_command(served, port=args.port, ip=args.ip, open_browser=args.open, token=token,
                              base_url=args.base_url)
     dirs = [str(Path(d).resolve()) for d in args.data_dir if Path(d).is_dir()]
     if dirs:
@@ -398,6 +405,16 @@ def _cmd_gallery(args) -> int:
         return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
         return 0
+
+
+def _app_notebook(notebooks: Path, app: str):
+    """The notebook of one app, named by its class (``CyclingApp``) or its notebook (``01_galvanostatic_cycling``)."""
+    from battlab.apps import APPS
+
+    names = {name.lower(): nb for name, (nb, _) in APPS.items()}
+    names.update({Path(nb).stem.lower(): nb for nb, _ in APPS.values()})
+    notebook = names.get(Path(app).stem.lower())
+    return notebooks / notebook if notebook and (notebooks / notebook).is_file() else None
 
 
 def _gallery_token(args):
@@ -529,6 +546,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--allow-anonymous", action="store_true",
                    help="serve a non-local address without a token (only behind a proxy that authenticates)")
     s.add_argument("--base-url", help="serve under this path behind a reverse proxy, e.g. /battlab/")
+    s.add_argument("--app", metavar="NAME",
+                   help="serve this one app only, in its own Voila process (e.g. CyclingApp or "
+                        "01_galvanostatic_cycling): run one process per app so a heavy or crashing app "
+                        "cannot slow down or take down the others")
     s.set_defaults(func=_cmd_gallery, show_token=False)
 
     s = sub.add_parser("batch", help="run one technique over a folder of files on dask (resumable)",

@@ -81,3 +81,35 @@ def test_network_address_gets_a_generated_token_and_short_tokens_are_refused(tmp
     finally:
         if env is not None:
             os.environ["BATTLAB_GALLERY_TOKEN"] = env
+
+
+def test_one_app_per_process(tmp_path):
+    """`--app` serves one app's notebook alone, at the root of its own Voila process."""
+    port = _free_port()
+    log = open(tmp_path / "app.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "battlab.cli", "gallery", "--app", "CyclingApp", "--port",
+                             str(port)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}/"
+        deadline = time.time() + 90
+        status, html = None, ""
+        while time.time() < deadline:
+            try:
+                status, _, html = _get(base)
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert status == 200 and "Galvanostatic cycling" in html and "battlab/static" in html
+        # The other apps are not served by this process: the gallery's notebook paths fall back to the one app.
+        status, final, html = _get(base + "voila/render/05_operando_optical.ipynb")
+        assert "Operando optical" not in html and "optical microscopy" not in html.lower()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        log.close()
+
+
+def test_unknown_app_is_refused_with_the_list():
+    res = subprocess.run([sys.executable, "-m", "battlab.cli", "gallery", "--app", "NoSuchApp"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "no app called 'NoSuchApp'" in res.stderr and "CyclingApp" in res.stderr

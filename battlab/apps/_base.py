@@ -232,6 +232,11 @@ class BaseApp:
             if not self._validate_controls():
                 return None
             result = func(*args, **kwargs)
+            refused = self.__dict__.get("_control_refused")
+            if refused is not None and self.banner.layout.display == "none":
+                # Other observers of the refused change run after the refusal; an analysis that
+                # clears the banner must not hide what was refused before the user re-enters it.
+                self.show_error(refused[2])
         except BattlabError as exc:
             self.show_error(str(exc))
             return None
@@ -256,7 +261,9 @@ class BaseApp:
             busy.layout.display = display
 
     def _numeric_controls(self):
-        stack = [getattr(self, "controls", None)]
+        # The whole page, not only the parameter panel: plot areas hold frame sliders,
+        # line coordinates and cursors, and a crafted message can reach any of them.
+        stack = [getattr(self, "widget", None) or getattr(self, "controls", None)]
         while stack:
             widget = stack.pop()
             if widget is None:
@@ -278,12 +285,17 @@ class BaseApp:
             log.warning("battlab app: %s value %r %s; reset to %r", label, widget.value, reason, restore)
             if restore is not None:
                 widget.value = restore  # observers re-run the analysis with the safe value
-            self.show_error(f"{label} {reason}; it was reset to {restore!r}." if restore is not None
-                            else f"{label} {reason}; please enter a number.")
-            self._control_refused = True
+            message = (f"{label} {reason}; it was reset to {restore!r}." if restore is not None
+                       else f"{label} {reason}; please enter a number.")
+            self.show_error(message)
+            self._control_refused = (widget, restore, message)
             return False
-        if self.__dict__.pop("_control_refused", False):
-            self.clear_error()  # the refused value is gone; its message would now mislead
+        refused = self.__dict__.get("_control_refused")
+        # Cleared once the user has entered a new value in the refused control; until then the
+        # message stays true (other observers of the same crafted change still run after it).
+        if refused is not None and refused[0].value != refused[1]:
+            del self._control_refused
+            self.clear_error()
         return True
 
     def show_error(self, message: str):

@@ -175,7 +175,9 @@ class ProbesApp(BaseApp):
     def _on_tab(self, change):
         if self._busy:
             return
-        wanted = {0: "approach", 1: "map", 2: "elements"}[change["new"]]
+        wanted = {0: "approach", 1: "map", 2: "elements"}.get(change["new"])
+        if wanted is None:  # no tab selected (a crafted message can send that)
+            return
         if wanted == self.mode:
             return
         have = {"approach": bool(self.curves), "map": bool(self.maps), "elements": self.elements is not None}

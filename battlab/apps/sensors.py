@@ -154,13 +154,17 @@ class SensorsApp(BaseApp):
 
     # --- events ----------------------------------------------------------------------
     def _on_kind(self, change):
+        self._guard("switching the sensor", self._switch_kind, change["new"])
+
+    def _switch_kind(self, kind):
         self._show_boxes()
-        if self._loading or (self.runs and self.runs[0].kind == change["new"]):
+        if self._loading or kind is None or (self.runs and self.runs[0].kind == kind):
             return
         # Switching sensor opens that sensor's first demo.
-        name = next(n for n, (k, _) in _demos().items() if k == change["new"])
-        self.demo_picker.value = name
-        self._load_demo(name)
+        name = next((n for n, (k, _) in _demos().items() if k == kind), None)
+        if name is not None:
+            self.demo_picker.value = name
+            self._load_demo(name)
 
     def _on_param(self, _):
         if not self._loading and self._guard("updating the analysis", self._analyze):
