@@ -420,21 +420,23 @@ class BaseApp:
         memory and time budget: a file that crashes, hangs or bursts memory there is
         refused with a message before the kernel touches it.
         """
-        own_reader = getattr(loader, "__func__", None) is not BaseApp._load_bytes
-        if own_reader and self._needs_trial_decode(name):
-            import hashlib
+        import hashlib
 
-            path = self.stored_uploads.get(hashlib.sha256(data).hexdigest())
+        own_reader = getattr(loader, "__func__", None) is not BaseApp._load_bytes
+        path = self.stored_uploads.get(hashlib.sha256(data).hexdigest()) if own_reader else None
+        if own_reader and self._needs_trial_decode(name, head=bytes(data[:8]), path=path):
             if path is None:
                 log.warning("battlab app: %s is not in the upload store; read without a trial decode", name)
             else:
                 self._trial_decode(path, name)
         return loader(data, name)
 
-    def _needs_trial_decode(self, name) -> bool:
+    def _needs_trial_decode(self, name, *, head: bytes = b"", path=None) -> bool:
+        """True for a native file (by name, or by content when ``head``/``path`` are given)."""
         from battlab.io.isolate import is_native
 
-        return self.isolate_readers != "off" and not self.isolates_own_reads and is_native(name)
+        return (self.isolate_readers != "off" and not self.isolates_own_reads
+                and is_native(name, head=head, path=path))
 
     def _trial_decode(self, path, name) -> bool:
         """Decode ``path`` once in a child with the memory/time budget; raises battlab's error if it fails."""
@@ -511,8 +513,8 @@ class BaseApp:
         if not any(resolved.is_relative_to(root.resolve()) for root in self.data_dirs):
             self.show_error("That file is outside the folders this app may read.")
             return None
-        if (trial_decode and self._needs_trial_decode(resolved.name) and resolved.is_file()
-                and resolved.stat().st_size <= self.upload_limit_mb * 1e6
+        if (trial_decode and resolved.is_file() and resolved.stat().st_size <= self.upload_limit_mb * 1e6
+                and self._needs_trial_decode(resolved.name, head=_head(resolved), path=resolved)
                 and self._guard(f"checking {resolved.name}", self._trial_decode, resolved, resolved.name) is None):
             return None
         return resolved
@@ -601,6 +603,14 @@ class BaseApp:
 
 
 _WARMING = None
+
+
+def _head(path, n: int = 8) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(n)
+    except OSError:
+        return b""
 
 
 def _warm_isolation():

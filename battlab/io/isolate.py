@@ -36,9 +36,14 @@ from battlab.errors import BattlabError, CorruptFileError, ResourceLimitError
 __all__ = ["run_isolated", "is_native", "probe_native", "warm_up", "NATIVE_SUFFIXES", "default_policy",
            "DEFAULT_MEMORY_MB", "DEFAULT_TIMEOUT_S"]
 
-#: Formats decoded by compiled code (HDF5, TIFF codecs, vendor binaries).
+#: Formats decoded by compiled code (HDF5, TIFF codecs, detector-image codecs, vendor binaries).
 NATIVE_SUFFIXES = (".h5", ".hdf5", ".hdf", ".he5", ".nxs", ".nx", ".emd", ".tif", ".tiff", ".jpk",
-                   ".dm3", ".dm4", ".ser", ".emi", ".mrc")
+                   ".dm3", ".dm4", ".ser", ".emi", ".mrc", ".cbf", ".edf")
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_ZIP_MAGIC = b"PK\x03\x04"
+#: Zip members looked at for native content (a zip of more is refused by its reader's own limits).
+_ZIP_MEMBERS_CHECKED = 10_000
 
 DEFAULT_MEMORY_MB = 3000.0
 DEFAULT_TIMEOUT_S = 120.0
@@ -57,9 +62,41 @@ def default_policy() -> str:
     return {"0": "off", "false": "off", "no": "off", "1": "native", "true": "native"}.get(value, value)
 
 
-def is_native(name) -> bool:
-    """True when the file name's extension is a natively decoded format."""
-    return Path(str(name)).suffix.lower() in NATIVE_SUFFIXES
+def is_native(name, *, head: bytes = b"", path=None) -> bool:
+    """True when a file is decoded by compiled code: by its extension, or by its content.
+
+    ``head`` (the first bytes) catches a TIFF or HDF5 file under another name, e.g. a
+    TIFF saved as ``.txt`` that a reader recognises by its magic bytes; with ``path``, a
+    zip counts when any member is a TIFF or HDF5 file (zipped image sequences).
+    """
+    if Path(str(name)).suffix.lower() in NATIVE_SUFFIXES:
+        return True
+    if head.startswith(_TIFF_MAGIC) or head.startswith(_HDF5_MAGIC):
+        return True
+    if head.startswith(_ZIP_MAGIC) and path is not None:
+        return bool(_native_zip_members(path))
+    return False
+
+
+def _native_zip_members(path) -> list:
+    """Names of the members of a zip that are TIFF or HDF5 files (by name or magic)."""
+    import zipfile
+
+    found = []
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist()[:_ZIP_MEMBERS_CHECKED]:
+                if info.is_dir():
+                    continue
+                if Path(info.filename).suffix.lower() in NATIVE_SUFFIXES:
+                    found.append(info.filename)
+                    continue
+                with archive.open(info) as member:
+                    if member.read(8).startswith(_TIFF_MAGIC + (_HDF5_MAGIC,)):
+                        found.append(info.filename)
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError):
+        return []  # not a readable zip: its reader reports that
+    return found
 
 
 def _scratch_root() -> Path:
@@ -408,6 +445,22 @@ def run_isolated(func, /, *args, name: str = "the file", memory_mb: float | None
 
 
 # --- a generic decode of native files, for callers with their own readers ---------------------
+def _probe_zip_members(path) -> None:
+    import io
+    import zipfile
+
+    import tifffile
+
+    names = _native_zip_members(path)
+    with zipfile.ZipFile(path) as archive:
+        for name in names:
+            data = archive.read(name)
+            if data.startswith(_TIFF_MAGIC):
+                with tifffile.TiffFile(io.BytesIO(data)) as tif:
+                    for series in tif.series:
+                        series.asarray()
+
+
 def probe_native(path) -> None:
     """Decode every image/dataset of a native file once and discard it.
 
@@ -417,14 +470,22 @@ def probe_native(path) -> None:
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    with open(path, "rb") as fh:
+        head = fh.read(8)
     try:
-        if suffix in (".tif", ".tiff", ".jpk"):
+        if suffix in (".tif", ".tiff", ".jpk") or head.startswith(_TIFF_MAGIC):
             import tifffile
 
             with tifffile.TiffFile(path) as tif:
                 for series in tif.series:
                     series.asarray()
-        elif suffix in (".h5", ".hdf5", ".hdf", ".he5", ".nxs", ".nx", ".emd"):
+        elif head.startswith(_ZIP_MAGIC):
+            _probe_zip_members(path)
+        elif suffix in (".cbf", ".edf"):
+            import fabio
+
+            fabio.open(str(path)).data  # noqa: B018 - decoding is the point
+        elif suffix in (".h5", ".hdf5", ".hdf", ".he5", ".nxs", ".nx", ".emd") or head.startswith(_HDF5_MAGIC):
             import h5py
 
             with h5py.File(path, "r") as fh:

@@ -213,3 +213,56 @@ def test_app_refuses_a_server_file_bomb_before_its_in_kernel_reader_sees_it(app,
     assert type(app).kernel_reads == reads
     app._load_server_file(str(server_dir / "sound.tif"))
     assert type(app).kernel_reads == reads + 1 and "sound.tif: 400 × 300 px" in app.status.value
+
+
+# --- native content under another name is recognised by its bytes --------------------------
+def test_native_content_is_recognised_by_its_magic_whatever_the_name(tmp_path):
+    import zipfile
+
+    from battlab.io.isolate import is_native
+
+    tiff, csv = _tiff_bytes((4, 4)), b"time_s,value\n0,1\n"
+    assert is_native("map.txt", head=tiff[:8]) and not is_native("map.txt", head=csv[:8])
+    assert is_native("scan.dat", head=b"\x89HDF\r\n\x1a\n")
+    assert is_native("pattern.cbf") and is_native("pattern.edf")  # fabio decodes these in C
+    frames = tmp_path / "frames.zip"
+    with zipfile.ZipFile(frames, "w") as archive:
+        archive.writestr("frame_000.png.bak", tiff)  # a TIFF by content, whatever its name
+        archive.writestr("notes.csv", csv)
+    tables = tmp_path / "tables.zip"
+    with zipfile.ZipFile(tables, "w") as archive:
+        archive.writestr("a.csv", csv)
+    head = frames.read_bytes()[:8]
+    assert is_native("frames.zip", head=head, path=frames)
+    assert not is_native("tables.zip", head=tables.read_bytes()[:8], path=tables)
+    assert not is_native("broken.zip", head=b"PK\x03\x04broken", path=tmp_path / "missing.zip")
+
+
+@pytest.mark.slow
+def test_a_tiff_bomb_named_txt_is_refused_by_a_real_app_that_reads_tiff_by_magic(server_dir, monkeypatch):
+    """The probes app recognises TIFF maps by their bytes: the trial decode must too."""
+    from battlab.apps import ProbesApp
+
+    monkeypatch.setenv("BATTLAB_READER_MEMORY_MB", "100")
+    app = ProbesApp()
+    _upload(app, "map.txt", (server_dir / "bomb.tif").read_bytes())
+    assert "map.txt could not be read within the 100 MB memory budget" in app.banner.value
+    assert "Traceback" not in app.banner.value
+    _demo_still_works(app)
+
+
+@pytest.mark.slow
+def test_a_zip_of_frames_holding_a_tiff_bomb_is_refused_by_the_optical_app(server_dir, tmp_path, monkeypatch):
+    import zipfile
+
+    from battlab.apps import OpticalApp
+
+    monkeypatch.setenv("BATTLAB_READER_MEMORY_MB", "100")
+    frames = tmp_path / "frames.zip"
+    with zipfile.ZipFile(frames, "w") as archive:
+        archive.writestr("frame_000.tif", (server_dir / "sound.tif").read_bytes())
+        archive.writestr("frame_001.tif", (server_dir / "bomb.tif").read_bytes())
+    app = OpticalApp()
+    _upload(app, "frames.zip", frames.read_bytes())
+    assert "frames.zip could not be read within the 100 MB memory budget" in app.banner.value
+    _demo_still_works(app)
