@@ -101,7 +101,10 @@ def _feed(digest, value, depth=0):
     elif isinstance(value, np.ndarray):
         digest.update(f"{value.dtype}{value.shape}".encode())
         if value.dtype == object:
-            _feed(digest, value.tolist(), depth + 1)
+            try:  # labels, categories: hashed in one vectorised pass
+                digest.update(pd.util.hash_array(value.ravel()).tobytes())
+            except TypeError:
+                _feed(digest, value.tolist(), depth + 1)
         else:
             digest.update(np.ascontiguousarray(value).tobytes())
     elif isinstance(value, (pd.DataFrame, pd.Series)):
