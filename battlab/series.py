@@ -69,7 +69,20 @@ def stack_curves(curves, *, times=None, label: str = "curves"):
         raise MissingDataError(f"some {label} have no acquisition time: give a timestamps CSV (file,time) "
                                "or times=[...] so the series can be aligned with cycling.")
     t = pd.to_datetime(pd.Series([pd.Timestamp(v) for v in times]), utc=True)
+    if t.isna().any():
+        raise MissingDataError(f"{int(t.isna().sum())} of the {label} have an unreadable acquisition time; fix "
+                               "the timestamps (file,time CSV or times=[...]) so the series can be ordered.")
     order = np.argsort(t.to_numpy(), kind="stable")
+    if np.any(np.diff(order) != 1):
+        moved = int(np.sum(order != np.arange(len(order))))
+        notes.append(f"{moved} {label} were out of time order (file order differs from acquisition order) "
+                     "and were sorted by acquisition time.")
+        warnings.warn(notes[-1], BattlabWarning, stacklevel=2)
+    repeated = int(t.duplicated().sum())
+    if repeated:
+        notes.append(f"{repeated} {label} share their acquisition time with another one (kept in file order); "
+                     "check the timestamps if they should differ.")
+        warnings.warn(notes[-1], BattlabWarning, stacklevel=2)
     tvals = t.dt.tz_localize(None).to_numpy()[order]
     data = np.asarray(rows)[order]
     first = curves[0]
