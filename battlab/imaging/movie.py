@@ -22,6 +22,7 @@ import math
 import re
 import threading
 import uuid
+import warnings
 import zipfile
 from collections import OrderedDict
 from datetime import datetime
@@ -30,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from battlab.errors import (
+    BattlabWarning,
     CorruptFileError,
     InvalidParameterError,
     MissingDataError,
@@ -187,7 +189,20 @@ def _check_tiff_complete(tif, path):
 
 
 def _tiff_times(tif, n_frames, time_axes):
-    """(seconds, source) from OME / ImageJ / DateTime metadata, or (None, None)."""
+    """(seconds, source) from OME / ImageJ / DateTime metadata, or (None, None).
+
+    Times that are not finite or run backwards are not used (with a warning): the
+    movie then has unknown time, and the caller's frame rate or timestamps decide.
+    """
+    times, source = _tiff_metadata_times(tif, n_frames, time_axes)
+    if times is not None and (not np.all(np.isfinite(times)) or np.any(np.diff(times) < 0)):
+        warnings.warn(f"the frame times in the {source} metadata are not finite or run backwards; they are not "
+                      "used (give frame_rate_fps or a timestamps file).", BattlabWarning, stacklevel=3)
+        return None, None
+    return times, source
+
+
+def _tiff_metadata_times(tif, n_frames, time_axes):
     if tif.is_ome and tif.ome_metadata:
         t = _ome_times(tif.ome_metadata, n_frames)
         if t is not None:

@@ -332,3 +332,24 @@ def test_tiff_declaring_an_absurd_width_is_refused_before_anything_is_built(tmp_
     with pytest.raises(CorruptFileError, match="2,147,483,648"):
         open_movie(damaged, pixel_size_um=1.0)
     assert time.perf_counter() - start < 2
+
+
+@pytest.mark.parametrize("interval", [-2.5, float("nan")], ids=["backwards", "nan"])
+def test_metadata_times_that_run_backwards_or_are_not_numbers_are_not_used(tmp_path, demo, interval):
+    from battlab.errors import BattlabWarning
+
+    path = write_movie(demo.data, tmp_path / "bad.tif", format="imagej-tiff", frame_interval_s=1.0)
+    # The same movie with a damaged ImageJ frame interval in its description.
+    with tifffile.TiffFile(path) as tif:
+        frames = tif.asarray()
+        description = tif.pages[0].description
+    assert "finterval=1.0" in description
+    damaged = tmp_path / "damaged.tif"
+    tifffile.imwrite(damaged, frames, description=description.replace("finterval=1.0", f"finterval={interval}"),
+                     metadata=None)
+    with pytest.warns(BattlabWarning, match="not finite or run backwards"):
+        movie = open_movie(damaged, pixel_size_um=1.0)
+    assert not movie.attrs["time_known"]
+    np.testing.assert_array_equal(movie["time_s"].values, np.arange(movie.sizes["time"]))
+    timed = open_movie(damaged, pixel_size_um=1.0, frame_rate_fps=2.0)  # the caller's rate then decides
+    np.testing.assert_allclose(timed["time_s"].values, np.arange(movie.sizes["time"]) / 2.0)
