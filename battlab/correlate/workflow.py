@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from battlab.correlate import timeline as tl
-from battlab.errors import InvalidParameterError, MissingDataError
+from battlab.errors import CorruptFileError, InvalidParameterError, MissingDataError
 
 __all__ = ["on_timeline", "estimate_offsets", "graphite_lithiation_from_xrd", "lithiation_estimates",
            "reality_check", "common_table", "DEFAULT_SIGNALS", "read_table", "register_maps", "particle_table",
@@ -347,6 +347,7 @@ def read_map(path, *, pixel_size_um: float, name: str | None = None):
     from pathlib import Path
 
     from battlab.correlate.space import as_image
+    from battlab.io.arrays import load_npy, read_tiff_array
 
     path = Path(path)
     suffix = path.suffix.lower()
@@ -354,14 +355,18 @@ def read_map(path, *, pixel_size_um: float, name: str | None = None):
         raise MissingDataError(f"{path} does not exist.")
     try:
         if suffix in (".tif", ".tiff"):
-            import tifffile
-
-            values = tifffile.imread(path, key=0)
+            values = read_tiff_array(path, first_page=True)
         elif suffix == ".npy":
-            values = np.load(path, allow_pickle=False)
+            values = load_npy(path)
         elif suffix in (".csv", ".txt", ".tsv", ".asc"):
             text = path.read_text(errors="strict")
-            delimiter = "," if "," in text.splitlines()[0] else None
+            lines = text.splitlines()
+            if not lines:
+                raise MissingDataError(f"{path.name} is empty; a map is a grid of numbers, one row per line.")
+            if "\x00" in text:
+                raise CorruptFileError(f"{path.name} holds binary bytes; a map exported as text is a grid of "
+                                       "numbers.")
+            delimiter = "," if "," in lines[0] else None
             values = np.loadtxt(path, delimiter=delimiter, comments="#", ndmin=2)
         else:
             raise InvalidParameterError(f"{path.name}: give a map as TIFF, CSV/TXT (a grid of numbers) or .npy.")
@@ -377,9 +382,18 @@ def read_map(path, *, pixel_size_um: float, name: str | None = None):
 
 def read_landmarks(path) -> pd.DataFrame:
     """Landmark pairs from a CSV with x_moving_um, y_moving_um, x_reference_um, y_reference_um."""
-    table, _ = (pd.read_csv(path, comment="#"), None)
+    from pathlib import Path
+
+    from battlab.io.small_table import read_small_csv
+
+    table = read_small_csv(path, what="landmark table", comment="#")
     need = ["x_moving_um", "y_moving_um", "x_reference_um", "y_reference_um"]
     missing = [c for c in need if c not in table]
     if missing:
         raise MissingDataError(f"the landmark table lacks {', '.join(missing)} (one row per point pair, in µm).")
-    return table[need].astype(float)
+    values = table[need].apply(pd.to_numeric, errors="coerce")
+    bad = [c for c in need if (values[c].isna() & table[c].notna()).any()]
+    if bad:
+        raise CorruptFileError(f"{Path(path).name}: column {bad[0]!r} holds values that are not numbers; give "
+                               "each landmark's coordinates in µm.")
+    return values.astype(float)

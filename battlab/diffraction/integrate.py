@@ -13,6 +13,7 @@ Images are read read-only: TIFF (tifffile, PILATUS/Eiger/marCCD frames), CBF and
 from __future__ import annotations
 
 import io as _io
+import math
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from battlab.errors import (
     CorruptFileError,
     InvalidParameterError,
     MissingDataError,
+    TooLargeError,
     UnsupportedFormatError,
 )
 
@@ -71,12 +73,16 @@ def load_poni(poni):
         path = Path(poni)
         if not path.is_file():
             raise MissingDataError(f"{path}: no such PONI file.")
-        import pyFAI
-
+        ai = integrator_cls()
+        # A new integrator has no cached arrays to free: skip the full gc.collect() pyFAI
+        # runs on each geometry change (tens of ms in a process with pandas/xarray loaded).
+        ai.auto_gc = False
         try:
-            ai = pyFAI.load(str(path))
+            ai.load(str(path))
         except Exception as exc:  # pyFAI raises many kinds on a bad file
             raise CorruptFileError(f"{path.name} is not a readable pyFAI PONI file ({type(exc).__name__}: {exc}).") from exc
+        finally:
+            ai.auto_gc = True
     else:
         raise InvalidParameterError(f"poni must be a .poni path, a dict or an AzimuthalIntegrator, "
                                     f"not {type(poni).__name__}.")
@@ -129,11 +135,57 @@ def _read_tiff(data: bytes, name: str):
                 image = flat.reshape(page.shape)
                 notes.append(f"the file is {count - len(raw)} bytes short: the last "
                              f"{flat.size - have} pixel(s) are missing and were masked.")
-    except (tifffile.TiffFileError, ValueError, OSError, IndexError, KeyError) as exc:
-        raise CorruptFileError(f"{name}: not a readable TIFF detector frame ({exc}).") from exc
+    except (CorruptFileError, UnsupportedFormatError):
+        raise
+    except MemoryError as exc:
+        raise TooLargeError(f"{name}: not enough memory to decode this TIFF frame.") from exc
+    except Exception as exc:  # noqa: BLE001 - tifffile fails on damaged IFDs with struct.error, TypeError...
+        raise CorruptFileError(f"{name}: not a readable TIFF detector frame ({type(exc).__name__}: "
+                               f"{str(exc)[:200]}).") from exc
     if stamp is not None:
         notes.append("TIFF DateTime has no time zone; read as UTC.")
     return image, stamp, notes
+
+
+#: Start of the binary data in a CBF section (after its MIME header).
+_CBF_STARTER = b"\x0c\x1a\x04\xd5"
+
+
+def _check_fabio_header(data: bytes, suffix: str, label: str) -> None:
+    """Refuse a CBF/EDF frame whose header is damaged before fabio reads it.
+
+    fabio loops forever on a CBF whose binary section lost its start marker (it keeps
+    reading past the end of the file for it), searches for that marker in a loop that is
+    quadratic in the distance to it, and sizes its buffers from the declared dimensions:
+    all three are checked here first.
+    """
+    import re
+
+    if suffix == ".cbf":
+        section = data.find(b"--CIF-BINARY-FORMAT-SECTION--")
+        start = data.find(_CBF_STARTER, section) if section >= 0 else -1
+        if start < 0:
+            raise CorruptFileError(f"{label}: the CBF binary section or the marker that starts its data is missing; "
+                                   "the file is truncated or damaged.")
+        if start - section > 65536:  # fabio searches for the marker in a quadratic loop
+            raise CorruptFileError(f"{label}: the MIME header of the CBF binary section is {start - section:,} bytes "
+                                   "long (a few hundred in a real frame); the file is damaged.")
+        header = data[section:start]
+        dims = [re.search(rb"X-Binary-Size-" + key + rb"-Dimension:\s*(\d+)", header)
+                for key in (b"Fastest", b"Second")]
+        sizes = [int(m.group(1)) for m in dims if m]
+    else:
+        end = re.search(rb"}\r?\n", data[:65536])  # the end of the header block, as fabio finds it
+        if not data.lstrip()[:1] == b"{" or end is None:
+            raise CorruptFileError(f"{label}: not an EDF frame (no '{{ ... }}' header block in its first 64 kB); "
+                                   "the file is truncated or damaged.")
+        sizes = [int(v) for v in re.findall(rb"\bDim_[123]\s*=\s*(\d+)", data[:end.start()], flags=re.IGNORECASE)]
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise CorruptFileError(f"{label}: the {suffix} header does not state the frame's dimensions; the file is "
+                               "damaged.")
+    if math.prod(sizes) > MAX_PIXELS:
+        raise TooLargeError(f"{label}: the {suffix} header declares {' × '.join(f'{n:,}' for n in sizes)} pixels, "
+                            f"more than any detector frame ({MAX_PIXELS:,}); the file is damaged.")
 
 
 def read_detector_image(source, *, name: str | None = None):
@@ -163,19 +215,32 @@ def read_detector_image(source, *, name: str | None = None):
         image, stamp, notes = _read_tiff(src.data, label)
     elif suffix in (".cbf", ".edf"):
         try:
-            import fabio
+            import fabio  # noqa: F401  availability check; the CBF/EDF readers are imported below
         except ImportError as exc:
             raise UnsupportedFormatError(f"{label}: CBF/EDF frames need fabio (pip install 'battlab[xrd2d]').") from exc
         import tempfile
 
+        _check_fabio_header(src.data, suffix, label)
         # fabio reads from a file name; a private temporary copy keeps the raw file untouched.
+        # The reader is the one the ending names: fabio.open would guess among ~30 formats.
         with tempfile.TemporaryDirectory(prefix="battlab-frame-") as tmp:
             copy = Path(tmp) / f"frame{suffix}"
             copy.write_bytes(src.data)
             try:
-                image = fabio.open(str(copy)).data
+                if suffix == ".cbf":
+                    from fabio.cbfimage import CbfImage as image_class
+                else:
+                    from fabio.edfimage import EdfImage as image_class
+                frame = image_class()
+                frame.read(str(copy))
+                image = frame.data
+            except MemoryError as exc:
+                raise TooLargeError(f"{label}: not enough memory to read this {suffix} frame.") from exc
             except Exception as exc:  # fabio raises many kinds on a damaged file
-                raise CorruptFileError(f"{label}: not a readable {suffix} frame ({type(exc).__name__}: {exc}).") from exc
+                raise CorruptFileError(f"{label}: not a readable {suffix} frame ({type(exc).__name__}: "
+                                       f"{str(exc)[:200]}).") from exc
+            if image is None:
+                raise CorruptFileError(f"{label}: the {suffix} file holds no image data.")
     else:
         raise UnsupportedFormatError(f"{label}: not a detector image ({', '.join(IMAGE_EXTENSIONS)}).")
     image = np.asarray(image, dtype=float)

@@ -463,15 +463,21 @@ def _video_source(path):
     except ImportError:
         raise MissingDataError("reading AVI/MP4/MOV needs the imageio and imageio-ffmpeg packages: "
                                "pip install imageio imageio-ffmpeg") from None
+    rdr = None
     try:
         rdr = _open_video(path)
         meta = rdr.get_meta_data()
         n = int(rdr.count_frames())
         first = np.asarray(rdr.get_data(0))
-        rdr.close()
     except Exception as exc:  # noqa: BLE001 - ffmpeg reports damage in many ways
         raise CorruptFileError(f"{path.name} cannot be decoded as video ({_ffmpeg_reason(exc)}). Check the copy "
                                f"is complete, or {_EXPORT_HINT}.") from None
+    finally:
+        if rdr is not None:  # a damaged file must not leave an ffmpeg process and its pipes behind
+            try:
+                rdr.close()
+            except Exception:  # noqa: BLE001 - closing after a failed decode must not hide the reason
+                pass
     if n < 1:
         raise CorruptFileError(f"{path.name} holds no video frames.")
     shape = (first.shape[0], first.shape[1], first.shape[2] if first.ndim == 3 else 1)

@@ -83,13 +83,12 @@ def read_layers(path) -> pd.DataFrame:
     """A layer table from a CSV file with the :data:`LAYER_COLUMNS`."""
     from pathlib import Path
 
+    from battlab.io.small_table import read_small_csv
+
     path = Path(path)
     if not path.is_file():
         raise MissingDataError(f"{path}: no such layer table.")
-    try:
-        table = pd.read_csv(path, comment="#", skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InvalidParameterError(f"{path.name}: not a readable CSV layer table ({exc}).") from None
+    table = read_small_csv(path, what="layer table", comment="#", skipinitialspace=True)
     table.columns = [str(c).strip() for c in table.columns]
     return layer_table(table)
 

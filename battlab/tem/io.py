@@ -55,10 +55,47 @@ def spatial_unit_to_nm(unit: str) -> float | None:
     return _LENGTH_NM.get(str(unit).strip().lower().replace("micrometer", "µm"))
 
 
+#: Most fields a DigitalMicrograph tag struct may declare (real ones have a handful:
+#: complex numbers 2, RGBA colours and rectangles 4).
+MAX_DM_STRUCT_FIELDS = 1024
+
+
+def _guard_dm_parser() -> None:
+    """Bound the struct field count RosettaSciIO's DM tag parser trusts.
+
+    It builds a struct's definition one field at a time by tuple concatenation, as many
+    fields as the file declares: a damaged count (hundreds of thousands of fields) keeps
+    it busy for minutes. A count no struct has is refused as damage instead. Installed
+    once; it changes nothing for an intact file.
+    """
+    from rsciio.digitalmicrograph import _api
+
+    cls = _api.DigitalMicrographReader
+    # Only on the parser this was written against; another RosettaSciIO keeps its own behaviour.
+    if getattr(cls, "_battlab_guarded", False) or not all(
+            hasattr(cls, name) for name in ("parse_struct_definition", "read_l_or_q")):
+        return
+    parse = cls.parse_struct_definition
+
+    def parse_struct_definition(self):
+        start = self.f.tell()
+        self.read_l_or_q(self.f, "big")  # the struct's name length
+        n_fields = self.read_l_or_q(self.f, "big")
+        if not 0 <= n_fields <= MAX_DM_STRUCT_FIELDS:
+            raise OSError(f"a tag struct declares {n_fields:,} fields at byte {start}; the file is damaged")
+        self.f.seek(start)
+        return parse(self)
+
+    cls.parse_struct_definition = parse_struct_definition
+    cls._battlab_guarded = True
+
+
 def _reader(suffix):
     try:
         if suffix in (".dm3", ".dm4"):
             from rsciio.digitalmicrograph import file_reader
+
+            _guard_dm_parser()
             return file_reader, "Gatan DigitalMicrograph"
         if suffix in (".emi", ".ser"):
             from rsciio.tia import file_reader
@@ -182,6 +219,42 @@ def _check_declared_hdf5(path: Path) -> None:
     if problems:
         raise TooLargeError(f"{path.name}: {problems[0]}, which is not a real acquisition; the file is damaged "
                             "and was refused unread.")
+
+
+#: Bytes per value of the MRC data modes RosettaSciIO reads (0 uint8, 1 int16, 2 float32,
+#: 4 complex float32, 6 uint16, 12 float16).
+_MRC_MODE_BYTES = {0: 1, 1: 2, 2: 4, 4: 8, 6: 2, 12: 2}
+
+
+def _check_declared_mrc(path: Path) -> None:
+    """Refuse an MRC file whose header declares sizes the file cannot hold, before decoding.
+
+    RosettaSciIO memory-maps what NX, NY, NZ declare and builds its chunk table from them
+    unchecked: a flipped sign or high byte asks for terabytes (or a negative shape).
+    """
+    file_bytes = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(1024)
+    if len(head) < 1024:
+        raise CorruptFileError(f"{path.name}: {len(head)} bytes, shorter than the 1024-byte MRC header; the file is "
+                               "truncated.")
+    order = ">" if head[212:214] == b"\x11\x11" else "<"
+    nx, ny, nz, mode = (int(v) for v in np.frombuffer(head[:16], dtype=f"{order}i4"))
+    n_ext = int(np.frombuffer(head[92:96], dtype=f"{order}i4")[0])
+    if min(nx, ny, nz) < 1 or max(nx, ny, nz) > MAX_AXIS_LENGTH:
+        raise CorruptFileError(f"{path.name}: the MRC header declares {nx} × {ny} × {nz} voxels, which is not a "
+                               "real acquisition; the file is damaged.")
+    if mode not in _MRC_MODE_BYTES:
+        raise UnsupportedFormatError(f"{path.name}: MRC data mode {mode} is not one battlab reads "
+                                     f"({', '.join(map(str, _MRC_MODE_BYTES))}); if the file is not damaged, save "
+                                     "it as 32-bit float (mode 2).")
+    if not 0 <= n_ext <= file_bytes:
+        raise CorruptFileError(f"{path.name}: the MRC header declares an extended header of {n_ext:,} bytes in a "
+                               f"file of {file_bytes:,}; the file is damaged.")
+    declared = nx * ny * nz * _MRC_MODE_BYTES[mode]
+    if 1024 + n_ext + declared > file_bytes:
+        raise CorruptFileError(f"{path.name}: the MRC header declares {declared:,} bytes of data ({nx} × {ny} × "
+                               f"{nz}) but the file holds {file_bytes:,}; it is truncated or its header is damaged.")
 
 
 def _check_in_memory(data, dims) -> None:
@@ -495,12 +568,15 @@ def open_tem(path, *, pixel_size_nm: float | None = None, voltage_kV: float | No
             raise MissingDataError(f"{path.name}: the image data live in {path.stem}_1.ser, which is not beside it.")
         if suffix == ".emd":
             _check_declared_hdf5(path)
+        if suffix == ".mrc":
+            _check_declared_mrc(path)
         try:
             signals = reader(str(read_path), lazy=lazy)
         except BattlabError:
             raise
         except MemoryError:
-            raise
+            raise TooLargeError(f"{path.name}: the {fmt} reader ran out of memory; the sizes in its header are "
+                                "damaged or the file needs cropping in the vendor software.") from None
         except Exception as exc:  # vendor parsers raise anything on damaged bytes
             raise CorruptFileError(f"{path.name}: the {fmt} reader could not decode it "
                                    f"({type(exc).__name__}: {exc}).") from None
@@ -540,16 +616,13 @@ def open_pattern(path, *, voltage_kV: float | None = None, signal: int | None = 
     suffix = path.suffix.lower()
     if suffix not in (".npy", ".tif", ".tiff"):
         return _vendor_pattern(path, voltage_kV, signal)
-    try:
-        if suffix == ".npy":
-            arr = np.load(path, allow_pickle=False)
-        else:
-            import tifffile
+    from battlab.io.arrays import load_npy, read_tiff_array
 
-            arr = tifffile.imread(path)
-    except (ValueError, OSError) as exc:
-        raise CorruptFileError(f"{path.name}: not a readable image ({exc}).") from None
+    arr = load_npy(path) if suffix == ".npy" else read_tiff_array(path)
     arr = np.asarray(arr, float)
+    if arr.size == 0:
+        raise CorruptFileError(f"{path.name} holds no pixels (an array of shape {arr.shape}); the file is damaged or "
+                               "was saved empty.")
     if arr.ndim == 3 and arr.shape[-1] in (3, 4):
         arr = arr[..., :3].mean(axis=-1)
     if arr.ndim not in (2, 3):
