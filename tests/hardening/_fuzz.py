@@ -305,6 +305,19 @@ def markdown_table(all_stats) -> str:
     return "\n".join(rows)
 
 
+
+def report_and_check(stats: Stats, n_cases: int, label: str) -> None:
+    """Print one reader's fuzz summary and table row, then assert the run was clean:
+    seeds found, every case run, no failure, the slowest verdict within the limit."""
+    print(f"\n{label}: {stats.seeds} seeds, {stats.cases} cases, {stats.rejected} rejected, "
+          f"{len(stats.failures)} failures, max {stats.max_s * 1000:.0f} ms ({stats.max_case}), "
+          f"peak {stats.peak_bytes / 1e6:.1f} MB ({stats.peak_case})")
+    print(markdown_table([stats]).splitlines()[-1])
+    assert stats.seeds > 0, f"no seed file for {label}"
+    assert stats.cases >= n_cases
+    assert not stats.failures, "\n".join(stats.failures[:20])
+    assert stats.max_s < TIME_LIMIT_S, stats.max_case
+
 def cases_per_reader(default: int = 1000) -> int:
     return int(os.environ.get("BATTLAB_FUZZ_CASES", default))
 

@@ -43,14 +43,7 @@ def test_imaging_reader_survives_mutations(fmt, tmp_path):
             pass
     with _fuzz.address_space_limit(ADDRESS_SPACE_BYTES):
         stats = _fuzz.fuzz_imaging_reader(fmt, n)
-    print(f"\n{fmt.name}: {stats.seeds} seeds, {stats.cases} cases, {stats.rejected} rejected, "
-          f"{len(stats.failures)} failures, max {stats.max_s * 1000:.0f} ms ({stats.max_case}), "
-          f"peak {stats.peak_bytes / 1e6:.1f} MB ({stats.peak_case})")
-    print(_fuzz.markdown_table([stats]).splitlines()[-1])
-    assert stats.seeds > 0, f"no seed file for {fmt.name}"
-    assert stats.cases >= n
-    assert not stats.failures, "\n".join(stats.failures[:20])
-    assert stats.max_s < _fuzz.TIME_LIMIT_S, stats.max_case
+    _fuzz.report_and_check(stats, n, fmt.name)
 
 
 def test_every_imaging_reader_is_fuzzed_and_its_seeds_read(tmp_path):

@@ -377,14 +377,7 @@ def fuzz(name, n_cases, scratch, **kwargs):
 def test_reader_outside_the_registry_survives_mutations(name, tmp_path):
     n = _fuzz.cases_per_reader()
     stats = fuzz(name, n, tmp_path)
-    print(f"\n{name}: {stats.seeds} seeds, {stats.cases} cases, {stats.rejected} rejected, "
-          f"{len(stats.failures)} failures, max {stats.max_s * 1000:.0f} ms ({stats.max_case}), "
-          f"peak {stats.peak_bytes / 1e6:.1f} MB ({stats.peak_case})")
-    print(_fuzz.markdown_table([stats]).splitlines()[-1])
-    assert stats.seeds > 0, f"no seed file for {name}"
-    assert stats.cases >= n
-    assert not stats.failures, "\n".join(stats.failures[:20])
-    assert stats.max_s < _fuzz.TIME_LIMIT_S, stats.max_case
+    _fuzz.report_and_check(stats, n, name)
 
 
 @pytest.mark.parametrize("name", list(READERS))
