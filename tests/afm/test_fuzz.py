@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from battlab.afm import read_afm
 from battlab.errors import BattlabError
 from tests.conftest import REAL_DATA
+from tests.hardening._fuzz import TIME_LIMIT_S
 
 FILES = ["nanoscope_full_multiple_images.spm", "AFMReader_sample_0.jpk", "gwyfile_test.gwy"]
 
@@ -54,8 +55,9 @@ def test_damaged_gwyddion_sizes_never_hang(real_data):
     raw = _original("gwyfile_test.gwy")
     cases = [raw[:4] + b"\xff" * 8 + raw[12:], raw[:200], raw.replace(b"\0", b"\1", 3),
              raw[:4] + raw[4:40] + (0xFFFFFFFF).to_bytes(4, "little") + raw[44:], raw + b"trailing"]
+    read_afm(raw, name="intact.gwy", pixel_size_um=0.01)  # lazy imports are not parsing time
     for data in cases:
         start = time.perf_counter()
         with pytest.raises(CorruptFileError):
             read_afm(data, name="damaged.gwy", pixel_size_um=0.01)
-        assert time.perf_counter() - start < 2.0
+        assert time.perf_counter() - start < TIME_LIMIT_S
