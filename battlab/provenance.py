@@ -98,7 +98,9 @@ class Provenance:
         """Build a record from a table whose ``attrs["battlab"]`` describes its source."""
         meta = getattr(data, "attrs", {}).get("battlab", {}) if data is not None else {}
         inputs = []
-        if meta:
+        if meta.get("inputs"):  # a series stacked from several files: every one of them
+            inputs = [dict(record) for record in meta["inputs"]]
+        elif meta:
             inputs.append({k: meta.get(k) for k in ("source_name", "sha256", "format")})
             inputs[0]["name"] = Path(str(inputs[0].pop("source_name") or "")).name
         return cls(analysis=analysis, parameters=dict(parameters), inputs=inputs, **kwargs)
@@ -158,6 +160,29 @@ def _python_command() -> str:
     return " ".join([Path(sys.executable).name] + sys.argv)
 
 
+def _path_parts(token: str) -> list[tuple[str, str, str]]:
+    """``(prefix, path, suffix)`` readings of a command-line token that may hold a file path.
+
+    Options name files inside their values too (``--table xrd=x.csv@-420``, ``--map LiF-=m.h5:LiF-``,
+    ``--reference LFP=lfp.csv``, ``--echem=cell.csv``), so the ``NAME=`` prefixes (a NAME holds no
+    ``/``) and an ``@OFFSET`` or ``:DATASET`` tail are split off too; the most specific reading comes first.
+    """
+    prefix, rest = "", token
+    heads = [(prefix, rest)]
+    while "=" in rest and "/" not in rest.split("=", 1)[0]:
+        name, rest = rest.split("=", 1)
+        prefix += name + "="
+        heads.append((prefix, rest))
+    parts = []
+    for prefix, rest in reversed(heads):
+        parts.append((prefix, rest, ""))
+        for sep in ("@", ":"):
+            if sep in rest:
+                path, tail = rest.rsplit(sep, 1)
+                parts.append((prefix, path, sep + tail))
+    return [part for part in parts if part[1]]
+
+
 def rerun_argv(record_path, *, out_dir, inputs=()) -> list[str]:
     """The ``battlab`` arguments that repeat a recorded command-line analysis.
 
@@ -193,6 +218,9 @@ def rerun_argv(record_path, *, out_dir, inputs=()) -> list[str]:
     names = {i.get("name") for i in wanted.values()}
     places = [Path(t) for t in tokens if not t.startswith("-")] + [Path(p) for p in inputs]
     places += [Path(i["stored_at"]) for i in wanted.values() if i.get("stored_at")]
+    # Files named inside option values too (only files: no folder search started from a value).
+    places += [Path(path) for t in tokens for prefix, path, suffix in _path_parts(t)
+               if (prefix or suffix) and Path(path).is_file()]
     found: dict[str, Path] = {}
     for place in places:
         files = [f for f in place.rglob("*") if f.name in names] if place.is_dir() else [place]
@@ -218,10 +246,12 @@ def rerun_argv(record_path, *, out_dir, inputs=()) -> list[str]:
             argv += ["--out", str(out_dir)]
             out_seen, k = True, k + 2
             continue
-        path = Path(tok)
-        if not tok.startswith("-") and path.name in by_name and not path.is_dir():
-            # The recorded file, wherever its content is now.
-            tok = str(by_name[path.name])
+        if Path(tok) not in found.values():
+            for prefix, path, suffix in _path_parts(tok):
+                if Path(path).name in by_name and not Path(path).is_dir():
+                    # The recorded file, wherever its content is now (inside the option value, if there).
+                    tok = prefix + str(by_name[Path(path).name]) + suffix
+                    break
         argv.append(tok)
         k += 1
     if not out_seen:

@@ -21,7 +21,7 @@ from battlab.errors import BattlabWarning, InvalidParameterError, MissingDataErr
 __all__ = ["ECHEM_COLUMNS", "LinearCombinationFit", "PCAResult", "add_echem", "curve_axis", "curve_echem",
            "cycling_input_record", "echem_of", "echem_over_series", "linear_combination_fit", "load_cycling", "pca",
            "read_timestamps", "series_files",
-           "stack_curves", "times_for"]
+           "stack_curves", "times_for", "timestamps_input_record"]
 
 
 def curve_axis(data) -> str:
@@ -97,6 +97,9 @@ def stack_curves(curves, *, times=None, label: str = "curves"):
     meta["start_time_utc"] = pd.Timestamp(tvals[0]).tz_localize("UTC").isoformat()
     meta[f"n_{label}"] = len(curves)
     meta["sources"] = [curves[j].attrs.get("battlab", {}).get("source_name") for j in order]
+    # Every curve's file, not only the first, so provenance can check each one's content on a re-run.
+    meta["inputs"] = [{"name": Path(str(m.get("source_name") or "")).name, "sha256": m.get("sha256"),
+                       "format": m.get("format")} for m in (curves[j].attrs.get("battlab", {}) for j in order)]
     da.attrs["battlab"] = meta
     return da
 
@@ -508,6 +511,13 @@ def load_cycling(source, *, name: str | None = None, max_bytes: int | None = Non
         raise MissingDataError(f"{name or Path(str(source)).name} is not a cycling record (no test time, "
                                "potential and current); give the cycler's export (.mpr, .mpt, .csv…).")
     return table
+
+
+def timestamps_input_record(path) -> dict:
+    """The provenance ``inputs`` entry of a timestamps CSV (it sets the times, so its content counts too)."""
+    from battlab.provenance import sha256_of
+
+    return {"name": Path(path).name, "sha256": sha256_of(path), "format": "csv", "role": "timestamps"}
 
 
 def cycling_input_record(echem: pd.DataFrame, fallback_name: str) -> dict:

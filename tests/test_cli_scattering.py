@@ -55,7 +55,8 @@ def test_saxs_folder_recovers_eq1_and_joins_cycling(tmp_path):
     assert set(curves["curve"]) == set(range(6)) and curves["model"].notna().all()
     prov = json.loads((tmp_path / "res" / "provenance.json").read_text())
     assert prov["parameters"]["contrast_1e6_per_A2"] == 3.0
-    assert len(prov["inputs"]) == 7 and prov["inputs"][-1]["role"] == "cycling"
+    assert len(prov["inputs"]) == 8 and prov["inputs"][-1]["role"] == "cycling"  # 6 curves, timestamps, cycling
+    assert prov["inputs"][-2]["role"] == "timestamps"
 
 
 @pytest.mark.slow  # a subprocess importing the whole CLI

@@ -229,8 +229,9 @@ def _cmd_maps(args) -> int:
               "pixels": space.pixel_table(reference, moved, names=("reference", "moving"))}
     if reg.residuals is not None:
         tables["landmark_residuals"] = reg.residuals
+    # The landmark pairs set the placement when given: recorded like the maps.
     inputs = [{"name": Path(p).name, "sha256": sha256_of(p), "role": r}
-              for p, r in ((args.reference, "reference"), (args.moving, "moving"))]
+              for p, r in ((args.reference, "reference"), (args.moving, "moving"), (args.landmarks, "landmarks")) if p]
     prov = Provenance(analysis="battlab.correlate.space", inputs=inputs, command=args.command_line,
                       parameters={"reference_pixel_um": args.reference_pixel_um,
                                   "moving_pixel_um": args.moving_pixel_um, "registration": reg.to_dict(),

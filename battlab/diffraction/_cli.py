@@ -54,8 +54,8 @@ def _cmd_xrd(args) -> int:
         wavelength_A,
     )
     from battlab.errors import InvalidParameterError, MissingDataError
-    from battlab.provenance import Provenance, write_results
-    from battlab.series import cycling_input_record, load_cycling, pca
+    from battlab.provenance import Provenance, sha256_of, write_results
+    from battlab.series import cycling_input_record, load_cycling, pca, timestamps_input_record
 
     lam = args.wavelength_A
     if args.energy_keV is not None:
@@ -121,6 +121,11 @@ def _cmd_xrd(args) -> int:
               "echem_alignment": tracked.attrs["battlab"].get("alignment")}
     prov = Provenance.for_data("battlab.diffraction.track_peaks", series, params,
                                command=args.command_line)
+    if args.timestamps:  # the times come from it: a re-run must find the same content
+        prov.inputs.append(timestamps_input_record(args.timestamps))
+    if args.poni:  # the geometry that turned the images into patterns, likewise
+        prov.inputs.append({"name": Path(args.poni).name, "sha256": sha256_of(args.poni), "format": "poni",
+                            "role": "geometry"})
     if echem is not None:
         prov.inputs.append(cycling_input_record(echem, args.echem))
     written = write_results(args.out, tables, prov)

@@ -38,7 +38,7 @@ def _cmd_saxs(args) -> int:
     from battlab.provenance import Provenance, write_results
     from battlab.scattering.io import read_saxs
     from battlab.scattering.saxs import fit_saxs_series, globule_model
-    from battlab.series import cycling_input_record
+    from battlab.series import cycling_input_record, timestamps_input_record
 
     series, paths = _curves(args.files, read_saxs, args.timestamps, args.q_units)
     reduction = None
@@ -88,6 +88,8 @@ def _cmd_saxs(args) -> int:
     prov = Provenance.for_data("battlab.scattering.fit_saxs_series", series.isel(time=0), params,
                                command=args.command_line)
     prov.inputs = [{"name": p.name, "sha256": _sha(p), "format": "saxs-text"} for p in paths]
+    if args.timestamps:  # the times come from it: a re-run must find the same content
+        prov.inputs.append(timestamps_input_record(args.timestamps))
     if args.background:
         prov.inputs.append({"name": Path(args.background).name, "sha256": _sha(args.background),
                             "format": "saxs-text", "role": "background"})
@@ -115,7 +117,7 @@ def _cmd_reflectometry(args) -> int:
     from battlab.provenance import Provenance, write_results
     from battlab.scattering.io import read_reflectivity
     from battlab.scattering.reflectometry import fit_reflectivity_series, read_layers, sld_profile
-    from battlab.series import cycling_input_record
+    from battlab.series import cycling_input_record, timestamps_input_record
 
     layers = read_layers(args.layers)
     free = [f.strip() for item in args.free for f in item.split(",") if f.strip()]
@@ -159,6 +161,8 @@ def _cmd_reflectometry(args) -> int:
     prov.inputs = [{"name": p.name, "sha256": _sha(p), "format": "reflectivity-text"} for p in paths]
     prov.inputs.append({"name": Path(args.layers).name, "sha256": _sha(args.layers), "format": "csv",
                         "role": "layers"})
+    if args.timestamps:  # the times come from it: a re-run must find the same content
+        prov.inputs.append(timestamps_input_record(args.timestamps))
     if echem is not None:
         prov.inputs.append(cycling_input_record(echem, args.echem))
     written = write_results(args.out, {"reflectivity_fits": table,

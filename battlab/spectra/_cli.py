@@ -6,7 +6,7 @@ import sys
 import warnings
 from pathlib import Path
 
-__all__ = ["add_parser", "reference_spectra"]
+__all__ = ["add_parser", "reference_input_records", "reference_spectra"]
 
 
 def _window(text: str):
@@ -33,6 +33,16 @@ def reference_spectra(texts, *, technique: str = "xas") -> dict:
         ref = load_spectrum(path, technique=technique)
         references[name.strip()] = next(iter(ref.values())) if isinstance(ref, dict) else ref
     return references
+
+
+def reference_input_records(references: dict) -> list:
+    """Provenance ``inputs`` entries of :func:`reference_spectra` (role ``reference NAME``)."""
+    records = []
+    for name, ref in references.items():
+        meta = ref.attrs.get("battlab", {})
+        records.append({"name": Path(str(meta.get("source_name") or "")).name, "sha256": meta.get("sha256"),
+                        "format": meta.get("format"), "role": f"reference {name}"})
+    return records
 
 
 def _key_values(texts, option):
@@ -112,8 +122,8 @@ def _load(path, technique, timestamps):
 
 def _cmd_spectra(args) -> int:
     from battlab.errors import BattlabWarning, InvalidParameterError
-    from battlab.provenance import Provenance, write_results
-    from battlab.series import cycling_input_record, load_cycling
+    from battlab.provenance import Provenance, sha256_of, write_results
+    from battlab.series import cycling_input_record, load_cycling, timestamps_input_record
     from battlab.spectra.workflow import analyse_spectra, as_regions
 
     calibration = None
@@ -194,6 +204,14 @@ def _cmd_spectra(args) -> int:
     if args.spin_reference:
         params["spin_reference"] = Path(args.spin_reference).name
     prov = Provenance.for_data("battlab.spectra.analyse_spectra", first, params, command=args.command_line)
+    if args.timestamps:  # the times come from it: a re-run must find the same content
+        prov.inputs.append(timestamps_input_record(args.timestamps))
+    if references:  # the references set the LCF fractions: recorded like the data
+        prov.inputs += reference_input_records(references)
+    # The α-Fe calibration and the EPR spin standard set the numbers too: their content is recorded.
+    for path, role in ((args.calibration, "calibration"), (args.spin_reference, "spin reference")):
+        if path:
+            prov.inputs.append({"name": Path(path).name, "sha256": sha256_of(path), "format": None, "role": role})
     if echem is not None:
         prov.inputs.append(cycling_input_record(echem, args.echem))
     written = write_results(args.out, result.tables, prov)

@@ -29,13 +29,13 @@ def _open(args):
                     frame_time_s=getattr(args, "frame_time_s", None))
 
 
-def _write(args, analysis, data, result, params):
+def _write(args, analysis, data, result, params, extra_inputs=()):
     from battlab.provenance import Provenance, write_results
 
     params = {**result.options, **params, "notes": result.notes}
     prov = Provenance.for_data(analysis, None, params, command=args.command_line)
     prov.inputs = [{"name": data.attrs.get("source_name"), "sha256": data.attrs.get("source_sha256"),
-                    "format": data.attrs.get("source_format")}]
+                    "format": data.attrs.get("source_format")}, *extra_inputs]
     return write_results(args.out, result.tables, prov)
 
 
@@ -45,9 +45,9 @@ def _cmd_tem(args) -> int:
 
     data = _open(args)
     kind = data.attrs.get("kind")
-    radiography = None
+    radiography, extra_inputs = None, []
     if args.preset == "neutron-radiography":
-        data, radiography = _radiography(args, data)
+        data, radiography, extra_inputs = _radiography(args, data)
     elif args.open_beam or args.dark or args.roi:
         raise InvalidParameterError("--open-beam, --dark and --roi belong to --preset neutron-radiography.")
     if kind == "movie":
@@ -65,8 +65,10 @@ def _cmd_tem(args) -> int:
 
             import battlab
             from battlab.imaging.timing import per_frame_echem
+            from battlab.series import cycling_input_record
 
             cycler = battlab.load(args.echem, kind="echem")
+            extra_inputs.append(cycling_input_record(cycler, args.echem))  # frame_echem comes from it
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 result.tables["frame_echem"] = per_frame_echem(data["time_s"].to_numpy(), cycler,
@@ -109,7 +111,7 @@ def _cmd_tem(args) -> int:
                                     "bl.tem.decompose_spectrum_image).")
     else:
         raise InvalidParameterError(f"battlab tem does not analyse a {kind} yet.")
-    written = _write(args, f"battlab.tem.workflow ({kind})", data, result, {"input_kind": kind})
+    written = _write(args, f"battlab.tem.workflow ({kind})", data, result, {"input_kind": kind}, extra_inputs)
     print(f"{summary}; wrote {', '.join(p.name for p in written)} to {args.out}")
     for note in result.notes:
         print(f"battlab: note: {note}", file=sys.stderr)
@@ -139,7 +141,8 @@ def _eds(args, data):
 
 
 def _radiography(args, frames):
-    """Open-beam/dark normalised attenuation movie and, with --roi, the per-region table."""
+    """Open-beam/dark normalised attenuation movie, with --roi the per-region table, and the open-beam/dark
+    input records."""
     from battlab.errors import InvalidParameterError, MissingDataError
     from battlab.imaging.presets import areal_density, radiograph_attenuation, roi_attenuation
     from battlab.tem.io import open_tem
@@ -150,12 +153,19 @@ def _radiography(args, frames):
         raise MissingDataError("neutron radiographs are normalised by an open-beam image: give --open-beam FILE "
                                "(and --dark FILE when the camera has a dark current).")
 
-    def image(path):
-        return np.asarray(open_tem(path, pixel_size_nm=args.pixel_size_nm or 1.0, lazy=False).values, float)
+    records = []
 
-    att = radiograph_attenuation(frames, open_beam=image(args.open_beam), dark=image(args.dark) if args.dark else None)
+    def image(path, role):
+        data = open_tem(path, pixel_size_nm=args.pixel_size_nm or 1.0, lazy=False)
+        # The attenuation is divided by them: recorded like the radiographs, for a re-run to check.
+        records.append({"name": data.attrs.get("source_name"), "sha256": data.attrs.get("source_sha256"),
+                        "format": data.attrs.get("source_format"), "role": role})
+        return np.asarray(data.values, float)
+
+    att = radiograph_attenuation(frames, open_beam=image(args.open_beam, "open beam"),
+                                 dark=image(args.dark, "dark") if args.dark else None)
     if not args.roi:
-        return att, None
+        return att, None, records
     rois = {}
     for text in args.roi:
         name, _, box = text.partition("=")
@@ -167,7 +177,7 @@ def _radiography(args, frames):
         col = "delta_areal_density_mg_cm2" if args.molar_mass else "delta_areal_density_atoms_cm2"
         table[col] = areal_density(table["delta_attenuation"].to_numpy(), cross_section_barn=args.cross_section_barn,
                                    molar_mass_g_mol=args.molar_mass)
-    return att, table
+    return att, table, records
 
 
 def _cmd_saed(args) -> int:

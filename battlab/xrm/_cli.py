@@ -95,7 +95,7 @@ def _cmd_xrm(args) -> int:
 def _cmd_xanes(args) -> int:
     from battlab.errors import InvalidParameterError
     from battlab.provenance import Provenance, write_results
-    from battlab.spectra._cli import reference_spectra
+    from battlab.spectra._cli import reference_input_records, reference_spectra
     from battlab.xrm.io import open_volume
     from battlab.xrm.workflow import analyse_xanes
     from battlab.xrm.xanes import make_xanes_stack_array
@@ -116,6 +116,7 @@ def _cmd_xanes(args) -> int:
     params = dict(res.options)
     params.update({"energies_eV": [float(e) for e in energies], "pixel_size_um": args.pixel_um, "notes": res.notes})
     prov = Provenance.for_data("battlab.xrm.analyse_xanes", stack, params, command=args.command_line)
+    prov.inputs += reference_input_records(references)  # they set the SOC map: recorded like the stack
     written = write_results(args.out, res.tables, prov)
     written += _write_maps(args.out, res.maps)
     s = res.tables["summary"].iloc[0]
