@@ -60,23 +60,25 @@ class PlotPane:
 
     A figure identical to the one on show (same :func:`~battlab.plot._core.figure_fingerprint`)
     is not rendered and sent again: after a control moves, most of an app's figures are
-    unchanged, and redrawing them was most of a callback's time.
+    unchanged, and redrawing them was most of a callback's time. A figure that differs
+    only in its data, ranges, colours or title (same
+    :func:`~battlab.plot._core.figure_layout_key`) updates the Bokeh models on show in
+    place; the page then receives a patch, not a new figure.
     """
 
     def __init__(self, *, min_height_px: int = 340):
         self.widget = w.Box(layout=w.Layout(min_height=f"{min_height_px}px", overflow="auto"))
         self.widget.add_class("battlab-plot")
         self.object = None
-        self.revision = 0  # counts figures actually drawn
+        self.revision = 0  # counts figures actually drawn (in place or anew)
+        self.patched = 0  # of those, drawn by updating the figure on show
         self._fingerprint = None
         self._shown = None
+        self._layout_key = None
+        self._pipes = []  # one per panel of the figure on show, when it can be updated in place
 
     def update(self, obj):
-        import holoviews as hv
-        from bokeh.model import Model
-        from jupyter_bokeh import BokehModel
-
-        from battlab.plot._core import figure_fingerprint
+        from battlab.plot._core import figure_fingerprint, figure_layout_key
 
         # Compared while the figure on show is still referenced (see figure_fingerprint).
         fingerprint = figure_fingerprint(obj)
@@ -86,11 +88,64 @@ class PlotPane:
             return
         self.object = obj
         self.revision += 1
-        # A Bokeh model (e.g. a linked-brushing grid) is shown as it is; HoloViews objects are rendered.
-        model = obj if isinstance(obj, Model) else hv.render(obj, backend="bokeh")
-        self._shown = BokehModel(model)
         self._fingerprint = fingerprint
+        layout_key = figure_layout_key(obj)
+        if (layout_key is not None and layout_key == self._layout_key and shown is self._shown
+                and self._update_in_place(obj)):
+            self.patched += 1
+            return
+        self._draw(obj, layout_key)
+
+    def _update_in_place(self, obj) -> bool:
+        import warnings
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # a frame HoloViews cannot match is drawn anew
+                for pipe, panel in zip(self._pipes, _panels(obj), strict=True):
+                    pipe.send(panel)
+        except Exception:  # noqa: BLE001 - any failure falls back to drawing the figure anew
+            log.debug("in-place figure update failed; drawing anew", exc_info=True)
+            return False
+        return True
+
+    def _draw(self, obj, layout_key):
+        import holoviews as hv
+        from bokeh.model import Model
+        from jupyter_bokeh import BokehModel
+
+        self._pipes = []
+        if isinstance(obj, Model):  # e.g. a linked-brushing grid, shown as it is
+            model, layout_key = obj, None
+        elif layout_key is None:
+            model = hv.render(obj, backend="bokeh")
+        else:
+            # Each panel is drawn through a DynamicMap fed by a pipe, so that later figures
+            # with the same layout key update it in place; framewise, so that ranges follow
+            # each new figure as a fresh drawing would.
+            self._pipes = [hv.streams.Pipe(data=panel) for panel in _panels(obj)]
+            dmaps = [hv.DynamicMap(_framewise, streams=[pipe]) for pipe in self._pipes]
+            if isinstance(obj, hv.Layout):
+                drawn = hv.Layout(dmaps).opts(**obj.opts.get("plot").kwargs)
+                drawn = drawn.cols(obj._max_cols) if getattr(obj, "_max_cols", None) else drawn
+            else:
+                drawn = dmaps[0]
+            model = hv.renderer("bokeh").get_plot(drawn).state
+        self._shown = BokehModel(model)
+        self._layout_key = layout_key
         self.widget.children = [self._shown]
+
+
+def _panels(obj):
+    import holoviews as hv
+
+    return list(obj.values()) if isinstance(obj, hv.Layout) else [obj]
+
+
+def _framewise(data):
+    import holoviews as hv
+
+    return data.map(lambda element: element.opts(framewise=True, clone=True), hv.Element)
 
 
 def html_table(frame, columns, *, scale=None) -> str:

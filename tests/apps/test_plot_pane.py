@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from battlab.apps import CVApp
+from battlab.apps import CVApp, EISApp, GITTApp
 from battlab.apps._base import PlotPane
-from battlab.plot._core import figure_fingerprint
+from battlab.plot._core import figure_fingerprint, figure_layout_key
 
 
 def _figure(*, y_last=4.0, color="red", text="peak", width=300, title="capacity", cols=1, bounds_right=1.0,
@@ -62,11 +62,11 @@ def test_pane_skips_an_identical_figure_and_draws_a_changed_one():
     assert pane.revision == 1 and pane.widget.children[0] is first
     assert pane.object is same, "exports use the latest object"
     pane.update(_figure(y_last=5.0))
-    assert pane.revision == 2 and pane.widget.children[0] is not first
-    # Cleared from outside (an app hiding a figure): the same figure is drawn again.
+    assert pane.revision == 2 and pane.patched == 1 and pane.widget.children[0] is first
+    # Cleared from outside (an app hiding a figure): the same figure is drawn again, anew.
     pane.widget.children = []
     pane.update(_figure(y_last=5.0))
-    assert pane.revision == 3 and len(pane.widget.children) == 1
+    assert pane.revision == 3 and pane.patched == 1 and len(pane.widget.children) == 1
 
 
 def test_app_redraws_only_the_figures_a_control_changes():
@@ -84,3 +84,106 @@ def test_app_redraws_only_the_figures_a_control_changes():
     app.cycle.value = "last"
     changed = {k for k, p in panes.items() if p.revision > after[k]}
     assert {"rs", "b"} <= changed
+
+
+def _drawn(model):
+    """What a reader of the figure sees, by model kind: data, titles, axes, ranges, colours, legend."""
+    from bokeh.models import (
+        Axis,
+        ColorMapper,
+        ColumnDataSource,
+        GlyphRenderer,
+        LegendItem,
+        Range1d,
+        Title,
+    )
+
+    def values(column):
+        a = np.asarray(column)
+        return np.round(a.astype(float), 9).tobytes() if a.dtype.kind in "fiub" else str([str(v) for v in a.ravel()])
+
+    def colour(spec):
+        mapper = getattr(spec, "transform", None)
+        return str(spec) if mapper is None else (spec.field, list(mapper.palette), list(getattr(mapper, "factors", [])))
+
+    return {
+        "data": sorted(tuple((k, values(m.data[k])) for k in sorted(m.data)) for m in model.select({"type": ColumnDataSource})),
+        "titles": sorted(str(t.text) for t in model.select({"type": Title})),
+        "axes": sorted(str(a.axis_label) for a in model.select({"type": Axis})),
+        "ranges": sorted((round(float(r.start), 6), round(float(r.end), 6)) for r in model.select({"type": Range1d})
+                         if r.start is not None and r.end is not None),
+        "colours": sorted(str([colour(getattr(g.glyph, a, None)) for a in ("line_color", "fill_color")])
+                          for g in model.select({"type": GlyphRenderer})),
+        "mappers": sorted(str((list(m.palette), getattr(m, "low", None), getattr(m, "high", None)))
+                          for m in model.select({"type": ColorMapper})),
+        "legend": sorted(str(item.label) for item in model.select({"type": LegendItem})),
+    }
+
+
+def test_changed_data_colour_and_title_are_patched_into_the_figure_on_show():
+    pane = PlotPane()
+    pane.update(_figure())
+    shown = pane.widget.children[0]
+    sent = []
+    shown.send = lambda content, buffers=None: sent.append(content)  # what would go to the page
+    new = _figure(y_last=9.0, color="blue", title="energy", bounds_right=2.0)
+    assert figure_layout_key(new) == figure_layout_key(_figure())
+    pane.update(new)
+    assert pane.patched == 1 and pane.widget.children[0] is shown
+    assert sent and all(m["msg"] == "patch" for m in sent), "the page gets patches, not a new figure"
+    fresh = PlotPane()
+    fresh.update(new)
+    assert _drawn(shown._model) == _drawn(fresh.widget.children[0]._model)
+    drawn = _drawn(shown._model)
+    assert "energy" in drawn["titles"] and any("blue" in c for c in drawn["colours"])
+    assert max(end for _, end in drawn["ranges"]) >= 9.0, "ranges follow the new data (framewise)"
+
+
+@pytest.mark.parametrize("change", [{"unit": "mV"}, {"cols": 2}, {"width": 301}, {"text": "peaks"}])
+def test_a_figure_built_differently_is_drawn_anew(change):
+    pane = PlotPane()
+    pane.update(_figure())
+    shown = pane.widget.children[0]
+    pane.update(_figure(**change))
+    assert pane.revision == 2 and pane.patched == 0 and pane.widget.children[0] is not shown
+
+
+def test_figures_without_a_layout_key_are_drawn_anew():
+    from bokeh.plotting import figure
+
+    assert figure_layout_key(figure()) is None
+    assert figure_layout_key(hv.HoloMap({1: hv.Curve([1, 2]), 2: hv.Curve([2, 1])})) is None
+    assert figure_layout_key(hv.Layout([hv.Curve([1, 2]) + hv.Curve([2, 1])]) + hv.Curve([3, 1])) is not None
+    adjoint = hv.Curve([1, 2]) << hv.Histogram(([0, 1, 2], [1, 2]))
+    assert figure_layout_key(adjoint) is None and figure_layout_key(hv.Curve([1, 2]) + adjoint) is None
+
+
+@pytest.mark.parametrize("app_class, controls", [
+    (EISApp, ("kk_threshold", "weighting")),
+    (GITTApp, ("pulse", "mass", "area")),
+], ids=["eis", "gitt"])
+def test_figures_updated_in_place_match_a_fresh_drawing(app_class, controls):
+    """Every pane an app updates in place shows what a new pane would draw from the same figure."""
+    app = app_class()
+    panes = [v for v in vars(app).values() if isinstance(v, PlotPane)]
+    for name in controls:
+        ctrl = getattr(app, name)
+        options = [o[1] if isinstance(o, tuple) else o for o in getattr(ctrl, "options", ())]
+        start = ctrl.value
+        if options:
+            moves = [o for o in options if o != start][:2]
+        elif isinstance(start, int):
+            moves = [start + 1, start + 2]
+        else:
+            moves = [start * 1.3, start * 0.8]
+        for value in [*moves, start]:
+            before = sum(p.patched for p in panes)
+            ctrl.value = value
+            assert app.banner.layout.display == "none", app.banner.value
+            for pane in panes:
+                if pane._pipes and pane.widget.children:
+                    fresh = PlotPane()
+                    fresh.update(pane.object)
+                    assert _drawn(pane.widget.children[0]._model) == _drawn(fresh.widget.children[0]._model), name
+        assert sum(p.patched for p in panes) > before or name == controls[-1]
+    assert sum(p.patched for p in panes) > 0

@@ -10,7 +10,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 APP = "09_operando_xrd.ipynb"
 
-# Records, from now on, when the busy indicator becomes visible and when a plot's DOM changes.
+# Records, from now on, when the busy indicator becomes visible and when a plot changes: a
+# new figure changes the plot's DOM, an update in place changes a Bokeh document.
 _WATCH_BUSY = """() => {
   const events = window.__battlabBusy = [];
   const t0 = performance.now();
@@ -18,11 +19,10 @@ _WATCH_BUSY = """() => {
   new MutationObserver(() => {
     if (busy.offsetParent !== null) events.push({what: 'busy shown', t: performance.now() - t0});
   }).observe(busy, {attributes: true, attributeFilter: ['style']});
-  const plots = new MutationObserver(() => {
-    events.push({what: 'plot changed', t: performance.now() - t0});
-    plots.disconnect();
-  });
+  const changed = () => events.push({what: 'plot changed', t: performance.now() - t0});
+  const plots = new MutationObserver(changed);
   document.querySelectorAll('.battlab-plot').forEach((el) => plots.observe(el, {childList: true, subtree: true}));
+  (window.Bokeh ? window.Bokeh.documents : []).forEach((doc) => doc.on_change(changed));
 }"""
 
 
