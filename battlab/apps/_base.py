@@ -27,7 +27,7 @@ from battlab.apps._uploads import (
     safe_display_name,
     store_upload,
 )
-from battlab.errors import BattlabError
+from battlab.errors import BattlabError, BattlabWarning
 
 __all__ = ["BaseApp", "PlotPane", "load_browser_resources", "html_table", "DEFAULT_UPLOAD_LIMIT_MB"]
 
@@ -230,6 +230,12 @@ class BaseApp:
         self.banner.add_class("battlab-error")
         self.status = w.HTML()
         self.status.add_class("battlab-status")
+        # battlab's warnings about the data (repairs, unit mix-ups, samples left out): the
+        # kernel's stderr is invisible in a Voila page, so they are shown here.
+        self.notices = w.HTML(layout=w.Layout(display="none"))
+        self.notices.add_class("battlab-notices")
+        self._notice_messages: list[str] = []
+        self._data_accepted = False
         # Shown while a callback runs: the message leaves the kernel before the work starts,
         # so a slow recomputation is visibly under way within one round trip.
         self.busy = w.HTML(_BUSY_HTML, layout=w.Layout(display="none"))
@@ -261,7 +267,7 @@ class BaseApp:
         # The notebook carries the title; the app opens with its one-line purpose.
         header = w.HTML(f"<p><b>{html.escape(self.title)}.</b> {self.intro}</p>")
         self.widget = w.VBox([
-            header, source, self.banner, w.HBox([self.busy, self.status]),
+            header, source, self.banner, w.HBox([self.busy, self.status]), self.notices,
             w.HTML("<b>Parameters</b>"), self.controls,
             self._plot_area(),
             w.HTML("<b>Results</b>"), self.table,
@@ -282,11 +288,21 @@ class BaseApp:
         synced widget, so numbers outside a control's range are clamped and non-finite
         ones refused before an analysis sees them.
         """
+        import warnings
+
+        outermost = self.__dict__.get("_busy_depth", 0) == 0
         self._set_busy(+1)
+        caught = []
         try:
             if not self._validate_controls():
                 return None
-            result = func(*args, **kwargs)
+            if outermost:
+                self._data_accepted = False
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", BattlabWarning)
+                    result = func(*args, **kwargs)
+            else:
+                result = func(*args, **kwargs)
             refused = self.__dict__.get("_control_refused")
             if refused is not None and self.banner.layout.display == "none":
                 # Other observers of the refused change run after the refusal; an analysis that
@@ -303,8 +319,35 @@ class BaseApp:
                             "Try another file or setting.")
             return None
         finally:
+            if outermost:
+                self._show_notices(caught)
             self._set_busy(-1)
         return result
+
+    #: At most this many notices are listed (the newest), so a noisy file cannot fill the page.
+    MAX_NOTICES = 6
+
+    def _show_notices(self, caught):
+        """List battlab's warnings about the data on show; new data starts a new list."""
+        notices = getattr(self, "notices", None)
+        if notices is None:
+            return
+        messages = [] if self._data_accepted else list(self._notice_messages)
+        for warning in caught:
+            if issubclass(warning.category, BattlabWarning):
+                message = str(warning.message)
+                if message in messages:
+                    messages.remove(message)
+                messages.append(message)
+            else:
+                log.debug("battlab app: %s", warning.message)
+        messages = messages[-self.MAX_NOTICES:]
+        if messages == self._notice_messages and notices.layout.display != "none":
+            return
+        self._notice_messages = messages
+        notices.value = ("<div style='color:#7a5a00;font-size:12px'><b>Notes on this data:</b><ul style='margin:2px 0'>"
+                         + "".join(f"<li>{html.escape(m)}</li>" for m in messages) + "</ul></div>")
+        notices.layout.display = "block" if messages else "none"
 
     def _set_busy(self, step: int):
         busy = getattr(self, "busy", None)  # absent while the layout is being built
@@ -594,6 +637,7 @@ class BaseApp:
 
     def _accept_data(self, data, label, truth=None):
         started = time.perf_counter()
+        self._data_accepted = True  # the notices list starts again with this data
         self._set_data(data, label, truth=truth)
         self.source_label = label
         self.clear_error()

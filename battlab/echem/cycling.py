@@ -39,6 +39,10 @@ __all__ = [
 
 CELL_TYPES = ("auto", "full_cell", "cathode_half", "anode_half")
 DIRECTION = "direction"  # +1 charge, -1 discharge, 0 rest
+#: No cell, half cell or small module reaches this: a voltage column above it was in mV.
+PLAUSIBLE_MAX_VOLTAGE_V = 60.0
+#: About three years; a longer record is most likely a millisecond clock read as seconds.
+PLAUSIBLE_MAX_DURATION_S = 1e8
 
 
 def _require(df, columns):
@@ -57,7 +61,11 @@ def clean_timeseries(df: pd.DataFrame) -> pd.DataFrame:
     - if test time goes backwards and a monotonic Unix time exists, test time is rebuilt
       from it (a cycler restart); otherwise rows are sorted by time (stable);
     - rows repeating an earlier timestamp are dropped (the first is kept), because a
-      zero Δt cannot carry charge.
+      zero Δt cannot carry charge;
+    - unit mix-ups are warned about, not guessed at: voltages beyond
+      :data:`PLAUSIBLE_MAX_VOLTAGE_V` (a millivolt column) and a record longer than
+      :data:`PLAUSIBLE_MAX_DURATION_S` (a millisecond clock, which makes every capacity
+      1000 times too large).
 
     The result depends only on the set of rows, not on their order (for distinct times).
     """
@@ -88,11 +96,26 @@ def clean_timeseries(df: pd.DataFrame) -> pd.DataFrame:
             warnings.warn(f"dropped {int(dup.sum())} rows that repeat an earlier timestamp.",
                           BattlabWarning, stacklevel=2)
             out = out.loc[~dup]
+    _warn_unit_mixups(t, out[S.VOLTAGE].to_numpy(dtype=float))
     if out is df:
         return df
     out = out.reset_index(drop=True)
     out.attrs = dict(df.attrs)
     return out
+
+
+def _warn_unit_mixups(time_s, voltage_V):
+    """Warn where a column's values cannot be in the unit its name claims (see clean_timeseries)."""
+    if len(voltage_V) and np.percentile(np.abs(voltage_V), 99) > PLAUSIBLE_MAX_VOLTAGE_V:
+        warnings.warn(f"voltages reach {np.max(np.abs(voltage_V)):,.4g} V, beyond any cell: the voltage column "
+                      "looks like millivolts. Load the file with voltage_unit='mV' (or divide the column by 1000); "
+                      "voltage-based results (dQ/dV, averages, cut-offs) are 1000 times off until then.",
+                      BattlabWarning, stacklevel=3)
+    if len(time_s) > 1 and time_s[-1] - time_s[0] > PLAUSIBLE_MAX_DURATION_S:
+        years = (time_s[-1] - time_s[0]) / 3.156e7
+        warnings.warn(f"the record spans {years:,.1f} years: the time column looks like milliseconds read as "
+                      "seconds, which makes every capacity 1000 times too large. Load the file with time_unit='ms' "
+                      "(or divide the column by 1000).", BattlabWarning, stacklevel=3)
 
 
 def _rest_threshold(current, rest_current_A):

@@ -27,6 +27,9 @@ from battlab.echem._circuits import ELEMENTS, Circuit, Element, Node, parse_circ
 from battlab.errors import BattlabWarning, InvalidParameterError, MissingDataError
 from battlab.io import schema as S
 
+#: Impedance analysers reach a few tens of MHz; a higher frequency was recorded in mHz.
+PLAUSIBLE_MAX_FREQUENCY_HZ = 1e8
+
 __all__ = [
     "ELEMENTS",
     "Circuit",
@@ -102,6 +105,10 @@ def _clean_spectrum(f, z):
     f, z = f[ok], z[ok]
     if f.size < 3:
         raise MissingDataError("the spectrum has fewer than 3 valid points; it cannot be analysed.")
+    if f.max() > PLAUSIBLE_MAX_FREQUENCY_HZ:
+        warnings.warn(f"frequencies reach {f.max():.3g} Hz, beyond any impedance analyser: the frequency column "
+                      "looks like mHz. Divide it by 1000; time constants and capacitances are 1000 times off "
+                      "until then.", BattlabWarning, stacklevel=3)
     order = np.argsort(-f, kind="stable")
     return f[order], z[order]
 
