@@ -38,11 +38,15 @@ def _template_root() -> Path:
 
 
 def voila_command(notebooks: Path, *, port: int = 8866, ip: str = "127.0.0.1", open_browser: bool = False,
-                  token: str | None = None, base_url: str | None = None):
+                  token: str | None = None, base_url: str | None = None, preheat: int = 0):
     """The voila command line and environment that serve the gallery.
 
     With ``token``, every page and kernel request needs it (``?token=…`` once, then a
     cookie); ``base_url`` serves the gallery under a path behind a reverse proxy.
+    ``preheat`` keeps that many kernels per app notebook running with the app already
+    built on its demo, so a visitor's page opens without waiting for imports and the
+    demo analysis (each costs one kernel's memory while it waits; the gallery page
+    itself is never preheated).
     """
     args = [sys.executable, "-m", "voila", str(notebooks), f"--port={port}", f"--Voila.ip={ip}"]
     if base_url:
@@ -53,6 +57,10 @@ def voila_command(notebooks: Path, *, port: int = 8866, ip: str = "127.0.0.1", o
 
     settings = {section: dict(values) for section, values in VOILA_SETTINGS.items()}
     settings["Voila"]["tornado_settings"] = {"websocket_max_message_size": websocket_limit_bytes()}
+    if preheat > 0:
+        settings["VoilaConfiguration"].update(preheat_kernel=True, default_pool_size=int(preheat))
+        # The gallery page holds no app; a kernel kept ready for it would only take memory.
+        settings["VoilaKernelManager"] = {"preheat_denylist": ["00_gallery.ipynb"]}
     for section, values in settings.items():
         for key, value in values.items():
             args.append(f"--{section}.{key}={value!r}" if isinstance(value, dict) else f"--{section}.{key}={value}")
@@ -393,8 +401,10 @@ def _cmd_gallery(args) -> int:
 
             return _fail(f"no app called {args.app!r}; choose one of {', '.join(APPS)} (or its notebook name).")
     token = _gallery_token(args)
+    if args.preheat < 0:
+        return _fail("--preheat takes the number of ready kernels per app (0 to turn it off).")
     cmd, env = voila_command(served, port=args.port, ip=args.ip, open_browser=args.open, token=token,
-                             base_url=args.base_url)
+                             base_url=args.base_url, preheat=args.preheat)
     dirs = [str(Path(d).resolve()) for d in args.data_dir if Path(d).is_dir()]
     if dirs:
         env["BATTLAB_DATA_DIRS"] = os.pathsep.join(dirs)
@@ -550,6 +560,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve this one app only, in its own Voila process (e.g. CyclingApp or "
                         "01_galvanostatic_cycling): run one process per app so a heavy or crashing app "
                         "cannot slow down or take down the others")
+    s.add_argument("--preheat", type=int, default=0, metavar="N",
+                   help="keep N kernels per app running with the app built on its demo, so pages open at "
+                        "once (default 0; each ready kernel holds its app's memory, about 0.3–1 GB)")
     s.set_defaults(func=_cmd_gallery, show_token=False)
 
     s = sub.add_parser("batch", help="run one technique over a folder of files on dask (resumable)",

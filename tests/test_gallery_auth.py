@@ -113,3 +113,19 @@ def test_unknown_app_is_refused_with_the_list():
     res = subprocess.run([sys.executable, "-m", "battlab.cli", "gallery", "--app", "NoSuchApp"],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "no app called 'NoSuchApp'" in res.stderr and "CyclingApp" in res.stderr
+
+
+def test_preheat_keeps_kernels_for_the_apps_not_for_the_gallery_page(tmp_path):
+    from pathlib import Path
+
+    from battlab.cli import voila_command
+
+    cmd, _ = voila_command(Path("notebooks"), preheat=2)
+    assert "--VoilaConfiguration.preheat_kernel=True" in cmd
+    assert "--VoilaConfiguration.default_pool_size=2" in cmd
+    assert any(a.startswith("--VoilaKernelManager.preheat_denylist=") and "00_gallery.ipynb" in a for a in cmd)
+    plain, _ = voila_command(Path("notebooks"))
+    assert not [a for a in plain if "preheat" in a]
+    res = subprocess.run([sys.executable, "-m", "battlab.cli", "gallery", "--preheat", "-1"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "--preheat" in res.stderr
