@@ -37,7 +37,7 @@ from tests.browser.conftest import serve_voila  # noqa: E402  one way to start V
 #: keyboard, or a number field retyped (value × 1.2 and back) and confirmed with Enter.
 APPS = {
     "CyclingApp": ("01_galvanostatic_cycling.ipynb", "100 cycles", "Cycles"),
-    "CVApp": ("02_cyclic_voltammetry.ipynb", "24 sweeps", "Anodic peak window (V)"),
+    "CVApp": ("02_cyclic_voltammetry.ipynb", "24 sweeps", "T (K)"),
     "EISApp": ("03_impedance.ipynb", "1 spectrum", "KK threshold (%)"),
     "GITTApp": ("04_gitt.ipynb", "190 pulses", "Fit window (fraction of pulse)"),
     "OpticalApp": ("05_operando_optical.ipynb", "100 frames", "ROI rows (px)"),
@@ -113,9 +113,12 @@ def _move(page, kind, box, k, start):
         field.fill(f"{float(start) * 1.2:.6g}" if k % 2 == 0 else start)
         field.press("Enter")
     else:
+        # start is the option selected at first: alternate between the next option and it
+        # (selecting the option already selected changes nothing and answers nothing).
         select = box.locator("select").first
         page.evaluate(_WATCH)
-        select.select_option(index=1 if k % 2 == 0 else 0)
+        n_options = select.locator("option").count()
+        select.select_option(index=(int(start) + 1) % n_options if k % 2 == 0 else int(start))
 
 
 def measure(browser, url, notebook, ready, label, n_changes):
@@ -129,7 +132,9 @@ def measure(browser, url, notebook, ready, label, n_changes):
         kind, box = _control(page, label)
         times, busy, firsts = [], [], []
         if box is not None:
-            start = box.locator("input").first.input_value() if kind == ".widget-text" else None
+            start = (box.locator("input").first.input_value() if kind == ".widget-text"
+                     else box.locator("select").first.evaluate("s => s.selectedIndex")
+                     if kind == ".widget-dropdown" else None)
             for k in range(n_changes):
                 _move(page, kind, box, k, start)
                 ms, busy_ms, first_ms = page.evaluate("window.__battlabLatency")
