@@ -33,12 +33,12 @@ def chromium_path():
 
 
 @contextlib.contextmanager
-def serve_voila(log_dir, *, env_extra=None):
+def serve_voila(log_dir, *, env_extra=None, preheat=0):
     """A real Voila server on the gallery notebooks; yields its URL, stops it afterwards."""
     from battlab.cli import voila_command
 
     port = _free_port()
-    cmd, env = voila_command(REPO / "notebooks", port=port)
+    cmd, env = voila_command(REPO / "notebooks", port=port, preheat=preheat)
     env.update(env_extra or {})
     with open(Path(log_dir) / "voila.log", "w") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
