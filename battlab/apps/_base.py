@@ -136,6 +136,14 @@ class PlotPane:
         self.widget.children = [self._shown]
 
 
+def _same_key(a, b) -> bool:
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(_same_key(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, (str, bytes, int, float, complex, type(None))):
+        return type(a) is type(b) and a == b
+    return a is b
+
+
 def _panels(obj):
     import holoviews as hv
 
@@ -323,6 +331,23 @@ class BaseApp:
                 self._show_notices(caught)
             self._set_busy(-1)
         return result
+
+    def _memo(self, name, key, compute):
+        """``compute()``, or the value it gave at the last call under ``name`` with the same ``key``.
+
+        Apps re-run their analysis after every control move; a step whose inputs the move did
+        not touch is taken from here instead of recomputed. ``key`` is a tuple of the step's
+        inputs: numbers, strings and tuples compare by value, anything else (a movie, a
+        table) by identity, and the entry keeps those objects alive so that an identity is
+        never mistaken for a new object's.
+        """
+        cache = self.__dict__.setdefault("_memo_cache", {})
+        entry = cache.get(name)
+        if entry is not None and _same_key(entry[0], key):
+            return entry[1]
+        value = compute()
+        cache[name] = (key, value)
+        return value
 
     #: At most this many notices are listed (the newest), so a noisy file cannot fill the page.
     MAX_NOTICES = 6

@@ -314,13 +314,22 @@ class OpticalApp(BaseApp):
     def roi(self):
         return (*self.rows.value, *self.cols.value)
 
+    def _movie_key(self, movie):
+        """What a timed movie is made of: the loaded movie and the frame-interval input."""
+        return (self.movie, float(self.frame_interval.value)) if movie is not None else (movie,)
+
     def _electrode_analysis(self, movie, echem):
         from battlab.optical import analyze_movie
 
-        return analyze_movie(movie, pixel_size_um=self.pixel_size.value, separator=self.separator.value,
-                             roi=self.roi if movie is self.movie else None, max_delta_e=self.max_de.value,
-                             echem=echem, clock_offset_s=self.clock_offset.value,
-                             colour_space=self.colour_space.value, drift="auto" if self.drift.value else None)
+        own = movie is self.movie or movie.attrs.get("time_source") == "frame interval input"
+        roi, drift = (self.roi if own else None), ("auto" if self.drift.value else None)
+        key = (self._movie_key(movie) if own else (movie,), echem, float(self.pixel_size.value), self.separator.value,
+               roi, float(self.max_de.value), float(self.clock_offset.value), self.colour_space.value, drift)
+        # Moves of the event, area or dendrite controls leave this (the slow part) as it was.
+        return self._memo("electrode", key, lambda: analyze_movie(
+            movie, pixel_size_um=self.pixel_size.value, separator=self.separator.value, roi=roi,
+            max_delta_e=self.max_de.value, echem=echem, clock_offset_s=self.clock_offset.value,
+            colour_space=self.colour_space.value, drift=drift))
 
     def _analyse(self):
         if self.movie is None or getattr(self, "_busy", False):
@@ -351,9 +360,11 @@ class OpticalApp(BaseApp):
             if self.find_events.value:
                 from battlab.optical import find_events
 
-                self.events = find_events(movie, echem, clock_offset_s=self.clock_offset.value,
-                                          separator=self.separator.value, roi=self.roi,
-                                          threshold_sigma=self.event_sigma.value)
+                key = (self._movie_key(movie), echem, float(self.clock_offset.value), self.separator.value,
+                       self.roi, float(self.event_sigma.value))
+                self.events = self._memo("events", key, lambda: find_events(
+                    movie, echem, clock_offset_s=self.clock_offset.value, separator=self.separator.value,
+                    roi=self.roi, threshold_sigma=self.event_sigma.value))
         if warning is None:
             drift_notes = [str(c.message) for c in caught if "drift" in str(c.message)]
             warning = drift_notes[0] if drift_notes else None

@@ -268,3 +268,28 @@ def test_rare_events_table_and_markers():
     assert markers and len(markers[0]) == 2
     app.find_events.value = False
     assert app.events is None and "off" in app.events_table.value
+
+
+def test_moves_that_leave_the_analysis_inputs_alone_reuse_it_and_the_roi_survives_a_frame_interval():
+    from battlab.optical import analyze_movie
+
+    app = OpticalApp()
+    app.find_events.value = True
+    first, events = app.result, app.events
+    # The event threshold changes the events only: the movie analysis is the same object, not a re-run.
+    app.event_sigma.value = app.event_sigma.value + 1.0
+    assert app.result is first and app.events is not events
+    # ...and it equals a fresh analysis with the same inputs (deterministic, exact).
+    fresh = analyze_movie(app.movie, pixel_size_um=app.pixel_size.value, separator=app.separator.value,
+                          roi=app.roi, max_delta_e=app.max_de.value, echem=app.echem,
+                          clock_offset_s=app.clock_offset.value, colour_space=app.colour_space.value,
+                          drift="auto" if app.drift.value else None)
+    pd.testing.assert_frame_equal(first.frames, fresh.frames)
+    # A typed frame interval keeps the ROI (it used to drop it) and is a new analysis input.
+    app.frame_interval.value = 2.0
+    assert app.result is not first and app.result.parameters["roi"] == list(app.roi)
+    assert app.result.frames["time_s"].diff().dropna().eq(2.0).all()
+    again = app.result
+    app.rows.value = (app.rows.value[0] + 2, app.rows.value[1])
+    assert app.result is not again and app.result.parameters["roi"] == list(app.roi)
+    assert app.banner.layout.display == "none", app.banner.value
