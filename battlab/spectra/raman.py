@@ -47,6 +47,21 @@ def d_to_g_ratio(spectrum, *, d_window=(1250.0, 1450.0), g_window=(1500.0, 1700.
         raise InvalidParameterError("d_to_g_ratio needs a spectrum over wavenumber_cm1 (technique='raman').")
     tracked = track_bands(spectrum, {"D": d_window, "G": g_window}, model=model, baseline=baseline,
                           baseline_options=baseline_options, min_snr=min_snr)
+    out = ratio_from_bands(tracked, measure=measure, single="time" not in spectrum.dims)
+    out.attrs["battlab"] = {"analysis": "battlab.spectra.d_to_g_ratio", "measure": measure,
+                            "d_window_cm1": tuple(d_window), "g_window_cm1": tuple(g_window), "model": model}
+    return out
+
+
+def ratio_from_bands(tracked: pd.DataFrame, *, measure: str = "height", single: bool = False) -> pd.DataFrame:
+    """The I_D/I_G table of :func:`d_to_g_ratio` from D and G rows already fitted by ``track_bands``.
+
+    Lets a workflow that tracks the D and G windows among its bands reuse those fits
+    instead of fitting both bands again. ``single``: the series was one spectrum (no time
+    columns).
+    """
+    if measure not in ("height", "area"):
+        raise InvalidParameterError(f"measure must be 'height' or 'area', got {measure!r}.")
     d = tracked[tracked["band"] == "D"].set_index("spectrum")
     g = tracked[tracked["band"] == "G"].set_index("spectrum")
     out = pd.DataFrame({"time": g["time"], "elapsed_s": g["elapsed_s"]})
@@ -61,8 +76,6 @@ def d_to_g_ratio(spectrum, *, d_window=(1250.0, 1450.0), g_window=(1500.0, 1700.
     num, den = out[f"d_{measure}"], out[f"g_{measure}"]
     out["id_ig"] = (num / den.where(den > 0)).astype(float)
     out = out.reset_index()
-    if "time" not in spectrum.dims:
+    if single:
         out = out.drop(columns=["time", "elapsed_s"])
-    out.attrs["battlab"] = {"analysis": "battlab.spectra.d_to_g_ratio", "measure": measure,
-                            "d_window_cm1": tuple(d_window), "g_window_cm1": tuple(g_window), "model": model}
     return out

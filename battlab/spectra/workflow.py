@@ -280,15 +280,25 @@ def _bands(result, *, windows, model, min_snr, prefix, **_):
 
 
 def _raman(result, *, windows, model, min_snr, prefix, **kw):
-    from battlab.spectra.raman import d_to_g_ratio
+    from battlab.spectra.raman import d_to_g_ratio, ratio_from_bands
 
     _bands(result, windows=windows, model=model, min_snr=min_snr, prefix=prefix)
     if "D" in windows and "G" in windows:
         for name, series in result.processed.items():
+            bands = result.tables.get(f"{prefix(name)}bands")
             try:
-                result.tables[f"{prefix(name)}d_to_g"] = d_to_g_ratio(series, d_window=windows["D"],
-                                                                      g_window=windows["G"], model=model,
-                                                                      min_snr=min_snr)
+                if bands is not None and {"D", "G"} <= set(bands["band"]):
+                    # The band table already holds the D and G fits: the same windows, model and
+                    # baseline as d_to_g_ratio would use, so they are not fitted twice.
+                    table = ratio_from_bands(bands[bands["band"].isin(["D", "G"])],
+                                             single="time" not in series.dims)
+                    table.attrs["battlab"] = {"analysis": "battlab.spectra.d_to_g_ratio", "measure": "height",
+                                              "d_window_cm1": tuple(windows["D"]),
+                                              "g_window_cm1": tuple(windows["G"]), "model": model}
+                else:
+                    table = d_to_g_ratio(series, d_window=windows["D"], g_window=windows["G"], model=model,
+                                         min_snr=min_snr)
+                result.tables[f"{prefix(name)}d_to_g"] = table
             except BattlabError as exc:
                 result.notes.append(f"{name}: I_D/I_G not computed ({exc})")
 

@@ -55,3 +55,17 @@ def test_xps_without_acquisition_times_needs_an_offset():
     comp = result.tables["composition"]
     assert result.options["alignment"] == {"time_basis": "test", "clock_offset_s": 5000.0}
     assert (comp["test_time_s"] == 5000.0).all() and comp["voltage_V"].notna().all()
+
+
+def test_raman_workflow_reuses_its_d_and_g_band_fits_for_the_ratio():
+    """The workflow's I_D/I_G comes from its band table; it equals fitting D and G again (1e-12)."""
+    import pandas as pd
+
+    from battlab.spectra.raman import d_to_g_ratio
+
+    demo = make_raman_graphite_series(n_spectra=12)
+    result = analyse_spectra(demo.data)
+    again = d_to_g_ratio(result.processed[next(iter(result.processed))], model=result.options.get("model", "lorentzian"))
+    shown = result.tables["d_to_g"]
+    pd.testing.assert_frame_equal(shown[again.columns], again, check_exact=False, rtol=1e-12)
+    assert shown.attrs["battlab"]["analysis"] == "battlab.spectra.d_to_g_ratio"
