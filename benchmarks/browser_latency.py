@@ -121,14 +121,19 @@ def _move(page, kind, box, k, start):
         select.select_option(index=(int(start) + 1) % n_options if k % 2 == 0 else int(start))
 
 
+def _open(page, url, notebook, ready):
+    """Seconds from the page request until the app's demo is analysed and drawn."""
+    t0 = time.perf_counter()
+    page.goto(url + "voila/render/" + notebook, timeout=180_000)
+    page.wait_for_selector(".battlab-plot canvas", timeout=180_000)
+    page.wait_for_selector(f".battlab-status >> text={ready}", timeout=180_000)
+    return time.perf_counter() - t0
+
+
 def measure(browser, url, notebook, ready, label, n_changes):
     page = browser.new_page()
     try:
-        t0 = time.perf_counter()
-        page.goto(url + "voila/render/" + notebook, timeout=180_000)
-        page.wait_for_selector(".battlab-plot canvas", timeout=180_000)
-        page.wait_for_selector(f".battlab-status >> text={ready}", timeout=180_000)
-        cold_s = time.perf_counter() - t0
+        cold_s = _open(page, url, notebook, ready)
         kind, box = _control(page, label)
         times, busy, firsts = [], [], []
         if box is not None:
@@ -154,14 +159,9 @@ def measure(browser, url, notebook, ready, label, n_changes):
 
 
 def _open_s(browser, url, notebook, ready):
-    """Seconds from the page request until the app's demo is drawn."""
     page = browser.new_page()
     try:
-        t0 = time.perf_counter()
-        page.goto(url + "voila/render/" + notebook, timeout=180_000)
-        page.wait_for_selector(".battlab-plot canvas", timeout=180_000)
-        page.wait_for_selector(f".battlab-status >> text={ready}", timeout=180_000)
-        return time.perf_counter() - t0
+        return _open(page, url, notebook, ready)
     finally:
         page.close()
 

@@ -196,21 +196,28 @@ def test_epr_spin_count_cli(tmp_path):
     assert bad.returncode != 0 and "reference-spins" in bad.stderr
 
 
-def test_mossbauer_velocity_axis_recalibrated_in_process(tmp_path, capsys):
-    """``--calibration`` with a velocity-axis α-Fe file corrects the data's scale and zero (in process: fast)."""
-    from battlab.cli import main
+def write_mossbauer_pair(folder, *, n_points=600):
+    """An α-Fe calibration spectrum and an LFP/FP sample (``alpha.csv``, ``sample.csv``) on a
+    drive whose nominal velocity scale is 1.5 % off with its zero 0.04 mm/s off."""
     from battlab.datasets.spectra import _mossbauer_counts, make_mossbauer_lfp_series
 
-    v_true = np.linspace(-7, 7, 600)
+    v_true = np.linspace(-7, 7, n_points)
     alpha = {"kind": "sextet", "isomer_shift_mm_s": 0.0, "quadrupole_mm_s": 0.0, "field_T": 33.0, "fwhm_mm_s": 0.25,
              "area_mm_s": 0.35}
     sites = [dict(s, area_mm_s=a) for s, a in zip(make_mossbauer_lfp_series(n_spectra=2).truth["sites"], (0.12, 0.18),
                                                  strict=True)]
     gen = np.random.default_rng(3)
-    nominal = (v_true - 0.04) / 0.985  # the drive's nominal scale: 1.5 % off, zero 0.04 mm/s off
+    nominal = (v_true - 0.04) / 0.985
     for name, model in (("alpha.csv", [alpha]), ("sample.csv", sites)):
         counts = gen.poisson(_mossbauer_counts(v_true, model, 1e6))
-        pd.DataFrame({"Velocity (mm/s)": nominal, "Counts": counts}).to_csv(tmp_path / name, index=False)
+        pd.DataFrame({"Velocity (mm/s)": nominal, "Counts": counts}).to_csv(folder / name, index=False)
+
+
+def test_mossbauer_velocity_axis_recalibrated_in_process(tmp_path, capsys):
+    """``--calibration`` with a velocity-axis α-Fe file corrects the data's scale and zero (in process: fast)."""
+    from battlab.cli import main
+
+    write_mossbauer_pair(tmp_path)
     assert main(["spectra", str(tmp_path / "sample.csv"), "--calibration", str(tmp_path / "alpha.csv"),
                  "--out", str(tmp_path / "res")]) == 0
     assert capsys.readouterr().out.startswith("mossbauer: 1 spectrum")

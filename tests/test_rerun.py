@@ -231,20 +231,11 @@ def _spectra_case(tmp_path):
 
 
 def _mossbauer_case(tmp_path):
-    from battlab.datasets.spectra import _mossbauer_counts, make_mossbauer_lfp_series
+    from tests.test_cli_spectra import write_mossbauer_pair
 
-    # As tests/test_cli_spectra.py: an α-Fe calibration spectrum corrects the sample's velocity axis.
-    v_true = np.linspace(-7, 7, 400)
-    alpha = {"kind": "sextet", "isomer_shift_mm_s": 0.0, "quadrupole_mm_s": 0.0, "field_T": 33.0, "fwhm_mm_s": 0.25,
-             "area_mm_s": 0.35}
-    sites = [dict(s, area_mm_s=a) for s, a in zip(make_mossbauer_lfp_series(n_spectra=2).truth["sites"], (0.12, 0.18),
-                                                 strict=True)]
-    gen = np.random.default_rng(3)
+    # An α-Fe calibration spectrum corrects the sample's velocity axis.
     (tmp_path / "in").mkdir()
-    for name, model in (("alpha.csv", [alpha]), ("sample.csv", sites)):
-        counts = gen.poisson(_mossbauer_counts(v_true, model, 1e6))
-        pd.DataFrame({"Velocity (mm/s)": (v_true - 0.04) / 0.985, "Counts": counts}).to_csv(tmp_path / "in" / name,
-                                                                                          index=False)
+    write_mossbauer_pair(tmp_path / "in", n_points=400)
     return ["spectra", str(tmp_path / "in" / "sample.csv"), "--calibration", str(tmp_path / "in" / "alpha.csv")]
 
 

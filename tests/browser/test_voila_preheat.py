@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from battlab.cli import voila_command
-from tests.browser.conftest import REPO, _free_port, wait_for_change
+from tests.browser.conftest import REPO, _free_port, stop_process, wait_for_change
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -75,11 +75,7 @@ def test_a_preheated_app_kernel_is_ready_before_the_visit_and_the_pool_refills(n
         assert not p.page.locator(".battlab-error").is_visible()
         p.assert_clean()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 def _cpu_s(process):
