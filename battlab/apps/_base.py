@@ -131,9 +131,32 @@ class PlotPane:
             else:
                 drawn = dmaps[0]
             model = hv.renderer("bokeh").get_plot(drawn).state
-        self._shown = BokehModel(model)
+        self._shown = _one_way(BokehModel)(model)
         self._layout_key = layout_key
         self.widget.children = [self._shown]
+
+
+_ONE_WAY = {}
+
+
+def _one_way(base):
+    """``jupyter_bokeh.BokehModel`` that ignores model changes coming back from the page.
+
+    The page echoes every change a patch made (jupyter_bokeh 4 re-sends them), and an echo
+    of an older update can arrive after a newer one was sent: taken in, it would put the
+    older data back on the kernel's side, and the next update that equals it would then
+    send nothing and leave the page stale. battlab's figures need nothing from the page
+    (zoom and hover stay in the browser), so those messages are dropped.
+    """
+    if base not in _ONE_WAY:
+        class OneWayBokehModel(base):
+            def _sync_model(self, model, content, buffers):
+                if content.get("event") == "jsevent" and content.get("kind") == "ModelChanged":
+                    return
+                super()._sync_model(model, content, buffers)
+
+        _ONE_WAY[base] = OneWayBokehModel
+    return _ONE_WAY[base]
 
 
 def _same_key(a, b) -> bool:

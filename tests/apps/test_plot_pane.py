@@ -187,3 +187,25 @@ def test_figures_updated_in_place_match_a_fresh_drawing(app_class, controls):
                     assert _drawn(pane.widget.children[0]._model) == _drawn(fresh.widget.children[0]._model), name
         assert sum(p.patched for p in panes) > before or name == controls[-1]
     assert sum(p.patched for p in panes) > 0
+
+
+def test_changes_echoed_by_the_page_do_not_roll_the_kernel_side_back():
+    """The page re-sends every change a patch made; a late echo must not restore older data."""
+    from bokeh.models import ColumnDataSource
+    from jupyter_bokeh import BokehModel
+
+    pane = PlotPane()
+    pane.update(_figure())
+    pane.update(_figure(y_last=9.0))  # in place
+    shown = pane.widget.children[0]
+    source = next(m for m in shown._model.select({"type": ColumnDataSource}) if "y" in m.data)
+    now = np.asarray(source.data["y"]).copy()
+    echo = {"event": "jsevent", "kind": "ModelChanged", "model": {"id": source.id}, "attr": "data",
+            "new": {"type": "map", "entries": [["x", [1.0, 2.0, 3.0]], ["y", [3.0, 3.5, 4.0]]]}}
+    shown._sync_model(shown, dict(echo), [])
+    np.testing.assert_array_equal(source.data["y"], now)
+    # A plain BokehModel takes the same message in: the older data would be back.
+    plain = BokehModel(hv.render(hv.Curve([1, 2])))
+    plain_source = next(iter(plain._model.select({"type": ColumnDataSource})))
+    plain._sync_model(plain, {**echo, "model": {"id": plain_source.id}}, [])
+    assert list(plain_source.data["y"]) == [3.0, 3.5, 4.0]

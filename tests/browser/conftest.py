@@ -90,11 +90,17 @@ class Page:
 
     def __init__(self, browser):
         self.external = []
-        #: sizes of the websocket messages the page sent (uploads travel in them)
+        #: sizes of the websocket messages the page sent (uploads travel in them); the page's
+        #: echoes of figure updates (Bokeh model changes, ignored by the kernel) are left out
         self.sent_frames: list[int] = []
         self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
         self.page.route("**/*", self._route)
-        self.page.on("websocket", lambda ws: ws.on("framesent", lambda data: self.sent_frames.append(len(data))))
+        self.page.on("websocket", lambda ws: ws.on("framesent", self._sent))
+
+    def _sent(self, data):
+        marker = '"kind":"ModelChanged"'
+        if (marker.encode() if isinstance(data, bytes) else marker) not in data:
+            self.sent_frames.append(len(data))
 
     def _route(self, route):
         url = route.request.url
