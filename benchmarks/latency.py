@@ -124,6 +124,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--changes", type=int, default=20, help="value changes per control (>= 20 for p95)")
     ap.add_argument("--output", type=Path, default=HERE / "LATENCY.md")
+    ap.add_argument("--apps", nargs="+", metavar="APP", help="measure only these apps (default: all)")
     args = ap.parse_args(argv)
     logging.getLogger("battlab.apps").setLevel(logging.CRITICAL)
     warnings.simplefilter("ignore")
@@ -136,7 +137,7 @@ def main(argv=None):
              f"the updated figures). Target: p95 < {TARGET_P95_MS:.0f} ms.", "",
              "| App | Control | p50 (ms) | p95 (ms) | meets target |", "|---|---|---:|---:|---|"]
     builds = []
-    for name in apps.APPS:
+    for name in args.apps or apps.APPS:
         print(f"[{name}] ...", flush=True)
         build_s, rows = measure_app(name, args.changes)
         builds.append((name, build_s))
