@@ -268,7 +268,7 @@ def _cmd_cv(args) -> int:
 
     import battlab
     from battlab.echem import cv
-    from battlab.provenance import Provenance, write_results
+    from battlab.provenance import Provenance, data_input, write_results
 
     notes = []
     with warnings.catch_warnings(record=True) as caught:
@@ -323,11 +323,7 @@ def _cmd_cv(args) -> int:
               "concentration_mol_cm3": args.concentration_mol_cm3, "temperature_K": args.temperature_K,
               "randles_sevcik_form": args.form, "peak_fit_V": 0.01, "dunn_n_grid": 400,
               "sweep_options": lab.attrs["battlab"]["cv"]}
-    inputs = []
-    for t in tables:
-        meta = t.attrs.get("battlab", {})
-        inputs.append({"name": Path(str(meta.get("source_name") or "")).name, "sha256": meta.get("sha256"),
-                       "format": meta.get("format")})
+    inputs = [data_input(t.attrs.get("battlab", {})) for t in tables]
     prov = Provenance("battlab.echem.cv", params, inputs, command=args.command_line)
     written = write_results(args.out, out, prov)
     line = f"{len(out['sweeps'])} sweeps at {', '.join(f'{r:.3g}' for r in rates)} mV/s"

@@ -50,6 +50,30 @@ def sha256_of(data_or_path) -> str:
     return h.hexdigest()
 
 
+def file_input(path, *, role: str | None = None, format: str | None = None) -> dict:
+    """The provenance ``inputs`` entry of a file an analysis read: its name and content (sha256).
+
+    Every file that sets a number (timestamps, calibrations, references, geometries…) is
+    recorded this way, so a re-run finds it by content and a changed copy is noticed.
+    """
+    record = {"name": Path(path).name, "sha256": sha256_of(path), "format": format}
+    if role is not None:
+        record["role"] = role
+    return record
+
+
+def data_input(meta: dict, *, role: str | None = None, fallback_name: str = "") -> dict:
+    """The provenance ``inputs`` entry of data a reader loaded, from its ``attrs["battlab"]``.
+
+    The reader hashed the file as it read it, so nothing is read again here.
+    """
+    record = {"name": Path(str(meta.get("source_name") or fallback_name)).name, "sha256": meta.get("sha256"),
+              "format": meta.get("format")}
+    if role is not None:
+        record["role"] = role
+    return record
+
+
 def _jsonable(value):
     """Make numpy scalars, paths and tuples JSON-friendly without losing meaning."""
     if isinstance(value, dict):
@@ -101,8 +125,7 @@ class Provenance:
         if meta.get("inputs"):  # a series stacked from several files: every one of them
             inputs = [dict(record) for record in meta["inputs"]]
         elif meta:
-            inputs.append({k: meta.get(k) for k in ("source_name", "sha256", "format")})
-            inputs[0]["name"] = Path(str(inputs[0].pop("source_name") or "")).name
+            inputs.append(data_input(meta))
         return cls(analysis=analysis, parameters=dict(parameters), inputs=inputs, **kwargs)
 
     def to_dict(self) -> dict:
@@ -183,6 +206,24 @@ def _path_parts(token: str) -> list[tuple[str, str, str]]:
     return [part for part in parts if part[1]]
 
 
+def _moved_folder(path: str, moved: set[Path], *, renamed_ok: bool) -> Path | None:
+    """Where a recorded input folder that is gone now is, among the folders ``--input`` led to.
+
+    The folder of the same name; else, for a path (it holds a ``/``) that is a whole
+    positional argument (``renamed_ok``: positionals name inputs, unlike option values such
+    as ``--ratio A/B``, and subcommand words hold no ``/``), the one folder all moved inputs
+    share. Anything else stays as recorded.
+    """
+    if not moved or path.startswith("-") or Path(path).exists():
+        return None
+    same_name = [folder for folder in moved if folder.name == Path(path).name]
+    if len(same_name) == 1:
+        return same_name[0]
+    if renamed_ok and "/" in path and len(moved) == 1:
+        return next(iter(moved))
+    return None
+
+
 def rerun_argv(record_path, *, out_dir, inputs=()) -> list[str]:
     """The ``battlab`` arguments that repeat a recorded command-line analysis.
 
@@ -194,6 +235,7 @@ def rerun_argv(record_path, *, out_dir, inputs=()) -> list[str]:
         Where the repeated results go; must differ from the recorded output folder.
     inputs : sequence of path
         Where inputs are now, when they were moved (files, or folders searched by name).
+        A recorded input folder that is gone is replaced by the folder its files are found in.
 
     Every recorded input must be found with its recorded sha256, at the recorded path,
     in the upload store (``stored_at``) or among ``inputs``; otherwise
@@ -216,17 +258,22 @@ def rerun_argv(record_path, *, out_dir, inputs=()) -> list[str]:
     # Where to look: the recorded paths, stored uploads and the user's --input paths
     # (folders are searched for the recorded names); content decides, not the name.
     names = {i.get("name") for i in wanted.values()}
+    inputs_given = {Path(p) for p in inputs}
     places = [Path(t) for t in tokens if not t.startswith("-")] + [Path(p) for p in inputs]
     places += [Path(i["stored_at"]) for i in wanted.values() if i.get("stored_at")]
     # Files named inside option values too (only files: no folder search started from a value).
     places += [Path(path) for t in tokens for prefix, path, suffix in _path_parts(t)
                if (prefix or suffix) and Path(path).is_file()]
     found: dict[str, Path] = {}
+    moved: set[Path] = set()  # folders that hold inputs found through the user's --input paths
     for place in places:
         files = [f for f in place.rglob("*") if f.name in names] if place.is_dir() else [place]
         for f in files:
             if f.is_file():
-                found.setdefault(sha256_of(f), f)
+                digest = sha256_of(f)
+                found.setdefault(digest, f)
+                if place in inputs_given and found[digest] == f:
+                    moved.add(f.parent)
     missing = [i.get("name") or sha for sha, i in wanted.items() if sha not in found]
     if missing:
         raise MissingDataError(f"input(s) {', '.join(map(str, missing))} not found with the recorded content "
@@ -247,11 +294,16 @@ def rerun_argv(record_path, *, out_dir, inputs=()) -> list[str]:
             out_seen, k = True, k + 2
             continue
         if Path(tok) not in found.values():
-            for prefix, path, suffix in _path_parts(tok):
-                if Path(path).name in by_name and not Path(path).is_dir():
-                    # The recorded file, wherever its content is now (inside the option value, if there).
-                    tok = prefix + str(by_name[Path(path).name]) + suffix
-                    break
+            readings = _path_parts(tok)
+            # The recorded file, wherever its content is now (inside the option value, if there);
+            # failing that, the folder a recorded input folder was moved to.
+            file_at = [(prefix, by_name[Path(path).name], suffix) for prefix, path, suffix in readings
+                       if Path(path).name in by_name and not Path(path).is_dir()]
+            positional = k == 0 or not tokens[k - 1].startswith("-")
+            folder_at = [(prefix, folder, suffix) for prefix, path, suffix in readings
+                         if (folder := _moved_folder(path, moved, renamed_ok=positional and path == tok)) is not None]
+            for prefix, place, suffix in (file_at + folder_at)[:1]:
+                tok = prefix + str(place) + suffix
         argv.append(tok)
         k += 1
     if not out_seen:

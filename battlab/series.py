@@ -98,8 +98,9 @@ def stack_curves(curves, *, times=None, label: str = "curves"):
     meta[f"n_{label}"] = len(curves)
     meta["sources"] = [curves[j].attrs.get("battlab", {}).get("source_name") for j in order]
     # Every curve's file, not only the first, so provenance can check each one's content on a re-run.
-    meta["inputs"] = [{"name": Path(str(m.get("source_name") or "")).name, "sha256": m.get("sha256"),
-                       "format": m.get("format")} for m in (curves[j].attrs.get("battlab", {}) for j in order)]
+    from battlab.provenance import data_input
+
+    meta["inputs"] = [data_input(curves[j].attrs.get("battlab", {})) for j in order]
     da.attrs["battlab"] = meta
     return da
 
@@ -515,13 +516,13 @@ def load_cycling(source, *, name: str | None = None, max_bytes: int | None = Non
 
 def timestamps_input_record(path) -> dict:
     """The provenance ``inputs`` entry of a timestamps CSV (it sets the times, so its content counts too)."""
-    from battlab.provenance import sha256_of
+    from battlab.provenance import file_input
 
-    return {"name": Path(path).name, "sha256": sha256_of(path), "format": "csv", "role": "timestamps"}
+    return file_input(path, format="csv", role="timestamps")
 
 
 def cycling_input_record(echem: pd.DataFrame, fallback_name: str) -> dict:
     """The provenance ``inputs`` entry of a cycling table."""
-    meta = echem.attrs.get("battlab", {})
-    return {"name": Path(str(meta.get("source_name") or fallback_name)).name, "sha256": meta.get("sha256"),
-            "format": meta.get("format"), "role": "cycling"}
+    from battlab.provenance import data_input
+
+    return data_input(echem.attrs.get("battlab", {}), role="cycling", fallback_name=fallback_name)

@@ -12,6 +12,16 @@ from battlab.datasets.correlation import make_multimodal
 from battlab.io import write_bdf_csv
 
 
+def landmark_table(moving, *, rotation_deg, scale, translation_um) -> pd.DataFrame:
+    """Point pairs placed by a known similarity transform, as the landmark files users click."""
+    th = np.deg2rad(rotation_deg)
+    moving = np.asarray(moving, float)
+    rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+    reference = scale * moving @ rot.T + np.asarray(translation_um)
+    return pd.DataFrame({"x_moving_um": moving[:, 0], "y_moving_um": moving[:, 1], "x_reference_um": reference[:, 0],
+                         "y_reference_um": reference[:, 1]})
+
+
 def run(*args):
     return subprocess.run([sys.executable, "-m", "battlab.cli", *args], capture_output=True, text=True, timeout=600,
                           check=False)
@@ -110,12 +120,7 @@ def test_maps_by_search_and_by_landmarks(tmp_path, demo):
     assert abs(reg["rotation_deg"] - truth["rotation_deg"]) < 0.5 and abs(reg["scale"] - truth["scale"]) < 0.005
     assert np.hypot(reg["tx_um"] - truth["translation_um"][0], reg["ty_um"] - truth["translation_um"][1]) < 0.25
     # three clicked particle centres: landmark fit reproduces the designed similarity exactly
-    th = np.deg2rad(truth["rotation_deg"])
-    moving = np.array([[3.0, 4.0], [25.0, 6.0], [12.0, 27.0]])
-    rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
-    reference = truth["scale"] * moving @ rot.T + np.asarray(truth["translation_um"])
-    pd.DataFrame({"x_moving_um": moving[:, 0], "y_moving_um": moving[:, 1], "x_reference_um": reference[:, 0],
-                  "y_reference_um": reference[:, 1]}).to_csv(tmp_path / "points.csv", index=False)
+    landmark_table([[3.0, 4.0], [25.0, 6.0], [12.0, 27.0]], **truth).to_csv(tmp_path / "points.csv", index=False)
     res = run("correlate", "maps", *common, "--landmarks", str(tmp_path / "points.csv"), "--out",
               str(tmp_path / "landmarks"))
     assert res.returncode == 0, res.stderr

@@ -79,3 +79,23 @@ def test_xrm_on_real_files(tmp_path, real_data):
                  "--voxel-um", "1", "--out", str(tmp_path / "res2"))
     assert broken.returncode != 0 and "missing" in broken.stderr and "Traceback" not in broken.stderr
     assert not (tmp_path / "res2").exists()
+
+
+def test_energies_are_read_from_the_forms_users_write(tmp_path):
+    from battlab.errors import InvalidParameterError
+    from battlab.xrm._cli import parse_energies
+
+    grid = np.arange(7102.0, 7193.0, 2.0)
+    assert np.array_equal(parse_energies("7102:7192:2"), grid)
+    assert np.array_equal(parse_energies("7102, 7104,7106"), grid[:3])
+    # numpy's scientific notation, a header and a second column, semicolons, a comment
+    np.savetxt(tmp_path / "sci.txt", grid)
+    (tmp_path / "table.csv").write_text("energy (eV),I0\n" + "".join(f"{e},{1000 + e}\n" for e in grid))
+    (tmp_path / "semi.txt").write_text("# beamline log\n" + "".join(f"{e:.1f};1\n" for e in grid))
+    for name in ("sci.txt", "table.csv", "semi.txt"):
+        assert np.array_equal(parse_energies(str(tmp_path / name)), grid), name
+    (tmp_path / "bad.txt").write_text("7102\n7104\nseven thousand\n")
+    (tmp_path / "nan.txt").write_text("7102\nnan\n")
+    for bad in ("7192:7102:2", "a,b", str(tmp_path / "bad.txt"), str(tmp_path / "nan.txt")):
+        with pytest.raises(InvalidParameterError, match="--energies"):
+            parse_energies(bad)

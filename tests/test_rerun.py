@@ -239,6 +239,26 @@ def _mossbauer_case(tmp_path):
     return ["spectra", str(tmp_path / "in" / "sample.csv"), "--calibration", str(tmp_path / "in" / "alpha.csv")]
 
 
+def _mossbauer_raw_case(tmp_path):
+    from battlab.datasets.spectra import (
+        _mossbauer_counts,
+        _triangle_velocity,
+        make_alpha_fe_calibration,
+        make_mossbauer_lfp_series,
+    )
+
+    # Raw multichannel counts, folded and calibrated by an α-Fe raw-channel file.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    cal = make_alpha_fe_calibration()
+    np.savetxt(folder / "alpha_fe.txt", cal.data, fmt="%d")
+    v = _triangle_velocity(cal.data.size, cal.truth["folding_point"], cal.truth["velocity_max_mm_s"])
+    sites = [dict(s, area_mm_s=a) for s, a in zip(make_mossbauer_lfp_series(n_spectra=2).truth["sites"], (0.21, 0.09),
+                                                 strict=True)]
+    np.savetxt(folder / "lfp_raw.txt", np.random.default_rng(1).poisson(_mossbauer_counts(v, sites, 5e5)), fmt="%d")
+    return ["spectra", str(folder / "lfp_raw.txt"), "--raw-channels", "--calibration", str(folder / "alpha_fe.txt")]
+
+
 def _afm_case(tmp_path):
     from battlab.datasets.afm import make_rough_surface
 
@@ -351,8 +371,9 @@ def _xanes_case(tmp_path):
         path = folder / f"{name}.csv"
         pd.DataFrame({"energy_eV": ref["energy_eV"].values, "mu": ref.values}).to_csv(path, index=False)
         refs += ["--reference", f"{name}={path}"]  # NAME=FILE: the recorded path sits inside the option
-    return ["xanes", str(folder / "stack.tif"), "--energies", "7102:7192:2", "--pixel-um", "0.05", *refs,
-            "--charged", "FePO4"]
+    np.savetxt(folder / "energies.txt", demo.data["energy_eV"].values)  # an energy axis from a file
+    return ["xanes", str(folder / "stack.tif"), "--energies", str(folder / "energies.txt"), "--pixel-um", "0.05",
+            *refs, "--charged", "FePO4"]
 
 
 def _correlate_case(mode):
@@ -384,14 +405,11 @@ def _correlate_case(mode):
                     "--moving", str(folder / "afm.csv"), "--moving-pixel-um", "0.12"]
             if mode == "maps":
                 return args
-            # three point pairs placed by the demo's own transform (as tests/test_cli_correlate.py)
-            truth = demo.truth["afm_to_xray"]
-            th = np.deg2rad(truth["rotation_deg"])
-            moving = np.array([[3.0, 4.0], [25.0, 6.0], [12.0, 27.0]])
-            reference = truth["scale"] * moving @ np.array([[np.cos(th), np.sin(th)], [-np.sin(th), np.cos(th)]]) \
-                + np.asarray(truth["translation_um"])
-            pd.DataFrame({"x_moving_um": moving[:, 0], "y_moving_um": moving[:, 1], "x_reference_um": reference[:, 0],
-                          "y_reference_um": reference[:, 1]}).to_csv(folder / "points.csv", index=False)
+            # three point pairs placed by the demo's own transform
+            from tests.test_cli_correlate import landmark_table
+
+            landmark_table([[3.0, 4.0], [25.0, 6.0], [12.0, 27.0]], **demo.truth["afm_to_xray"]).to_csv(
+                folder / "points.csv", index=False)
             return [*args, "--landmarks", str(folder / "points.csv")]
         write_bdf_csv(exp.cycling, folder / "cell.csv")
         exp.tables["xrd"].to_csv(folder / "xrd.csv", index=False)
@@ -510,6 +528,7 @@ def _elements_case(tmp_path):
 CASES = {"eis": _eis_case, "gitt": _gitt_case, "xrd": _xrd_case, "xrd-poni": _xrd_poni_case, "cv": _cv_case,
          **{f"sensors-{kind}": _sensors_case(kind) for kind in ("eqcm", "dilatometry", "stress", "acoustic")},
          "optical": _optical_case, "spectra": _spectra_case, "spectra-mossbauer": _mossbauer_case,
+         "spectra-mossbauer-raw": _mossbauer_raw_case,
          "afm": _afm_case, "afm-force": _afm_force_case, "tem": _tem_case, "tem-eds": _tem_eds_case,
          "tem-radiography": _tem_radiography_case, "saed": _saed_case, "holography": _holography_case,
          "xrm": _xrm_case, "xanes": _xanes_case,
@@ -578,3 +597,22 @@ def test_other_commands_reproduce_from_their_provenance(case, tmp_path):
     # Every file the command read (all of in/) is recorded, so a changed or moved one is noticed on a re-run.
     read = {sha256_of(p) for p in (tmp_path / "in").rglob("*") if p.is_file()}
     assert read <= {i["sha256"] for i in first["inputs"]}, first["inputs"]
+
+
+@pytest.mark.parametrize("rename", [False, True], ids=["moved", "moved-and-renamed"])
+def test_a_moved_input_folder_is_found(rename, tmp_path):
+    args = _spectra_case(tmp_path)  # the spectra come as a folder of files (plus timestamps inside it)
+    out = tmp_path / "first"
+    assert main([*args, "--out", str(out)]) == 0
+    old = tmp_path / "in" / "raman scans"
+    new = tmp_path / "archive" / ("spectra of cell 3" if rename else "raman scans")
+    new.parent.mkdir()
+    shutil.move(old, new)
+    with pytest.raises(MissingDataError, match="--input"):
+        rerun_argv(out / "provenance.json", out_dir=tmp_path / "x")
+    # the user points at the new folder itself, or (same name) at a folder above it
+    argv = rerun_argv(out / "provenance.json", out_dir=tmp_path / "again", inputs=[new if rename else new.parent])
+    assert argv == [a.replace(str(old), str(new)) for a in args] + ["--out", str(tmp_path / "again")]
+    assert main(argv) == 0
+    for name in sorted(p.name for p in out.glob("*.csv")):
+        assert (tmp_path / "again" / name).read_bytes() == (out / name).read_bytes(), name

@@ -644,7 +644,7 @@ class DepthProfileApp(BaseApp):
         return dict(self.figs)
 
     def _provenance(self):
-        from battlab.provenance import Provenance
+        from battlab.provenance import Provenance, data_input
 
         params = {"ndp": dict(self._ndp_options(), offset_keV=self.offset_kev.value, gain_keV_per_channel=
                               self.gain_kev.value, layers=self.layers.value,
@@ -658,10 +658,8 @@ class DepthProfileApp(BaseApp):
             obj = self.parts.get(key)
             meta = getattr(obj, "attrs", {}).get("battlab", {}) if obj is not None else {}
             if meta:
-                prov.inputs.append({"part": key, "name": Path(str(meta.get("source_name") or "")).name,
-                                    "sha256": meta.get("sha256"), "format": meta.get("format")})
+                prov.inputs.append({"part": key, **data_input(meta)})
         if self.parts.get("xps"):
             meta = next(iter(self.parts["xps"].values())).attrs.get("battlab", {})
-            prov.inputs.append({"part": "xps", "name": Path(str(meta.get("source_name") or "")).name,
-                                "sha256": meta.get("sha256"), "format": meta.get("format")})
+            prov.inputs.append({"part": "xps", **data_input(meta)})
         return prov

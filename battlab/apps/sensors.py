@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-from pathlib import Path
 
 import ipywidgets as w
 import numpy as np
@@ -370,15 +369,13 @@ class SensorsApp(BaseApp):
                 "per_cycle": self.metrics_plot.object}
 
     def _provenance(self):
-        from battlab.provenance import Provenance
+        from battlab.provenance import Provenance, data_input
 
         run = self.runs[0]
         prov = Provenance.for_data(f"battlab.sensors.{self.result.kind}", run.sensor,
                                    {**self.result.parameters, "source": self.source_label, "kind": self.result.kind})
         if run.echem is not None:
-            meta = run.echem.attrs.get("battlab", {})
-            prov.inputs.append({"name": Path(str(meta.get("source_name") or "")).name, "sha256": meta.get("sha256"),
-                                "format": meta.get("format")})
+            prov.inputs.append(data_input(run.echem.attrs.get("battlab", {})))
         return prov
 
 

@@ -124,7 +124,7 @@ def _cmd_timeline(args) -> int:
     from battlab.correlate import workflow as wf
     from battlab.datasets.correlation import Experiment
     from battlab.errors import BattlabWarning, InvalidParameterError
-    from battlab.provenance import Provenance, sha256_of, write_results
+    from battlab.provenance import Provenance, file_input, write_results
     from battlab.series import cycling_input_record, load_cycling
 
     if not args.table:
@@ -141,7 +141,7 @@ def _cmd_timeline(args) -> int:
         experiment.tables[name] = table
         experiment.time_columns[name] = tcol
         experiment.clock_offsets_s[name] = 0.0 if offset is None else offset
-        inputs.append({"name": path.name, "sha256": sha256_of(path), "format": "csv", "role": name})
+        inputs.append(file_input(path, format="csv", role=name))
     for text in args.signal:
         if "=" not in text:
             raise InvalidParameterError(f"--signal {text!r}: use NAME=COLUMN.")
@@ -174,7 +174,7 @@ def _other_cells(args, cycling, inputs) -> dict:
     from battlab.correlate import timeline as tl
     from battlab.correlate import workflow as wf
     from battlab.errors import InvalidParameterError
-    from battlab.provenance import sha256_of
+    from battlab.provenance import file_input
     from battlab.series import cycling_input_record, load_cycling
 
     cyclers = {}
@@ -197,7 +197,7 @@ def _other_cells(args, cycling, inputs) -> dict:
         aligned = tl.align_to_cycling(table, other_cycling, clock_offset_s=offset or 0.0, time_column=tcol)
         columns = [c for c in table.columns if c != tcol and table[c].dtype.kind in "fi"]
         out[f"by_soc_{name}"] = tl.match_by_soc(master, aligned, columns=columns, prefix=name)
-        inputs += [{"name": path.name, "sha256": sha256_of(path), "format": "csv", "role": f"{name} (other cell)"},
+        inputs += [file_input(path, format="csv", role=f"{name} (other cell)"),
                    {**cycling_input_record(other_cycling, cyclers[name]), "role": f"{name} cycling"}]
     return out
 
@@ -208,7 +208,7 @@ def _cmd_maps(args) -> int:
     from battlab.correlate import space
     from battlab.correlate import workflow as wf
     from battlab.errors import InvalidParameterError
-    from battlab.provenance import Provenance, sha256_of, write_results
+    from battlab.provenance import Provenance, file_input, write_results
 
     reference = wf.read_map(args.reference, pixel_size_um=args.reference_pixel_um, name="reference")
     moving = wf.read_map(args.moving, pixel_size_um=args.moving_pixel_um, name="moving")
@@ -230,8 +230,7 @@ def _cmd_maps(args) -> int:
     if reg.residuals is not None:
         tables["landmark_residuals"] = reg.residuals
     # The landmark pairs set the placement when given: recorded like the maps.
-    inputs = [{"name": Path(p).name, "sha256": sha256_of(p), "role": r}
-              for p, r in ((args.reference, "reference"), (args.moving, "moving"), (args.landmarks, "landmarks")) if p]
+    inputs = [file_input(p, role=r) for p, r in ((args.reference, "reference"), (args.moving, "moving"), (args.landmarks, "landmarks")) if p]
     prov = Provenance(analysis="battlab.correlate.space", inputs=inputs, command=args.command_line,
                       parameters={"reference_pixel_um": args.reference_pixel_um,
                                   "moving_pixel_um": args.moving_pixel_um, "registration": reg.to_dict(),
@@ -252,13 +251,13 @@ def _cmd_cell(args) -> int:
     import pandas as pd
 
     from battlab.correlate.population import summarize_cell
-    from battlab.provenance import Provenance, sha256_of, write_results
+    from battlab.provenance import Provenance, file_input, write_results
 
     path = Path(args.file)
     row = summarize_cell(path, **_cell_options(args))
     prov = Provenance(analysis="battlab.correlate.population.summarize_cell", command=args.command_line,
                       parameters=_cell_options(args),
-                      inputs=[{"name": path.name, "sha256": sha256_of(path), "role": "cell"}])
+                      inputs=[file_input(path, role="cell")])
     write_results(args.out, {"cell_summary": pd.DataFrame([row])}, prov)
     life = "censored" if row["censored"] else f"{row['cycle_life']:.0f} cycles"
     print(f"{row['cell']}: {row['n_cycles']} cycles, cycle life {life}, knee {row['knee_cycle']:.0f}")

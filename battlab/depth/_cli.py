@@ -44,10 +44,9 @@ def _layer_arguments(parser, *, source: str):
 
 
 def _input_record(frame_or_array, path):
-    from battlab.provenance import sha256_of
+    from battlab.provenance import file_input
 
-    meta = getattr(frame_or_array, "attrs", {}).get("battlab", {})
-    return {"name": Path(path).name, "sha256": meta.get("sha256") or sha256_of(path), "format": meta.get("format")}
+    return file_input(path, format=getattr(frame_or_array, "attrs", {}).get("battlab", {}).get("format"))
 
 
 def _finish(args, tables, analysis, data, params, extra_inputs=()):

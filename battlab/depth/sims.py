@@ -319,7 +319,7 @@ def read_sims_maps(sources: dict, *, pixel_size_um: float, depth_per_scan_nm: fl
     DataArray
         As :func:`ion_maps`, with the sources' names and sha256 in ``attrs["inputs"]``.
     """
-    from battlab.provenance import sha256_of
+    from battlab.provenance import file_input
     from battlab.xrm.io import open_volume
 
     arrays, inputs = {}, []
@@ -328,8 +328,7 @@ def read_sims_maps(sources: dict, *, pixel_size_um: float, depth_per_scan_nm: fl
         vol = open_volume(Path(path), voxel_size_um=(1.0, pixel_size_um, pixel_size_um), dataset=dataset,
                           hash_source=False)
         arrays[fragment] = np.asarray(vol.values)
-        inputs.append({"name": Path(path).name, "dataset": dataset, "fragment": fragment,
-                       "sha256": sha256_of(path)})
+        inputs.append({**file_input(path), "dataset": dataset, "fragment": fragment})
     out = ion_maps(arrays, pixel_size_um=pixel_size_um, depth_per_scan_nm=depth_per_scan_nm)
     out.attrs["inputs"] = inputs
     return out

@@ -54,7 +54,7 @@ def _cmd_xrd(args) -> int:
         wavelength_A,
     )
     from battlab.errors import InvalidParameterError, MissingDataError
-    from battlab.provenance import Provenance, sha256_of, write_results
+    from battlab.provenance import Provenance, file_input, write_results
     from battlab.series import cycling_input_record, load_cycling, pca, timestamps_input_record
 
     lam = args.wavelength_A
@@ -124,8 +124,7 @@ def _cmd_xrd(args) -> int:
     if args.timestamps:  # the times come from it: a re-run must find the same content
         prov.inputs.append(timestamps_input_record(args.timestamps))
     if args.poni:  # the geometry that turned the images into patterns, likewise
-        prov.inputs.append({"name": Path(args.poni).name, "sha256": sha256_of(args.poni), "format": "poni",
-                            "role": "geometry"})
+        prov.inputs.append(file_input(args.poni, format="poni", role="geometry"))
     if echem is not None:
         prov.inputs.append(cycling_input_record(echem, args.echem))
     written = write_results(args.out, tables, prov)

@@ -64,7 +64,7 @@ def run(args) -> int:
         relative_depth_of_charge,
     )
     from battlab.optical import provenance as make_provenance
-    from battlab.provenance import sha256_of, write_results
+    from battlab.provenance import file_input, write_results
 
     roi = None
     if args.roi:
@@ -126,7 +126,7 @@ def run(args) -> int:
     # The frame times and colour classes come from these files: recorded so a re-run checks their content.
     for path, role in ((args.timestamps, "timestamps"), (args.calibration, "calibration")):
         if path:
-            prov.inputs.append({"name": Path(path).name, "sha256": sha256_of(path), "format": "csv", "role": role})
+            prov.inputs.append(file_input(path, format="csv", role=role))
     written = write_results(args.out, tables, prov)
     print(f"{len(result.frames)} frames; wrote {', '.join(p.name for p in written)} to {args.out}")
     return 0

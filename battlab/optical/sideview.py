@@ -588,16 +588,13 @@ def fit_front_kinetics(frames: pd.DataFrame, *, t0_s: float | None = None, until
 def provenance(result: SideViewResult, movie, echem=None, *, analysis: str = "battlab.optical.analyze_movie",
                extra: dict | None = None, command: str | None = None):
     """A :class:`battlab.provenance.Provenance` for a side-view analysis (movie + cycling inputs)."""
-    from battlab.provenance import Provenance
+    from battlab.provenance import Provenance, data_input
 
     inputs = [{"name": movie.attrs.get("source_name"), "sha256": movie.attrs.get("source_sha256"),
                "format": movie.attrs.get("source_format")}]
     meta = getattr(echem, "attrs", {}).get("battlab", {}) if echem is not None else {}
     if meta:
-        from pathlib import Path
-
-        inputs.append({"name": Path(str(meta.get("source_name") or "")).name, "sha256": meta.get("sha256"),
-                       "format": meta.get("format")})
+        inputs.append(data_input(meta))
     params = {**result.parameters, **(extra or {})}
     return Provenance(analysis=analysis, parameters=params, inputs=inputs, command=command)
 

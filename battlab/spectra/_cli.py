@@ -37,12 +37,9 @@ def reference_spectra(texts, *, technique: str = "xas") -> dict:
 
 def reference_input_records(references: dict) -> list:
     """Provenance ``inputs`` entries of :func:`reference_spectra` (role ``reference NAME``)."""
-    records = []
-    for name, ref in references.items():
-        meta = ref.attrs.get("battlab", {})
-        records.append({"name": Path(str(meta.get("source_name") or "")).name, "sha256": meta.get("sha256"),
-                        "format": meta.get("format"), "role": f"reference {name}"})
-    return records
+    from battlab.provenance import data_input
+
+    return [data_input(ref.attrs.get("battlab", {}), role=f"reference {name}") for name, ref in references.items()]
 
 
 def _key_values(texts, option):
@@ -82,6 +79,7 @@ def _site(text: str) -> dict:
 
 def _mossbauer_raw(args):
     """Raw channel files folded (and calibrated) into a velocity series."""
+    from battlab.provenance import sha256_of
     from battlab.series import series_files, times_for
     from battlab.spectra.io import stack_spectra
     from battlab.spectra.mossbauer import calibrate_velocity, channels_to_spectrum, read_channels
@@ -95,7 +93,7 @@ def _mossbauer_raw(args):
     spectra = []
     for f in files:
         counts = read_channels(f)
-        meta = {"format": "mossbauer-channels", "source_name": str(f), "sha256": None, "technique": "mossbauer",
+        meta = {"format": "mossbauer-channels", "source_name": str(f), "sha256": sha256_of(f), "technique": "mossbauer",
                 "start_time_utc": None, "notes": []}
         spectra.append(channels_to_spectrum(counts, calibration=calibration, folding_point=args.folding_point,
                                             velocity_max_mm_s=args.velocity_max_mm_s, meta=meta))
@@ -122,7 +120,7 @@ def _load(path, technique, timestamps):
 
 def _cmd_spectra(args) -> int:
     from battlab.errors import BattlabWarning, InvalidParameterError
-    from battlab.provenance import Provenance, sha256_of, write_results
+    from battlab.provenance import Provenance, file_input, write_results
     from battlab.series import cycling_input_record, load_cycling, timestamps_input_record
     from battlab.spectra.workflow import analyse_spectra, as_regions
 
@@ -211,7 +209,7 @@ def _cmd_spectra(args) -> int:
     # The α-Fe calibration and the EPR spin standard set the numbers too: their content is recorded.
     for path, role in ((args.calibration, "calibration"), (args.spin_reference, "spin reference")):
         if path:
-            prov.inputs.append({"name": Path(path).name, "sha256": sha256_of(path), "format": None, "role": role})
+            prov.inputs.append(file_input(path, role=role))
     if echem is not None:
         prov.inputs.append(cycling_input_record(echem, args.echem))
     written = write_results(args.out, result.tables, prov)

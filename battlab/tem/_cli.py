@@ -10,6 +10,15 @@ import numpy as np
 __all__ = ["add_parser"]
 
 
+def _source_record(data, role=None) -> dict:
+    """The provenance ``inputs`` entry of a TEM image or series (``open_tem`` hashed its file)."""
+    record = {"name": data.attrs.get("source_name"), "sha256": data.attrs.get("source_sha256"),
+              "format": data.attrs.get("source_format")}
+    if role is not None:
+        record["role"] = role
+    return record
+
+
 def _floats(text, n, what):
     from battlab.errors import InvalidParameterError
 
@@ -34,8 +43,7 @@ def _write(args, analysis, data, result, params, extra_inputs=()):
 
     params = {**result.options, **params, "notes": result.notes}
     prov = Provenance.for_data(analysis, None, params, command=args.command_line)
-    prov.inputs = [{"name": data.attrs.get("source_name"), "sha256": data.attrs.get("source_sha256"),
-                    "format": data.attrs.get("source_format")}, *extra_inputs]
+    prov.inputs = [_source_record(data), *extra_inputs]
     return write_results(args.out, result.tables, prov)
 
 
@@ -158,8 +166,7 @@ def _radiography(args, frames):
     def image(path, role):
         data = open_tem(path, pixel_size_nm=args.pixel_size_nm or 1.0, lazy=False)
         # The attenuation is divided by them: recorded like the radiographs, for a re-run to check.
-        records.append({"name": data.attrs.get("source_name"), "sha256": data.attrs.get("source_sha256"),
-                        "format": data.attrs.get("source_format"), "role": role})
+        records.append(_source_record(data, role))
         return np.asarray(data.values, float)
 
     att = radiograph_attenuation(frames, open_beam=image(args.open_beam, "open beam"),
@@ -288,9 +295,7 @@ def _cmd_holography(args) -> int:
         params.update(sideband_px=list(phase.attrs["sideband_px"]), aperture_px=phase.attrs["aperture_px"],
                       reference_corrected=phase.attrs["reference_corrected"], unwrapped=phase.attrs["unwrapped"])
     prov = Provenance.for_data("battlab.tem.holography", None, params, command=args.command_line)
-    prov.inputs = [{"name": d.attrs.get("source_name"), "sha256": d.attrs.get("source_sha256"),
-                    "format": d.attrs.get("source_format"), "role": role}
-                   for d, role in zip(inputs, ("image", "reference"), strict=False)]
+    prov.inputs = [_source_record(d, role) for d, role in zip(inputs, ("image", "reference"), strict=False)]
     px_nm = phase.attrs.get("pixel_size_nm") or 1.0
     written = _write_maps(args.out, {"phase": phase.assign_attrs(pixel_size_um=px_nm / 1e3)})
     written += write_results(args.out, tables, prov)

@@ -10,6 +10,8 @@ __all__ = ["add_parser", "parse_energies"]
 
 def parse_energies(text: str):
     """Energies from ``START:STOP:STEP`` (inclusive), ``E1,E2,…`` or a text/CSV file (first column)."""
+    import re
+
     import numpy as np
 
     from battlab.errors import InvalidParameterError
@@ -18,11 +20,23 @@ def parse_energies(text: str):
     path = Path(text)
     try:
         if path.is_file():
-            import pandas as pd
-
-            table = pd.read_csv(path, header=None, comment="#", sep=None, engine="python")
-            col = pd.to_numeric(table.iloc[:, 0], errors="coerce").dropna()
-            return col.to_numpy(float)
+            if path.stat().st_size > 10_000_000:
+                raise InvalidParameterError(f"--energies {path.name}: over 10 MB; an energy list is a short text file.")
+            # First field of each line (comma, semicolon, tab or space separated); header lines
+            # before the numbers are skipped. (A delimiter sniffer takes the "." of 7.102e+03 for one.)
+            energies = []
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                field = re.split(r"[,;\s]+", line.split("#", 1)[0].strip())[0]
+                if not field:
+                    continue
+                try:
+                    energies.append(float(field))
+                except ValueError:
+                    if energies:
+                        raise
+            if not energies or not np.all(np.isfinite(energies)):
+                raise ValueError
+            return np.asarray(energies, float)
         if ":" in text:
             start, stop, step = (float(v) for v in text.split(":"))
             if step <= 0 or stop <= start:
@@ -94,7 +108,7 @@ def _cmd_xrm(args) -> int:
 
 def _cmd_xanes(args) -> int:
     from battlab.errors import InvalidParameterError
-    from battlab.provenance import Provenance, write_results
+    from battlab.provenance import Provenance, file_input, write_results
     from battlab.spectra._cli import reference_input_records, reference_spectra
     from battlab.xrm.io import open_volume
     from battlab.xrm.workflow import analyse_xanes
@@ -117,6 +131,8 @@ def _cmd_xanes(args) -> int:
     params.update({"energies_eV": [float(e) for e in energies], "pixel_size_um": args.pixel_um, "notes": res.notes})
     prov = Provenance.for_data("battlab.xrm.analyse_xanes", stack, params, command=args.command_line)
     prov.inputs += reference_input_records(references)  # they set the SOC map: recorded like the stack
+    if Path(str(args.energies).strip()).is_file():  # the energy axis came from it
+        prov.inputs.append(file_input(str(args.energies).strip(), role="energies"))
     written = write_results(args.out, res.tables, prov)
     written += _write_maps(args.out, res.maps)
     s = res.tables["summary"].iloc[0]

@@ -289,14 +289,10 @@ def _read_landmarks(path):
 
 
 def _landmark_seeds():
-    import pandas as pd
+    from tests.test_cli_correlate import landmark_table
 
-    th = np.deg2rad(12.0)
-    moving = np.array([[3.0, 4.0], [25.0, 6.0], [12.0, 27.0], [18.5, 14.25], [2.0, 30.0], [29.0, 29.5]])
-    rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
-    reference = 0.98 * moving @ rot.T + np.array([1.5, -2.25])
-    table = pd.DataFrame({"x_moving_um": moving[:, 0], "y_moving_um": moving[:, 1],
-                          "x_reference_um": reference[:, 0], "y_reference_um": reference[:, 1]})
+    table = landmark_table([[3.0, 4.0], [25.0, 6.0], [12.0, 27.0], [18.5, 14.25], [2.0, 30.0], [29.0, 29.5]],
+                           rotation_deg=12.0, scale=0.98, translation_um=(1.5, -2.25))
     three = table.iloc[:3].to_csv(index=False).encode()
     named = ("# clicked in the correlation app\n" + table.assign(name=list("abcdef"))[
         ["name", *table.columns]].to_csv(index=False)).encode()
