@@ -38,6 +38,7 @@ from battlab.errors import (
     TooLargeError,
     UnsupportedFormatError,
 )
+from battlab.io.arrays import check_tiff_complete
 
 __all__ = ["open_movie", "frame_times_from_csv", "IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "TIFF_SUFFIXES"]
 
@@ -178,16 +179,6 @@ def _tiff_layout(tif, path, channel_axis=None):
     return index, (y, x, n_channels), np.dtype(series.dtype), time_axes, notes
 
 
-def _check_tiff_complete(tif, path):
-    size = path.stat().st_size
-    for page in tif.pages:
-        offsets = getattr(page, "dataoffsets", ()) or ()
-        counts = getattr(page, "databytecounts", ()) or ()
-        if offsets and max(o + c for o, c in zip(offsets, counts, strict=False)) > size:
-            raise CorruptFileError(f"{path.name} is truncated: image data run past the end of the file "
-                                   f"({size} bytes). Copy the file again or re-export it.")
-
-
 def _tiff_times(tif, n_frames, time_axes):
     """(seconds, source) from OME / ImageJ / DateTime metadata, or (None, None).
 
@@ -284,7 +275,7 @@ def _tiff_source(path, channel_axis=None):
     try:
         if not tif.series:
             raise CorruptFileError(f"{path.name} holds no image series; re-export the stack.")
-        _check_tiff_complete(tif, path)
+        check_tiff_complete(tif.pages, path)
         index, frame_shape, dtype, time_axes, notes = _tiff_layout(tif, path, channel_axis)
         times, time_source = _tiff_times(tif, index.shape[0], time_axes)
         meta_px = _tiff_pixel_size(tif)

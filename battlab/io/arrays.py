@@ -16,7 +16,7 @@ import numpy as np
 
 from battlab.errors import BattlabError, CorruptFileError, TooLargeError
 
-__all__ = ["load_npy", "read_tiff_array", "MAX_ARRAY_BYTES"]
+__all__ = ["check_tiff_complete", "load_npy", "read_tiff_array", "MAX_ARRAY_BYTES"]
 
 #: Largest array (as stored) these readers load into memory: a 16k × 16k float64 map.
 MAX_ARRAY_BYTES = 2 * 1024**3
@@ -40,6 +40,17 @@ def load_npy(path, *, max_bytes: int = MAX_ARRAY_BYTES) -> np.ndarray:
     return arr
 
 
+def check_tiff_complete(pages, path: Path) -> None:
+    """Refuse a TIFF whose pages' data run past the end of the file (a cut copy)."""
+    size = path.stat().st_size
+    for page in pages:
+        offsets = getattr(page, "dataoffsets", ()) or ()
+        counts = getattr(page, "databytecounts", ()) or ()
+        if offsets and max(o + c for o, c in zip(offsets, counts, strict=False)) > size:
+            raise CorruptFileError(f"{path.name} is truncated: image data run past the end of the file "
+                                   f"({size} bytes). Copy the file again or re-export it.")
+
+
 def read_tiff_array(path, *, first_page: bool = False, max_bytes: int = MAX_ARRAY_BYTES) -> np.ndarray:
     """The first page (``first_page``) or the first image series of a TIFF file.
 
@@ -49,7 +60,6 @@ def read_tiff_array(path, *, first_page: bool = False, max_bytes: int = MAX_ARRA
     import tifffile
 
     path = Path(path)
-    size = path.stat().st_size
     try:
         with tifffile.TiffFile(path) as tif:
             if not tif.pages:
@@ -69,12 +79,7 @@ def read_tiff_array(path, *, first_page: bool = False, max_bytes: int = MAX_ARRA
                 raise TooLargeError(f"{path.name} declares an image of {' × '.join(str(n) for n in shape)} "
                                     f"({declared / 1e9:,.1f} GB), above the {max_bytes / 1e9:.0f} GB battlab "
                                     "loads as one image; the file is damaged or needs cropping.")
-            for page in pages:
-                if getattr(page, "compression", 1) == 1:
-                    ends = [o + c for o, c in zip(page.dataoffsets or (), page.databytecounts or (), strict=False)]
-                    if ends and max(ends) > size:
-                        raise CorruptFileError(f"{path.name} is truncated: image data run past the end of the "
-                                               f"file ({size} bytes). Copy the file again or re-export it.")
+            check_tiff_complete(pages, path)
             out = page.asarray() if first_page else tif.asarray(series=0)
             if out.size == 0:  # pages tifffile could not decode
                 raise CorruptFileError(f"{path.name}: no pixel of the declared {' × '.join(str(n) for n in shape)} "

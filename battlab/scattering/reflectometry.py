@@ -85,10 +85,7 @@ def read_layers(path) -> pd.DataFrame:
 
     from battlab.io.small_table import read_small_csv
 
-    path = Path(path)
-    if not path.is_file():
-        raise MissingDataError(f"{path}: no such layer table.")
-    table = read_small_csv(path, what="layer table", comment="#", skipinitialspace=True)
+    table = read_small_csv(Path(path), what="layer table", comment="#", skipinitialspace=True)
     table.columns = [str(c).strip() for c in table.columns]
     return layer_table(table)
 

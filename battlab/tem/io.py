@@ -548,10 +548,9 @@ def open_tem(path, *, pixel_size_nm: float | None = None, voltage_kV: float | No
             arr = arr.assign_coords(time_s=("time", movie["time_s"].to_numpy()))
         fmt, n_signals = "TIFF", 1
     elif suffix == ".npy":
-        try:
-            raw = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (ValueError, OSError) as exc:
-            raise CorruptFileError(f"{path.name}: not a readable .npy array ({exc}).") from None
+        from battlab.io.arrays import load_npy
+
+        raw = load_npy(path, max_bytes=math.inf)  # memory-mapped: a series larger than memory stays lazy
         arr = _open_array(raw, path=path, pixel_size_nm=pixel_size_nm, frame_time_s=frame_time_s,
                           voltage_kV=voltage_kV, exposure_s=exposure_s, notes=notes)
         fmt, n_signals = "NumPy .npy", 1

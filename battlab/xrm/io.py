@@ -530,11 +530,9 @@ def _open_lazy(path, *, given, dataset, axes, shape, dtype, offset_bytes, chunks
         fmt = "zarr"
         stored = node.chunks
     elif kind == "npy":
-        try:
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
-        except Exception as exc:  # noqa: BLE001 - a damaged header fails in numpy's parser in many ways
-            raise CorruptFileError(f"{path.name} is not a readable .npy array ({exc}); save it again with "
-                                   "numpy.save.") from None
+        from battlab.io.arrays import load_npy
+
+        arr = load_npy(path, max_bytes=math.inf)  # memory-mapped: read chunk by chunk below
         data, from_file, fmt = da.from_array(arr, chunks=chunks or "auto"), None, "NumPy .npy"
     elif kind == "mhd":
         raw_path, shp, dt, off, from_file = _mhd_header(path)
