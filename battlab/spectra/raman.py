@@ -41,24 +41,24 @@ def d_to_g_ratio(spectrum, *, d_window=(1250.0, 1450.0), g_window=(1500.0, 1700.
         ``d_area``, ``g_area``, ``id_ig`` (NaN when the G band is absent; 0 when only
         the D band is).
     """
-    if measure not in ("height", "area"):
+    if measure not in ("height", "area"):  # before the fits, not after them
         raise InvalidParameterError(f"measure must be 'height' or 'area', got {measure!r}.")
     if "wavenumber_cm1" not in getattr(spectrum, "dims", ()):
         raise InvalidParameterError("d_to_g_ratio needs a spectrum over wavenumber_cm1 (technique='raman').")
     tracked = track_bands(spectrum, {"D": d_window, "G": g_window}, model=model, baseline=baseline,
                           baseline_options=baseline_options, min_snr=min_snr)
-    out = ratio_from_bands(tracked, measure=measure, single="time" not in spectrum.dims)
-    out.attrs["battlab"] = {"analysis": "battlab.spectra.d_to_g_ratio", "measure": measure,
-                            "d_window_cm1": tuple(d_window), "g_window_cm1": tuple(g_window), "model": model}
-    return out
+    return ratio_from_bands(tracked, measure=measure, single="time" not in spectrum.dims, d_window=d_window,
+                            g_window=g_window, model=model)
 
 
-def ratio_from_bands(tracked: pd.DataFrame, *, measure: str = "height", single: bool = False) -> pd.DataFrame:
+def ratio_from_bands(tracked: pd.DataFrame, *, measure: str = "height", single: bool = False, d_window=None,
+                     g_window=None, model=None) -> pd.DataFrame:
     """The I_D/I_G table of :func:`d_to_g_ratio` from D and G rows already fitted by ``track_bands``.
 
     Lets a workflow that tracks the D and G windows among its bands reuse those fits
     instead of fitting both bands again. ``single``: the series was one spectrum (no time
-    columns).
+    columns); ``d_window``, ``g_window`` and ``model`` (how the fits were made) are recorded
+    in the table's attrs.
     """
     if measure not in ("height", "area"):
         raise InvalidParameterError(f"measure must be 'height' or 'area', got {measure!r}.")
@@ -78,4 +78,7 @@ def ratio_from_bands(tracked: pd.DataFrame, *, measure: str = "height", single: 
     out = out.reset_index()
     if single:
         out = out.drop(columns=["time", "elapsed_s"])
+    out.attrs["battlab"] = {"analysis": "battlab.spectra.d_to_g_ratio", "measure": measure,
+                            "d_window_cm1": None if d_window is None else tuple(d_window),
+                            "g_window_cm1": None if g_window is None else tuple(g_window), "model": model}
     return out

@@ -290,11 +290,8 @@ def _raman(result, *, windows, model, min_snr, prefix, **kw):
                 if bands is not None and {"D", "G"} <= set(bands["band"]):
                     # The band table already holds the D and G fits: the same windows, model and
                     # baseline as d_to_g_ratio would use, so they are not fitted twice.
-                    table = ratio_from_bands(bands[bands["band"].isin(["D", "G"])],
-                                             single="time" not in series.dims)
-                    table.attrs["battlab"] = {"analysis": "battlab.spectra.d_to_g_ratio", "measure": "height",
-                                              "d_window_cm1": tuple(windows["D"]),
-                                              "g_window_cm1": tuple(windows["G"]), "model": model}
+                    table = ratio_from_bands(bands, single="time" not in series.dims, d_window=windows["D"],
+                                             g_window=windows["G"], model=model)
                 else:
                     table = d_to_g_ratio(series, d_window=windows["D"], g_window=windows["G"], model=model,
                                          min_snr=min_snr)
