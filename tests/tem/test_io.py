@@ -138,3 +138,20 @@ def test_mrc_written_by_mrcfile(tmp_path):
     (tmp_path / "cut.mrc").write_bytes(raw[:1100])
     with pytest.raises(BattlabError):
         open_tem(tmp_path / "cut.mrc")
+
+
+@pytest.mark.parametrize("cut", [5, 40, 90], ids=["in-magic", "in-header", "in-data"])
+def test_a_cut_npy_series_is_battlabs_error(tmp_path, cut):
+    # numpy's header parser raises EOFError or SyntaxError on a cut header; the page must get a message
+    from battlab.xrm import open_volume
+
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((3, 8, 8), np.float32))
+    path = tmp_path / "series.npy"
+    path.write_bytes(buf.getvalue()[:cut])
+    with pytest.raises(BattlabError, match="series.npy"):
+        open_tem(path, pixel_size_nm=1.0)
+    with pytest.raises(BattlabError, match="series.npy"):
+        open_volume(path, voxel_size_um=1.0).values  # noqa: B018 - reading is what may fail
