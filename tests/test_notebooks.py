@@ -1,4 +1,11 @@
-"""Every notebook executes headless, top to bottom, on its demo data."""
+"""Every notebook executes headless, top to bottom, on its demo data, against read-only inputs.
+
+Each notebook runs whole, as a user would run it, with its working directory inside a
+read-only folder of input files (the real instrument files where they are present, else
+the bundled test files) that is also the folder its app offers for opening
+(``BATTLAB_DATA_DIRS``). Afterwards every input hashes the same and nothing new sits
+beside them: no cell writes into the folder it reads from.
+"""
 
 from pathlib import Path
 
@@ -6,15 +13,28 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from tests.conftest import REAL_DATA, TEST_DATA
+from tests.hardening._readonly import readonly_copy, snapshot
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def readonly_inputs(tmp_path_factory):
+    source = REAL_DATA if (REAL_DATA / "MANIFEST.md").is_file() else TEST_DATA
+    with readonly_copy([source], tmp_path_factory.mktemp("notebooks") / "inputs") as folder:
+        yield folder, snapshot(folder)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_executes(path, tmp_path):
+def test_notebook_executes(path, readonly_inputs, monkeypatch):
+    folder, before = readonly_inputs
+    monkeypatch.setenv("BATTLAB_DATA_DIRS", str(folder))  # the kernel inherits it
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
     client.execute()
+    assert snapshot(folder) == before, "a cell changed an input or wrote beside the inputs"
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs)

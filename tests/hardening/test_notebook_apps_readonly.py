@@ -8,10 +8,7 @@ every input hashes the same (sha256) and nothing new sits in the folder. The wor
 directory is the read-only folder itself, so a stray relative write fails loudly.
 """
 
-import hashlib
 import os
-import shutil
-import stat
 import time
 from pathlib import Path
 
@@ -20,6 +17,7 @@ import pytest
 
 import battlab
 from battlab.errors import BattlabError
+from tests.hardening._readonly import readonly_copy, snapshot
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 #: each app tries the files its picker lists until one opens or this many were tried (keeps the run short)
@@ -32,32 +30,16 @@ def _app_cell(path):
     return cells[0] if cells else None
 
 
-def _snapshot(folder):
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _make_readonly(folder):
-    for p in sorted(folder.rglob("*"), reverse=True):
-        p.chmod(stat.S_IRUSR | stat.S_IXUSR if p.is_dir() else stat.S_IRUSR)
-    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
-
-
 @pytest.fixture(scope="module")
 def readonly_inputs(real_data, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("nb-readonly") / "inputs"
-    shutil.copytree(real_data, folder, ignore=shutil.ignore_patterns("*.md"))
-    _make_readonly(folder)
-    yield folder
-    for p in [folder, *folder.rglob("*")]:
-        if p.is_dir():
-            p.chmod(stat.S_IRWXU)
+    with readonly_copy([real_data], tmp_path_factory.mktemp("nb-readonly") / "inputs") as folder:
+        yield folder
 
 
 @pytest.mark.slow
 def test_every_notebook_app_reads_a_readonly_folder_and_leaves_it_unchanged(readonly_inputs, tmp_path, monkeypatch):
     folder = readonly_inputs
-    before = _snapshot(folder)
+    before = snapshot(folder)
     monkeypatch.setenv("BATTLAB_DATA_DIRS", str(folder))
     monkeypatch.chdir(folder)
     apps_built, files_opened, results = 0, 0, {}
@@ -86,12 +68,12 @@ def test_every_notebook_app_reads_a_readonly_folder_and_leaves_it_unchanged(read
         except BattlabError:  # an app may have nothing to export for a file it refused
             written = []
         assert all(Path(p).resolve().is_relative_to(tmp_path) for p in written)
-        assert _snapshot(folder) == before, f"{notebook.name}: an input changed or a file appeared beside them"
+        assert snapshot(folder) == before, f"{notebook.name}: an input changed or a file appeared beside them"
         opened = sum(v == "opened" for (nb, _), v in results.items() if nb == notebook.name)
         print(f"{notebook.name}: {opened} server file(s) opened, {time.perf_counter() - started:.1f} s")
     print(f"{apps_built} notebook apps, {files_opened} of {len(results)} server files opened, inputs unchanged")
     assert apps_built == len(NOTEBOOKS) - 1
     assert files_opened >= 8, results  # the apps really read the folder, not only refused it
-    assert _snapshot(folder) == before
+    assert snapshot(folder) == before
     # (root ignores permission bits; the hashes are the proof that counts)
     assert not os.access(folder, os.W_OK) or os.geteuid() == 0

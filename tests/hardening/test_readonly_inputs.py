@@ -6,10 +6,7 @@ its results elsewhere, and afterwards the inputs hash the same and nothing new s
 beside them.
 """
 
-import hashlib
 import os
-import shutil
-import stat
 import subprocess
 import sys
 
@@ -17,6 +14,7 @@ import pytest
 
 import battlab
 from tests.conftest import TEST_DATA
+from tests.hardening._readonly import readonly_copy, snapshot
 
 REAL = {  # app/CLI name -> file under the real-data folder
     "cycling": "biologic/yadg_gcpl.issue_149.mpt",
@@ -27,28 +25,17 @@ REAL = {  # app/CLI name -> file under the real-data folder
 SENSOR_FIXTURE = "sensor_moss.csv"
 
 
-def _snapshot(folder):
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
-
-
 @pytest.fixture(scope="module")
 def readonly_dir(real_data, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("readonly") / "inputs"
-    folder.mkdir()
-    for rel in REAL.values():
-        shutil.copy(real_data / rel, folder)
-    shutil.copy(TEST_DATA / SENSOR_FIXTURE, folder)
-    for p in folder.iterdir():
-        p.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-    folder.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP)
-    before = _snapshot(folder)
-    yield folder, before
-    assert _snapshot(folder) == before, "an input file changed or a file appeared beside the inputs"
-    folder.chmod(stat.S_IRWXU)
+    sources = [real_data / rel for rel in REAL.values()] + [TEST_DATA / SENSOR_FIXTURE]
+    with readonly_copy(sources, tmp_path_factory.mktemp("readonly") / "inputs") as folder:
+        before = snapshot(folder)
+        yield folder, before
+        assert snapshot(folder) == before, "an input file changed or a file appeared beside the inputs"
 
 
 def _check_unchanged(folder, before):
-    assert _snapshot(folder) == before
+    assert snapshot(folder) == before
     # (root ignores the permission bits; the hashes above are the proof that counts)
     assert not os.access(folder, os.W_OK) or os.geteuid() == 0
 
