@@ -24,6 +24,12 @@ def app():
     return TEMApp()
 
 
+@pytest.fixture(scope="module")
+def demo_truth(app):
+    """The opening demo session's truth (``app.truth`` follows later uploads; tests may run in any subset)."""
+    return app.demos()[app.demo_picker.options[0]]().truth
+
+
 def test_opens_on_demo_session(app):
     assert "TEMApp" in APPS and APPS["TEMApp"][0] == "06_in_situ_tem.ipynb"
     assert app.banner.layout.display == "none"
@@ -316,11 +322,11 @@ def test_gpa_strain_map_with_g_choice_and_components():
     assert app._provenance().parameters["gpa_component"] == "along_g1"
 
 
-def test_eds_mode_quantifies_the_nmc_particle(app):
+def test_eds_mode_quantifies_the_nmc_particle(app, demo_truth):
     app.tabs.selected_index = 4
     app.spec_mode.value = "EDS"
     assert app.banner.layout.display == "none" and app.eds_box.layout.display == ""
-    truth = app.truth["eds"]
+    truth = demo_truth["eds"]
     comp = app.tables["eds_composition"].set_index("element")["at_pct"]
     assert comp["O"] == pytest.approx(66.7, abs=2.0)  # O is 2/3 of the detected atoms of LiTMO2 (Poisson data)
     app.eds_show.value = "Ni"
@@ -349,9 +355,9 @@ def test_eds_mode_quantifies_the_nmc_particle(app):
     assert app.eels_box.layout.display == "" and app.eds_box.layout.display == "none"
 
 
-def test_4dstem_virtual_detector_annulus(app):
+def test_4dstem_virtual_detector_annulus(app, demo_truth):
     app.tabs.selected_index = 3
-    truth = app.truth["cube"]
+    truth = demo_truth["cube"]
     bf = app.stem_image.values
     np.testing.assert_allclose(bf / 1000, truth["transmission"], rtol=0.01)  # default disc: BF = counts·T
     app.annulus.value = (7.5, 14.5)
@@ -397,7 +403,7 @@ def test_uploaded_eds_and_4dstem_emd_files(tmp_path):
     assert {"eds", "cube"} <= {i["role"] for i in app._provenance().inputs}
 
 
-def test_decomposition_of_the_eds_spectrum_image(app, monkeypatch):
+def test_decomposition_of_the_eds_spectrum_image(app, demo_truth, monkeypatch):
     import battlab.apps.tem as tem_app
 
     app.tabs.selected_index = 4
@@ -409,7 +415,7 @@ def test_decomposition_of_the_eds_spectrum_image(app, monkeypatch):
     app.decomp_method.value, app.decomp_n.value = "NMF", 2
     app.run_decomp.click()
     assert app.banner.layout.display == "none"
-    core = app.truth["eds"]["core_mask"].astype(float).ravel()
+    core = demo_truth["eds"]["core_mask"].astype(float).ravel()
     maps = app.decomposition["maps"].values
     r = [abs(np.corrcoef(m.ravel(), core)[0, 1]) for m in maps]
     assert max(r) > 0.9, r

@@ -327,6 +327,7 @@ def report_and_check(stats: Stats, n_cases: int, label: str) -> None:
     assert not stats.failures, "\n".join(stats.failures[:20])
     assert stats.max_s < TIME_LIMIT_S, stats.max_case
 
+
 def cases_per_reader(default: int = 1000) -> int:
     return int(os.environ.get("BATTLAB_FUZZ_CASES", default))
 

@@ -23,12 +23,7 @@ def test_reader_survives_mutations(fmt):
     n = _fuzz.cases_per_reader()
     stats = _fuzz.fuzz_reader(fmt, n)
     RESULTS[fmt.name] = stats
-    print(f"\n{fmt.name}: {stats.cases} cases, {len(stats.failures)} failures, max {stats.max_s * 1000:.0f} ms "
-          f"({stats.max_case}), peak {stats.peak_bytes / 1e6:.1f} MB ({stats.peak_case})")
-    assert stats.seeds > 0, f"no seed file for {fmt.name}"
-    assert stats.cases >= n
-    assert not stats.failures, "\n".join(stats.failures[:20])
-    assert stats.max_s < _fuzz.TIME_LIMIT_S
+    _fuzz.report_and_check(stats, n, fmt.name)
 
 
 @pytest.mark.slow
@@ -38,11 +33,7 @@ def test_hdf5_xrd_series_reader_survives_mutations():
     assert "generated_series.h5" in {name for name, _ in seeds}
     fmt.read(Source(data=dict(seeds)["generated_series.h5"], name="generated_series.h5"))  # the seed reads
     n = _fuzz.cases_per_reader()
-    stats = _fuzz.fuzz_reader(fmt, n)
-    print(f"\n{fmt.name}: {stats.cases} cases, {len(stats.failures)} failures, max {stats.max_s * 1000:.0f} ms")
-    assert stats.cases >= n
-    assert not stats.failures, "\n".join(stats.failures[:20])
-    assert stats.max_s < _fuzz.TIME_LIMIT_S
+    _fuzz.report_and_check(_fuzz.fuzz_reader(fmt, n), n, fmt.name)
 
 
 def test_every_echem_reader_is_fuzzed():

@@ -4,7 +4,6 @@ import io
 
 import h5py
 import numpy as np
-import pytest
 import tifffile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
