@@ -10,10 +10,12 @@ and reported as an unexpected problem, and the app keeps working.
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import logging
 import os
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -112,7 +114,6 @@ class PlotPane:
     def _draw(self, obj, layout_key):
         import holoviews as hv
         from bokeh.model import Model
-        from jupyter_bokeh import BokehModel
 
         self._pipes = []
         if isinstance(obj, Model):  # e.g. a linked-brushing grid, shown as it is
@@ -131,15 +132,13 @@ class PlotPane:
             else:
                 drawn = dmaps[0]
             model = hv.renderer("bokeh").get_plot(drawn).state
-        self._shown = _one_way(BokehModel)(model)
+        self._shown = _one_way_bokeh_model()(model)
         self._layout_key = layout_key
         self.widget.children = [self._shown]
 
 
-_ONE_WAY = {}
-
-
-def _one_way(base):
+@functools.cache
+def _one_way_bokeh_model():
     """``jupyter_bokeh.BokehModel`` that ignores model changes coming back from the page.
 
     The page echoes every change a patch made (jupyter_bokeh 4 re-sends them), and an echo
@@ -148,15 +147,15 @@ def _one_way(base):
     send nothing and leave the page stale. battlab's figures need nothing from the page
     (zoom and hover stay in the browser), so those messages are dropped.
     """
-    if base not in _ONE_WAY:
-        class OneWayBokehModel(base):
-            def _sync_model(self, model, content, buffers):
-                if content.get("event") == "jsevent" and content.get("kind") == "ModelChanged":
-                    return
-                super()._sync_model(model, content, buffers)
+    from jupyter_bokeh import BokehModel
 
-        _ONE_WAY[base] = OneWayBokehModel
-    return _ONE_WAY[base]
+    class OneWayBokehModel(BokehModel):
+        def _sync_model(self, model, content, buffers):
+            if content.get("event") == "jsevent" and content.get("kind") == "ModelChanged":
+                return
+            super()._sync_model(model, content, buffers)
+
+    return OneWayBokehModel
 
 
 def _same_key(a, b) -> bool:
@@ -272,6 +271,8 @@ class BaseApp:
         self.busy = w.HTML(_BUSY_HTML, layout=w.Layout(display="none"))
         self.busy.add_class("battlab-busy")
         self._busy_depth = 0
+        self._busy_lock = threading.RLock()  # the kernel's thread and the message worker both count
+        self._guard_nesting = threading.local()
         self.demo_picker = w.Dropdown(options=list(self.demos()), description="Demo",
                                       style={"description_width": "initial"}, layout=w.Layout(width="360px"))
         self.demo_button = w.Button(description="Load demo", icon="flask")
@@ -309,7 +310,13 @@ class BaseApp:
     def _ipython_display_(self):
         from IPython.display import display
 
+        from battlab.apps._worker import MessageWorker, worker_enabled
+
         display(self.widget)
+        if worker_enabled() and self.__dict__.get("worker") is None:
+            #: Handles the page's messages off the kernel's thread (see battlab.apps._worker).
+            self.worker = MessageWorker(self.widget, self._set_busy)
+            self.worker.attach(self.widget)
 
     # --- error handling --------------------------------------------------------------
     def _guard(self, what, func, *args, **kwargs):
@@ -321,7 +328,10 @@ class BaseApp:
         """
         import warnings
 
-        outermost = self.__dict__.get("_busy_depth", 0) == 0
+        # Per thread: the worker's busy count also holds the messages still waiting for it.
+        nesting = self.__dict__.get("_guard_nesting") or self.__dict__.setdefault("_guard_nesting", threading.local())
+        outermost = getattr(nesting, "depth", 0) == 0
+        nesting.depth = getattr(nesting, "depth", 0) + 1
         self._set_busy(+1)
         caught = []
         try:
@@ -350,6 +360,7 @@ class BaseApp:
                             "Try another file or setting.")
             return None
         finally:
+            nesting.depth -= 1
             if outermost:
                 self._show_notices(caught)
             self._set_busy(-1)
@@ -362,14 +373,23 @@ class BaseApp:
         not touch is taken from here instead of recomputed. ``key`` is a tuple of the step's
         inputs: numbers, strings and tuples compare by value, anything else (a movie, a
         table) by identity, and the entry keeps those objects alive so that an identity is
-        never mistaken for a new object's.
+        never mistaken for a new object's. Warnings the step raised are raised again when its
+        value is reused, so the notes and banners that come from them stay on the page.
         """
+        import warnings
+
         cache = self.__dict__.setdefault("_memo_cache", {})
         entry = cache.get(name)
         if entry is not None and _same_key(entry[0], key):
+            for caught in entry[2]:
+                warnings.warn_explicit(caught.message, caught.category, caught.filename, caught.lineno)
             return entry[1]
-        value = compute()
-        cache[name] = (key, value)
+        with warnings.catch_warnings(record=True) as raised:
+            warnings.simplefilter("always")
+            value = compute()
+        for caught in raised:  # on to the caller's own handling, as if no cache were here
+            warnings.warn_explicit(caught.message, caught.category, caught.filename, caught.lineno)
+        cache[name] = (key, value, raised)
         return value
 
     #: At most this many notices are listed (the newest), so a noisy file cannot fill the page.
@@ -390,7 +410,7 @@ class BaseApp:
             else:
                 log.debug("battlab app: %s", warning.message)
         messages = messages[-self.MAX_NOTICES:]
-        if messages == self._notice_messages and notices.layout.display != "none":
+        if messages == self._notice_messages:
             return
         self._notice_messages = messages
         notices.value = ("<div style='color:#7a5a00;font-size:12px'><b>Notes on this data:</b><ul style='margin:2px 0'>"
@@ -401,10 +421,11 @@ class BaseApp:
         busy = getattr(self, "busy", None)  # absent while the layout is being built
         if busy is None:
             return
-        self._busy_depth = max(0, self._busy_depth + step)
-        display = "flex" if self._busy_depth else "none"
-        if busy.layout.display != display:
-            busy.layout.display = display
+        with self._busy_lock:
+            self._busy_depth = max(0, self._busy_depth + step)
+            display = "flex" if self._busy_depth else "none"
+            if busy.layout.display != display:
+                busy.layout.display = display
 
     def _numeric_controls(self):
         # The whole page, not only the parameter panel: plot areas hold frame sliders,

@@ -287,7 +287,8 @@ class OpticalApp(BaseApp):
         if truth is not None:
             self.kept_cycles = {}
             for name, other in (truth.get("compare_with") or {}).items():
-                self.kept_cycles[name] = self._electrode_analysis(other.data["movie"], other.data["echem"]).frames
+                self.kept_cycles[name] = self._electrode_analysis(other.data["movie"], other.data["echem"],
+                                                                 own=False).frames
             self.compare_label.value = truth.get("label", f"cycle {truth.get('cycle', 1)}")
         self._analyse()
 
@@ -314,16 +315,16 @@ class OpticalApp(BaseApp):
     def roi(self):
         return (*self.rows.value, *self.cols.value)
 
-    def _movie_key(self, movie):
-        """What a timed movie is made of: the loaded movie and the frame-interval input."""
-        return (self.movie, float(self.frame_interval.value)) if movie is not None else (movie,)
+    def _movie_key(self):
+        """What the app's timed movie is made of: the loaded movie and the frame-interval input."""
+        return (self.movie, float(self.frame_interval.value))
 
-    def _electrode_analysis(self, movie, echem):
+    def _electrode_analysis(self, movie, echem, *, own=True):
+        """The colour-stage analysis of the app's movie (``own``: with its ROI), or of a kept cycle's."""
         from battlab.optical import analyze_movie
 
-        own = movie is self.movie or movie.attrs.get("time_source") == "frame interval input"
         roi, drift = (self.roi if own else None), ("auto" if self.drift.value else None)
-        key = (self._movie_key(movie) if own else (movie,), echem, float(self.pixel_size.value), self.separator.value,
+        key = (self._movie_key() if own else (movie,), echem, float(self.pixel_size.value), self.separator.value,
                roi, float(self.max_de.value), float(self.clock_offset.value), self.colour_space.value, drift)
         # Moves of the event, area or dendrite controls leave this (the slow part) as it was.
         return self._memo("electrode", key, lambda: analyze_movie(
@@ -360,7 +361,7 @@ class OpticalApp(BaseApp):
             if self.find_events.value:
                 from battlab.optical import find_events
 
-                key = (self._movie_key(movie), echem, float(self.clock_offset.value), self.separator.value,
+                key = (self._movie_key(), echem, float(self.clock_offset.value), self.separator.value,
                        self.roi, float(self.event_sigma.value))
                 self.events = self._memo("events", key, lambda: find_events(
                     movie, echem, clock_offset_s=self.clock_offset.value, separator=self.separator.value,

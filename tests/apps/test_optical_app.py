@@ -293,3 +293,24 @@ def test_moves_that_leave_the_analysis_inputs_alone_reuse_it_and_the_roi_survive
     app.rows.value = (app.rows.value[0] + 2, app.rows.value[1])
     assert app.result is not again and app.result.parameters["roi"] == list(app.roi)
     assert app.banner.layout.display == "none", app.banner.value
+
+
+def test_a_reused_step_raises_its_warnings_again(app):
+    # A drift warning (banner) or a unit note comes from the step that ran; reusing the step's
+    # value must not make the message vanish from the page.
+    import warnings
+
+    from battlab.errors import BattlabWarning
+
+    def step():
+        warnings.warn("drift correction: 3 frame(s) correlate poorly", BattlabWarning, stacklevel=1)
+        return object()
+
+    runs = []
+    for _ in range(2):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            runs.append(app._memo("test-step", (1.0, "x"), step))
+        assert [str(w.message) for w in caught] == ["drift correction: 3 frame(s) correlate poorly"]
+        assert caught[0].category is BattlabWarning
+    assert runs[0] is runs[1]  # the second call reused the first's value

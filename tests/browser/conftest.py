@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -85,6 +86,9 @@ def browser(chromium_path):
         b.close()
 
 
+IDLE = re.compile(rb'"execution_state":\s*"idle"')
+
+
 class Page:
     """A page that refuses and records every request leaving this machine."""
 
@@ -93,9 +97,19 @@ class Page:
         #: sizes of the websocket messages the page sent (uploads travel in them); the page's
         #: echoes of figure updates (Bokeh model changes, ignored by the kernel) are left out
         self.sent_frames: list[int] = []
+        #: when (perf_counter) the kernel reported itself idle, i.e. done with a message
+        self.idle_at: list[float] = []
         self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
         self.page.route("**/*", self._route)
-        self.page.on("websocket", lambda ws: ws.on("framesent", self._sent))
+        self.page.on("websocket", self._watch)
+
+    def _watch(self, ws):
+        ws.on("framesent", self._sent)
+        ws.on("framereceived", self._received)
+
+    def _received(self, data):
+        if IDLE.search(data.encode() if isinstance(data, str) else data):
+            self.idle_at.append(time.perf_counter())
 
     def _sent(self, data):
         marker = '"kind":"ModelChanged"'

@@ -5,6 +5,7 @@ the page's file chooser and analysed.
 """
 
 import re
+import time
 
 import pytest
 
@@ -39,6 +40,26 @@ def test_frame_slider_and_movie_upload_offline(new_page, gallery_url, tmp_path):
     assert wait_for_change(frame_plot, before_frame), "frame image did not change after moving the frame slider"
     assert wait_for_change(voltage, before_voltage), "voltage cursor did not move with the frame slider"
     assert readout.inner_text().strip() == "45"
+    assert not page.locator(".battlab-error").is_visible()
+
+    # The re-analysis a clock offset starts (the whole 100-frame movie, about a second) runs off
+    # the kernel's thread: the kernel reports itself idle, ready for the page's next message,
+    # while the busy indicator still shows the analysis under way.
+    busy = page.locator(".battlab-busy")
+    offset = page.locator(".widget-text").filter(
+        has=page.locator("label", has_text=re.compile(r"^Clock offset \(s\)$"))).locator("input")
+    page.wait_for_timeout(1500)  # the page is quiet: every earlier message was answered
+    before_voltage = voltage.screenshot()
+    offset.fill("240")
+    moved = time.perf_counter()
+    offset.press("Enter")
+    busy.wait_for(state="visible", timeout=10_000)
+    busy.wait_for(state="hidden", timeout=180_000)
+    analysed = time.perf_counter()
+    idle_while_busy = [t - moved for t in p.idle_at if moved < t < analysed - 0.2]
+    assert idle_while_busy, (f"the kernel answered nothing during the {analysed - moved:.1f} s analysis: it ran on the "
+                             "kernel's own thread")
+    assert wait_for_change(voltage, before_voltage), "the clock offset did not move the frames on the voltage curve"
     assert not page.locator(".battlab-error").is_visible()
 
     # a 24-frame ImageJ TIFF with its frame interval, uploaded through the real file chooser

@@ -1,0 +1,84 @@
+"""The page's widget messages are handled off the kernel's thread, and stale moves are dropped.
+
+The messages are fed through the widgets' own comms (``comm.handle_msg``, as the kernel
+does when the page sends them) to a real app; the analysis they start is the app's real
+one (the optical app's side-view analysis, about a second per ROI move on the demo movie).
+"""
+
+import uuid
+
+import pandas as pd
+import pytest
+
+from battlab.apps import OpticalApp
+from battlab.apps._worker import MessageWorker, _is_echo
+
+
+def _update(widget, **state):
+    """A widget update message as the page sends it."""
+    return {"header": {"msg_id": uuid.uuid4().hex, "msg_type": "comm_msg"}, "parent_header": {}, "metadata": {},
+            "content": {"comm_id": widget.comm.comm_id,
+                        "data": {"method": "update", "state": state, "buffer_paths": []}},
+            "buffers": []}
+
+
+@pytest.mark.slow
+def test_moves_queue_on_the_worker_and_only_the_newest_of_waiting_moves_runs():
+    app = OpticalApp()
+    worker = MessageWorker(app.widget, app._set_busy)
+    worker.attach(app.widget)
+    first = app.result
+    lo, hi = app.rows.value
+    moves = [(lo + k, hi) for k in (2, 4, 6, 8)]
+    for move in moves:
+        app.rows.comm.handle_msg(_update(app.rows, value=list(move)))
+    # Every call returned at once: the kernel's thread only queued the moves (each analysis
+    # takes about a second), so the newest is not applied yet, and the busy indicator is up.
+    assert app.rows.value != moves[-1]
+    assert app.busy.layout.display == "flex"
+    assert worker.wait_idle(timeout_s=300)
+    assert app.busy.layout.display == "none"
+    # Moves that a newer one superseded while they waited never ran; the newest did.
+    assert worker.dropped >= 2 and worker.handled + worker.dropped == len(moves)
+    assert app.rows.value == moves[-1] and app.result is not first
+    assert app.result.parameters["roi"] == [*moves[-1], *app.cols.value]
+    assert app.banner.layout.display == "none", app.banner.value
+    # ...and the page shows what the same move made in code (on the kernel's thread) gives.
+    direct = OpticalApp()
+    direct.rows.value = moves[-1]
+    pd.testing.assert_frame_equal(app.result.frames, direct.result.frames)
+
+
+def test_messages_of_other_widgets_and_clicks_are_never_dropped():
+    app = OpticalApp()
+    worker = MessageWorker(app.widget, app._set_busy)
+    worker.attach(app.widget)
+    sigma = app.event_sigma.value
+    assert app.find_events.value and app.events is not None
+    app.event_sigma.comm.handle_msg(_update(app.event_sigma, value=sigma + 1.0))
+    app.find_events.comm.handle_msg(_update(app.find_events, value=False))
+    app.event_sigma.comm.handle_msg(_update(app.event_sigma, value=sigma + 2.0))
+    assert worker.wait_idle(timeout_s=300)
+    # the second σ move may replace the first while it waits; the checkbox is another widget's message
+    assert worker.handled + worker.dropped == 3 and worker.dropped <= 1
+    assert app.find_events.value is False and app.events is None and app.event_sigma.value == sigma + 2.0
+
+
+def test_figure_echoes_are_not_queued():
+    echo = {"content": {"data": {"method": "custom", "content": {"event": "jsevent", "kind": "ModelChanged"}}}}
+    tap = {"content": {"data": {"method": "custom", "content": {"event": "jsevent", "kind": "MessageSent"}}}}
+    assert _is_echo(echo) and not _is_echo(tap)
+
+
+def test_the_busy_indicator_comes_down_after_many_quick_messages():
+    # Quick moves finish on the worker while the kernel's thread is still queuing the next
+    # ones: the count that shows the indicator must never lose a message.
+    app = OpticalApp()
+    worker = MessageWorker(app.widget, app._set_busy)
+    worker.attach(app.widget)
+    for k in range(30):
+        app.frame.comm.handle_msg(_update(app.frame, value=k % 7))
+        app.show_classes.comm.handle_msg(_update(app.show_classes, value=bool(k % 2)))
+    assert worker.wait_idle(timeout_s=300)
+    assert app._busy_depth == 0 and app.busy.layout.display == "none"
+    assert app.frame.value == 29 % 7 and worker.handled + worker.dropped == 60
