@@ -248,6 +248,11 @@ def read_table(source, *, name: str | None = None, time_column: str | None = Non
         handle = path
     if Path(label).suffix.lower() not in (".csv", ".txt", ".tsv"):
         raise InvalidParameterError(f"{label}: give a results table as CSV (exported by a battlab app or CLI).")
+    from battlab.io.small_table import MAX_TABLE_LINE_CHARS, check_table_lines
+
+    # Lines are checked before pandas sniffs the delimiter: on a line of megabytes that runs for minutes.
+    raw = handle.getvalue() if isinstance(handle, io.BytesIO) else path.read_bytes()
+    check_table_lines(raw.split(b"\n"), name=label, what="results table", max_chars=4 * MAX_TABLE_LINE_CHARS)
     try:
         table = pd.read_csv(handle, comment="#", sep=None, engine="python")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, csv.Error) as exc:

@@ -37,12 +37,14 @@ def read_table(source, *, name: str | None = None, max_bytes: int | None = None,
         ``attrs["battlab"]`` holds ``source_name``, ``sha256`` and ``format``.
     """
     from battlab.io.registry import DEFAULT_MAX_BYTES, _as_source
+    from battlab.io.small_table import check_table_lines
 
     if isinstance(source, pd.DataFrame):
         return source.copy()
     src = _as_source(source, name, max_bytes or DEFAULT_MAX_BYTES)
     text = src.text()
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith(("#", "%", "//"))]
+    check_table_lines(lines, name=src.name, what=what)
     if len(lines) < 2:
         raise MissingDataError(f"{Path(src.name).name}: a {what} needs a header line and at least one row.")
     try:

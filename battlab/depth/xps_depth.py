@@ -142,6 +142,10 @@ def read_xps_depth_vamas(source, *, name: str | None = None, time_per_step_s: fl
         times = np.array([float(m.group(1)) for m in found])
     steps = {}
     for region, specs in regions.items():
+        if any("binding_energy_eV" not in s.dims for s in specs):  # e.g. a block whose axis label was damaged
+            raise MissingDataError(f"{region}: a block has no binding-energy axis (its abscissa is "
+                                   f"{[d for s in specs for d in s.dims if 'binding' not in d][:1]}); the depth "
+                                   "series needs binding energies.")
         axis = specs[0]["binding_energy_eV"]
         if any(s.sizes["binding_energy_eV"] != axis.size for s in specs):
             raise InvalidParameterError(f"{region}: the sputter steps have different energy grids.")

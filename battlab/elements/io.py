@@ -145,13 +145,13 @@ def _page_name(description):
 
 def _member_maps(members, label):
     """members: list of (name, bytes) -> dict element -> 2-D array"""
-    import tifffile
+    from battlab.io.arrays import read_tiff_array
 
     out = {}
     for mname, raw in members:
         ext = Path(mname).suffix.lower()
         if ext in (".tif", ".tiff"):
-            arr = tifffile.imread(io.BytesIO(raw))
+            arr = read_tiff_array(raw, name=mname)  # declared size checked before decoding
         elif ext in (".csv", ".txt", ".dat", ".asc"):
             arr = _text_matrix(raw, mname)
         else:

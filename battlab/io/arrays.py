@@ -40,9 +40,12 @@ def load_npy(path, *, max_bytes: int = MAX_ARRAY_BYTES) -> np.ndarray:
     return arr
 
 
-def check_tiff_complete(pages, path: Path) -> None:
-    """Refuse a TIFF whose pages' data run past the end of the file (a cut copy)."""
-    size = path.stat().st_size
+def check_tiff_complete(pages, path: Path, *, size: int | None = None) -> None:
+    """Refuse a TIFF whose pages' data run past the end of the file (a cut copy).
+
+    ``size``: the file's length when it is held in memory (``path`` then only names it).
+    """
+    size = path.stat().st_size if size is None else size
     for page in pages:
         offsets = getattr(page, "dataoffsets", ()) or ()
         counts = getattr(page, "databytecounts", ()) or ()
@@ -51,17 +54,22 @@ def check_tiff_complete(pages, path: Path) -> None:
                                    f"({size} bytes). Copy the file again or re-export it.")
 
 
-def read_tiff_array(path, *, first_page: bool = False, max_bytes: int = MAX_ARRAY_BYTES) -> np.ndarray:
+def read_tiff_array(source, *, name: str | None = None, first_page: bool = False,
+                    max_bytes: int = MAX_ARRAY_BYTES) -> np.ndarray:
     """The first page (``first_page``) or the first image series of a TIFF file.
 
+    ``source`` is a path, or the file's bytes (an upload; ``name`` names it in messages).
     The declared size is checked before anything is decoded: it must stay below
     ``max_bytes`` and, for uncompressed data, inside the file.
     """
+    import io
+
     import tifffile
 
-    path = Path(path)
+    in_memory = isinstance(source, (bytes, bytearray, memoryview))
+    path = Path(name or "upload.tif") if in_memory else Path(source)
     try:
-        with tifffile.TiffFile(path) as tif:
+        with tifffile.TiffFile(io.BytesIO(bytes(source)) if in_memory else path) as tif:
             if not tif.pages:
                 raise CorruptFileError(f"{path.name}: a TIFF without images.")
             if first_page:
@@ -79,7 +87,7 @@ def read_tiff_array(path, *, first_page: bool = False, max_bytes: int = MAX_ARRA
                 raise TooLargeError(f"{path.name} declares an image of {' × '.join(str(n) for n in shape)} "
                                     f"({declared / 1e9:,.1f} GB), above the {max_bytes / 1e9:.0f} GB battlab "
                                     "loads as one image; the file is damaged or needs cropping.")
-            check_tiff_complete(pages, path)
+            check_tiff_complete(pages, path, size=len(source) if in_memory else None)
             out = page.asarray() if first_page else tif.asarray(series=0)
             if out.size == 0:  # pages tifffile could not decode
                 raise CorruptFileError(f"{path.name}: no pixel of the declared {' × '.join(str(n) for n in shape)} "

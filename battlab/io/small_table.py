@@ -15,12 +15,24 @@ from pathlib import Path
 
 from battlab.errors import CorruptFileError, MissingDataError, TooLargeError
 
-__all__ = ["read_small_csv", "MAX_TABLE_BYTES", "MAX_TABLE_FIELDS"]
+__all__ = ["check_table_lines", "read_small_csv", "MAX_TABLE_BYTES", "MAX_TABLE_FIELDS", "MAX_TABLE_LINE_CHARS"]
 
 #: Largest parameter table read (a table of thousands of rows is far below this).
 MAX_TABLE_BYTES = 16 * 1024**2
 #: Most fields a row of a parameter table may have.
 MAX_TABLE_FIELDS = 256
+#: Longest line of a text data table (profiles, curves, exported results): wide enough for
+#: hundreds of columns, far below the one-line-of-megabytes a damaged copy can hold, on
+#: which pandas' delimiter sniffing and column de-duplication run for minutes.
+MAX_TABLE_LINE_CHARS = 20_000
+
+
+def check_table_lines(lines, *, name: str, what: str, max_chars: int = MAX_TABLE_LINE_CHARS) -> None:
+    """Refuse a text table with a line too long for a row, before pandas is given it."""
+    longest = max((len(line) for line in lines), default=0)
+    if longest > max_chars:
+        raise CorruptFileError(f"{Path(name).name}: a line of {longest:,} characters; a {what} has rows of at "
+                               f"most {max_chars:,}. The file is damaged or not a {what}.")
 
 
 def read_small_csv(path, *, what: str, max_fields: int = MAX_TABLE_FIELDS, max_bytes: int = MAX_TABLE_BYTES,

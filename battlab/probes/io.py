@@ -66,7 +66,10 @@ def _unit_in(header):
 
 
 def _table(text, src):
+    from battlab.io.small_table import check_table_lines
+
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith(("#", "%", ";"))]
+    check_table_lines(lines, name=str(src), what="probe table")
     if not lines:
         raise CorruptFileError(f"{Path(src).name} holds no data rows.")
     sep = "," if lines[0].count(",") else ("\t" if lines[0].count("\t") else r"\s+")
@@ -242,12 +245,13 @@ def read_probe_map(source, *, name: str | None = None, kind: str = "secm", pixel
     ext = Path(src).suffix.lower()
     try:
         if ext in (".tif", ".tiff") or data[:4] in (b"II*\x00", b"MM\x00*"):
-            import tifffile
+            from battlab.io.arrays import read_tiff_array
 
             if value_unit is None or pixel_size_um is None:
                 raise MissingDataError(f"{Path(src).name}: a TIFF map carries no scale; pass pixel_size_um and "
                                        "value_unit.")
-            arr = tifffile.imread(io.BytesIO(data))
+            # declared size checked before decoding: a probe map is far below 256 MB (8k² float32)
+            arr = read_tiff_array(data, name=Path(src).name, max_bytes=256 * 1024**2)
             if arr.ndim != 2:
                 raise UnsupportedFormatError(f"{Path(src).name}: a TIFF probe map must be one 2-D page, got shape "
                                              f"{arr.shape}.")

@@ -3,9 +3,13 @@
 Readers: ``imaging.open_movie`` (TIFF stacks, zipped frames, video; the first and last
 frame are decoded in each case), ``diffraction.read_detector_image`` (TIFF, fabio CBF/EDF)
 and ``load_poni``, ``tem.open_pattern``, ``depth.read_sims_maps``, ``afm.read_afm_frames``,
-``correlate.read_map`` and ``read_landmarks``, ``scattering.read_layers`` and
-``spectra.mossbauer.read_channels``. Path-based readers get each case as a scratch file
-named like its seed.
+``correlate.read_map``, ``read_landmarks`` and ``read_table`` (exported results tables),
+``scattering.read_layers``, ``spectra.mossbauer.read_channels``, ``tem.open_tem`` (DM3,
+DM4, EMD, .npy series), the depth-profile tables (``read_ndp_spectra``,
+``read_stopping_table``, ``read_sims_profile``, ``read_xps_depth_csv``, ``read_xps_depth``
+for VAMAS), ``probes.read_approach_curve`` and ``read_probe_map`` and
+``elements.read_element_maps`` (TIFF, zip, HDF5). Path-based readers get each case as a
+scratch file named like its seed.
 
 Seeds: the real files of ``../shared/data/real`` each reader takes (PILATUS TIFF, TEM
 .dm3/.dm4/.emd, the TIFF stack, the QuickTime and Norpix movies, the NeXus master, the
@@ -332,6 +336,141 @@ def _channel_seeds():
     return [("one.txt", one.encode()), ("wide.dat", wide.encode()), ("two.csv", two.encode())]
 
 
+# --------------------------------------------------------------------------- TEM images and series
+def _read_tem(path):
+    from battlab.tem.io import open_tem
+
+    # the first frame is decoded: a lazy series must fail on damaged data here, not later in the app
+    arr = open_tem(path, pixel_size_nm=1.0, hash_source=False)
+    return np.asarray(arr.values if arr.ndim <= 2 else arr.isel({arr.dims[0]: 0}).values)
+
+
+def _tem_seeds():
+    series = io.BytesIO()
+    np.save(series, np.random.default_rng(4).normal(100, 5, (4, 24, 24)).astype(np.float32))
+    return ([("generated_series.npy", series.getvalue())]
+            + [seed for name in ("ncempy_dmTest_float32_nonSquare_diffPixelSize.dm3",
+                                 "ncempy_dmTest_float32_nonSquare_diffPixelSize.dm4",
+                                 "ncempy_STEM_HAADF_Diffraction_Micro.emd", "ncempy_08_carbon.dm3")
+               for seed in _real("tem", name)])
+
+
+# --------------------------------------------------------------------------- depth-profile tables
+def _depth_reader(function, **options):
+    def read(source):
+        import battlab.depth as depth
+
+        return getattr(depth, function)(source.data, name=source.name, **options)
+
+    return read
+
+
+def _depth_seeds(kind):
+    import pandas as pd
+
+    def seeds():
+        if kind == "ndp":
+            e = np.arange(2000.0, 2100.0, 5.0)
+            return [("ndp.csv", pd.DataFrame({"channel": np.arange(e.size), "counts": np.arange(e.size) % 7})
+                     .to_csv(index=False).encode())]
+        if kind == "stopping":
+            return [("stopping.csv", b"Energy (MeV),dE/dx (keV/um)\n0.1,200\n1.0,80\n3.0,50\n")]
+        if kind == "sims":
+            return [("profile.csv", pd.DataFrame({"Time (s)": [0, 2, 4, 6], "LiF-": [1, 5, 9, 2],
+                                                  "C2H-": [9, 4, 1, 0]}).to_csv(index=False).encode())]
+        if kind == "xps-csv":
+            rows = [{"region": "C 1s", "sputter_time_s": t, "binding_energy_eV": 280 + 0.5 * k, "intensity": 100 + k}
+                    for t in (0, 60) for k in range(12)]
+            return [("xps.csv", pd.DataFrame(rows).to_csv(index=False).encode())]
+        from battlab.datasets.depth import make_xps_depth_series
+        from tests.depth.test_xps_depth import _vamas
+
+        return [("depth.vms", _vamas(make_xps_depth_series(sputter_time_s=(0, 60), step_eV=0.5).data,
+                                     etch_ids=True))]
+
+    return seeds
+
+
+# --------------------------------------------------------------------------- results tables, probes, element maps
+def _read_results_table(source):
+    from battlab.correlate.workflow import read_table
+
+    table, column = read_table(source.data, name=source.name)
+    assert column in table  # a table that reads has its time column
+    return table
+
+
+def _results_table_seeds():
+    from battlab.datasets.correlation import make_multimodal
+
+    return [("xrd.csv", make_multimodal(n_frames=12).data.tables["xrd"].to_csv(index=False).encode())]
+
+
+def _read_approach(source):
+    from battlab.probes import read_approach_curve
+
+    out = read_approach_curve(source.data, name=source.name)
+    assert {"distance_um", "current_nA"} <= set(out.columns)
+    return out
+
+
+def _approach_seeds():
+    from battlab.datasets.probes import make_approach_curve
+
+    curve = make_approach_curve(n_points=40).data
+    return [("curve.csv", curve.rename(columns={"distance_um": "Distance (um)", "current_nA": "Current (nA)"})
+             .to_csv(index=False).encode())]
+
+
+def _read_probe_map(source):
+    from battlab.probes import read_probe_map
+
+    return read_probe_map(source.data, name=source.name, pixel_size_um=0.1, value_unit="nA")
+
+
+def _probe_map_seeds():
+    import tifffile
+
+    from battlab.datasets.probes import make_secm_map
+
+    current = make_secm_map(size_px=24, pixel_size_um=3.0).data["tip current"].values
+    tif, txt = io.BytesIO(), io.BytesIO()
+    tifffile.imwrite(tif, current.astype(np.float32))
+    np.savetxt(txt, current, fmt="%.6g")
+    return [("map.tif", tif.getvalue()), ("map.txt", txt.getvalue())]
+
+
+def _read_element_maps(source):
+    from battlab.elements import read_element_maps
+
+    out = read_element_maps(source.data, name=source.name, pixel_size_um=0.1)
+    assert out.dims == ("element", "y", "x")
+    return out
+
+
+def _element_map_seeds():
+    import zipfile
+
+    import h5py
+    import pandas as pd
+    import tifffile
+
+    from battlab.datasets.elements import make_nmc_element_maps
+
+    maps = make_nmc_element_maps(size_px=16).data["maps"]
+    tif, zbuf, hbuf = io.BytesIO(), io.BytesIO(), io.BytesIO()
+    with tifffile.TiffWriter(tif) as tw:
+        for e in maps["element"].values:
+            tw.write(maps.sel(element=e).values.astype("float32"), description=str(e), metadata=None)
+    with zipfile.ZipFile(zbuf, "w") as zf:
+        for e in maps["element"].values:
+            zf.writestr(f"{e}_Ka.csv", pd.DataFrame(maps.sel(element=e).values).to_csv(index=False, header=False))
+    with h5py.File(hbuf, "w") as h:
+        for e in maps["element"].values:
+            h.create_dataset(f"maps/{e}", data=maps.sel(element=e).values)
+    return [("maps.tif", tif.getvalue()), ("maps.zip", zbuf.getvalue()), ("maps.h5", hbuf.getvalue())]
+
+
 #: name -> (reader call, gets a path (True) or the Source, seed maker)
 READERS = {
     "imaging.open_movie": (_read_movie, True, _movie_seeds),
@@ -344,6 +483,17 @@ READERS = {
     "correlate.read_landmarks": (_read_landmarks, True, _landmark_seeds),
     "scattering.read_layers": (_read_layers, True, _layer_seeds),
     "spectra.mossbauer.read_channels": (_read_channels, False, _channel_seeds),
+    "tem.open_tem": (_read_tem, True, _tem_seeds),
+    "depth.read_ndp_spectra": (_depth_reader("read_ndp_spectra", offset_keV=0.0, gain_keV_per_channel=3.0), False,
+                               _depth_seeds("ndp")),
+    "depth.read_stopping_table": (_depth_reader("read_stopping_table"), False, _depth_seeds("stopping")),
+    "depth.read_sims_profile": (_depth_reader("read_sims_profile"), False, _depth_seeds("sims")),
+    "depth.read_xps_depth_csv": (_depth_reader("read_xps_depth_csv"), False, _depth_seeds("xps-csv")),
+    "depth.read_xps_depth": (_depth_reader("read_xps_depth"), False, _depth_seeds("vamas")),
+    "correlate.read_table": (_read_results_table, False, _results_table_seeds),
+    "probes.read_approach_curve": (_read_approach, False, _approach_seeds),
+    "probes.read_probe_map": (_read_probe_map, False, _probe_map_seeds),
+    "elements.read_element_maps": (_read_element_maps, False, _element_map_seeds),
 }
 
 
