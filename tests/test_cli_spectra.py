@@ -143,8 +143,9 @@ def test_echem_gives_g_band_vs_capacity_and_soc(tmp_path):
     assert prov["parameters"]["alignment"] == {"time_basis": "unix", "clock_offset_s": 0.0}
 
 
-@pytest.mark.slow
-def test_mossbauer_raw_channels_with_alpha_fe_calibration(tmp_path):
+def write_raw_mossbauer_pair(folder):
+    """Raw multichannel counts of an LFP/FP sample (``lfp_raw.txt``, 70 % Fe²⁺) and of the α-Fe
+    foil that calibrates their velocity scale (``alpha_fe.txt``); returns the foil's truth."""
     from battlab.datasets.spectra import (
         _mossbauer_counts,
         _triangle_velocity,
@@ -153,11 +154,17 @@ def test_mossbauer_raw_channels_with_alpha_fe_calibration(tmp_path):
     )
 
     cal = make_alpha_fe_calibration()
-    np.savetxt(tmp_path / "alpha_fe.txt", cal.data, fmt="%d")
+    np.savetxt(folder / "alpha_fe.txt", cal.data, fmt="%d")
     v = _triangle_velocity(cal.data.size, cal.truth["folding_point"], cal.truth["velocity_max_mm_s"])
     sites = [dict(s, area_mm_s=a) for s, a in zip(make_mossbauer_lfp_series(n_spectra=2).truth["sites"], (0.21, 0.09),
                                                  strict=True)]
-    np.savetxt(tmp_path / "lfp_raw.txt", np.random.default_rng(1).poisson(_mossbauer_counts(v, sites, 5e5)), fmt="%d")
+    np.savetxt(folder / "lfp_raw.txt", np.random.default_rng(1).poisson(_mossbauer_counts(v, sites, 5e5)), fmt="%d")
+    return cal.truth
+
+
+@pytest.mark.slow
+def test_mossbauer_raw_channels_with_alpha_fe_calibration(tmp_path):
+    truth = write_raw_mossbauer_pair(tmp_path)
     res = run("spectra", str(tmp_path / "lfp_raw.txt"), "--raw-channels", "--calibration",
               str(tmp_path / "alpha_fe.txt"), "--out", str(tmp_path / "res"))
     assert res.returncode == 0, res.stderr
@@ -167,7 +174,7 @@ def test_mossbauer_raw_channels_with_alpha_fe_calibration(tmp_path):
     assert abs(table.loc["Fe3+ FePO4", "quadrupole_splitting_mm_s"] - 1.530) < 0.01
     assert abs(table.loc["Fe3+ FePO4", "fraction"] - 0.3) < 0.02
     prov = json.loads((tmp_path / "res" / "provenance.json").read_text())
-    assert abs(prov["parameters"]["velocity_calibration"]["slope_mm_s"] - cal.truth["slope_mm_s"]) < 0.005 * cal.truth[
+    assert abs(prov["parameters"]["velocity_calibration"]["slope_mm_s"] - truth["slope_mm_s"]) < 0.005 * truth[
         "slope_mm_s"]
 
 

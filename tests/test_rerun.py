@@ -240,22 +240,12 @@ def _mossbauer_case(tmp_path):
 
 
 def _mossbauer_raw_case(tmp_path):
-    from battlab.datasets.spectra import (
-        _mossbauer_counts,
-        _triangle_velocity,
-        make_alpha_fe_calibration,
-        make_mossbauer_lfp_series,
-    )
+    from tests.test_cli_spectra import write_raw_mossbauer_pair
 
     # Raw multichannel counts, folded and calibrated by an α-Fe raw-channel file.
     folder = tmp_path / "in"
     folder.mkdir()
-    cal = make_alpha_fe_calibration()
-    np.savetxt(folder / "alpha_fe.txt", cal.data, fmt="%d")
-    v = _triangle_velocity(cal.data.size, cal.truth["folding_point"], cal.truth["velocity_max_mm_s"])
-    sites = [dict(s, area_mm_s=a) for s, a in zip(make_mossbauer_lfp_series(n_spectra=2).truth["sites"], (0.21, 0.09),
-                                                 strict=True)]
-    np.savetxt(folder / "lfp_raw.txt", np.random.default_rng(1).poisson(_mossbauer_counts(v, sites, 5e5)), fmt="%d")
+    write_raw_mossbauer_pair(folder)
     return ["spectra", str(folder / "lfp_raw.txt"), "--raw-channels", "--calibration", str(folder / "alpha_fe.txt")]
 
 
