@@ -75,3 +75,22 @@ def test_the_app_shows_the_warning_on_the_page_and_forgets_it_with_new_data(cycl
     assert "millivolts" in app.notices.value
     app._load_demo(next(iter(app.demos())))
     assert "millivolts" not in app.notices.value
+
+
+def test_a_pixel_size_in_the_wrong_unit_is_named():
+    from battlab.datasets.optical import make_graphite_movie
+    from battlab.optical import analyze_movie
+
+    demo = make_graphite_movie(n_frames=6, lithiation_frames=4)
+    movie = demo.data["movie"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", BattlabWarning)  # the right unit: no unit warning
+        analyze_movie(movie, pixel_size_um=0.5, separator="left")
+    # 500 "µm"/px (the microscope's 500 nm/px typed into the µm field): named, and the numbers
+    # are the right ones scaled by the factor given (deterministic, not silently "corrected")
+    with pytest.warns(BattlabWarning, match="nm given as µm"):
+        wrong = analyze_movie(movie, pixel_size_um=500.0, separator="left")
+    right = analyze_movie(movie, pixel_size_um=0.5, separator="left")
+    np.testing.assert_allclose(wrong.frames["thickness_um"], 1000 * right.frames["thickness_um"], rtol=1e-12)
+    with pytest.warns(BattlabWarning, match="mm given as µm"):
+        analyze_movie(movie, pixel_size_um=0.0005, separator="left")

@@ -249,6 +249,11 @@ class SideViewResult:
     parameters: dict = field(default_factory=dict)
 
 
+#: Pixel sizes of light microscopes (µm/px). Above the upper bound the likely slip is nm/px
+#: typed as µm/px; below the lower one, mm/px.
+PLAUSIBLE_PIXEL_SIZE_UM = (0.01, 100.0)
+
+
 def _pixel_size(movie, pixel_size_um):
     px = pixel_size_um if pixel_size_um is not None else movie.attrs.get("pixel_size_um", np.nan)
     try:
@@ -258,6 +263,16 @@ def _pixel_size(movie, pixel_size_um):
     if not (np.isfinite(px) and px > 0):
         raise MissingDataError("the pixel size is unknown: give pixel_size_um (µm per pixel, from the "
                                "microscope calibration) so thicknesses and fronts come out in µm.")
+    low, high = PLAUSIBLE_PIXEL_SIZE_UM
+    if not low <= px <= high:
+        import warnings
+
+        from battlab.errors import BattlabWarning
+
+        hint = "nm given as µm? 500 nm/px is 0.5 µm/px" if px > high else "mm given as µm? 0.0005 mm/px is 0.5 µm/px"
+        # The numbers stay as asked (they are deterministic); the warning names the likely slip.
+        warnings.warn(f"a pixel size of {px:g} µm/px is outside the {low:g}–{high:g} µm/px of light microscopes "
+                      f"({hint}); thicknesses and fronts scale with it.", BattlabWarning, stacklevel=3)
     return px
 
 
