@@ -241,20 +241,20 @@ def read_table(source, *, name: str | None = None, time_column: str | None = Non
         if b"\x00" in bytes(source[:65536]):
             raise InvalidParameterError(f"{label} is not a text table (it holds binary data); export the results "
                                         "as CSV.")
-        handle = io.BytesIO(bytes(source))
+        raw = bytes(source)
     else:
         path = Path(source)
         label = path.name
-        handle = path
+        raw = None
     if Path(label).suffix.lower() not in (".csv", ".txt", ".tsv"):
         raise InvalidParameterError(f"{label}: give a results table as CSV (exported by a battlab app or CLI).")
     from battlab.io.small_table import MAX_TABLE_LINE_CHARS, check_table_lines
 
     # Lines are checked before pandas sniffs the delimiter: on a line of megabytes that runs for minutes.
-    raw = handle.getvalue() if isinstance(handle, io.BytesIO) else path.read_bytes()
+    raw = path.read_bytes() if raw is None else raw  # read once, for the check and for pandas
     check_table_lines(raw.split(b"\n"), name=label, what="results table", max_chars=4 * MAX_TABLE_LINE_CHARS)
     try:
-        table = pd.read_csv(handle, comment="#", sep=None, engine="python")
+        table = pd.read_csv(io.BytesIO(raw), comment="#", sep=None, engine="python")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, csv.Error) as exc:
         raise InvalidParameterError(f"{label} is not a readable CSV table ({exc}).") from exc
     candidates = [time_column] if time_column else ["time_s", "test_time_s", "elapsed_s", "sensor_time_s"]

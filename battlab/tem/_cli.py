@@ -12,11 +12,11 @@ __all__ = ["add_parser"]
 
 def _source_record(data, role=None) -> dict:
     """The provenance ``inputs`` entry of a TEM image or series (``open_tem`` hashed its file)."""
-    record = {"name": data.attrs.get("source_name"), "sha256": data.attrs.get("source_sha256"),
-              "format": data.attrs.get("source_format")}
-    if role is not None:
-        record["role"] = role
-    return record
+    from battlab.provenance import data_input
+
+    attrs = data.attrs  # open_tem keeps its source at the top level of the attrs
+    return data_input({"source_name": attrs.get("source_name"), "sha256": attrs.get("source_sha256"),
+                       "format": attrs.get("source_format")}, role=role)
 
 
 def _floats(text, n, what):
