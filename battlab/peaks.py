@@ -614,8 +614,9 @@ def peaks_present(table: pd.DataFrame, windows, *, min_snr: float = 3.0) -> pd.S
     return (table["snr"] >= min_snr) & (table["area"] >= 3 * table["area_err"].fillna(np.inf)) & inside
 
 
-def track_windows(x, curves, windows, *, min_snr: float = 3.0, **fit_options) -> pd.DataFrame:
-    """:func:`fit_windows` on every curve (rows of ``curves``), each started from the previous.
+def track_windows(x, curves, windows, *, min_snr: float = 3.0, model: str = "pseudo_voigt",
+                  background_order: int = 1, doublet=None, min_points: int = 8, units: str = "") -> pd.DataFrame:
+    """:func:`fit_windows` on every curve (rows of ``curves``), all curves of a window at once.
 
     Parameters
     ----------
@@ -627,27 +628,198 @@ def track_windows(x, curves, windows, *, min_snr: float = 3.0, **fit_options) ->
     min_snr : float
         See :func:`peaks_present`; an absent peak has NaN ``center``, ``fwhm``, their
         errors and ``eta`` (its area is kept, near zero, for fraction plots).
-    **fit_options
-        Passed to :func:`fit_windows` (``model``, ``background_order``, ``doublet``, ``units``).
+    model, background_order, doublet, min_points, units
+        As in :func:`fit_windows`.
 
     Returns
     -------
     DataFrame
         The :func:`fit_windows` columns plus ``curve`` (row index) and ``present``.
+
+    Notes
+    -----
+    Each curve is started from its own highest point above the window's chord, so one
+    poor fit cannot lead the next astray, and the curves whose window values are all
+    finite are fitted together by a vectorised Levenberg–Marquardt solve (the same
+    least-squares optimum as :func:`fit_peaks` reaches curve by curve). A curve with a
+    missing value in a window is fitted on its own finite points.
     """
+    x = np.asarray(x, float)
     curves = np.atleast_2d(np.asarray(curves, float))
-    start, frames = None, []
-    for i, y in enumerate(curves):
-        table, _ = fit_windows(x, y, windows, start=start, **fit_options)
-        table.insert(0, "curve", i)
-        table["present"] = peaks_present(table, windows, min_snr=min_snr)
-        # Start the next curve from this one: operando changes are small per scan.
-        start = {r.peak: (r.center, r.fwhm) for r in table.itertuples() if r.present}
+    parsed = parse_windows(windows, units=units)
+    n_curves = curves.shape[0]
+    frames = []
+    for order, (name, lo, hi) in enumerate(parsed):
+        sel = (x >= lo) & (x <= hi) & np.isfinite(x)
+        sort = np.argsort(x[sel])
+        xs, block = x[sel][sort], curves[:, sel][:, sort]
+        complete = np.isfinite(block).all(axis=1)
+        table = pd.DataFrame(index=np.arange(n_curves), columns=list(_WINDOW_COLUMNS), dtype=float)
+        if complete.any():
+            if xs.size < max(min_points, 4 + background_order + 1):
+                raise MissingDataError(f"peak window {name!r} ({lo:g}–{hi:g}{units}) holds {xs.size} points; "
+                                       "widen it or check the range of the data.")
+            fitted = _fit_window_batch(xs, block[complete], lo, hi, model=model,
+                                       background_order=background_order, doublet=doublet)
+            table.loc[complete, list(fitted)] = np.column_stack(list(fitted.values()))
+        for i in np.flatnonzero(~complete):
+            one, _ = fit_windows(x, curves[i], {name: (lo, hi)}, model=model, background_order=background_order,
+                                 doublet=doublet, min_points=min_points, units=units)
+            table.loc[i, list(_WINDOW_COLUMNS)] = one.loc[0, list(_WINDOW_COLUMNS)].to_numpy(float)
+        table.insert(0, "peak", name)
+        table.insert(0, "curve", np.arange(n_curves))
+        table["_order"] = order
         frames.append(table)
-    out = pd.concat(frames, ignore_index=True)
+    out = pd.concat(frames, ignore_index=True).sort_values(["curve", "_order"], kind="stable")
+    out = out.drop(columns="_order").reset_index(drop=True)
+    out["present"] = peaks_present(out, windows, min_snr=min_snr)
     for col in ("center", "fwhm", "center_err", "fwhm_err", "eta"):
         out.loc[~out["present"], col] = np.nan
     return out
+
+
+
+_WINDOW_COLUMNS = ("center", "center_err", "fwhm", "fwhm_err", "eta", "area", "area_err", "height", "snr",
+                   "r_squared")
+def _fit_window_batch(xs, curves, lo: float, hi: float, *, model: str, background_order: int, doublet,
+                      max_iter: int = 200) -> dict:
+    """One peak plus a polynomial background fitted to every row of ``curves`` at once.
+
+    The same model, bounds and starting rule as :func:`fit_windows` for one curve, solved
+    by a projected Levenberg–Marquardt iteration vectorised over the curves: a series of
+    hundreds of patterns costs a few array operations per iteration instead of one
+    :func:`scipy.optimize.least_squares` call per pattern, which is what makes a slider
+    that re-tracks a whole operando series answer interactively. ``xs`` is sorted and
+    every value of ``curves`` finite.
+
+    Returns arrays over the curves: ``area``, ``center``, ``fwhm``, ``eta``, their
+    ``*_err``, ``height``, ``snr`` and ``r_squared``.
+    """
+    if model not in PEAK_MODELS:
+        raise InvalidParameterError(f"unknown peak model {model!r}; choose one of {list(PEAK_MODELS)}.")
+    n_curves, n_points = curves.shape
+    n_bg = background_order + 1
+    free_eta = PEAK_MODELS[model] is None
+    eta_fixed = 0.0 if free_eta else PEAK_MODELS[model]
+    npp = 4 if free_eta else 3
+    n_par = npp + n_bg
+    partner = _doublet_list(doublet, 1)[0]
+    ratio = float(partner["ratio"]) if partner else 0.0
+
+    # Starting values and bounds exactly as fit_windows/fit_peaks choose them for one curve.
+    wlo, whi = 2 * float(np.median(np.diff(xs))), hi - lo
+    # Highest point above the chord joining the window ends, as fit_windows starts one curve.
+    chord = curves - (curves[:, :1] + (curves[:, -1:] - curves[:, :1]) * np.linspace(0, 1, n_points))
+    top = np.argmax(chord, axis=1)
+    c0 = xs[top]
+    w0 = np.clip(np.full(n_curves, (hi - lo) / 8), wlo * 1.0001, whi * 0.9999)
+    eta0 = 0.5 if free_eta else eta_fixed
+    base0 = np.percentile(curves, 5, axis=1)
+    rows = np.arange(n_curves)
+    heights = curves[rows, top] - base0
+    shape0 = eta0 * _KL + (1 - eta0) * _KG
+    area0 = np.maximum(heights, 1e-9 * np.maximum(1.0, np.abs(curves).max(axis=1))) * w0 / shape0 / (1 + ratio)
+    p = np.zeros((n_curves, n_par))
+    p[:, 0], p[:, 1], p[:, 2] = area0, c0, w0
+    if free_eta:
+        p[:, 3] = eta0
+    if n_bg:
+        p[:, -1] = base0
+    low = np.full(n_par, -np.inf)
+    high = np.full(n_par, np.inf)
+    low[:3], high[:3] = (0.0, lo, wlo), (np.inf, hi, whi)
+    if free_eta:
+        low[3], high[3] = 0.0, 1.0
+    eps = 1e-9 * (np.abs(p) + 1)
+    p = np.where(np.isfinite(low), np.maximum(p, low + eps), p)
+    p = np.where(np.isfinite(high), np.minimum(p, high - eps), p)
+    vander = np.vander(xs - float(np.mean(xs)), n_bg) if n_bg else np.zeros((n_points, 0))
+
+    def evaluate(q, jac=False):
+        area, cen, wid = q[:, 0:1], q[:, 1:2], q[:, 2:3]
+        et = q[:, 3:4] if free_eta else eta_fixed
+        f, dc, dw, de = _shape_and_grads(xs[None, :], cen, wid, et)
+        if ratio:
+            c2 = _doublet_center(cen, partner)
+            f2, dc2, dw2, de2 = _shape_and_grads(xs[None, :], c2, wid, et)
+            f, dc = f + ratio * f2, dc + ratio * dc2 * _doublet_dcenter(cen, partner)
+            dw, de = dw + ratio * dw2, de + ratio * de2
+        total = area * f + q[:, npp:] @ vander.T
+        if not jac:
+            return total
+        cols = np.empty((q.shape[0], n_points, n_par))
+        cols[:, :, 0], cols[:, :, 1], cols[:, :, 2] = f, area * dc, area * dw
+        if free_eta:
+            cols[:, :, 3] = area * de
+        cols[:, :, npp:] = vander
+        return total, cols
+
+    # Projected Levenberg–Marquardt with Marquardt's diagonal scaling (invariant to the very
+    # different scales of areas, positions and widths). Converged curves are frozen.
+    damping = np.full(n_curves, 1e-3)
+    model_y, jac = evaluate(p, jac=True)
+    resid = model_y - curves
+    cost = 0.5 * np.einsum("ij,ij->i", resid, resid)
+    active = np.ones(n_curves, bool)
+    with np.errstate(invalid="ignore"):
+        low_edge = np.where(np.isfinite(low), low + 1e-12 * (1 + np.abs(low)), -np.inf)
+        high_edge = np.where(np.isfinite(high), high - 1e-12 * (1 + np.abs(high)), np.inf)
+    for _ in range(max_iter):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        J, r = jac[idx], resid[idx]
+        jtj = np.einsum("mni,mnj->mij", J, J)
+        grad = np.einsum("mni,mn->mi", J, r)
+        # A parameter held at a bound by the gradient leaves the step (active set); clipping
+        # its step instead would stall the others, e.g. a Lorentzian fraction pinned at 1.
+        q = p[idx]
+        pinned = ((q <= low_edge) & (grad > 0)) | ((q >= high_edge) & (grad < 0))
+        keep = ~pinned
+        jtj = jtj * keep[:, :, None] * keep[:, None, :]
+        grad = grad * keep
+        diag = np.einsum("mii->mi", jtj)
+        diag = np.where(keep, np.maximum(diag, 1e-12 * diag.max(axis=1, keepdims=True) + 1e-300), 1.0)
+        lhs = jtj + (damping[idx, None] * diag)[:, :, None] * np.eye(n_par) + (~keep)[:, :, None] * np.eye(n_par)
+        step = np.linalg.solve(lhs, -grad[..., None])[..., 0]
+        # Shorten a step that would leave the box to stop just inside it (keeps the step's
+        # direction, so a parameter near its bound approaches it instead of zig-zagging);
+        # when that would leave almost no step, clip instead.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            room = np.where(step > 0, (high - q) / step, np.where(step < 0, (low - q) / step, np.inf))
+        frac = np.minimum(1.0, 0.995 * np.min(room, axis=1))
+        trial = np.clip(q + np.where(frac >= 0.1, frac, 1.0)[:, None] * step, low, high)
+        trial_y = evaluate(trial)
+        trial_r = trial_y - curves[idx]
+        trial_cost = 0.5 * np.einsum("ij,ij->i", trial_r, trial_r)
+        better = np.isfinite(trial_cost) & (trial_cost < cost[idx])
+        moved = np.abs(trial - q) <= 1e-10 * (1e-10 + np.abs(q))
+        # Converged: a near Gauss–Newton step (light damping) that no longer lowers the cost;
+        # a heavily damped step is short and can gain little far from the optimum.
+        done = (better & (cost[idx] - trial_cost <= 1e-10 * cost[idx]) & (damping[idx] <= 1e-2)) \
+            | moved.all(axis=1) | (damping[idx] > 1e12)
+        good = idx[better]
+        if good.size:
+            p[good] = trial[better]
+            cost[good] = trial_cost[better]
+            new_y, new_jac = evaluate(p[good], jac=True)
+            resid[good], jac[good] = new_y - curves[good], new_jac
+        damping[idx] = np.where(better, np.maximum(damping[idx] / 3, 1e-12), damping[idx] * 4)
+        active[idx[done]] = False
+
+    dof = max(1, n_points - n_par)
+    jtj = np.einsum("mni,mnj->mij", jac, jac)
+    cov = np.linalg.pinv(jtj) * (2 * cost / dof)[:, None, None]
+    err = np.sqrt(np.clip(np.einsum("mii->mi", cov), 0, None))
+    eta = p[:, 3] if free_eta else np.full(n_curves, eta_fixed)
+    height = p[:, 0] * (eta * _KL + (1 - eta) * _KG) / p[:, 2]
+    noise = np.std(resid, axis=1)
+    ss = np.sum((curves - curves.mean(axis=1, keepdims=True)) ** 2, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        snr = np.where(noise > 0, height / noise, np.inf)
+        r_squared = np.where(ss > 0, 1 - 2 * cost / ss, np.nan)
+    return {"center": p[:, 1], "center_err": err[:, 1], "fwhm": p[:, 2], "fwhm_err": err[:, 2], "eta": eta,
+            "area": p[:, 0], "area_err": err[:, 0], "height": height, "snr": snr, "r_squared": r_squared}
 
 
 def suggest_windows(x, y, *, n_peaks: int = 3, exclude=None, min_half_width: float = 0.0,

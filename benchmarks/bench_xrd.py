@@ -3,8 +3,8 @@
 Rows
 ----
 - battlab ``diffraction.track_peaks`` (pseudo-Voigt + linear background per window,
-  bounded least squares with an analytic Jacobian, each pattern warm-started from the
-  previous one) over all 2,000 patterns × 5 windows.
+  bounded least squares with an analytic Jacobian, all 2,000 patterns of a window solved
+  together by a vectorised Levenberg–Marquardt iteration) over 2,000 patterns × 5 windows.
 - the same task with lmfit (``PseudoVoigtModel + LinearModel`` per window per pattern,
   starting values from the data of each pattern). lmfit is timed on a 100-pattern evenly
   spaced subset and scaled ×20 (stated in the row). Both fit the same model: lmfit's

@@ -275,11 +275,11 @@ class XRDApp(BaseApp):
                                                      wavelength_A=self.wavelength.value, k=self.k_factor.value,
                                                      instrument_fwhm_deg=self.instrument_fwhm.value)
         self.current_table = table
-        x = pat["two_theta_deg"].to_numpy()
         sticks = None
         if self.references.value:
-            sticks = pd.concat([reference_sticks(p, wavelength_A=self.wavelength.value,
-                                                 two_theta_range=(x.min(), x.max())) for p in self.references.value])
+            # Sticks over all of 2θ: the plot keeps each chosen phase even with none in range.
+            sticks = pd.concat([reference_sticks(p, wavelength_A=self.wavelength.value, two_theta_range=(0.0, 180.0))
+                                for p in self.references.value])
         stamp = pd.Timestamp(self.series["time"].to_numpy()[i])
         hours = float(self.series["elapsed_s"].to_numpy()[i]) / 3600
         from battlab.series import echem_of

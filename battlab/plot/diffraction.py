@@ -49,9 +49,9 @@ def pattern(pat, *, fits=None, sticks: pd.DataFrame | None = None, windows=None,
         lo, hi = x.min(), x.max()
         phases = list(dict.fromkeys(sticks["phase"]))
         for j, ph in enumerate(phases):
+            # A phase with no reflection in range keeps its (empty) layer and legend entry, so
+            # that a wavelength change redraws the figure in place rather than anew.
             sub = sticks[(sticks["phase"] == ph) & sticks["two_theta_deg"].between(lo, hi)]
-            if sub.empty:
-                continue
             top = ymin + (ymax - ymin) * (0.35 - 0.08 * (j % 4))
             segs = hv.Segments((sub["two_theta_deg"], np.full(len(sub), ymin), sub["two_theta_deg"],
                                 np.full(len(sub), top)), ["2θ (°)", "Intensity", "x1", "y1"], label=ph)
