@@ -285,6 +285,11 @@ def line_profile(image, start_um, end_um, *, width_um: float = 0.0) -> pd.DataFr
                                         f"(0–{nx * dx:.4g} × 0–{ny * dy:.4g} µm).")
     if not np.isfinite(width_um) or width_um < 0:
         raise InvalidParameterError(f"width_um must be zero or positive, got {width_um!r}.")
+    diagonal_um = float(np.hypot(nx * dx, ny * dy))
+    if width_um > diagonal_um:
+        # Wider lines would sample nothing but the map's edge pixels repeated.
+        raise InvalidParameterError(f"a profile {width_um:g} µm wide is wider than the map's diagonal "
+                                    f"({diagonal_um:.4g} µm); give a narrower width.")
     # Pixel centres sit at (i + 0.5)·pixel size; the sampler takes (row, column) indices.
     p0 = (y0 / dy - 0.5, x0 / dx - 0.5)
     p1 = (y1 / dy - 0.5, x1 / dx - 0.5)

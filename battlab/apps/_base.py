@@ -78,8 +78,15 @@ class PlotPane:
         self._shown = None
         self._layout_key = None
         self._pipes = []  # one per panel of the figure on show, when it can be updated in place
+        self._on_draw = None  # what decorated the figure on show
 
-    def update(self, obj):
+    def update(self, obj, *, on_draw=None):
+        """Show ``obj``: unchanged, patched in place or drawn anew (see the class notes).
+
+        ``on_draw(model)`` is called with the Bokeh model each time the figure is drawn anew,
+        before it goes to the page: the place to add glyphs and click handlers that HoloViews
+        does not make (a profile line, a polygon, a tap callback). A patched figure keeps them.
+        """
         from battlab.plot._core import figure_fingerprint, figure_layout_key
 
         # Compared while the figure on show is still referenced (see figure_fingerprint).
@@ -93,10 +100,15 @@ class PlotPane:
         self._fingerprint = fingerprint
         layout_key = figure_layout_key(obj)
         if (layout_key is not None and layout_key == self._layout_key and shown is self._shown
-                and self._update_in_place(obj)):
+                and on_draw == self._on_draw and self._update_in_place(obj)):
             self.patched += 1
             return
-        self._draw(obj, layout_key)
+        self._draw(obj, layout_key, on_draw)
+
+    @property
+    def model(self):
+        """The Bokeh model on show (None before the first figure)."""
+        return None if self._shown is None else self._shown._model
 
     def _update_in_place(self, obj) -> bool:
         import warnings
@@ -111,7 +123,7 @@ class PlotPane:
             return False
         return True
 
-    def _draw(self, obj, layout_key):
+    def _draw(self, obj, layout_key, on_draw=None):
         import holoviews as hv
         from bokeh.model import Model
 
@@ -132,6 +144,9 @@ class PlotPane:
             else:
                 drawn = dmaps[0]
             model = hv.renderer("bokeh").get_plot(drawn).state
+        if on_draw is not None:
+            on_draw(model)
+        self._on_draw = on_draw
         self._shown = _one_way_bokeh_model()(model)
         self._layout_key = layout_key
         self.widget.children = [self._shown]

@@ -429,6 +429,7 @@ class AFMApp(BaseApp):
                 self.line_x0.value, self.line_y0.value = round(0.1 * sx, 6), round(0.5 * sy, 6)
                 self.line_x1.value, self.line_y1.value = round(0.9 * sx, 6), round(0.5 * sy, 6)
                 self.line_width.value = 0.0
+                self.line_width.max = round(float(np.hypot(sx, sy)), 6)  # line_profile refuses wider
                 rect = self.truth.get("reference_rectangle_um")
                 if rect is not None and self._is_kpfm():
                     (self.ref_x0.value, self.ref_x1.value), (self.ref_y0.value, self.ref_y1.value) = rect
@@ -458,8 +459,9 @@ class AFMApp(BaseApp):
                 ) else self.frame_interval.value
                 # No step line until one is drawn across a step.
                 self.line_x0.value = self.line_y0.value = self.line_x1.value = self.line_y1.value = 0.0
+                sx, sy = data.attrs.get("scan_size_um", [1.0, 1.0])
+                self.line_width.max = round(float(np.hypot(sx, sy)), 6)
                 if "film_mask" not in self.truth and self.series_ref_mode.value == "auto":
-                    sx, sy = data.attrs.get("scan_size_um", [1.0, 1.0])
                     self.ref_x0.value, self.ref_x1.value, self.ref_y0.value, self.ref_y1.value = 0, 0.2 * sx, 0, sy
                 has_v = "potential_V" in data.coords
                 self.x_axis.layout.display = "" if has_v else "none"
@@ -619,13 +621,19 @@ class AFMApp(BaseApp):
 
     # --- map clicks (profile line, reference rectangle) -----------------------------------
     def _render_map(self, obj):
-        """Show a map and make clicks on it reach Python (a Bokeh Tap event over the widget's comm)."""
-        import holoviews as hv
+        """Show a map and make clicks on it reach Python (a Bokeh Tap event over the widget's comm).
+
+        A map that differs from the one on show only in its values is patched in place, and
+        keeps the overlays and click handler added when it was first drawn.
+        """
+        self.map_plot.update(obj, on_draw=self._add_map_overlays)
+        self._update_overlays()
+
+    def _add_map_overlays(self, model):
         from bokeh.events import Tap
         from bokeh.models import ColumnDataSource
         from bokeh.plotting import figure
 
-        model = hv.render(obj, backend="bokeh")
         self._overlay_sources = []
         for fig in model.select({"type": figure}):
             line = ColumnDataSource({"x": [], "y": []})
@@ -635,8 +643,6 @@ class AFMApp(BaseApp):
             fig.patch("x", "y", source=rect, fill_alpha=0.0, line_color="#ff1493", line_width=2, line_dash="dashed")
             self._overlay_sources.append((line, rect))
             fig.on_event(Tap, lambda event: self._guard("using the click", self._on_map_click, event.x, event.y))
-        self.map_plot.update(model)
-        self._update_overlays()
 
     def _update_overlays(self):
         show_line = self.mode == "image" or (self.mode == "series" and self._line_length_um() > 0)

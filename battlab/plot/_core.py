@@ -173,12 +173,20 @@ def figure_layout_key(obj) -> str | None:
         return None
     digest = hashlib.blake2b(digest_size=16)
     try:
-        for node in obj.traverse(lambda x: x):
+        nodes = obj.traverse(lambda x: x)
+        # HoloViews fits the ranges of a figure with a fixed aspect only when it builds it, so
+        # such a figure is patched only by one whose data spans the same extents (an image of
+        # the same grid with new values: a levelled map, another threshold).
+        fixed_aspect = any(node.opts.get("plot").kwargs.get(k) not in (None, False)
+                           for node in nodes for k in _FIXED_ASPECT)
+        for node in nodes:
             if isinstance(node, (hv.DynamicMap, hv.HoloMap, hv.core.layout.Layout, hv.core.layout.AdjointLayout)):
                 return None
             plot_options = node.opts.get("plot").kwargs
-            if any(plot_options.get(k) not in (None, False) for k in _FIXED_ASPECT):
-                return None  # HoloViews fits such ranges to the aspect only when it builds the figure
+            if fixed_aspect and isinstance(node, hv.Element):
+                axes = node.kdims[:2] if isinstance(node, hv.Raster) or len(node.kdims) > 1 \
+                    else node.kdims[:1] + node.vdims[:1]
+                _feed(digest, [tuple(node.range(d)) for d in axes])
             digest.update(type(node).__qualname__.encode())
             _feed(digest, [node.group, node.label])
             _feed(digest, [(d.name, d.label, d.unit) for d in node.dimensions()])

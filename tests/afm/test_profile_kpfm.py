@@ -67,6 +67,11 @@ def test_profile_refuses_bad_lines():
         line_profile(image, (0.5, 0.5), (0.505, 0.5))
     with pytest.raises(BattlabError):
         line_profile(image, (0.1, 0.1), (0.9, 0.9), width_um=float("nan"))
+    # Wider than the map's diagonal: only repeated edge pixels would be averaged.
+    diagonal = float(np.hypot(*image.attrs["scan_size_um"]))
+    with pytest.raises(BattlabError, match="wider than the map's diagonal"):
+        line_profile(image, (0.1, 0.1), (0.9, 0.9), width_um=1.01 * diagonal)
+    assert line_profile(image, (0.1, 0.1), (0.9, 0.9), width_um=0.99 * diagonal)["height"].notna().all()
 
 
 def test_kpfm_reference_rectangle_and_threshold_within_1_mV():

@@ -150,7 +150,7 @@ def _tap(app, x_um, y_um):
     from bokeh.events import Tap
     from bokeh.plotting import figure
 
-    fig = next(iter(app.map_plot.object.select({"type": figure})))
+    fig = next(iter(app.map_plot.model.select({"type": figure})))
     fig._trigger_event(Tap(fig, x=x_um, y=y_um))
 
 

@@ -148,6 +148,32 @@ def test_a_figure_built_differently_is_drawn_anew(change):
     assert pane.revision == 2 and pane.patched == 0 and pane.widget.children[0] is not shown
 
 
+def _map(values, *, bounds=(0, 0, 2.0, 1.0)):
+    return hv.Image(values, bounds=bounds).opts(data_aspect=1, cmap="viridis", colorbar=True)
+
+
+def test_a_fixed_aspect_map_is_patched_only_over_the_same_extents():
+    """New values on the same grid patch the map (a levelled AFM image, another threshold);
+    new extents are drawn anew, since HoloViews fits an aspect's ranges only when it builds."""
+    rng = np.random.default_rng(0)
+    pane = PlotPane()
+    decorations = []
+    pane.update(_map(rng.random((20, 40))), on_draw=decorations.append)
+    shown = pane.widget.children[0]
+    new_values = 5 + rng.random((20, 40))
+    pane.update(_map(new_values), on_draw=decorations.append)
+    assert pane.patched == 1 and pane.widget.children[0] is shown and len(decorations) == 1
+    fresh = PlotPane()
+    fresh.update(_map(new_values))
+    assert _drawn(shown._model) == _drawn(fresh.widget.children[0]._model)
+    assert figure_layout_key(_map(new_values, bounds=(0, 0, 4.0, 2.0))) != figure_layout_key(_map(new_values))
+    pane.update(_map(new_values, bounds=(0, 0, 4.0, 2.0)), on_draw=decorations.append)
+    assert pane.patched == 1 and pane.revision == 3 and len(decorations) == 2
+    # A figure decorated differently (or not at all) is never patched over a decorated one.
+    pane.update(_map(rng.random((20, 40)), bounds=(0, 0, 4.0, 2.0)))
+    assert pane.patched == 1 and pane.revision == 4
+
+
 def test_figures_without_a_layout_key_are_drawn_anew():
     from bokeh.plotting import figure
 
