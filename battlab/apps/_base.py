@@ -89,9 +89,11 @@ class PlotPane:
         """
         from battlab.plot._core import figure_fingerprint, figure_layout_key
 
+        shown = self.widget.children[0] if self.widget.children else None
+        if obj is self.object and obj is not None and shown is self._shown and on_draw == self._on_draw:
+            return  # the very object on show (an app step reused it)
         # Compared while the figure on show is still referenced (see figure_fingerprint).
         fingerprint = figure_fingerprint(obj)
-        shown = self.widget.children[0] if self.widget.children else None
         if fingerprint is not None and fingerprint == self._fingerprint and shown is self._shown:
             self.object = obj
             return

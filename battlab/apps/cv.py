@@ -209,16 +209,20 @@ class CVApp(BaseApp):
 
     # --- analysis --------------------------------------------------------------------
     def _selected(self):
-        keep = set(self.rates.value)
-        return self.labelled.loc[self.labelled["scan_rate_group_mV_s"].isin(keep)]
+        # Steps below are memoized on their inputs (BaseApp._memo): a move of n, the area, C
+        # or T re-runs Randles–Ševčík only, and the figures it did not change are not rebuilt.
+        keep = tuple(self.rates.value)
+        return self._memo("selected", (self.labelled, keep), lambda: self.labelled.loc[
+            self.labelled["scan_rate_group_mV_s"].isin(set(keep))])
 
     def _find(self, lab, direction):
         window = self.anodic_window.value if direction == "anodic" else self.cathodic_window.value
         base = self.anodic_base.value if direction == "anodic" else self.cathodic_base.value
         mode = self.baseline.value
-        return cv.find_peaks(lab, window_V=window, direction=direction, baseline=mode,
-                             baseline_window_V=base if mode == "window" else None,
-                             baseline_points_V=base if mode == "points" else None, label="couple")
+        return self._memo(f"peaks_{direction}", (lab, tuple(window), tuple(base), mode), lambda: cv.find_peaks(
+            lab, window_V=window, direction=direction, baseline=mode,
+            baseline_window_V=base if mode == "window" else None,
+            baseline_points_V=base if mode == "points" else None, label="couple"))
 
     def _update(self):
         if self.labelled is None or self._busy:
@@ -236,9 +240,10 @@ class CVApp(BaseApp):
             self.set_status(self._note)
             return
         pa, pc = self._find(lab, "anodic"), self._find(lab, "cathodic")
-        self.peaks = pd.concat([pa, pc], ignore_index=True)
-        self.pairs = cv.pair_peaks(pa, pc)
-        self.cv_plot.update(P.voltammograms(lab, peaks=self.peaks))
+        self.peaks = self._memo("all_peaks", (pa, pc), lambda: pd.concat([pa, pc], ignore_index=True))
+        self.pairs = self._memo("pairs", (pa, pc), lambda: cv.pair_peaks(pa, pc))
+        self.cv_plot.update(self._memo("cv_figure", (lab, self.peaks),
+                                       lambda: P.voltammograms(lab, peaks=self.peaks)))
         n_rates = len(self.rates.value)
         notes = []
         self.rs = self.b = self.dunn = None
@@ -248,8 +253,11 @@ class CVApp(BaseApp):
             notes.append(f"{which}: Randles–Ševčík, b-values and the Dunn decomposition need two or more, so "
                          "they are switched off.")
         else:
-            self.b = self._try(lambda: cv.power_law(self.peaks, cycle=self.cycle.value), notes)
-            self.dunn = self._try(lambda: cv.dunn_decomposition(lab, cycle=self.cycle.value), notes)
+            cycle = self.cycle.value
+            self.b = self._try(lambda: self._memo("b", (self.peaks, cycle),
+                                                  lambda: cv.power_law(self.peaks, cycle=cycle)), notes)
+            self.dunn = self._try(lambda: self._memo("dunn", (lab, cycle),
+                                                     lambda: cv.dunn_decomposition(lab, cycle=cycle)), notes)
             if self.area.value > 0 and self.concentration.value > 0 and self.n_electrons.value > 0:
                 self.rs = self._try(lambda: cv.randles_sevcik(
                     pa, n_electrons=self.n_electrons.value, area_cm2=self.area.value,
@@ -275,8 +283,10 @@ class CVApp(BaseApp):
 
         rs_reason = reason or "Enter n, area and concentration for Randles–Ševčík."
         self.rs_plot.update(P.randles_sevcik(self.rs, reason=rs_reason))
-        self.b_plot.update(P.b_values(self.b, reason=reason))
-        self.fraction_plot.update(P.capacitive_fraction(self.dunn.fractions_ if self.dunn else None, reason=reason))
+        self.b_plot.update(self._memo("b_figure", (self.b, reason), lambda: P.b_values(self.b, reason=reason)))
+        fractions = self.dunn.fractions_ if self.dunn else None
+        self.fraction_plot.update(self._memo("fraction_figure", (fractions, reason),
+                                             lambda: P.capacitive_fraction(fractions, reason=reason)))
         self._update_dunn_plot(reason)
 
     def _update_dunn_plot(self, reason=""):
@@ -285,10 +295,13 @@ class CVApp(BaseApp):
         from battlab.plot import cv as P
 
         rate = self.dunn_rate.value
-        decomposed = None
-        if self.dunn is not None and rate is not None:
-            decomposed = self.dunn.predict(rate)
-        self.dunn_plot.update(P.dunn_decomposed(decomposed, reason=reason or self._note))
+        reason = reason or self._note
+
+        def figure():
+            decomposed = self.dunn.predict(rate) if self.dunn is not None and rate is not None else None
+            return P.dunn_decomposed(decomposed, reason=reason)
+
+        self.dunn_plot.update(self._memo("dunn_figure", (self.dunn, rate, reason), figure))
 
     def _summary(self):
         """Pairs per cycle joined with the capacitive fraction of their scan rate."""
