@@ -19,22 +19,35 @@ X_AXES = {
 }
 
 
+#: Up to this many cycles get one line each with a legend entry; more share one coloured glyph.
+MAX_LEGEND_CYCLES = 10
+
+
 def _curves_by_cycle(frame, x_col, y_col, x_label, y_label, title, width, height):
     """One line per cycle (its half cycles joined by a gap), coloured along viridis.
 
-    One glyph per cycle with plain arrays keeps rendering and transfer fast.
+    Up to :data:`MAX_LEGEND_CYCLES` cycles are separate lines named in the legend. More
+    cycles are drawn as one multi-line glyph coloured by cycle number with a colour bar:
+    the legend would be unreadable, and a figure whose glyphs do not depend on how many
+    cycles are selected is updated in place when the selection changes, not rebuilt.
     """
     cycles = sorted(frame["cycle"].unique())
-    colors = cycle_colors(cycles)
-    curves = []
+    lines = []
     for cycle, g in frame.groupby("cycle", sort=True):
         breaks = np.flatnonzero(np.diff(g["half_cycle"].to_numpy())) + 1
         xs = np.insert(g[x_col].to_numpy(dtype=float), breaks, np.nan)
         ys = np.insert(g[y_col].to_numpy(dtype=float), breaks, np.nan)
-        curves.append(hv.Curve((xs, ys), kdims=[x_label], vdims=[y_label], label=f"cycle {cycle}")
-                      .opts(color=colors[cycle], line_width=1.5))
-    return hv.Overlay(curves).opts(width=width, height=height, title=title, show_legend=len(cycles) <= 10,
-                                   legend_position="right", tools=["hover"])
+        lines.append((cycle, xs, ys))
+    if len(cycles) > MAX_LEGEND_CYCLES:
+        paths = [{x_label: xs, y_label: ys, "cycle": int(cycle)} for cycle, xs, ys in lines]
+        drawn = hv.Contours(paths, kdims=[x_label, y_label], vdims=[hv.Dimension("cycle", label="Cycle")]).opts(
+            color="cycle", cmap="viridis", colorbar=True, line_width=1.5)
+        return hv.Overlay([drawn]).opts(width=width, height=height, title=title, tools=["hover"])
+    colors = cycle_colors(cycles)
+    curves = [hv.Curve((xs, ys), kdims=[x_label], vdims=[y_label], label=f"cycle {cycle}")
+              .opts(color=colors[cycle], line_width=1.5) for cycle, xs, ys in lines]
+    return hv.Overlay(curves).opts(width=width, height=height, title=title, legend_position="right",
+                                   tools=["hover"])
 
 
 def voltage_profile(profiles: pd.DataFrame, *, x: str = "capacity", width=WIDTH, height=HEIGHT):

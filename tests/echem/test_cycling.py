@@ -215,3 +215,31 @@ def test_time_restart_rebuilt_from_unix_time():
 def test_summary_is_idempotent_on_labelled_input():
     lab = cycling.label_cycles(SMALL)
     pd.testing.assert_frame_equal(cycling.summarize_cycles(lab), BASE)
+
+
+def test_many_cycles_share_one_glyph_coloured_by_cycle(demo):
+    """Over ten cycles: one multi-line coloured by cycle number with a colour bar, whose
+    figure a new cycle selection patches in place; up to ten: one named line per cycle."""
+    import holoviews as hv
+    from bokeh.models import ColorBar, MultiLine
+
+    from battlab.apps._base import PlotPane
+    from battlab.plot import cycling as P
+
+    hv.extension("bokeh")
+    prof = cycling.voltage_profiles(demo.data, cycles=list(range(1, 31)), max_points_per_half=50)
+    model = hv.render(P.voltage_profile(prof))
+    glyphs = [r.glyph for r in model.renderers]
+    assert len(glyphs) == 1 and isinstance(glyphs[0], MultiLine) and model.select({"type": ColorBar})
+    source = model.renderers[0].data_source.data
+    assert len(source["xs"]) == 30  # one line per cycle, its half cycles split by a NaN gap
+    np.testing.assert_array_equal(sorted(set(np.asarray(source["color"]).tolist())), np.arange(1, 31))
+    few = cycling.voltage_profiles(demo.data, cycles=[1, 2, 3], max_points_per_half=50)
+    labels = [item.label["value"] for item in hv.render(P.voltage_profile(few)).legend[0].items]
+    assert labels == ["cycle 1", "cycle 2", "cycle 3"]
+    pane = PlotPane()
+    pane.update(P.voltage_profile(prof))
+    pane.update(P.voltage_profile(cycling.voltage_profiles(demo.data, cycles=list(range(1, 31, 2)),
+                                                           max_points_per_half=50)))
+    assert pane.patched == 1
+    assert len(pane.model.renderers[0].data_source.data["xs"]) == 15
