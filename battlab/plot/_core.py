@@ -177,8 +177,10 @@ def figure_layout_key(obj) -> str | None:
         # HoloViews fits the ranges of a figure with a fixed aspect only when it builds it, so
         # such a figure is patched only by one whose data spans the same extents (an image of
         # the same grid with new values: a levelled map, another threshold).
-        fixed_aspect = any(node.opts.get("plot").kwargs.get(k) not in (None, False)
-                           for node in nodes for k in _FIXED_ASPECT)
+        # A figure whose explicit xlim and ylim fix its frame does not depend on the extents.
+        fixed_aspect = any(any(opts.get(k) not in (None, False) for k in _FIXED_ASPECT)
+                           and not (opts.get("xlim") and opts.get("ylim"))
+                           for opts in (node.opts.get("plot").kwargs for node in nodes))
         for node in nodes:
             if isinstance(node, (hv.DynamicMap, hv.HoloMap, hv.core.layout.Layout, hv.core.layout.AdjointLayout)):
                 return None

@@ -46,7 +46,14 @@ def nyquist(frequency_Hz, Z, *, fit=None, fit_label="fit", marker=None, width=WI
                       .opts(color=FIT_COLOR if k == 0 else "#2ca02c", line_width=2))
     if marker is not None:
         layers.append(_marker(z.real[marker], -z.imag[marker], f[marker], _RE, _MIM))
+    # Framed on the measured points: a model drawn with trial values may run far off, and
+    # axes that follow the data alone let a slider move patch the figure in place.
+    re_lo, re_hi = np.nanmin(z.real), np.nanmax(z.real)
+    im_lo, im_hi = min(0.0, np.nanmin(-z.imag)), np.nanmax(-z.imag)
+    pad = 0.05 * max(re_hi - re_lo, im_hi - im_lo, 1e-12)
     return hv.Overlay(layers).opts(width=width, height=height, title=title, data_aspect=1,
+                                   xlim=(float(re_lo - pad), float(re_hi + pad)),
+                                   ylim=(float(im_lo - pad), float(im_hi + pad)),
                                    legend_position="top_left", show_grid=True)
 
 

@@ -87,6 +87,15 @@ def test_parameter_slider_redraws_the_model_without_fitting(app):
     slider.value = 2 * fitted_r1
     assert val.value == pytest.approx(2 * fitted_r1, rel=1e-3)
     assert app.nyquist_plot.revision == rev + 1 and not app.fit_ok  # one redraw, model as set
+    # The Nyquist frame follows the measured points, so a trial model patches the figure on
+    # show; every measured point stays inside the equal-scale frame.
+    patched = app.nyquist_plot.patched
+    slider.value = 1.5 * fitted_r1
+    assert app.nyquist_plot.patched == patched + 1
+    f, z = app.current
+    frame = app.nyquist_plot.model
+    assert frame.x_range.start <= z.real.min() and frame.x_range.end >= z.real.max()
+    assert frame.y_range.start <= (-z.imag).min() and frame.y_range.end >= (-z.imag).max()
     assert "press Fit" in app.status.value
     # Typing a value far outside the slider's range re-centres the range on it.
     val.value = 1000 * fitted_r1
