@@ -200,7 +200,7 @@ class GITTApp(BaseApp):
             self.ocv_plot.update(P.pitt_titration(self.steps))
         else:
             truth = self.truth.get("pulses") if self.truth else None
-            self.train_plot.update(P.pulse_train(self.data, self.results, selected=self.pulse.value))
+            self.train_plot.update(self._train_figure(self.pulse.value))
             self.d_plot.update(P.diffusion_vs_composition(self.results, x=self.x_axis.value, truth=truth))
             self.ocv_plot.update(P.ocv_curve(self.ocv, x=self.x_axis.value))
         self._update_zoom(train=False)
@@ -217,12 +217,27 @@ class GITTApp(BaseApp):
             self.zoom_plot.update(P.pitt_decay(trace, row, fit_window=self.fit_window.value))
             return
         row = self.results.loc[self.results["pulse"] == k].iloc[0]
-        trace = gitt.pulse_trace(self.data, self.results, k)
-        pulse = trace[trace["phase"] == "pulse"]
-        fit = gitt.fit_sqrt_time(pulse["time_s"], pulse["voltage_V"], row["tau_s"], fit_window=self.fit_window.value)
-        self.zoom_plot.update(P.pulse_zoom(trace, row, fit, fit_window=self.fit_window.value))
+        window = tuple(self.fit_window.value)
+
+        def zoom():
+            trace = gitt.pulse_trace(self.data, self.results, k)
+            pulse = trace[trace["phase"] == "pulse"]
+            fit = gitt.fit_sqrt_time(pulse["time_s"], pulse["voltage_V"], row["tau_s"], fit_window=window)
+            return P.pulse_zoom(trace, row, fit, fit_window=window)
+
+        # The pulse's trace and √t fit do not depend on the geometry (mass, M_B, V_M, S): a
+        # geometry move reuses the figure (BaseApp._memo), as it does the pulse train below.
+        self.zoom_plot.update(self._memo("zoom_figure", (self.data, k, window, float(row["tau_s"]),
+                                                         str(row.get("flags", ""))), zoom))
         if train:
-            self.train_plot.update(P.pulse_train(self.data, self.results, selected=k))
+            self.train_plot.update(self._train_figure(k))
+
+    def _train_figure(self, selected):
+        from battlab.plot import gitt as P
+
+        used = self.results[["pulse", "t_on_s", "tau_s", "rest_s", "ocv_V"]].to_numpy(float)
+        return self._memo("train_figure", (self.data, selected, used.tobytes()),
+                          lambda: P.pulse_train(self.data, self.results, selected=selected))
 
     def _table_html(self):
         table, columns = ((self.steps, _PITT_COLUMNS) if self.technique == "PITT" else (self.results, _GITT_COLUMNS))
