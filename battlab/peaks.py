@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from battlab._cancel import checkpoint
 from battlab.errors import InvalidParameterError, MissingDataError
 
 __all__ = [
@@ -650,6 +651,7 @@ def track_windows(x, curves, windows, *, min_snr: float = 3.0, model: str = "pse
     n_curves = curves.shape[0]
     frames = []
     for order, (name, lo, hi) in enumerate(parsed):
+        checkpoint()  # an app stops here when its user has already moved on
         sel = (x >= lo) & (x <= hi) & np.isfinite(x)
         sort = np.argsort(x[sel])
         xs, block = x[sel][sort], curves[:, sel][:, sort]

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import ipywidgets as w
 
+from battlab._cancel import Cancelled, checkpoint
 from battlab._limits import default_upload_limit_mb
 from battlab.apps._uploads import (
     check_numeric_widget,
@@ -89,6 +90,7 @@ class PlotPane:
         """
         from battlab.plot._core import figure_fingerprint, figure_layout_key
 
+        checkpoint()  # a superseded run draws nothing more
         shown = self.widget.children[0] if self.widget.children else None
         if obj is self.object and obj is not None and shown is self._shown and on_draw == self._on_draw:
             return  # the very object on show (an app step reused it)
@@ -366,6 +368,13 @@ class BaseApp:
                 # Other observers of the refused change run after the refusal; an analysis that
                 # clears the banner must not hide what was refused before the user re-enters it.
                 self.show_error(refused[2])
+        except Cancelled:
+            if not outermost:
+                raise
+            # A newer value of the same control arrived while this ran (see battlab._cancel):
+            # nothing to show, the newer one is analysed next.
+            log.debug("battlab app: %s superseded by a newer value", what)
+            return None
         except BattlabError as exc:
             self.show_error(str(exc))
             return None

@@ -10,7 +10,10 @@ have handled them:
 - the kernel stays free to read new messages while an analysis runs;
 - the busy indicator is raised the moment a message arrives, whatever is running;
 - a value update that a newer update of the same widget supersedes while it still waits is
-  dropped: stale work is never started (the running step finishes, then the newest runs).
+  dropped: stale work is never started;
+- an analysis already running for such an update is stopped at its next
+  :func:`battlab._cancel.checkpoint` (between frames, windows, axes, figures), and the newest
+  value runs next.
 
 Each message is handled with its own request as the kernel's parent, so the replies the
 page matches to its requests (ipywidgets' echo updates) still match. Code run in a cell
@@ -23,6 +26,8 @@ import collections
 import logging
 import os
 import threading
+
+from battlab._cancel import Cancelled, cancellable
 
 log = logging.getLogger("battlab.apps")
 
@@ -82,9 +87,12 @@ class MessageWorker:
         self._thread: threading.Thread | None = None
         self._attached: set[str] = set()
         self._running = False
-        #: Messages handled, and updates dropped because a newer one superseded them.
+        self._current = None  # (widget, keys, cancel event) of the message being handled
+        #: Messages handled, updates dropped because a newer one superseded them while they
+        #: waited, and runs stopped because one did while they ran.
         self.handled = 0
         self.dropped = 0
+        self.cancelled = 0
 
     # --- routing ----------------------------------------------------------------------
     def attach(self, root) -> None:
@@ -119,6 +127,11 @@ class MessageWorker:
             for job in stale:
                 self._jobs.remove(job)
             self.dropped += len(stale)
+            current = self._current
+            if keys and current is not None and current[0] is widget and current[1] is not None \
+                    and current[1] <= keys and not current[2].is_set():
+                current[2].set()  # the running analysis of an older value stops at its next checkpoint
+                self.cancelled += 1
             self._jobs.append((widget, handler, msg, keys, parent))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="battlab-app-worker", daemon=True)
@@ -135,16 +148,23 @@ class MessageWorker:
                     self._running = False
                     self._cond.notify_all()
                     self._cond.wait()
-                widget, handler, msg, _keys, parent = self._jobs.popleft()
+                widget, handler, msg, keys, parent = self._jobs.popleft()
                 self._running = True
+                cancel = threading.Event()
+                self._current = (widget, keys, cancel)
             kernel = _kernel()
             try:
                 if kernel is not None and parent:
                     kernel.set_parent(None, parent, "shell")  # replies go out as answers to this request
-                handler(msg)
+                with cancellable(cancel):
+                    handler(msg)
+            except Cancelled:  # superseded outside an app callback's own guard
+                pass
             except Exception:  # as the kernel's own comm handler: logged, the app goes on
                 log.exception("battlab app: a widget message could not be handled")
             finally:
+                with self._cond:
+                    self._current = None
                 self.handled += 1
                 self._set_busy(-1)
             try:

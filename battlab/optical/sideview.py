@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from battlab._cancel import checkpoint
 from battlab.errors import InvalidParameterError, MissingDataError
 from battlab.optical.colour import (
     UNCLASSIFIED,
@@ -360,6 +361,7 @@ def analyze_movie(movie, *, pixel_size_um: float | None = None, separator: str =
     rows, profiles = [], []
     times = movie["time_s"].to_numpy() if "time_s" in movie.coords else np.arange(n, dtype=float)
     for i in idx:
+        checkpoint()  # an app stops here when its user has already moved on
         # one frame in memory at a time; the ROI is cut before reading
         frame = np.asarray(movie.isel(time=int(i), y=ys, x=xs).values)
         m = measure_frame(frame, separator=separator, calibration=table, max_delta_e=max_delta_e,

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from battlab import peaks as _pk
+from battlab._cancel import checkpoint
 from battlab.errors import InvalidParameterError, MissingDataError
 from battlab.series import curve_axis
 
@@ -94,7 +95,10 @@ def _window_mask(x, window, *, what: str = "window", units: str = "", min_points
 def _apply(data, func, *, name: str, options: dict):
     """Apply ``func(x, y) -> y'`` to each spectrum; same shape and coordinates as ``data``."""
     _, rows, series = _rows(data)
-    out = [func(*spectrum_xy(r)[1:]) for r in rows]
+    out = []
+    for r in rows:
+        checkpoint()  # an app stops here when its user has already moved on
+        out.append(func(*spectrum_xy(r)[1:]))
     res = data.copy(data=np.stack(out) if series else out[0])
     res.attrs["battlab"] = dict(data.attrs.get("battlab", {}), **{name: options})
     return res

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from battlab._cancel import checkpoint
 from battlab.errors import InvalidParameterError, MissingDataError
 
 __all__ = ["tortuosity", "diffusivity_field"]
@@ -96,16 +97,17 @@ def _solve_axis(field, k, tol, report=None):
 
     # CG is a chain of small vector operations: multithreaded BLAS only adds contention
     # (measured ten times slower on 2 busy cores than one thread).
-    callback = None
-    if report is not None:
-        # CG gives no residual to its callback; the iteration count against a typical
-        # count for this grid (a few sweeps of its longest side) is the honest estimate.
-        expected = 4.0 * max(d.shape)
-        count = [0]
+    # CG gives no residual to its callback; the iteration count against a typical count for
+    # this grid (a few sweeps of its longest side) is the honest progress estimate. Every
+    # tenth iteration also lets an app stop a solve its user has superseded.
+    expected = 4.0 * max(d.shape)
+    count = [0]
 
-        def callback(_xk):
-            count[0] += 1
-            if count[0] % 10 == 0:
+    def callback(_xk):
+        count[0] += 1
+        if count[0] % 10 == 0:
+            checkpoint()
+            if report is not None:
                 report(min(0.95, count[0] / expected))
 
     with threadpool_limits(limits=1, user_api="blas"):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from battlab._cancel import checkpoint
 from battlab.errors import InvalidParameterError, MissingDataError
 
 __all__ = ["VolumeAnalysis", "analyse_volume", "XanesAnalysis", "analyse_xanes", "label_particles_2d"]
@@ -101,6 +102,7 @@ def analyse_volume(volume, *, method: str = "multiotsu", classes: int = 3, thres
             on_progress(float(min(1.0, starts[step] + weights[step] * min(max(f, 0.0), 1.0))), current["message"])
 
     def say(msg, step=None):
+        checkpoint()  # between steps an app can stop a run its user has superseded
         if step is not None:
             current["step"], current["message"] = step, msg
             fraction(0.0)

@@ -82,3 +82,57 @@ def test_the_busy_indicator_comes_down_after_many_quick_messages():
     assert worker.wait_idle(timeout_s=300)
     assert app._busy_depth == 0 and app.busy.layout.display == "none"
     assert app.frame.value == 29 % 7 and worker.handled + worker.dropped == 60
+
+
+@pytest.mark.slow
+def test_a_running_analysis_stops_when_a_newer_value_of_its_control_arrives(monkeypatch):
+    import threading
+    import time
+
+    import battlab.optical.sideview as sideview
+
+    app = OpticalApp()
+    n_frames = app.movie.sizes["time"]
+    measured = []
+    started = threading.Event()
+    real_measure = sideview.measure_frame
+
+    def counting_measure(*args, **kwargs):  # the real per-frame analysis, counted
+        measured.append(1)
+        started.set()
+        return real_measure(*args, **kwargs)
+
+    monkeypatch.setattr(sideview, "measure_frame", counting_measure)
+    worker = MessageWorker(app.widget, app._set_busy)
+    worker.attach(app.widget)
+    lo, hi = app.rows.value
+    app.rows.comm.handle_msg(_update(app.rows, value=[lo + 2, hi]))
+    assert started.wait(timeout=60)  # the first move's analysis is running on the worker
+    time.sleep(0.05)
+    app.rows.comm.handle_msg(_update(app.rows, value=[lo + 4, hi]))
+    assert worker.wait_idle(timeout_s=300)
+    assert worker.cancelled == 1 and worker.handled == 2 and worker.dropped == 0
+    # The first analysis stopped part-way: fewer frames were measured than two full runs.
+    assert n_frames < len(measured) < 2 * n_frames
+    assert app.banner.layout.display == "none" and app._busy_depth == 0
+    # What is on show is the newest move's full result, as the same move made in code gives.
+    assert app.rows.value == (lo + 4, hi)
+    direct = OpticalApp()
+    direct.rows.value = (lo + 4, hi)
+    pd.testing.assert_frame_equal(app.result.frames, direct.result.frames)
+
+
+def test_checkpoints_raise_only_in_a_cancelled_run():
+    import threading
+
+    from battlab._cancel import Cancelled, cancellable, checkpoint
+
+    checkpoint()  # outside any run: never raises
+    event = threading.Event()
+    with cancellable(event):
+        checkpoint()
+        event.set()
+        with pytest.raises(Cancelled):
+            checkpoint()
+    checkpoint()
+    assert not issubclass(Cancelled, Exception)  # `except Exception` in an analysis cannot swallow it
