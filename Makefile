@@ -11,7 +11,7 @@ REAL_DATA := $(wildcard ../shared/data/real)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools  # the venv seeds setuptools 65.5, which has published advisories
 	$(BIN)/python -m pip install --quiet -e ".[all,xrd2d,test]"
 	touch $(STAMP)
 
