@@ -92,15 +92,25 @@ class CyclingControls:
         self._show()
         if self.echem is None or series is None:
             return None
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", BattlabWarning)
-                curve_echem(series, self.echem, clock_offset_s=self.offset_s)
-        except BattlabError as exc:
-            self.info.value += f"<br><small><b>not used:</b> {html.escape(str(exc))}</small>"
+        # Checked once per (curves, table, offset): apps ask again after every control move.
+        last = self.__dict__.get("_usable_last")
+        if last is not None and last[0] is series and last[1] is self.echem and last[2] == self.offset_s:
+            error, messages = last[3], last[4]
+        else:
+            error, messages = None, []
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", BattlabWarning)
+                    curve_echem(series, self.echem, clock_offset_s=self.offset_s)
+                messages = [str(warning.message) for warning in caught]
+            except BattlabError as exc:
+                error = str(exc)
+            self._usable_last = (series, self.echem, self.offset_s, error, messages)
+        if error is not None:
+            self.info.value += f"<br><small><b>not used:</b> {html.escape(error)}</small>"
             return None
-        for warning in caught:
-            self.info.value += f"<br><small>{html.escape(str(warning.message))}</small>"
+        for message in messages:
+            self.info.value += f"<br><small>{html.escape(message)}</small>"
         return self.echem
 
     @staticmethod
