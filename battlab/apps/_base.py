@@ -121,6 +121,7 @@ class PlotPane:
             with warnings.catch_warnings():
                 warnings.simplefilter("error")  # a frame HoloViews cannot match is drawn anew
                 for pipe, panel in zip(self._pipes, _panels(obj), strict=True):
+                    _keep_unchanged_data(pipe.data, panel)
                     pipe.send(panel)
         except Exception:  # noqa: BLE001 - any failure falls back to drawing the figure anew
             log.debug("in-place figure update failed; drawing anew", exc_info=True)
@@ -183,6 +184,30 @@ def _same_key(a, b) -> bool:
     if isinstance(a, (str, bytes, int, float, complex, type(None))):
         return type(a) is type(b) and a == b
     return a is b
+
+
+def _keep_unchanged_data(old, new) -> None:
+    """Mark each element of ``new`` equal to its counterpart in ``old`` as the same plot item.
+
+    HoloViews leaves the data source of an element whose plot id is unchanged as it is, so
+    a move that only shifts a marker over a map patches the marker and does not send the
+    whole image again (the counterpart is the element at the same place in the figure).
+    """
+    import holoviews as hv
+
+    from battlab.plot._core import figure_fingerprint
+
+    if old is None or old is new:
+        return
+    olds = old.traverse(lambda x: x, [hv.Element])
+    news = new.traverse(lambda x: x, [hv.Element])
+    if len(olds) != len(news):
+        return
+    for before, after in zip(olds, news, strict=True):
+        if type(before) is type(after) and before is not after:
+            fingerprint = figure_fingerprint(after)
+            if fingerprint is not None and fingerprint == figure_fingerprint(before):
+                after._plot_id = before._plot_id
 
 
 def _panels(obj):

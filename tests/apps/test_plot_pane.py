@@ -174,6 +174,33 @@ def test_a_fixed_aspect_map_is_patched_only_over_the_same_extents():
     assert pane.patched == 1 and pane.revision == 4
 
 
+def test_a_moved_marker_over_an_unchanged_map_sends_the_marker_not_the_map():
+    rng = np.random.default_rng(1)
+    values = rng.random((200, 400))
+
+    def figure(marker_h, scale=1.0):
+        image = hv.Image(values * scale, bounds=(0, 0, 40.0, 10.0), kdims=["2θ (°)", "time (h)"])
+        return (image.opts(cmap="viridis", colorbar=True) * hv.HLine(marker_h)).opts(width=500, height=300)
+
+    pane = PlotPane()
+    pane.update(figure(2.0))
+    shown = pane.widget.children[0]
+    sent = []
+    shown.send = lambda content, buffers=None: sent.append(len(str(content)) + sum(len(b) for b in buffers or []))
+    pane.update(figure(7.5))
+    assert pane.patched == 1 and pane.widget.children[0] is shown
+    assert 0 < sum(sent) < 20_000, "only the marker crosses, not the 640 kB image"
+    fresh = PlotPane()
+    fresh.update(figure(7.5))
+    assert _drawn(shown._model) == _drawn(fresh.widget.children[0]._model)
+    from bokeh.models import Span
+
+    assert [span.location for span in shown._model.select({"type": Span})] == [7.5]
+    sent.clear()
+    pane.update(figure(7.5, scale=2.0))
+    assert sum(sent) > 600_000, "new values are sent"
+
+
 def test_figures_without_a_layout_key_are_drawn_anew():
     from bokeh.plotting import figure
 

@@ -35,9 +35,13 @@ TEST_DATA = REPO / "tests" / "data"
 SPECTRA_DATA = REPO / "tests" / "spectra" / "data"
 REAL_DATA = Path(os.environ.get("BATTLAB_REAL_DATA", REPO.parent / "shared" / "data" / "real"))
 
-#: The time-to-verdict target. It is reported (README table, ``python -m
-#: tests.hardening._fuzz``), not asserted: timings on a shared CI machine are not a test.
+#: The time-to-verdict target, reported per reader (README table, ``python -m
+#: tests.hardening._fuzz``). A campaign fails when more than :data:`MAX_OVER_TARGET` of its
+#: verdicts miss it: a reader that became slow misses it on many cases, while a shared CI
+#: machine's scheduling delays a rare one.
 TIME_TARGET_S = 2.0
+#: Share of a campaign's verdicts allowed past the target.
+MAX_OVER_TARGET = 0.01
 #: A verdict slower than this is a failure: the bugs the harness found ran for minutes,
 #: so five times the target separates them from a busy machine.
 TIME_LIMIT_S = 5 * TIME_TARGET_S
@@ -57,6 +61,7 @@ class Stats:
     failures: list = field(default_factory=list)
     max_s: float = 0.0
     max_case: str = ""
+    over_target: int = 0  # verdicts slower than TIME_TARGET_S
     peak_bytes: int = 0
     peak_case: str = ""
     rejected: int = 0
@@ -259,6 +264,7 @@ def run_case(fmt, name: str, data: bytes, stats: Stats, label: str, *, measure_m
     stats.cases += 1
     if elapsed > stats.max_s:
         stats.max_s, stats.max_case = elapsed, label
+    stats.over_target += elapsed > TIME_TARGET_S
     if outcome is None and elapsed > TIME_LIMIT_S:
         outcome = f"verdict took {elapsed:.2f} s (limit {TIME_LIMIT_S} s)"
     if outcome is not None:
@@ -320,12 +326,15 @@ def report_and_check(stats: Stats, n_cases: int, label: str) -> None:
     seeds found, every case run, no failure, the slowest verdict within the limit."""
     print(f"\n{label}: {stats.seeds} seeds, {stats.cases} cases, {stats.rejected} rejected, "
           f"{len(stats.failures)} failures, max {stats.max_s * 1000:.0f} ms ({stats.max_case}), "
+          f"{stats.over_target} over {TIME_TARGET_S:g} s, "
           f"peak {stats.peak_bytes / 1e6:.1f} MB ({stats.peak_case})")
     print(markdown_table([stats]).splitlines()[-1])
     assert stats.seeds > 0, f"no seed file for {label}"
     assert stats.cases >= n_cases
     assert not stats.failures, "\n".join(stats.failures[:20])
     assert stats.max_s < TIME_LIMIT_S, stats.max_case
+    assert stats.over_target <= MAX_OVER_TARGET * stats.cases, (
+        f"{stats.over_target} of {stats.cases} verdicts took over {TIME_TARGET_S:g} s (slowest: {stats.max_case})")
 
 
 def cases_per_reader(default: int = 1000) -> int:
