@@ -615,6 +615,11 @@ def peaks_present(table: pd.DataFrame, windows, *, min_snr: float = 3.0) -> pd.S
     return (table["snr"] >= min_snr) & (table["area"] >= 3 * table["area_err"].fillna(np.inf)) & inside
 
 
+#: Per-window result columns of fit_windows and track_windows, after ``peak``.
+_WINDOW_COLUMNS = ("center", "center_err", "fwhm", "fwhm_err", "eta", "area", "area_err", "height", "snr",
+                   "r_squared")
+
+
 def track_windows(x, curves, windows, *, min_snr: float = 3.0, model: str = "pseudo_voigt",
                   background_order: int = 1, doublet=None, min_points: int = 8, units: str = "") -> pd.DataFrame:
     """:func:`fit_windows` on every curve (rows of ``curves``), all curves of a window at once.
@@ -680,9 +685,6 @@ def track_windows(x, curves, windows, *, min_snr: float = 3.0, model: str = "pse
     return out
 
 
-
-_WINDOW_COLUMNS = ("center", "center_err", "fwhm", "fwhm_err", "eta", "area", "area_err", "height", "snr",
-                   "r_squared")
 def _fit_window_batch(xs, curves, lo: float, hi: float, *, model: str, background_order: int, doublet,
                       max_iter: int = 200) -> dict:
     """One peak plus a polynomial background fitted to every row of ``curves`` at once.
