@@ -321,16 +321,18 @@ class OpticalApp(BaseApp):
 
     def _electrode_analysis(self, movie, echem, *, own=True):
         """The colour-stage analysis of the app's movie (``own``: with its ROI), or of a kept cycle's."""
-        from battlab.optical import analyze_movie
+        from battlab.optical.sideview import _calibrate, _measure_movie, _pixel_size
 
         roi, drift = (self.roi if own else None), ("auto" if self.drift.value else None)
-        key = (self._movie_key() if own else (movie,), echem, float(self.pixel_size.value), self.separator.value,
-               roi, float(self.max_de.value), float(self.clock_offset.value), self.colour_space.value, drift)
-        # Moves of the event, area or dendrite controls leave this (the slow part) as it was.
-        return self._memo("electrode", key, lambda: analyze_movie(
-            movie, pixel_size_um=self.pixel_size.value, separator=self.separator.value, roi=roi,
-            max_delta_e=self.max_de.value, echem=echem, clock_offset_s=self.clock_offset.value,
-            colour_space=self.colour_space.value, drift=drift))
+        px = _pixel_size(movie, self.pixel_size.value)  # refused before any frame is read
+        # The pixels are measured again only when a control that changes their reading moves (the slow
+        # part); the pixel size, frame times, clock offset and cycling file only re-calibrate them.
+        key = (self.movie if own else movie, self.separator.value, roi, float(self.max_de.value),
+               self.colour_space.value, drift)
+        measured = self._memo("electrode pixels" if own else "kept pixels", key, lambda: _measure_movie(
+            movie, separator=self.separator.value, roi=roi, max_delta_e=self.max_de.value, drift=drift,
+            colour_space=self.colour_space.value))
+        return _calibrate(measured, movie, pixel_size_um=px, echem=echem, clock_offset_s=self.clock_offset.value)
 
     def _analyse(self):
         if self.movie is None or getattr(self, "_busy", False):

@@ -314,19 +314,41 @@ def analyze_movie(movie, *, pixel_size_um: float | None = None, separator: str =
     drift_channel : "luminance", "mean" or int
         Image correlated for ``drift="auto"`` (see :func:`battlab.imaging.estimate_drift`).
     """
-    import xarray as xr
-
     if not hasattr(movie, "dims") or tuple(movie.dims) != ("time", "y", "x", "channel"):
         raise InvalidParameterError("movie must be a (time, y, x, channel) DataArray from battlab.imaging.open_movie.")
     _check_side(separator)
     px = _pixel_size(movie, pixel_size_um)
+    measured = _measure_movie(movie, separator=separator, roi=roi, calibration=calibration, max_delta_e=max_delta_e,
+                              front_stages=front_stages, reference_frame=reference_frame, frames=frames,
+                              drift=drift, colour_space=colour_space, drift_channel=drift_channel)
+    return _calibrate(measured, movie, pixel_size_um=px, reference_frame=reference_frame, echem=echem,
+                      clock_offset_s=clock_offset_s)
+
+
+@dataclass
+class _Measured:
+    """What :func:`analyze_movie` measures in pixels and frame numbers, before any calibration."""
+
+    rows: pd.DataFrame  # one row per frame: edges, thickness and depths in px, fractions
+    profiles: np.ndarray  # (frame, depth, channel) row-averaged colour, in sample coordinates
+    drift_table: pd.DataFrame | None
+    parameters: dict
+
+
+def _measure_movie(movie, *, separator="left", roi=None, calibration=None, max_delta_e=25.0,
+                   front_stages=("LiC12", "LiC6"), reference_frame=0, frames=None, drift=None, colour_space="lab",
+                   drift_channel="luminance") -> _Measured:
+    """The per-frame measurement of :func:`analyze_movie`: it depends on the pixels only.
+
+    Kept apart from the calibration (pixel size, frame times, the cycling join) so that an
+    app re-measures a movie only when something that changes the pixels' reading moves.
+    """
     n = movie.sizes["time"]
     idx = np.arange(n) if frames is None else np.asarray(frames, dtype=int)
     if idx.size == 0 or idx.min() < 0 or idx.max() >= n:
         raise InvalidParameterError(f"frames must be indices in 0..{n - 1}.")
     ys, xs = _roi_slices(roi, (movie.sizes["y"], movie.sizes["x"]))
     table = default_calibration() if calibration is None else calibration
-    full_scale = None
     drift_table = None
     skipped = None
     if isinstance(drift, str):
@@ -344,7 +366,7 @@ def analyze_movie(movie, *, pixel_size_um: float | None = None, separator: str =
 
             drift = None
             skipped = str(exc)
-            warnings.warn(skipped, BattlabWarning, stacklevel=2)
+            warnings.warn(skipped, BattlabWarning, stacklevel=3)
     elif drift is not None:
         drift_table = drift
     along = None
@@ -359,13 +381,12 @@ def analyze_movie(movie, *, pixel_size_um: float | None = None, separator: str =
         # profile is shifted in 1-D, which is exact and far cheaper than resampling every frame.
         along = shifts[:, 0] if separator in ("top", "bottom") else shifts[:, 1]
     rows, profiles = [], []
-    times = movie["time_s"].to_numpy() if "time_s" in movie.coords else np.arange(n, dtype=float)
     for i in idx:
         checkpoint()  # an app stops here when its user has already moved on
         # one frame in memory at a time; the ROI is cut before reading
         frame = np.asarray(movie.isel(time=int(i), y=ys, x=xs).values)
         m = measure_frame(frame, separator=separator, calibration=table, max_delta_e=max_delta_e,
-                          front_stages=front_stages, full_scale=full_scale, colour_space=colour_space)
+                          front_stages=front_stages, colour_space=colour_space)
         prof = m.pop("profile")
         for key in ("separator_edge_px", "collector_edge_px"):
             m[key] += (ys if separator in ("top", "bottom") else xs).start
@@ -378,8 +399,33 @@ def analyze_movie(movie, *, pixel_size_um: float | None = None, separator: str =
             prof = np.stack([np.interp(pos + s_depth, pos, prof[:, c], left=np.nan, right=np.nan)
                              for c in range(prof.shape[1])], axis=1).astype(np.float32)
         profiles.append(prof)
-        rows.append({"frame": int(i), "time_s": float(times[i]), **m})
+        rows.append({"frame": int(i), **m})
     df = pd.DataFrame(rows)
+    if drift_table is not None:
+        for col in ("dy_px", "dx_px", "confidence"):
+            if col in drift_table:
+                df[f"drift_{col}"] = drift_table[col].to_numpy(float)[idx]
+    params = {"separator": separator, "roi": None if roi is None else [int(v) for v in roi],
+              "max_delta_e": float(max_delta_e), "front_stages": list(front_stages),
+              "calibration": table.to_dict(orient="records"), "n_frames": len(idx),
+              "drift_corrected": drift is not None, "colour_space": colour_space,
+              "drift": ({"skipped": skipped} if skipped else None) if drift_table is None
+              else drift_table.attrs.get("battlab", {}).get("drift")}
+    return _Measured(rows=df, profiles=np.asarray(profiles, dtype=np.float32), drift_table=drift_table,
+                     parameters=params)
+
+
+def _calibrate(measured: _Measured, movie, *, pixel_size_um, reference_frame=0, echem=None, clock_offset_s=0.0
+               ) -> SideViewResult:
+    """Lengths in µm, frame times, expansion against the reference frame and the cycling join."""
+    import xarray as xr
+
+    px = float(pixel_size_um)
+    df = measured.rows.copy()
+    n = movie.sizes["time"]
+    times = movie["time_s"].to_numpy() if "time_s" in movie.coords else np.arange(n, dtype=float)
+    idx = df["frame"].to_numpy(int)
+    df.insert(1, "time_s", times[idx].astype(float))
     df["thickness_um"] = df["thickness_px"] * px
     ref = df.loc[df["frame"] == reference_frame, "thickness_um"]
     h0 = float(ref.iloc[0]) if len(ref) else float(df["thickness_um"].dropna().iloc[0]) \
@@ -388,10 +434,9 @@ def analyze_movie(movie, *, pixel_size_um: float | None = None, separator: str =
     df["expansion_pct"] = 100.0 * df["expansion"]
     df["front_depth_um"] = df["front_depth_px"] * px
     df["delithiated_depth_um"] = df["delithiated_depth_px"] * px
-    if drift_table is not None:
-        for col in ("dy_px", "dx_px", "confidence"):
-            if col in drift_table:
-                df[f"drift_{col}"] = drift_table[col].to_numpy(float)[idx]
+    # the drift columns stay last, as the measurement left them
+    drift_cols = [c for c in df.columns if c.startswith("drift_")]
+    df = df[[c for c in df.columns if c not in drift_cols] + drift_cols]
     lead = ["frame", "time_s", "thickness_um", "expansion", "expansion_pct", "front_depth_um", "lithiation_index"]
     df = df[lead + [c for c in df.columns if c not in lead]]
     if echem is not None:
@@ -400,18 +445,16 @@ def analyze_movie(movie, *, pixel_size_um: float | None = None, separator: str =
         sub = movie.isel(time=idx)
         ec = per_frame_echem(sub, echem, clock_offset_s=clock_offset_s)
         df = df.merge(ec.drop(columns=["time_s"]), on="frame", how="left")
-    depth = len(profiles[0])
-    kymo = xr.DataArray(np.asarray(profiles, dtype=np.float32), dims=("time", "depth", "channel"),
+    depth = measured.profiles.shape[1]
+    kymo = xr.DataArray(measured.profiles, dims=("time", "depth", "channel"),
                         coords={"time_s": ("time", df["time_s"].to_numpy()), "frame": ("time", df["frame"].to_numpy()),
                                 "depth_um": ("depth", np.arange(depth) * px)},
-                        name="mean_colour", attrs={"pixel_size_um": px, "separator": separator})
-    params = {"pixel_size_um": px, "separator": separator, "roi": None if roi is None else [int(v) for v in roi],
-              "max_delta_e": float(max_delta_e), "front_stages": list(front_stages),
-              "reference_frame": int(reference_frame), "clock_offset_s": float(clock_offset_s),
-              "calibration": table.to_dict(orient="records"), "n_frames": len(idx),
-              "drift_corrected": drift is not None, "colour_space": colour_space,
-              "drift": ({"skipped": skipped} if skipped else None) if drift_table is None
-              else drift_table.attrs.get("battlab", {}).get("drift")}
+                        name="mean_colour", attrs={"pixel_size_um": px, "separator": measured.parameters["separator"]})
+    m = measured.parameters
+    params = {"pixel_size_um": px, "separator": m["separator"], "roi": m["roi"], "max_delta_e": m["max_delta_e"],
+              "front_stages": m["front_stages"], "reference_frame": int(reference_frame),
+              "clock_offset_s": float(clock_offset_s), "calibration": m["calibration"], "n_frames": m["n_frames"],
+              "drift_corrected": m["drift_corrected"], "colour_space": m["colour_space"], "drift": m["drift"]}
     df.attrs["battlab"] = {"analysis": "battlab.optical.analyze_movie", **{k: v for k, v in params.items()
                                                                             if k != "calibration"}}
     return SideViewResult(frames=df, kymograph=kymo, parameters=params)

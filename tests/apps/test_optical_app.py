@@ -2,6 +2,7 @@
 
 import datetime
 import io
+import json
 import zipfile
 
 import numpy as np
@@ -275,23 +276,42 @@ def test_moves_that_leave_the_analysis_inputs_alone_reuse_it_and_the_roi_survive
 
     app = OpticalApp()
     app.find_events.value = True
-    first, events = app.result, app.events
-    # The event threshold changes the events only: the movie analysis is the same object, not a re-run.
+
+    def measured():  # the per-frame measurement of the movie's pixels: the slow step
+        return app._memo_cache["electrode pixels"][1]
+
+    def fresh():
+        return analyze_movie(app._timed_movie(), pixel_size_um=app.pixel_size.value, separator=app.separator.value,
+                             roi=app.roi, max_delta_e=app.max_de.value, echem=app.echem,
+                             clock_offset_s=app.clock_offset.value, colour_space=app.colour_space.value,
+                             drift="auto" if app.drift.value else None)
+
+    first, events, pixels = app.result, app.events, measured()
+    # The event threshold changes the events only: the movie is not measured again.
     app.event_sigma.value = app.event_sigma.value + 1.0
-    assert app.result is first and app.events is not events
-    # ...and it equals a fresh analysis with the same inputs (deterministic, exact).
-    fresh = analyze_movie(app.movie, pixel_size_um=app.pixel_size.value, separator=app.separator.value,
-                          roi=app.roi, max_delta_e=app.max_de.value, echem=app.echem,
-                          clock_offset_s=app.clock_offset.value, colour_space=app.colour_space.value,
-                          drift="auto" if app.drift.value else None)
-    pd.testing.assert_frame_equal(first.frames, fresh.frames)
-    # A typed frame interval keeps the ROI (it used to drop it) and is a new analysis input.
-    app.frame_interval.value = 2.0
-    assert app.result is not first and app.result.parameters["roi"] == list(app.roi)
+    assert measured() is pixels and app.events is not events
+    # ...and the result equals a fresh analysis with the same inputs (deterministic, exact).
+    pd.testing.assert_frame_equal(app.result.frames, first.frames)
+    pd.testing.assert_frame_equal(app.result.frames, fresh().frames)
+    # The pixel size, frame interval and clock offset re-calibrate the same measurement, and the
+    # result is what a whole new analysis with those inputs gives.
+    for control, value in ((app.pixel_size, app.pixel_size.value * 1.5), (app.frame_interval, 2.0),
+                           (app.clock_offset, 30.0)):
+        control.value = value
+        assert measured() is pixels, control.description
+        result = fresh()
+        pd.testing.assert_frame_equal(app.result.frames, result.frames)
+        np.testing.assert_array_equal(app.result.kymograph["depth_um"], result.kymograph["depth_um"])
+        # (as JSON: the colour calibration holds NaN cells, which never compare equal)
+        assert json.dumps(app.result.parameters, sort_keys=True) == json.dumps(result.parameters, sort_keys=True)
+    # A typed frame interval keeps the ROI (it used to drop it).
+    assert app.result.parameters["roi"] == list(app.roi)
     assert app.result.frames["time_s"].diff().dropna().eq(2.0).all()
     again = app.result
     app.rows.value = (app.rows.value[0] + 2, app.rows.value[1])
+    assert measured() is not pixels
     assert app.result is not again and app.result.parameters["roi"] == list(app.roi)
+    pd.testing.assert_frame_equal(app.result.frames, fresh().frames)
     assert app.banner.layout.display == "none", app.banner.value
 
 
