@@ -165,20 +165,29 @@ class CyclingApp(BaseApp):
             return
         from battlab.plot import cycling as P
 
-        prof = cycling.voltage_profiles(self.data, cycles=self.selected_cycles(), cell_type=self.cell_type.value,
-                                        active_mass_mg=self.active_mass_mg, max_points_per_half=400)
+        cycles = tuple(self.selected_cycles())
+        key = (self.data, cycles, self.cell_type.value, self.active_mass_mg)
+        prof = self._memo("profiles", key, lambda: cycling.voltage_profiles(
+            self.data, cycles=list(cycles), cell_type=self.cell_type.value, active_mass_mg=self.active_mass_mg,
+            max_points_per_half=400))
         self.profile_plot.update(P.voltage_profile(prof, x=self.x_axis.value))
         self._update_dqdv()
 
     def _update_dqdv(self):
         if self.data is None:
             return
+        cycles = tuple(self.selected_cycles())
+        # an x-axis or mass move leaves dQ/dV (curves and figure) as it was
+        key = (self.data, cycles, self.smoothing.value, float(self.window_mV.value), self.cell_type.value)
+        self.ica, figure = self._memo("dqdv", key, lambda: self._dqdv_and_figure(list(cycles)))
+        self.dqdv_plot.update(figure)
+
+    def _dqdv_and_figure(self, cycles):
         from battlab.plot import cycling as P
 
-        self.ica = cycling.incremental_capacity(self.data, cycles=self.selected_cycles(),
-                                                smoothing=self.smoothing.value, window_V=self.window_mV.value / 1e3,
-                                                cell_type=self.cell_type.value)
-        self.dqdv_plot.update(P.dqdv(self.ica))
+        ica = cycling.incremental_capacity(self.data, cycles=cycles, smoothing=self.smoothing.value,
+                                           window_V=self.window_mV.value / 1e3, cell_type=self.cell_type.value)
+        return ica, P.dqdv(ica)
 
     def _table_html(self):
         return html_table(self.summary, _TABLE_COLUMNS)

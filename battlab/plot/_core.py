@@ -143,6 +143,12 @@ def _feed(digest, value, depth=0):
 _FIXED_ASPECT = ("aspect", "data_aspect", "match_aspect")
 
 
+def _axis_dimensions(element):
+    """The dimensions an element puts on its x and y axes."""
+    return element.kdims[:2] if isinstance(element, hv.Raster) or len(element.kdims) > 1 \
+        else element.kdims[:1] + element.vdims[:1]
+
+
 def figure_layout_key(obj) -> str | None:
     """A digest of what a figure's Bokeh models are built from, leaving out its data.
 
@@ -167,6 +173,13 @@ def figure_layout_key(obj) -> str | None:
             if key is None:
                 return None
             digest.update(key.encode())
+        # Panels whose axes show the same dimension share one range, linked when the layout is
+        # built: which axes are linked is part of the layout, the dimensions' names are not.
+        canonical = {}
+        for panel in obj.values():
+            first = panel.traverse(lambda x: x, [hv.Element])[:1]
+            axes = _axis_dimensions(first[0]) if first else []
+            _feed(digest, [canonical.setdefault((d.name, d.label), len(canonical)) for d in axes])
         return digest.hexdigest()
     if not isinstance(obj, hv.core.Dimensioned) or isinstance(obj, (hv.core.layout.AdjointLayout, hv.core.UniformNdMapping)) \
             and not isinstance(obj, hv.core.overlay.CompositeOverlay):
@@ -185,13 +198,19 @@ def figure_layout_key(obj) -> str | None:
             if isinstance(node, (hv.DynamicMap, hv.HoloMap, hv.core.layout.Layout, hv.core.layout.AdjointLayout)):
                 return None
             plot_options = node.opts.get("plot").kwargs
-            if fixed_aspect and isinstance(node, hv.Element):
-                axes = node.kdims[:2] if isinstance(node, hv.Raster) or len(node.kdims) > 1 \
-                    else node.kdims[:1] + node.vdims[:1]
+            axes = _axis_dimensions(node) if isinstance(node, hv.Element) else []
+            if fixed_aspect and axes:
                 _feed(digest, [tuple(node.range(d)) for d in axes])
             digest.update(type(node).__qualname__.encode())
             _feed(digest, [node.group, node.label])
-            _feed(digest, [(d.name, d.label, d.unit) for d in node.dimensions()])
+            # A new quantity on an axis (capacity for time) is patched: HoloViews updates the axis
+            # label, the glyphs' columns and the hover fields of the figure on show. The kind of
+            # axis (numbers, dates, categories) is built into it, and so is what the other
+            # dimensions name (a colour bar's title, a legend).
+            # (An overlay's dimensions are its elements', which are fed on their own.)
+            if not isinstance(node, hv.core.overlay.CompositeOverlay):
+                _feed(digest, [str(node.get_dimension_type(d)) if any(d is a for a in axes)
+                               else (d.name, d.label, d.unit) for d in node.dimensions()])
             # A new title is drawn in place; every other plot option is built into the figure.
             _feed(digest, {k: v for k, v in plot_options.items() if k != "title"})
             _feed(digest, sorted(node.opts.get("style").kwargs))  # which style keys, not their values

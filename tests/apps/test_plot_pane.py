@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from battlab.apps import CVApp, EISApp, GITTApp
+from battlab.apps import CVApp, CyclingApp, EISApp, GITTApp, OpticalApp, ScatteringApp
 from battlab.apps._base import PlotPane
 from battlab.plot._core import figure_fingerprint, figure_layout_key
 
@@ -86,13 +86,19 @@ def test_app_redraws_only_the_figures_a_control_changes():
     assert {"rs", "b"} <= changed
 
 
-def _drawn(model):
-    """What a reader of the figure sees, by model kind: data, titles, axes, ranges, colours, legend."""
+def _drawn(model, *, columns=None):
+    """What a reader of the figure sees, by model kind: data, titles, axes, ranges, colours, legend, hover.
+
+    ``columns``: compare only these data columns. A patch that puts a new quantity on an axis
+    leaves the old quantity's column in the data source, unused (HoloViews updates the
+    columns it draws from); a fresh drawing does not have it.
+    """
     from bokeh.models import (
         Axis,
         ColorMapper,
         ColumnDataSource,
         GlyphRenderer,
+        HoverTool,
         LegendItem,
         Range1d,
         Title,
@@ -107,7 +113,9 @@ def _drawn(model):
         return str(spec) if mapper is None else (spec.field, list(mapper.palette), list(getattr(mapper, "factors", [])))
 
     return {
-        "data": sorted(tuple((k, values(m.data[k])) for k in sorted(m.data)) for m in model.select({"type": ColumnDataSource})),
+        "data": sorted(tuple((k, values(m.data[k])) for k in sorted(m.data) if columns is None or k in columns)
+                       for m in model.select({"type": ColumnDataSource})),
+        "hover": sorted(str(h.tooltips) for h in model.select({"type": HoverTool})),
         "titles": sorted(str(t.text) for t in model.select({"type": Title})),
         "axes": sorted(str(a.axis_label) for a in model.select({"type": Axis})),
         "ranges": sorted((round(float(r.start), 6), round(float(r.end), 6)) for r in model.select({"type": Range1d})
@@ -139,13 +147,54 @@ def test_changed_data_colour_and_title_are_patched_into_the_figure_on_show():
     assert max(end for _, end in drawn["ranges"]) >= 9.0, "ranges follow the new data (framewise)"
 
 
-@pytest.mark.parametrize("change", [{"unit": "mV"}, {"cols": 2}, {"width": 301}, {"text": "peaks"}])
+@pytest.mark.parametrize("change", [{"cols": 2}, {"width": 301}, {"text": "peaks"}])
 def test_a_figure_built_differently_is_drawn_anew(change):
     pane = PlotPane()
     pane.update(_figure())
     shown = pane.widget.children[0]
     pane.update(_figure(**change))
     assert pane.revision == 2 and pane.patched == 0 and pane.widget.children[0] is not shown
+
+
+def _against(x, *, values=None, label=None):
+    values = np.linspace(0.0, 5.0, 6) if values is None else values
+    x = hv.Dimension(x, label=label or x)
+    curve = hv.Curve((values, np.arange(6.0) ** 2), x, ("voltage_V", "voltage (V)"))
+    marks = hv.Scatter((values[:2], [0.0, 1.0]), x, ("voltage_V", "voltage (V)"))
+    return (curve.opts(tools=["hover"]) * marks).opts(title="against " + x.name)
+
+
+def test_a_new_quantity_on_an_axis_is_patched_with_its_label_columns_and_hover():
+    """An "x axis" selector's move: same figure, another column on the axis."""
+    from bokeh.models import GlyphRenderer
+
+    pane = PlotPane()
+    pane.update(_against("time_s", label="time (s)"))
+    shown = pane.widget.children[0]
+    new = _against("capacity_mAh", values=np.linspace(0.0, 1.2, 6), label="capacity (mAh)")
+    pane.update(new)
+    assert pane.patched == 1 and pane.widget.children[0] is shown
+    fresh = PlotPane()
+    fresh.update(new)
+    drawn = _drawn(fresh.model)
+    assert "capacity (mAh)" in drawn["axes"] and "capacity (mAh)" in drawn["hover"][0]
+    assert _drawn(shown._model, columns={"capacity_mAh", "voltage_V"}) == drawn
+
+    def glyph_fields(model):
+        return sorted((r.glyph.x, r.glyph.y) for r in model.select({"type": GlyphRenderer}))
+
+    assert glyph_fields(shown._model) == glyph_fields(fresh.model) == [("capacity_mAh", "voltage_V")] * 2
+
+
+def test_a_new_kind_of_axis_or_a_new_link_between_panels_is_drawn_anew():
+    numbers = _against("time_s")
+    dates = _against("time_s", values=np.datetime64("2026-01-01") + np.arange(6) * np.timedelta64(1, "h"))
+    assert figure_layout_key(numbers) != figure_layout_key(dates), "a date axis is built differently"
+    # two panels over one quantity share their x range; over two quantities they do not
+    shared = _against("time_s") + _against("time_s")
+    apart = _against("time_s") + _against("capacity_mAh")
+    assert figure_layout_key(shared) != figure_layout_key(apart)
+    assert figure_layout_key(apart) == figure_layout_key(_against("cycle") + _against("soc"))
 
 
 def _map(values, *, bounds=(0, 0, 2.0, 1.0)):
@@ -214,9 +263,14 @@ def test_figures_without_a_layout_key_are_drawn_anew():
 @pytest.mark.parametrize("app_class, controls", [
     (EISApp, ("kk_threshold", "weighting")),
     (GITTApp, ("pulse", "mass", "area")),
-], ids=["eis", "gitt"])
+    (CyclingApp, ("x_axis", "mass")),  # a new quantity on the x axis
+    (OpticalApp, ("x_axis", "pixel_size")),
+    (ScatteringApp, ("trend_x", "q_max")),
+], ids=["eis", "gitt", "cycling", "optical", "scattering"])
 def test_figures_updated_in_place_match_a_fresh_drawing(app_class, controls):
     """Every pane an app updates in place shows what a new pane would draw from the same figure."""
+    from bokeh.models import ColumnDataSource
+
     app = app_class()
     panes = [v for v in vars(app).values() if isinstance(v, PlotPane)]
     for name in controls:
@@ -237,7 +291,9 @@ def test_figures_updated_in_place_match_a_fresh_drawing(app_class, controls):
                 if pane._pipes and pane.widget.children:
                     fresh = PlotPane()
                     fresh.update(pane.object)
-                    assert _drawn(pane.widget.children[0]._model) == _drawn(fresh.widget.children[0]._model), name
+                    drawn = _drawn(fresh.model)
+                    columns = {k for m in fresh.model.select({"type": ColumnDataSource}) for k in m.data}
+                    assert _drawn(pane.model, columns=columns) == drawn, name
         assert sum(p.patched for p in panes) > before or name == controls[-1]
     assert sum(p.patched for p in panes) > 0
 
