@@ -76,6 +76,7 @@ class PlotPane:
         self.revision = 0  # counts figures actually drawn (in place or anew)
         self.patched = 0  # of those, drawn by updating the figure on show
         self._fingerprint = None
+        self._element_digests = {}  # id -> digest of each element on show (kept alive by the pipes)
         self._shown = None
         self._layout_key = None
         self._pipes = []  # one per panel of the figure on show, when it can be updated in place
@@ -88,23 +89,24 @@ class PlotPane:
         before it goes to the page: the place to add glyphs and click handlers that HoloViews
         does not make (a profile line, a polygon, a tap callback). A patched figure keeps them.
         """
-        from battlab.plot._core import figure_fingerprint, figure_layout_key
+        from battlab.plot._core import _fingerprints, figure_layout_key
 
         checkpoint()  # a superseded run draws nothing more
         shown = self.widget.children[0] if self.widget.children else None
         if obj is self.object and obj is not None and shown is self._shown and on_draw == self._on_draw:
             return  # the very object on show (an app step reused it)
         # Compared while the figure on show is still referenced (see figure_fingerprint).
-        fingerprint = figure_fingerprint(obj)
+        fingerprint, elements = _fingerprints(obj)
         if fingerprint is not None and fingerprint == self._fingerprint and shown is self._shown:
             self.object = obj
             return
         self.object = obj
         self.revision += 1
         self._fingerprint = fingerprint
+        shown_elements, self._element_digests = self._element_digests, elements
         layout_key = figure_layout_key(obj)
         if (layout_key is not None and layout_key == self._layout_key and shown is self._shown
-                and on_draw == self._on_draw and self._update_in_place(obj)):
+                and on_draw == self._on_draw and self._update_in_place(obj, shown_elements)):
             self.patched += 1
             return
         self._draw(obj, layout_key, on_draw)
@@ -114,14 +116,14 @@ class PlotPane:
         """The Bokeh model on show (None before the first figure)."""
         return None if self._shown is None else self._shown._model
 
-    def _update_in_place(self, obj) -> bool:
+    def _update_in_place(self, obj, shown_elements) -> bool:
         import warnings
 
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error")  # a frame HoloViews cannot match is drawn anew
                 for pipe, panel in zip(self._pipes, _panels(obj), strict=True):
-                    _keep_unchanged_data(pipe.data, panel)
+                    _keep_unchanged_data(pipe.data, panel, shown_elements, self._element_digests)
                     pipe.send(panel)
         except Exception:  # noqa: BLE001 - any failure falls back to drawing the figure anew
             log.debug("in-place figure update failed; drawing anew", exc_info=True)
@@ -186,16 +188,15 @@ def _same_key(a, b) -> bool:
     return a is b
 
 
-def _keep_unchanged_data(old, new) -> None:
+def _keep_unchanged_data(old, new, old_digests, new_digests) -> None:
     """Mark each element of ``new`` equal to its counterpart in ``old`` as the same plot item.
 
     HoloViews leaves the data source of an element whose plot id is unchanged as it is, so
     a move that only shifts a marker over a map patches the marker and does not send the
     whole image again (the counterpart is the element at the same place in the figure).
+    The digests (by element ``id``) are those ``_fingerprints`` gave for each figure.
     """
     import holoviews as hv
-
-    from battlab.plot._core import figure_fingerprint
 
     if old is None or old is new:
         return
@@ -205,8 +206,8 @@ def _keep_unchanged_data(old, new) -> None:
         return
     for before, after in zip(olds, news, strict=True):
         if type(before) is type(after) and before is not after:
-            fingerprint = figure_fingerprint(after)
-            if fingerprint is not None and fingerprint == figure_fingerprint(before):
+            digest = new_digests.get(id(after))
+            if digest is not None and digest == old_digests.get(id(before)):
                 after._plot_id = before._plot_id
 
 
@@ -219,7 +220,16 @@ def _panels(obj):
 def _framewise(data):
     import holoviews as hv
 
-    return data.map(lambda element: element.opts(framewise=True, clone=True), hv.Element)
+    # HoloViews fits a figure's ranges to each new frame when any element on show asks for it
+    # (ElementPlot.framewise); marking one element per panel is as good as marking all and
+    # spares cloning every element of a many-line overlay on every update.
+    if isinstance(data, hv.Element):
+        return data.opts(framewise=True, clone=True)
+    first = data.traverse(lambda x: x, [hv.Element])[:1]
+    if not first:
+        return data
+    marked = first[0].opts(framewise=True, clone=True)
+    return data.map(lambda element: marked if element is first[0] else element, hv.Element)
 
 
 def html_table(frame, columns, *, scale=None) -> str:

@@ -54,15 +54,26 @@ def figure_fingerprint(obj) -> str | None:
     identity: the caller keeps the previously drawn object alive while comparing, so an
     identical id is the same object, never a new one at a recycled address.
     """
+    return _fingerprints(obj)[0]
+
+
+def _fingerprints(obj):
+    """:func:`figure_fingerprint` of ``obj`` and, by ``id``, a digest of each of its elements.
+
+    One pass gives both: a plot pane compares the figure as a whole and then its elements
+    one by one (see ``PlotPane``), and hashing the data twice was a good part of an update.
+    """
     import hashlib
 
     if not isinstance(obj, hv.core.Dimensioned) or isinstance(obj, hv.DynamicMap):
-        return None
-    digest = hashlib.blake2b(digest_size=16)
+        return None, {}
+    whole = hashlib.blake2b(digest_size=16)
+    elements = {}
     try:
         for node in obj.traverse(lambda x: x):
             if isinstance(node, hv.DynamicMap):
-                return None
+                return None, {}
+            digest = hashlib.blake2b(digest_size=16)
             digest.update(type(node).__qualname__.encode())
             _feed(digest, {k: v for k, v in node.param.values().items() if k not in ("data", "name")})
             _feed(digest, getattr(node, "_max_cols", None))
@@ -72,9 +83,12 @@ def figure_fingerprint(obj) -> str | None:
                 _feed(digest, [repr(k) for k in node.data])  # the children come next in the traversal
             else:
                 _feed(digest, node.data)
+            if isinstance(node, hv.Element):
+                elements[id(node)] = digest.digest()
+            whole.update(digest.digest())
     except _Unhashable:
-        return None
-    return digest.hexdigest()
+        return None, {}
+    return whole.hexdigest(), elements
 
 
 class _Unhashable(Exception):
