@@ -91,26 +91,35 @@ def randles_sevcik(result: dict | None, *, width=WIDTH, height=HEIGHT, reason: s
 
 
 def b_values(table: pd.DataFrame | None, *, width=WIDTH, height=HEIGHT, reason: str = ""):
-    """log |ip| against log v per peak with the fitted power law (b in the legend)."""
+    """log |ip| against log v per peak with the fitted power law (b in the title and on hover).
+
+    The legend names the peaks only: a label that changes with every fit would make the
+    app draw the figure anew instead of patching it.
+    """
     if table is None or table.empty:
         return empty(reason or "b-values need peaks at two or more scan rates.", width=width, height=height)
     pts = table.attrs["battlab"]["points"]
     kd = hv.Dimension("v", label="Scan rate (mV/s)")
     scale, unit = _unit(pts["peak_current_A"].to_numpy())
     vd = _idim(unit, "|ip|")
-    layers = []
+    layers, fitted = [], []
     colors = [CHARGE_COLOR, DISCHARGE_COLOR, "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
     for k, row in table.reset_index(drop=True).iterrows():
         p = pts.loc[(pts["peak"] == row["peak"]) & (pts["direction"] == row["direction"])]
         v = p["scan_rate_mV_s"].to_numpy()
         c = colors[k % len(colors)]
-        name = f"{row['peak']} ({row['direction']}): b = {row['b_value']:.3f}"
-        layers.append(hv.Scatter((v, p["peak_current_A"].to_numpy() * scale), kd, vd, label=name).opts(
+        name = f"{row['peak']} ({row['direction']})"
+        fitted.append(f"b = {row['b_value']:.3f} {name}")
+        b = np.full(len(v), float(row["b_value"]))
+        layers.append(hv.Scatter((v, p["peak_current_A"].to_numpy() * scale, b), kd, [vd, "b"], label=name).opts(
             color=c, size=7))
         vs = np.geomspace(v.min(), v.max(), 30)
         layers.append(hv.Curve((vs, row["a_A"] * vs ** row["b_value"] * scale), kd, vd).opts(color=c))
+    title = "|ip| = a·v^b (0.5 diffusion, 1 capacitive)"
+    if len(fitted) <= 2:
+        title = f"{title}: {', '.join(fitted)}"
     return hv.Overlay(layers).opts(width=width, height=height, logx=True, logy=True, legend_position="bottom_right",
-                                   title="b-value: |ip| = a·v^b (0.5 diffusion, 1 capacitive)", tools=["hover"])
+                                   title=title, tools=["hover"])
 
 
 def dunn_decomposed(decomposed: pd.DataFrame | None, *, width=WIDTH + 100, height=HEIGHT, reason: str = ""):

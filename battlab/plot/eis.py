@@ -19,9 +19,13 @@ MARKER_COLOR = "#ff7f0e"
 
 
 def _marker(x, y, f, kdim, vdim):
-    """One highlighted point (the frequency marked in the app) labelled with its f."""
+    """One highlighted point (the frequency marked in the app), with its f on hover.
+
+    The legend entry does not carry the value: a label that changes as the marker moves
+    would make the app draw the figure anew instead of patching it.
+    """
     return hv.Scatter(([x], [y], [f]), kdim, [vdim, hv.Dimension("f", label="f (Hz)")],
-                      label=f"f = {f:.3g} Hz").opts(color=MARKER_COLOR, size=14, marker="circle",
+                      label="marked f").opts(color=MARKER_COLOR, size=14, marker="circle",
                                                      fill_alpha=0.0, line_width=3, tools=["hover"])
 
 

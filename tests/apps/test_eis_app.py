@@ -109,9 +109,10 @@ def test_frequency_marker_is_the_same_point_on_nyquist_and_bode(app):
     f, z = app.current
     app.marker_f.value = 10.0
     k = int(np.argmin(np.abs(np.log10(f) - 1.0)))
-    marked = [el for el in app.nyquist_plot.object if "f =" in el.label]
+    marked = [el for el in app.nyquist_plot.object if el.label == "marked f"]
     assert len(marked) == 1 and marked[0].data.iloc[0, 0] == pytest.approx(z[k].real)
-    bode_marks = [el for panel in app.bode_plot.object for el in panel if "f =" in el.label]
+    assert marked[0].data.iloc[0, 2] == pytest.approx(f[k]), "f on hover"
+    bode_marks = [el for panel in app.bode_plot.object for el in panel if el.label == "marked f"]
     assert len(bode_marks) == 2 and bode_marks[0].data.iloc[0, 0] == pytest.approx(f[k])
     assert f"f = {f[k]:.4g} Hz" in app.marker_readout.value
 

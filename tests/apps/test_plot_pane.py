@@ -261,12 +261,13 @@ def test_figures_without_a_layout_key_are_drawn_anew():
 
 
 @pytest.mark.parametrize("app_class, controls", [
-    (EISApp, ("kk_threshold", "weighting")),
+    (EISApp, ("kk_threshold", "weighting", "marker_f")),
     (GITTApp, ("pulse", "mass", "area")),
     (CyclingApp, ("x_axis", "mass")),  # a new quantity on the x axis
+    (CVApp, ("baseline", "cycle")),  # new b values
     (OpticalApp, ("x_axis", "pixel_size")),
     (ScatteringApp, ("trend_x", "q_max")),
-], ids=["eis", "gitt", "cycling", "optical", "scattering"])
+], ids=["eis", "gitt", "cycling", "cv", "optical", "scattering"])
 def test_figures_updated_in_place_match_a_fresh_drawing(app_class, controls):
     """Every pane an app updates in place shows what a new pane would draw from the same figure."""
     from bokeh.models import ColumnDataSource
