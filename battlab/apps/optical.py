@@ -363,11 +363,16 @@ class OpticalApp(BaseApp):
             if self.find_events.value:
                 from battlab.optical import find_events
 
-                key = (self._movie_key(), echem, float(self.clock_offset.value), self.separator.value,
-                       self.roi, float(self.event_sigma.value))
+                from battlab.optical.events import local_change_events
+
+                # The movie is searched again only when the search changes, not its clock or the cycling file.
+                key = (self.movie, self.separator.value, self.roi, float(self.event_sigma.value))
+                local = self._memo("local changes", key, lambda: local_change_events(
+                    movie, separator=self.separator.value, roi=self.roi, threshold_sigma=self.event_sigma.value))
+                key = (self._movie_key(), echem, float(self.clock_offset.value), local)
                 self.events = self._memo("events", key, lambda: find_events(
                     movie, echem, clock_offset_s=self.clock_offset.value, separator=self.separator.value,
-                    roi=self.roi, threshold_sigma=self.event_sigma.value))
+                    roi=self.roi, threshold_sigma=self.event_sigma.value, local_events=local))
         if warning is None:
             drift_notes = [str(c.message) for c in caught if "drift" in str(c.message)]
             warning = drift_notes[0] if drift_notes else None

@@ -201,7 +201,7 @@ def local_change_events(movie, *, separator: str = "left", roi=None, threshold_s
 def find_events(movie=None, echem: pd.DataFrame | None = None, *, clock_offset_s: float = 0.0,
                 match_frames: int = 1, separator: str = "left", roi=None, min_drop_fraction: float = 0.6,
                 threshold_sigma: float = 6.0, min_area_px: int = 8,
-                max_lateral_fraction: float = 0.25) -> pd.DataFrame:
+                max_lateral_fraction: float = 0.25, local_events: pd.DataFrame | None = None) -> pd.DataFrame:
     """Shorts from the cycler log and sudden local changes from the movie, as one (x, y, t) table.
 
     Parameters
@@ -219,6 +219,10 @@ def find_events(movie=None, echem: pd.DataFrame | None = None, *, clock_offset_s
         See :func:`local_change_events`.
     min_drop_fraction : float
         See :func:`voltage_collapse_events`.
+    local_events : DataFrame, optional
+        The :func:`local_change_events` table of this movie, from an earlier call with the
+        same search options, to use instead of searching the movie again (their times are
+        read from ``movie``'s frame times, which may have been set since).
 
     Returns
     -------
@@ -230,10 +234,18 @@ def find_events(movie=None, echem: pd.DataFrame | None = None, *, clock_offset_s
     """
     if movie is None and echem is None:
         raise MissingDataError("give a movie, a cycling table or both to look for events.")
-    local = (local_change_events(movie, separator=separator, roi=roi, threshold_sigma=threshold_sigma,
-                                 min_area_px=min_area_px, max_lateral_fraction=max_lateral_fraction)
-             if movie is not None and movie.sizes["time"] > 1 else
-             pd.DataFrame(columns=list(EVENT_COLUMNS)))
+    if local_events is not None and movie is not None:
+        n = movie.sizes["time"]
+        frame_times = movie["time_s"].to_numpy().astype(float) if "time_s" in movie.coords else np.arange(n, dtype=float)
+        frames = local_events["frame"].to_numpy(int)
+        if len(frames) and (frames.min() < 0 or frames.max() >= n):
+            raise InvalidParameterError("local_events lists frames this movie does not have.")
+        local = local_events.assign(time_s=frame_times[frames])
+    elif movie is not None and movie.sizes["time"] > 1:
+        local = local_change_events(movie, separator=separator, roi=roi, threshold_sigma=threshold_sigma,
+                                    min_area_px=min_area_px, max_lateral_fraction=max_lateral_fraction)
+    else:
+        local = pd.DataFrame(columns=list(EVENT_COLUMNS))
     rows = []
     used = set()
     if echem is not None:

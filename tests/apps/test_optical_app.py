@@ -272,7 +272,7 @@ def test_rare_events_table_and_markers():
 
 
 def test_moves_that_leave_the_analysis_inputs_alone_reuse_it_and_the_roi_survives_a_frame_interval():
-    from battlab.optical import analyze_movie
+    from battlab.optical import analyze_movie, find_events
 
     app = OpticalApp()
     app.find_events.value = True
@@ -286,10 +286,14 @@ def test_moves_that_leave_the_analysis_inputs_alone_reuse_it_and_the_roi_survive
                              clock_offset_s=app.clock_offset.value, colour_space=app.colour_space.value,
                              drift="auto" if app.drift.value else None)
 
-    first, events, pixels = app.result, app.events, measured()
+    def searched():  # the search of the movie for local changes (the events' slow step)
+        return app._memo_cache["local changes"][1]
+
+    first, events, pixels, local = app.result, app.events, measured(), searched()
     # The event threshold changes the events only: the movie is not measured again.
     app.event_sigma.value = app.event_sigma.value + 1.0
-    assert measured() is pixels and app.events is not events
+    assert measured() is pixels and app.events is not events and searched() is not local
+    local = searched()
     # ...and the result equals a fresh analysis with the same inputs (deterministic, exact).
     pd.testing.assert_frame_equal(app.result.frames, first.frames)
     pd.testing.assert_frame_equal(app.result.frames, fresh().frames)
@@ -298,7 +302,10 @@ def test_moves_that_leave_the_analysis_inputs_alone_reuse_it_and_the_roi_survive
     for control, value in ((app.pixel_size, app.pixel_size.value * 1.5), (app.frame_interval, 2.0),
                            (app.clock_offset, 30.0)):
         control.value = value
-        assert measured() is pixels, control.description
+        assert measured() is pixels and searched() is local, control.description
+        pd.testing.assert_frame_equal(app.events, find_events(
+            app._timed_movie(), app.echem, clock_offset_s=app.clock_offset.value, separator=app.separator.value,
+            roi=app.roi, threshold_sigma=app.event_sigma.value))
         result = fresh()
         pd.testing.assert_frame_equal(app.result.frames, result.frames)
         np.testing.assert_array_equal(app.result.kymograph["depth_um"], result.kymograph["depth_um"])

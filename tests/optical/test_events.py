@@ -75,3 +75,16 @@ def test_local_changes_alone_and_bad_inputs(events_demo):
         find_events(None, None)
     with pytest.raises(MissingDataError, match="current_A"):
         voltage_collapse_events(pd.DataFrame({"test_time_s": [0.0]}))
+
+
+def test_a_kept_movie_search_gives_the_same_events_on_a_new_clock(events_demo, events):
+    """``local_events`` reuses a search of the movie; its times follow the movie's frame times."""
+    movie, echem = events_demo.data["movie"], events_demo.data["echem"]
+    local = local_change_events(movie)
+    pd.testing.assert_frame_equal(find_events(movie, echem, local_events=local), events)
+    # a new frame clock (e.g. a typed frame interval) and a clock offset: as a full search gives
+    retimed = movie.assign_coords(time_s=("time", movie["time_s"].to_numpy() * 1.5 + 4.0))
+    again = find_events(retimed, echem, clock_offset_s=-2.0, local_events=local)
+    pd.testing.assert_frame_equal(again, find_events(retimed, echem, clock_offset_s=-2.0))
+    with pytest.raises(InvalidParameterError, match="frames"):
+        find_events(movie.isel(time=slice(0, 5)), echem, local_events=local)
