@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from battlab._cancel import checkpoint
 from battlab.errors import InvalidParameterError, MissingDataError
 from battlab.optical.sideview import _pixel_size, _roi_slices, orient
 
@@ -119,6 +120,7 @@ def plating_metrics(movie, *, pixel_size_um: float | None = None, separator: str
                                "separator side and ROI.")
     rows, heights = [], []
     for i in range(n):
+        checkpoint()  # an app stops here when its user has already moved on
         prof = interface_profile(np.asarray(movie.isel(time=i).values), separator=separator, roi=roi)
         h = (ref - prof) * px  # growth towards the separator is positive
         heights.append(h)

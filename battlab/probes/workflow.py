@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from battlab._cancel import checkpoint
 from battlab.errors import InvalidParameterError
 
 __all__ = ["analyse_approach", "analyse_probe_map", "map_table"]
@@ -20,6 +21,7 @@ def analyse_approach(curves: dict, *, radius_um: float, rg: float = 10.0, model:
         raise InvalidParameterError("no approach curves to fit.")
     rows, long = [], []
     for name, curve in curves.items():
+        checkpoint()  # an app stops here when its user has already moved on
         fit = fit_approach_curve(curve, radius_um=radius_um, rg=rg, model=model, diffusion_cm2_s=diffusion_cm2_s,
                                  bulk_current_nA=bulk_current_nA, min_L=min_L)
         table = fit.pop("fit")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from battlab._cancel import checkpoint
 from battlab.errors import BattlabError, InvalidParameterError, MissingDataError
 from battlab.scattering.io import Q_DIM, join_echem
 
@@ -434,6 +435,7 @@ def fit_reflectivity_series(series, layers, *, free, potentials_V=None, echem: p
         bounds[name] = given.get(name) or _default_bounds(name, glob[col] if row is None else float(start.at[row, col]))
     opts["bounds"] = bounds
     for i, c in enumerate(curves):
+        checkpoint()  # an app stops here when its user has already moved on
         row = {"curve": i}
         if "time" in c.coords:
             row["time"] = c["time"].to_numpy()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from battlab._cancel import checkpoint
 from battlab.errors import BattlabError, InvalidParameterError, MissingDataError
 from battlab.scattering.io import Q_DIM, join_echem, make_curve
 
@@ -599,6 +600,7 @@ def fit_saxs_series(series, *, echem: pd.DataFrame | None = None, clock_offset_s
     rows, notes = [], []
     start = None
     for i, c in enumerate(curves):
+        checkpoint()  # an app stops here when its user has already moved on
         if q_min_inv_A is not None or q_max_inv_A is not None:
             c = mask_q(c, q_min_inv_A=q_min_inv_A, q_max_inv_A=q_max_inv_A)
         row = {"curve": i}

@@ -136,3 +136,38 @@ def test_checkpoints_raise_only_in_a_cancelled_run():
             checkpoint()
     checkpoint()
     assert not issubclass(Cancelled, Exception)  # `except Exception` in an analysis cannot swallow it
+
+
+def _superseded(run):
+    """Run ``run()`` as the worker runs a stale move: its cancellation event already set."""
+    import threading
+
+    from battlab._cancel import cancellable
+
+    event = threading.Event()
+    event.set()
+    with cancellable(event):
+        run()
+
+
+@pytest.mark.parametrize("analysis", ["side-view movie", "plating movie", "approach curves", "SAXS series"])
+def test_long_analyses_stop_at_their_next_unit_of_work_when_superseded(analysis):
+    """Each long analysis an app runs checks for a newer move between its frames or curves."""
+    from battlab._cancel import Cancelled
+    from battlab.datasets.optical import make_graphite_movie, make_plating_movie
+    from battlab.datasets.probes import make_approach_curves
+    from battlab.datasets.scattering import make_saxs_series
+    from battlab.optical import analyze_movie, plating_metrics
+    from battlab.probes.workflow import analyse_approach
+    from battlab.scattering.saxs import fit_saxs_series
+
+    runs = {
+        "side-view movie": lambda: analyze_movie(make_graphite_movie(n_frames=6, lithiation_frames=3).data["movie"], pixel_size_um=1.0),
+        "plating movie": lambda: plating_metrics(make_plating_movie(n_frames=4).data["movie"], pixel_size_um=0.5),
+        "approach curves": lambda: analyse_approach(make_approach_curves().data, radius_um=5.0),
+        "SAXS series": lambda: fit_saxs_series(make_saxs_series(n_curves=3).data),
+    }
+    run = runs[analysis]
+    run()  # outside a superseded run it completes
+    with pytest.raises(Cancelled):
+        _superseded(run)
