@@ -332,7 +332,10 @@ class OpticalApp(BaseApp):
         measured = self._memo("electrode pixels" if own else "kept pixels", key, lambda: _measure_movie(
             movie, separator=self.separator.value, roi=roi, max_delta_e=self.max_de.value, drift=drift,
             colour_space=self.colour_space.value))
-        return _calibrate(measured, movie, pixel_size_um=px, echem=echem, clock_offset_s=self.clock_offset.value)
+        # Moves of the event, area or dendrite controls leave the calibrated result as it was too.
+        key = (measured, self._movie_key() if own else movie, echem, px, float(self.clock_offset.value))
+        return self._memo("electrode" if own else "kept cycle", key, lambda: _calibrate(
+            measured, movie, pixel_size_um=px, echem=echem, clock_offset_s=self.clock_offset.value))
 
     def _analyse(self):
         if self.movie is None or getattr(self, "_busy", False):

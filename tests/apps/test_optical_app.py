@@ -293,6 +293,7 @@ def test_moves_that_leave_the_analysis_inputs_alone_reuse_it_and_the_roi_survive
     # The event threshold changes the events only: the movie is not measured again.
     app.event_sigma.value = app.event_sigma.value + 1.0
     assert measured() is pixels and app.events is not events and searched() is not local
+    assert app.result is first  # not even re-calibrated
     local = searched()
     # ...and the result equals a fresh analysis with the same inputs (deterministic, exact).
     pd.testing.assert_frame_equal(app.result.frames, first.frames)
