@@ -64,7 +64,7 @@ class PlotPane:
     A figure identical to the one on show (same :func:`~battlab.plot._core.figure_fingerprint`)
     is not rendered and sent again: after a control moves, most of an app's figures are
     unchanged, and redrawing them was most of a callback's time. A figure that differs
-    only in its data, ranges, colours or title (same
+    only in its data, ranges, colours, title or the quantities on its axes (same
     :func:`~battlab.plot._core.figure_layout_key`) updates the Bokeh models on show in
     place; the page then receives a patch, not a new figure.
     """

@@ -168,7 +168,7 @@ def figure_layout_key(obj) -> str | None:
 
     Two objects with the same key draw into the same set of glyphs, axes and legend
     entries, so the second can be drawn by updating the first one's models in place
-    (new data, ranges, colours and titles) instead of building and sending a new figure.
+    (new data, ranges, colours, titles and quantities on the axes) instead of building and sending a new figure.
     That is several times cheaper in the kernel and lets the browser repaint rather than
     lay out a new page element. A layout's key covers its panels' keys. ``None`` means the
     object is drawn from scratch: a Bokeh model, a dynamic or animated object, a nested or
