@@ -236,7 +236,8 @@ def find_events(movie=None, echem: pd.DataFrame | None = None, *, clock_offset_s
         raise MissingDataError("give a movie, a cycling table or both to look for events.")
     if local_events is not None and movie is not None:
         n = movie.sizes["time"]
-        frame_times = movie["time_s"].to_numpy().astype(float) if "time_s" in movie.coords else np.arange(n, dtype=float)
+        frame_times = (movie["time_s"].to_numpy().astype(float) if "time_s" in movie.coords
+                       else np.arange(n, dtype=float))
         frames = local_events["frame"].to_numpy(int)
         if len(frames) and (frames.min() < 0 or frames.max() >= n):
             raise InvalidParameterError("local_events lists frames this movie does not have.")

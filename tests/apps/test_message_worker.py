@@ -162,7 +162,8 @@ def test_long_analyses_stop_at_their_next_unit_of_work_when_superseded(analysis)
     from battlab.scattering.saxs import fit_saxs_series
 
     runs = {
-        "side-view movie": lambda: analyze_movie(make_graphite_movie(n_frames=6, lithiation_frames=3).data["movie"], pixel_size_um=1.0),
+        "side-view movie": lambda: analyze_movie(make_graphite_movie(n_frames=6, lithiation_frames=3).data["movie"],
+                                                 pixel_size_um=1.0),
         "plating movie": lambda: plating_metrics(make_plating_movie(n_frames=4).data["movie"], pixel_size_um=0.5),
         "approach curves": lambda: analyse_approach(make_approach_curves().data, radius_um=5.0),
         "SAXS series": lambda: fit_saxs_series(make_saxs_series(n_curves=3).data),
