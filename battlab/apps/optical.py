@@ -364,9 +364,7 @@ class OpticalApp(BaseApp):
             warning = warning or w_
             self.events = None
             if self.find_events.value:
-                from battlab.optical import find_events
-
-                from battlab.optical.events import local_change_events
+                from battlab.optical import find_events, local_change_events
 
                 # The movie is searched again only when the search changes, not its clock or the cycling file.
                 key = (self.movie, self.separator.value, self.roi, float(self.event_sigma.value))

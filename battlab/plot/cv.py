@@ -91,7 +91,7 @@ def randles_sevcik(result: dict | None, *, width=WIDTH, height=HEIGHT, reason: s
 
 
 def b_values(table: pd.DataFrame | None, *, width=WIDTH, height=HEIGHT, reason: str = ""):
-    """log |ip| against log v per peak with the fitted power law (b in the title and on hover).
+    """log |ip| against log v per peak with the fitted power law (b on hover, and in the title for ≤ 2 peaks).
 
     The legend names the peaks only: a label that changes with every fit would make the
     app draw the figure anew instead of patching it.
